@@ -1,0 +1,133 @@
+package boot
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestGlobMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"pci:v00008086d000010D3sv*sd*bc*sc*i*", "pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00", true},
+		{"pci:v00008086d000010D3sv*sd*bc*sc*i*", "pci:v00008086d000010D4sv00008086sd0000A01Fbc02sc00i00", false},
+		{"acpi*:PNP0C0C:*", "acpi:PNP0C0C:", true},
+		{"acpi*:PNP0C0C:*", "acpi:LNXPWRBN:", false},
+		{"acpi*:LNXPWRBN:*", "acpi:LNXPWRBN:", true},
+		{"of:N*T*Cfsl,imx*", "of:NspiTCfsl,imx6-spi", true},
+		{"usb:v*p*d*dc*dsc*dp*ic08isc06ip50in*", "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00", true},
+		{"a?c", "abc", true},
+		{"a?c", "ac", false},
+		{"*", "", true},
+		{"", "", true},
+		{"", "x", false},
+		{"x*", "x/y/z", true}, // '*' crosses '/' in fnmatch without FNM_PATHNAME
+		{"[abc]x", "bx", true},
+		{"[!abc]x", "bx", false},
+		{"[^abc]x", "dx", true},
+		{"[0-9A-F]z", "Cz", true},
+		{"[0-9A-F]z", "cz", false},
+		{"[]]x", "]x", true},
+		{"[x", "[x", true}, // unterminated class is a literal '['
+		{`a\*b`, "a*b", true},
+		{`a\*b`, "axb", false},
+		{"*0085*", ",0000,0085,0100", true},
+		{"*a*b*c*", "xxaxxbxxcxx", true},
+		{"*a*b*c*", "xxaxxcxxbxx", false},
+	} {
+		if got := globMatch(tc.pattern, tc.s); got != tc.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
+		}
+	}
+}
+
+func testAliases(t *testing.T, keep func(string) bool) *aliasDB {
+	t.Helper()
+	f, err := os.Open("testdata/modules/modules.alias")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, err := parseModulesAlias(f, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestAliasMatch(t *testing.T) {
+	a := testAliases(t, nil)
+	for _, tc := range []struct {
+		modalias string
+		want     []string
+	}{
+		// An Intel NUC's I219 (e1000e) and I225 (igc), a Realtek board.
+		{"pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00", []string{"e1000e"}},
+		{"pci:v00008086d000015F3sv00008086sd00000000bc02sc00i00", []string{"igc"}},
+		{"pci:v000010ECd00008168sv00001043sd00008677bc02sc00i00", []string{"r8169"}},
+		// QEMU: the virtio PCI function, then the virtio net device on it.
+		{"pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00", []string{"virtio_pci"}},
+		{"virtio:d00000001v00001AF4", []string{"virtio_net"}},
+		{"virtio:d00000002v00001AF4", nil},
+		{"acpi:LNXPWRBN:", []string{"button"}},
+		{"acpi:PNP0C0C:PNP0C0C:", []string{"button"}},
+		{"acpi:PNP0A03:", nil},
+		{"input:b0019v0000p0001e0000-e0,1,k74,ramlsfw", []string{"evdev"}},
+		{"cpu:type:x86,ven0000fam0006mod0055:feature:,0000,0001,0002,0085,00C0", []string{"kvm_intel"}},
+		{"cpu:type:x86,ven0002fam0017mod0001:feature:,0000,0001,00C2", []string{"kvm_amd"}},
+		{"platform:serial8250", nil},
+	} {
+		if got := a.match(tc.modalias); !slices.Equal(got, tc.want) {
+			t.Errorf("match(%q) = %v, want %v", tc.modalias, got, tc.want)
+		}
+	}
+}
+
+func TestAliasKeepsOnlyImageModules(t *testing.T) {
+	db := testModuleDB(t)
+	a := testAliases(t, func(m string) bool { return db.mods[m] != nil })
+	if got := a.match("cpu:type:x86,ven0002fam0017mod0001:feature:,00C2"); got != nil {
+		t.Errorf("kvm_amd is not in the fixture image but matched: %v", got)
+	}
+	if got := a.match("acpi:LNXPWRBN:"); !slices.Equal(got, []string{"button"}) {
+		t.Errorf("button: %v", got)
+	}
+}
+
+func TestReadModaliases(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("pci0000:00/0000:00:03.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n")
+	write("pci0000:00/0000:00:03.0/virtio0/modalias", "virtio:d00000001v00001AF4\n")
+	write("LNXSYSTM:00/LNXPWRBN:00/modalias", "acpi:LNXPWRBN:\n")
+	write("system/cpu/cpu0/modalias", "cpu:type:x86,ven0000:feature:,0085\n")
+	write("system/cpu/cpu1/modalias", "cpu:type:x86,ven0000:feature:,0085\n")
+	write("platform/empty/modalias", "\n")
+	write("platform/notit/uevent", "MODALIAS=ignored\n")
+	// A symlink loop, as sysfs has plenty of: must not be followed.
+	if err := os.Symlink("..", filepath.Join(root, "pci0000:00/0000:00:03.0/subsystem")); err != nil {
+		t.Fatal(err)
+	}
+	got := readModaliases(root)
+	want := []string{
+		"acpi:LNXPWRBN:",
+		"cpu:type:x86,ven0000:feature:,0085",
+		"pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00",
+		"virtio:d00000001v00001AF4",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

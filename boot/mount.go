@@ -1,0 +1,178 @@
+package boot
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountSpec is one early mount.
+type mountSpec struct {
+	source, target, fstype string
+	flags                  uintptr
+	data                   string
+	mode                   os.FileMode // of the mount point if created
+}
+
+const nsnd = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+
+// earlyMounts are the kernel filesystems PID 1 and its workloads expect.
+// cgroup2 is mounted alone (no v1 hierarchies) with nsdelegate so that
+// container runtimes can delegate subtrees to cgroup namespaces.
+var earlyMounts = []mountSpec{
+	{"proc", "/proc", "proc", nsnd, "", 0o555},
+	{"sysfs", "/sys", "sysfs", nsnd, "", 0o555},
+	{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755", 0o755},
+	{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666", 0o755},
+	{"shm", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777", 0o1777},
+	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755", 0o755},
+	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777", 0o1777},
+	{"cgroup2", "/sys/fs/cgroup", "cgroup2", nsnd, "nsdelegate", 0o555},
+}
+
+// mountEarly mounts earlyMounts, skipping those already in place (a
+// re-exec, or a kernel that mounted devtmpfs itself), and adds the /dev
+// links that devtmpfs does not create.
+func mountEarly() error {
+	mounted, _ := mountPoints()
+	var errs []string
+	for _, m := range earlyMounts {
+		if mounted[m.target] {
+			continue
+		}
+		if err := os.MkdirAll(m.target, m.mode); err != nil {
+			errs = append(errs, fmt.Sprintf("mkdir %s: %v", m.target, err))
+			continue
+		}
+		if err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
+			errs = append(errs, fmt.Sprintf("mount %s on %s: %v", m.fstype, m.target, err))
+			continue
+		}
+		if m.target == "/proc" {
+			// The remaining checks need /proc.
+			mounted, _ = mountPoints()
+		}
+	}
+	for name, target := range map[string]string{
+		"/dev/fd": "/proc/self/fd", "/dev/stdin": "/proc/self/fd/0",
+		"/dev/stdout": "/proc/self/fd/1", "/dev/stderr": "/proc/self/fd/2",
+		"/dev/ptmx": "pts/ptmx",
+	} {
+		if name == "/dev/ptmx" {
+			// The devtmpfs node opens the first devpts instance; the
+			// link makes the instance at /dev/pts explicit.
+			if fi, err := os.Lstat(name); err == nil && fi.Mode()&os.ModeSymlink == 0 {
+				os.Remove(name)
+			}
+		}
+		if _, err := os.Lstat(name); os.IsNotExist(err) {
+			os.Symlink(target, name)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// mountInfo is one line of /proc/self/mountinfo.
+type mountInfo struct {
+	target string
+	fstype string
+	source string
+}
+
+// readMountInfo returns the mounts in mount order.
+func readMountInfo() ([]mountInfo, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseMountInfo(f)
+}
+
+// parseMountInfo parses the mountinfo format: fields up to the optional
+// tags, a "-", then fstype and source. Octal escapes (\040 for a space)
+// are decoded in the mount point.
+func parseMountInfo(r io.Reader) ([]mountInfo, error) {
+	var out []mountInfo
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 7 {
+			continue
+		}
+		sep := -1
+		for i := 6; i < len(f); i++ {
+			if f[i] == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || sep+2 >= len(f) {
+			continue
+		}
+		out = append(out, mountInfo{target: unescapeOctal(f[4]), fstype: f[sep+1], source: unescapeOctal(f[sep+2])})
+	}
+	return out, sc.Err()
+}
+
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1:i+4]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if s[i] < '0' || s[i] > '7' {
+			return false
+		}
+	}
+	return true
+}
+
+// mountPoints returns the set of mount targets.
+func mountPoints() (map[string]bool, error) {
+	mi, err := readMountInfo()
+	set := map[string]bool{}
+	for _, m := range mi {
+		set[m.target] = true
+	}
+	return set, err
+}
+
+// rootFSType returns the type of the filesystem mounted on "/" as seen by
+// this process: "rootfs" while still on the initramfs.
+func rootFSType() (string, error) {
+	mi, err := readMountInfo()
+	if err != nil {
+		return "", err
+	}
+	t := ""
+	for _, m := range mi {
+		if m.target == "/" {
+			t = m.fstype // the last mount on / is the visible one
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,179 @@
+package boot
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The console shell. After a failure it is the rescue shell: it starts at
+// once and again whenever it exits, so the box can always be inspected
+// from the serial console while PID 1 keeps running. After ready it waits
+// for Enter, so the console stays a clean log until someone wants it.
+
+var (
+	rescueMode    atomic.Bool
+	shellLoopOnce sync.Once
+	shellMu       sync.Mutex
+	shellProc     *os.Process
+)
+
+// startConsoleShell starts the console shell loop; rescue starts a shell
+// right away instead of on Enter.
+func startConsoleShell(rescue bool) {
+	if rescue {
+		rescueMode.Store(true)
+	}
+	shellLoopOnce.Do(func() { goForever("console shell", shellLoop) })
+}
+
+func shellLoop() {
+	tty := consoleTTY()
+	saved, _ := getTermios(tty)
+	for {
+		if shuttingDown() {
+			return
+		}
+		if !rescueMode.Load() {
+			Logf("press Enter for a shell")
+			if !waitForEnter(tty) {
+				continue
+			}
+		}
+		began := time.Now()
+		err := runShell(tty)
+		if saved != nil {
+			setTermios(tty, saved) // a killed shell can leave the line raw
+		}
+		if err != nil {
+			Logf("console shell: %v", err)
+		}
+		// A shell that cannot start or dies at once must not spin.
+		if time.Since(began) < time.Second {
+			time.Sleep(2 * time.Second)
+		}
+		if rescueMode.Load() && !shuttingDown() {
+			Logf("rescue shell exited; starting another")
+		}
+	}
+}
+
+// waitForEnter returns true when a line was typed on tty, and false now
+// and then so that the loop can notice a switch to rescue mode.
+func waitForEnter(tty string) bool {
+	f, err := os.OpenFile(tty, os.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		time.Sleep(5 * time.Second)
+		return false
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	buf := make([]byte, 256)
+	for !rescueMode.Load() && !shuttingDown() {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 500)
+		if err != nil || n == 0 {
+			continue
+		}
+		m, err := unix.Read(fd, buf)
+		if err != nil && err != unix.EAGAIN {
+			time.Sleep(time.Second)
+			return false
+		}
+		if m > 0 && bytes.ContainsAny(buf[:m], "\r\n") {
+			return true
+		}
+	}
+	return rescueMode.Load()
+}
+
+// runShell runs busybox sh on tty as the leader of a new session with tty
+// as its controlling terminal, so that job control and Ctrl-C work, and
+// waits for it.
+func runShell(tty string) error {
+	f, err := os.OpenFile(tty, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sh := "/bin/sh"
+	args := []string{"sh"}
+	if _, err := os.Stat(sh); err != nil {
+		sh, args = "/bin/busybox", []string{"sh"}
+	}
+	cmd := &exec.Cmd{
+		Path:   sh,
+		Args:   args,
+		Dir:    "/",
+		Env:    shellEnv(),
+		Stdin:  f,
+		Stdout: f,
+		Stderr: f,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setsid:  true,
+			Setctty: true,
+			Ctty:    0,
+		},
+	}
+	if err := StartCommand(cmd); err != nil {
+		return err
+	}
+	shellMu.Lock()
+	shellProc = cmd.Process
+	shellMu.Unlock()
+	err = cmd.Wait()
+	shellMu.Lock()
+	shellProc = nil
+	shellMu.Unlock()
+	if _, ok := err.(*exec.ExitError); ok {
+		return nil // the shell's own exit status is the user's business
+	}
+	return err
+}
+
+// stopShell hangs up the console shell's session: an interactive shell
+// ignores SIGTERM but not SIGHUP.
+func stopShell() {
+	shellMu.Lock()
+	defer shellMu.Unlock()
+	if shellProc != nil {
+		unix.Kill(-shellProc.Pid, unix.SIGHUP)
+		unix.Kill(-shellProc.Pid, unix.SIGCONT)
+	}
+}
+
+func shellEnv() []string {
+	term := os.Getenv("TERM")
+	if term == "" {
+		term = "linux"
+	}
+	return []string{
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/",
+		"TERM=" + term,
+		`PS1=\h:\w# `,
+	}
+}
+
+func getTermios(tty string) (*unix.Termios, error) {
+	f, err := os.OpenFile(tty, os.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+}
+
+func setTermios(tty string, t *unix.Termios) {
+	f, err := os.OpenFile(tty, os.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t)
+}

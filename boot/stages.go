@@ -1,0 +1,68 @@
+package boot
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// defaultStages is the apply order. Later stages (netcfg, vswitch, vmm,
+// containers) go after loopback.
+func defaultStages() []Stage {
+	return []Stage{&modulesStage{}, hostnameStage{}, loopbackStage{}}
+}
+
+// modulesStage loads the base modules, the config's extra modules and
+// the coldplugged drivers.
+type modulesStage struct{}
+
+func (*modulesStage) Name() string { return "modules" }
+
+func (*modulesStage) Apply(ctx context.Context, cfg *config.Config) error {
+	_, err := loadModules(cfg.Modules)
+	return err
+}
+
+func (*modulesStage) Report(s *Summary) { s.Modules = len(loadedModules()) }
+
+// defaultHostname is used when the config names none.
+const defaultHostname = "nucbox"
+
+type hostnameStage struct{}
+
+func (hostnameStage) Name() string { return "hostname" }
+
+func (hostnameStage) Apply(ctx context.Context, cfg *config.Config) error {
+	name := cfg.Hostname
+	if name == "" {
+		name = defaultHostname
+	}
+	if err := unix.Sethostname([]byte(name)); err != nil {
+		return fmt.Errorf("sethostname %q: %w", name, err)
+	}
+	return nil
+}
+
+func (hostnameStage) Report(s *Summary) {
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		s.Hostname = unix.ByteSliceToString(u.Nodename[:])
+	}
+}
+
+// loopbackStage brings lo up; the kernel then gives it 127.0.0.1/8 and
+// ::1 by itself.
+type loopbackStage struct{}
+
+func (loopbackStage) Name() string { return "loopback" }
+
+func (loopbackStage) Apply(ctx context.Context, cfg *config.Config) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return netlink.LinkSetUp(lo)
+}

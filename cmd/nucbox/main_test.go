@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// run executes the CLI in-process as a user would type it.
+func run(args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	if err := root.Execute(); err != nil {
+		if err != errSilent {
+			errb.WriteString("nucbox: " + err.Error() + "\n")
+		}
+		code = exitCode(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"help", []string{"--help"}, 0},
+		{"validate-help", []string{"validate", "--help"}, 0},
+		{"plan-help", []string{"plan", "--help"}, 0},
+		{"image-build-help", []string{"image", "build", "--help"}, 0},
+		{"validate-basic", []string{"validate", "../../examples/basic.yaml"}, 0},
+		{"validate-all-examples", []string{"validate", "../../examples/basic.yaml", "../../examples/lab.yaml", "../../examples/static.yaml"}, 0},
+		{"validate-bad", []string{"validate", "testdata/bad.yaml"}, 1},
+		{"validate-missing-file", []string{"validate", "testdata/no-such-file.yaml"}, 1},
+		{"validate-no-args", []string{"validate"}, 2},
+		{"plan-lab", []string{"plan", "../../examples/lab.yaml"}, 0},
+		{"plan-lab-json", []string{"plan", "../../examples/lab.yaml", "--output", "json"}, 0},
+		{"plan-bad-output", []string{"plan", "../../examples/lab.yaml", "--output", "yaml"}, 2},
+		{"plan-bad", []string{"plan", "testdata/bad.yaml"}, 1},
+		{"unknown-flag", []string{"plan", "--frobnicate"}, 2},
+		{"image-build-no-flags", []string{"image", "build"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := run(tt.args...)
+			if code != tt.code {
+				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
+			}
+			got := "$ nucbox " + strings.Join(tt.args, " ") + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr
+			golden := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./cmd/nucbox -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s (go test ./cmd/nucbox -update rewrites it):\n--- got\n%s\n--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+func TestSchemaIsJSON(t *testing.T) {
+	stdout, stderr, code := run("schema")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s map[string]any
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("schema is not JSON: %v", err)
+	}
+	props, _ := s["properties"].(map[string]any)
+	if props == nil {
+		// invopop puts the root under $defs and refers to it.
+		defs, _ := s["$defs"].(map[string]any)
+		cfg, _ := defs["Config"].(map[string]any)
+		props, _ = cfg["properties"].(map[string]any)
+	}
+	for _, field := range []string{"hostname", "uplink", "vms", "containers"} {
+		if _, ok := props[field]; !ok {
+			t.Errorf("schema has no property %q", field)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	stdout, _, code := run("version")
+	if code != 0 || !strings.HasPrefix(stdout, "nucbox "+version+" (go") {
+		t.Fatalf("version printed %q (exit %d)", stdout, code)
+	}
+	stdout, _, _ = run("--version")
+	if stdout != "nucbox "+version+"\n" {
+		t.Fatalf("--version printed %q", stdout)
+	}
+}
+
+func TestVersionLess(t *testing.T) {
+	tests := []struct {
+		a, b string
+		less bool
+	}{
+		{"vmlinuz-6.1.0-9-amd64", "vmlinuz-6.1.0-10-amd64", true},
+		{"vmlinuz-6.1.0-10-amd64", "vmlinuz-6.1.0-9-amd64", false},
+		{"vmlinuz-6.1.0-26-amd64", "vmlinuz-6.12.0-1-amd64", true},
+		{"vmlinuz-6.1.0-26-amd64", "vmlinuz-6.1.0-26-amd64", false},
+		{"vmlinuz-5.10.0-30-amd64", "vmlinuz-6.1.0-1-amd64", true},
+	}
+	for _, tt := range tests {
+		if got := versionLess(tt.a, tt.b); got != tt.less {
+			t.Errorf("versionLess(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.less)
+		}
+	}
+}
+
+func TestNewestKernel(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"vmlinuz-6.1.0-9-amd64", "vmlinuz-6.1.0-26-amd64", "config-6.1.0-30-amd64"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := newestKernel(dir)
+	if err != nil || filepath.Base(got) != "vmlinuz-6.1.0-26-amd64" {
+		t.Fatalf("newestKernel = %q, %v; want vmlinuz-6.1.0-26-amd64", got, err)
+	}
+	if _, err := newestKernel(t.TempDir()); err == nil || !strings.Contains(err.Error(), "linux-image-amd64") {
+		t.Fatalf("empty dir: err = %v, want a hint to install linux-image-amd64", err)
+	}
+	if got := modulesDirFor("/boot/vmlinuz-6.1.0-26-amd64"); got != "/lib/modules/6.1.0-26-amd64" {
+		t.Fatalf("modulesDirFor = %q", got)
+	}
+}

@@ -1,0 +1,173 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Names and addresses derived from the config live here and only here:
+// plan shows them, vswitch, vmm and containers create them, and the two must
+// agree or a re-apply would not recognise what it made.
+
+// MaxLinkName is the longest Linux network interface name (IFNAMSIZ-1).
+const MaxLinkName = 15
+
+// MaxNICs bounds the NICs of one workload, so that a NIC index takes at
+// most two digits in link names.
+const MaxNICs = 32
+
+// DeriveMAC is the one place NIC MACs are derived. The MAC of a NIC that
+// does not set one is the first six bytes of
+// sha256("BOX/WORKLOAD/NIC"), made locally administered and unicast. It is
+// stable across boots and machines, so DHCP reservations and guest network
+// configs keep working, and it differs between boxes that run workloads of
+// the same name on one LAN because the hostname is part of it. A NIC is
+// known by its index: inserting a NIC before others changes their MACs.
+func DeriveMAC(box, workload string, nic int) net.HardwareAddr {
+	sum := sha256.Sum256([]byte(box + "/" + workload + "/" + strconv.Itoa(nic)))
+	mac := net.HardwareAddr(sum[:6:6])
+	mac[0] = (mac[0] | 0x02) &^ 0x01
+	return mac
+}
+
+// TAPName is the host link of NIC nic of VM vm: "t-VM-N", such as
+// "t-ubuntu1-0". Names too long for a link name keep a prefix of the VM
+// name and add four hex digits of its hash: "t-databas2f3a-0" for
+// database-primary.
+func TAPName(vm string, nic int) string { return linkName("t-", vm, nic) }
+
+// VethName is the host side of the veth pair of NIC nic of container ct:
+// "v-CT-N", shortened like TAPName. Inside the container the peer is
+// ContainerIfName(nic).
+func VethName(ct string, nic int) string { return linkName("v-", ct, nic) }
+
+// ContainerIfName is the name of NIC nic inside its container: eth0, eth1...
+func ContainerIfName(nic int) string { return "eth" + strconv.Itoa(nic) }
+
+// VLANIfName is the VLAN interface on the bridge that holds a box address
+// on VLAN id: "vlan10". It does not include the bridge name so that it fits
+// any bridge name; the box has one bridge.
+func VLANIfName(id int) string { return "vlan" + strconv.Itoa(id) }
+
+func linkName(prefix, workload string, nic int) string {
+	suffix := "-" + strconv.Itoa(nic)
+	budget := MaxLinkName - len(prefix) - len(suffix)
+	if len(workload) <= budget {
+		return prefix + workload + suffix
+	}
+	sum := sha256.Sum256([]byte(workload))
+	keep := max(budget-4, 0)
+	return prefix + workload[:keep] + hex.EncodeToString(sum[:2]) + suffix
+}
+
+// ResolvePath makes a path from the config absolute: relative paths (disks,
+// ISOs, kernels, volume sources) live in the state directory.
+func (c *Config) ResolvePath(p string) string {
+	if path.IsAbs(p) {
+		return path.Clean(p)
+	}
+	dir := c.StateDir
+	if dir == "" {
+		dir = DefaultStateDir
+	}
+	return path.Join(dir, p)
+}
+
+// Image transports.
+const (
+	TransportRegistry      = "registry"
+	TransportOCILayout     = "oci-layout"
+	TransportDockerArchive = "docker-archive"
+)
+
+// ImageRef is a parsed container image reference.
+type ImageRef struct {
+	// Transport is TransportRegistry, TransportOCILayout or
+	// TransportDockerArchive.
+	Transport string `json:"transport"`
+	// Ref is the full registry reference, with the default registry and
+	// tag filled in (index.docker.io/library/nginx:latest). Only for
+	// registry images.
+	Ref string `json:"ref,omitempty"`
+	// Registry is the registry host of Ref (index.docker.io for Docker
+	// Hub); credentials are looked up by it.
+	Registry string `json:"registry,omitempty"`
+	// Path is the OCI layout directory or the docker-archive file, as
+	// written (resolve it with ResolvePath).
+	Path string `json:"path,omitempty"`
+	// Tag selects an image of an OCI layout by its ref.name annotation;
+	// empty means the layout's only image.
+	Tag string `json:"tag,omitempty"`
+}
+
+// ParseImage is the one parser of Container.Image:
+//
+//	docker.io/library/nginx:1.27   a registry reference (also nginx, host:5000/x@sha256:...)
+//	oci-layout:DIR                 the only image of an OCI layout directory
+//	oci-layout:DIR:TAG             the image whose ref.name annotation is TAG
+//	docker-archive:FILE            a "docker save" tar holding one image
+func ParseImage(s string) (ImageRef, error) {
+	switch {
+	case strings.HasPrefix(s, TransportOCILayout+":"):
+		rest := strings.TrimPrefix(s, TransportOCILayout+":")
+		dir, tag := rest, ""
+		if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.Contains(rest[i+1:], "/") {
+			dir, tag = rest[:i], rest[i+1:]
+			if tag == "" {
+				return ImageRef{}, fmt.Errorf("invalid image %q: empty tag after the last colon", s)
+			}
+		}
+		if dir == "" {
+			return ImageRef{}, fmt.Errorf("invalid image %q: oci-layout: needs a directory", s)
+		}
+		return ImageRef{Transport: TransportOCILayout, Path: dir, Tag: tag}, nil
+	case strings.HasPrefix(s, TransportDockerArchive+":"):
+		file := strings.TrimPrefix(s, TransportDockerArchive+":")
+		if file == "" {
+			return ImageRef{}, fmt.Errorf("invalid image %q: docker-archive: needs a file", s)
+		}
+		return ImageRef{Transport: TransportDockerArchive, Path: file}, nil
+	}
+	if s == "" {
+		return ImageRef{}, fmt.Errorf("empty image reference")
+	}
+	// Docker Hub and "latest" are filled in as docker does; the plan shows
+	// the full reference so that the user sees what will be pulled.
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return ImageRef{}, fmt.Errorf("invalid image reference %q: %v", s, err)
+	}
+	return ImageRef{Transport: TransportRegistry, Ref: ref.Name(), Registry: ref.Context().RegistryStr()}, nil
+}
+
+// RegistryFor returns the credentials for a registry image, or nil for
+// anonymous access. Hosts match as go-containerregistry normalises them, so
+// "docker.io" in the config matches "nginx:1.27".
+func (c *Config) RegistryFor(image string) *Registry {
+	ref, err := ParseImage(image)
+	if err != nil || ref.Transport != TransportRegistry {
+		return nil
+	}
+	for i := range c.Registries {
+		if registryHost(c.Registries[i].Host) == ref.Registry {
+			return &c.Registries[i]
+		}
+	}
+	return nil
+}
+
+// registryHost normalises a registry host the way image references are.
+func registryHost(h string) string {
+	r, err := name.NewRegistry(h)
+	if err != nil {
+		return h
+	}
+	return r.RegistryStr()
+}

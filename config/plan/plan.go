@@ -1,0 +1,417 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nucbox/nucbox/config"
+)
+
+// Step kinds, in the order they appear in a plan.
+const (
+	KindModules     = "modules"
+	KindHostname    = "hostname"
+	KindUplink      = "uplink"
+	KindBridge      = "bridge"
+	KindTakeover    = "takeover"
+	KindVLANAddress = "vlan-address"
+	KindDisk        = "disk"
+	KindCloudInit   = "cloud-init"
+	KindTAP         = "tap"
+	KindVM          = "vm"
+	KindImage       = "image"
+	KindVeth        = "veth"
+	KindContainer   = "container"
+	KindAPI         = "api"
+)
+
+// APISocket is where the management API always listens on the box.
+const APISocket = "/run/nucbox/api.sock"
+
+// Plan is what applying a config creates, in apply order.
+type Plan struct {
+	Hostname string `json:"hostname"`
+	Steps    []Step `json:"steps"`
+}
+
+// Step is one thing the box creates or configures.
+type Step struct {
+	Kind string `json:"kind"`
+	// Name identifies what the step creates: a link name, a path, a
+	// workload name.
+	Name string `json:"name"`
+	// Workload is the VM or container the step belongs to, so that a live
+	// apply can pick the steps of the workloads that changed.
+	Workload string   `json:"workload,omitempty"`
+	Details  []Detail `json:"details,omitempty"`
+}
+
+// Detail is one setting of a step.
+type Detail struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+	// Default is true when the value was not written in the config.
+	Default bool `json:"default,omitempty"`
+}
+
+type builder struct {
+	c     *config.Config
+	steps []Step
+}
+
+func (b *builder) step(kind, name, workload string, details ...Detail) {
+	b.steps = append(b.steps, Step{Kind: kind, Name: name, Workload: workload, Details: details})
+}
+
+// dflt is a detail for a value the config leaves to the box.
+func dflt(key, value string) Detail { return Detail{Key: key, Value: value, Default: true} }
+
+// d is a detail whose default flag comes from the config path it shows.
+func (b *builder) d(key, value, path string) Detail {
+	return Detail{Key: key, Value: value, Default: path != "" && b.c.IsDefaulted(path)}
+}
+
+// Build computes the plan of a config returned by config.Parse or
+// config.Load (defaults applied, validated). It does not modify c.
+func Build(c *config.Config) *Plan {
+	b := &builder{c: c}
+	u := &c.Uplink
+
+	if len(c.Modules) > 0 {
+		b.step(KindModules, strings.Join(c.Modules, " "), "")
+	}
+	b.step(KindHostname, c.Hostname, "")
+
+	if u.MAC != "" {
+		b.step(KindUplink, u.MAC, "",
+			b.d("select", "the link with MAC "+u.MAC, "uplink.mac"),
+			b.d("carrier-timeout", u.CarrierTimeout.String(), "uplink.carrier-timeout"))
+	} else {
+		sel := "the link " + u.Interface
+		if u.Interface == config.DefaultInterface {
+			sel = "the first Ethernet link with carrier"
+		}
+		b.step(KindUplink, u.Interface, "",
+			b.d("select", sel, "uplink.interface"),
+			b.d("carrier-timeout", u.CarrierTimeout.String(), "uplink.carrier-timeout"))
+	}
+
+	tagged := "none"
+	if len(u.VLANs) > 0 {
+		tagged = joinInts(u.VLANs)
+	}
+	b.step(KindBridge, u.Bridge, "",
+		b.d("name", u.Bridge, "uplink.bridge"),
+		b.d("vlan-filtering", "on", ""),
+		b.d("mac", "the uplink's", ""),
+		b.d("uplink native-vlan", strconv.Itoa(u.NativeVLAN)+" (untagged)", "uplink.native-vlan"),
+		b.d("uplink tagged vlans", tagged, "uplink.vlans"))
+
+	tk := []Detail{
+		b.d("enslave", "uplink into "+u.Bridge, ""),
+		b.d("ipv4", u.IPv4.String(), "uplink.ipv4"),
+	}
+	if len(u.DNS) > 0 {
+		tk = append(tk, b.d("dns", strings.Join(u.DNS, ", "), "uplink.dns"))
+	}
+	if u.Probe.Disabled {
+		tk = append(tk, b.d("probe", "disabled: no rollback", "uplink.probe.disabled"))
+	} else {
+		target := b.d("probe", u.Probe.Target, "uplink.probe.target")
+		if u.Probe.Target == "" {
+			target = dflt("probe", "the gateway")
+		}
+		tk = append(tk, target,
+			b.d("probe timeout", u.Probe.Timeout.String()+", then roll back", "uplink.probe.timeout"))
+	}
+	b.step(KindTakeover, u.Bridge, "", tk...)
+
+	for i, a := range u.Addresses {
+		p := fmt.Sprintf("uplink.addresses[%d]", i)
+		b.step(KindVLANAddress, config.VLANIfName(a.VLAN), "",
+			b.d("on", u.Bridge, ""),
+			b.d("vlan", strconv.Itoa(a.VLAN), p+".vlan"),
+			b.d("address", a.Address, p+".address"))
+	}
+
+	for i := range c.VMs {
+		b.vm(fmt.Sprintf("vms[%d]", i), &c.VMs[i])
+	}
+	for i := range c.Containers {
+		b.container(fmt.Sprintf("containers[%d]", i), &c.Containers[i])
+	}
+
+	api := []Detail{b.d("socket", APISocket, "")}
+	name := APISocket
+	if c.API.Listen != "" {
+		name = c.API.Listen
+		api = append(api, b.d("listen", c.API.Listen+" (TLS)", "api.listen"))
+	}
+	if c.API.Token != "" {
+		api = append(api, b.d("token", "from the config", "api.token"))
+	} else {
+		api = append(api, dflt("token", "generated on first boot"))
+	}
+	if c.API.PublicStatus {
+		api = append(api, b.d("public-status", "read-only status without a token", "api.public-status"))
+	}
+	b.step(KindAPI, name, "", api...)
+
+	return &Plan{Hostname: c.Hostname, Steps: b.steps}
+}
+
+func (b *builder) vm(p string, vm *config.VM) {
+	c := b.c
+	for i, dk := range vm.Disks {
+		dp := fmt.Sprintf("%s.disks[%d]", p, i)
+		ds := []Detail{b.d("format", dk.Format, dp+".format")}
+		if dk.Size != 0 {
+			ds = append(ds, b.d("size", dk.Size.String(), dp+".size"))
+		}
+		if dk.Backing != "" {
+			ds = append(ds, b.d("backing", c.ResolvePath(dk.Backing), dp+".backing"))
+		}
+		if dk.ReadOnly {
+			ds = append(ds, b.d("read-only", "yes", dp+".read-only"))
+		}
+		b.step(KindDisk, c.ResolvePath(dk.Path), vm.Name, ds...)
+	}
+	if ci := vm.CloudInit; ci != nil {
+		ds := []Detail{b.d("meta-data", "instance-id "+vm.Name+", local-hostname "+vm.Name, "")}
+		if ci.MetaData != "" {
+			ds = append(ds, b.d("meta-data from config", fmt.Sprintf("%d bytes", len(ci.MetaData)), p+".cloud-init.meta-data"))
+		}
+		if ci.UserData != "" {
+			ds = append(ds, b.d("user-data", fmt.Sprintf("%d bytes", len(ci.UserData)), p+".cloud-init.user-data"))
+		}
+		var net []string
+		for i, n := range vm.NICs {
+			if !n.IPv4.IsZero() {
+				net = append(net, fmt.Sprintf("nic %d %s", i, n.IPv4))
+			}
+		}
+		if len(net) > 0 {
+			ds = append(ds, b.d("network-config", strings.Join(net, "; "), ""))
+		}
+		b.step(KindCloudInit, vm.Name+" seed", vm.Name, ds...)
+	}
+	for i := range vm.NICs {
+		np := fmt.Sprintf("%s.nics[%d]", p, i)
+		ds := b.port(np, &vm.NICs[i])
+		if !vm.NICs[i].IPv4.IsZero() {
+			ds = append(ds, b.d("ipv4 in guest", vm.NICs[i].IPv4.String(), np+".ipv4"))
+		}
+		b.step(KindTAP, config.TAPName(vm.Name, i), vm.Name, ds...)
+	}
+
+	ds := []Detail{
+		b.d("cpus", strconv.Itoa(vm.CPUs), p+".cpus"),
+		b.d("memory", vm.Memory.String(), p+".memory"),
+		b.d("machine", vm.Machine, p+".machine"),
+		b.d("accel", vm.Accel, p+".accel"),
+	}
+	var taps []string
+	for i := range vm.NICs {
+		taps = append(taps, config.TAPName(vm.Name, i))
+	}
+	if len(taps) > 0 {
+		ds = append(ds, b.d("nics", strings.Join(taps, ", "), ""))
+	}
+	if len(vm.CDROMs) > 0 {
+		var isos []string
+		for _, iso := range vm.CDROMs {
+			isos = append(isos, c.ResolvePath(iso))
+		}
+		ds = append(ds, b.d("cdroms", strings.Join(isos, ", "), p+".cdroms"))
+	}
+	if vm.Kernel != "" {
+		ds = append(ds, b.d("kernel", c.ResolvePath(vm.Kernel), p+".kernel"))
+		if vm.Initrd != "" {
+			ds = append(ds, b.d("initrd", c.ResolvePath(vm.Initrd), p+".initrd"))
+		}
+		if vm.Append != "" {
+			ds = append(ds, b.d("append", vm.Append, p+".append"))
+		}
+	}
+	if vm.Boot != "" {
+		ds = append(ds, b.d("boot", vm.Boot, p+".boot"))
+	}
+	if vm.VNC != nil {
+		ds = append(ds, b.d("vnc", fmt.Sprintf(":%d (port %d)", *vm.VNC, 5900+*vm.VNC), p+".vnc"))
+	}
+	ds = append(ds,
+		b.d("restart", string(vm.Restart), p+".restart"),
+		b.d("shutdown-timeout", vm.ShutdownTimeout.String(), p+".shutdown-timeout"))
+	b.step(KindVM, vm.Name, vm.Name, ds...)
+}
+
+func (b *builder) container(p string, ct *config.Container) {
+	c := b.c
+	ref, err := config.ParseImage(ct.Image)
+	var ds []Detail
+	name := ct.Image
+	switch {
+	case err != nil:
+		ds = append(ds, b.d("error", err.Error(), ""))
+	case ref.Transport == config.TransportRegistry:
+		name = ref.Ref
+		ds = append(ds, b.d("pull", "from "+ref.Registry+", cached by digest", p+".image"))
+		if c.RegistryFor(ct.Image) != nil {
+			ds = append(ds, b.d("credentials", "from registries", ""))
+		}
+	default:
+		ds = append(ds, b.d(ref.Transport, c.ResolvePath(ref.Path), p+".image"))
+		if ref.Tag != "" {
+			ds = append(ds, b.d("tag", ref.Tag, p+".image"))
+		}
+	}
+	b.step(KindImage, name, ct.Name, ds...)
+
+	for i := range ct.NICs {
+		np := fmt.Sprintf("%s.nics[%d]", p, i)
+		ds := append([]Detail{b.d("peer", config.ContainerIfName(i)+" in "+ct.Name, "")}, b.port(np, &ct.NICs[i])...)
+		if !ct.NICs[i].IPv4.IsZero() {
+			ds = append(ds, b.d("ipv4", ct.NICs[i].IPv4.String(), np+".ipv4"))
+		}
+		b.step(KindVeth, config.VethName(ct.Name, i), ct.Name, ds...)
+	}
+
+	ds = []Detail{b.d("image", name, p+".image")}
+	if len(ct.Entrypoint) > 0 {
+		ds = append(ds, b.d("entrypoint", quoteArgs(ct.Entrypoint), p+".entrypoint"))
+	}
+	if len(ct.Command) > 0 {
+		ds = append(ds, b.d("command", quoteArgs(ct.Command), p+".command"))
+	}
+	if len(ct.Env) > 0 {
+		// Names only: values are often passwords and plans get pasted
+		// into tickets.
+		keys := make([]string, 0, len(ct.Env))
+		for k := range ct.Env {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		ds = append(ds, b.d("env", strings.Join(keys, ", "), p+".env"))
+	}
+	if ct.WorkDir != "" {
+		ds = append(ds, b.d("workdir", ct.WorkDir, p+".workdir"))
+	}
+	if ct.User != "" {
+		ds = append(ds, b.d("user", ct.User, p+".user"))
+	}
+	limit := func(key string, set bool, value string) Detail {
+		if !set {
+			return dflt(key, "no limit")
+		}
+		return b.d(key, value, p+"."+key)
+	}
+	ds = append(ds,
+		limit("memory", ct.Memory != 0, ct.Memory.String()),
+		limit("cpus", ct.CPUs != 0, strconv.FormatFloat(ct.CPUs, 'g', -1, 64)),
+		limit("pids", ct.PIDs != 0, strconv.Itoa(ct.PIDs)))
+	for i, v := range ct.Volumes {
+		ro := ""
+		if v.ReadOnly {
+			ro = " (read-only)"
+		}
+		ds = append(ds, b.d("volume", c.ResolvePath(v.Source)+" -> "+v.Target+ro, fmt.Sprintf("%s.volumes[%d]", p, i)))
+	}
+	ds = append(ds,
+		b.d("restart", string(ct.Restart), p+".restart"),
+		b.d("stop-timeout", ct.StopTimeout.String(), p+".stop-timeout"))
+	b.step(KindContainer, ct.Name, ct.Name, ds...)
+}
+
+// port describes a bridge port: its VLANs, whether the uplink carries
+// them, and its MAC.
+func (b *builder) port(np string, n *config.NIC) []Detail {
+	u := &b.c.Uplink
+	onUplink := func(v int) bool { return v == u.NativeVLAN || slices.Contains(u.VLANs, v) }
+	ds := []Detail{b.d("bridge", u.Bridge, "")}
+	var local []int
+	if len(n.Trunk) > 0 {
+		ds = append(ds, b.d("trunk", joinInts(n.Trunk)+" (tagged)", np+".trunk"))
+		for _, v := range n.Trunk {
+			if !onUplink(v) {
+				local = append(local, v)
+			}
+		}
+		if n.Native != 0 {
+			ds = append(ds, b.d("native", strconv.Itoa(n.Native)+" (untagged)", np+".native"))
+			if !onUplink(n.Native) {
+				local = append(local, n.Native)
+			}
+		}
+	} else {
+		v := strconv.Itoa(n.VLAN) + " (untagged)"
+		if n.VLAN == u.NativeVLAN {
+			v += ", the uplink's native VLAN"
+		}
+		ds = append(ds, b.d("vlan", v, np+".vlan"))
+		if !onUplink(n.VLAN) {
+			local = append(local, n.VLAN)
+		}
+	}
+	if len(local) > 0 {
+		ds = append(ds, b.d("box only", "VLAN "+joinInts(local)+" not carried by the uplink", ""))
+	}
+	ds = append(ds, b.d("mac", n.MAC, np+".mac"))
+	return ds
+}
+
+func joinInts(vs []int) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+func quoteArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n\"'\\") {
+			a = strconv.Quote(a)
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
+}
+
+// WriteText prints the plan for people: numbered steps with their details
+// indented below, defaults marked "(default)".
+func (p *Plan) WriteText(w io.Writer) error {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Plan for %s: %d steps\n", p.Hostname, len(p.Steps))
+	width := len(strconv.Itoa(len(p.Steps)))
+	for i, s := range p.Steps {
+		fmt.Fprintf(&sb, "%*d. %s %s\n", width, i+1, s.Kind, s.Name)
+		keyw := 0
+		for _, d := range s.Details {
+			keyw = max(keyw, len(d.Key))
+		}
+		for _, d := range s.Details {
+			mark := ""
+			if d.Default {
+				mark = " (default)"
+			}
+			fmt.Fprintf(&sb, "%*s   %-*s  %s%s\n", width, "", keyw+1, d.Key+":", d.Value, mark)
+		}
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+// StepsOf returns the steps of one workload, in order.
+func (p *Plan) StepsOf(workload string) []Step {
+	var out []Step
+	for _, s := range p.Steps {
+		if s.Workload == workload {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,3 @@
+// Package containers runs OCI images with libcontainer: image retrieval,
+// rootfs assembly, lifecycle, container networking and logs.
+package containers

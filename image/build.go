@@ -1,0 +1,312 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nucbox/nucbox/boot"
+	"github.com/nucbox/nucbox/config"
+)
+
+// ConfigPath is where the config is baked into the initramfs; boot reads
+// it when the kernel command line names no other source.
+const ConfigPath = "/etc/nucbox/config.yaml"
+
+// DefaultBusybox is the static busybox Debian's busybox-static installs.
+const DefaultBusybox = "/bin/busybox"
+
+// Options describe one image build.
+type Options struct {
+	// Config is the config file baked in at ConfigPath. It is validated
+	// with config.Load first. Empty means no baked-in config: the box then
+	// needs one from the kernel command line.
+	Config string
+	// AllowInvalidConfig bakes in a config that fails validation, for
+	// images that test the boot failure path.
+	AllowInvalidConfig bool
+
+	// Kernel is the kernel image, copied to OutDir/vmlinuz. An x86
+	// bzImage is checked against the modules directory's release.
+	Kernel string
+	// ModulesDir is the kernel's /lib/modules/<release> directory.
+	ModulesDir string
+	// Modules are module names (or aliases) to include beyond
+	// boot.BaseModules, boot.HardwareModules and the config's own
+	// modules list.
+	Modules []string
+
+	// OutDir receives vmlinuz and the initramfs; it is created if needed.
+	OutDir string
+	// Init is the nucbox binary that becomes /init; default: the running
+	// executable. It should be static; a dynamic one brings its libraries.
+	Init string
+	// Busybox is the busybox for the rescue shell; default DefaultBusybox.
+	Busybox string
+	// Binaries are host executables (or shared objects) added at their
+	// own paths together with the shared libraries they load.
+	Binaries []string
+	// Files maps image paths to host files or directories. Symlinks are
+	// followed: the image gets the targets' contents.
+	Files map[string]string
+	// Compression is Zstd (default) or Gzip.
+	Compression string
+
+	// Progress receives the step list, a progress bar when it is a
+	// terminal, and the final sizes. Nil means quiet.
+	Progress io.Writer
+}
+
+// Result describes a finished build.
+type Result struct {
+	Kernel    string // path of the copied kernel
+	Initramfs string // path of the compressed initramfs
+	// KernelVersion is the release read from the kernel image, or the
+	// modules directory's name when the kernel does not say.
+	KernelVersion     string
+	KernelBytes       int64
+	InitramfsBytes    int64 // compressed
+	UncompressedBytes int64 // the cpio archive
+	Files             int   // records in the archive
+	// Modules are the kernel modules in the image, in an order that loads
+	// each after its dependencies.
+	Modules []string
+	// Builtin are requested modules the kernel already contains.
+	Builtin []string
+}
+
+const buildSteps = 6
+
+// Build writes OutDir/vmlinuz and OutDir/initramfs.cpio.zst (or .gz).
+// Both are written under temporary names and renamed into place only when
+// the whole build succeeded, so a failed build leaves any earlier outputs
+// as they were.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	if o.Kernel == "" || o.ModulesDir == "" || o.OutDir == "" {
+		return nil, errors.New("image build needs a kernel, a modules directory and an output directory")
+	}
+	initramfsFile, err := initramfsName(o.Compression)
+	if err != nil {
+		return nil, err
+	}
+	if o.Init == "" {
+		if o.Init, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("init binary: %w", err)
+		}
+	}
+	if o.Busybox == "" {
+		o.Busybox = DefaultBusybox
+	}
+	p := newProgress(o.Progress, buildSteps)
+	p.printf("building %s for %s\n", filepath.Join(o.OutDir, initramfsFile), o.Kernel)
+	t := newTree()
+
+	cfgModules, err := addConfig(t, o, p)
+	if err != nil {
+		return nil, err
+	}
+
+	db, err := loadModuleDB(o.ModulesDir)
+	if err != nil {
+		return nil, err
+	}
+	kfi, err := os.Stat(o.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	kver, err := checkKernel(o.Kernel, db.version)
+	if err != nil {
+		return nil, err
+	}
+	if kver == "" {
+		kver = db.version
+	}
+	p.step("kernel", "%s (%s, %s)", o.Kernel, kver, size(kfi.Size()))
+
+	want := append(append(append([]string{}, boot.BaseModules...), boot.HardwareModules...), o.Modules...)
+	want = uniqueNames(append(want, cfgModules...))
+	set, err := db.closure(want)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.addModules(t, set); err != nil {
+		return nil, err
+	}
+	builtin := "none built in"
+	if len(set.builtin) > 0 {
+		builtin = "built in: " + strings.Join(set.builtin, " ")
+	}
+	p.step("modules", "%d in the image for %d requested (%s)", len(set.paths), len(want), builtin)
+
+	if err := addSkeleton(t); err != nil {
+		return nil, err
+	}
+	initLibs, err := t.addBinary("init", o.Init, 0o755, "init "+o.Init)
+	if err != nil {
+		return nil, err
+	}
+	applets, bbLibs, err := t.addBusybox(ctx, o.Busybox)
+	if err != nil {
+		return nil, err
+	}
+	p.step("init", "/init from %s%s; busybox %s with %d applets%s",
+		o.Init, libNote(initLibs), o.Busybox, applets, libNote(bbLibs))
+
+	nbin, nlib, nfiles, err := addExtras(t, o)
+	if err != nil {
+		return nil, err
+	}
+	p.step("extras", "%d binaries with %d libraries, %d files", nbin, nlib, nfiles)
+
+	if err := t.resolveLinks(); err != nil {
+		return nil, err
+	}
+	t.fillParents()
+
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Kernel:        filepath.Join(o.OutDir, "vmlinuz"),
+		Initramfs:     filepath.Join(o.OutDir, initramfsFile),
+		KernelVersion: kver,
+		Modules:       set.names(),
+		Builtin:       set.builtin,
+	}
+	initrd, err := writeInitramfs(ctx, t, o.OutDir, o.Compression, p, res)
+	if err != nil {
+		return nil, err
+	}
+	defer initrd.discard()
+	kernel, err := copyKernel(o.Kernel, o.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	defer kernel.discard()
+	res.KernelBytes = kfi.Size()
+
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := initrd.commit(res.Initramfs); err != nil {
+		return nil, err
+	}
+	if err := kernel.commit(res.Kernel); err != nil {
+		return nil, err
+	}
+	syncDir(o.OutDir)
+	p.summary(res)
+	return res, nil
+}
+
+func libNote(n int) string {
+	if n == 0 {
+		return " (static)"
+	}
+	return fmt.Sprintf(" (dynamic, %d libraries)", n)
+}
+
+// addConfig validates and adds the config, and returns the modules the
+// config asks for, so that the image carries them.
+func addConfig(t *tree, o Options, p *progress) ([]string, error) {
+	if o.Config == "" {
+		p.step("config", "none baked in: the kernel command line must name one")
+		return nil, nil
+	}
+	data, err := os.ReadFile(o.Config)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var modules []string
+	status := "valid"
+	cfg, err := config.Load(o.Config)
+	switch {
+	case err != nil && !o.AllowInvalidConfig:
+		return nil, fmt.Errorf("config %s is invalid: %w", o.Config, err)
+	case err != nil:
+		status = "INVALID, baked in on request: " + firstLine(err.Error())
+	default:
+		modules = cfg.Modules
+	}
+	if err := t.generated(ConfigPath, data, 0o644, "config "+o.Config); err != nil {
+		return nil, err
+	}
+	p.step("config", "%s: %s", o.Config, status)
+	return modules, nil
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// addSkeleton adds the directories, device nodes and account files the
+// kernel and a shell expect before anything is mounted. The kernel opens
+// /dev/console for PID 1's stdin/out/err before /init runs, so that node
+// must be in the archive itself; devtmpfs is mounted over /dev later.
+func addSkeleton(t *tree) error {
+	const origin = "image skeleton"
+	dirs := []struct {
+		name string
+		perm uint64
+	}{
+		{"bin", 0o755}, {"sbin", 0o755}, {"usr/bin", 0o755}, {"usr/sbin", 0o755},
+		{"lib", 0o755}, {"dev", 0o755}, {"proc", 0o555}, {"sys", 0o555},
+		{"run", 0o755}, {"tmp", 0o1777}, {"etc", 0o755}, {"etc/nucbox", 0o755},
+		{"root", 0o700}, {"var", 0o755}, {"var/lib", 0o755}, {"var/log", 0o755},
+		{"mnt", 0o755},
+	}
+	for _, d := range dirs {
+		if err := t.dir(d.name, d.perm, origin); err != nil {
+			return err
+		}
+	}
+	if err := t.charDev("dev/console", 0o600, 5, 1, origin); err != nil {
+		return err
+	}
+	if err := t.charDev("dev/null", 0o666, 1, 3, origin); err != nil {
+		return err
+	}
+	if err := t.symlink("var/run", "../run", origin); err != nil {
+		return err
+	}
+	if err := t.generated("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644, origin); err != nil {
+		return err
+	}
+	return t.generated("etc/group", []byte("root:x:0:\n"), 0o644, origin)
+}
+
+// addExtras adds Options.Binaries and Options.Files, in sorted order so
+// that conflicts are reported the same way every time.
+func addExtras(t *tree, o Options) (bins, libs, files int, err error) {
+	for _, b := range o.Binaries {
+		if !filepath.IsAbs(b) {
+			return 0, 0, 0, fmt.Errorf("binary %s: give an absolute path; it is also its path in the image", b)
+		}
+		n, err := t.addBinary(b, b, 0, "binary "+b)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		bins++
+		libs += n
+	}
+	dsts := make([]string, 0, len(o.Files))
+	for d := range o.Files {
+		dsts = append(dsts, d)
+	}
+	sort.Strings(dsts)
+	for _, d := range dsts {
+		n, err := t.addHostPath(path.Clean("/"+d), o.Files[d], "file "+o.Files[d])
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		files += n
+	}
+	return bins, libs, files, nil
+}

@@ -1,0 +1,19 @@
+// Package netcfg owns the box's own layer-3 networking: uplink selection,
+// IPv4 addresses and routes, DNS, the DHCPv4 client with renewals, and
+// moving the uplink address onto the bridge without stranding the box.
+//
+// A Manager works in one network namespace (the initial one on the
+// appliance, one made by the test in tests). Apply is the supervisor's
+// network stage: it selects the uplink (by name, by MAC, or the first
+// physical Ethernet link with carrier in bus order), configures its
+// address (static, or DHCP through nclient4), then lets the bridge take
+// the uplink over (same MAC, address and routes moved, DHCP client moved
+// with its lease), probes the gateway by ARP with sub-second retries, and
+// restores the previous state when the probe fails. The returned Status
+// carries the lease, the takeover's outage, the probe and any rollback,
+// and counts the netlink changes made: a repeated Apply makes none.
+//
+// The bridge itself and the uplink's VLANs belong to vswitch; netcfg only
+// asks it to create the bridge and attach the uplink, in the order the
+// takeover needs.
+package netcfg

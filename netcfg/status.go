@@ -1,0 +1,117 @@
+package netcfg
+
+import (
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Status is the box's own network after an Apply, for logs and the API.
+type Status struct {
+	Uplink    string
+	UplinkMAC net.HardwareAddr
+	// Bridge is set once the bridge has taken the uplink over.
+	Bridge string
+	// Link holds the box's address: the bridge after a takeover, the
+	// uplink before or after a rollback.
+	Link      string
+	Addresses []netip.Prefix
+	Gateway   netip.Addr
+	DNS       []netip.Addr
+	// Lease is the DHCP lease; nil with a static address.
+	Lease *Lease
+	// Takeover describes the last move onto the bridge.
+	Takeover *Takeover
+	// Probe is the last connectivity check.
+	Probe *ProbeResult
+	// Rollback is set when the last Apply undid its change.
+	Rollback *Rollback
+	// Changes counts the mutating netlink calls the last Apply made; a
+	// repeated Apply of the same Spec makes none.
+	Changes int
+}
+
+// Lease is a DHCPv4 lease and the client's progress on it.
+type Lease struct {
+	Address  netip.Prefix
+	Server   netip.Addr
+	Router   netip.Addr
+	DNS      []netip.Addr
+	Domain   string
+	Link     string
+	Acquired time.Time
+	T1       time.Time
+	T2       time.Time
+	Expiry   time.Time // zero for an infinite lease
+	// State is one of init, bound, renewing, rebinding, stopped.
+	State    string
+	Renewals int
+	Rebinds  int
+	// LastError is the last failed exchange, cleared on success.
+	LastError string
+}
+
+// Takeover is one move of the box's address from the uplink onto the
+// bridge.
+type Takeover struct {
+	Start time.Time
+	// Moved is the time from enslaving the uplink until the address and
+	// routes were on the bridge.
+	Moved time.Duration
+	// Outage is the time from enslaving the uplink until the probe got its
+	// first answer through the bridge; 0 when the probe is disabled.
+	Outage    time.Duration
+	Addresses []netip.Prefix
+	Routes    int
+}
+
+// ProbeResult is one connectivity check.
+type ProbeResult struct {
+	Link   string
+	Target netip.Addr
+	// NextHop is the address ARP was sent for (the target or its gateway).
+	NextHop netip.Addr
+	// Method is arp, or arp+icmp for a target behind a gateway.
+	Method   string
+	OK       bool
+	Attempts int
+	Elapsed  time.Duration
+	Error    string
+}
+
+// Rollback records an Apply that restored the previous state.
+type Rollback struct {
+	At     time.Time
+	Reason string
+	// Restored is the link holding the address again.
+	Restored string
+	// Reachable is the probe's verdict on the restored state.
+	Reachable bool
+}
+
+func (s Status) clone() Status {
+	c := s
+	c.UplinkMAC = slices.Clone(s.UplinkMAC)
+	c.Addresses = slices.Clone(s.Addresses)
+	c.DNS = slices.Clone(s.DNS)
+	if s.Lease != nil {
+		l := *s.Lease
+		l.DNS = slices.Clone(l.DNS)
+		c.Lease = &l
+	}
+	if s.Takeover != nil {
+		t := *s.Takeover
+		t.Addresses = slices.Clone(t.Addresses)
+		c.Takeover = &t
+	}
+	if s.Probe != nil {
+		p := *s.Probe
+		c.Probe = &p
+	}
+	if s.Rollback != nil {
+		r := *s.Rollback
+		c.Rollback = &r
+	}
+	return c
+}

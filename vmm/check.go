@@ -1,0 +1,272 @@
+package vmm
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/nucbox/nucbox/config"
+)
+
+// VMError is a problem with one VM. vmm reports problems per VM so that
+// one broken guest never keeps the others from starting.
+type VMError struct {
+	VM  string
+	Err error
+}
+
+func (e *VMError) Error() string { return "vm " + e.VM + ": " + e.Err.Error() }
+func (e *VMError) Unwrap() error { return e.Err }
+
+// ahciPorts is the number of SATA ports of q35's built-in AHCI
+// controller, where CD-ROMs and the cloud-init seed go.
+const ahciPorts = 6
+
+// minMemory is below what any guest firmware plus kernel boots in.
+const minMemory = 16 << 20
+
+// Check returns the problems of vm that show in the config alone, so that
+// `nucbox validate` and `nucbox plan` report them on any machine. What
+// needs the box (files, memory, ports) is checked by Preflight when the
+// guest starts.
+func Check(vm config.VM) []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, &VMError{vm.Name, fmt.Errorf(format, a...)}) }
+	if vm.Name == "" {
+		errs = append(errs, &VMError{"?", errors.New("no name")})
+	}
+	if vm.CPUs < 0 {
+		add("cpus %d: must be at least 1", vm.CPUs)
+	}
+	if vm.Memory != 0 && vm.Memory < minMemory {
+		add("memory %d bytes: a guest needs at least 16MiB", vm.Memory)
+	}
+	switch vm.Accel {
+	case "", "auto", "kvm", "tcg":
+	default:
+		add("accel %q: want auto, kvm or tcg", vm.Accel)
+	}
+	switch vm.Restart {
+	case "", config.RestartAlways, config.RestartOnFailure, config.RestartNever:
+	default:
+		add("restart %q: want always, on-failure or never", vm.Restart)
+	}
+	if vm.ShutdownTimeout < 0 {
+		add("shutdown-timeout must not be negative")
+	}
+	for i, d := range vm.Disks {
+		if d.Path == "" {
+			add("disk %d: no path", i)
+		}
+		switch d.Format {
+		case "", "qcow2":
+		case "raw":
+			if d.Backing != "" {
+				add("disk %d (%s): a raw disk cannot have a backing image; use qcow2", i, d.Path)
+			}
+		default:
+			add("disk %d (%s): format %q: want qcow2 or raw", i, d.Path, d.Format)
+		}
+	}
+	for i, iso := range vm.CDROMs {
+		if iso == "" {
+			add("cdrom %d: no path", i)
+		}
+	}
+	seed := 0
+	if vm.CloudInit != nil {
+		seed = 1
+	}
+	if n := len(vm.CDROMs) + seed; n > ahciPorts {
+		add("%d CD-ROMs (cloud-init's seed counts as one): the q35 machine has %d SATA ports", n, ahciPorts)
+	}
+	if vm.Kernel == "" && (vm.Initrd != "" || vm.Append != "") {
+		add("initrd and append need a kernel")
+	}
+	if vm.VNC != nil && (*vm.VNC < 0 || *vm.VNC > 99) {
+		add("vnc display %d: want 0 to 99", *vm.VNC)
+	}
+	seen := map[rune]bool{}
+	for _, c := range vm.Boot {
+		if !strings.ContainsRune("cdn", c) {
+			add("boot %q: letters are c (disk), d (cdrom) and n (network)", vm.Boot)
+			break
+		}
+		if seen[c] {
+			add("boot %q: %c appears twice", vm.Boot, c)
+		}
+		seen[c] = true
+		switch {
+		case c == 'c' && len(vm.Disks) == 0:
+			add("boot %q: c (disk) but the VM has no disks", vm.Boot)
+		case c == 'd' && len(vm.CDROMs) == 0:
+			add("boot %q: d (cdrom) but the VM has no CD-ROMs", vm.Boot)
+		case c == 'n' && len(vm.NICs) == 0:
+			add("boot %q: n (network) but the VM has no NICs", vm.Boot)
+		}
+	}
+	for i, n := range vm.NICs {
+		if n.MAC != "" {
+			hw, err := net.ParseMAC(n.MAC)
+			if err != nil || len(hw) != 6 {
+				add("nic %d: MAC %q is not an Ethernet address", i, n.MAC)
+			} else if hw[0]&1 != 0 {
+				add("nic %d: MAC %s is a multicast address", i, hw)
+			}
+		}
+		if !n.IPv4.IsZero() && !n.IPv4.DHCP {
+			if _, _, err := staticIPv4(n.IPv4); err != nil {
+				add("nic %d: %v", i, err)
+			}
+		}
+	}
+	if vm.CloudInit != nil && vm.CloudInit.MetaData != "" {
+		if _, err := metaData(Spec{VM: vm}); err != nil {
+			add("%v", err)
+		}
+	}
+	return errs
+}
+
+// CheckAll checks every VM and what VMs can clash on: names, VNC displays
+// and writable disks (two guests writing one image corrupt it).
+func CheckAll(vms []config.VM) []error {
+	var errs []error
+	names := map[string]bool{}
+	vnc := map[int]string{}
+	disks := map[string]string{}
+	for _, vm := range vms {
+		errs = append(errs, Check(vm)...)
+		if names[vm.Name] {
+			errs = append(errs, &VMError{vm.Name, errors.New("name used by another VM")})
+		}
+		names[vm.Name] = true
+		if vm.VNC != nil {
+			if other, ok := vnc[*vm.VNC]; ok {
+				errs = append(errs, &VMError{vm.Name, fmt.Errorf("vnc display %d (port %d) is also used by vm %s", *vm.VNC, 5900+*vm.VNC, other)})
+			} else {
+				vnc[*vm.VNC] = vm.Name
+			}
+		}
+		for _, d := range vm.Disks {
+			if d.ReadOnly || d.Path == "" {
+				continue
+			}
+			// Relative paths are relative to the same state directory, so
+			// comparing cleaned paths finds the clashes.
+			p := path.Clean(d.Path)
+			if other, ok := disks[p]; ok && other != vm.Name {
+				errs = append(errs, &VMError{vm.Name, fmt.Errorf("disk %s is also written by vm %s", d.Path, other)})
+			} else {
+				disks[p] = vm.Name
+			}
+		}
+	}
+	return errs
+}
+
+// Host is what Preflight knows about the box. Tests fill it in; HostFacts
+// reads the real one.
+type Host struct {
+	// MemTotal is the box's RAM in bytes, 0 when unknown.
+	MemTotal uint64
+	// PortFree reports whether a TCP port can be listened on; nil skips
+	// the check.
+	PortFree func(port int) bool
+}
+
+// HostFacts reads the running box.
+func HostFacts() Host {
+	return Host{MemTotal: memTotal(), PortFree: tcpPortFree}
+}
+
+// Preflight returns what keeps s from starting on this box: files the
+// config names that are missing (a disk without a size to create it, a
+// backing image, an ISO, a kernel or initrd), more memory than the box
+// has, a VNC port taken by another program. QEMU would fail on each of
+// these too, but with a message that does not name the config field.
+func Preflight(s Spec, h Host) []error {
+	vm := s.VM
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, &VMError{vm.Name, fmt.Errorf(format, a...)}) }
+	exists := func(what, p string) {
+		if p == "" {
+			return
+		}
+		fi, err := os.Stat(s.Resolve(p))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			add("%s %s: not found (%s)", what, p, s.Resolve(p))
+		case err != nil:
+			add("%s %s: %v", what, p, err)
+		case fi.IsDir():
+			add("%s %s: is a directory", what, p)
+		}
+	}
+	for i, d := range vm.Disks {
+		_, err := os.Stat(s.Resolve(d.Path))
+		switch {
+		case err == nil:
+		case !errors.Is(err, fs.ErrNotExist):
+			add("disk %d (%s): %v", i, d.Path, err)
+		case d.ReadOnly:
+			add("disk %d (%s): not found, and read-only disks are not created", i, d.Path)
+		case d.Size == 0 && d.Backing == "":
+			add("disk %d (%s): not found; give it a size (or a backing image) to create it", i, d.Path)
+		}
+		exists(fmt.Sprintf("disk %d backing image", i), d.Backing)
+	}
+	for i, iso := range vm.CDROMs {
+		exists(fmt.Sprintf("cdrom %d", i), iso)
+	}
+	exists("kernel", vm.Kernel)
+	exists("initrd", vm.Initrd)
+	if h.MemTotal > 0 && uint64(memory(vm)) > h.MemTotal {
+		add("memory %d MiB is more than the box has (%d MiB)", uint64(memory(vm))>>20, h.MemTotal>>20)
+	}
+	if port := s.VNCPort(); port != 0 && h.PortFree != nil && !h.PortFree(port) {
+		add("vnc display %d: port %d is in use", *vm.VNC, port)
+	}
+	if err := checkSocketPath(s.Paths().QMP); err != nil {
+		add("%v", err)
+	}
+	if err := s.checkPorts(); err != nil {
+		add("%v", err)
+	}
+	return errs
+}
+
+func memTotal() uint64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			kb, err := strconv.ParseUint(fields[1], 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func tcpPortFree(port int) bool {
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}

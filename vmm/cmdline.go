@@ -1,0 +1,164 @@
+package vmm
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nucbox/nucbox/config"
+)
+
+// Cmdline returns QEMU's arguments (without argv[0]) for s. It is a pure
+// function of s: what exists on disk is checked by Preflight, not here.
+//
+// The guest always starts paused (-S): the supervisor connects to QMP
+// first and only then lets the CPUs run, so no guest output or event is
+// lost and a QEMU that cannot be controlled never runs a guest.
+func Cmdline(s Spec) ([]string, error) {
+	vm := s.VM
+	if vm.Name == "" {
+		return nil, errors.New("VM has no name")
+	}
+	if err := s.checkPorts(); err != nil {
+		return nil, err
+	}
+	var cpu string
+	switch s.Accel {
+	case KVM:
+		cpu = "host"
+	case TCG:
+		// max enables every feature TCG can emulate; the default qemu64
+		// model lacks instructions that current distributions require.
+		cpu = "max"
+	default:
+		return nil, fmt.Errorf("accelerator %q not resolved (kvm or tcg)", s.Accel)
+	}
+	p := s.Paths()
+
+	a := []string{
+		"-name", "guest=" + opt(vm.Name) + ",debug-threads=on",
+		// No defaults: QEMU would otherwise add a user-mode NIC, a VGA card
+		// and a monitor nobody reads, and read /etc/qemu configs.
+		"-nodefaults", "-no-user-config",
+		"-machine", opt(machine(vm)),
+		"-accel", string(s.Accel),
+		"-cpu", cpu,
+		"-smp", strconv.Itoa(cpus(vm)),
+		"-m", mebibytes(memory(vm)),
+		// The serial console goes to QEMU's stdout, which the supervisor
+		// copies into the log file and the ring buffer; signal=off keeps a
+		// stray ^C on nucbox's console from killing the guest.
+		"-chardev", "stdio,id=serial0,signal=off",
+		"-serial", "chardev:serial0",
+		"-qmp", "unix:" + opt(p.QMP) + ",server=on,wait=off",
+		"-S",
+	}
+	if vm.VNC != nil {
+		// All addresses, like the hand-written kvm lines it replaces: the
+		// console is meant to be reached from the lab network.
+		a = append(a, "-vnc", ":"+strconv.Itoa(*vm.VNC),
+			"-device", "VGA",
+			// An absolute pointer keeps the VNC cursor and the guest's in step.
+			"-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0")
+	} else {
+		a = append(a, "-display", "none")
+	}
+	if vm.Kernel != "" {
+		a = append(a, "-kernel", s.Resolve(vm.Kernel))
+		if vm.Initrd != "" {
+			a = append(a, "-initrd", s.Resolve(vm.Initrd))
+		}
+		if vm.Append != "" {
+			a = append(a, "-append", vm.Append)
+		}
+	}
+
+	boot := bootIndexes(vm)
+	for i, d := range vm.Disks {
+		drive := fmt.Sprintf("file=%s,format=%s,if=none,id=disk%d,discard=unmap",
+			opt(s.Resolve(d.Path)), diskFormat(d), i)
+		if d.ReadOnly {
+			drive += ",readonly=on"
+		}
+		a = append(a, "-drive", drive,
+			"-device", fmt.Sprintf("virtio-blk-pci,drive=disk%d%s", i, boot.index('c', i)))
+	}
+	// CD-ROMs sit on the q35 AHCI ports ide.0 to ide.5, the seed last so
+	// that configured ISOs keep their port when cloud-init is added.
+	port := 0
+	for i, iso := range vm.CDROMs {
+		a = append(a, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=cd%d,media=cdrom,readonly=on", opt(s.Resolve(iso)), i),
+			"-device", fmt.Sprintf("ide-cd,drive=cd%d,bus=ide.%d%s", i, port, boot.index('d', i)))
+		port++
+	}
+	if vm.CloudInit != nil {
+		a = append(a, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=seed,media=cdrom,readonly=on", opt(p.Seed)),
+			"-device", fmt.Sprintf("ide-cd,drive=seed,bus=ide.%d", port))
+	}
+	for i, pt := range s.Ports {
+		dev := fmt.Sprintf("virtio-net-pci,netdev=net%d,mac=%s", i, pt.MAC)
+		if idx := boot.index('n', i); idx != "" {
+			dev += idx
+		} else {
+			// Without a boot index the iPXE option ROM is dead weight: skip
+			// it, so a box without the ROM files can still run the guest.
+			dev += ",romfile="
+		}
+		a = append(a, "-netdev", fmt.Sprintf("tap,id=net%d,ifname=%s,script=no,downscript=no", i, opt(pt.TAP)),
+			"-device", dev)
+	}
+	return a, nil
+}
+
+// opt escapes a value for QEMU's key=value,key=value option syntax, where
+// a literal comma is written twice.
+func opt(s string) string { return strings.ReplaceAll(s, ",", ",,") }
+
+// mebibytes renders a size for -m, rounded up to whole MiB (QEMU's unit).
+func mebibytes(sz config.Size) string {
+	const mib = 1 << 20
+	return strconv.FormatUint((uint64(sz)+mib-1)/mib, 10) + "M"
+}
+
+// bootOrder is the VM's boot letters: as configured, else disks then
+// CD-ROMs, and the network only for a guest with nothing else to boot.
+func bootOrder(vm config.VM) string {
+	if vm.Boot != "" {
+		return vm.Boot
+	}
+	if len(vm.Disks) == 0 && len(vm.CDROMs) == 0 && vm.Kernel == "" && len(vm.NICs) > 0 {
+		return "n"
+	}
+	return "cd"
+}
+
+// bootSlots maps each device class to the bootindex of its first device.
+// QEMU's -boot order= is ignored for devices that carry a bootindex and
+// cannot tell one virtio disk from another, so the order is expressed as
+// bootindex properties only.
+type bootSlots map[byte]int
+
+func bootIndexes(vm config.VM) bootSlots {
+	counts := map[byte]int{'c': len(vm.Disks), 'd': len(vm.CDROMs), 'n': len(vm.NICs)}
+	slots := bootSlots{}
+	next := 1
+	for _, c := range []byte(bootOrder(vm)) {
+		if _, seen := slots[c]; seen {
+			continue
+		}
+		slots[c] = next
+		next += counts[c]
+	}
+	return slots
+}
+
+// index returns ",bootindex=N" for device i of class c, or "" when the
+// class is not in the boot order.
+func (b bootSlots) index(c byte, i int) string {
+	first, ok := b[c]
+	if !ok {
+		return ""
+	}
+	return ",bootindex=" + strconv.Itoa(first+i)
+}

@@ -1,0 +1,252 @@
+package vmm
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/config"
+)
+
+// Host tier: a real qemu-system-x86_64 with the tiny guest. The tests run
+// one after the other, never in parallel: one QEMU at a time.
+
+// testLog sends a guest's log to the test's log, and drops lines after
+// the test ended instead of panicking.
+type testLog struct {
+	mu   sync.Mutex
+	t    *testing.T
+	done bool
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.done {
+		l.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func newTestLogger(t *testing.T) *slog.Logger {
+	l := &testLog{t: t}
+	t.Cleanup(func() { l.mu.Lock(); l.done = true; l.mu.Unlock() })
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// waitSerial waits for marker on g's console and shows the console when
+// it does not come.
+func waitSerial(t *testing.T, g *Guest, marker string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !bytes.Contains(g.Serial(), []byte(marker)) {
+		if time.Since(start) > 90*time.Second {
+			t.Fatalf("no %q on the serial console after 90s:\n%s", marker, g.Serial())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// tinySpec is the tiny guest with a qcow2 disk (created by qemu-img at
+// start) and a cloud-init seed, so that the real QEMU accepts every drive
+// kind vmm generates.
+func tinySpec(t testing.TB, appendExtra string) Spec {
+	kernel, _, err := debianKernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	initrd := buildTinyInitramfs(t, state)
+	return Spec{
+		Box:      "testbox",
+		StateDir: state,
+		VM: config.VM{
+			Name:      "tiny",
+			CPUs:      1,
+			Memory:    256 << 20,
+			Accel:     "auto",
+			Kernel:    kernel,
+			Initrd:    initrd,
+			Append:    strings.TrimSpace(guestAppend + " " + appendExtra),
+			Disks:     []config.Disk{{Path: "tiny.qcow2", Size: 64 << 20}},
+			CloudInit: &config.CloudInit{UserData: "#cloud-config\n"},
+			Restart:   config.RestartAlways,
+		},
+	}
+}
+
+func startGuest(t *testing.T, s Spec, opts Options) *Guest {
+	t.Helper()
+	if opts.Log == nil {
+		opts.Log = newTestLogger(t)
+	}
+	g := NewGuest(s, opts)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g.Stop(ctx)
+	})
+	start := time.Now()
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v\nserial:\n%s", err, g.Serial())
+	}
+	st := g.Status()
+	t.Logf("Start returned after %v; exec to QMP running %v; accel %s (%s)",
+		time.Since(start).Round(time.Millisecond), st.StartupTime.Round(time.Millisecond), st.Accel, st.AccelReason)
+	return g
+}
+
+func TestHostLifecycle(t *testing.T) {
+	hostTier(t, false)
+	s := tinySpec(t, "")
+	vnc := freeVNCDisplay(t)
+	s.VM.VNC = &vnc
+	g := startGuest(t, s, Options{})
+
+	st := g.Status()
+	if st.State != StateRunning || st.QMPStatus != "running" || st.PID == 0 {
+		t.Fatalf("after Start: %+v", st)
+	}
+	if st.VNCPort != 5900+vnc || tcpPortFree(st.VNCPort) {
+		t.Errorf("VNC port %d not served by QEMU", st.VNCPort)
+	}
+	var qs struct{ Status string }
+	if err := g.QMP(context.Background(), "query-status", nil, &qs); err != nil || qs.Status != "running" {
+		t.Fatalf("query-status: %q, %v", qs.Status, err)
+	}
+	pidFile, _ := os.ReadFile(s.Paths().PID)
+	if strings.TrimSpace(string(pidFile)) == "" {
+		t.Error("no pid file")
+	}
+	booted := waitSerial(t, g, guestUp)
+	t.Logf("guest init reached %v after Start", booted.Round(time.Millisecond))
+
+	stopStart := time.Now()
+	if err := g.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st = g.Status()
+	t.Logf("stopped by %s in %v", st.StoppedBy, time.Since(stopStart).Round(time.Millisecond))
+	if st.StoppedBy != "powerdown" || st.State != StateStopped || st.PID != 0 || st.LastExit != "exit status 0" {
+		t.Errorf("after Stop: %+v", st)
+	}
+	if !bytes.Contains(g.Serial(), []byte(guestPowerOff)) {
+		t.Errorf("guest did not see the power button:\n%s", g.Serial())
+	}
+	log, err := os.ReadFile(s.Paths().Serial)
+	if err != nil || !bytes.Contains(log, []byte(guestUp)) {
+		t.Errorf("serial.log lacks the marker (%v)", err)
+	}
+	if _, err := os.Stat(s.Paths().PID); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind: %v", err)
+	}
+	r, err := (QemuImg{}).Check(context.Background(), s.Resolve("tiny.qcow2"))
+	if err != nil || !r.Clean() {
+		t.Errorf("qemu-img check after clean shutdown: %+v, %v", r, err)
+	}
+}
+
+func TestHostIgnoredPowerdownQuits(t *testing.T) {
+	hostTier(t, false)
+	s := tinySpec(t, "nucbox.test=ignore")
+	s.VM.ShutdownTimeout = config.Duration(2 * time.Second)
+	g := startGuest(t, s, Options{})
+	waitSerial(t, g, guestUp)
+	start := time.Now()
+	if err := g.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	st := g.Status()
+	t.Logf("stopped by %s in %v", st.StoppedBy, took.Round(time.Millisecond))
+	if st.StoppedBy != "quit" || st.State != StateStopped {
+		t.Errorf("after Stop: %+v", st)
+	}
+	if took < 2*time.Second || took > 10*time.Second {
+		t.Errorf("stop took %v; want the 2s grace period and a quick quit", took)
+	}
+	r, err := (QemuImg{}).Check(context.Background(), s.Resolve("tiny.qcow2"))
+	if err != nil || !r.Clean() {
+		t.Errorf("qemu-img check after quit: %+v, %v", r, err)
+	}
+}
+
+func TestHostKillIsRestartedWithBackoff(t *testing.T) {
+	hostTier(t, false)
+	s := tinySpec(t, "")
+	s.VM.ShutdownTimeout = config.Duration(time.Second)
+	backoff := Backoff{Min: 500 * time.Millisecond, Max: 4 * time.Second, Stable: time.Minute}
+	g := startGuest(t, s, Options{Backoff: backoff})
+
+	for i, want := range []time.Duration{backoff.Delay(1), backoff.Delay(2)} {
+		before := g.Status()
+		killed := time.Now()
+		if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, "the restart", func() bool {
+			st := g.Status()
+			return st.Restarts == i+1 && st.State == StateRunning
+		})
+		gap := time.Since(killed)
+		st := g.Status()
+		t.Logf("kill %d: restarted as pid %d after %v (backoff %v); last exit %q", i+1, st.PID, gap.Round(time.Millisecond), want, st.LastExit)
+		if st.PID == before.PID || st.QMPStatus != "running" {
+			t.Errorf("after restart: %+v", st)
+		}
+		if gap < want {
+			t.Errorf("restarted after %v, before its backoff of %v", gap, want)
+		}
+		if !strings.Contains(st.LastExit, "killed") {
+			t.Errorf("last exit %q does not say it was killed", st.LastExit)
+		}
+	}
+	if n := bytes.Count(g.Serial(), []byte("QEMU pid")); n != 3 {
+		t.Errorf("serial ring shows %d QEMU starts, want 3", n)
+	}
+}
+
+func TestHostBadInputIsPerVM(t *testing.T) {
+	hostTier(t, false)
+	s := tinySpec(t, "")
+	s.VM.CDROMs = []string{"missing.iso"}
+	s.VM.Restart = config.RestartNever
+	g := NewGuest(s, Options{Log: newTestLogger(t)})
+	err := g.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "cdrom 0 missing.iso: not found") {
+		t.Fatalf("Start: %v", err)
+	}
+	<-g.Done()
+	if st := g.Status(); st.State != StateFailed || !strings.Contains(st.LastError, "missing.iso") {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+func freeVNCDisplay(t *testing.T) int {
+	for d := 99; d > 50; d-- {
+		if tcpPortFree(5900 + d) {
+			return d
+		}
+	}
+	t.Skip("no free VNC display")
+	return 0
+}

@@ -1,0 +1,90 @@
+package vmm
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// proc is one QEMU process.
+type proc struct {
+	cmd     *exec.Cmd
+	mon     *monitor
+	start   time.Time
+	exited  chan struct{} // closed once Wait returned
+	waitErr error
+	stderr  *Ring
+}
+
+// exec starts QEMU. Its stdout is the guest's serial console; its stderr
+// (QEMU's own messages) goes to qemu.log and a small ring for status.
+func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
+	paths := g.spec.Paths()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	serial, err := openLog(paths.Serial, g.opts.SerialLogMax)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	qlog, err := openLog(paths.QEMULog, 1<<20)
+	if err != nil {
+		r.Close()
+		w.Close()
+		serial.Close()
+		return nil, err
+	}
+	p := &proc{exited: make(chan struct{}), stderr: NewRing(4 << 10)}
+	cmd := exec.Command(lookBinary(g.opts.QEMU), args...)
+	cmd.Stdout = w
+	cmd.Stderr = io.MultiWriter(p.stderr, qlog)
+	// Its own process group: a ^C on nucbox's console or a signal to
+	// nucbox's group must not reach the guests; nucbox stops them in
+	// order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p.cmd = cmd
+	p.start = time.Now()
+	err = g.opts.Procs.Start(cmd)
+	w.Close()
+	if err != nil {
+		r.Close()
+		serial.Close()
+		qlog.Close()
+		return nil, fmt.Errorf("start QEMU: %w", err)
+	}
+	pid := cmd.Process.Pid
+	os.WriteFile(paths.PID, []byte(strconv.Itoa(pid)+"\n"), 0o644)
+	header := fmt.Sprintf("\n[nucbox %s: QEMU pid %d started, accel %s]\n", p.start.UTC().Format(time.RFC3339), pid, accel)
+	g.ring.Write([]byte(header))
+	serial.Write([]byte(header))
+	fmt.Fprintf(qlog, "%s%s %s\n", header[1:], g.opts.QEMU, strings.Join(args, " "))
+	go func() {
+		copySerial(r, serial, g.ring)
+		r.Close()
+		serial.Close()
+	}()
+	go func() {
+		p.waitErr = g.opts.Procs.Wait(cmd)
+		qlog.Close()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// lastLine is the last line of QEMU's stderr, where it puts the error
+// that made it exit.
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

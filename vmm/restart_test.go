@@ -1,0 +1,65 @@
+package vmm
+
+import (
+	"errors"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/config"
+)
+
+func TestBackoffSchedule(t *testing.T) {
+	b := DefaultBackoff
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
+	for i, w := range want {
+		if got := b.Delay(i + 1); got != w*time.Second {
+			t.Errorf("Delay(%d) = %v, want %v", i+1, got, w*time.Second)
+		}
+	}
+	if got := b.Delay(0); got != time.Second {
+		t.Errorf("Delay(0) = %v", got)
+	}
+	if got := b.Delay(1000); got != time.Minute {
+		t.Errorf("Delay(1000) = %v (overflow?)", got)
+	}
+}
+
+func TestBackoffReset(t *testing.T) {
+	b := DefaultBackoff
+	n := 0
+	// Three quick crashes climb the schedule...
+	for range 3 {
+		n = b.Failures(n, 10*time.Second)
+	}
+	if n != 3 || b.Delay(n) != 4*time.Second {
+		t.Fatalf("after three quick crashes: n=%d delay=%v", n, b.Delay(n))
+	}
+	// ...and a crash after a stable run starts it over.
+	n = b.Failures(n, 5*time.Minute)
+	if n != 1 || b.Delay(n) != time.Second {
+		t.Errorf("after a stable run: n=%d delay=%v", n, b.Delay(n))
+	}
+}
+
+func TestShouldRestart(t *testing.T) {
+	crash := &exec.ExitError{}
+	for _, tc := range []struct {
+		policy config.Restart
+		err    error
+		want   bool
+	}{
+		{config.RestartAlways, nil, true},
+		{config.RestartAlways, crash, true},
+		{"", crash, true},
+		{config.RestartOnFailure, nil, false},
+		{config.RestartOnFailure, crash, true},
+		{config.RestartOnFailure, errors.New("start failed"), true},
+		{config.RestartNever, nil, false},
+		{config.RestartNever, crash, false},
+	} {
+		if got := shouldRestart(tc.policy, tc.err); got != tc.want {
+			t.Errorf("shouldRestart(%q, %v) = %v", tc.policy, tc.err, got)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package vmm
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// Ring keeps the last bytes written to it: the tail of a guest's serial
+// console, readable through the API while the guest runs and after it
+// crashed, without reading a log file that may be megabytes long.
+type Ring struct {
+	mu   sync.Mutex
+	buf  []byte
+	next int  // where the next byte goes
+	full bool // buf has wrapped at least once
+}
+
+// NewRing returns a ring that keeps the last size bytes.
+func NewRing(size int) *Ring { return &Ring{buf: make([]byte, size)} }
+
+// Write appends p, dropping the oldest bytes; it never fails.
+func (r *Ring) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(p)
+	if n >= len(r.buf) {
+		copy(r.buf, p[n-len(r.buf):])
+		r.next, r.full = 0, true
+		return n, nil
+	}
+	c := copy(r.buf[r.next:], p)
+	if c < n {
+		copy(r.buf, p[c:])
+		r.full = true
+	}
+	r.next = (r.next + n) % len(r.buf)
+	if r.next == 0 && n > 0 {
+		r.full = true
+	}
+	return n, nil
+}
+
+// Bytes returns a copy of the kept bytes, oldest first.
+func (r *Ring) Bytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.full {
+		return append([]byte(nil), r.buf[:r.next]...)
+	}
+	out := make([]byte, 0, len(r.buf))
+	out = append(out, r.buf[r.next:]...)
+	return append(out, r.buf[:r.next]...)
+}
+
+// logFile appends to a file and rotates it to path.1 beyond max bytes, so
+// a chatty guest cannot fill the state directory (which is RAM until the
+// box has a data partition).
+type logFile struct {
+	mu   sync.Mutex
+	path string
+	max  int64
+	f    *os.File
+	size int64
+}
+
+func openLog(path string, max int64) (*logFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &logFile{path: path, max: max, f: f, size: fi.Size()}, nil
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.max > 0 && l.size+int64(len(p)) > l.max && l.size > 0 {
+		if err := l.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	return n, err
+}
+
+func (l *logFile) rotate() error {
+	l.f.Close()
+	if err := os.Rename(l.path, l.path+".1"); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	l.f, l.size = f, 0
+	return nil
+}
+
+func (l *logFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
+}
+
+// copySerial copies QEMU's stdout (the guest's serial console) into the
+// log and the ring until QEMU closes it. It must keep reading whatever
+// happens to the log: a full pipe would stall the guest's console and,
+// with it, the guest.
+func copySerial(r io.Reader, log io.Writer, ring *Ring) {
+	buf := make([]byte, 32<<10)
+	logOK := log != nil
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			ring.Write(buf[:n])
+			if logOK {
+				if _, werr := log.Write(buf[:n]); werr != nil {
+					logOK = false
+					fmt.Fprintf(ring, "\n[nucbox: serial log write failed: %v; the log stops here]\n", werr)
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package vmm
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/nucbox/nucbox/config"
+)
+
+// DefaultStateDir is where guest files live until the box has a data
+// partition. On the appliance it is on tmpfs; see StateDirWarning.
+const DefaultStateDir = config.DefaultStateDir
+
+// Paths are the files of one guest under <state-dir>/vms/<name>/. They are
+// fixed by the VM name alone so that a restarted nucbox finds the disks,
+// logs and a stale QMP socket of the previous run.
+type Paths struct {
+	Dir     string // <state-dir>/vms/<name>
+	Seed    string // cloud-init NoCloud seed ISO, rebuilt at every start
+	Serial  string // serial console log, appended across restarts
+	QEMULog string // QEMU's own messages and each start's argv
+	QMP     string // QMP unix socket
+	PID     string // pid of the running QEMU, for humans and rescue shells
+}
+
+// maxSocketPath is sun_path's size minus the terminating NUL: a longer QMP
+// path cannot be bound by QEMU, and its error message does not say why.
+const maxSocketPath = 107
+
+// PathsFor returns the layout of guest name under stateDir.
+func PathsFor(stateDir, name string) Paths {
+	if stateDir == "" {
+		stateDir = DefaultStateDir
+	}
+	dir := filepath.Join(stateDir, "vms", name)
+	return Paths{
+		Dir:     dir,
+		Seed:    filepath.Join(dir, "seed.iso"),
+		Serial:  filepath.Join(dir, "serial.log"),
+		QEMULog: filepath.Join(dir, "qemu.log"),
+		QMP:     filepath.Join(dir, "qmp.sock"),
+		PID:     filepath.Join(dir, "pid"),
+	}
+}
+
+// Resolve makes a config path absolute the way config.Config.ResolvePath
+// does: config files name disks, ISOs and kernels relative to the state
+// directory so that one config works on any box whatever its data
+// partition is called.
+func Resolve(stateDir, p string) string {
+	if p == "" {
+		return ""
+	}
+	return (&config.Config{StateDir: stateDir}).ResolvePath(p)
+}
+
+func checkSocketPath(p string) error {
+	if len(p) > maxSocketPath {
+		return fmt.Errorf("QMP socket path %s is %d bytes, longer than a unix socket allows (%d): use a shorter state-dir", p, len(p), maxSocketPath)
+	}
+	return nil
+}

@@ -1,0 +1,305 @@
+package vmm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/config"
+)
+
+// fakeGuest is a guest run by the fake QEMU in mode.
+func fakeGuest(t *testing.T, mode string, policy config.Restart, opts Options) *Guest {
+	t.Helper()
+	t.Setenv(fakeQEMUEnv, mode)
+	// Under -race a process sleeps a second before exiting; the fake QEMU
+	// must exit as promptly as QEMU does.
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	opts.QEMU = os.Args[0]
+	if opts.Log == nil {
+		opts.Log = newTestLogger(t)
+	}
+	if opts.KVM == nil {
+		opts.KVM = fakeProbe("", &KVMError{StageOpen, errors.New("no KVM in this test")})
+	}
+	if opts.Host == nil {
+		opts.Host = func() Host { return Host{} }
+	}
+	if opts.Backoff == (Backoff{}) {
+		opts.Backoff = Backoff{Min: 10 * time.Millisecond, Max: 40 * time.Millisecond, Stable: time.Hour}
+	}
+	if opts.QMPTimeout == 0 {
+		opts.QMPTimeout = 500 * time.Millisecond
+	}
+	if opts.QuitTimeout == 0 {
+		opts.QuitTimeout = 300 * time.Millisecond
+	}
+	s := Spec{
+		StateDir: t.TempDir(),
+		VM: config.VM{
+			Name:            "fake",
+			Restart:         policy,
+			ShutdownTimeout: config.Duration(200 * time.Millisecond),
+		},
+	}
+	g := NewGuest(s, opts)
+	t.Cleanup(func() { g.Stop(context.Background()) })
+	return g
+}
+
+func TestSupervisePolicies(t *testing.T) {
+	for _, tc := range []struct {
+		policy       config.Restart
+		mode         string
+		restarts     bool // keeps restarting
+		final        State
+		lastExit     string
+		lastErrorHas string
+	}{
+		{config.RestartAlways, "crash", true, "", "exit status 1", "QEMU exit status 1"},
+		{config.RestartAlways, "poweroff", true, "", "exit status 0", ""},
+		{config.RestartOnFailure, "crash", true, "", "exit status 1", "QEMU exit status 1"},
+		{config.RestartOnFailure, "poweroff", false, StateStopped, "exit status 0", ""},
+		{config.RestartNever, "crash", false, StateFailed, "exit status 1", "QEMU exit status 1"},
+		{config.RestartNever, "poweroff", false, StateStopped, "exit status 0", ""},
+	} {
+		t.Run(string(tc.policy)+"/"+tc.mode, func(t *testing.T) {
+			g := fakeGuest(t, tc.mode, tc.policy, Options{})
+			if err := g.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if tc.restarts {
+				waitFor(t, 10*time.Second, "three restarts", func() bool { return g.Status().Restarts >= 3 })
+			} else {
+				select {
+				case <-g.Done():
+				case <-time.After(10 * time.Second):
+					t.Fatalf("supervision did not end: %+v", g.Status())
+				}
+			}
+			st := g.Status()
+			if tc.final != "" && st.State != tc.final {
+				t.Errorf("state %s, want %s", st.State, tc.final)
+			}
+			if !tc.restarts && st.Restarts != 0 {
+				t.Errorf("%d restarts, want none", st.Restarts)
+			}
+			if st.LastExit != tc.lastExit {
+				t.Errorf("last exit %q, want %q", st.LastExit, tc.lastExit)
+			}
+			if tc.lastErrorHas != "" && !strings.Contains(st.LastError, tc.lastErrorHas) {
+				t.Errorf("last error %q, want it to contain %q", st.LastError, tc.lastErrorHas)
+			}
+			if err := g.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if st := g.Status(); st.State != StateStopped && st.State != StateFailed {
+				t.Errorf("after Stop: %s", st.State)
+			}
+		})
+	}
+}
+
+func TestStopPaths(t *testing.T) {
+	for _, tc := range []struct{ mode, by string }{
+		{"obey", "powerdown"},
+		{"ignore", "quit"},
+		{"deaf", "kill"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			g := fakeGuest(t, tc.mode, config.RestartAlways, Options{})
+			if err := g.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			pid := g.Status().PID
+			start := time.Now()
+			if err := g.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			st := g.Status()
+			t.Logf("%s: stopped by %s in %v", tc.mode, st.StoppedBy, time.Since(start).Round(time.Millisecond))
+			if st.StoppedBy != tc.by || st.State != StateStopped || st.PID != 0 {
+				t.Errorf("after Stop: %+v", st)
+			}
+			if err := syscall.Kill(pid, 0); err == nil {
+				t.Errorf("QEMU pid %d still exists", pid)
+			}
+		})
+	}
+}
+
+// A stop whose context ends early cuts the powerdown grace period short,
+// but QEMU is still ended.
+func TestStopContextShortensGrace(t *testing.T) {
+	g := fakeGuest(t, "ignore", config.RestartAlways, Options{})
+	g.spec.VM.ShutdownTimeout = config.Duration(time.Hour)
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	g.Stop(ctx)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("stop took %v despite a 100ms context", took)
+	}
+	if st := g.Status(); st.StoppedBy != "quit" || st.PID != 0 {
+		t.Errorf("after Stop: %+v", st)
+	}
+}
+
+func TestStartFailureCarriesQEMUError(t *testing.T) {
+	g := fakeGuest(t, "fail", config.RestartNever, Options{})
+	err := g.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "Could not open 'x'") {
+		t.Fatalf("Start: %v", err)
+	}
+	<-g.Done()
+	if st := g.Status(); st.State != StateFailed || !strings.Contains(st.LastError, "Could not open") {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+func TestStartFailureIsRetried(t *testing.T) {
+	g := fakeGuest(t, "fail", config.RestartAlways, Options{})
+	if err := g.Start(context.Background()); err == nil {
+		t.Fatal("Start succeeded")
+	}
+	waitFor(t, 10*time.Second, "retries", func() bool { return g.Status().Restarts >= 2 })
+	start := time.Now()
+	g.Stop(context.Background())
+	if st := g.Status(); st.State != StateStopped || time.Since(start) > time.Second {
+		t.Errorf("stop during retries: %+v after %v", st, time.Since(start))
+	}
+}
+
+func TestStopDuringBackoffIsImmediate(t *testing.T) {
+	g := fakeGuest(t, "crash", config.RestartAlways, Options{Backoff: Backoff{Min: time.Hour, Max: time.Hour, Stable: time.Hour}})
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "backoff", func() bool { return g.Status().State == StateBackoff })
+	if next := g.Status().NextStart; time.Until(next) < 59*time.Minute {
+		t.Errorf("next start %v, want in an hour", next)
+	}
+	start := time.Now()
+	g.Stop(context.Background())
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("stop in backoff took %v", took)
+	}
+	if st := g.Status(); st.State != StateStopped {
+		t.Errorf("state %s", st.State)
+	}
+}
+
+func TestQMPSilentQEMUTimesOut(t *testing.T) {
+	g := fakeGuest(t, "silent", config.RestartNever, Options{QMPTimeout: 200 * time.Millisecond})
+	start := time.Now()
+	err := g.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "QMP handshake: no answer in 200ms") {
+		t.Fatalf("Start: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("gave up after %v", took)
+	}
+	<-g.Done()
+}
+
+// countingProcs is what PID 1 supplies: every child goes through it.
+type countingProcs struct {
+	mu            sync.Mutex
+	starts, waits int
+	pids          map[int]bool
+}
+
+func (c *countingProcs) Start(cmd *exec.Cmd) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	c.starts++
+	c.pids[cmd.Process.Pid] = true
+	return nil
+}
+
+func (c *countingProcs) Wait(cmd *exec.Cmd) error {
+	err := cmd.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits++
+	delete(c.pids, cmd.Process.Pid)
+	return err
+}
+
+func TestChildrenGoThroughProcs(t *testing.T) {
+	procs := &countingProcs{pids: map[int]bool{}}
+	g := fakeGuest(t, "crash", config.RestartAlways, Options{Procs: procs})
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "two restarts", func() bool { return g.Status().Restarts >= 2 })
+	g.Stop(context.Background())
+	procs.mu.Lock()
+	defer procs.mu.Unlock()
+	if procs.starts < 3 || procs.starts != procs.waits || len(procs.pids) != 0 {
+		t.Errorf("starts %d, waits %d, still tracked %v", procs.starts, procs.waits, procs.pids)
+	}
+}
+
+func TestSerialAcrossRestarts(t *testing.T) {
+	g := fakeGuest(t, "crash", config.RestartAlways, Options{})
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "three consoles in the ring", func() bool {
+		return strings.Count(string(g.Serial()), "fake guest: console up") >= 3
+	})
+	g.Stop(context.Background())
+	if ring := string(g.Serial()); strings.Count(ring, "QEMU pid") < 3 {
+		t.Errorf("ring:\n%s", ring)
+	}
+	log, err := os.ReadFile(g.Spec().Paths().Serial)
+	if err != nil || strings.Count(string(log), "fake guest: console up") < 3 {
+		t.Errorf("serial.log (%v):\n%s", err, log)
+	}
+}
+
+func TestCheckFailureStartsNothing(t *testing.T) {
+	procs := &countingProcs{pids: map[int]bool{}}
+	g := fakeGuest(t, "obey", config.RestartAlways, Options{Procs: procs})
+	g.spec.VM.Boot = "x"
+	if err := g.Start(context.Background()); err == nil || !strings.Contains(err.Error(), `boot "x"`) {
+		t.Fatalf("Start: %v", err)
+	}
+	<-g.Done()
+	if st := g.Status(); st.State != StateFailed || procs.starts != 0 {
+		t.Errorf("status %+v, %d processes started", st, procs.starts)
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	g := fakeGuest(t, "obey", config.RestartAlways, Options{})
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(g.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"state":"running"`, `"accel":"tcg"`, `"qmp-status":"running"`, `"qemu-version":"7.2.99"`, `"pid":`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("status JSON lacks %s: %s", key, b)
+		}
+	}
+	if err := g.Start(context.Background()); err == nil {
+		t.Error("second Start succeeded")
+	}
+}
