@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,16 +37,21 @@ func startConsoleShell(rescue bool) {
 func shellLoop() {
 	tty := consoleTTY()
 	saved, _ := getTermios(tty)
+	prompt := true
 	for {
 		if shuttingDown() {
 			return
 		}
 		if !rescueMode.Load() {
-			Logf("press Enter for a shell")
+			if prompt {
+				Logf("press Enter for a shell")
+				prompt = false
+			}
 			if !waitForEnter(tty) {
 				continue
 			}
 		}
+		prompt = true
 		began := time.Now()
 		err := runShell(tty)
 		if saved != nil {
@@ -147,17 +153,35 @@ func stopShell() {
 	}
 }
 
+// shellRC is sourced by the console shell (through $ENV). Busybox's sh
+// runs its own applets before it searches PATH, and busybox's poweroff
+// signals PID 1 the way busybox init expects (SIGUSR2), which nucbox reads
+// as reboot. A path with a slash is executed as a file, and the image links
+// these paths to nucbox, which sends the signal nucbox means.
+const shellRC = `poweroff() { /sbin/poweroff "$@"; }
+reboot() { /sbin/reboot "$@"; }
+halt() { /sbin/halt "$@"; }
+`
+
+const shellRCPath = "/run/nucbox/shell.rc"
+
 func shellEnv() []string {
 	term := os.Getenv("TERM")
 	if term == "" {
 		term = "linux"
 	}
-	return []string{
+	env := []string{
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=/",
 		"TERM=" + term,
 		`PS1=\h:\w# `,
 	}
+	if err := os.MkdirAll(filepath.Dir(shellRCPath), 0o755); err == nil {
+		if err := os.WriteFile(shellRCPath, []byte(shellRC), 0o644); err == nil {
+			env = append(env, "ENV="+shellRCPath)
+		}
+	}
+	return env
 }
 
 func getTermios(tty string) (*unix.Termios, error) {

@@ -94,6 +94,11 @@ func needsLibraries(src string) bool {
 // /init falls through to /bin/sh, which is the rescue shell anyway.
 var busyboxSkip = map[string]bool{"init": true, "linuxrc": true, "busybox": true}
 
+// powerApplets are linked to /init instead of busybox: busybox's versions
+// signal PID 1 with busybox init's conventions (poweroff is SIGUSR2), which
+// nucbox's PID 1 reads as reboot. nucbox answers to these names itself.
+var powerApplets = map[string]bool{"poweroff": true, "reboot": true, "halt": true}
+
 // addBusybox adds busybox at /bin/busybox and a link for every applet the
 // given binary was built with, where its own --list-full says it belongs.
 func (t *tree) addBusybox(ctx context.Context, src string) (applets int, libs int, err error) {
@@ -112,7 +117,11 @@ func (t *tree) addBusybox(ctx context.Context, src string) (applets int, libs in
 		if busyboxSkip[path.Base(p)] {
 			continue
 		}
-		e := &entry{mode: symlinkMode, link: "/bin/busybox", origin: "busybox applet", weak: true}
+		target := "/bin/busybox"
+		if powerApplets[path.Base(p)] {
+			target = "/init"
+		}
+		e := &entry{mode: symlinkMode, link: target, origin: "busybox applet", weak: true}
 		if err := t.add(p, e); err != nil {
 			return 0, 0, err
 		}

@@ -252,6 +252,11 @@ func TestBuildArchive(t *testing.T) {
 	if got := a.content(t, "bin/sh"); got != "/bin/busybox" {
 		t.Errorf("/bin/sh -> %q, want /bin/busybox", got)
 	}
+	for _, n := range []string{"sbin/poweroff", "sbin/reboot", "sbin/halt"} {
+		if got := a.content(t, n); got != "/init" {
+			t.Errorf("/%s -> %q, want /init (busybox's signals mean reboot to nucbox)", n, got)
+		}
+	}
 	for _, n := range []string{"sbin/init", "linuxrc"} {
 		if _, ok := a.recs[n]; ok {
 			t.Errorf("/%s is in the image; a busybox init must not be the kernel's fallback", n)
