@@ -22,7 +22,7 @@ DEB_PACKAGES := \
 	linux-image-amd64 kmod busybox-static \
 	qemu-system-x86 qemu-utils \
 	libseccomp-dev gcc libc6-dev make git \
-	iproute2 dnsmasq-base
+	iproute2 dnsmasq-base runc chromium
 
 # The appliance's binary is static with cgo: libcontainer's nsenter is C, and
 # the initramfs has no libc. The tags keep net and os/user pure Go.
@@ -54,7 +54,7 @@ image: build ## build kernel + initramfs for CONFIG (default examples/basic.yaml
 
 run: deps image ## boot the appliance in QEMU with CONFIG, console on this terminal
 	@echo "Booting nucbox with $(CONFIG) under QEMU (TCG, $(MEMORY) MiB)."
-	@echo "Quit: Ctrl-A then X.  Clean poweroff: Ctrl-A then C, type system_powerdown, Enter."
+	@echo "Quit: Ctrl-A then X.  Clean poweroff: press Enter and type poweroff (or Ctrl-A C, then system_powerdown)."
 	qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m $(MEMORY) -smp $(SMP) \
 		-nographic -no-reboot \
 		-kernel $(IMAGE)/vmlinuz -initrd $(IMAGE)/initramfs.cpio.zst \

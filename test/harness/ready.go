@@ -3,6 +3,8 @@ package harness
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/nucbox/nucbox/boot"
 )
 
 // Console patterns of the boot contract. They are not anchored at the start
@@ -27,28 +29,11 @@ const (
 	ShellPromptPattern = `[#$] `
 )
 
-// ReadyInfo is the JSON summary PID 1 prints on its ready line. Fields the
-// harness does not know yet are kept in Raw, so a test can check them before
-// the harness grows a field for them.
+// ReadyInfo is the JSON summary PID 1 prints on its ready line: the boot
+// package's own Summary type, so the two cannot drift apart, plus the
+// decoded object for fields a test wants before they have a Go name.
 type ReadyInfo struct {
-	Hostname string `json:"hostname"`
-	// Config is the SHA-256 of the config file PID 1 read, and
-	// ConfigSource where it read it from.
-	Config       string `json:"config"`
-	ConfigSource string `json:"config_source"`
-	// InitMS is the kernel's uptime when PID 1 was first exec'd, in ms.
-	InitMS int64 `json:"init_ms"`
-	// ReadyMS is the kernel's uptime when PID 1 declared itself ready.
-	ReadyMS int64 `json:"ready_ms"`
-	RSSKiB  int64 `json:"rss_kib"`
-	// Modules is how many kernel modules were loaded; ModuleNames is
-	// filled too when the summary lists them instead of counting them.
-	Modules     int      `json:"-"`
-	ModuleNames []string `json:"-"`
-	// Root is the filesystem type of / after PID 1 moved off the
-	// initramfs (tmpfs).
-	Root string `json:"root"`
-
+	boot.Summary
 	Raw  map[string]any `json:"-"`
 	Line string         `json:"-"` // the JSON text as printed
 }
@@ -61,17 +46,6 @@ func ParseReady(js string) (ReadyInfo, error) {
 	}
 	if err := json.Unmarshal([]byte(js), &ri.Raw); err != nil {
 		return ReadyInfo{}, fmt.Errorf("ready summary is not a JSON object: %w: %s", err, js)
-	}
-	switch v := ri.Raw["modules"].(type) {
-	case float64:
-		ri.Modules = int(v)
-	case []any:
-		ri.Modules = len(v)
-		for _, n := range v {
-			if s, ok := n.(string); ok {
-				ri.ModuleNames = append(ri.ModuleNames, s)
-			}
-		}
 	}
 	ri.Line = js
 	return ri, nil
