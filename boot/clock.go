@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,9 +30,12 @@ const initEnv = "NUCBOX_INIT_NS"
 // observe anything.
 var initTime = monotonic()
 
-// kernelClockOffset converts CLOCK_MONOTONIC to the kernel's log clock.
-// It is set once, early in Main, before other goroutines read it.
-var kernelClockOffset time.Duration
+// kernelOffset converts CLOCK_MONOTONIC to the kernel's log clock, in
+// nanoseconds. It is set once, early in Main; atomic because the signal
+// handler may already be logging.
+var kernelOffset atomic.Int64
+
+func kernelClockOffset() time.Duration { return time.Duration(kernelOffset.Load()) }
 
 func monotonic() time.Duration {
 	var ts unix.Timespec
@@ -43,9 +47,9 @@ func monotonic() time.Duration {
 
 // sinceBoot is the time elapsed since the kernel started, on the kernel's
 // log clock.
-func sinceBoot() time.Duration { return monotonic() + kernelClockOffset }
+func sinceBoot() time.Duration { return monotonic() + kernelClockOffset() }
 
-// syncKernelClock measures kernelClockOffset. The probe record is logged
+// syncKernelClock measures kernelOffset. The probe record is logged
 // at debug level, which the console does not show.
 func syncKernelClock() error {
 	f, err := os.OpenFile("/dev/kmsg", os.O_RDWR|unix.O_NONBLOCK, 0)
@@ -79,7 +83,7 @@ func syncKernelClock() error {
 			if off < -time.Second || off > time.Second {
 				return fmt.Errorf("implausible offset %v", off)
 			}
-			kernelClockOffset = off
+			kernelOffset.Store(int64(off))
 			return nil
 		}
 	}

@@ -40,6 +40,6 @@
 //
 // Packages such as vmm and containers must not import boot (boot imports
 // them). They take what they need from it as parameters: a start function
-// (StartCommand), a spawn guard (WithSpawnLock) for code that forks its
+// (StartCommand), a spawn guard (WithSpawnGuard) for code that forks its
 // own helpers, and a *log.Logger (Logger).
 package boot

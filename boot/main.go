@@ -33,8 +33,11 @@ func Main() {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			Logf("panic: %v\n%s", r, debug.Stack())
-			fail("internal", fmt.Errorf("panic: %v", r))
+			func() {
+				defer func() { recover() }() // a second panic must not end PID 1 either
+				Logf("panic: %v\n%s", r, debug.Stack())
+				fail("internal", fmt.Errorf("panic: %v", r))
+			}()
 		}
 		idle()
 	}()
@@ -59,7 +62,7 @@ func run() {
 	clockErr := syncKernelClock()
 	log.SetFlags(0)
 	log.SetOutput(logWriter{})
-	initAt := firstExec() + kernelClockOffset
+	initAt := firstExec() + kernelClockOffset()
 	Logf("starting as PID 1 (exec'd at %d.%06d)", initAt/time.Second, (initAt%time.Second)/time.Microsecond)
 	if clockErr != nil {
 		Logf("clock: warning: cannot align with the kernel's log clock: %v", clockErr)
@@ -79,6 +82,7 @@ func run() {
 	goForever("reaper", func() { Children.Run(nil) })
 
 	rec, cfg, err := readConfig()
+	startAPI(rec, cfg)
 	if err != nil {
 		// The power button and the NICs should work in the rescue
 		// shell too, so the base modules load regardless.

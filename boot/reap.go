@@ -28,10 +28,13 @@ import (
 //     and start time, so a recycled pid is not mistaken for an owned one
 //     and entries whose process is gone are simply dropped.
 //   - Registration races with the child's exit: a child can exit between
-//     fork and Track. Starts therefore hold the spawn lock (shared; many
-//     may start at once), and a scan holds it exclusively, so a scan never
-//     sees a child that was forked but not yet registered.
-//   - Code that forks without going through StartCommand or WithSpawnLock
+//     fork and registration. Starts are therefore counted: a scan runs only
+//     when no start is in progress, and gives up (to retry shortly) if one
+//     began while it was listing zombies, so it never acts on a child that
+//     was forked but not yet registered. Starts never wait for a scan and
+//     may nest (a runtime started under WithSpawnGuard may itself call
+//     StartCommand).
+//   - Code that forks without going through StartCommand or WithSpawnGuard
 //     (a library that runs a helper) is covered by a grace period: a
 //     zombie is reaped only after it has been seen as an unowned zombie
 //     for reaperGrace, by which time an owner blocked in Wait has long
@@ -41,6 +44,9 @@ import (
 // collect.
 const reaperGrace = 3 * time.Second
 
+// spawnRetry is how soon a scan that met a start in progress runs again.
+const spawnRetry = 50 * time.Millisecond
+
 // procKey identifies a process across pid reuse.
 type procKey struct {
 	pid   int
@@ -49,16 +55,16 @@ type procKey struct {
 
 // Reaper reaps the orphans of one parent process.
 type Reaper struct {
-	spawn sync.RWMutex // held shared while starting children, exclusively while scanning
-
-	mu      sync.Mutex
-	tracked map[int]uint64        // pid -> start time of the owned child
-	seen    map[procKey]time.Time // unowned zombies -> when first seen
-	grace   time.Duration
-	self    int
-	proc    string
-	logf    func(format string, args ...any)
-	reaped  int
+	mu       sync.Mutex
+	spawning int                   // starts in progress
+	gen      uint64                // starts begun, ever
+	tracked  map[int]uint64        // pid -> start time of the owned child
+	seen     map[procKey]time.Time // unowned zombies -> when first seen
+	grace    time.Duration
+	self     int
+	proc     string
+	logf     func(format string, args ...any)
+	reaped   int
 }
 
 // NewReaper returns a reaper for the zombie children of this process.
@@ -81,46 +87,62 @@ var Children = NewReaper(reaperGrace)
 // "start" function (func(*exec.Cmd) error) instead of calling cmd.Start.
 func StartCommand(cmd *exec.Cmd) error { return Children.Start(cmd) }
 
-// WithSpawnLock runs fn, which forks children it waits for itself (a
+// WithSpawnGuard runs fn, which forks children it waits for itself (a
 // container runtime's setup processes), with orphan reaping paused, and
 // registers the pids fn returns as owned.
-func WithSpawnLock(fn func() (pids []int, err error)) error { return Children.WithSpawnLock(fn) }
+func WithSpawnGuard(fn func() (pids []int, err error)) error { return Children.WithSpawnGuard(fn) }
 
 // Start starts cmd and tracks it.
 func (r *Reaper) Start(cmd *exec.Cmd) error {
-	r.spawn.RLock()
-	defer r.spawn.RUnlock()
+	r.beginSpawn()
 	if err := cmd.Start(); err != nil {
+		r.endSpawn()
 		return err
 	}
-	r.track(cmd.Process.Pid)
+	r.endSpawn(cmd.Process.Pid)
 	return nil
 }
 
-// WithSpawnLock runs fn with scans paused and tracks the pids it returns.
-func (r *Reaper) WithSpawnLock(fn func() ([]int, error)) error {
-	r.spawn.RLock()
-	defer r.spawn.RUnlock()
+// WithSpawnGuard runs fn with reaping paused and tracks the pids it
+// returns.
+func (r *Reaper) WithSpawnGuard(fn func() ([]int, error)) error {
+	r.beginSpawn()
+	var pids []int
+	defer func() { r.endSpawn(pids...) }()
 	pids, err := fn()
-	for _, pid := range pids {
-		r.track(pid)
-	}
 	return err
 }
 
 // Track marks pid as owned. Prefer StartCommand, which cannot race with
 // the child's exit.
-func (r *Reaper) Track(pid int) { r.track(pid) }
+func (r *Reaper) Track(pid int) {
+	r.beginSpawn()
+	r.endSpawn(pid)
+}
 
-func (r *Reaper) track(pid int) {
-	st, err := readProcStat(r.proc, pid)
+func (r *Reaper) beginSpawn() {
+	r.mu.Lock()
+	r.spawning++
+	r.gen++
+	r.mu.Unlock()
+}
+
+// endSpawn registers the children a start forked and ends the start.
+func (r *Reaper) endSpawn(pids ...int) {
+	starts := make(map[int]uint64, len(pids))
+	for _, pid := range pids {
+		// A child that is already gone was collected by its owner:
+		// nothing to protect.
+		if st, err := readProcStat(r.proc, pid); err == nil {
+			starts[pid] = st.start
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err != nil {
-		// Already gone (and reaped by its owner): nothing to protect.
-		return
+	for pid, start := range starts {
+		r.tracked[pid] = start
 	}
-	r.tracked[pid] = st.start
+	r.spawning--
 }
 
 // Reaped returns how many orphans the reaper has collected.
@@ -165,12 +187,30 @@ func (r *Reaper) Scan(now time.Time) time.Duration {
 		return 0
 	}
 
-	r.spawn.Lock()
-	defer r.spawn.Unlock()
+	r.mu.Lock()
+	busy, gen := r.spawning > 0, r.gen
+	r.mu.Unlock()
+	if busy {
+		return spawnRetry
+	}
 	zombies, alive := r.children()
 
+	var reaped []string
+	defer func() {
+		// Logged after unlocking: console writes are slow.
+		for _, m := range reaped {
+			r.logf("%s", m)
+		}
+	}()
+	// Held to the end, so no start can begin between a decision and
+	// its wait4.
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.spawning > 0 || r.gen != gen {
+		// A start began while the zombies were listed: one of them may
+		// be its child, not registered yet.
+		return spawnRetry
+	}
 	for pid, start := range r.tracked {
 		if alive[pid] != start {
 			delete(r.tracked, pid) // exited and collected, or pid reused
@@ -192,7 +232,7 @@ func (r *Reaper) Scan(now time.Time) time.Duration {
 			var ws unix.WaitStatus
 			if pid, err := unix.Wait4(z.pid, &ws, unix.WNOHANG, nil); err == nil && pid == z.pid {
 				r.reaped++
-				r.logf("reaped orphan %d (%s): %s", z.pid, z.comm, describeStatus(ws))
+				reaped = append(reaped, fmt.Sprintf("reaped orphan %d (%s): %s", z.pid, z.comm, describeStatus(ws)))
 			}
 			delete(r.seen, k)
 			continue

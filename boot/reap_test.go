@@ -2,6 +2,7 @@ package boot
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -77,15 +78,21 @@ func becomeSubreaper(t *testing.T) {
 // waitZombie waits until pid is a zombie child of this process.
 func waitZombie(t *testing.T, pid int) {
 	t.Helper()
+	if err := zombieWait(pid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func zombieWait(pid int) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		st, err := readProcStat("/proc", pid)
 		if err == nil && st.state == 'Z' && st.ppid == os.Getpid() {
-			return
+			return nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("pid %d never became our zombie", pid)
+	return fmt.Errorf("pid %d never became our zombie", pid)
 }
 
 func TestReaperLeavesOwnedChildren(t *testing.T) {
@@ -201,5 +208,52 @@ func TestReaperUnderLoad(t *testing.T) {
 	}
 	if r.Reaped() != 200 {
 		t.Errorf("reaped %d orphans, want 200", r.Reaped())
+	}
+}
+
+// TestReaperNestedStarts: a runtime started under WithSpawnGuard that
+// itself starts commands must neither deadlock against scans nor lose
+// statuses, and its own helpers (waited for by pid, unregistered) must
+// be left alone while the guard is up.
+func TestReaperNestedStarts(t *testing.T) {
+	becomeSubreaper(t)
+	r := NewReaper(0)
+	stop := make(chan struct{})
+	ran := make(chan struct{})
+	go func() { r.Run(stop); close(ran) }()
+	defer func() { close(stop); <-ran }()
+
+	done := make(chan error, 1)
+	go func() {
+		done <- r.WithSpawnGuard(func() ([]int, error) {
+			// A helper forked without registration, waited for later.
+			helper := exec.Command("true")
+			if err := helper.Start(); err != nil {
+				return nil, err
+			}
+			if err := zombieWait(helper.Process.Pid); err != nil {
+				return nil, err
+			}
+			for i := 0; i < 20; i++ {
+				inner := exec.Command("true")
+				if err := r.Start(inner); err != nil {
+					return nil, err
+				}
+				if err := inner.Wait(); err != nil {
+					return nil, err
+				}
+			}
+			// Scans have run (SIGCHLD from the inner commands) but must
+			// not have touched the helper.
+			return nil, helper.Wait()
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("nested starts deadlocked")
 	}
 }

@@ -9,10 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// defaultStages is the apply order. Later stages (netcfg, vswitch, vmm,
-// containers) go after loopback.
+// defaultStages is the apply order. Later stages (vmm, containers) go
+// after network, which gives them the bridge and their ports.
 func defaultStages() []Stage {
-	return []Stage{&modulesStage{}, hostnameStage{}, loopbackStage{}}
+	return []Stage{&modulesStage{}, hostnameStage{}, loopbackStage{}, &networkStage{}, &vmsStage{}}
 }
 
 // modulesStage loads the base modules, the config's extra modules and

@@ -51,6 +51,12 @@ type Summary struct {
 	Root       string `json:"root"`
 	VMs        int    `json:"vms"`
 	Containers int    `json:"containers"`
+	// Network is the uplink, bridge and addresses after the network
+	// stage, with the takeover's outage and probe.
+	Network *NetworkSummary `json:"network,omitempty"`
+	// Guests are the VMs with their state; a VM that failed is listed
+	// with its error while the box is ready.
+	Guests []GuestSummary `json:"guests,omitempty"`
 }
 
 // JSON renders the summary on one line.

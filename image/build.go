@@ -53,8 +53,17 @@ type Options struct {
 	// own paths together with the shared libraries they load.
 	Binaries []string
 	// Files maps image paths to host files or directories. Symlinks are
-	// followed: the image gets the targets' contents.
+	// followed: the image gets the targets' contents. Guest kernels,
+	// initrds and base images for the config's VMs can be baked in this
+	// way under the state directory (tests do; a real box keeps them on
+	// its data partition).
 	Files map[string]string
+	// QEMU adds QEMU even when the config has no VMs (a box whose VMs
+	// come later through the API). A config with VMs always gets it.
+	QEMU bool
+	// QEMUBinary and QemuImg are the host's QEMU and qemu-img; default
+	// DefaultQEMU and DefaultQemuImg.
+	QEMUBinary, QemuImg string
 	// Compression is Zstd (default) or Gzip.
 	Compression string
 
@@ -107,7 +116,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	p.printf("building %s for %s\n", filepath.Join(o.OutDir, initramfsFile), o.Kernel)
 	t := newTree()
 
-	cfgModules, err := addConfig(t, o, p)
+	cfgModules, cfg, err := addConfig(t, o, p)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +171,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.step("extras", "%d binaries with %d libraries, %d files", nbin, nlib, nfiles)
+	qemuNote, err := addQEMUIfNeeded(ctx, t, o, len(cfg.VMs))
+	if err != nil {
+		return nil, err
+	}
+	p.step("extras", "%d binaries with %d libraries, %d files%s", nbin, nlib, nfiles, qemuNote)
+	for _, f := range missingGuestFiles(t, cfg) {
+		p.printf("          note: %s\n", f)
+	}
 
 	if err := t.resolveLinks(); err != nil {
 		return nil, err
@@ -213,32 +229,106 @@ func libNote(n int) string {
 }
 
 // addConfig validates and adds the config, and returns the modules the
-// config asks for, so that the image carries them.
-func addConfig(t *tree, o Options, p *progress) ([]string, error) {
+// config asks for, so that the image carries them, and the config itself
+// (empty when there is none or it is invalid): its VMs decide whether QEMU
+// comes along.
+func addConfig(t *tree, o Options, p *progress) ([]string, *config.Config, error) {
+	empty := &config.Config{}
 	if o.Config == "" {
 		p.step("config", "none baked in: the kernel command line must name one")
-		return nil, nil
+		return nil, empty, nil
 	}
 	data, err := os.ReadFile(o.Config)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	var modules []string
 	status := "valid"
 	cfg, err := config.Load(o.Config)
 	switch {
 	case err != nil && !o.AllowInvalidConfig:
-		return nil, fmt.Errorf("config %s is invalid: %w", o.Config, err)
+		return nil, nil, fmt.Errorf("config %s is invalid: %w", o.Config, err)
 	case err != nil:
 		status = "INVALID, baked in on request: " + firstLine(err.Error())
+		cfg = empty
 	default:
 		modules = cfg.Modules
 	}
 	if err := t.generated(ConfigPath, data, 0o644, "config "+o.Config); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.step("config", "%s: %s", o.Config, status)
-	return modules, nil
+	return modules, cfg, nil
+}
+
+// missingGuestFiles lists the files the config's VMs read that the image
+// does not carry. They are not errors: on a real box they live on the
+// data partition, but a test image that forgot one would otherwise only
+// show it as a failed guest after a long boot.
+func missingGuestFiles(t *tree, cfg *config.Config) []string {
+	var out []string
+	need := func(vm, what, p string) {
+		if p == "" {
+			return
+		}
+		abs := cfg.ResolvePath(p)
+		n, err := cleanName(abs)
+		if err != nil {
+			return
+		}
+		if _, ok := t.entries[n]; !ok {
+			out = append(out, fmt.Sprintf("vm %s: %s %s is not in the image; it must be on the box at boot", vm, what, abs))
+		}
+	}
+	for _, vm := range cfg.VMs {
+		need(vm.Name, "kernel", vm.Kernel)
+		need(vm.Name, "initrd", vm.Initrd)
+		for _, c := range vm.CDROMs {
+			need(vm.Name, "ISO", c)
+		}
+		for _, d := range vm.Disks {
+			need(vm.Name, "backing image", d.Backing)
+			if d.Size == 0 && d.Backing == "" {
+				need(vm.Name, "disk", d.Path)
+			}
+		}
+	}
+	return out
+}
+
+// addQEMUIfNeeded adds QEMU when the config has VMs or o.QEMU asks for
+// it, and returns a note for the progress line with what it cost.
+func addQEMUIfNeeded(ctx context.Context, t *tree, o Options, vms int) (string, error) {
+	if !o.QEMU && vms == 0 {
+		return "", nil
+	}
+	qemu, qemuImg := o.QEMUBinary, o.QemuImg
+	if qemu == "" {
+		qemu = DefaultQEMU
+	}
+	if qemuImg == "" {
+		qemuImg = DefaultQemuImg
+	}
+	set, err := findQEMU(ctx, qemu, qemuImg)
+	if err != nil {
+		return "", err
+	}
+	_, before := t.counts()
+	libs, fw, err := t.addQEMU(set)
+	if err != nil {
+		return "", err
+	}
+	_, after := t.counts()
+	why := fmt.Sprintf("%d VMs in the config", vms)
+	if vms == 0 {
+		why = "requested"
+	}
+	version := ""
+	if set.version != "" {
+		version = " " + set.version
+	}
+	return fmt.Sprintf("; QEMU%s (%s): %d programs and modules with %d libraries, %d firmware files, +%s uncompressed",
+		version, why, len(set.binaries), libs, fw, size(after-before)), nil
 }
 
 func firstLine(s string) string {

@@ -9,6 +9,15 @@
 // /etc/nucbox/config.yaml, and any extra host binaries with the shared
 // libraries they link against.
 //
+// A config with VMs (or Options.QEMU) brings QEMU along at Debian's
+// paths, because QEMU finds its modules and firmware relative to its own
+// executable: /usr/bin/qemu-system-x86_64 and qemu-img with their
+// libraries, the TCG accelerator module it dlopens (which ldd does not
+// list), and the x86 firmware from the directories `qemu -L help` names,
+// copied as regular files where the host has symlinks. It costs about
+// 53 MiB unpacked, 17 MiB compressed. Guest kernels and disk images for
+// tests go in through Options.Files, under the state directory.
+//
 // Output is reproducible: the same inputs give the same bytes, because
 // records are written in sorted order with fixed owners, times and inode
 // numbers. Output files appear atomically, so a failed build never leaves a

@@ -208,7 +208,7 @@ func (m *Manager) apply(ctx context.Context, k kernel, spec Spec, st *Status) er
 	}
 	st.Link = holder
 
-	changed, undo, err := m.applyL3(ctx, k, spec, up, holder)
+	changed, undo, err := m.applyL3(ctx, k, spec, up, holder, st)
 	if err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func (m *Manager) uplinkPort(spec Spec, up uplink) vswitch.Port {
 
 // applyL3 configures the address on link. It reports whether anything
 // changed, and how to undo the DHCP side of it if the probe fails.
-func (m *Manager) applyL3(ctx context.Context, k kernel, spec Spec, up uplink, link string) (bool, func(), error) {
+func (m *Manager) applyL3(ctx context.Context, k kernel, spec Spec, up uplink, link string, st *Status) (bool, func(), error) {
 	undo := func() {}
 	if !spec.IPv4.DHCP {
 		if old := m.dhcp; old != nil {
@@ -316,7 +316,10 @@ func (m *Manager) applyL3(ctx context.Context, k kernel, spec Spec, up uplink, l
 	}
 	wctx, cancel := context.WithTimeout(ctx, m.leaseMax)
 	defer cancel()
-	return changed, undo, c.wait(wctx)
+	t := time.Now()
+	err := c.wait(wctx)
+	st.LeaseWait = time.Since(t)
+	return changed, undo, err
 }
 
 func (m *Manager) probeTarget(spec Spec) netip.Addr {

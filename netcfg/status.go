@@ -21,6 +21,9 @@ type Status struct {
 	DNS       []netip.Addr
 	// Lease is the DHCP lease; nil with a static address.
 	Lease *Lease
+	// LeaseWait is how long the last Apply waited for a DHCP lease, so
+	// that callers can tell the box's own work from the server's delay.
+	LeaseWait time.Duration
 	// Takeover describes the last move onto the bridge.
 	Takeover *Takeover
 	// Probe is the last connectivity check.

@@ -223,11 +223,19 @@ func (g *Guest) supervise(first chan<- error) {
 	defer close(g.done)
 	failures := 0
 	policy := restartPolicy(g.spec.VM)
-	for {
-		p, err := g.startOnce()
+	// The first start's failure is handed to Start only once the state
+	// says what follows (failed, or backoff before a retry), so that a
+	// caller reading Status right after Start sees that, not "starting".
+	answer := func(err error) {
 		if first != nil {
 			first <- err
 			first = nil
+		}
+	}
+	for {
+		p, err := g.startOnce()
+		if err == nil {
+			answer(nil)
 		}
 		exitErr := err
 		var ran time.Duration
@@ -247,6 +255,7 @@ func (g *Guest) supervise(first chan<- error) {
 		}
 		if g.stopRequested() {
 			g.update(func(st *Status) { st.State = StateStopped })
+			answer(err)
 			return
 		}
 		if !shouldRestart(policy, exitErr) {
@@ -256,12 +265,14 @@ func (g *Guest) supervise(first chan<- error) {
 					st.State = StateStopped
 				}
 			})
+			answer(err)
 			g.log.Info("VM not restarted", "policy", policy, "state", g.Status().State)
 			return
 		}
 		failures = g.opts.Backoff.Failures(failures, ran)
 		delay := g.opts.Backoff.Delay(failures)
 		g.update(func(st *Status) { st.State, st.NextStart = StateBackoff, time.Now().Add(delay) })
+		answer(err)
 		g.log.Info("VM restarting", "in", delay, "consecutive-failures", failures)
 		select {
 		case <-time.After(delay):

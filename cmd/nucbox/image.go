@@ -21,6 +21,7 @@ func newImageCmd() *cobra.Command {
 
 func newImageBuildCmd() *cobra.Command {
 	var o image.Options
+	var files []string
 	c := &cobra.Command{
 		Use:   "build --config FILE -o OUTDIR",
 		Short: "Build a kernel + initramfs with nucbox as /init and the config baked in",
@@ -29,7 +30,9 @@ and a compressed initramfs holding this nucbox binary as /init, the kernel
 modules the box needs with everything they depend on (modules.dep, .alias
 and .builtin included), a static busybox for the rescue shell, and the
 config at /etc/nucbox/config.yaml. The config is validated first; an
-invalid config stops the build.
+invalid config stops the build. When the config has VMs (or with --qemu)
+QEMU comes along at Debian's paths: qemu-system-x86_64, qemu-img, their
+libraries, the TCG accelerator module and the x86 firmware.
 
 Without --kernel the newest /boot/vmlinuz-*-amd64 is used, and without
 --modules the matching /lib/modules/VERSION.`,
@@ -50,6 +53,16 @@ Without --kernel the newest /boot/vmlinuz-*-amd64 is used, and without
 			if o.ModulesDir == "" {
 				o.ModulesDir = modulesDirFor(o.Kernel)
 			}
+			if len(files) > 0 {
+				o.Files = map[string]string{}
+				for _, f := range files {
+					dst, src, ok := strings.Cut(f, "=")
+					if !ok || dst == "" || src == "" {
+						return usageError{fmt.Errorf("--add-file %q: want IMAGE-PATH=HOST-PATH", f)}
+					}
+					o.Files[dst] = src
+				}
+			}
 			o.Progress = c.ErrOrStderr()
 			_, err := image.Build(c.Context(), o)
 			return err
@@ -64,6 +77,8 @@ Without --kernel the newest /boot/vmlinuz-*-amd64 is used, and without
 	f.StringVar(&o.Busybox, "busybox", "/bin/busybox", "static busybox for the rescue shell")
 	f.StringSliceVar(&o.Modules, "module", nil, "extra kernel module to include (repeatable)")
 	f.StringSliceVar(&o.Binaries, "add-binary", nil, "host binary to include with its shared libraries (repeatable)")
+	f.StringArrayVar(&files, "add-file", nil, "IMAGE-PATH=HOST-PATH: host file or directory to include (repeatable), e.g. a guest kernel under the state directory")
+	f.BoolVar(&o.QEMU, "qemu", false, "include QEMU even when the config has no VMs (a config with VMs always gets it)")
 	f.StringVar(&o.Compression, "compress", "zstd", "initramfs compression: zstd or gzip")
 	f.BoolVar(&o.AllowInvalidConfig, "allow-invalid-config", false, "bake in a config that fails validation (to test the boot failure path)")
 	return c

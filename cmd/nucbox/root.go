@@ -47,7 +47,7 @@ shows what the box would create (plan), prints the config's JSON Schema
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newValidateCmd(), newPlanCmd(), newSchemaCmd(), newImageCmd(), newVersionCmd(), newInitCmd())
+	root.AddCommand(newValidateCmd(), newPlanCmd(), newSchemaCmd(), newImageCmd(), newVersionCmd(), newInitCmd(), newStatusCmd(), newLogsCmd(), newPowerOffCmd(), newRebootCmd(), newApplyCmd())
 	return root
 }
 

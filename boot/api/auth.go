@@ -1,0 +1,89 @@
+package api
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"strings"
+)
+
+// access is what a request may do.
+type access int
+
+const (
+	accessNone  access = iota
+	accessRead         // status, logs, metrics: the web page's cookie
+	accessAdmin        // everything: the unix socket or the bearer token
+)
+
+// sessionCookie is the web page's login cookie.
+const sessionCookie = "nucbox_session"
+
+type localKey struct{}
+
+// withLocal marks a request context as coming through the unix socket,
+// whose permissions already authenticated it.
+func withLocal(ctx context.Context) context.Context {
+	return context.WithValue(ctx, localKey{}, true)
+}
+
+func isLocal(ctx context.Context) bool {
+	v, _ := ctx.Value(localKey{}).(bool)
+	return v
+}
+
+// tokenMatches compares a presented secret with the expected one in
+// constant time. Both are hashed first so that neither the content nor
+// the length of the expected value leaks through timing.
+func tokenMatches(got, want string) bool {
+	if want == "" {
+		return false
+	}
+	g := sha256.Sum256([]byte(got))
+	w := sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+// sessionValue is the cookie value for a token: a MAC of a fixed label,
+// so the cookie store never holds the token and changing the token ends
+// every session.
+func sessionValue(token string) string {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("nucbox web session v1"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// accessOf decides what r may do.
+func (s *Server) accessOf(r *http.Request) access {
+	if isLocal(r.Context()) {
+		return accessAdmin
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") && tokenMatches(strings.TrimSpace(tok), s.token) {
+			return accessAdmin
+		}
+		// A wrong token is not silently downgraded to the cookie.
+		return accessNone
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && s.token != "" && tokenMatches(c.Value, sessionValue(s.token)) {
+		return accessRead
+	}
+	return accessNone
+}
+
+// need wraps h so that it runs only with at least level; public opens it
+// to everyone (api.public-status for the read-only status).
+func (s *Server) need(level access, public bool, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !public && s.accessOf(r) < level {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="nucbox"`)
+			writeError(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN (the token is printed on the box's console at first boot)")
+			return
+		}
+		h(w, r)
+	}
+}

@@ -1,0 +1,49 @@
+// Package api is the management API of a running box, served by PID 1:
+// HTTP/JSON on a local unix socket and, when the config sets api.listen,
+// on TCP with TLS; the web status page and the Prometheus metrics are
+// served by the same server.
+//
+// # Endpoints
+//
+//	GET  /v1/status            phase, boot timeline, config version, links, workloads
+//	GET  /v1/logs/{name}       a log as JSON lines; ?follow=1 streams it (SSE)
+//	GET  /v1/config            the running config's text, source and SHA-256
+//	POST /v1/plan              a config in the body: validation errors, or the diff
+//	                           against the running config (JSON and text)
+//	POST /v1/power             {"action": "poweroff" | "reboot"}
+//	GET  /metrics              Prometheus metrics
+//	GET  /                     the web status page (assets embedded)
+//	POST /login, /logout       the web page's session cookie
+//
+// # Authentication
+//
+// The unix socket lives in a root-only directory and is itself mode 0600,
+// so being able to connect is the authentication there: every endpoint is
+// open on it. On TCP a request carries the bearer token (Authorization:
+// Bearer ...), compared in constant time. The web page's login form trades
+// the token for an HttpOnly, SameSite=Strict cookie holding a value derived
+// from the token (not the token itself); the cookie grants reading only
+// (status, logs, metrics), so a forged cross-site request can never power
+// the box off. With api.public-status the status, the page and the metrics
+// are readable without a token; logs, config and every mutating endpoint
+// still need it.
+//
+// # Metrics
+//
+// nucbox_boot_phase{phase}, nucbox_boot_ready_seconds, nucbox_uptime_seconds;
+// per workload nucbox_workload_state{kind,name,state},
+// nucbox_workload_restarts_total and, from /proc of its main process (QEMU,
+// or a container's init), nucbox_workload_cpu_seconds_total and
+// nucbox_workload_resident_memory_bytes; per link nucbox_link_up and the
+// nucbox_link_{receive,transmit}_{bytes,packets}_total counters; PID 1's own
+// process_* and go_* metrics (process_resident_memory_bytes is its RSS).
+// Everything is read at scrape time.
+//
+// # What PID 1 provides
+//
+// The package does not import boot (boot starts it). PID 1 implements Box;
+// the parts of PID 1 that run workloads implement WorkloadSource, and the
+// Box lists what each of them reports, so a new kind of workload shows up
+// in the status, on the page and in the metrics without changes here.
+// Links and addresses come from netlink directly.
+package api

@@ -1,0 +1,125 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// fakeBox is a Box whose state the tests set.
+type fakeBox struct {
+	mu        sync.Mutex
+	state     BoxState
+	workloads []Workload
+	config    *ConfigInfo
+	lines     []LogLine
+	follow    chan LogLine
+	power     []PowerAction
+	panicky   bool
+}
+
+const testToken = "test-token-0123456789abcdef"
+
+func newFakeBox() *fakeBox {
+	return &fakeBox{
+		state: BoxState{
+			Hostname: "lab1", Phase: "ready", Uptime: Duration(90 * time.Second),
+			Summary: json.RawMessage(`{"hostname":"lab1","init_ms":812,"ready_ms":3456,"rss_kib":12000,"modules":21}`),
+		},
+		workloads: []Workload{
+			{Kind: "container", Name: "web", State: "running", PID: 321, Started: time.Now().Add(-time.Minute), Restarts: 1, Addresses: []string{"10.0.20.5/24"}},
+			{Kind: "vm", Name: "ubuntu1", State: "starting", Details: map[string]string{"accel": "tcg", "vnc": "5901"}},
+		},
+		config: &ConfigInfo{Source: "/etc/nucbox/config.yaml", SHA256: sha([]byte(runningConfig)), Text: runningConfig},
+		lines: []LogLine{
+			{Seq: 1, Time: time.Second, Text: "nucbox: starting as PID 1"},
+			{Seq: 2, Time: 3 * time.Second, Text: "nucbox: ready {}"},
+		},
+		follow: make(chan LogLine, 16),
+	}
+}
+
+func (b *fakeBox) State() BoxState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.panicky {
+		panic("state exploded")
+	}
+	return b.state
+}
+
+func (b *fakeBox) Workloads() []Workload {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Workload(nil), b.workloads...)
+}
+
+func (b *fakeBox) setWorkloadState(name, state string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.workloads {
+		if b.workloads[i].Name == name {
+			b.workloads[i].State = state
+		}
+	}
+}
+
+func (b *fakeBox) RunningConfig() (ConfigInfo, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.config == nil {
+		return ConfigInfo{}, false
+	}
+	return *b.config, true
+}
+
+func (b *fakeBox) Log(ctx context.Context, name string, follow bool) ([]LogLine, <-chan LogLine, bool) {
+	if name != BootLog {
+		return nil, nil, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !follow {
+		return append([]LogLine(nil), b.lines...), nil, true
+	}
+	return append([]LogLine(nil), b.lines...), b.follow, true
+}
+
+func (b *fakeBox) Power(a PowerAction, reason string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.power = append(b.power, a)
+	return nil
+}
+
+func (b *fakeBox) powered() []PowerAction {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]PowerAction(nil), b.power...)
+}
+
+func fakeLinks() ([]Link, error) {
+	return []Link{
+		{Name: "lo", Index: 1, Type: "device", MTU: 65536, State: "unknown", Addresses: []string{"127.0.0.1/8"}},
+		{Name: "eth0", Index: 2, Type: "device", MAC: "52:54:00:12:34:56", MTU: 1500, State: "up", Master: "br0",
+			VLANs: []PortVLAN{{ID: 1, PVID: true, Untagged: true}, {ID: 10}}, Stats: LinkStats{RxBytes: 1000, TxBytes: 2000, RxPackets: 10, TxPackets: 20}},
+		{Name: "br0", Index: 3, Type: "bridge", MAC: "52:54:00:12:34:56", MTU: 1500, State: "up", Addresses: []string{"10.0.2.15/24"},
+			Stats: LinkStats{RxBytes: 4096, TxBytes: 8192, RxPackets: 40, TxPackets: 80}},
+	}, nil
+}
+
+const runningConfig = `hostname: lab1
+uplink:
+  interface: auto
+  bridge: br0
+  ipv4: dhcp
+  vlans: [20]
+containers:
+  - name: web
+    image: docker.io/library/nginx:1.27
+    nics: [{vlan: 20, ipv4: dhcp}]
+api:
+  listen: ":8443"
+  token: test-token-0123456789abcdef
+`

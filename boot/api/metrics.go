@@ -1,0 +1,119 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Phases and workload states get one series each, set to 1 for the
+// current one: the usual Prometheus shape for an enum, which lets an alert
+// say phase="failed" without knowing a numbering.
+var (
+	phases         = []string{"booting", "ready", "failed", "shutting down"}
+	workloadStates = []string{"starting", "running", "backoff", "stopping", "stopped", "failed", "created", "paused", "unknown"}
+)
+
+var (
+	descPhase     = prometheus.NewDesc("nucbox_boot_phase", "PID 1's phase: 1 for the current one.", []string{"phase"}, nil)
+	descReady     = prometheus.NewDesc("nucbox_boot_ready_seconds", "Time from kernel start to ready.", nil, nil)
+	descUptime    = prometheus.NewDesc("nucbox_uptime_seconds", "Time since the kernel started.", nil, nil)
+	descState     = prometheus.NewDesc("nucbox_workload_state", "A workload's state: 1 for the current one.", []string{"kind", "name", "state"}, nil)
+	descRestarts  = prometheus.NewDesc("nucbox_workload_restarts_total", "Restarts of a workload after unexpected exits.", []string{"kind", "name"}, nil)
+	descCPU       = prometheus.NewDesc("nucbox_workload_cpu_seconds_total", "CPU time of a workload's main process (QEMU for a VM, the init of a container).", []string{"kind", "name"}, nil)
+	descRSS       = prometheus.NewDesc("nucbox_workload_resident_memory_bytes", "Resident memory of a workload's main process.", []string{"kind", "name"}, nil)
+	descLinkUp    = prometheus.NewDesc("nucbox_link_up", "1 when a link's operstate is up.", []string{"link"}, nil)
+	descRxBytes   = prometheus.NewDesc("nucbox_link_receive_bytes_total", "Bytes received on a link.", []string{"link"}, nil)
+	descTxBytes   = prometheus.NewDesc("nucbox_link_transmit_bytes_total", "Bytes sent on a link.", []string{"link"}, nil)
+	descRxPackets = prometheus.NewDesc("nucbox_link_receive_packets_total", "Packets received on a link.", []string{"link"}, nil)
+	descTxPackets = prometheus.NewDesc("nucbox_link_transmit_packets_total", "Packets sent on a link.", []string{"link"}, nil)
+)
+
+// boxCollector reads the box's state at every scrape: nothing is kept
+// between scrapes, so the metrics never disagree with /v1/status.
+type boxCollector struct{ s *Server }
+
+func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets} {
+		ch <- d
+	}
+}
+
+func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
+	// The registry collects in goroutines of its own, out of reach of
+	// the handler's recover: a panic here would end PID 1.
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.logf("api: metrics: panic (recovered): %v", v)
+		}
+	}()
+	st := c.s.box.State()
+	for _, p := range phases {
+		ch <- prometheus.MustNewConstMetric(descPhase, prometheus.GaugeValue, b2f(p == st.Phase), p)
+	}
+	ch <- prometheus.MustNewConstMetric(descUptime, prometheus.GaugeValue, float64(st.Uptime)/1e9)
+	var sum struct {
+		ReadyMS int64 `json:"ready_ms"`
+	}
+	if len(st.Summary) > 0 && json.Unmarshal(st.Summary, &sum) == nil && sum.ReadyMS > 0 {
+		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, float64(sum.ReadyMS)/1000)
+	}
+	seen := map[[2]string]bool{}
+	for _, w := range c.s.box.Workloads() {
+		// Two sources reporting the same workload would make the
+		// registry reject the whole scrape.
+		k := [2]string{w.Kind, w.Name}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		known := false
+		for _, s := range workloadStates {
+			known = known || s == w.State
+			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, b2f(s == w.State), w.Kind, w.Name, s)
+		}
+		if !known && w.State != "" {
+			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, w.Kind, w.Name, w.State)
+		}
+		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(w.Restarts), w.Kind, w.Name)
+		if w.PID > 0 {
+			// The process may have exited since the list was made.
+			if cpu, rss, err := procUsage("/proc", w.PID); err == nil {
+				ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, cpu, w.Kind, w.Name)
+				ch <- prometheus.MustNewConstMetric(descRSS, prometheus.GaugeValue, float64(rss), w.Kind, w.Name)
+			}
+		}
+	}
+	links, _ := c.s.links()
+	for _, l := range links {
+		ch <- prometheus.MustNewConstMetric(descLinkUp, prometheus.GaugeValue, b2f(l.State == "up"), l.Name)
+		ch <- prometheus.MustNewConstMetric(descRxBytes, prometheus.CounterValue, float64(l.Stats.RxBytes), l.Name)
+		ch <- prometheus.MustNewConstMetric(descTxBytes, prometheus.CounterValue, float64(l.Stats.TxBytes), l.Name)
+		ch <- prometheus.MustNewConstMetric(descRxPackets, prometheus.CounterValue, float64(l.Stats.RxPackets), l.Name)
+		ch <- prometheus.MustNewConstMetric(descTxPackets, prometheus.CounterValue, float64(l.Stats.TxPackets), l.Name)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// newMetrics builds the /metrics handler on a registry of its own, so
+// that nothing registered globally by a library can break a scrape. PID
+// 1's RSS is process_resident_memory_bytes from the process collector.
+func (s *Server) newMetrics() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(boxCollector{s}, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		// A failing scrape is the scraper's problem to report; PID 1's
+		// console is not the place.
+		ErrorLog: nil,
+	})
+}

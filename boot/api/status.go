@@ -1,0 +1,35 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+)
+
+// status gathers the box's state, its links and its workloads.
+func (s *Server) status() Status {
+	st := Status{BoxState: s.box.State(), Links: []Link{}, Workloads: []Workload{}}
+	if c, ok := s.box.RunningConfig(); ok {
+		st.Config = &ConfigRef{Source: c.Source, SHA256: c.SHA256}
+	}
+	links, err := s.links()
+	if err != nil {
+		st.LinkError = err.Error()
+	} else if links != nil {
+		st.Links = links
+	}
+	if ws := s.box.Workloads(); ws != nil {
+		st.Workloads = ws
+	}
+	sort.SliceStable(st.Workloads, func(i, j int) bool {
+		a, b := st.Workloads[i], st.Workloads[j]
+		if a.Kind != b.Kind {
+			return a.Kind > b.Kind // VMs first, then containers
+		}
+		return a.Name < b.Name
+	})
+	return st
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.status())
+}

@@ -1,0 +1,86 @@
+package api
+
+import (
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// pageCSP keeps the page to its own origin: no inline script, nothing
+// from other hosts, no framing.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+func staticFiles() http.Handler {
+	sub, err := fs.Sub(webFS, "web")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return http.FileServerFS(sub)
+}
+
+var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>nucbox: log in</title><link rel="stylesheet" href="/static/style.css"></head>
+<body class="login"><main>
+<h1>nucbox</h1>
+<form method="post" action="/login">
+<label for="token">API token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" autofocus required>
+<button type="submit">Log in</button>
+{{if .}}<p class="error" role="alert">{{.}}</p>{{end}}
+<p class="hint">The token is printed on the box's console when it is created, and stored in the state directory (api-token).</p>
+</form></main></body></html>
+`))
+
+// handleIndex serves the status page, or the login form to a browser
+// that may not read the status yet.
+func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if !s.publicStatus && s.accessOf(r) < accessRead {
+		s.writeLogin(w, http.StatusOK, "")
+		return
+	}
+	b, err := webFS.ReadFile("web/index.html")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b)
+}
+
+func (s *Server) writeLogin(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	loginPage.Execute(w, msg)
+}
+
+// handleLogin trades the token for the session cookie.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil || !tokenMatches(r.PostForm.Get("token"), s.token) {
+		s.writeLogin(w, http.StatusUnauthorized, "That token is not right.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Value:    sessionValue(s.token),
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteStrictMode,
+	})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

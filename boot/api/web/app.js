@@ -1,0 +1,129 @@
+// The status page: polls /v1/status and follows the boot log. Every value
+// from the box goes into the page as text, never as markup.
+"use strict";
+
+const POLL_MS = 2000;
+const MAX_LOG_LINES = 300;
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function stateBadge(state) {
+  return el("span", state || "unknown", "state s-" + String(state || "unknown").replace(/\s+/g, "-"));
+}
+
+function duration(sec) {
+  if (!sec || sec < 0) return "";
+  sec = Math.floor(sec);
+  const d = Math.floor(sec / 86400), h = Math.floor(sec % 86400 / 3600), m = Math.floor(sec % 3600 / 60), s = sec % 60;
+  if (d) return d + "d " + h + "h";
+  if (h) return h + "h " + m + "m";
+  if (m) return m + "m " + s + "s";
+  return s + "s";
+}
+
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : n) + " " + units[i];
+}
+
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const c of cells) {
+    const td = document.createElement("td");
+    if (c instanceof Node) td.appendChild(c); else td.textContent = c === undefined || c === null ? "" : String(c);
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+function renderWorkloads(ws) {
+  const body = document.querySelector("#workloads tbody");
+  const rows = ws.map(w => {
+    const up = w.started ? (Date.now() - Date.parse(w.started)) / 1000 : 0;
+    const name = el("span", w.name);
+    const details = Object.entries(w.details || {}).map(([k, v]) => k + " " + v).join(", ");
+    const cell = document.createElement("span");
+    cell.appendChild(name);
+    if (details) cell.appendChild(el("div", details, "details"));
+    const tr = row([w.kind, cell, stateBadge(w.state), w.pid || "", duration(up), w.restarts, (w.addresses || []).join(", "), w.last_error || ""]);
+    tr.dataset.name = w.name;
+    tr.dataset.kind = w.kind;
+    tr.dataset.state = w.state;
+    return tr;
+  });
+  body.replaceChildren(...rows);
+  document.getElementById("no-workloads").hidden = ws.length > 0;
+}
+
+function renderLinks(links) {
+  const body = document.querySelector("#links tbody");
+  body.replaceChildren(...links.map(l => {
+    const vlans = (l.vlans || []).map(v => v.id + (v.pvid ? " pvid" : "") + (v.untagged ? " untagged" : "")).join(", ");
+    const tr = row([l.name, l.type, stateBadge(l.state), l.master || "", vlans, l.mac || "", (l.addresses || []).join(", "),
+      bytes(l.stats.rx_bytes) + " / " + l.stats.rx_packets + " pkts", bytes(l.stats.tx_bytes) + " / " + l.stats.tx_packets + " pkts"]);
+    tr.dataset.name = l.name;
+    return tr;
+  }));
+}
+
+function render(st) {
+  document.getElementById("hostname").textContent = st.hostname || "nucbox";
+  document.title = (st.hostname || "nucbox") + ": " + st.phase;
+  const phase = document.getElementById("phase");
+  phase.textContent = st.phase;
+  phase.className = "badge s-" + String(st.phase).replace(/\s+/g, "-");
+  const meta = [];
+  if (st.config) meta.push("config " + st.config.sha256.slice(0, 12));
+  meta.push("up " + duration(st.uptime));
+  if (st.summary && st.summary.ready_ms) meta.push("ready in " + (st.summary.ready_ms / 1000).toFixed(1) + " s");
+  document.getElementById("meta").textContent = meta.join(" · ");
+  const errs = st.errors || [];
+  document.getElementById("errors-section").hidden = errs.length === 0;
+  document.getElementById("errors").replaceChildren(...errs.map(e => el("li", e)));
+  renderWorkloads(st.workloads || []);
+  renderLinks(st.links || []);
+}
+
+function setConn(text) { document.getElementById("conn").textContent = text; }
+
+async function poll() {
+  try {
+    const r = await fetch("/v1/status", { credentials: "same-origin", cache: "no-store" });
+    if (r.status === 401) { location.reload(); return; }
+    if (!r.ok) throw new Error("HTTP " + r.status);
+    render(await r.json());
+    setConn("updated " + new Date().toLocaleTimeString());
+  } catch (e) {
+    setConn("box unreachable (" + e.message + "), retrying");
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+function followLog() {
+  const pre = document.getElementById("log");
+  const es = new EventSource("/v1/logs/boot?follow=1&tail=200");
+  es.addEventListener("line", ev => {
+    const l = JSON.parse(ev.data);
+    const secs = (l.time_ns / 1e9).toFixed(6).padStart(12, " ");
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.appendChild(document.createTextNode("[" + secs + "] " + l.text + "\n"));
+    while (pre.childNodes.length > MAX_LOG_LINES) pre.removeChild(pre.firstChild);
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  });
+  es.onerror = () => {
+    // EventSource reconnects by itself; a 401 (status public, logs not)
+    // ends it for good.
+    if (es.readyState === EventSource.CLOSED && !pre.childNodes.length) pre.textContent = "The log needs a login.";
+  };
+}
+
+poll();
+followLog();

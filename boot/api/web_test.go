@@ -1,0 +1,143 @@
+package api
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Debian's chromium; without it the test is skipped,
+// except in CI, where a skip would hide a missing dependency.
+func chromiumPath(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "chromium is not installed (apt-get install chromium, part of make deps): the web page test needs it"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// artifactsDir is $NUCBOX_ARTIFACTS/TestName when set (relative to the
+// repository root), else a temporary directory.
+func artifactsDir(t *testing.T) string {
+	base := os.Getenv("NUCBOX_ARTIFACTS")
+	if base == "" {
+		return t.TempDir()
+	}
+	if !filepath.IsAbs(base) {
+		base = filepath.Join("..", "..", base)
+	}
+	dir := filepath.Join(base, strings.ReplaceAll(t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestWebPage drives the status page in headless Chromium: log in with
+// the token, see the workloads of the test status, see a state change and
+// a new log line arrive without a reload.
+func TestWebPage(t *testing.T) {
+	chromium := chromiumPath(t)
+	box := newFakeBox()
+	s := New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox, // tests run as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+
+	start := time.Now()
+	// The first action starts the browser; it must not run under a
+	// timeout, which would end the browser with it.
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/")); err != nil {
+		t.Fatalf("starting chromium and loading the page: %v", err)
+	}
+	t.Logf("chromium up and page loaded in %v", time.Since(start).Round(time.Millisecond))
+	step := func(what string, a chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		tctx, c := context.WithTimeout(ctx, 20*time.Second)
+		defer c()
+		if err := chromedp.Do(tctx, a); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	step("login form", chromedp.WaitVisible(chromedp.ID("token")))
+	step("log in", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("token"), testToken),
+		chromedp.Submit(chromedp.ID("token")),
+	))
+	step("workloads listed", chromedp.WaitVisible(chromedp.CSS(`#workloads tbody tr[data-name="web"]`)))
+
+	tctx, c := context.WithTimeout(ctx, 20*time.Second)
+	defer c()
+	text, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#workloads tbody")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"web", "container", "running", "ubuntu1", "vm", "starting", "10.0.20.5/24"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("workloads table lacks %q:\n%s", want, text)
+		}
+	}
+	host, _ := chromedp.Run(tctx, chromedp.Text(chromedp.ID("hostname")))
+	if host != "lab1" {
+		t.Errorf("hostname shown %q, want lab1", host)
+	}
+	links, _ := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#links tbody")))
+	if !strings.Contains(links, "br0") || !strings.Contains(links, "10.0.2.15/24") {
+		t.Errorf("network table:\n%s", links)
+	}
+	step("backlog in the log", chromedp.Poll[chromedp.Void](`document.getElementById("log").textContent.includes("starting as PID 1")`))
+
+	// Mark the page so that a reload would show: the marker is gone
+	// after one.
+	if _, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.nucboxMarker = true`)); err != nil {
+		t.Fatal(err)
+	}
+	box.setWorkloadState("ubuntu1", "running")
+	box.follow <- LogLine{Seq: 3, Time: 5 * time.Second, Text: "nucbox: vm ubuntu1: running"}
+	step("state change shown", chromedp.WaitVisible(chromedp.CSS(`#workloads tbody tr[data-name="ubuntu1"][data-state="running"]`)))
+	step("new log line shown", chromedp.Poll[chromedp.Void](`document.getElementById("log").textContent.includes("vm ubuntu1: running")`))
+	still, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.nucboxMarker === true`))
+	if err != nil || !still {
+		t.Errorf("the page reloaded to show the change (marker %v, %v)", still, err)
+	}
+
+	png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(artifactsDir(t), "status-page.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", path, len(png))
+}

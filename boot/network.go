@@ -1,0 +1,335 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/vswitch"
+)
+
+// networkStage is the box's network: netcfg selects the uplink, gets its
+// address (static or DHCP), lets the bridge take it over and probes the
+// gateway; then vswitch reconciles the bridge's ports, VLANs and the box's
+// VLAN interfaces.
+//
+// What is fatal and what is not: a box without an uplink or without an
+// address is unreachable, so no uplink or no lease within the timeout
+// fails the stage (failed line, rescue shell on the console). A takeover
+// the probe rejected is rolled back by netcfg to an address on the bare
+// uplink, which is reachable; the box then carries on without the uplink
+// on the bridge (workloads on the bridge are cut off from the lab
+// network), reports the rollback in its ready summary and logs why.
+type networkStage struct {
+	mu  sync.Mutex
+	mgr *netcfg.Manager
+	ns  *vswitch.Namespace
+	sw  *vswitch.Switch
+	sum *NetworkSummary
+	// applying quiets netcfg's own progress lines while Apply runs, since
+	// the stage sums them up in plain words; between applies they are the
+	// only news of DHCP renewals and so are shown.
+	applying atomic.Bool
+}
+
+// NetworkSummary is the network part of the ready summary.
+type NetworkSummary struct {
+	Uplink    string   `json:"uplink"`
+	UplinkMAC string   `json:"uplink_mac"`
+	Bridge    string   `json:"bridge,omitempty"`
+	Link      string   `json:"link"` // holds the box's address
+	Addresses []string `json:"addresses"`
+	Gateway   string   `json:"gateway,omitempty"`
+	DNS       []string `json:"dns,omitempty"`
+	DHCP      bool     `json:"dhcp"`
+	// LeaseServer is the DHCP server that gave the lease.
+	LeaseServer string `json:"lease_server,omitempty"`
+	// MovedMS is how long moving the address onto the bridge took,
+	// OutageMS the time from enslaving the uplink to the probe's first
+	// answer through the bridge.
+	MovedMS  float64       `json:"moved_ms"`
+	OutageMS float64       `json:"outage_ms"`
+	Probe    *ProbeSummary `json:"probe,omitempty"`
+	Rollback *RollbackInfo `json:"rollback,omitempty"`
+	// Filtering is the bridge's VLAN filtering as the kernel has it.
+	Filtering bool `json:"vlan_filtering"`
+	// Ports counts the bridge's ports, the uplink included.
+	Ports int `json:"ports"`
+	// VLANAddresses are the box's addresses on VLAN interfaces.
+	VLANAddresses []string `json:"vlan_addresses,omitempty"`
+	// NetworkMS is the stage's time without the DHCP wait, DHCPWaitMS the
+	// wait for the first lease, DoneMS the kernel uptime at the stage's
+	// end (same clock as init_ms and ready_ms).
+	NetworkMS  int64 `json:"network_ms"`
+	DHCPWaitMS int64 `json:"dhcp_wait_ms"`
+	DoneMS     int64 `json:"done_ms"`
+}
+
+// ProbeSummary is the connectivity check after the takeover.
+type ProbeSummary struct {
+	Target   string  `json:"target"`
+	Method   string  `json:"method"`
+	OK       bool    `json:"ok"`
+	Attempts int     `json:"attempts"`
+	MS       float64 `json:"ms"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// RollbackInfo says why the takeover was undone and where the address is.
+type RollbackInfo struct {
+	Reason    string `json:"reason"`
+	Restored  string `json:"restored"`
+	Reachable bool   `json:"reachable"`
+}
+
+func (*networkStage) Name() string { return "network" }
+
+func (n *networkStage) Apply(ctx context.Context, cfg *config.Config) error {
+	start := time.Now()
+	spec, err := netcfg.FromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.open(); err != nil {
+		return err
+	}
+	n.applying.Store(true)
+	st, err := n.mgr.Apply(ctx, spec)
+	n.applying.Store(false)
+	rolledBack := errors.Is(err, netcfg.ErrRolledBack)
+	if err != nil && !rolledBack {
+		return err
+	}
+	sum := summarize(st, spec)
+	logNetcfg(st, spec)
+
+	// After a rollback the uplink is off the bridge and must stay off:
+	// putting it back would cut the box off again.
+	uplink := st.Uplink
+	if st.Bridge == "" {
+		uplink = ""
+	}
+	d, err := vswitch.FromConfig(cfg, uplink)
+	if err != nil {
+		return err
+	}
+	vst, err := n.sw.Reconcile(ctx, d)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", d.Bridge.Name, err)
+	}
+	sum.Filtering, sum.Ports = vst.Filtering, len(vst.Ports)
+	for _, a := range d.Addresses {
+		sum.VLANAddresses = append(sum.VLANAddresses, fmt.Sprintf("%s %s", config.VLANIfName(a.VLAN), a.Prefix))
+	}
+	Logf("network: switch %s: VLAN filtering %s, %d port(s)%s, %d change(s)", vst.Bridge, onOff(vst.Filtering),
+		len(vst.Ports), vlanText(sum.VLANAddresses), vst.Changes)
+
+	total := time.Since(start)
+	sum.DHCPWaitMS = st.LeaseWait.Milliseconds()
+	sum.NetworkMS = (total - st.LeaseWait).Milliseconds()
+	sum.DoneMS = ms(sinceBoot())
+	n.sum = sum
+	if spec.IPv4.DHCP {
+		Logf("network: ready in %d ms (%d ms without the DHCP wait)", total.Milliseconds(), sum.NetworkMS)
+	} else {
+		Logf("network: ready in %d ms", total.Milliseconds())
+	}
+	return nil
+}
+
+func (n *networkStage) open() error {
+	if n.mgr != nil {
+		return nil
+	}
+	log := slog.New(&logHandler{prefix: "network: ", quiet: &n.applying})
+	ns, err := vswitch.OpenNamespace("")
+	if err != nil {
+		return err
+	}
+	mgr, err := netcfg.New(netcfg.Options{Namespace: ns, Logger: log})
+	if err != nil {
+		ns.Close()
+		return err
+	}
+	sw, err := vswitch.Open(ns, log)
+	if err != nil {
+		mgr.Close()
+		ns.Close()
+		return err
+	}
+	n.ns, n.mgr, n.sw = ns, mgr, sw
+	return nil
+}
+
+// Stop releases the DHCP lease (the server may hand the address to
+// someone else at once) and closes the netlink sockets. The links stay:
+// the kernel is about to go.
+func (n *networkStage) Stop(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.mgr == nil {
+		return nil
+	}
+	dhcp := n.mgr.Status().Lease != nil
+	err := n.mgr.Close()
+	n.sw.Close()
+	n.ns.Close()
+	n.mgr, n.sw, n.ns = nil, nil, nil
+	if dhcp && err == nil {
+		Logf("network: DHCP lease released")
+	}
+	return err
+}
+
+func (n *networkStage) Report(s *Summary) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.sum != nil {
+		c := *n.sum
+		s.Network = &c
+	}
+}
+
+func summarize(st netcfg.Status, spec netcfg.Spec) *NetworkSummary {
+	s := &NetworkSummary{
+		Uplink: st.Uplink, UplinkMAC: st.UplinkMAC.String(), Bridge: st.Bridge, Link: st.Link,
+		Addresses: strs(st.Addresses), DNS: strs(st.DNS), DHCP: spec.IPv4.DHCP,
+	}
+	if st.Gateway.IsValid() {
+		s.Gateway = st.Gateway.String()
+	}
+	if st.Lease != nil && st.Lease.Server.IsValid() {
+		s.LeaseServer = st.Lease.Server.String()
+	}
+	if t := st.Takeover; t != nil {
+		s.MovedMS, s.OutageMS = msf(t.Moved), msf(t.Outage)
+	}
+	if p := st.Probe; p != nil {
+		s.Probe = &ProbeSummary{Target: p.Target.String(), Method: p.Method, OK: p.OK,
+			Attempts: p.Attempts, MS: msf(p.Elapsed), Error: p.Error}
+	}
+	if r := st.Rollback; r != nil {
+		s.Rollback = &RollbackInfo{Reason: r.Reason, Restored: r.Restored, Reachable: r.Reachable}
+	}
+	return s
+}
+
+// logNetcfg tells in plain words what netcfg did.
+func logNetcfg(st netcfg.Status, spec netcfg.Spec) {
+	Logf("network: uplink %s (%s) carrier up", st.Uplink, st.UplinkMAC)
+	var addr string
+	if l := st.Lease; l != nil {
+		addr = fmt.Sprintf("lease %s from %s after %d ms", l.Address, l.Server, st.LeaseWait.Milliseconds())
+	} else {
+		addr = "static address " + strings.Join(strs(st.Addresses), ", ")
+	}
+	if st.Gateway.IsValid() {
+		addr += ", gateway " + st.Gateway.String()
+	}
+	var how string
+	switch {
+	case st.Rollback != nil:
+		r := st.Rollback
+		reach := "gateway unreachable there too"
+		if r.Reachable {
+			reach = "reachable there"
+		}
+		Logf("network: %s; bridge takeover ROLLED BACK: %s; address back on %s, %s", addr, r.Reason, r.Restored, reach)
+		return
+	case st.Takeover != nil && st.Bridge != "":
+		how = fmt.Sprintf(", moved to %s in %.0f ms", st.Bridge, msf(st.Takeover.Moved))
+	case st.Bridge != "":
+		how = ", on " + st.Bridge
+	}
+	switch p := st.Probe; {
+	case spec.Probe.Disabled:
+		how += ", probe disabled"
+	case p == nil:
+		how += ", not probed (no gateway)"
+	case p.OK && st.Takeover != nil && st.Takeover.Outage > 0:
+		how += fmt.Sprintf(", %s reachable (%s, %d attempt(s)), outage %.0f ms", p.Target, p.Method, p.Attempts, msf(st.Takeover.Outage))
+	case p.OK:
+		how += fmt.Sprintf(", %s reachable", p.Target)
+	}
+	Logf("network: %s%s", addr, how)
+}
+
+func vlanText(addrs []string) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(addrs, ", ")
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func strs[T interface {
+	netip.Addr | netip.Prefix
+}](xs []T) []string {
+	out := make([]string, 0, len(xs))
+	for _, x := range xs {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
+}
+
+func msf(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
+}
+
+// logHandler puts netcfg's and vswitch's structured logs on the console
+// as "network: message key=value ...". Debug records (every netlink step)
+// are dropped: the console is for what a human needs to know.
+type logHandler struct {
+	prefix string
+	attrs  []slog.Attr
+	// quiet, when set, drops Info records too.
+	quiet *atomic.Bool
+}
+
+func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool {
+	if h.quiet != nil && h.quiet.Load() {
+		return l >= slog.LevelWarn
+	}
+	return l >= slog.LevelInfo
+}
+
+func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(h.prefix)
+	if r.Level >= slog.LevelWarn {
+		b.WriteString(strings.ToLower(r.Level.String()) + ": ")
+	}
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	Logf("%s", b.String())
+	return nil
+}
+
+func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logHandler{prefix: h.prefix, attrs: append(append([]slog.Attr(nil), h.attrs...), as...), quiet: h.quiet}
+}
+
+func (h *logHandler) WithGroup(string) slog.Handler { return h }

@@ -1,0 +1,244 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os/exec"
+	"reflect"
+	"sync"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/vmm"
+)
+
+// vmsStage runs the config's QEMU guests through vmm, after the network
+// stage has made their TAPs on the bridge with their VLANs.
+//
+// A VM is one workload among others, so its failure is not the box's: a
+// guest whose config cannot work, whose files are missing or whose QEMU
+// will not start is logged, shown as failed in the ready summary (with
+// its error) and, when its restart policy allows, retried in the
+// background by vmm with backoff, while the box still reaches ready and
+// the other guests and containers run. So Apply never fails: even when a
+// shutdown cancels it halfway, it returns nil, which keeps the stage among
+// the applied ones and lets Stop shut down the guests it did start.
+type vmsStage struct {
+	mu     sync.Mutex
+	guests map[string]*vmEntry
+	order  []string // config order, for the summary
+
+	// newGuest is vmm.NewGuest; tests replace it.
+	newGuest func(vmm.Spec, vmm.Options) guest
+}
+
+// guest is the part of *vmm.Guest the stage uses.
+type guest interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Status() vmm.Status
+}
+
+type vmEntry struct {
+	spec vmm.Spec
+	g    guest
+	// err is why the guest could not even be made (bad NIC MAC).
+	err error
+}
+
+// GuestSummary is one VM in the ready summary.
+type GuestSummary struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+	Accel string `json:"accel,omitempty"`
+	PID   int    `json:"pid,omitempty"`
+	// StartMS is QEMU's time from exec to QMP "running".
+	StartMS  int64  `json:"start_ms,omitempty"`
+	Restarts int    `json:"restarts,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// reaperProcs starts QEMU and qemu-img as owned children of PID 1, so the
+// orphan reaper leaves their exit status to vmm.
+type reaperProcs struct{}
+
+func (reaperProcs) Start(cmd *exec.Cmd) error { return StartCommand(cmd) }
+
+func (reaperProcs) Wait(cmd *exec.Cmd) error { return cmd.Wait() }
+
+func (*vmsStage) Name() string { return "vms" }
+
+func (v *vmsStage) Apply(ctx context.Context, cfg *config.Config) error {
+	stateDir := cfg.StateDir
+	if stateDir == "" {
+		stateDir = config.DefaultStateDir
+	}
+	want := map[string]vmm.Spec{}
+	order := make([]string, 0, len(cfg.VMs))
+	var bad []*vmEntry
+	for _, vm := range cfg.VMs {
+		spec := vmm.Spec{VM: vm, Box: cfg.Hostname, StateDir: stateDir, DNS: cfg.Uplink.DNS}
+		order = append(order, vm.Name)
+		ports, err := vmm.PortsFor(cfg.Hostname, vm)
+		if err != nil {
+			bad = append(bad, &vmEntry{spec: spec, err: err})
+			continue
+		}
+		spec.Ports = ports
+		want[vm.Name] = spec
+	}
+
+	v.mu.Lock()
+	if v.guests == nil {
+		v.guests = map[string]*vmEntry{}
+	}
+	if v.newGuest == nil {
+		v.newGuest = func(s vmm.Spec, o vmm.Options) guest { return vmm.NewGuest(s, o) }
+	}
+	// Guests that left the config or changed are stopped; the others
+	// keep running untouched, which makes a repeated apply a no-op.
+	var stale []*vmEntry
+	for name, e := range v.guests {
+		if s, ok := want[name]; !ok || e.g == nil || !reflect.DeepEqual(s, e.spec) {
+			stale = append(stale, e)
+			delete(v.guests, name)
+		}
+	}
+	v.order = order
+	var fresh []*vmEntry
+	for _, e := range bad {
+		v.guests[e.spec.VM.Name] = e
+		Logf("vms: %s: FAILED: %v (the box carries on without it)", e.spec.VM.Name, e.err)
+	}
+	for _, name := range order {
+		s, ok := want[name]
+		if !ok {
+			continue
+		}
+		if _, running := v.guests[name]; running {
+			continue
+		}
+		e := &vmEntry{spec: s, g: v.newGuest(s, v.options())}
+		v.guests[name] = e
+		fresh = append(fresh, e)
+	}
+	v.mu.Unlock()
+
+	if len(stale) > 0 {
+		stopGuests(ctx, stale)
+	}
+	// Guests start side by side: each start mostly waits for its QEMU.
+	var wg sync.WaitGroup
+	for _, e := range fresh {
+		wg.Go(func() {
+			name := e.spec.VM.Name
+			// vmm logs the start, the accelerator and the state-dir
+			// warning itself; a failure is said once more in plain words
+			// because it is what an operator looks for.
+			if err := e.g.Start(ctx); err != nil && ctx.Err() == nil {
+				Logf("vms: %s: FAILED: %v (state %s; the box carries on without it)", name, err, e.g.Status().State)
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+func (v *vmsStage) options() vmm.Options {
+	return vmm.Options{
+		Procs: reaperProcs{},
+		Log:   slog.New(&logHandler{prefix: "vms: "}),
+	}
+}
+
+// Stop shuts every guest down at once (ACPI powerdown, then quit, then
+// kill, within ctx): one after the other, a few slow guests would use up
+// the whole shutdown budget.
+func (v *vmsStage) Stop(ctx context.Context) error {
+	v.mu.Lock()
+	var all []*vmEntry
+	for name, e := range v.guests {
+		all = append(all, e)
+		delete(v.guests, name)
+	}
+	v.mu.Unlock()
+	return stopGuests(ctx, all)
+}
+
+func stopGuests(ctx context.Context, es []*vmEntry) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, e := range es {
+		if e.g == nil {
+			continue
+		}
+		wg.Go(func() {
+			if err := e.g.Stop(ctx); err != nil {
+				Logf("vms: %s: stop: %v", e.spec.VM.Name, err)
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (v *vmsStage) Report(s *Summary) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s.VMs = len(v.order)
+	s.Guests = nil
+	for _, name := range v.order {
+		e, ok := v.guests[name]
+		if !ok {
+			continue
+		}
+		gs := GuestSummary{Name: name, State: string(vmm.StateFailed)}
+		if e.err != nil {
+			gs.Error = e.err.Error()
+		}
+		if e.g != nil {
+			st := e.g.Status()
+			gs.State, gs.Accel, gs.PID = string(st.State), string(st.Accel), st.PID
+			gs.StartMS, gs.Restarts = st.StartupTime.Milliseconds(), st.Restarts
+			if st.State != vmm.StateRunning {
+				gs.Error = st.LastError
+			}
+		}
+		s.Guests = append(s.Guests, gs)
+	}
+}
+
+// GuestStatuses returns the status of every VM of the applied config, in
+// config order, for the API and the console.
+func GuestStatuses() []vmm.Status {
+	for _, st := range theSupervisor.stages {
+		if v, ok := st.(*vmsStage); ok {
+			return v.statuses()
+		}
+	}
+	return nil
+}
+
+func (v *vmsStage) statuses() []vmm.Status {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []vmm.Status
+	for _, name := range v.order {
+		e, ok := v.guests[name]
+		if !ok {
+			continue
+		}
+		if e.g == nil {
+			out = append(out, vmm.Status{Name: name, State: vmm.StateFailed, LastError: e.err.Error()})
+			continue
+		}
+		out = append(out, e.g.Status())
+	}
+	return out
+}

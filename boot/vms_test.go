@@ -1,0 +1,239 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/vmm"
+)
+
+type fakeGuest struct {
+	spec     vmm.Spec
+	startErr error
+	stopHook func(ctx context.Context) error // runs first in Stop, when set
+	onStart  func()                          // runs first in Start, when set
+
+	mu      sync.Mutex
+	state   vmm.State
+	starts  int
+	stopped int
+}
+
+func (f *fakeGuest) Start(ctx context.Context) error {
+	if f.onStart != nil {
+		f.onStart()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.starts++
+	if f.startErr != nil {
+		f.state = vmm.StateFailed
+		return f.startErr
+	}
+	f.state = vmm.StateRunning
+	return nil
+}
+
+func (f *fakeGuest) Stop(ctx context.Context) error {
+	if f.stopHook != nil {
+		if err := f.stopHook(ctx); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped++
+	f.state = vmm.StateStopped
+	return nil
+}
+
+func (f *fakeGuest) Status() vmm.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := vmm.Status{Name: f.spec.VM.Name, State: f.state, Accel: vmm.TCG}
+	if f.startErr != nil {
+		st.LastError = f.startErr.Error()
+	}
+	if f.state == vmm.StateRunning {
+		st.PID = 42
+	}
+	return st
+}
+
+// fakeVMs is a vms stage whose guests are fakes; fail names VMs whose
+// start fails.
+type fakeVMs struct {
+	stage    *vmsStage
+	mu       sync.Mutex
+	made     map[string][]*fakeGuest
+	fail     map[string]error
+	stopHook func(ctx context.Context) error
+	onStart  func()
+}
+
+func newFakeVMs() *fakeVMs {
+	f := &fakeVMs{made: map[string][]*fakeGuest{}, fail: map[string]error{}}
+	f.stage = &vmsStage{newGuest: func(s vmm.Spec, _ vmm.Options) guest {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		g := &fakeGuest{spec: s, startErr: f.fail[s.VM.Name], stopHook: f.stopHook, onStart: f.onStart}
+		f.made[s.VM.Name] = append(f.made[s.VM.Name], g)
+		return g
+	}}
+	return f
+}
+
+func vmCfg(vms ...config.VM) *config.Config {
+	return &config.Config{Hostname: "box", StateDir: "/nonexistent/state", VMs: vms}
+}
+
+func TestVMsStageFailedGuestDoesNotFailTheBox(t *testing.T) {
+	f := newFakeVMs()
+	f.fail["bad"] = errors.New("kernel /x: no such file")
+	cfg := vmCfg(
+		config.VM{Name: "good", NICs: []config.NIC{{VLAN: 10}}},
+		config.VM{Name: "bad"},
+		config.VM{Name: "badmac", NICs: []config.NIC{{MAC: "zz"}}},
+	)
+	if err := f.stage.Apply(context.Background(), cfg); err != nil {
+		t.Fatalf("Apply = %v; a failed VM must not fail the stage", err)
+	}
+	var s Summary
+	f.stage.Report(&s)
+	if s.VMs != 3 || len(s.Guests) != 3 {
+		t.Fatalf("summary vms=%d guests=%+v, want 3 of each", s.VMs, s.Guests)
+	}
+	want := map[string]string{"good": "running", "bad": "failed", "badmac": "failed"}
+	for _, g := range s.Guests {
+		if g.State != want[g.Name] {
+			t.Errorf("guest %s state %q, want %q", g.Name, g.State, want[g.Name])
+		}
+		if (g.State == "failed") != (g.Error != "") {
+			t.Errorf("guest %s: state %s with error %q: a failed guest says why, a running one has no error", g.Name, g.State, g.Error)
+		}
+	}
+	if s.Guests[0].Accel != "tcg" || s.Guests[0].PID != 42 {
+		t.Errorf("running guest summary %+v lacks accel or pid", s.Guests[0])
+	}
+	good := f.made["good"][0].spec
+	if len(good.Ports) != 1 || good.Ports[0].TAP != config.TAPName("good", 0) || good.StateDir != "/nonexistent/state" || good.Box != "box" {
+		t.Errorf("spec of good = %+v: want its TAP from vswitch's naming, the state dir and the box name", good)
+	}
+	if _, made := f.made["badmac"]; made {
+		t.Errorf("a guest was made for a VM whose MAC does not parse")
+	}
+}
+
+func TestVMsStageReapplyTouchesOnlyChanges(t *testing.T) {
+	f := newFakeVMs()
+	a, b := config.VM{Name: "a"}, config.VM{Name: "b", CPUs: 1}
+	ctx := context.Background()
+	if err := f.stage.Apply(ctx, vmCfg(a, b)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.stage.Apply(ctx, vmCfg(a, b)); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.made["a"]) != 1 || len(f.made["b"]) != 1 {
+		t.Fatalf("same config applied twice made guests a=%d b=%d, want 1 each", len(f.made["a"]), len(f.made["b"]))
+	}
+	b.CPUs = 2
+	if err := f.stage.Apply(ctx, vmCfg(b)); err != nil {
+		t.Fatal(err)
+	}
+	if f.made["a"][0].stopped != 1 {
+		t.Errorf("removed VM a was not stopped")
+	}
+	if len(f.made["b"]) != 2 || f.made["b"][0].stopped != 1 || f.made["b"][1].starts != 1 {
+		t.Errorf("changed VM b: want the old guest stopped and a new one started")
+	}
+	var s Summary
+	f.stage.Report(&s)
+	if s.VMs != 1 || len(s.Guests) != 1 || s.Guests[0].Name != "b" {
+		t.Errorf("summary after removing a: %+v", s.Guests)
+	}
+}
+
+func TestVMsStageStopsGuestsInParallel(t *testing.T) {
+	f := newFakeVMs()
+	// Each Stop waits for release, which comes only once all three are
+	// in Stop at the same time: stops one after the other never get there.
+	entered, release := make(chan struct{}, 3), make(chan struct{})
+	f.stopHook = func(ctx context.Context) error {
+		entered <- struct{}{}
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := f.stage.Apply(context.Background(), vmCfg(config.VM{Name: "a"}, config.VM{Name: "b"}, config.VM{Name: "c"})); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.stage.Stop(ctx) }()
+	for i := range 3 {
+		select {
+		case <-entered:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("only %d of 3 guests were being stopped at once", i)
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for name, gs := range f.made {
+		if gs[0].stopped != 1 {
+			t.Errorf("guest %s stopped %d times, want 1", name, gs[0].stopped)
+		}
+	}
+	if err := f.stage.Stop(context.Background()); err != nil {
+		t.Errorf("second Stop = %v, want nil (nothing left)", err)
+	}
+}
+
+func TestReaperProcsKeepsExitStatus(t *testing.T) {
+	var p vmm.Procs = reaperProcs{}
+	cmd := exec.Command("sh", "-c", "exit 7")
+	if err := p.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	// A scan while the child is a zombie must leave it to its owner.
+	for range 20 {
+		Children.Scan(time.Now().Add(time.Hour))
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := p.Wait(cmd)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("Wait = %v, want exit status 7", err)
+	}
+}
+
+// A shutdown that cancels the apply must still find the stage applied
+// (Apply returns nil), so that Stop reaches the guests already started.
+func TestVMsStageCancelledApplyStaysStoppable(t *testing.T) {
+	f := newFakeVMs()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.onStart = cancel // the power button, pressed while the guest starts
+	sv := &supervisor{stages: []Stage{f.stage}}
+	if err := sv.apply(ctx, vmCfg(config.VM{Name: "a"}), &Summary{}); err != nil {
+		t.Fatalf("apply cancelled during the guest's start = %v, want nil from the vms stage", err)
+	}
+	if err := sv.stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.made["a"]) != 1 || f.made["a"][0].stopped != 1 {
+		t.Errorf("the guest started during the cancelled apply was not stopped")
+	}
+}

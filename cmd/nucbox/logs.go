@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nucbox/nucbox/boot/api"
+	"github.com/spf13/cobra"
+)
+
+func newLogsCmd() *cobra.Command {
+	var (
+		r      remote
+		follow bool
+		tail   int
+	)
+	c := &cobra.Command{
+		Use:   "logs [NAME]",
+		Short: "Print a log of a running box, and follow it with -f",
+		Long: `Print a log kept by a running box. Without NAME, or with NAME "boot", it is
+the box's own log: what PID 1 printed on the console since boot, with the
+console's timestamps (seconds since the kernel started). With -f the
+command keeps printing new lines until interrupted.
+
+With --output json every line is one JSON object on its own line.`,
+		Example: `  nucbox logs
+  nucbox logs -f --tail 20
+  nucbox logs boot --host https://192.168.1.10:8443 --insecure --output json`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError{fmt.Errorf("%s takes at most one log name (see '%s --help')", c.CommandPath(), c.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			name := api.BootLog
+			if len(args) == 1 {
+				name = args[0]
+			}
+			if tail < -1 {
+				return usageError{fmt.Errorf("--tail must be 0 or more")}
+			}
+			cl, err := r.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if tail >= 0 {
+				q.Set("tail", fmt.Sprint(tail))
+			}
+			path := "/v1/logs/" + url.PathEscape(name)
+			out := c.OutOrStdout()
+			if !follow {
+				if len(q) > 0 {
+					path += "?" + q.Encode()
+				}
+				body, err := cl.request(c.Context(), "GET", path, "", nil)
+				if err != nil {
+					return err
+				}
+				var lr api.LogsResponse
+				if err := json.Unmarshal(body, &lr); err != nil {
+					return fmt.Errorf("reading the log: %w", err)
+				}
+				for _, l := range lr.Lines {
+					if err := writeLogLine(out, l, r.output); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			q.Set("follow", "1")
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return followLog(ctx, cl, path+"?"+q.Encode(), out, r.output)
+		},
+	}
+	addRemoteFlags(c, &r)
+	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until interrupted")
+	c.Flags().IntVarP(&tail, "tail", "n", -1, "print only the last N lines held (default all)")
+	return c
+}
+
+// followLog reads the server-sent events of a followed log. An interrupt
+// ends it without an error; the box going away (shutdown) ends it with one.
+func followLog(ctx context.Context, cl *apiClient, path string, out io.Writer, format string) error {
+	resp, err := cl.send(ctx, cl.stream, "GET", path, "", nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var l api.LogLine
+		if err := json.Unmarshal([]byte(data), &l); err != nil {
+			return fmt.Errorf("reading the log stream: %w", err)
+		}
+		if err := writeLogLine(out, l, format); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("the log stream ended: %w", err)
+	}
+	return fmt.Errorf("the box closed the log stream")
+}
+
+func writeLogLine(w io.Writer, l api.LogLine, format string) error {
+	if format == "json" {
+		b, _ := json.Marshal(l)
+		_, err := fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "[%5d.%06d] %s\n", l.Time/time.Second, (l.Time%time.Second)/time.Microsecond, l.Text)
+	return err
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nucbox/nucbox/boot/api"
+	"github.com/spf13/cobra"
+)
+
+// now is the clock for uptimes; tests fix it.
+var now = time.Now
+
+func newStatusCmd() *cobra.Command {
+	var r remote
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show a running box: phase, boot timeline, links and workloads",
+		Long: `Ask a running box for its state: its phase (booting, ready, failed,
+shutting down), the boot timeline and config version, its network links
+with addresses, bridge ports and VLANs, and every VM and container with its
+state, PID, uptime and restart count.
+
+On the box, status uses the local API socket (root only). From elsewhere,
+give --host and the token that the box printed on its console.`,
+		Example: `  nucbox status
+  nucbox status --host https://192.168.1.10:8443 --token $TOKEN --fingerprint AB:CD:...
+  NUCBOX_TOKEN=... nucbox status --host 192.168.1.10:8443 --insecure --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := r.client()
+			if err != nil {
+				return err
+			}
+			body, err := cl.request(c.Context(), "GET", "/v1/status", "", nil)
+			if err != nil {
+				return err
+			}
+			if r.output == "json" {
+				return printJSON(c.OutOrStdout(), body)
+			}
+			var st api.Status
+			if err := json.Unmarshal(body, &st); err != nil {
+				return fmt.Errorf("reading the box's status: %w", err)
+			}
+			return writeStatus(c.OutOrStdout(), st)
+		},
+	}
+	addRemoteFlags(c, &r)
+	return c
+}
+
+// bootSummary is the part of the ready line the status shows.
+type bootSummary struct {
+	InitMS  int64 `json:"init_ms"`
+	ReadyMS int64 `json:"ready_ms"`
+	RSSKiB  int64 `json:"rss_kib"`
+	Modules int   `json:"modules"`
+}
+
+func writeStatus(w io.Writer, st api.Status) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", st.Hostname, st.Phase)
+	if st.Stage != "" {
+		fmt.Fprintf(&b, " (stage %s)", st.Stage)
+	}
+	b.WriteString("\n")
+	for _, e := range st.Errors {
+		fmt.Fprintf(&b, "  error: %s\n", e)
+	}
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	if st.Config != nil {
+		fmt.Fprintf(tw, "config\t%s\t(%s)\n", short(st.Config.SHA256), st.Config.Source)
+	}
+	fmt.Fprintf(tw, "uptime\t%s\n", roundDuration(time.Duration(st.Uptime)))
+	var sum bootSummary
+	if len(st.Summary) > 0 && json.Unmarshal(st.Summary, &sum) == nil {
+		fmt.Fprintf(tw, "boot\tPID 1 at %d ms, ready at %d ms, RSS %d KiB, %d modules\n", sum.InitMS, sum.ReadyMS, sum.RSSKiB, sum.Modules)
+	}
+	tw.Flush()
+
+	b.WriteString("\n")
+	if st.LinkError != "" {
+		fmt.Fprintf(&b, "links: %s\n", st.LinkError)
+	}
+	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LINK\tTYPE\tSTATE\tMASTER\tVLANS\tMAC\tADDRESSES")
+	for _, l := range st.Links {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Name, l.Type, l.State, dash(l.Master), dash(vlanText(l.VLANs)), dash(l.MAC), dash(strings.Join(l.Addresses, ", ")))
+	}
+	tw.Flush()
+
+	b.WriteString("\n")
+	if len(st.Workloads) == 0 {
+		b.WriteString("No workloads.\n")
+	} else {
+		tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tNAME\tSTATE\tPID\tUPTIME\tRESTARTS\tADDRESSES\tLAST ERROR")
+		for _, wl := range st.Workloads {
+			pid, up := "-", "-"
+			if wl.PID > 0 {
+				pid = fmt.Sprint(wl.PID)
+			}
+			if !wl.Started.IsZero() {
+				up = roundDuration(now().Sub(wl.Started))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", wl.Kind, wl.Name, wl.State, pid, up, wl.Restarts, dash(strings.Join(wl.Addresses, ", ")), dash(wl.LastError))
+		}
+		tw.Flush()
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func vlanText(vs []api.PortVLAN) string {
+	var parts []string
+	for _, v := range vs {
+		s := fmt.Sprint(v.ID)
+		if v.PVID {
+			s += " pvid"
+		}
+		if v.Untagged {
+			s += " untagged"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// roundDuration shows a duration to the second, or to the minute past
+// an hour.
+func roundDuration(d time.Duration) string {
+	if d < 0 {
+		return "-"
+	}
+	if d >= time.Hour {
+		return d.Round(time.Minute).String()
+	}
+	return d.Round(time.Second).String()
+}

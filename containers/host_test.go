@@ -1,0 +1,495 @@
+package containers
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
+	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/vmm"
+)
+
+// The test binary is also the container init, as the nucbox binary is:
+// libcontainer re-executes it with "init".
+func TestMain(m *testing.M) {
+	if IsInit() {
+		Init()
+	}
+	os.Exit(m.Run())
+}
+
+// requireRoot skips host-tier tests unless root; under CI=true it fails.
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("host-tier container tests need root (CI=true, so not skipping)")
+	}
+	t.Skip("host-tier container tests need root; run as root or with CI=true to enforce")
+}
+
+const busyboxPath = "/bin/busybox"
+
+// busyboxLayer is a layer with busybox-static as /bin/busybox and the
+// applets the tests use as symlinks, plus /etc/passwd with an
+// unprivileged user.
+func busyboxLayer(t testing.TB) v1.Layer {
+	t.Helper()
+	bb, err := os.ReadFile(busyboxPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing (Debian package busybox-static; make deps installs it)", busyboxPath)
+		}
+		t.Skipf("%s missing (apt-get install busybox-static)", busyboxPath)
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	add := func(h *tar.Header, body []byte) {
+		h.Size = int64(len(body))
+		if h.Mode == 0 {
+			h.Mode = 0o755
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"bin/", "etc/", "tmp/", "proc/", "sys/", "dev/", "root/"} {
+		add(&tar.Header{Name: d, Typeflag: tar.TypeDir}, nil)
+	}
+	add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg}, bb)
+	for _, a := range []string{"sh", "cat", "grep", "sleep", "echo", "ping", "ip", "true", "id", "ls", "hostname"} {
+		add(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox"}, nil)
+	}
+	add(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"))
+	add(&tar.Header{Name: "etc/group", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("root:x:0:\nnogroup:x:65534:\n"))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := b.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func busyboxImage(t testing.TB) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(empty.Image, busyboxLayer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config.Cmd = []string{"sh", "-c", "echo hello from the image"}
+	cf.Config.Env = []string{"PATH=/bin", "FROM_IMAGE=1"}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// testRegistry serves img from an in-memory registry on 127.0.0.1 and
+// counts manifest fetches, so a test can tell a pull from a cache hit.
+type testRegistry struct {
+	ref       string
+	mu        sync.Mutex
+	manifests int
+}
+
+func serveImage(t testing.TB, img v1.Image) *testRegistry {
+	t.Helper()
+	tr := &testRegistry{}
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(httpFunc(func(w httpResponseWriter, r *httpRequest) {
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			tr.mu.Lock()
+			tr.manifests++
+			tr.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	tr.ref = u.Host + "/test/busybox:1"
+	ref, err := name.ParseReference(tr.ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	tr.manifests = 0
+	return tr
+}
+
+func (tr *testRegistry) fetches() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.manifests
+}
+
+func (tr *testRegistry) source(t testing.TB) Source {
+	ref, err := config.ParseImage(tr.ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Source{Ref: ref, Insecure: true}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func newRuntime(t testing.TB, net *Network) *Runtime {
+	t.Helper()
+	requireRoot(t)
+	dir := t.TempDir()
+	r, err := New(Options{
+		StateDir: filepath.Join(dir, "state"),
+		RunDir:   filepath.Join(dir, "run"),
+		Box:      "nuc-test",
+		Logger:   slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Network:  net,
+		Backoff:  vmm.Backoff{Min: 100 * time.Millisecond, Max: time.Second, Stable: time.Minute},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Test containers carry the test's pid so parallel runs do not clash.
+	return r
+}
+
+// run creates and starts ct from img and returns the instance and its log.
+func run(t testing.TB, r *Runtime, ct config.Container, img *Image) (*Instance, *Log) {
+	t.Helper()
+	lg, err := OpenLog(filepath.Join(r.Dir(ct.Name)+".log"), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := r.Create(ct, img, lg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = in.Stop(time.Second)
+		if err := in.Destroy(); err != nil {
+			t.Errorf("destroy %s: %v", ct.Name, err)
+		}
+		lg.Close()
+	})
+	if err := in.Start(context.Background()); err != nil {
+		t.Fatalf("start %s: %v\n%s", ct.Name, err, lg.Tail())
+	}
+	return in, lg
+}
+
+func ctName(t testing.TB, base string) string {
+	return fmt.Sprintf("%s-%d", base, os.Getpid()%100000)
+}
+
+func pullBusybox(t testing.TB, r *Runtime) (*Image, *testRegistry) {
+	t.Helper()
+	tr := serveImage(t, busyboxImage(t))
+	var progress []Progress
+	img, err := r.Store().Get(context.Background(), tr.source(t), func(p Progress) { progress = append(progress, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(progress) == 0 || progress[len(progress)-1].Layer != 1 {
+		t.Errorf("pull progress = %+v, want reports for layer 1", progress)
+	}
+	return img, tr
+}
+
+func TestPullOnceAndCache(t *testing.T) {
+	r := newRuntime(t, nil)
+	img, tr := pullBusybox(t, r)
+	if len(img.Layers) != 1 {
+		t.Fatalf("layers = %v", img.Layers)
+	}
+	if _, err := os.Stat(filepath.Join(img.Layers[0], "bin/busybox")); err != nil {
+		t.Fatal(err)
+	}
+	before := tr.fetches()
+	again, err := r.Store().Get(context.Background(), tr.source(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Digest != img.Digest || tr.fetches() != before {
+		t.Errorf("second Get: digest %s (first %s), %d manifest fetches; want the cache and none", again.Digest, img.Digest, tr.fetches()-before)
+	}
+}
+
+func TestRunCapabilitiesLimitsLogs(t *testing.T) {
+	r := newRuntime(t, nil)
+	img, _ := pullBusybox(t, r)
+	ct := config.Container{
+		Name: ctName(t, "caps"), Image: "x",
+		Command: []string{"sh", "-c", `grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status; echo env=$FROM_IMAGE$EXTRA; hostname; id -u; echo hi > /data/out; echo done`},
+		Volumes: []config.Volume{{Source: "vol", Target: "/data"}},
+		Env:     map[string]string{"EXTRA": "2"},
+		Memory:  64 << 20, PIDs: 20, CPUs: 0.5,
+	}
+	in, lg := run(t, r, ct, img)
+	st, err := in.lc.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCgroup(t, st.CgroupPaths, "memory", []string{"memory.max", "memory.limit_in_bytes"}, fmt.Sprint(64<<20))
+	checkCgroup(t, st.CgroupPaths, "pids", []string{"pids.max"}, "20")
+	if _, err := in.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, lg.Tail())
+	}
+	out := string(lg.Tail())
+	// Docker's default set: 0xa80425fb.
+	wants := []string{"CapEff:\t00000000a80425fb", "NoNewPrivs:\t1", "env=12", ct.Name, "\n0\n", "done"}
+	if seccomp.Enabled {
+		wants = append(wants, "Seccomp:\t2")
+	} else {
+		t.Log("built without the seccomp tag: the profile is not applied")
+	}
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(r.o.StateDir, "vol/out")); err != nil || string(b) != "hi\n" {
+		t.Errorf("volume file: %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(r.Dir(ct.Name) + ".log"); err != nil || !strings.Contains(string(b), "done") {
+		t.Errorf("log file: %v\n%s", err, b)
+	}
+}
+
+// checkCgroup reads the first of files that exists in the subsystem's
+// cgroup: the names differ between cgroup v1 (the test host) and v2 (the
+// appliance).
+func checkCgroup(t *testing.T, paths map[string]string, subsys string, files []string, want string) {
+	t.Helper()
+	dir := paths[subsys]
+	if dir == "" {
+		dir = paths[""]
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			continue
+		}
+		if got := strings.TrimSpace(string(b)); got != want {
+			t.Errorf("%s/%s = %s, want %s", dir, f, got, want)
+		}
+		return
+	}
+	t.Errorf("none of %v in %s cgroup %q (paths %v)", files, subsys, dir, paths)
+}
+
+func TestUnprivilegedUserHasNoCapabilities(t *testing.T) {
+	r := newRuntime(t, nil)
+	img, _ := pullBusybox(t, r)
+	ct := config.Container{Name: ctName(t, "nobody"), Image: "x", User: "nobody",
+		Command: []string{"sh", "-c", "grep CapEff /proc/self/status; id -u"}}
+	in, lg := run(t, r, ct, img)
+	if _, err := in.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, lg.Tail())
+	}
+	out := string(lg.Tail())
+	if !strings.Contains(out, "CapEff:\t0000000000000000") || !strings.Contains(out, "65534") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestStopSemantics(t *testing.T) {
+	r := newRuntime(t, nil)
+	img, _ := pullBusybox(t, r)
+
+	// A process that handles SIGTERM ends with it.
+	polite := config.Container{Name: ctName(t, "polite"), Image: "x",
+		Command: []string{"sh", "-c", "trap 'echo bye; exit 3' TERM; echo ready; while true; do sleep 0.05; done"}}
+	in, lg := run(t, r, polite, img)
+	waitOutput(t, lg, "ready")
+	start := time.Now()
+	if err := in.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("stop of a SIGTERM handler took %v", d)
+	}
+	if _, err := in.Wait(); err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("exit = %v, want exit status 3", err)
+	}
+
+	// PID 1 of a namespace ignores SIGTERM without a handler: SIGKILL
+	// follows after the timeout.
+	stubborn := config.Container{Name: ctName(t, "stubborn"), Image: "x", Command: []string{"sleep", "1000"}}
+	in, _ = run(t, r, stubborn, img)
+	start = time.Now()
+	if err := in.Stop(300 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(start)
+	if d < 300*time.Millisecond || d > 3*time.Second {
+		t.Errorf("stop took %v, want the 300ms timeout then SIGKILL", d)
+	}
+	if _, err := in.Wait(); err == nil || !strings.Contains(err.Error(), "SIGKILL") {
+		t.Errorf("exit = %v, want killed by SIGKILL", err)
+	}
+}
+
+func waitOutput(t testing.TB, lg *Log, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(string(lg.Tail()), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in output:\n%s", s, lg.Tail())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitStatus(t testing.TB, s *Supervisor, what string, ok func(Status) bool) Status {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := s.Status()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %+v\nlog:\n%s", what, st, s.Logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRestartAfterKill9(t *testing.T) {
+	r := newRuntime(t, nil)
+	_, tr := pullBusybox(t, r)
+	ct := config.Container{Name: ctName(t, "restart"), Image: tr.ref, Restart: config.RestartOnFailure,
+		Command: []string{"sh", "-c", "echo up; exec sleep 1000"}, StopTimeout: config.Duration(time.Second)}
+	s, err := r.Supervise(ct, tr.source(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	first := waitStatus(t, s, "first start", func(st Status) bool { return st.State == StateRunning })
+	waitOutput(t, s.log, "up\n")
+	if err := unix.Kill(first.Pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	second := waitStatus(t, s, "restart", func(st Status) bool {
+		return st.State == StateRunning && st.Restarts == 1 && st.Pid != first.Pid
+	})
+	if !strings.Contains(second.LastExit, "SIGKILL") {
+		t.Errorf("last exit %q, want killed by SIGKILL", second.LastExit)
+	}
+	waitStatus(t, s, "output of the second run", func(Status) bool { return strings.Count(string(s.Logs()), "up\n") == 2 })
+	s.Stop()
+	if st := s.Status(); st.State != StateStopped {
+		t.Errorf("after Stop: %+v", st)
+	}
+}
+
+func TestBadCommandIsReported(t *testing.T) {
+	r := newRuntime(t, nil)
+	_, tr := pullBusybox(t, r)
+	ct := config.Container{Name: ctName(t, "bad"), Image: tr.ref, Restart: config.RestartNever,
+		Command: []string{"/no/such/program"}}
+	s, err := r.Supervise(ct, tr.source(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	st := waitStatus(t, s, "failure", func(st Status) bool { return st.State == StateExited })
+	if !strings.Contains(st.LastError, "no/such/program") {
+		t.Errorf("last error %q does not name the program", st.LastError)
+	}
+}
+
+func TestMissingImageIsReported(t *testing.T) {
+	r := newRuntime(t, nil)
+	tr := serveImage(t, busyboxImage(t))
+	src := tr.source(t)
+	src.Ref.Ref = strings.Replace(src.Ref.Ref, "busybox:1", "nothere:1", 1)
+	s, err := r.Supervise(config.Container{Name: ctName(t, "noimg"), Image: src.Ref.Ref}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	st := waitStatus(t, s, "pull failure", func(st Status) bool { return st.LastError != "" })
+	if !strings.Contains(st.LastError, "nothere") {
+		t.Errorf("last error %q", st.LastError)
+	}
+}
+
+// cmdOutput runs a host command and fails t with its output on error.
+func cmdOutput(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+type (
+	httpResponseWriter = http.ResponseWriter
+	httpRequest        = http.Request
+	httpFunc           = http.HandlerFunc
+)
+
+func TestSpawnGuardGetsTheFirstProcess(t *testing.T) {
+	r := newRuntime(t, nil)
+	var guarded [][]int
+	r.o.SpawnGuard = func(fn func() ([]int, error)) error {
+		pids, err := fn()
+		guarded = append(guarded, pids)
+		return err
+	}
+	img, _ := pullBusybox(t, r)
+	ct := config.Container{Name: ctName(t, "guard"), Image: "x", Command: []string{"sh", "-c", "exit 7"}}
+	in, _ := run(t, r, ct, img)
+	if len(guarded) != 1 || len(guarded[0]) != 1 || guarded[0][0] != in.Pid() {
+		t.Errorf("guard saw %v, want [[%d]]", guarded, in.Pid())
+	}
+	if _, err := in.Wait(); err == nil || !strings.Contains(err.Error(), "exit status 7") {
+		t.Errorf("exit = %v, want exit status 7", err)
+	}
+}

@@ -1,0 +1,157 @@
+package containers
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/vswitch"
+	"github.com/nucbox/nucbox/vswitch/netnstest"
+)
+
+// testBox is a namespace standing in for the box's: a flat bridge br0
+// (the host kernel has no VLAN filtering) that container NICs join.
+func testBox(t *testing.T) (*netnstest.NS, *Network) {
+	t.Helper()
+	requireRoot(t)
+	box := netnstest.New(t, "ctbox")
+	sw, err := vswitch.Open(box.Namespace(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sw.Close)
+	br := vswitch.Bridge{Name: "br0"}
+	if _, err := sw.EnsureBridge(context.Background(), br); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.BringUp("br0"); err != nil {
+		t.Fatal(err)
+	}
+	return box, &Network{Switch: sw, Host: box.Namespace(), Bridge: br, LeaseTimeout: 15 * time.Second}
+}
+
+func TestStaticContainersReachEachOther(t *testing.T) {
+	_, nw := testBox(t)
+	r := newRuntime(t, nw)
+	img, _ := pullBusybox(t, r)
+	a := config.Container{Name: ctName(t, "a"), Image: "x", Command: []string{"sleep", "1000"},
+		NICs: []config.NIC{{IPv4: config.IPv4{Address: "10.77.0.2/24"}}}}
+	b := config.Container{Name: ctName(t, "b"), Image: "x",
+		Command: []string{"sh", "-c", "ip -o addr show eth0; ip link show eth0; ping -c 1 -W 3 10.77.0.2"},
+		NICs:    []config.NIC{{IPv4: config.IPv4{Address: "10.77.0.3/24", Gateway: "10.77.0.1"}}}}
+	run(t, r, a, img)
+	in, lg := run(t, r, b, img)
+	if _, err := in.Wait(); err != nil {
+		t.Fatalf("ping from b to a: %v\n%s", err, lg.Tail())
+	}
+	out := string(lg.Tail())
+	mac := config.DeriveMAC("nuc-test", b.Name, 0).String()
+	for _, want := range []string{"10.77.0.3/24", mac, "1 packets received"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRestartRewiresNIC(t *testing.T) {
+	_, nw := testBox(t)
+	r := newRuntime(t, nw)
+	_, tr := pullBusybox(t, r)
+	ct := config.Container{Name: ctName(t, "rewire"), Image: tr.ref, Restart: config.RestartAlways,
+		StopTimeout: config.Duration(200 * time.Millisecond),
+		Command:     []string{"sh", "-c", "ip -o addr show eth0; exec sleep 1000"},
+		NICs:        []config.NIC{{IPv4: config.IPv4{Address: "10.79.0.2/24"}}}}
+	s, err := r.Supervise(ct, tr.source(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	first := waitStatus(t, s, "start", func(st Status) bool { return st.State == StateRunning })
+	waitOutput(t, s.log, "10.79.0.2/24")
+	if err := unix.Kill(first.Pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, s, "restart", func(st Status) bool { return st.State == StateRunning && st.Restarts == 1 })
+	waitStatus(t, s, "address after restart", func(Status) bool {
+		return strings.Count(string(s.Logs()), "10.79.0.2/24") == 2
+	})
+}
+
+func TestDHCPLeaseInContainer(t *testing.T) {
+	box, nw := testBox(t)
+	bin, err := exec.LookPath("dnsmasq")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("dnsmasq not installed (Debian package dnsmasq-base; make deps installs it)")
+		}
+		t.Skip("dnsmasq not installed (apt-get install dnsmasq-base)")
+	}
+	box.AddAddr(t, "br0", "10.78.0.1/24")
+	dir := t.TempDir()
+	dm := box.Start(t, bin,
+		"--keep-in-foreground", "--log-facility=-", "--log-dhcp",
+		"--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0",
+		"--user=root", "--pid-file="+filepath.Join(dir, "pid"),
+		"--interface=br0", "--bind-interfaces", "--dhcp-authoritative", "--no-ping",
+		"--dhcp-range=10.78.0.100,10.78.0.150,255.255.255.0,2m",
+		"--dhcp-option=option:router,10.78.0.1",
+		"--dhcp-option=option:dns-server,10.78.0.53",
+		"--dhcp-option=option:domain-name,lab.test",
+		// Renewal after 2 s, so the test sees one.
+		"--dhcp-option=option:T1,2", "--dhcp-option=option:T2,4",
+		"--dhcp-leasefile="+filepath.Join(dir, "leases"))
+	dm.WaitFor(t, "DHCP, IP range", 5*time.Second)
+
+	r := newRuntime(t, nw)
+	_, tr := pullBusybox(t, r)
+	ct := config.Container{Name: ctName(t, "dhcp"), Image: tr.ref, Restart: config.RestartNever,
+		StopTimeout: config.Duration(200 * time.Millisecond),
+		Command:     []string{"sh", "-c", "ip -o addr show eth0; ip route; cat /etc/resolv.conf; exec sleep 1000"},
+		NICs:        []config.NIC{{IPv4: config.IPv4{DHCP: true}}}}
+	s, err := r.Supervise(ct, tr.source(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	st := waitStatus(t, s, "running", func(st Status) bool { return st.State == StateRunning })
+	if len(st.NICs) != 1 || st.NICs[0].DHCP == nil || !strings.HasPrefix(st.NICs[0].Address, "10.78.0.1") {
+		t.Fatalf("NICs %+v", st.NICs)
+	}
+	addr := st.NICs[0].Address
+	// The process ran after the lease was applied.
+	waitOutput(t, s.log, "nameserver 10.78.0.53")
+	out := string(s.Logs())
+	for _, want := range []string{addr, "default via 10.78.0.1", "search lab.test"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("container output lacks %q:\n%s", want, out)
+		}
+	}
+	renewed := waitStatusFor(t, s, 10*time.Second, "renewal", func(st Status) bool {
+		return len(st.NICs) == 1 && st.NICs[0].DHCP != nil && st.NICs[0].DHCP.Renewals >= 1
+	})
+	if renewed.NICs[0].Address != addr {
+		t.Errorf("address changed on renewal: %s -> %s", addr, renewed.NICs[0].Address)
+	}
+}
+
+func waitStatusFor(t testing.TB, s *Supervisor, d time.Duration, what string, ok func(Status) bool) Status {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		st := s.Status()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %+v\nlog:\n%s", what, st, s.Logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,183 @@
+package image
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Host paths of Debian's QEMU (packages qemu-system-x86 and qemu-utils).
+// The image keeps them at the same paths: QEMU finds its modules and
+// firmware relative to its own executable, so the layout must not move.
+var (
+	DefaultQEMU    = "/usr/bin/qemu-system-x86_64"
+	DefaultQemuImg = "/usr/bin/qemu-img"
+)
+
+// qemuModuleDir is where Debian's QEMU dlopens its modules from, relative
+// to the directory of its executable.
+const qemuModuleDir = "../lib/x86_64-linux-gnu/qemu"
+
+// qemuModules are the dlopen'ed modules an x86 guest needs: ldd does not
+// see them, and without the TCG module QEMU refuses -accel tcg (it is the
+// only accelerator on a box whose KVM does not work). Display, audio,
+// USB-passthrough and SPICE modules are left out: nucbox guests use VNC,
+// which is built in.
+var qemuModules = []string{"accel-tcg-x86_64.so"}
+
+// qemuFirmware are the firmware files an x86 guest may load, by base
+// name, from the directories QEMU searches: SeaBIOS, the option ROMs for
+// -kernel boots and for KVM's APIC, VGA BIOSes for VNC guests and iPXE
+// ROMs for NICs that boot from the network. Everything else there is for
+// other architectures (ppc, sparc, s390, riscv) and would only cost RAM.
+var qemuFirmware = []string{
+	"bios*.bin", "qboot.rom", "kvmvapic.bin", "linuxboot*.bin", "multiboot*.bin",
+	"pvh.bin", "vgabios*.bin", "sgabios.bin", "efi-*.rom",
+	// VNC loads the default keyboard layout even when -k is not given.
+	"keymaps/en-us",
+}
+
+// qemuSet is what the image needs to run QEMU guests.
+type qemuSet struct {
+	binaries []string          // executables and modules, added with their libraries
+	files    map[string]string // image path -> host file (firmware)
+	version  string
+}
+
+// findQEMU collects the QEMU binary, qemu-img, the accelerator module
+// and the x86 firmware from the host.
+func findQEMU(ctx context.Context, qemu, qemuImg string) (*qemuSet, error) {
+	for _, b := range []string{qemu, qemuImg} {
+		if fi, err := os.Stat(b); err != nil {
+			return nil, fmt.Errorf("QEMU for the config's VMs: %w (install qemu-system-x86 and qemu-utils)", err)
+		} else if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("QEMU for the config's VMs: %s is not a file", b)
+		}
+	}
+	s := &qemuSet{binaries: []string{qemu, qemuImg}, files: map[string]string{}}
+	bindir := filepath.Dir(qemu)
+	modDir := filepath.Join(bindir, qemuModuleDir)
+	if _, err := os.Stat(modDir); err == nil {
+		for _, m := range qemuModules {
+			p := filepath.Join(modDir, m)
+			if _, err := os.Stat(p); err != nil {
+				return nil, fmt.Errorf("QEMU module: %w (QEMU loads it for -accel tcg)", err)
+			}
+			s.binaries = append(s.binaries, p)
+		}
+	}
+	// A QEMU without a module directory was built with everything inside.
+
+	s.version = qemuVersion(ctx, qemu)
+	dirs, err := qemuDataDirs(ctx, qemu)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dirs {
+		if err := addFirmware(s.files, d); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.files) == 0 {
+		return nil, fmt.Errorf("no x86 firmware found in %s (install seabios and ipxe-qemu)", strings.Join(dirs, ", "))
+	}
+	return s, nil
+}
+
+// qemuDataDirs asks QEMU where it looks for firmware (-L help). Debian's
+// answer differs between releases (/usr/share/qemu alone, or with
+// /usr/share/seabios and /usr/lib/ipxe/qemu); the paths are relative to
+// the executable, which the image keeps where it was.
+func qemuDataDirs(ctx context.Context, qemu string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, qemu, "-L", "help").Output()
+	if err != nil {
+		return []string{filepath.Join(filepath.Dir(qemu), "../share/qemu")}, nil
+	}
+	var dirs []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		d := strings.TrimSpace(sc.Text())
+		if d == "" || !filepath.IsAbs(d) {
+			continue
+		}
+		dirs = append(dirs, filepath.Clean(d))
+	}
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("%s -L help named no firmware directory", qemu)
+	}
+	return dirs, nil
+}
+
+func qemuVersion(ctx context.Context, qemu string) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, qemu, "--version").Output()
+	if err != nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimPrefix(strings.TrimSpace(line), "QEMU emulator version ")
+}
+
+// addFirmware adds the x86 firmware of dir to files. Links are followed
+// when the image is written (Debian's firmware directories link into
+// other packages); a link whose target is not installed is skipped, as
+// QEMU itself would not find it either.
+func addFirmware(files map[string]string, dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for _, pat := range qemuFirmware {
+		matches, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			return err
+		}
+		for _, m := range matches {
+			fi, err := os.Stat(m)
+			if err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			// The first directory QEMU searches wins, as in QEMU.
+			if _, dup := files[m]; !dup {
+				files[m] = m
+			}
+		}
+	}
+	return nil
+}
+
+// addQEMU adds s to the tree; it returns how many libraries and firmware
+// files came along.
+func (t *tree) addQEMU(s *qemuSet) (libs, firmware int, err error) {
+	for _, b := range s.binaries {
+		n, err := t.addBinary(b, b, 0, "QEMU "+path.Base(b))
+		if err != nil {
+			return 0, 0, err
+		}
+		libs += n
+	}
+	names := make([]string, 0, len(s.files))
+	for n := range s.files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := t.hostFile(n, s.files[n], 0o644, "QEMU firmware"); err != nil {
+			return 0, 0, err
+		}
+		firmware++
+	}
+	return libs, firmware, nil
+}
