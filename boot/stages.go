@@ -12,7 +12,7 @@ import (
 // defaultStages is the apply order. Later stages (vmm, containers) go
 // after network, which gives them the bridge and their ports.
 func defaultStages() []Stage {
-	return []Stage{&modulesStage{}, hostnameStage{}, loopbackStage{}, &networkStage{}, &vmsStage{}}
+	return []Stage{&modulesStage{}, hostnameStage{}, loopbackStage{}, &networkStage{}, &vmsStage{}, &containersStage{}}
 }
 
 // modulesStage loads the base modules, the config's extra modules and

@@ -95,7 +95,7 @@ func TestDefaultStages(t *testing.T) {
 	for _, s := range defaultStages() {
 		names = append(names, s.Name())
 	}
-	if !slices.Equal(names, []string{"modules", "hostname", "loopback", "network", "vms"}) {
+	if !slices.Equal(names, []string{"modules", "hostname", "loopback", "network", "vms", "containers"}) {
 		t.Errorf("stages %v", names)
 	}
 }

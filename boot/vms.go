@@ -37,6 +37,7 @@ type guest interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	Status() vmm.Status
+	Done() <-chan struct{}
 }
 
 type vmEntry struct {
@@ -96,10 +97,13 @@ func (v *vmsStage) Apply(ctx context.Context, cfg *config.Config) error {
 		v.newGuest = func(s vmm.Spec, o vmm.Options) guest { return vmm.NewGuest(s, o) }
 	}
 	// Guests that left the config or changed are stopped; the others
-	// keep running untouched, which makes a repeated apply a no-op.
+	// keep running untouched, which makes a repeated apply a no-op. A
+	// guest whose supervision has ended (failed, or powered off with a
+	// policy that does not restart it) is started afresh: applying the
+	// config again is how an operator retries it after fixing its files.
 	var stale []*vmEntry
 	for name, e := range v.guests {
-		if s, ok := want[name]; !ok || e.g == nil || !reflect.DeepEqual(s, e.spec) {
+		if s, ok := want[name]; !ok || e.g == nil || ended(e.g) || !reflect.DeepEqual(s, e.spec) {
 			stale = append(stale, e)
 			delete(v.guests, name)
 		}
@@ -142,6 +146,15 @@ func (v *vmsStage) Apply(ctx context.Context, cfg *config.Config) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+func ended(g guest) bool {
+	select {
+	case <-g.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 func (v *vmsStage) options() vmm.Options {

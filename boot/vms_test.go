@@ -52,6 +52,16 @@ func (f *fakeGuest) Stop(ctx context.Context) error {
 	return nil
 }
 
+func (f *fakeGuest) Done() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan struct{})
+	if f.state == vmm.StateFailed || f.state == vmm.StateStopped {
+		close(ch)
+	}
+	return ch
+}
+
 func (f *fakeGuest) Status() vmm.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -141,6 +151,17 @@ func TestVMsStageReapplyTouchesOnlyChanges(t *testing.T) {
 	}
 	if len(f.made["a"]) != 1 || len(f.made["b"]) != 1 {
 		t.Fatalf("same config applied twice made guests a=%d b=%d, want 1 each", len(f.made["a"]), len(f.made["b"]))
+	}
+	f.fail["c"] = errors.New("no kernel")
+	if err := f.stage.Apply(ctx, vmCfg(a, b, config.VM{Name: "c"})); err != nil {
+		t.Fatal(err)
+	}
+	delete(f.fail, "c")
+	if err := f.stage.Apply(ctx, vmCfg(a, b, config.VM{Name: "c"})); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.made["a"]) != 1 || len(f.made["c"]) != 2 || f.made["c"][1].state != vmm.StateRunning {
+		t.Errorf("re-apply: a made %d times (want 1), failed c made %d times (want 2, retried)", len(f.made["a"]), len(f.made["c"]))
 	}
 	b.CPUs = 2
 	if err := f.stage.Apply(ctx, vmCfg(b)); err != nil {

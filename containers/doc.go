@@ -27,7 +27,8 @@
 //
 // Lifecycle (Runtime, Instance, Supervisor): libcontainer runs the
 // container's init as this same binary re-executed with "init" (see
-// IsInit and Init, which the binary must call before anything else).
+// IsInit and Init, which the binary must call before anything else; the
+// binary, not this package, imports libcontainer's nsenter).
 // The first process is held before its exec until its NICs are wired,
 // its output goes to a ring buffer and a rotated log file, and it is
 // stopped with SIGTERM and then SIGKILL after the stop timeout. The

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -28,6 +29,10 @@ type Network struct {
 	// container's process runs anyway (default 30 s); the client keeps
 	// trying.
 	LeaseTimeout time.Duration
+
+	// portMu serialises port changes: the switch expects one caller at a
+	// time, and containers (re)start from their own goroutines.
+	portMu sync.Mutex
 }
 
 // NICStatus is one container NIC as wired.
@@ -182,6 +187,8 @@ func (n *Network) Wire(ctx context.Context, box string, ct config.Container, nsP
 // moment (the kernel tears namespaces down asynchronously); such a host
 // end, whose peer is gone, is deleted and the pair made again.
 func (n *Network) ensureVeth(ctx context.Context, hh *netlink.Handle, p vswitch.Port) (netlink.Link, error) {
+	n.portMu.Lock()
+	defer n.portMu.Unlock()
 	for attempt := 0; ; attempt++ {
 		if _, err := n.Switch.EnsurePort(ctx, n.Bridge, p); err != nil {
 			return nil, err

@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 
+	// nsenter's C constructor joins and creates the namespaces before the
+	// Go runtime starts in the re-executed `nucbox init`.
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 	"github.com/spf13/cobra"
 
 	"github.com/nucbox/nucbox/containers"

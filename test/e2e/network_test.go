@@ -37,6 +37,8 @@ func networkOf(t testing.TB, ri harness.ReadyInfo) boot.NetworkSummary {
 	if s.Network == nil {
 		t.Fatalf("ready summary has no network: %s", ri.Line)
 	}
+	js, _ := json.Marshal(s.Network)
+	t.Logf("network summary: %s", js)
 	return *s.Network
 }
 
@@ -95,7 +97,6 @@ func TestUplinkDHCPTakeover(t *testing.T) {
 	harness.Require(t)
 	m, ri := bootBasic(t)
 	n := networkOf(t, ri)
-	t.Logf("network: %+v", n)
 
 	if n.Uplink == "" || n.Bridge != "br0" || n.Link != "br0" {
 		t.Errorf("uplink %q bridge %q link %q; want the uplink taken over by br0 holding the address", n.Uplink, n.Bridge, n.Link)
@@ -348,7 +349,6 @@ func TestProbeRollback(t *testing.T) {
 	m := img.Boot(t, harness.Options{NICs: uplink()})
 	m.MustExpect(readyTimeout, `nucbox: network: .*ROLLED BACK`)
 	n := networkOf(t, m.ExpectReady(readyTimeout))
-	t.Logf("network: %+v", n)
 	if n.Rollback == nil {
 		t.Fatalf("no rollback in the ready summary: %+v", n)
 	}

@@ -1,0 +1,198 @@
+package boot
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/containers"
+)
+
+type fakeSup struct {
+	mu      sync.Mutex
+	st      containers.Status
+	stopped int
+}
+
+func (f *fakeSup) Status() containers.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st
+}
+
+func (f *fakeSup) Logs() []byte { return []byte("hello\nworld\n") }
+
+func (f *fakeSup) Stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped++
+	f.st.State, f.st.Pid, f.st.LastExit = containers.StateStopped, 0, "killed by SIGTERM"
+}
+
+// fakeRuntime makes supervisors whose state is given per container name:
+// running, or failed with an error in backoff or exited.
+type fakeRuntime struct {
+	mu    sync.Mutex
+	made  map[string][]*fakeSup
+	state map[string]containers.Status
+	opts  []containers.Options
+}
+
+func newFakeContainers() (*containersStage, *fakeRuntime) {
+	fr := &fakeRuntime{made: map[string][]*fakeSup{}, state: map[string]containers.Status{}}
+	c := &containersStage{
+		newRuntime: func(o containers.Options) (ctRuntime, error) {
+			fr.mu.Lock()
+			fr.opts = append(fr.opts, o)
+			fr.mu.Unlock()
+			return fr, nil
+		},
+		network: func(*config.Config) *containers.Network { return nil },
+		settle:  2 * time.Second,
+	}
+	return c, fr
+}
+
+func (fr *fakeRuntime) Supervise(ct config.Container, src containers.Source) (ctSupervisor, error) {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	st, ok := fr.state[ct.Name]
+	if !ok {
+		st = containers.Status{State: containers.StateRunning, Pid: 100 + len(fr.made)}
+	}
+	st.Name, st.Image = ct.Name, src.String()
+	s := &fakeSup{st: st}
+	fr.made[ct.Name] = append(fr.made[ct.Name], s)
+	return s, nil
+}
+
+func (fr *fakeRuntime) count(name string) int {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	return len(fr.made[name])
+}
+
+func ctConfig(cts ...config.Container) *config.Config {
+	return &config.Config{Hostname: "box", StateDir: "/tmp/nbx-state", Containers: cts}
+}
+
+func TestContainersFailureIsPerContainer(t *testing.T) {
+	c, fr := newFakeContainers()
+	fr.state["bad"] = containers.Status{State: containers.StateBackoff, LastError: "image oci-layout:/x: no such file",
+		NextStart: time.Now().Add(time.Second)}
+	cfg := ctConfig(
+		config.Container{Name: "web", Image: "oci-layout:/images/web"},
+		config.Container{Name: "bad", Image: "oci-layout:/x", Restart: config.RestartNever},
+		config.Container{Name: "broken", Image: "::not a reference::"},
+	)
+	if err := c.Apply(context.Background(), cfg); err != nil {
+		t.Fatalf("Apply = %v; a container's failure must not fail the stage", err)
+	}
+	if len(fr.opts) != 1 || fr.opts[0].StateDir != "/tmp/nbx-state" || fr.opts[0].Box != "box" || fr.opts[0].SpawnGuard == nil {
+		t.Errorf("runtime options %+v: want the config's state dir and box, and PID 1's spawn guard", fr.opts)
+	}
+	var sum Summary
+	c.Report(&sum)
+	if sum.Containers != 3 {
+		t.Errorf("summary containers = %d, want 3", sum.Containers)
+	}
+	got := map[string]ContainerSummary{}
+	for _, s := range c.summaries() {
+		got[s.Name] = s
+	}
+	if s := got["web"]; s.State != "running" || s.PID == 0 || s.Error != "" {
+		t.Errorf("web: %+v, want running", s)
+	}
+	if s := got["bad"]; s.State != "backoff" || !strings.Contains(s.Error, "no such file") {
+		t.Errorf("bad: %+v, want backoff with its error", s)
+	}
+	if s := got["broken"]; s.State != "failed" || s.Error == "" {
+		t.Errorf("broken: %+v, want failed with the reference's error", s)
+	}
+	ws := c.Workloads()
+	if len(ws) != 3 || ws[0].Name != "web" || ws[0].Kind != "container" || ws[0].Details["image"] != "oci-layout:/images/web" {
+		t.Fatalf("workloads %+v", ws)
+	}
+	if ws[2].State != "failed" || ws[2].LastError == "" {
+		t.Errorf("broken workload %+v, want failed with an error", ws[2])
+	}
+	lines, ok := c.ContainerLog("web")
+	if !ok || len(lines) != 2 || lines[1].Text != "world" {
+		t.Errorf("log of web = %+v, %v", lines, ok)
+	}
+	if _, ok := c.ContainerLog("nope"); ok {
+		t.Errorf("log of an unknown container found")
+	}
+	if err := c.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"web", "bad"} {
+		if s := fr.made[name][0]; s.stopped != 1 {
+			t.Errorf("%s stopped %d times, want 1", name, s.stopped)
+		}
+	}
+}
+
+func TestContainersApplyIsIdempotent(t *testing.T) {
+	c, fr := newFakeContainers()
+	web := config.Container{Name: "web", Image: "oci-layout:/images/web"}
+	db := config.Container{Name: "db", Image: "oci-layout:/images/db"}
+	ctx := context.Background()
+	if err := c.Apply(ctx, ctConfig(web, db)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply(ctx, ctConfig(web, db)); err != nil {
+		t.Fatal(err)
+	}
+	if fr.count("web") != 1 || fr.count("db") != 1 {
+		t.Fatalf("second apply of the same config restarted containers: web %d db %d", fr.count("web"), fr.count("db"))
+	}
+	// Changing one container touches only that one; a removed one stops.
+	web.Memory = 64 << 20
+	if err := c.Apply(ctx, ctConfig(web)); err != nil {
+		t.Fatal(err)
+	}
+	if fr.count("web") != 2 || fr.made["web"][0].stopped != 1 {
+		t.Errorf("changed web: %d supervisors, old stopped %d times", fr.count("web"), fr.made["web"][0].stopped)
+	}
+	if fr.made["db"][0].stopped != 1 {
+		t.Errorf("removed db stopped %d times, want 1", fr.made["db"][0].stopped)
+	}
+	if ws := c.Workloads(); len(ws) != 1 || ws[0].Name != "web" {
+		t.Errorf("workloads after removal: %+v", ws)
+	}
+	if len(fr.opts) != 1 {
+		t.Errorf("runtime made %d times, want once", len(fr.opts))
+	}
+	// A new box name changes the MACs: a new runtime, every container
+	// started again.
+	renamed := ctConfig(web)
+	renamed.Hostname = "box2"
+	if err := c.Apply(ctx, renamed); err != nil {
+		t.Fatal(err)
+	}
+	if len(fr.opts) != 2 || fr.opts[1].Box != "box2" || fr.count("web") != 3 || fr.made["web"][1].stopped != 1 {
+		t.Errorf("after a rename: %d runtimes, web supervised %d times", len(fr.opts), fr.count("web"))
+	}
+}
+
+// A container still pulling when the settle time runs out does not hold
+// the box's ready up.
+func TestContainersSettleBound(t *testing.T) {
+	c, fr := newFakeContainers()
+	c.settle = 50 * time.Millisecond
+	fr.state["slow"] = containers.Status{State: containers.StatePulling}
+	start := time.Now()
+	if err := c.Apply(context.Background(), ctConfig(config.Container{Name: "slow", Image: "registry.example/slow:1"})); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Apply took %v with a settle time of 50ms", d)
+	}
+	if ws := c.Workloads(); len(ws) != 1 || ws[0].State != "pulling" {
+		t.Errorf("workloads %+v, want slow pulling", ws)
+	}
+}

@@ -1,0 +1,430 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/nucbox/nucbox/test/harness"
+)
+
+// ctConfig runs two containers from images baked into the initramfs:
+// pinger, from the busybox OCI layout the test builds, on VLAN 10 with a
+// static address next to the box's VLAN 10 address and with memory and
+// pids limits; lost, whose image is not there, which must fail on its
+// own while pinger runs and the box gets ready; forker, which runs into
+// its pids limit; and lan, on the lab network with a DHCP lease.
+const ctConfig = `hostname: ctbox
+uplink:
+  interface: auto
+  bridge: br0
+  ipv4: dhcp
+  addresses:
+    - {vlan: 10, address: 10.0.10.1/24}
+containers:
+  - name: pinger
+    image: oci-layout:images/busybox
+    command: [sh, -c, "` + ctScript + `"]
+    nics: [{vlan: 10, ipv4: {address: 10.0.10.5/24, gateway: 10.0.10.1}}]
+    memory: 64MiB
+    pids: 16
+    restart: never
+    stop-timeout: 2s
+  - name: lost
+    image: oci-layout:images/not-there
+    restart: never
+  - name: forker
+    image: oci-layout:images/busybox
+    command: [sh, -c, "` + forkScript + `"]
+    pids: 8
+    restart: never
+  - name: lan
+    image: oci-layout:images/busybox
+    command: [sh, -c, "` + lanScript + `"]
+    nics: [{ipv4: dhcp}]
+    restart: never
+    stop-timeout: 1s
+`
+
+// lanScript runs in a container on the uplink's native VLAN, that is on
+// the lab network itself, with an address from the lab's DHCP server
+// (QEMU's): it shows its lease and resolv.conf and pings the gateway.
+const lanScript = `ip -4 addr show dev eth0 | grep inet | sed 's/^ */LAN-/'; ip route | grep default | sed 's/^/LAN-route /'; ` +
+	`sed 's/^/LAN-resolv /' /etc/resolv.conf; ` +
+	`n=0; until ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 30 ]; then break; fi; done; ` +
+	`if [ $n -lt 30 ]; then echo LAN-PING-OK; else echo LAN-PING-FAILED; fi; exec sleep 100000`
+
+// forkScript starts processes until the pids limit stops it: the shell
+// then gives up with an error and the container ends. Each line reads
+// pids.current with a builtin, which needs no process of its own.
+const forkScript = `i=0; while [ $i -lt 40 ]; do sleep 300 & i=$((i+1)); read c < /sys/fs/cgroup/pids.current; echo CT-FORK=$i/$c; done; echo CT-FORK-UNLIMITED`
+
+// ctScript prints the container's view of its privileges and limits,
+// pings the box's VLAN 10 address and then stays up. One line of YAML string: no
+// double quotes or backslashes in it.
+const ctScript = `echo CT-START; ` +
+	`grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | sed 's/^/CT-/; s/:[[:space:]]*/=/'; ` +
+	`echo CT-MEMMAX=$(cat /sys/fs/cgroup/memory.max) CT-PIDSMAX=$(cat /sys/fs/cgroup/pids.max); ` +
+	`n=0; until ping -c 1 -W 1 10.0.10.1 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 30 ]; then break; fi; done; ` +
+	`if [ $n -lt 30 ]; then echo CT-PING-OK; else echo CT-PING-FAILED; fi; ` +
+	`exec sleep 100000`
+
+// Docker's default capability set as a mask: CHOWN DAC_OVERRIDE FOWNER
+// FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT
+// MKNOD AUDIT_WRITE SETFCAP.
+const dockerCaps = "00000000a80425fb"
+
+// busyboxLayout writes an OCI layout with busybox-static in one layer
+// into the build cache, under a name derived from the image's digest, so
+// that the appliance image (keyed by the build flags) is rebuilt only
+// when the content changes.
+func busyboxLayout(t *testing.T) string {
+	t.Helper()
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("/bin/busybox (busybox-static, make deps installs it): %v", err)
+		}
+		t.Skipf("/bin/busybox missing (apt-get install busybox-static): %v", err)
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	add := func(h *tar.Header, body []byte) {
+		h.Size = int64(len(body))
+		if h.Mode == 0 {
+			h.Mode = 0o755
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"bin/", "etc/", "tmp/", "proc/", "sys/", "dev/", "root/"} {
+		add(&tar.Header{Name: d, Typeflag: tar.TypeDir}, nil)
+	}
+	add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg}, bb)
+	for _, a := range []string{"sh", "cat", "grep", "sed", "tr", "sleep", "echo", "ping", "ip", "kill", "id", "ls"} {
+		add(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox"}, nil)
+	}
+	add(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("root:x:0:0:root:/root:/bin/sh\n"))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := b.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config.Cmd = []string{"sh", "-c", "echo no command given"}
+	cf.Config.Env = []string{"PATH=/bin"}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	dg, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(root, "build", "test", "guests")
+	if d := os.Getenv("NUCBOX_TEST_CACHE"); d != "" {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(root, d)
+		}
+		base = filepath.Join(d, "guests")
+	}
+	dir := filepath.Join(base, "oci-busybox-"+dg.Hex[:16])
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
+		return dir
+	}
+	tmp := fmt.Sprintf("%s.tmp%d", dir, os.Getpid())
+	os.RemoveAll(tmp)
+	p, err := layout.Write(tmp, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if _, serr := os.Stat(filepath.Join(dir, "index.json")); serr != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestContainerOnVLAN boots the appliance with a container whose image is
+// an OCI layout in the initramfs. Through the console shell and the
+// local API it checks that the container runs with Docker's capabilities
+// and the configured memory and pids limits as cgroup2 has them, that it
+// reaches the box's VLAN 10 address and the box reaches it, that the
+// container whose image is missing is reported failed without holding
+// up the box, and that power-off stops the container.
+func TestContainerOnVLAN(t *testing.T) {
+	harness.Require(t)
+	oci := busyboxLayout(t)
+	cfg := harness.WriteConfig(t, "containers.yaml", ctConfig)
+	img := harness.BuildImage(t, cfg, harness.BuildArgs("--add-file", guestState+"/images/busybox="+oci))
+
+	start := time.Now()
+	m := img.Boot(t, harness.Options{NICs: uplink(), MemoryMiB: 1024})
+	ri := m.ExpectReady(readyTimeout)
+	t.Logf("appliance ready after %.1fs: %s", time.Since(start).Seconds(), ri.Line)
+	if ri.Containers != 4 {
+		t.Errorf("ready summary containers = %d, want 4", ri.Containers)
+	}
+	out := m.Output()
+	started := regexp.MustCompile(`containers: pinger: running pid (\d+) \(.*\) (\d+) ms after its start`).FindStringSubmatch(out)
+	if started == nil {
+		t.Fatalf("no running line for pinger on the console")
+	}
+	t.Logf("pinger: first process running %s ms after supervision began (image unpacked on first use)", started[2])
+	if !regexp.MustCompile(`containers: lost: FAILED: .*not-there`).MatchString(out) {
+		t.Errorf("the container with a missing image was not reported failed on the console")
+	}
+
+	openShell(t, m)
+	st := mustShell(t, m, "/init status")
+	if !regexp.MustCompile(`container\s+pinger\s+running\s+\d+\s+\S+\s+0\s+10\.0\.10\.5/24`).MatchString(st) {
+		t.Errorf("nucbox status does not show pinger running with 10.0.10.5/24:\n%s", st)
+	}
+	if !regexp.MustCompile(`container\s+lost\s+failed\s+.*not-there`).MatchString(st) {
+		t.Errorf("nucbox status does not show lost failed with its error:\n%s", st)
+	}
+
+	log := guestState + "/containers/pinger.log"
+	res, err := m.Shell(90*time.Second, fmt.Sprintf("until grep -qa 'CT-PING-' %[1]s; do sleep 1; done; grep -a 'CT-' %[1]s", log))
+	if err != nil {
+		t.Fatalf("waiting for the container's ping: %v", err)
+	}
+	t.Logf("container log:\n%s", res)
+	vals := map[string]string{}
+	for _, f := range regexp.MustCompile(`CT-([A-Za-z]+)=(\S+)`).FindAllStringSubmatch(res, -1) {
+		vals[f[1]] = f[2]
+	}
+	if !strings.Contains(res, "CT-START") || !strings.Contains(res, "CT-PING-OK") {
+		t.Errorf("pinger on VLAN 10 did not reach the box's 10.0.10.1")
+	}
+	if vals["CapEff"] != dockerCaps || vals["CapBnd"] != dockerCaps {
+		t.Errorf("capabilities eff %s bnd %s, want Docker's %s", vals["CapEff"], vals["CapBnd"], dockerCaps)
+	}
+	if vals["NoNewPrivs"] != "1" || vals["Seccomp"] != "2" {
+		t.Errorf("no_new_privs %s seccomp %s, want 1 and 2 (filter)", vals["NoNewPrivs"], vals["Seccomp"])
+	}
+	if vals["MEMMAX"] != strconv.Itoa(64<<20) || vals["PIDSMAX"] != "16" {
+		t.Errorf("cgroup2 in the container: memory.max %s pids.max %s, want %d and 16", vals["MEMMAX"], vals["PIDSMAX"], 64<<20)
+	}
+
+	// forker: 40 background processes against pids 8.
+	flog := guestState + "/containers/forker.log"
+	fl, err := m.Shell(60*time.Second, fmt.Sprintf("until grep -qa -e 'can.t fork' -e CT-FORK-UNLIMITED %[1]s; do sleep 1; done; grep -a -e CT-FORK -e fork %[1]s", flog))
+	if err != nil {
+		t.Fatalf("waiting for forker: %v", err)
+	}
+	forks := regexp.MustCompile(`CT-FORK=(\d+)/(\d+)`).FindAllStringSubmatch(fl, -1)
+	if len(forks) == 0 || strings.Contains(fl, "CT-FORK-UNLIMITED") || !strings.Contains(fl, "can't fork") {
+		t.Errorf("forker did not run into its pids limit:\n%s", fl)
+	} else if last := forks[len(forks)-1]; last[2] != "8" {
+		t.Errorf("forker stopped at %s processes with pids.current %s, want 8:\n%s", last[1], last[2], fl)
+	}
+
+	// lan: a lease from QEMU's DHCP server, applied by PID 1 in the
+	// container's namespace, and the lab's gateway reachable.
+	ll := waitLog(t, m, 90*time.Second, guestState+"/containers/lan.log", "LAN-PING-", "LAN-")
+	t.Logf("lan container log:\n%s", ll)
+	if !regexp.MustCompile(`LAN-inet 10\.0\.2\.\d+/24`).MatchString(ll) || !strings.Contains(ll, "LAN-route default via 10.0.2.2") ||
+		!strings.Contains(ll, "LAN-resolv nameserver 10.0.2.3") || !strings.Contains(ll, "LAN-PING-OK") {
+		t.Errorf("lan on the native VLAN: want a 10.0.2.x/24 lease, default route and DNS from QEMU's DHCP, and the gateway answering")
+	}
+
+	// The box's view of the same cgroup, and of the container's address.
+	pid := started[1]
+	limits := shellValue(t, m, fmt.Sprintf("g=$(cut -d: -f3 /proc/%[1]s/cgroup); echo $(cat /sys/fs/cgroup$g/memory.max) $(cat /sys/fs/cgroup$g/pids.max) $(grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f3)", pid))
+	if limits != fmt.Sprintf("%d 16 cgroup2", 64<<20) {
+		t.Errorf("box view of pinger's cgroup: %q, want memory.max, pids.max and a cgroup2 mount", limits)
+	}
+	if _, err := m.Shell(shellTimeout, "ping -c 2 -W 5 10.0.10.5"); err != nil {
+		t.Errorf("box cannot ping the container on VLAN 10: %v", err)
+	}
+
+	if err := m.Powerdown(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitExit(60 * time.Second); err != nil {
+		t.Fatalf("appliance did not power off: %v", err)
+	}
+	if !regexp.MustCompile(`containers: pinger stopped \(was running; killed by SIG(TERM|KILL)\)`).MatchString(m.Output()) {
+		t.Errorf("no orderly stop of pinger logged before power-off")
+	}
+}
+
+// labConfig is the Box Lab scenario without its uplink-gateway part: a VM
+// and a container on VLAN 10, and a container on VLAN 20 holding an
+// address in VLAN 10's subnet too, so that only the VLAN keeps it from
+// the other two.
+const labConfig = `hostname: lab
+uplink:
+  interface: auto
+  bridge: br0
+  ipv4: dhcp
+  addresses:
+    - {vlan: 10, address: 10.0.10.1/24}
+vms:
+  - name: vm10
+    memory: 160MiB
+    kernel: images/vmlinuz
+    initrd: images/vm10.cpio.gz
+    append: "` + innerAppend + `"
+    nics: [{vlan: 10}]
+    restart: never
+    shutdown-timeout: 5s
+containers:
+  - name: ct10
+    image: oci-layout:images/busybox
+    command: [sh, -c, "` + labCT10Script + `"]
+    nics: [{vlan: 10, ipv4: {address: 10.0.10.5/24, gateway: 10.0.10.1}}]
+    restart: never
+    stop-timeout: 1s
+  - name: ct20
+    image: oci-layout:images/busybox
+    command: [sh, -c, "` + labCT20Script + `"]
+    nics: [{vlan: 20, ipv4: {address: 10.0.10.20/24}}]
+    restart: never
+    stop-timeout: 1s
+`
+
+// The VM boots long after the containers run (nested TCG), so ct10 keeps
+// trying for minutes.
+const labVMScript = `ip link set eth0 up
+ip addr add 10.0.10.10/24 dev eth0
+echo LAB-VM-BOOTED
+n=0
+until ping -c 1 -W 1 10.0.10.5 >/dev/null 2>&1; do
+  n=$((n+1))
+  if [ $n -ge 120 ]; then echo LAB-VM-PING-FAILED; break; fi
+done
+[ $n -lt 120 ] && echo LAB-VM-PING-OK
+while :; do sleep 3600; done
+`
+
+const labCT10Script = `n=0; until ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; done; ` +
+	`if [ $n -lt 600 ]; then echo LAB-CT10-PING-OK; else echo LAB-CT10-PING-FAILED; fi; exec sleep 100000`
+
+const labCT20Script = `while :; do ` +
+	`if ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; then echo LAB-CT20-REACHED-VM; else echo LAB-CT20-PROBE-VM; fi; ` +
+	`if ping -c 1 -W 1 10.0.10.5 >/dev/null 2>&1; then echo LAB-CT20-REACHED-CT; else echo LAB-CT20-PROBE-CT; fi; ` +
+	`done`
+
+// waitLog waits, in the appliance's console shell, until the file has a
+// line matching pattern and returns its lines matching prefix.
+func waitLog(t *testing.T, m *harness.Machine, timeout time.Duration, file, pattern, prefix string) string {
+	t.Helper()
+	out, err := m.Shell(timeout, fmt.Sprintf("until grep -qa '%s' %s; do sleep 1; done; grep -a '%s' %s", pattern, file, prefix, file))
+	if err != nil {
+		t.Fatalf("waiting for %s in %s: %v", pattern, file, err)
+	}
+	return out
+}
+
+// TestBoxLabVLANs is the Box Lab scenario on one box: the VM and the
+// container on VLAN 10 ping each other across the bridge, and the
+// container on VLAN 20 reaches neither of them. Reaching the uplink's
+// gateway from VLAN 10 needs the box to route and masquerade, which it
+// does not do yet.
+func TestBoxLabVLANs(t *testing.T) {
+	harness.Require(t)
+	k, err := harness.DebianKernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oci := busyboxLayout(t)
+	vm := tinyGuest(t, labVMScript)
+	cfg := harness.WriteConfig(t, "lab.yaml", labConfig)
+	img := harness.BuildImage(t, cfg, harness.BuildArgs(
+		"--add-file", guestState+"/images/vmlinuz="+k.Path,
+		"--add-file", guestState+"/images/vm10.cpio.gz="+vm,
+		"--add-file", guestState+"/images/busybox="+oci,
+	))
+	start := time.Now()
+	m := img.Boot(t, harness.Options{NICs: uplink(), MemoryMiB: 2048, CPUs: 2})
+	ri := m.ExpectReady(vmReadyTimeout)
+	t.Logf("appliance ready after %.1fs: %s", time.Since(start).Seconds(), ri.Line)
+	if ri.Containers != 2 || len(ri.Guests) != 1 || ri.Guests[0].State != "running" {
+		t.Fatalf("ready summary: containers %d, guests %+v; want 2 containers and vm10 running", ri.Containers, ri.Guests)
+	}
+	for _, ct := range []string{"ct10", "ct20"} {
+		if !regexp.MustCompile(`containers: ` + ct + `: running pid \d+`).MatchString(m.Output()) {
+			t.Fatalf("%s is not running", ct)
+		}
+	}
+
+	openShell(t, m)
+	ready := time.Now()
+	out := waitLog(t, m, nestedTimeout, guestState+"/vms/vm10/serial.log", "LAB-VM-PING-", "LAB-VM-")
+	t.Logf("vm10 %.1fs after ready: %q", time.Since(ready).Seconds(), out)
+	if !strings.Contains(out, "LAB-VM-PING-OK") {
+		t.Fatalf("vm10 on VLAN 10 did not reach ct10 on VLAN 10")
+	}
+	out = waitLog(t, m, 2*time.Minute, guestState+"/containers/ct10.log", "LAB-CT10-PING-", "LAB-CT10-")
+	if !strings.Contains(out, "LAB-CT10-PING-OK") {
+		t.Fatalf("ct10 on VLAN 10 did not reach vm10: %q", out)
+	}
+
+	// Both VLAN 10 workloads answer now; ct20 must fail more probes.
+	log20 := guestState + "/containers/ct20.log"
+	out, err = m.Shell(time.Minute, fmt.Sprintf(
+		"n=$(grep -ac LAB-CT20-PROBE-VM %[1]s); until [ $(grep -ac LAB-CT20-PROBE-VM %[1]s) -ge $((n+3)) ]; do sleep 1; done; "+
+			"echo probes=$(grep -ac LAB-CT20-PROBE- %[1]s) reached=$(grep -ac LAB-CT20-REACHED- %[1]s)", log20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var probes, reached int
+	if _, err := fmt.Sscanf(shellLastLine(out), "probes=%d reached=%d", &probes, &reached); err != nil {
+		t.Fatalf("probe count %q: %v", out, err)
+	}
+	t.Logf("ct20 (VLAN 20) probing VLAN 10: %d failed probes, %d answered", probes, reached)
+	if reached != 0 || probes < 6 {
+		t.Errorf("ct20 on VLAN 20 reached VLAN 10 %d times (%d failed probes): VLANs do not separate workloads", reached, probes)
+	}
+}
+
+// shellLastLine is the last line of a shell command's output that holds
+// something other than the shell's own markers.
+func shellLastLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "nbx-") {
+			return l
+		}
+	}
+	return ""
+}
