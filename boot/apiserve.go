@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
@@ -185,7 +186,18 @@ func (b *apiBox) RunningConfig() (api.ConfigInfo, bool) {
 
 func (b *apiBox) Log(ctx context.Context, name string, follow bool) ([]api.LogLine, <-chan api.LogLine, bool) {
 	if name != api.BootLog {
-		return nil, nil, false
+		lines, ok := ContainerLog(name)
+		if !ok {
+			lines, ok = GuestSerial(name)
+		}
+		if !ok || !follow {
+			return lines, nil, ok
+		}
+		// Workload logs are kept as byte rings without sequence numbers, so
+		// a follow streams what is there and ends rather than idling.
+		done := make(chan api.LogLine)
+		close(done)
+		return lines, done, true
 	}
 	if !follow {
 		return convertLines(Log.Lines()), nil, true
@@ -203,6 +215,21 @@ func (b *apiBox) Log(ctx context.Context, name string, follow bool) ([]api.LogLi
 		}
 	})
 	return convertLines(backlog), out, true
+}
+
+// textLines splits a workload's log text (container output, a VM's serial
+// console) into numbered lines.
+func textLines(b []byte) []api.LogLine {
+	text := strings.TrimRight(string(b), "\n")
+	if text == "" {
+		return []api.LogLine{}
+	}
+	parts := strings.Split(text, "\n")
+	lines := make([]api.LogLine, len(parts))
+	for i, l := range parts {
+		lines[i] = api.LogLine{Seq: uint64(i + 1), Text: strings.TrimRight(l, "\r")}
+	}
+	return lines
 }
 
 func convertLines(ls []LogLine) []api.LogLine {

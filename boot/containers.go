@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"reflect"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -436,14 +435,7 @@ func (c *containersStage) ContainerLog(name string) (lines []api.LogLine, ok boo
 	if e.sup == nil {
 		return []api.LogLine{{Seq: 1, Text: "error: " + e.err.Error()}}, true
 	}
-	text := strings.TrimRight(string(e.sup.Logs()), "\n")
-	if text == "" {
-		return []api.LogLine{}, true
-	}
-	for i, l := range strings.Split(text, "\n") {
-		lines = append(lines, api.LogLine{Seq: uint64(i + 1), Text: l})
-	}
-	return lines, true
+	return textLines(e.sup.Logs()), true
 }
 
 // ContainerLog finds a container's log in the running supervisor's

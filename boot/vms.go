@@ -3,6 +3,7 @@ package boot
 import (
 	"context"
 	"errors"
+	"github.com/nucbox/nucbox/boot/api"
 	"log/slog"
 	"os/exec"
 	"reflect"
@@ -37,6 +38,7 @@ type guest interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	Status() vmm.Status
+	Serial() []byte
 	Done() <-chan struct{}
 }
 
@@ -236,6 +238,31 @@ func GuestStatuses() []vmm.Status {
 		}
 	}
 	return nil
+}
+
+// GuestSerial is the tail of a VM's serial console as lines, for the API's
+// per-workload logs; ok is false for a name that is not a VM of the
+// applied config.
+func GuestSerial(name string) ([]api.LogLine, bool) {
+	for _, st := range theSupervisor.stages {
+		if v, ok := st.(*vmsStage); ok {
+			return v.serial(name)
+		}
+	}
+	return nil, false
+}
+
+func (v *vmsStage) serial(name string) ([]api.LogLine, bool) {
+	v.mu.Lock()
+	e, ok := v.guests[name]
+	v.mu.Unlock()
+	switch {
+	case !ok:
+		return nil, false
+	case e.g == nil:
+		return []api.LogLine{{Seq: 1, Text: "error: " + e.err.Error()}}, true
+	}
+	return textLines(e.g.Serial()), true
 }
 
 func (v *vmsStage) statuses() []vmm.Status {

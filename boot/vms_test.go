@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +51,11 @@ func (f *fakeGuest) Stop(ctx context.Context) error {
 	f.stopped++
 	f.state = vmm.StateStopped
 	return nil
+}
+
+// Serial is what a guest's console would have printed, CRLF and all.
+func (f *fakeGuest) Serial() []byte {
+	return []byte("booting " + f.spec.VM.Name + "\r\nlogin:\r\n")
 }
 
 func (f *fakeGuest) Done() <-chan struct{} {
@@ -256,5 +262,23 @@ func TestVMsStageCancelledApplyStaysStoppable(t *testing.T) {
 	}
 	if len(f.made["a"]) != 1 || f.made["a"][0].stopped != 1 {
 		t.Errorf("the guest started during the cancelled apply was not stopped")
+	}
+}
+
+func TestVMsStageSerial(t *testing.T) {
+	f := newFakeVMs()
+	cfg := vmCfg(config.VM{Name: "good"}, config.VM{Name: "badmac", NICs: []config.NIC{{MAC: "zz"}}})
+	if err := f.stage.Apply(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	lines, ok := f.stage.serial("good")
+	if !ok || len(lines) != 2 || lines[0].Text != "booting good" || lines[1].Text != "login:" || lines[1].Seq != 2 {
+		t.Errorf("serial(good) = %+v, %v; want the console's two lines without CR, numbered", lines, ok)
+	}
+	if lines, ok := f.stage.serial("badmac"); !ok || len(lines) != 1 || !strings.HasPrefix(lines[0].Text, "error: ") {
+		t.Errorf("serial(badmac) = %+v, %v; want the reason it has no console", lines, ok)
+	}
+	if _, ok := f.stage.serial("nosuch"); ok {
+		t.Error("serial of a VM that is not in the config was found")
 	}
 }

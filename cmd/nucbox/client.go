@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nucbox/nucbox/boot/api"
 	"io"
 	"net"
 	"net/http"
@@ -103,7 +104,7 @@ func (r *remote) client() (*apiClient, error) {
 				}
 				got := sha256.Sum256(cs.PeerCertificates[0].Raw)
 				if !bytes.Equal(got[:], want) {
-					return fmt.Errorf("the box's certificate has fingerprint %s, not the one given with --fingerprint", colonHex(got[:]))
+					return fmt.Errorf("the box's certificate has fingerprint %s, not the one given with --fingerprint", api.Fingerprint(cs.PeerCertificates[0].Raw))
 				}
 				return nil
 			}
@@ -140,18 +141,6 @@ func parseFingerprint(s string) ([]byte, error) {
 		return nil, fmt.Errorf("--fingerprint %q: want the 64 hex digits of a SHA-256 (colons allowed)", s)
 	}
 	return b, nil
-}
-
-func colonHex(b []byte) string {
-	h := strings.ToUpper(hex.EncodeToString(b))
-	var sb strings.Builder
-	for i := 0; i < len(h); i += 2 {
-		if i > 0 {
-			sb.WriteByte(':')
-		}
-		sb.WriteString(h[i : i+2])
-	}
-	return sb.String()
 }
 
 // request sends one API request and returns the body of a 2xx answer.

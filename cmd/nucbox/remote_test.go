@@ -111,7 +111,7 @@ func TestRemoteGolden(t *testing.T) {
 	now = func() time.Time { return testStart }
 	defer func() { now = saved }()
 	box, ts := startBox(t)
-	fp := colonHex(sha256Of(ts.Certificate().Raw))
+	fp := api.Fingerprint(ts.Certificate().Raw)
 	t.Setenv("NUCBOX_TOKEN", "")
 
 	dir := t.TempDir()
@@ -191,16 +191,11 @@ func TestRemoteGolden(t *testing.T) {
 	}
 }
 
-func sha256Of(b []byte) []byte {
-	s := sha256.Sum256(b)
-	return s[:]
-}
-
 func TestFingerprintMismatch(t *testing.T) {
 	_, ts := startBox(t)
 	wrong := strings.Repeat("ab", 32)
 	_, stderr, code := run("status", "--host", ts.URL, "--token", cliToken, "--fingerprint", wrong)
-	if code != 1 || !strings.Contains(stderr, "not the one given with --fingerprint") || !strings.Contains(stderr, colonHex(sha256Of(ts.Certificate().Raw))) {
+	if code != 1 || !strings.Contains(stderr, "not the one given with --fingerprint") || !strings.Contains(stderr, api.Fingerprint(ts.Certificate().Raw)) {
 		t.Errorf("wrong fingerprint: code %d\n%s", code, stderr)
 	}
 	_, stderr, code = run("status", "--host", ts.URL, "--token", cliToken)
