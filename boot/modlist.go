@@ -3,12 +3,14 @@ package boot
 // BaseModules are loaded at every boot, before the config is read, because
 // the box's own features need them whatever the hardware: the bridge and
 // VLANs, TAPs and veths, overlay rootfs for containers, the netlink families
-// libcontainer uses, and the ACPI power button with its input events so that
-// a powerdown request reaches PID 1.
+// libcontainer uses, nftables with connection tracking and masquerading for
+// VLANs the box routes to the uplink, and the ACPI power button with its
+// input events so that a powerdown request reaches PID 1.
 var BaseModules = []string{
 	"button", "evdev",
 	"bridge", "8021q", "tun", "veth", "vxlan", "macvlan",
 	"overlay", "xfrm_user", "nfnetlink",
+	"nf_conntrack", "nf_nat", "nf_tables", "nft_ct", "nft_chain_nat", "nft_masq",
 	"af_packet",
 }
 

@@ -65,6 +65,8 @@ type NetworkSummary struct {
 	Ports int `json:"ports"`
 	// VLANAddresses are the box's addresses on VLAN interfaces.
 	VLANAddresses []string `json:"vlan_addresses,omitempty"`
+	// NAT lists the VLAN subnets routed to the uplink and masqueraded.
+	NAT []string `json:"nat,omitempty"`
 	// NetworkMS is the stage's time without the DHCP wait, DHCPWaitMS the
 	// wait for the first lease, DoneMS the kernel uptime at the stage's
 	// end (same clock as init_ms and ready_ms).
@@ -133,6 +135,23 @@ func (n *networkStage) Apply(ctx context.Context, cfg *config.Config) error {
 	}
 	Logf("network: switch %s: VLAN filtering %s, %d port(s)%s, %d change(s)", vst.Bridge, onOff(vst.Filtering),
 		len(vst.Ports), vlanText(sum.VLANAddresses), vst.Changes)
+
+	// The VLAN interfaces exist now; the rules name them, and the uplink
+	// side is whichever link holds the box's address (the bare uplink
+	// after a rollback).
+	nats, err := netcfg.NATFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if err := netcfg.ApplyNAT(n.ns, st.Link, nats); err != nil {
+		return err
+	}
+	for _, nt := range nats {
+		sum.NAT = append(sum.NAT, nt.String())
+	}
+	if len(nats) > 0 {
+		Logf("network: routing and masquerading %s behind %s", strings.Join(sum.NAT, ", "), st.Link)
+	}
 
 	total := time.Since(start)
 	sum.DHCPWaitMS = st.LeaseWait.Milliseconds()

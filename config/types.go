@@ -76,6 +76,10 @@ func (a IPv4) IsZero() bool { return !a.DHCP && a.Address == "" && a.Gateway == 
 type VLANAddress struct {
 	VLAN    int    `yaml:"vlan" json:"vlan" jsonschema:"required,minimum=1,maximum=4094" jsonschema_description:"VLAN id; must be carried by the uplink or used by a workload"`
 	Address string `yaml:"address" json:"address" jsonschema:"required" jsonschema_description:"Address with prefix length such as 10.0.10.1/24"`
+	// NAT makes the box this VLAN's router to the lab network: its subnet
+	// is forwarded to the uplink and masqueraded behind the box's uplink
+	// address, so workloads on the VLAN need no route on the lab's side.
+	NAT bool `yaml:"nat,omitempty" json:"nat,omitempty" jsonschema_description:"Route this VLAN's subnet to the uplink, masqueraded behind the box's uplink address (workloads use this address as their gateway); other VLANs stay unreachable from it"`
 }
 
 // Probe describes the connectivity check.

@@ -171,6 +171,7 @@ func (ck *checker) uplink() {
 		}
 	}
 	addrVLANs := map[int]string{}
+	var natNets []natNet
 	for i, a := range u.Addresses {
 		p := fmt.Sprintf("uplink.addresses[%d]", i)
 		switch {
@@ -187,8 +188,9 @@ func (ck *checker) uplink() {
 		}
 		if a.Address == "" {
 			ck.add(p+".address", "required: an address with prefix length such as 10.0.10.1/24")
-		} else {
-			ck.cidr(p+".address", a.Address)
+		} else if pfx, ok := ck.cidr(p+".address", a.Address); ok && a.NAT {
+			ck.natSubnet(p, pfx.Masked(), natNets)
+			natNets = append(natNets, natNet{pfx.Masked(), p})
 		}
 	}
 	pr := u.Probe
@@ -202,6 +204,30 @@ func (ck *checker) uplink() {
 	}
 	ck.positive("uplink.carrier-timeout", int64(u.CarrierTimeout))
 	ck.positive("uplink.probe.timeout", int64(pr.Timeout))
+}
+
+type natNet struct {
+	sub  netip.Prefix
+	path string
+}
+
+// natSubnet rejects a masqueraded subnet that overlaps the uplink's own
+// subnet or another masqueraded one: the box would have two routes for the
+// same destinations, and replies would leave by the wrong interface.
+func (ck *checker) natSubnet(p string, sub netip.Prefix, others []natNet) {
+	u := &ck.c.Uplink
+	if !u.IPv4.DHCP && u.IPv4.Address != "" {
+		if up, err := netip.ParsePrefix(u.IPv4.Address); err == nil && up.Masked().Overlaps(sub) {
+			ck.add(p+".nat", "subnet %s overlaps the uplink's subnet %s: it cannot be routed to the uplink", sub, up.Masked())
+			return
+		}
+	}
+	for _, o := range others {
+		if o.sub.Overlaps(sub) {
+			ck.add(p+".nat", "subnet %s overlaps %s, also masqueraded at %s", sub, o.sub, ck.loc.ref(o.path))
+			return
+		}
+	}
 }
 
 // boxAddressVLANs runs after the workloads are known: a box address on a

@@ -392,6 +392,19 @@ uplink:
 containers:
   - {name: c, image: "busybox:1", nics: [{vlan: 30}]}
 `, []string{"6:14 uplink.addresses[1].vlan: VLAN 1 is the uplink's native VLAN"}},
+		{"masqueraded subnets overlapping the uplink or each other", `
+hostname: b
+uplink:
+  ipv4: {address: 10.0.0.2/16, gateway: 10.0.0.1}
+  vlans: [10, 20, 30]
+  addresses:
+    - {vlan: 10, address: 10.0.10.1/24, nat: true}
+    - {vlan: 20, address: 10.1.10.1/16, nat: true}
+    - {vlan: 30, address: 10.1.20.1/24, nat: true}
+`, []string{
+			"7:46 uplink.addresses[0].nat: subnet 10.0.10.0/24 overlaps the uplink's subnet 10.0.0.0/16",
+			"9:46 uplink.addresses[2].nat: subnet 10.1.20.0/24 overlaps 10.1.0.0/16, also masqueraded at uplink.addresses[1]",
+		}},
 		{"static uplink without gateway has nothing to probe", `
 hostname: b
 uplink:

@@ -287,17 +287,18 @@ func TestContainerOnVLAN(t *testing.T) {
 	}
 }
 
-// labConfig is the Box Lab scenario without its uplink-gateway part: a VM
-// and a container on VLAN 10, and a container on VLAN 20 holding an
-// address in VLAN 10's subnet too, so that only the VLAN keeps it from
-// the other two.
+// labConfig is the Box Lab scenario: a VM and a container on VLAN 10,
+// whose box address routes and masquerades to the uplink, and a container
+// on VLAN 20 holding an address in VLAN 10's subnet with the box's VLAN 10
+// address as its gateway too, so that only the VLAN keeps it from the
+// other two and from the uplink.
 const labConfig = `hostname: lab
 uplink:
   interface: auto
   bridge: br0
   ipv4: dhcp
   addresses:
-    - {vlan: 10, address: 10.0.10.1/24}
+    - {vlan: 10, address: 10.0.10.1/24, nat: true}
 vms:
   - name: vm10
     memory: 160MiB
@@ -317,7 +318,7 @@ containers:
   - name: ct20
     image: oci-layout:images/busybox
     command: [sh, -c, "` + labCT20Script + `"]
-    nics: [{vlan: 20, ipv4: {address: 10.0.10.20/24}}]
+    nics: [{vlan: 20, ipv4: {address: 10.0.10.20/24, gateway: 10.0.10.1}}]
     restart: never
     stop-timeout: 1s
 `
@@ -326,6 +327,7 @@ containers:
 // trying for minutes.
 const labVMScript = `ip link set eth0 up
 ip addr add 10.0.10.10/24 dev eth0
+ip route add default via 10.0.10.1
 echo LAB-VM-BOOTED
 n=0
 until ping -c 1 -W 1 10.0.10.5 >/dev/null 2>&1; do
@@ -333,15 +335,24 @@ until ping -c 1 -W 1 10.0.10.5 >/dev/null 2>&1; do
   if [ $n -ge 120 ]; then echo LAB-VM-PING-FAILED; break; fi
 done
 [ $n -lt 120 ] && echo LAB-VM-PING-OK
+n=0
+until ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; do
+  n=$((n+1))
+  if [ $n -ge 60 ]; then echo LAB-VM-GW-FAILED; break; fi
+done
+[ $n -lt 60 ] && echo LAB-VM-GW-OK
 while :; do sleep 3600; done
 `
 
 const labCT10Script = `n=0; until ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; done; ` +
-	`if [ $n -lt 600 ]; then echo LAB-CT10-PING-OK; else echo LAB-CT10-PING-FAILED; fi; exec sleep 100000`
+	`if [ $n -lt 600 ]; then echo LAB-CT10-PING-OK; else echo LAB-CT10-PING-FAILED; fi; ` +
+	`n=0; until ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; done; ` +
+	`if [ $n -lt 60 ]; then echo LAB-CT10-GW-OK; else echo LAB-CT10-GW-FAILED; fi; exec sleep 100000`
 
 const labCT20Script = `while :; do ` +
 	`if ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; then echo LAB-CT20-REACHED-VM; else echo LAB-CT20-PROBE-VM; fi; ` +
 	`if ping -c 1 -W 1 10.0.10.5 >/dev/null 2>&1; then echo LAB-CT20-REACHED-CT; else echo LAB-CT20-PROBE-CT; fi; ` +
+	`if ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; then echo LAB-CT20-REACHED-GW; else echo LAB-CT20-PROBE-GW; fi; ` +
 	`done`
 
 // waitLog waits, in the appliance's console shell, until the file has a
@@ -356,10 +367,11 @@ func waitLog(t *testing.T, m *harness.Machine, timeout time.Duration, file, patt
 }
 
 // TestBoxLabVLANs is the Box Lab scenario on one box: the VM and the
-// container on VLAN 10 ping each other across the bridge, and the
-// container on VLAN 20 reaches neither of them. Reaching the uplink's
-// gateway from VLAN 10 needs the box to route and masquerade, which it
-// does not do yet.
+// container on VLAN 10 ping each other across the bridge and, through the
+// box's VLAN 10 address (nat: true), the uplink's gateway, QEMU's user
+// network at 10.0.2.2; the container on VLAN 20 reaches neither of them
+// nor the gateway, which shows the box routes no VLAN but the one marked
+// nat.
 func TestBoxLabVLANs(t *testing.T) {
 	harness.Require(t)
 	k, err := harness.DebianKernel()
@@ -398,11 +410,23 @@ func TestBoxLabVLANs(t *testing.T) {
 	if !strings.Contains(out, "LAB-CT10-PING-OK") {
 		t.Fatalf("ct10 on VLAN 10 did not reach vm10: %q", out)
 	}
+	out = waitLog(t, m, nestedTimeout, guestState+"/vms/vm10/serial.log", "LAB-VM-GW-", "LAB-VM-")
+	t.Logf("vm10 %.1fs after ready: %q", time.Since(ready).Seconds(), out)
+	if !strings.Contains(out, "LAB-VM-GW-OK") {
+		t.Errorf("vm10 on VLAN 10 did not reach the uplink gateway 10.0.2.2 through the box")
+	}
+	out = waitLog(t, m, 2*time.Minute, guestState+"/containers/ct10.log", "LAB-CT10-GW-", "LAB-CT10-")
+	if !strings.Contains(out, "LAB-CT10-GW-OK") {
+		t.Errorf("ct10 on VLAN 10 did not reach the uplink gateway 10.0.2.2 through the box: %q", out)
+	}
+	if nat := shellValue(t, m, "cat /proc/sys/net/ipv4/ip_forward"); nat != "1" {
+		t.Errorf("ip_forward on the box = %q, want 1 with a nat VLAN", nat)
+	}
 
 	// Both VLAN 10 workloads answer now; ct20 must fail more probes.
 	log20 := guestState + "/containers/ct20.log"
 	out, err = m.Shell(time.Minute, fmt.Sprintf(
-		"n=$(grep -ac LAB-CT20-PROBE-VM %[1]s); until [ $(grep -ac LAB-CT20-PROBE-VM %[1]s) -ge $((n+3)) ]; do sleep 1; done; "+
+		"n=$(grep -ac LAB-CT20-PROBE-GW %[1]s); until [ $(grep -ac LAB-CT20-PROBE-GW %[1]s) -ge $((n+3)) ]; do sleep 1; done; "+
 			"echo probes=$(grep -ac LAB-CT20-PROBE- %[1]s) reached=$(grep -ac LAB-CT20-REACHED- %[1]s)", log20))
 	if err != nil {
 		t.Fatal(err)
@@ -411,9 +435,9 @@ func TestBoxLabVLANs(t *testing.T) {
 	if _, err := fmt.Sscanf(shellLastLine(out), "probes=%d reached=%d", &probes, &reached); err != nil {
 		t.Fatalf("probe count %q: %v", out, err)
 	}
-	t.Logf("ct20 (VLAN 20) probing VLAN 10: %d failed probes, %d answered", probes, reached)
-	if reached != 0 || probes < 6 {
-		t.Errorf("ct20 on VLAN 20 reached VLAN 10 %d times (%d failed probes): VLANs do not separate workloads", reached, probes)
+	t.Logf("ct20 (VLAN 20) probing VLAN 10 and the uplink gateway: %d failed probes, %d answered", probes, reached)
+	if reached != 0 || probes < 9 {
+		t.Errorf("ct20 on VLAN 20 reached VLAN 10 or the uplink gateway %d times (%d failed probes): VLANs do not separate workloads", reached, probes)
 	}
 }
 

@@ -1,0 +1,168 @@
+package netcfg
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/vswitch"
+)
+
+// NATTable is the nftables table the box owns. Everything it routes and
+// masquerades lives there and nowhere else, so rules others add (or a
+// debugging session adds) are never touched, and replacing the table
+// replaces all of the box's rules at once.
+const NATTable = "nucbox"
+
+// NAT is one internal subnet the box routes to the uplink and masquerades
+// behind its uplink address.
+type NAT struct {
+	// Interface is the VLAN interface the subnet lives behind.
+	Interface string
+	Subnet    netip.Prefix
+}
+
+func (n NAT) String() string { return fmt.Sprintf("%s %s", n.Interface, n.Subnet) }
+
+// NATFromConfig lists the box VLAN addresses marked nat, in config order.
+func NATFromConfig(c *config.Config) ([]NAT, error) {
+	var out []NAT
+	for _, a := range c.Uplink.Addresses {
+		if !a.NAT {
+			continue
+		}
+		p, err := netip.ParsePrefix(a.Address)
+		if err != nil {
+			return nil, fmt.Errorf("VLAN %d address: %w", a.VLAN, err)
+		}
+		out = append(out, NAT{Interface: config.VLANIfName(a.VLAN), Subnet: p.Masked()})
+	}
+	return out, nil
+}
+
+// ApplyNAT makes the namespace route and masquerade the given subnets out
+// of uplink (the link that holds the box's uplink address): IPv4
+// forwarding on, a masquerade for each subnet leaving by uplink, and a
+// forward filter that drops everything but new traffic from a NAT
+// interface to the uplink and the answers to it. The filter is what keeps
+// VLANs apart at layer 3 once the box forwards at all: the lab network
+// cannot open connections into a VLAN, nor one VLAN into another.
+//
+// The table is replaced in one transaction, so a repeated apply never
+// duplicates rules and packets never see a half-built rule set. Without
+// subnets the table is removed and forwarding switched off again.
+func ApplyNAT(ns *vswitch.Namespace, uplink string, nats []NAT) error {
+	if len(nats) > 0 && uplink == "" {
+		return fmt.Errorf("NAT: no uplink link to masquerade behind")
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns.Handle())))
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := &nftables.Table{Name: NATTable, Family: nftables.TableFamilyIPv4}
+	// Adding first makes the delete valid whether or not the table exists.
+	c.AddTable(t)
+	c.DelTable(t)
+	if len(nats) > 0 {
+		natRules(c, c.AddTable(t), uplink, nats)
+	}
+	// With the filter in place before forwarding goes on, and forwarding
+	// off before the filter goes away, no packet is ever routed unfiltered.
+	if len(nats) == 0 {
+		if err := setForwarding(ns, false); err != nil {
+			return err
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables table %s: %w", NATTable, err)
+	}
+	if len(nats) > 0 {
+		return setForwarding(ns, true)
+	}
+	return nil
+}
+
+func natRules(c *nftables.Conn, t *nftables.Table, uplink string, nats []NAT) {
+	drop := nftables.ChainPolicyDrop
+	fwd := c.AddChain(&nftables.Chain{
+		Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop,
+	})
+	post := c.AddChain(&nftables.Chain{
+		Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource,
+	})
+	c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
+			Xor:  binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Verdict{Kind: expr.VerdictAccept},
+	}})
+	for _, n := range nats {
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: append(append(
+			ifMatch(expr.MetaKeyIIFNAME, n.Interface), ifMatch(expr.MetaKeyOIFNAME, uplink)...),
+			&expr.Verdict{Kind: expr.VerdictAccept})})
+		c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: append(append(
+			srcMatch(n.Subnet), ifMatch(expr.MetaKeyOIFNAME, uplink)...),
+			&expr.Masq{})})
+	}
+}
+
+func ifMatch(key expr.MetaKey, name string) []expr.Any {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b},
+	}
+}
+
+func srcMatch(p netip.Prefix) []expr.Any {
+	addr := p.Addr().As4()
+	mask := netipMask(p.Bits())
+	return []expr.Any{
+		// The IPv4 source address: 4 bytes at offset 12 of the header.
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr[:]},
+	}
+}
+
+func netipMask(bits int) []byte {
+	v := ^uint32(0) << (32 - bits)
+	return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}
+
+// setForwarding writes the namespace's IPv4 forwarding switch. The file
+// under /proc/sys/net belongs to the namespace of the thread that opens
+// it, hence Do. Writing only on a change keeps the kernel from resetting
+// per-interface settings it derives from the switch.
+func setForwarding(ns *vswitch.Namespace, on bool) error {
+	want := "0"
+	if on {
+		want = "1"
+	}
+	return ns.Do(func() error {
+		const f = "/proc/sys/net/ipv4/ip_forward"
+		cur, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("IPv4 forwarding: %w", err)
+		}
+		if strings.TrimSpace(string(cur)) == want {
+			return nil
+		}
+		if err := os.WriteFile(f, []byte(want), 0); err != nil {
+			return fmt.Errorf("IPv4 forwarding: %w", err)
+		}
+		return nil
+	})
+}
