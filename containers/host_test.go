@@ -1,8 +1,6 @@
 package containers
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,13 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/containers/imagetest"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"golang.org/x/sys/unix"
 
@@ -54,73 +51,10 @@ func requireRoot(t testing.TB) {
 	t.Skip("host-tier container tests need root; run as root or with CI=true to enforce")
 }
 
-const busyboxPath = "/bin/busybox"
-
-// busyboxLayer is a layer with busybox-static as /bin/busybox and the
-// applets the tests use as symlinks, plus /etc/passwd with an
-// unprivileged user.
-func busyboxLayer(t testing.TB) v1.Layer {
-	t.Helper()
-	bb, err := os.ReadFile(busyboxPath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing (Debian package busybox-static; make deps installs it)", busyboxPath)
-		}
-		t.Skipf("%s missing (apt-get install busybox-static)", busyboxPath)
-	}
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	add := func(h *tar.Header, body []byte) {
-		h.Size = int64(len(body))
-		if h.Mode == 0 {
-			h.Mode = 0o755
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range []string{"bin/", "etc/", "tmp/", "proc/", "sys/", "dev/", "root/"} {
-		add(&tar.Header{Name: d, Typeflag: tar.TypeDir}, nil)
-	}
-	add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg}, bb)
-	for _, a := range []string{"sh", "cat", "grep", "sleep", "echo", "ping", "ip", "true", "id", "ls", "hostname"} {
-		add(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox"}, nil)
-	}
-	add(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"))
-	add(&tar.Header{Name: "etc/group", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("root:x:0:\nnogroup:x:65534:\n"))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data := b.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
+// busyboxImage is the test image with a command that says where it came
+// from, and an environment variable to check that image env is kept.
 func busyboxImage(t testing.TB) v1.Image {
-	t.Helper()
-	img, err := mutate.AppendLayers(empty.Image, busyboxLayer(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.Cmd = []string{"sh", "-c", "echo hello from the image"}
-	cf.Config.Env = []string{"PATH=/bin", "FROM_IMAGE=1"}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return imagetest.Busybox(t, []string{"sh", "-c", "echo hello from the image"}, []string{"PATH=/bin", "FROM_IMAGE=1"})
 }
 
 // testRegistry serves img from an in-memory registry on 127.0.0.1 and

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"archive/tar"
-	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/containers/imagetest"
+
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/nucbox/nucbox/test/harness"
 )
@@ -93,58 +90,7 @@ const dockerCaps = "00000000a80425fb"
 // when the content changes.
 func busyboxLayout(t *testing.T) string {
 	t.Helper()
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("/bin/busybox (busybox-static, make deps installs it): %v", err)
-		}
-		t.Skipf("/bin/busybox missing (apt-get install busybox-static): %v", err)
-	}
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	add := func(h *tar.Header, body []byte) {
-		h.Size = int64(len(body))
-		if h.Mode == 0 {
-			h.Mode = 0o755
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range []string{"bin/", "etc/", "tmp/", "proc/", "sys/", "dev/", "root/"} {
-		add(&tar.Header{Name: d, Typeflag: tar.TypeDir}, nil)
-	}
-	add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg}, bb)
-	for _, a := range []string{"sh", "cat", "grep", "sed", "tr", "sleep", "echo", "ping", "ip", "kill", "id", "ls"} {
-		add(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox"}, nil)
-	}
-	add(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("root:x:0:0:root:/root:/bin/sh\n"))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data := b.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.Cmd = []string{"sh", "-c", "echo no command given"}
-	cf.Config.Env = []string{"PATH=/bin"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
+	img := imagetest.Busybox(t, []string{"sh", "-c", "echo no command given"}, []string{"PATH=/bin"})
 	dg, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
