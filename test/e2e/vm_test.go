@@ -149,18 +149,11 @@ func openVMShell(t *testing.T, m *harness.Machine) {
 	}
 }
 
-// waitSerial runs, in the appliance's console shell, a loop that waits
-// until a guest's serial log has a line matching pattern, and returns
-// the log's marker lines (prefix) then.
+// waitSerial waits until a guest's serial log, as the appliance keeps it,
+// has a line matching pattern, and returns the log's marker lines (prefix).
 func waitSerial(t *testing.T, m *harness.Machine, timeout time.Duration, vm, pattern, prefix string) string {
 	t.Helper()
-	log := guestState + "/vms/" + vm + "/serial.log"
-	cmd := fmt.Sprintf("until grep -qa '%s' %s; do sleep 1; done; grep -a '%s' %s", pattern, log, prefix, log)
-	out, err := m.Shell(timeout, cmd)
-	if err != nil {
-		t.Fatalf("waiting for %s in %s: %v", pattern, log, err)
-	}
-	return out
+	return waitLog(t, m, timeout, guestState+"/vms/"+vm+"/serial.log", pattern, prefix)
 }
 
 // TestNestedVMs boots the appliance with two tiny guests and checks, all
