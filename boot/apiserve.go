@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
@@ -113,8 +114,17 @@ func (b *apiBox) State() api.BoxState {
 	if unix.Uname(&u) == nil {
 		s.Hostname = unix.ByteSliceToString(u.Nodename[:])
 	}
+	s.Try = theSupervisor.PendingTry()
 	return s
 }
+
+// Apply applies a posted config. It does not take the request's context:
+// a client that goes away halfway must not leave the stages half done.
+func (b *apiBox) Apply(name string, data []byte, try time.Duration) (api.ApplyResult, error) {
+	return theSupervisor.Apply(context.Background(), newConfigRecord("api:"+name, data), try)
+}
+
+func (b *apiBox) Confirm() (api.TryState, error) { return theSupervisor.Confirm() }
 
 // Workloads lists the VMs and asks every stage that runs workloads; one
 // that panics is left out rather than failing the status. A workload

@@ -100,9 +100,10 @@ func CurrentStatus() Status {
 	return s
 }
 
-// LastGoodConfig returns the last config that brought the box to ready.
-// It is the rollback target when a new config fails; for now it lives in
-// memory only.
+// LastGoodConfig returns the config the box runs: the last one that
+// brought it to ready or was applied live. It is the rollback target when
+// a new config fails; during a try it is the config on trial, and the try
+// holds the one to go back to. For now it lives in memory only.
 func LastGoodConfig() (ConfigRecord, bool) {
 	statusMu.Lock()
 	defer statusMu.Unlock()
@@ -141,6 +142,10 @@ type supervisor struct {
 	mu      sync.Mutex
 	applied []Stage
 	cancel  context.CancelFunc // of the running apply
+	// busy is set for a live apply or a rollback from its start, so a
+	// second one is refused rather than queued behind applying.
+	busy bool
+	try  *pendingTry
 }
 
 var theSupervisor = &supervisor{stages: defaultStages()}
@@ -154,9 +159,8 @@ func (s *supervisor) apply(ctx context.Context, cfg *config.Config, sum *Summary
 	defer cancel()
 	s.mu.Lock()
 	s.cancel = cancel
-	s.applied = nil
 	s.mu.Unlock()
-	for _, st := range s.stages {
+	for i, st := range s.stages {
 		if ctx.Err() != nil {
 			return &StageError{st.Name(), ctx.Err()}
 		}
@@ -164,8 +168,14 @@ func (s *supervisor) apply(ctx context.Context, cfg *config.Config, sum *Summary
 		if err := callSafe(func() error { return st.Apply(ctx, cfg) }); err != nil {
 			return &StageError{st.Name(), err}
 		}
+		// applied is the prefix of stages that ever applied: a stage
+		// stays in it across live applies, since its workloads run on
+		// even when a later apply fails before reaching it, and shutdown
+		// must still stop them.
 		s.mu.Lock()
-		s.applied = append(s.applied, st)
+		if i == len(s.applied) {
+			s.applied = append(s.applied, st)
+		}
 		s.mu.Unlock()
 		if d := time.Since(t); d > 100*time.Millisecond {
 			Logf("%s: applied in %d ms", st.Name(), d.Milliseconds())

@@ -50,6 +50,8 @@ type BoxState struct {
 	Summary json.RawMessage `json:"summary,omitempty"`
 	// Uptime is the time since the kernel started.
 	Uptime Duration `json:"uptime"`
+	// Try is an applied config waiting for its confirmation.
+	Try *TryState `json:"try,omitempty"`
 }
 
 // Workload is one VM or container.

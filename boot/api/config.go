@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -40,42 +39,34 @@ func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
 // one. Invalid configs get 422 with every problem, one per line, as the
 // loader reports them.
 func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
+	name, data, ok := readConfigBody(w, r)
+	if !ok {
+		return
+	}
+	resp, ok := s.plan(w, name, data)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// readConfigBody reads a posted config and the file name its errors should
+// carry (?name=, default config.yaml). On false the error was written.
+func readConfigBody(w http.ResponseWriter, r *http.Request) (name string, data []byte, ok bool) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxConfig+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "reading the config: "+err.Error())
-		return
+		return "", nil, false
 	}
 	if len(data) > maxConfig {
 		writeError(w, http.StatusRequestEntityTooLarge, "the config is larger than 1 MiB")
-		return
+		return "", nil, false
 	}
-	name := r.URL.Query().Get("name")
+	name = r.URL.Query().Get("name")
 	if name == "" {
 		name = "config.yaml"
 	}
-	next, err := config.Parse(name, data)
-	if err != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "the config is not valid", Errors: errorLines(err)})
-		return
-	}
-	var running *config.Config
-	resp := PlanResponse{New: sha(data)}
-	if c, ok := s.box.RunningConfig(); ok {
-		resp.Running = c.SHA256
-		// The running config was valid when the box read it; if it no
-		// longer parses (a newer binary with stricter rules), the diff is
-		// against nothing rather than refused.
-		running, _ = config.Parse(c.Source, []byte(c.Text))
-	}
-	d := plan.Diff(running, next)
-	redact(d)
-	var text bytes.Buffer
-	if err := d.WriteText(&text); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	resp.Empty, resp.Delta, resp.Text = d.Empty(), d, text.String()
-	writeJSON(w, http.StatusOK, resp)
+	return name, data, true
 }
 
 // redact hides secrets that a diff would show in clear text: the API

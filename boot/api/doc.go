@@ -5,11 +5,17 @@
 //
 // # Endpoints
 //
-//	GET  /v1/status            phase, boot timeline, config version, links, workloads
+//	GET  /v1/status            phase, boot timeline, config version, links, workloads,
+//	                           a pending try and its deadline
 //	GET  /v1/logs/{name}       a log as JSON lines; ?follow=1 streams it (SSE)
 //	GET  /v1/config            the running config's text, source and SHA-256
 //	POST /v1/plan              a config in the body: validation errors, or the diff
 //	                           against the running config (JSON and text)
+//	POST /v1/apply             a config in the body: validated (422 with every
+//	                           problem), diffed as for /v1/plan, then applied;
+//	                           ?try=DURATION rolls back unless confirmed in time;
+//	                           409 while an apply or a try is in progress
+//	POST /v1/apply/confirm     keep the config of the pending try (409 if none)
 //	POST /v1/power             {"action": "poweroff" | "reboot"}
 //	GET  /metrics              Prometheus metrics
 //	GET  /                     the web status page (assets embedded)
@@ -44,6 +50,7 @@
 // The package does not import boot (boot starts it). PID 1 implements Box;
 // the parts of PID 1 that run workloads implement WorkloadSource, and the
 // Box lists what each of them reports, so a new kind of workload shows up
-// in the status, on the page and in the metrics without changes here.
+// in the status, on the page and in the metrics without changes here. A Box
+// that can change its config while running also implements Applier.
 // Links and addresses come from netlink directly.
 package api

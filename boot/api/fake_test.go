@@ -17,6 +17,9 @@ type fakeBox struct {
 	follow    chan LogLine
 	power     []PowerAction
 	panicky   bool
+	applied   []string // names of the applied configs
+	try       *TryState
+	applyErr  error
 }
 
 const testToken = "test-token-0123456789abcdef"
@@ -46,7 +49,9 @@ func (b *fakeBox) State() BoxState {
 	if b.panicky {
 		panic("state exploded")
 	}
-	return b.state
+	st := b.state
+	st.Try = b.try
+	return st
 }
 
 func (b *fakeBox) Workloads() []Workload {
@@ -123,3 +128,39 @@ api:
   listen: ":8443"
   token: test-token-0123456789abcdef
 `
+
+func (b *fakeBox) Apply(name string, data []byte, try time.Duration) (ApplyResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.try != nil {
+		return ApplyResult{}, ErrBusy
+	}
+	if b.applyErr != nil {
+		return ApplyResult{}, b.applyErr
+	}
+	b.applied = append(b.applied, name)
+	res := ApplyResult{Previous: b.config.SHA256, Config: sha(data)}
+	if try > 0 {
+		b.try = &TryState{Config: res.Config, Previous: res.Previous, Deadline: time.Now().Add(try)}
+		res.Try = b.try
+	}
+	b.config = &ConfigInfo{Source: "api:" + name, SHA256: res.Config, Text: string(data)}
+	return res, nil
+}
+
+func (b *fakeBox) Confirm() (TryState, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.try == nil {
+		return TryState{}, ErrNoTry
+	}
+	t := *b.try
+	b.try = nil
+	return t, nil
+}
+
+func (b *fakeBox) appliedNames() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.applied...)
+}

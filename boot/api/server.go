@@ -67,6 +67,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/logs/{name}", s.need(accessRead, false, s.handleLogs))
 	m.HandleFunc("GET /v1/config", s.need(accessAdmin, false, s.handleConfig))
 	m.HandleFunc("POST /v1/plan", s.need(accessAdmin, false, s.handlePlan))
+	m.HandleFunc("POST /v1/apply", s.need(accessAdmin, false, s.handleApply))
+	m.HandleFunc("POST /v1/apply/confirm", s.need(accessAdmin, false, s.handleConfirm))
 	m.HandleFunc("POST /v1/power", s.need(accessAdmin, false, s.handlePower))
 	m.Handle("GET /metrics", s.need(accessRead, pub, s.metrics.ServeHTTP))
 	m.HandleFunc("GET /{$}", s.handleIndex)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -58,6 +59,8 @@ var endpoints = []struct {
 	{"GET", "/v1/logs/boot", "", 200, false, false},
 	{"GET", "/v1/config", "", 200, true, false},
 	{"POST", "/v1/plan", runningConfig, 200, true, false},
+	{"POST", "/v1/apply?try=1h", runningConfig, 200, true, false},
+	{"POST", "/v1/apply/confirm", "", 200, true, false},
 	{"POST", "/v1/power", `{"action":"reboot"}`, 202, true, false},
 	{"GET", "/metrics", "", 200, false, true},
 }
@@ -97,6 +100,9 @@ func TestUnauthorized(t *testing.T) {
 	}
 	if got := box.powered(); len(got) != 0 {
 		t.Errorf("unauthenticated requests powered the box: %v", got)
+	}
+	if got := box.appliedNames(); len(got) != 0 {
+		t.Errorf("unauthenticated requests applied configs: %v", got)
 	}
 }
 
@@ -352,6 +358,109 @@ containers:
 		t.Errorf("invalid config errors: %q", ae.Errors)
 	}
 }
+
+func TestApply(t *testing.T) {
+	box := newFakeBox()
+	_, ts := newTestServer(t, box, false)
+	next := strings.Replace(runningConfig, "containers:\n", "containers:\n  - name: db\n    image: docker.io/library/postgres:17\n", 1)
+	resp, body := do(t, "POST", ts.URL+"/v1/apply?name=next.yaml", "Bearer "+testToken, next)
+	if resp.StatusCode != 200 {
+		t.Fatalf("apply: %d\n%s", resp.StatusCode, body)
+	}
+	var ar ApplyResponse
+	if err := json.Unmarshal([]byte(body), &ar); err != nil {
+		t.Fatal(err)
+	}
+	if ar.Running != sha([]byte(runningConfig)) || ar.New != sha([]byte(next)) || ar.Result.Config != ar.New || ar.Result.Try != nil {
+		t.Errorf("apply answer: running %s new %s result %+v", ar.Running, ar.New, ar.Result)
+	}
+	if !strings.Contains(ar.Text, "+ container db") {
+		t.Errorf("apply diff lacks the new container:\n%s", ar.Text)
+	}
+	if strings.Contains(body, testToken) {
+		t.Errorf("the apply answer shows the token:\n%s", body)
+	}
+	if got := box.appliedNames(); len(got) != 1 || got[0] != "next.yaml" {
+		t.Errorf("applied %v", got)
+	}
+
+	// Invalid: 422 with every problem, nothing applied.
+	resp, body = do(t, "POST", ts.URL+"/v1/apply?name=bad.yaml", "Bearer "+testToken, "hostname: Bad_Name\nuplink:\n  colour: blue\n")
+	var ae apiError
+	json.Unmarshal([]byte(body), &ae)
+	if resp.StatusCode != http.StatusUnprocessableEntity || len(ae.Errors) < 2 || !strings.HasPrefix(ae.Errors[0], "bad.yaml:1:") {
+		t.Errorf("invalid config: %d %q", resp.StatusCode, ae.Errors)
+	}
+	for _, q := range []string{"try=soon", "try=-1s", "try=48h"} {
+		if resp, body := do(t, "POST", ts.URL+"/v1/apply?"+q, "Bearer "+testToken, runningConfig); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d\n%s", q, resp.StatusCode, body)
+		}
+	}
+	if got := box.appliedNames(); len(got) != 1 {
+		t.Errorf("refused requests applied configs: %v", got)
+	}
+
+	// Nothing to confirm.
+	if resp, body := do(t, "POST", ts.URL+"/v1/apply/confirm", "Bearer "+testToken, ""); resp.StatusCode != http.StatusConflict {
+		t.Errorf("confirm without a try: %d\n%s", resp.StatusCode, body)
+	}
+
+	// A try: the status shows it, a second apply is refused, confirm ends it.
+	resp, body = do(t, "POST", ts.URL+"/v1/apply?try=2m", "Bearer "+testToken, runningConfig)
+	if resp.StatusCode != 200 {
+		t.Fatalf("apply?try=2m: %d\n%s", resp.StatusCode, body)
+	}
+	json.Unmarshal([]byte(body), &ar)
+	if ar.Result.Try == nil || time.Until(ar.Result.Try.Deadline) < time.Minute || ar.Result.Try.Previous != sha([]byte(next)) {
+		t.Errorf("try in the answer: %+v", ar.Result.Try)
+	}
+	_, body = do(t, "GET", ts.URL+"/v1/status", "Bearer "+testToken, "")
+	var st Status
+	json.Unmarshal([]byte(body), &st)
+	if st.Try == nil || st.Try.Config != sha([]byte(runningConfig)) || st.Try.Deadline.IsZero() {
+		t.Errorf("status during a try: %+v", st.Try)
+	}
+	if resp, body := do(t, "POST", ts.URL+"/v1/apply", "Bearer "+testToken, next); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "in progress") {
+		t.Errorf("apply during a try: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := do(t, "POST", ts.URL+"/v1/apply/confirm", "Bearer "+testToken, ""); resp.StatusCode != 200 || !strings.Contains(body, sha([]byte(runningConfig))) {
+		t.Errorf("confirm: %d\n%s", resp.StatusCode, body)
+	}
+	_, body = do(t, "GET", ts.URL+"/v1/status", "Bearer "+testToken, "")
+	if strings.Contains(body, `"try"`) {
+		t.Errorf("status after the confirmation still shows a try:\n%s", body)
+	}
+
+	// A failed apply is reported as such.
+	box.mu.Lock()
+	box.applyErr = errors.New("applying 0123: containers: boom; the box went back to 4567")
+	box.mu.Unlock()
+	if resp, body := do(t, "POST", ts.URL+"/v1/apply", "Bearer "+testToken, next); resp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, "went back to") {
+		t.Errorf("failed apply: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestApplyNeedsAnApplier(t *testing.T) {
+	s := New(Options{Box: readOnlyBox{newFakeBox()}, Token: testToken, Links: fakeLinks})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	for _, p := range []string{"/v1/apply", "/v1/apply/confirm"} {
+		if resp, body := do(t, "POST", ts.URL+p, "Bearer "+testToken, runningConfig); resp.StatusCode != http.StatusNotImplemented {
+			t.Errorf("%s: %d\n%s", p, resp.StatusCode, body)
+		}
+	}
+}
+
+// readOnlyBox hides the fake's Apply.
+type readOnlyBox struct{ b *fakeBox }
+
+func (r readOnlyBox) State() BoxState                   { return r.b.State() }
+func (r readOnlyBox) Workloads() []Workload             { return r.b.Workloads() }
+func (r readOnlyBox) RunningConfig() (ConfigInfo, bool) { return r.b.RunningConfig() }
+func (r readOnlyBox) Log(ctx context.Context, name string, follow bool) ([]LogLine, <-chan LogLine, bool) {
+	return r.b.Log(ctx, name, follow)
+}
+func (r readOnlyBox) Power(a PowerAction, reason string) error { return r.b.Power(a, reason) }
 
 func TestMetrics(t *testing.T) {
 	box := newFakeBox()

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/spf13/cobra"
@@ -14,37 +16,82 @@ import (
 
 func newApplyCmd() *cobra.Command {
 	var (
-		r      remote
-		dryRun bool
+		r       remote
+		dryRun  bool
+		confirm bool
+		try     time.Duration
 	)
 	c := &cobra.Command{
-		Use:   "apply FILE --dry-run",
-		Short: "Show what a config would change on a running box",
-		Long: `Send a config to a running box, which validates it and compares it with
-the config it runs: which workloads would be added, removed, changed (and
-which fields) or left alone, and which network and box settings change.
-Secrets (the API token, registry passwords) are not shown.
+		Use:   "apply FILE [--dry-run | --try DURATION] | apply --confirm",
+		Short: "Change the config of a running box",
+		Long: `Send a config to a running box, which validates it, compares it with the
+config it runs and applies it: which workloads are added, removed, changed
+(and which fields) or left alone, and which network and box settings
+change, is printed first. Workloads the new config leaves alone keep
+running with the same process and restart count. Secrets (the API token,
+registry passwords) are not shown.
 
-Only --dry-run is available: the box does not apply a config while
-running yet. To change a box, rebuild its image or change the config it
-boots from, and reboot.`,
+If applying fails, the box goes back to the config it ran, and the command
+fails with the reason.
+
+--dry-run only shows the changes. --try DURATION applies the config on
+trial: unless 'nucbox apply --confirm' follows within DURATION, the box
+goes back to the previous config by itself, which saves a box whose new
+network config cut off the person applying it. While a try waits for its
+confirmation, the box refuses other applies.`,
 		Example: `  nucbox apply box.yaml --dry-run
-  nucbox apply box.yaml --dry-run --host https://192.168.1.10:8443 --insecure --output json`,
-		Args: exactFiles(1, "one config file"),
+  nucbox apply box.yaml
+  nucbox apply box.yaml --try 2m --host https://192.168.1.10:8443 --fingerprint SHA256
+  nucbox apply --confirm --host https://192.168.1.10:8443 --fingerprint SHA256`,
+		Args: func(c *cobra.Command, args []string) error {
+			if confirm {
+				if len(args) != 0 || dryRun || try != 0 {
+					return usageError{errors.New("--confirm takes no file and no --dry-run or --try")}
+				}
+				return nil
+			}
+			if dryRun && try != 0 {
+				return usageError{errors.New("--dry-run and --try do not go together")}
+			}
+			if c.Flags().Changed("try") && try <= 0 {
+				return usageError{errors.New("--try needs a positive duration, such as 2m")}
+			}
+			return exactFiles(1, "one config file")(c, args)
+		},
 		RunE: func(c *cobra.Command, args []string) error {
-			if !dryRun {
-				return usageError{errors.New("live apply is not available yet; use --dry-run to see what the config would change")}
+			cl, err := r.client()
+			if err != nil {
+				return err
+			}
+			out := c.OutOrStdout()
+			if confirm {
+				body, err := cl.request(c.Context(), "POST", "/v1/apply/confirm", "", nil)
+				if err != nil {
+					return err
+				}
+				if r.output == "json" {
+					return printJSON(out, body)
+				}
+				var ts api.TryState
+				if err := json.Unmarshal(body, &ts); err != nil {
+					return fmt.Errorf("reading the answer: %w", err)
+				}
+				_, err = fmt.Fprintf(out, "confirmed: the box keeps config %s\n", short(ts.Config))
+				return err
 			}
 			data, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
 			}
-			cl, err := r.client()
-			if err != nil {
-				return err
+			q := url.Values{"name": {filepath.Base(args[0])}}
+			path := "/v1/plan?"
+			if !dryRun {
+				path = "/v1/apply?"
+				if try > 0 {
+					q.Set("try", try.String())
+				}
 			}
-			path := "/v1/plan?name=" + url.QueryEscape(filepath.Base(args[0]))
-			body, err := cl.request(c.Context(), "POST", path, "application/yaml", data)
+			body, err := cl.request(c.Context(), "POST", path+q.Encode(), "application/yaml", data)
 			var se *statusError
 			if errors.As(err, &se) && len(se.errors) > 0 {
 				// Validation errors: the same lines `nucbox validate`
@@ -58,23 +105,41 @@ boots from, and reboot.`,
 				return err
 			}
 			if r.output == "json" {
-				return printJSON(c.OutOrStdout(), body)
+				return printJSON(out, body)
 			}
-			var pr api.PlanResponse
-			if err := json.Unmarshal(body, &pr); err != nil {
-				return fmt.Errorf("reading the plan: %w", err)
+			var ar api.ApplyResponse
+			if err := json.Unmarshal(body, &ar); err != nil {
+				return fmt.Errorf("reading the answer: %w", err)
 			}
-			out := c.OutOrStdout()
-			if pr.Running != "" {
-				fmt.Fprintf(out, "running config %s, new config %s\n", short(pr.Running), short(pr.New))
-			} else {
-				fmt.Fprintf(out, "the box runs no config; new config %s\n", short(pr.New))
+			if err := writePlan(out, ar.PlanResponse); err != nil || dryRun {
+				return err
 			}
-			_, err = fmt.Fprint(out, pr.Text)
-			return err
+			return writeApplied(out, ar.Result)
 		},
 	}
 	addRemoteFlags(c, &r)
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "show the changes without applying them (required for now)")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "show the changes without applying them")
+	c.Flags().DurationVar(&try, "try", 0, "apply on trial: go back to the previous config unless confirmed within `DURATION`")
+	c.Flags().BoolVar(&confirm, "confirm", false, "keep the config of the pending --try")
 	return c
+}
+
+func writePlan(out io.Writer, pr api.PlanResponse) error {
+	if pr.Running != "" {
+		fmt.Fprintf(out, "running config %s, new config %s\n", short(pr.Running), short(pr.New))
+	} else {
+		fmt.Fprintf(out, "the box runs no config; new config %s\n", short(pr.New))
+	}
+	_, err := fmt.Fprint(out, pr.Text)
+	return err
+}
+
+func writeApplied(out io.Writer, res api.ApplyResult) error {
+	if res.Try == nil {
+		_, err := fmt.Fprintf(out, "applied: the box runs config %s\n", short(res.Config))
+		return err
+	}
+	_, err := fmt.Fprintf(out, "applied on trial: the box runs config %s until %s; confirm with 'nucbox apply --confirm' or it goes back to %s\n",
+		short(res.Config), res.Try.Deadline.UTC().Format("15:04:05 UTC"), short(res.Try.Previous))
+	return err
 }

@@ -20,8 +20,10 @@ const cliToken = "cli-test-token-0123456789"
 // testBox is the box behind the CLI tests: a fixed state, so that the
 // output can be compared with golden files.
 type testBox struct {
-	mu    sync.Mutex
-	power []api.PowerAction
+	mu      sync.Mutex
+	power   []api.PowerAction
+	applied []string
+	try     *api.TryState
 }
 
 var testStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -39,8 +41,10 @@ containers:
 `
 
 func (b *testBox) State() api.BoxState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return api.BoxState{Hostname: "lab1", Phase: "ready", Uptime: api.Duration(95 * time.Second),
-		Summary: json.RawMessage(`{"hostname":"lab1","init_ms":812,"ready_ms":3456,"rss_kib":12000,"modules":21}`)}
+		Summary: json.RawMessage(`{"hostname":"lab1","init_ms":812,"ready_ms":3456,"rss_kib":12000,"modules":21}`), Try: b.try}
 }
 
 func (b *testBox) Workloads() []api.Workload {
@@ -87,6 +91,34 @@ func (b *testBox) Power(a api.PowerAction, reason string) error {
 	defer b.mu.Unlock()
 	b.power = append(b.power, a)
 	return nil
+}
+
+func (b *testBox) Apply(name string, data []byte, try time.Duration) (api.ApplyResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.try != nil {
+		return api.ApplyResult{}, api.ErrBusy
+	}
+	b.applied = append(b.applied, name)
+	running, _ := b.RunningConfig()
+	s := sha256.Sum256(data)
+	res := api.ApplyResult{Previous: running.SHA256, Config: hexOf(s[:])}
+	if try > 0 {
+		b.try = &api.TryState{Config: res.Config, Previous: res.Previous, Deadline: testStart.Add(try)}
+		res.Try = b.try
+	}
+	return res, nil
+}
+
+func (b *testBox) Confirm() (api.TryState, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.try == nil {
+		return api.TryState{}, api.ErrNoTry
+	}
+	t := *b.try
+	b.try = nil
+	return t, nil
 }
 
 func testLinks() ([]api.Link, error) {
@@ -147,7 +179,18 @@ func TestRemoteGolden(t *testing.T) {
 		{"apply-same", []string{"apply", same, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"apply-basic", []string{"apply", "../../examples/basic.yaml", "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"apply-invalid", []string{"apply", bad, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
-		{"apply-no-dry-run", []string{"apply", added, "--host", "HOST", "--token", cliToken, "--insecure"}, 2},
+		{"apply", []string{"apply", added, "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
+		{"apply-confirm-none", []string{"apply", "--confirm", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
+		{"apply-try", []string{"apply", added, "--try", "20s", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
+		{"status-try", []string{"status", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
+		{"apply-during-try", []string{"apply", same, "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
+		{"apply-confirm", []string{"apply", "--confirm", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
+		{"apply-try-json", []string{"apply", same, "--try", "1m", "--host", "HOST", "--token", cliToken, "--insecure", "-o", "json"}, 0},
+		{"apply-confirm-json", []string{"apply", "--confirm", "--host", "HOST", "--token", cliToken, "--insecure", "-o", "json"}, 0},
+		{"apply-invalid-live", []string{"apply", bad, "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
+		{"apply-confirm-file", []string{"apply", same, "--confirm"}, 2},
+		{"apply-dry-run-try", []string{"apply", same, "--dry-run", "--try", "1m"}, 2},
+		{"apply-no-file", []string{"apply", "--host", "HOST", "--token", cliToken, "--insecure"}, 2},
 		{"reboot", []string{"reboot", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"poweroff-json", []string{"poweroff", "--host", "HOST", "--token", cliToken, "--insecure", "-o", "json"}, 0},
 	}
@@ -188,6 +231,9 @@ func TestRemoteGolden(t *testing.T) {
 	defer box.mu.Unlock()
 	if len(box.power) != 2 || box.power[0] != api.Reboot || box.power[1] != api.PowerOff {
 		t.Errorf("power requests %v, want [reboot poweroff]", box.power)
+	}
+	if strings.Join(box.applied, " ") != "next.yaml next.yaml same.yaml" {
+		t.Errorf("applied %v, want [next.yaml next.yaml same.yaml]", box.applied)
 	}
 }
 

@@ -76,6 +76,10 @@ func writeStatus(w io.Writer, st api.Status) error {
 	if st.Config != nil {
 		fmt.Fprintf(tw, "config\t%s\t(%s)\n", short(st.Config.SHA256), st.Config.Source)
 	}
+	if t := st.Try; t != nil {
+		fmt.Fprintf(tw, "on trial\t%s\tgoes back to %s at %s unless confirmed (nucbox apply --confirm)\n",
+			short(t.Config), short(t.Previous), t.Deadline.UTC().Format("15:04:05 UTC"))
+	}
 	fmt.Fprintf(tw, "uptime\t%s\n", roundDuration(time.Duration(st.Uptime)))
 	var sum bootSummary
 	if len(st.Summary) > 0 && json.Unmarshal(st.Summary, &sum) == nil {
