@@ -3,6 +3,7 @@ package vmm
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -29,6 +30,7 @@ type KVMProbe func() (detail string, err error)
 
 // KVM probe stages, in the order they run.
 const (
+	StageHost   = "host CPU"
 	StageOpen   = "open /dev/kvm"
 	StageAPI    = "KVM_GET_API_VERSION"
 	StageCreate = "create VM"
@@ -89,6 +91,23 @@ func ChooseAccel(want string, probe KVMProbe) (AccelChoice, error) {
 		return AccelChoice{KVM, "auto: " + detail}, nil
 	}
 	return AccelChoice{}, fmt.Errorf("accel %q: want auto, kvm or tcg", want)
+}
+
+// tcgModel returns the CPU model from /proc/cpuinfo text when it is QEMU's
+// TCG CPU, that is when this machine is itself emulated by QEMU without
+// acceleration (the appliance booted in QEMU for development and tests).
+// TCG emulates SVM well enough for kvm_amd to load and for the speed probe
+// to pass, but guests on it reset at random and, measured here, can freeze
+// the whole box; so auto must not take KVM there.
+func tcgModel(cpuinfo string) (string, bool) {
+	for _, line := range strings.Split(cpuinfo, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == "model name" {
+			v = strings.TrimSpace(v)
+			return v, strings.Contains(v, "QEMU TCG CPU")
+		}
+	}
+	return "", false
 }
 
 // HostKVM probes this host's KVM once per process: the answer is a

@@ -51,3 +51,29 @@ func TestChooseAccel(t *testing.T) {
 		})
 	}
 }
+
+func TestTCGModel(t *testing.T) {
+	tests := []struct {
+		name, cpuinfo, model string
+		tcg                  bool
+	}{
+		{"TCG max CPU", "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: QEMU TCG CPU version 2.5+\nflags\t\t: svm\n", "QEMU TCG CPU version 2.5+", true},
+		{"real CPU", "processor\t: 0\nmodel name\t: Intel(R) Core(TM) i5-1135G7 @ 2.40GHz\n", "Intel(R) Core(TM) i5-1135G7 @ 2.40GHz", false},
+		{"KVM guest", "model name\t: Intel(R) Xeon(R) Processor\n", "Intel(R) Xeon(R) Processor", false},
+		{"no model line", "processor\t: 0\n", "", false},
+	}
+	for _, tt := range tests {
+		model, tcg := tcgModel(tt.cpuinfo)
+		if model != tt.model || tcg != tt.tcg {
+			t.Errorf("%s: tcgModel = %q, %v; want %q, %v", tt.name, model, tcg, tt.model, tt.tcg)
+		}
+	}
+	// A host-stage failure sends auto to TCG but lets "accel: kvm" insist.
+	probe := func() (string, error) { return "", &KVMError{StageHost, errors.New("TCG")} }
+	if c, err := ChooseAccel("auto", probe); err != nil || c.Accel != TCG {
+		t.Errorf("auto on a TCG host = %+v, %v; want TCG", c, err)
+	}
+	if c, err := ChooseAccel("kvm", probe); err != nil || c.Accel != KVM {
+		t.Errorf("kvm on a TCG host = %+v, %v; want KVM as configured", c, err)
+	}
+}

@@ -101,6 +101,11 @@ func kvmIoctl(fd int, req, arg uintptr) (uintptr, error) {
 }
 
 func probeKVM() (string, error) {
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if model, tcg := tcgModel(string(info)); tcg {
+			return "", &KVMError{StageHost, fmt.Errorf("this machine runs on QEMU's TCG (%s), whose emulated SVM/VMX does not run KVM guests reliably", model)}
+		}
+	}
 	kvm, err := unix.Open("/dev/kvm", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", &KVMError{StageOpen, err}
