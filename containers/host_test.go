@@ -320,17 +320,7 @@ func waitOutput(t testing.TB, lg *Log, s string) {
 
 func waitStatus(t testing.TB, s *Supervisor, what string, ok func(Status) bool) Status {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		st := s.Status()
-		if ok(st) {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: status %+v\nlog:\n%s", what, st, s.Logs())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return waitStatusFor(t, s, 15*time.Second, what, ok)
 }
 
 func TestRestartAfterKill9(t *testing.T) {

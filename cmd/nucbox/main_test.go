@@ -57,21 +57,27 @@ func TestGolden(t *testing.T) {
 				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
 			}
 			got := "$ nucbox " + strings.Join(tt.args, " ") + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr
-			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./cmd/nucbox -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s (go test ./cmd/nucbox -update rewrites it):\n--- got\n%s\n--- want\n%s", golden, got, want)
-			}
+			checkGolden(t, filepath.Join("testdata", tt.name+".golden"), got)
 		})
+	}
+}
+
+// checkGolden compares got with a golden file, or rewrites the file with
+// -update.
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/nucbox -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test ./cmd/nucbox -update rewrites it):\n--- got\n%s\n--- want\n%s", golden, got, want)
 	}
 }
 

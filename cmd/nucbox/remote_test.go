@@ -211,20 +211,7 @@ func TestRemoteGolden(t *testing.T) {
 			shown = strings.ReplaceAll(shown, dir, "TMP")
 			got := "$ nucbox " + shown + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr
 			got = strings.ReplaceAll(got, ts.URL, "https://HOST")
-			golden := filepath.Join("testdata", "remote-"+tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./cmd/nucbox -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s (go test ./cmd/nucbox -update rewrites it):\n--- got\n%s\n--- want\n%s", golden, got, want)
-			}
+			checkGolden(t, filepath.Join("testdata", "remote-"+tt.name+".golden"), got)
 		})
 	}
 	box.mu.Lock()

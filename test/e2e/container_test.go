@@ -95,18 +95,7 @@ func busyboxLayout(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := filepath.Join(root, "build", "test", "guests")
-	if d := os.Getenv("NUCBOX_TEST_CACHE"); d != "" {
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(root, d)
-		}
-		base = filepath.Join(d, "guests")
-	}
-	dir := filepath.Join(base, "oci-busybox-"+dg.Hex[:16])
+	dir := filepath.Join(harness.CacheDir(t, "guests"), "oci-busybox-"+dg.Hex[:16])
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
 		return dir
 	}

@@ -107,21 +107,7 @@ func stableCopy(t *testing.T, src, ext string) string {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(b)
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, "build", "test", "guests")
-	if d := os.Getenv("NUCBOX_TEST_CACHE"); d != "" {
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(root, d)
-		}
-		dir = filepath.Join(d, "guests")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(dir, hex.EncodeToString(sum[:10])+ext)
+	dst := filepath.Join(harness.CacheDir(t, "guests"), hex.EncodeToString(sum[:10])+ext)
 	if _, err := os.Stat(dst); err == nil {
 		return dst
 	}

@@ -38,6 +38,21 @@ func cacheDir() (string, error) {
 	return d, os.MkdirAll(d, 0o755)
 }
 
+// CacheDir is a directory named sub in the build cache, created, for files
+// a test generates and wants to keep across runs (guest kernels, images).
+func CacheDir(tb testing.TB, sub string) string {
+	tb.Helper()
+	base, err := cacheDir()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := filepath.Join(base, sub)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
 // imageCacheMaxAge is how long an image nobody booted stays in the cache.
 const imageCacheMaxAge = 7 * 24 * time.Hour
 
