@@ -20,7 +20,8 @@ SMP     ?= 2
 # Everything the build, the appliance image and the tests need from Debian.
 DEB_PACKAGES := \
 	linux-image-amd64 kmod busybox-static \
-	qemu-system-x86 qemu-utils \
+	qemu-system-x86 qemu-utils ipxe-qemu ovmf systemd-boot-efi \
+	e2fsprogs ca-certificates \
 	libseccomp-dev gcc libc6-dev make git \
 	iproute2 dnsmasq-base runc chromium
 

@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vmm"
 	"golang.org/x/sys/unix"
 )
@@ -115,7 +117,13 @@ func (b *apiBox) State() api.BoxState {
 		s.Hostname = unix.ByteSliceToString(u.Nodename[:])
 	}
 	s.Try = theSupervisor.PendingTry()
+	s.Slot = slotState()
 	return s
+}
+
+// Upgrade writes a new image into the other boot slot.
+func (b *apiBox) Upgrade(image []byte, tries int) (api.UpgradeResult, error) {
+	return Upgrade(image, tries)
 }
 
 // Apply applies a posted config. It does not take the request's context:
@@ -132,8 +140,8 @@ func (b *apiBox) Confirm() (api.TryState, error) { return theSupervisor.Confirm(
 func (b *apiBox) Workloads() []api.Workload {
 	var out []api.Workload
 	callSafe(func() error {
-		for _, s := range GuestStatuses() {
-			out = append(out, vmWorkload(s))
+		if v := stageOf[*vmsStage](); v != nil {
+			out = append(out, v.workloads()...)
 		}
 		return nil
 	})
@@ -196,18 +204,17 @@ func (b *apiBox) RunningConfig() (api.ConfigInfo, bool) {
 
 func (b *apiBox) Log(ctx context.Context, name string, follow bool) ([]api.LogLine, <-chan api.LogLine, bool) {
 	if name != api.BootLog {
-		lines, ok := ContainerLog(name)
+		f, ok := followWorkload(name)
 		if !ok {
-			lines, ok = GuestSerial(name)
+			return nil, nil, false
 		}
-		if !ok || !follow {
-			return lines, nil, ok
+		if !follow {
+			if f.cancel != nil {
+				f.cancel()
+			}
+			return textLines(f.backlog), nil, true
 		}
-		// Workload logs are kept as byte rings without sequence numbers, so
-		// a follow streams what is there and ends rather than idling.
-		done := make(chan api.LogLine)
-		close(done)
-		return lines, done, true
+		return streamWorkload(ctx, name, f)
 	}
 	if !follow {
 		return convertLines(Log.Lines()), nil, true
@@ -225,6 +232,150 @@ func (b *apiBox) Log(ctx context.Context, name string, follow bool) ([]api.LogLi
 		}
 	})
 	return convertLines(backlog), out, true
+}
+
+// stageOf is the running supervisor's stage of type T, nil without one.
+func stageOf[T Stage]() T {
+	var zero T
+	for _, st := range theSupervisor.stages {
+		if t, ok := st.(T); ok {
+			return t
+		}
+	}
+	return zero
+}
+
+// followWorkload starts following a container's log or a VM's serial
+// console; ok is false for a name that is neither.
+func followWorkload(name string) (follow, bool) {
+	if c := stageOf[*containersStage](); c != nil {
+		if f, ok := c.followLog(name); ok {
+			return f, true
+		}
+	}
+	if v := stageOf[*vmsStage](); v != nil {
+		if f, ok := v.followSerial(name); ok {
+			return f, true
+		}
+	}
+	return follow{}, false
+}
+
+// followRetry is how often a follow whose source ended (a container
+// stopped on request) looks for a new one.
+const followRetry = 250 * time.Millisecond
+
+// streamWorkload turns a workload's output into numbered lines: the
+// backlog's complete lines now, then every later line as it is
+// completed, until ctx ends. When the source ends (a container stopped
+// or restarted on request), the stream waits for the workload's next
+// source and goes on with it.
+func streamWorkload(ctx context.Context, name string, f follow) ([]api.LogLine, <-chan api.LogLine, bool) {
+	lines := textLines(f.backlog)
+	// An unfinished last line is not sent yet: its end is still to come.
+	var partial []byte
+	if n := len(f.backlog); n > 0 && f.backlog[n-1] != '\n' && len(lines) > 0 {
+		lines = lines[:len(lines)-1]
+		if i := bytes.LastIndexByte(f.backlog, '\n'); i >= 0 {
+			partial = append(partial, f.backlog[i+1:]...)
+		} else {
+			partial = append(partial, f.backlog...)
+		}
+	}
+	seq := uint64(len(lines))
+	out := make(chan api.LogLine, 64)
+	goSafe("api log", func() {
+		defer close(out)
+		cur := f
+		defer func() {
+			if cur.cancel != nil {
+				cur.cancel()
+			}
+		}()
+		send := func(text string) bool {
+			seq++
+			select {
+			case out <- api.LogLine{Seq: seq, Time: sinceBoot(), Text: strings.TrimRight(text, "\r")}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for {
+			if cur.more == nil {
+				// A source without a stream (an error, a test fake):
+				// look again later.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(followRetry):
+				}
+				next, ok := followWorkload(name)
+				if !ok {
+					return
+				}
+				if next.source == nil || next.source == cur.source {
+					if next.cancel != nil {
+						next.cancel()
+					}
+					continue
+				}
+				// A new source: its backlog is news, except what it
+				// carried over from the old one, which was sent. An
+				// unfinished line of the old source ends with it.
+				cur = next
+				if len(partial) > 0 {
+					if !send(string(partial)) {
+						return
+					}
+					partial = nil
+				}
+				for _, l := range newLines(&partial, cur.backlog[min(cur.carried, len(cur.backlog)):]) {
+					if !send(l) {
+						return
+					}
+				}
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case b, ok := <-cur.more:
+				if !ok {
+					if cur.cancel != nil {
+						cur.cancel()
+					}
+					cur = follow{source: cur.source}
+					continue
+				}
+				for _, l := range newLines(&partial, b) {
+					if !send(l) {
+						return
+					}
+				}
+			}
+		}
+	})
+	return lines, out, true
+}
+
+// newLines appends b to the unfinished line in *partial and returns the
+// lines it completes.
+func newLines(partial *[]byte, b []byte) []string {
+	*partial = append(*partial, b...)
+	var out []string
+	for {
+		i := bytes.IndexByte(*partial, '\n')
+		if i < 0 {
+			break
+		}
+		out = append(out, string((*partial)[:i]))
+		*partial = (*partial)[i+1:]
+	}
+	if len(*partial) == 0 {
+		*partial = nil
+	}
+	return out
 }
 
 // textLines splits a workload's log text (container output, a VM's serial
@@ -263,4 +414,79 @@ func (b *apiBox) Power(a api.PowerAction, reason string) error {
 		return fmt.Errorf("unknown power action %q", a)
 	}
 	return nil
+}
+
+// Control starts, stops or restarts a VM or a container.
+func (b *apiBox) Control(ctx context.Context, name string, a api.WorkloadAction) (api.Workload, error) {
+	if v := stageOf[*vmsStage](); v != nil {
+		w, err := v.control(ctx, name, a)
+		if !errors.Is(err, api.ErrNoWorkload) {
+			return w, err
+		}
+	}
+	if c := stageOf[*containersStage](); c != nil {
+		return c.control(ctx, name, a)
+	}
+	return api.Workload{}, api.ErrNoWorkload
+}
+
+// Console opens a VM's serial console.
+func (b *apiBox) Console(name string) (io.ReadWriteCloser, error) {
+	if v := stageOf[*vmsStage](); v != nil {
+		return v.console(name)
+	}
+	return nil, api.ErrNoWorkload
+}
+
+// UplinkLease is the network stage's DHCP lease.
+func (b *apiBox) UplinkLease() *api.Lease {
+	n := stageOf[*networkStage]()
+	if n == nil {
+		return nil
+	}
+	n.mu.Lock()
+	mgr := n.mgr
+	n.mu.Unlock()
+	if mgr == nil {
+		return nil
+	}
+	l := mgr.Status().Lease
+	if l == nil {
+		return nil
+	}
+	al := apiLease(l)
+	return &al
+}
+
+// WorkloadUsage measures a container from its cgroup; a VM is left to
+// QEMU's /proc entry.
+func (b *apiBox) WorkloadUsage(w api.Workload) (api.Usage, bool) {
+	if w.Kind != "container" {
+		return api.Usage{}, false
+	}
+	c := stageOf[*containersStage]()
+	if c == nil {
+		return api.Usage{}, false
+	}
+	u, ok := c.usage(w.Name)
+	if !ok {
+		return api.Usage{}, false
+	}
+	return api.Usage{CPU: u.CPU.Seconds(), Memory: u.Memory}, true
+}
+
+// apiLease is a netcfg lease as the API shows it.
+func apiLease(l *netcfg.Lease) api.Lease {
+	a := api.Lease{Link: l.Link, State: l.State, Obtained: l.Acquired, Renew: l.T1, Rebind: l.T2,
+		Expiry: l.Expiry, Renewals: l.Renewals, LastError: l.LastError}
+	if l.Address.IsValid() {
+		a.Address = l.Address.String()
+	}
+	if l.Server.IsValid() {
+		a.Server = l.Server.String()
+	}
+	if l.Router.IsValid() {
+		a.Router = l.Router.String()
+	}
+	return a
 }

@@ -1,7 +1,6 @@
 package boot
 
 import (
-	"fmt"
 	"os"
 	"strings"
 )
@@ -78,43 +77,3 @@ func (c Cmdline) Get(name string) (string, bool) {
 
 // Params returns the parameters in order.
 func (c Cmdline) Params() []string { return append([]string(nil), c.params...) }
-
-// DefaultConfigPath is the config baked into the image.
-const DefaultConfigPath = "/etc/nucbox/config.yaml"
-
-// configSource is where the config comes from at boot. Fetch returns a
-// local path that config.Load can read (and that the errors name) and the
-// bytes whose hash identifies the config.
-type configSource interface {
-	String() string
-	Fetch() (path string, data []byte, err error)
-}
-
-// fileSource is a config file in the image or on a mounted disk.
-type fileSource string
-
-func (f fileSource) String() string { return string(f) }
-
-func (f fileSource) Fetch() (string, []byte, error) {
-	b, err := os.ReadFile(string(f))
-	return string(f), b, err
-}
-
-// configSourceFor picks the source named by nucbox.config=, defaulting to
-// the baked-in file. Network sources (http://, https://, by MAC for PXE
-// racks) are further cases of the switch.
-func configSourceFor(c Cmdline) (configSource, error) {
-	spec, ok := c.Get("nucbox.config")
-	if !ok || spec == "" {
-		return fileSource(DefaultConfigPath), nil
-	}
-	scheme, rest, hasScheme := strings.Cut(spec, "://")
-	switch {
-	case !hasScheme:
-		return fileSource(spec), nil
-	case scheme == "file":
-		return fileSource(rest), nil
-	default:
-		return nil, fmt.Errorf("nucbox.config=%s: unsupported source %q (use a path)", spec, scheme)
-	}
-}

@@ -46,26 +46,3 @@ func TestCmdlineGet(t *testing.T) {
 		}
 	}
 }
-
-func TestConfigSource(t *testing.T) {
-	for _, tc := range []struct {
-		cmdline string
-		want    string
-		err     bool
-	}{
-		{"console=ttyS0", DefaultConfigPath, false},
-		{"nucbox.config=", DefaultConfigPath, false},
-		{"nucbox.config=/data/box.yaml", "/data/box.yaml", false},
-		{"nucbox.config=file:///data/box.yaml", "/data/box.yaml", false},
-		{"nucbox.config=ftp://x/y", "", true},
-	} {
-		src, err := configSourceFor(ParseCmdline(tc.cmdline))
-		if (err != nil) != tc.err {
-			t.Errorf("%q: err = %v, want error %v", tc.cmdline, err, tc.err)
-			continue
-		}
-		if err == nil && src.String() != tc.want {
-			t.Errorf("%q: source %q, want %q", tc.cmdline, src, tc.want)
-		}
-	}
-}

@@ -131,3 +131,17 @@ func TestReadModaliases(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestParseUevent(t *testing.T) {
+	msg := "add@/devices/pci0000:00/0000:00:03.0/usb2/2-1/2-1:1.0\x00ACTION=add\x00DEVPATH=/devices/pci0000:00/0000:00:03.0/usb2/2-1/2-1:1.0\x00SUBSYSTEM=usb\x00MODALIAS=usb:v46F4p0001d0000dc00dsc00dp00ic08isc06ip50in00\x00SEQNUM=1234\x00"
+	a, m := parseUevent([]byte(msg))
+	if a != "add" || m != "usb:v46F4p0001d0000dc00dsc00dp00ic08isc06ip50in00" {
+		t.Errorf("parseUevent = %q, %q", a, m)
+	}
+	if a, m := parseUevent([]byte("remove@/x\x00ACTION=remove\x00")); a != "remove" || m != "" {
+		t.Errorf("remove: %q, %q", a, m)
+	}
+	if a, _ := parseUevent([]byte("libudev\x00\xfe\xed\xca\xfeACTION=add\x00MODALIAS=x\x00")); a != "" {
+		t.Errorf("a udev message was taken for the kernel's: %q", a)
+	}
+}

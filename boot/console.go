@@ -87,6 +87,13 @@ func ensureStdio() {
 // control and Ctrl-C would not reach it; the real device (ttyS0) can.
 // The last name in the active list is the one /dev/console writes to.
 func consoleTTY() string {
+	if b, err := os.ReadFile("/proc/consoles"); err == nil {
+		if name := consoleDevice(string(b)); name != "" {
+			if _, err := os.Stat("/dev/" + name); err == nil {
+				return "/dev/" + name
+			}
+		}
+	}
 	b, err := os.ReadFile("/sys/class/tty/console/active")
 	if err == nil {
 		if f := strings.Fields(string(b)); len(f) > 0 {
@@ -97,6 +104,27 @@ func consoleTTY() string {
 		}
 	}
 	return "/dev/console"
+}
+
+// consoleDevice picks from /proc/consoles the console that is
+// /dev/console (flag C): with console=tty0 console=ttyS0 that is the
+// serial line, where PID 1's output goes, and the shell must be there too.
+func consoleDevice(procConsoles string) string {
+	for _, l := range strings.Split(procConsoles, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			continue
+		}
+		open := strings.Index(l, "(")
+		end := strings.Index(l, ")")
+		if open < 0 || end < open {
+			continue
+		}
+		if strings.Contains(l[open:end], "C") {
+			return f[0]
+		}
+	}
+	return ""
 }
 
 // drainConsole waits until the serial line has sent what PID 1 wrote, so

@@ -26,6 +26,8 @@ import (
 // fails; a shutdown that cancels it still leaves the stage among the
 // applied ones so that Stop ends what did start.
 type containersStage struct {
+	// ctl serializes start, stop and restart requests.
+	ctl     sync.Mutex
 	mu      sync.Mutex
 	rt      ctRuntime
 	rtKey   string // state dir and box name the runtime was made for
@@ -64,6 +66,20 @@ type ctEntry struct {
 	// running the first time.
 	since   time.Time
 	startMS int64
+	// held is set by a stop request: the container stays stopped, through
+	// applies that leave it unchanged, until a start request.
+	held bool
+	// restarts counts the restarts of the supervisors this one replaced
+	// (start and restart requests make a new one), prevLog the tail of
+	// their logs.
+	restarts int
+	prevLog  []byte
+}
+
+// followSup is what *containers.Supervisor offers beyond ctSupervisor.
+type followSup interface {
+	FollowLogs() ([]byte, <-chan []byte, func())
+	Usage() (containers.Usage, error)
 }
 
 // realRuntime adapts *containers.Runtime to ctRuntime.
@@ -394,10 +410,13 @@ func (c *containersStage) Workloads() []api.Workload {
 		}
 		if e.sup != nil {
 			st := e.sup.Status()
-			w.State, w.PID, w.Started, w.Restarts, w.LastError = ctState(st), st.Pid, st.Started, st.Restarts, st.LastError
+			w.State, w.PID, w.Started, w.Restarts, w.LastError = ctState(st), st.Pid, st.Started, st.Restarts+e.restarts, st.LastError
 			for _, n := range st.NICs {
 				if n.Address != "" {
 					w.Addresses = append(w.Addresses, n.Address)
+				}
+				if n.DHCP != nil {
+					w.Leases = append(w.Leases, apiLease(n.DHCP))
 				}
 			}
 			w.Details["image"] = st.Image
@@ -417,6 +436,7 @@ func (c *containersStage) Workloads() []api.Workload {
 		if e.startMS > 0 {
 			w.Details["startup_ms"] = strconv.FormatInt(e.startMS, 10)
 		}
+		w.Held = e.held
 		out = append(out, w)
 	}
 	return out
@@ -435,7 +455,145 @@ func (c *containersStage) ContainerLog(name string) (lines []api.LogLine, ok boo
 	if e.sup == nil {
 		return []api.LogLine{{Seq: 1, Text: "error: " + e.err.Error()}}, true
 	}
-	return textLines(e.sup.Logs()), true
+	return textLines(append(append([]byte(nil), e.prevLog...), e.sup.Logs()...)), true
+}
+
+// entry returns the named container's entry, or ErrNoWorkload.
+func (c *containersStage) entry(name string) (*ctEntry, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[name]
+	if !ok {
+		return nil, api.ErrNoWorkload
+	}
+	return e, nil
+}
+
+// maxPrevLog bounds the log carried over from replaced supervisors.
+const maxPrevLog = containers.DefaultRingSize
+
+// control starts, stops or restarts a container on request. A stop
+// stops it as at power-off (SIGTERM, SIGKILL after its stop-timeout) and
+// holds it stopped; a start or restart supervises it anew, counting on
+// from the old supervisor's restarts and keeping its log's tail.
+func (c *containersStage) control(ctx context.Context, name string, a api.WorkloadAction) (api.Workload, error) {
+	c.ctl.Lock()
+	defer c.ctl.Unlock()
+	e, err := c.entry(name)
+	if err != nil {
+		return api.Workload{}, err
+	}
+	if e.sup == nil {
+		return api.Workload{}, fmt.Errorf("container %s cannot run: %v", name, e.err)
+	}
+	st := e.sup.Status()
+	// Running, or on its way there: supervised and not ended.
+	running := !e.held && st.State != containers.StateStopped && st.State != containers.StateExited
+	switch a {
+	case api.WorkloadStop:
+		c.mu.Lock()
+		e.held = true
+		c.mu.Unlock()
+		Logf("containers: %s: stopping on request", name)
+		e.sup.Stop()
+		Logf("containers: %s: stopped on request (%s); it stays stopped until nucbox start %s", name, e.sup.Status().LastExit, name)
+		return c.workload(name), nil
+	case api.WorkloadStart:
+		if running {
+			return c.workload(name), nil
+		}
+	case api.WorkloadRestart:
+		Logf("containers: %s: restarting on request", name)
+		e.sup.Stop()
+	}
+	c.mu.Lock()
+	rt := c.rt
+	c.mu.Unlock()
+	if rt == nil {
+		return api.Workload{}, fmt.Errorf("container %s: no container runtime", name)
+	}
+	prev := append(append([]byte(nil), e.prevLog...), e.sup.Logs()...)
+	if len(prev) > maxPrevLog {
+		prev = prev[len(prev)-maxPrevLog:]
+	}
+	n := &ctEntry{ct: e.ct, src: e.src, since: time.Now(), restarts: e.restarts + e.sup.Status().Restarts, prevLog: prev}
+	if a == api.WorkloadRestart {
+		n.restarts++
+	}
+	n.sup, err = rt.Supervise(e.ct, e.src)
+	if err != nil {
+		return api.Workload{}, fmt.Errorf("container %s: %w", name, err)
+	}
+	c.mu.Lock()
+	if c.entries[name] != e {
+		c.mu.Unlock()
+		n.sup.Stop()
+		return api.Workload{}, fmt.Errorf("container %s was changed by an apply meanwhile", name)
+	}
+	c.entries[name] = n
+	c.mu.Unlock()
+	// Wait a little for the new process, so that the answer says how the
+	// start went; a slow image pull goes on in the background.
+	wait := time.NewTimer(15 * time.Second)
+	defer wait.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s := n.sup.Status().State
+		if s != containers.StatePulling && s != containers.StateStarting {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-wait.C:
+		case <-tick.C:
+			continue
+		}
+		break
+	}
+	Logf("containers: %s: %sed on request (%s)", name, a, n.sup.Status().State)
+	return c.workload(name), nil
+}
+
+func (c *containersStage) workload(name string) api.Workload {
+	for _, w := range c.Workloads() {
+		if w.Name == name {
+			return w
+		}
+	}
+	return api.Workload{Kind: "container", Name: name}
+}
+
+// followLog follows a container's log. A start or restart request makes
+// a new supervisor, whose log is a new source.
+func (c *containersStage) followLog(name string) (follow, bool) {
+	e, err := c.entry(name)
+	if err != nil {
+		return follow{}, false
+	}
+	if e.sup == nil {
+		return follow{backlog: []byte("error: " + e.err.Error() + "\n")}, true
+	}
+	f, ok := e.sup.(followSup)
+	if !ok {
+		return follow{backlog: append(append([]byte(nil), e.prevLog...), e.sup.Logs()...)}, true
+	}
+	b, more, cancel := f.FollowLogs()
+	return follow{backlog: append(append([]byte(nil), e.prevLog...), b...), more: more, cancel: cancel, source: e.sup, carried: len(e.prevLog)}, true
+}
+
+// usage is a running container's usage from its cgroup.
+func (c *containersStage) usage(name string) (containers.Usage, bool) {
+	e, err := c.entry(name)
+	if err != nil || e.sup == nil {
+		return containers.Usage{}, false
+	}
+	f, ok := e.sup.(followSup)
+	if !ok {
+		return containers.Usage{}, false
+	}
+	u, err := f.Usage()
+	return u, err == nil
 }
 
 // ContainerLog finds a container's log in the running supervisor's

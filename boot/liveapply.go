@@ -35,7 +35,7 @@ func (s *supervisor) Apply(ctx context.Context, rec ConfigRecord, try time.Durat
 	statusMu.Lock()
 	phase, prevp := status.Phase, lastGood
 	statusMu.Unlock()
-	if phase != "ready" || prevp == nil {
+	if (phase != "ready" && phase != "maintenance") || prevp == nil {
 		return api.ApplyResult{}, fmt.Errorf("%w (it is %s)", api.ErrNotReady, phase)
 	}
 	prev := *prevp
@@ -67,8 +67,10 @@ func (s *supervisor) Apply(ctx context.Context, rec ConfigRecord, try time.Durat
 		}
 		return res, fmt.Errorf("applying %s: %w; the box went back to %s", short(rec.SHA256), err, short(prev.SHA256))
 	}
+	leaveMaintenance(prev, rec)
 	if try <= 0 {
 		Logf("apply: running %s", short(rec.SHA256))
+		rememberGood(rec)
 		return res, nil
 	}
 	t := &pendingTry{prev: prev, next: rec, window: try, deadline: time.Now().Add(try)}
@@ -93,6 +95,7 @@ func (s *supervisor) Confirm() (api.TryState, error) {
 	s.try = nil
 	s.mu.Unlock()
 	Logf("apply: %s confirmed", short(t.next.SHA256))
+	rememberGood(t.next)
 	return api.TryState{Config: t.next.SHA256, Previous: t.prev.SHA256, Deadline: t.deadline}, nil
 }
 
@@ -131,6 +134,14 @@ func (s *supervisor) expire(t *pendingTry) {
 		return
 	}
 	Logf("apply: not confirmed within %s, rolled back to %s", shortDuration(t.window), short(t.prev.SHA256))
+	if t.prev.isMaintenance() {
+		statusMu.Lock()
+		if status.Phase == "ready" {
+			status.Phase = "maintenance"
+		}
+		statusMu.Unlock()
+		Logf("maintenance: back in maintenance mode, waiting for a config")
+	}
 }
 
 func (s *supervisor) idle() {

@@ -81,18 +81,31 @@ func run() {
 	Children.logf = func(f string, a ...any) { Logf("reaper: "+f, a...) }
 	goForever("reaper", func() { Children.Run(nil) })
 
-	rec, cfg, err := readConfig()
-	startAPI(rec, cfg)
+	// Disks and NICs are needed before the config: it may be on the data
+	// partition or behind a URL.
+	if _, err := loadModules(nil); err != nil {
+		Logf("modules: %v", err)
+	}
+	// The boot loader's variables first: they name the disk the box
+	// booted from, which is the one whose data partition counts.
+	slot := detectBootSlot()
+	theSlot = slot
+	setupDataPartition(slot.Slot != "")
+
+	cl, clErr := ReadCmdline()
+	rec, cfg, err := readConfig(cl, clErr)
 	if err != nil {
-		// The power button and the NICs should work in the rescue
-		// shell too, so the base modules load regardless.
-		if _, merr := loadModules(nil); merr != nil {
-			Logf("modules: %v", merr)
-		}
 		failConfig(rec.Source, err)
+		if slot.onTrial() {
+			slot.fail("config")
+			return
+		}
+		enterMaintenance(cl, rec.Source)
 		return
 	}
+	startAPI(rec, cfg)
 	Logf("config: %s (sha256 %s)", rec.Source, rec.SHA256[:12])
+	slot.watchTrial()
 
 	sum := Summary{Config: rec.SHA256, ConfigSource: rec.Source, InitMS: ms(initAt)}
 	if err := theSupervisor.apply(context.Background(), cfg, &sum); err != nil {
@@ -105,6 +118,7 @@ func run() {
 		} else {
 			fail("apply", err)
 		}
+		slot.fail("apply")
 		return
 	}
 	sum.Root, _ = rootFSType()
@@ -119,29 +133,62 @@ func run() {
 	lastGood = &rec
 	statusMu.Unlock()
 	Logf("ready %s", sum.JSON())
+	rememberGood(rec)
+	slot.markGood()
 	startConsoleShell(false)
 }
 
-// readConfig fetches and loads the config named on the command line.
-func readConfig() (ConfigRecord, *config.Config, error) {
-	cl, err := ReadCmdline()
-	if err != nil {
-		return ConfigRecord{}, nil, err
+// readConfig tries the config sources in order (see configSources) and
+// returns the first valid config. Sources that fail are logged and
+// skipped; when none is usable the error is the first failure's, which
+// is usually the one the user meant to be read.
+func readConfig(cl Cmdline, clErr error) (ConfigRecord, *config.Config, error) {
+	if clErr != nil {
+		return ConfigRecord{Source: "/proc/cmdline"}, nil, clErr
 	}
-	src, err := configSourceFor(cl)
+	srcs, err := configSources(cl, lastGoodPath())
 	if err != nil {
-		return ConfigRecord{}, nil, err
+		return ConfigRecord{Source: "kernel command line"}, nil, err
 	}
-	path, data, err := src.Fetch()
-	rec := newConfigRecord(src.String(), data)
-	if err != nil {
-		return rec, nil, err
+	var (
+		first    error
+		firstRec ConfigRecord
+		tried    []string
+	)
+	for i, src := range srcs {
+		tried = append(tried, src.String())
+		name, data, err := src.Fetch(context.Background())
+		rec := newConfigRecord(name, data)
+		if err == nil {
+			var cfg *config.Config
+			if cfg, err = config.Parse(name, data); err == nil {
+				if first != nil {
+					Logf("config: using %s instead", name)
+				}
+				return rec, cfg, nil
+			}
+			err = &configError{err}
+		}
+		if errors.Is(err, errNoConfig) {
+			continue
+		}
+		if first == nil {
+			first, firstRec = err, rec
+		}
+		if i == len(srcs)-1 {
+			break // the failure report shows it
+		}
+		lines := errorLines(err)
+		Logf("config: %s is unusable, trying the next source: %s", name, lines[0])
+		for _, l := range lines[1:] {
+			Logf("    %s", l)
+		}
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return rec, nil, &configError{err}
+	if first == nil {
+		return ConfigRecord{Source: strings.Join(tried, ", ")}, nil,
+			fmt.Errorf("no config: none of %s exists", strings.Join(tried, ", "))
 	}
-	return rec, cfg, nil
+	return firstRec, nil, first
 }
 
 // configError marks errors from parsing and validating the config, as

@@ -25,7 +25,12 @@ var HardwareModules = []string{
 	"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_console", "virtio_rng",
 	"ahci", "nvme", "sd_mod", "sr_mod", "usb_storage", "uas", "xhci_pci", "ehci_pci",
 	// Filesystems for the data partition, ESP and seeds.
-	"ext4", "vfat", "nls_cp437", "nls_iso8859_1", "isofs",
+	// ext4 needs crc32c, which modules.dep does not list (the kernel asks
+	// for it by name at mount time), so it is named here.
+	"ext4", "crc32c_generic", "vfat", "nls_cp437", "nls_ascii", "nls_iso8859_1", "nls_utf8", "isofs", "efivarfs",
+	// Watchdogs, armed during trial boots: QEMU's q35 (i6300esb) and Intel
+	// boards' (iTCO_wdt, whose device lpc_ich or i2c_i801 creates).
+	"i6300esb", "iTCO_wdt", "lpc_ich", "i2c_i801",
 	// KVM for guests, 9p for host shares in development.
 	"kvm", "kvm_intel", "kvm_amd", "9p", "9pnet_virtio",
 }

@@ -360,6 +360,7 @@ func loadModules(extra []string) (count int, err error) {
 		return 0, err
 	}
 	l := newModuleLoader(db)
+	startHotplug()
 	want := append(append([]string(nil), BaseModules...), extra...)
 	loaded, reqErrs := l.Load(want)
 	hw, hwWarn := coldplug(l, db)
@@ -392,4 +393,15 @@ func setModprobeHelper() {
 			return
 		}
 	}
+}
+
+// loadNamedModules loads modules a feature needs on demand (a filesystem
+// before mounting it), with their dependencies.
+func loadNamedModules(names ...string) ([]string, error) {
+	db, err := openModuleDB(moduleDir())
+	if err != nil {
+		return nil, err
+	}
+	loaded, errs := newModuleLoader(db).Load(names)
+	return loaded, errors.Join(errs...)
 }

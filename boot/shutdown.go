@@ -57,6 +57,7 @@ func shutdown(a Action, reason string) {
 		killAll(unix.SIGKILL, 2*time.Second)
 	}
 	reapAll()
+	closeBootLogFile()
 	unix.Sync()
 	n := unmountAll()
 	unix.Sync()
@@ -131,6 +132,9 @@ func unmountAll() int {
 			n++
 			continue
 		}
+		// Still busy: read-only first, so a disk's journal is clean even
+		// if the detached mount lingers until power off.
+		unix.Mount("", t, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
 		if err := unix.Unmount(t, unix.MNT_DETACH); err == nil {
 			n++
 		}

@@ -3,11 +3,14 @@ package boot
 import (
 	"context"
 	"errors"
-	"github.com/nucbox/nucbox/boot/api"
+	"fmt"
+	"io"
 	"log/slog"
 	"os/exec"
 	"reflect"
 	"sync"
+
+	"github.com/nucbox/nucbox/boot/api"
 
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/vmm"
@@ -25,6 +28,8 @@ import (
 // shutdown cancels it halfway, it returns nil, which keeps the stage among
 // the applied ones and lets Stop shut down the guests it did start.
 type vmsStage struct {
+	// ctl serializes start, stop and restart requests.
+	ctl    sync.Mutex
 	mu     sync.Mutex
 	guests map[string]*vmEntry
 	order  []string // config order, for the summary
@@ -47,6 +52,19 @@ type vmEntry struct {
 	g    guest
 	// err is why the guest could not even be made (bad NIC MAC).
 	err error
+	// held is set by a stop request: the guest stays stopped, through
+	// applies that leave it unchanged, until a start request.
+	held bool
+	// restarts counts the restarts of the guests this one replaced
+	// (start and restart requests make a new guest).
+	restarts int
+}
+
+// consoleGuest is what *vmm.Guest offers beyond guest: the console and a
+// serial buffer to hand on to the guest that replaces it.
+type consoleGuest interface {
+	OpenConsole() (*vmm.Console, error)
+	SerialBuffer() *vmm.Ring
 }
 
 // GuestSummary is one VM in the ready summary.
@@ -105,7 +123,7 @@ func (v *vmsStage) Apply(ctx context.Context, cfg *config.Config) error {
 	// config again is how an operator retries it after fixing its files.
 	var stale []*vmEntry
 	for name, e := range v.guests {
-		if s, ok := want[name]; !ok || e.g == nil || ended(e.g) || !reflect.DeepEqual(s, e.spec) {
+		if s, ok := want[name]; !ok || e.g == nil || ended(e.g) && !e.held || !reflect.DeepEqual(s, e.spec) {
 			stale = append(stale, e)
 			delete(v.guests, name)
 		}
@@ -278,7 +296,161 @@ func (v *vmsStage) statuses() []vmm.Status {
 			out = append(out, vmm.Status{Name: name, State: vmm.StateFailed, LastError: e.err.Error()})
 			continue
 		}
-		out = append(out, e.g.Status())
+		st := e.g.Status()
+		st.Restarts += e.restarts
+		out = append(out, st)
 	}
 	return out
+}
+
+// workloads lists the VMs for the API's status.
+func (v *vmsStage) workloads() []api.Workload {
+	v.mu.Lock()
+	held := map[string]bool{}
+	for name, e := range v.guests {
+		held[name] = e.held
+	}
+	v.mu.Unlock()
+	var out []api.Workload
+	for _, s := range v.statuses() {
+		w := vmWorkload(s)
+		w.Held = held[s.Name]
+		out = append(out, w)
+	}
+	return out
+}
+
+// entry returns the named VM's entry, or ErrNoWorkload.
+func (v *vmsStage) entry(name string) (*vmEntry, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.guests[name]
+	if !ok {
+		return nil, api.ErrNoWorkload
+	}
+	return e, nil
+}
+
+// control starts, stops or restarts a VM on request. A stop shuts the
+// guest down as at power-off (ACPI, quit, kill) and holds it stopped; a
+// start or restart makes a new guest of the same spec that keeps the
+// console history and counts on from the old one's restarts.
+func (v *vmsStage) control(ctx context.Context, name string, a api.WorkloadAction) (api.Workload, error) {
+	v.ctl.Lock()
+	defer v.ctl.Unlock()
+	e, err := v.entry(name)
+	if err != nil {
+		return api.Workload{}, err
+	}
+	if e.g == nil {
+		return api.Workload{}, fmt.Errorf("VM %s cannot run: %v", name, e.err)
+	}
+	running := !e.held && !ended(e.g)
+	switch a {
+	case api.WorkloadStop:
+		v.mu.Lock()
+		e.held = true
+		v.mu.Unlock()
+		if !ended(e.g) {
+			Logf("vms: %s: stopping on request", name)
+			// The guest gets its shutdown-timeout even when the client
+			// gives up waiting.
+			if err := e.g.Stop(context.WithoutCancel(ctx)); err != nil {
+				return v.workload(name), err
+			}
+		}
+		Logf("vms: %s: stopped on request; it stays stopped until nucbox start %s", name, name)
+		return v.workload(name), nil
+	case api.WorkloadStart:
+		if running {
+			return v.workload(name), nil
+		}
+	case api.WorkloadRestart:
+		if running {
+			Logf("vms: %s: restarting on request", name)
+			if err := e.g.Stop(context.WithoutCancel(ctx)); err != nil {
+				return v.workload(name), err
+			}
+		}
+	}
+	n := &vmEntry{spec: e.spec, restarts: e.restarts + e.g.Status().Restarts}
+	if a == api.WorkloadRestart {
+		n.restarts++
+	}
+	opts := v.options()
+	if cg, ok := e.g.(consoleGuest); ok {
+		opts.SerialBuffer = cg.SerialBuffer()
+	}
+	n.g = v.newGuest(e.spec, opts)
+	v.mu.Lock()
+	if v.guests[name] != e {
+		v.mu.Unlock()
+		return api.Workload{}, fmt.Errorf("VM %s was changed by an apply meanwhile", name)
+	}
+	v.guests[name] = n
+	v.mu.Unlock()
+	if err := n.g.Start(ctx); err != nil && ctx.Err() == nil {
+		Logf("vms: %s: FAILED: %v (state %s)", name, err, n.g.Status().State)
+		return v.workload(name), nil
+	}
+	Logf("vms: %s: %sed on request", name, a)
+	return v.workload(name), nil
+}
+
+func (v *vmsStage) workload(name string) api.Workload {
+	for _, w := range v.workloads() {
+		if w.Name == name {
+			return w
+		}
+	}
+	return api.Workload{Kind: "vm", Name: name}
+}
+
+// console opens a VM's serial console.
+func (v *vmsStage) console(name string) (io.ReadWriteCloser, error) {
+	e, err := v.entry(name)
+	if err != nil {
+		return nil, err
+	}
+	cg, ok := e.g.(consoleGuest)
+	if !ok {
+		return nil, api.ErrNotRunning
+	}
+	c, err := cg.OpenConsole()
+	if errors.Is(err, vmm.ErrNotRunning) {
+		return nil, api.ErrNotRunning
+	}
+	return c, err
+}
+
+// followSerial follows a VM's serial console; the buffer outlives the
+// guest when it is replaced, so the follow goes on across a restart.
+func (v *vmsStage) followSerial(name string) (follow, bool) {
+	e, err := v.entry(name)
+	if err != nil {
+		return follow{}, false
+	}
+	if e.g == nil {
+		return follow{backlog: []byte("error: " + e.err.Error() + "\n")}, true
+	}
+	f, ok := e.g.(interface {
+		FollowSerial() ([]byte, <-chan []byte, func())
+	})
+	if !ok {
+		return follow{backlog: e.g.Serial()}, true
+	}
+	b, more, cancel := f.FollowSerial()
+	return follow{backlog: b, more: more, cancel: cancel, source: e.g}, true
+}
+
+// follow is a workload log being followed: what it holds now and its
+// later output, until cancel. source identifies what produces the
+// output; a follow whose channel closed looks for a new source.
+type follow struct {
+	backlog []byte
+	more    <-chan []byte
+	cancel  func()
+	source  any
+	// carried is how much of backlog came from an older source.
+	carried int
 }

@@ -19,7 +19,13 @@ type Log struct {
 	f       *os.File
 	size    int64
 	maxSize int64
+	subs    map[chan []byte]struct{}
+	closed  bool
 }
+
+// followBuffer is how many writes a follower may fall behind before it
+// is dropped: a container's output must never wait for a slow reader.
+const followBuffer = 256
 
 // Default log sizes.
 const (
@@ -64,6 +70,19 @@ func (l *Log) open() error {
 func (l *Log) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.subs) > 0 && len(p) > 0 {
+		c := append([]byte(nil), p...)
+		for ch := range l.subs {
+			select {
+			case ch <- c:
+			default:
+				// Too far behind: the follow ends rather than stall the
+				// container or miss output silently.
+				delete(l.subs, ch)
+				close(ch)
+			}
+		}
+	}
 	l.ring = append(l.ring, p...)
 	if len(l.ring) > l.max {
 		l.ring = append(l.ring[:0:0], l.ring[len(l.ring)-l.max:]...)
@@ -98,10 +117,49 @@ func (l *Log) Tail() []byte {
 	return append([]byte(nil), l.ring...)
 }
 
-// Close closes the file.
+// Follow returns the ring's content and a channel of every later write,
+// taken under one lock so that nothing is missed or repeated. The channel
+// is closed by cancel, when the log is closed (the supervision ended), or
+// when the follower falls more than followBuffer writes behind. cancel
+// may be called more than once.
+func (l *Log) Follow() (backlog []byte, more <-chan []byte, cancel func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch := make(chan []byte, followBuffer)
+	backlog = append([]byte(nil), l.ring...)
+	if l.closed {
+		close(ch)
+		return backlog, ch, func() {}
+	}
+	if l.subs == nil {
+		l.subs = map[chan []byte]struct{}{}
+	}
+	l.subs[ch] = struct{}{}
+	return backlog, ch, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if _, ok := l.subs[ch]; ok {
+			delete(l.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// FollowLogs is Follow on the container's log: its tail, and its output
+// and nucbox's notes from now on until cancel or the end of supervision.
+func (s *Supervisor) FollowLogs() (backlog []byte, more <-chan []byte, cancel func()) {
+	return s.log.Follow()
+}
+
+// Close closes the file and ends every follow.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
+	for ch := range l.subs {
+		delete(l.subs, ch)
+		close(ch)
+	}
 	if l.f == nil {
 		return nil
 	}

@@ -66,6 +66,36 @@ type Options struct {
 	QEMUBinary, QemuImg string
 	// Compression is Zstd (default) or Gzip.
 	Compression string
+	// FSTools are the file system programs added with their libraries;
+	// nil means DefaultFSTools.
+	FSTools []string
+
+	// UKI writes OutDir/nucbox.efi, a unified kernel image of the kernel,
+	// initramfs and command line on the systemd EFI stub.
+	UKI bool
+	// DiskSize, when not zero, writes OutDir/nucbox.img: a GPT disk of
+	// this many bytes for a USB stick, booting the UKI through
+	// systemd-boot.
+	DiskSize int64
+	// ESPSize is the disk image's ESP size; default esp.DefaultESPSize.
+	ESPSize int64
+	// PXE writes OutDir/pxe/ with the kernel, the initramfs and
+	// boot.ipxe.
+	PXE bool
+	// ConfigURL is the PXE boot's nucbox.config= URL template, e.g.
+	// http://10.0.0.1/configs/${mac}.yaml; empty boots the baked-in
+	// config.
+	ConfigURL string
+	// Cmdline is the kernel command line of the UKI and PXE script;
+	// default DefaultCmdline.
+	Cmdline string
+	// Version is the nucbox version recorded in the UKI's .osrel, and
+	// ImageVersion its generation (default 1).
+	Version      string
+	ImageVersion int
+	// Stub and BootLoader are systemd-boot-efi's files; default
+	// DefaultStub and DefaultBootLoader.
+	Stub, BootLoader string
 
 	// Progress receives the step list, a progress bar when it is a
 	// terminal, and the final sizes. Nil means quiet.
@@ -88,6 +118,10 @@ type Result struct {
 	Modules []string
 	// Builtin are requested modules the kernel already contains.
 	Builtin []string
+
+	// Boot media, when asked for: their paths ("" when not built).
+	UKI, Disk, PXEDir   string
+	UKIBytes, DiskBytes int64
 }
 
 const buildSteps = 6
@@ -112,7 +146,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if o.Busybox == "" {
 		o.Busybox = DefaultBusybox
 	}
-	p := newProgress(o.Progress, buildSteps)
+	if err := o.checkMedia(); err != nil {
+		return nil, err
+	}
+	steps := buildSteps
+	for _, on := range []bool{o.UKI, o.DiskSize > 0, o.PXE} {
+		if on {
+			steps++
+		}
+	}
+	p := newProgress(o.Progress, steps)
 	p.printf("building %s for %s\n", filepath.Join(o.OutDir, initramfsFile), o.Kernel)
 	t := newTree()
 
@@ -138,7 +181,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	p.step("kernel", "%s (%s, %s)", o.Kernel, kver, size(kfi.Size()))
 
-	want := append(append(append([]string{}, boot.BaseModules...), boot.HardwareModules...), o.Modules...)
+	want := append(append([]string{}, boot.BaseModules...), boot.HardwareModules...)
+	want = append(want, o.Modules...)
 	want = uniqueNames(append(want, cfgModules...))
 	set, err := db.closure(want)
 	if err != nil {
@@ -167,10 +211,15 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	p.step("init", "/init from %s%s; busybox %s with %d applets%s",
 		o.Init, libNote(initLibs), o.Busybox, applets, libNote(bbLibs))
 
+	fsBins, fsLibs, err := addFSTools(t, o)
+	if err != nil {
+		return nil, err
+	}
 	nbin, nlib, nfiles, err := addExtras(t, o)
 	if err != nil {
 		return nil, err
 	}
+	nbin, nlib = nbin+fsBins, nlib+fsLibs
 	qemuNote, err := addQEMUIfNeeded(ctx, t, o, len(cfg.VMs))
 	if err != nil {
 		return nil, err
@@ -207,6 +256,19 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	defer kernel.discard()
 	res.KernelBytes = kfi.Size()
 
+	var media []*pendingOutput
+	if o.wantsMedia() {
+		media, err = buildMedia(o, p, kernel.tmp, initrd.tmp, kver, res)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			for _, m := range media {
+				m.discard()
+			}
+		}()
+	}
+
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -216,7 +278,15 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := kernel.commit(res.Kernel); err != nil {
 		return nil, err
 	}
+	for _, m := range media {
+		if err := m.commit(m.dst); err != nil {
+			return nil, err
+		}
+	}
 	syncDir(o.OutDir)
+	if o.PXE {
+		syncDir(res.PXEDir)
+	}
 	p.summary(res)
 	return res, nil
 }

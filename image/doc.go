@@ -23,6 +23,13 @@
 // numbers. Output files appear atomically, so a failed build never leaves a
 // truncated image where a boot would pick it up.
 //
-// UKI, disk image and PXE outputs belong here too; they build on the
-// kernel and initramfs produced by Build.
+// Every image also carries e2fsprogs (mke2fs, e2fsck, resize2fs), which
+// the box formats, checks and grows its data partition with, and the
+// kernel modules for its boot disk (in boot.HardwareModules).
+//
+// Options.UKI, DiskSize and PXE add boot media made from the same kernel
+// and initramfs: nucbox.efi (package uki), nucbox.img (packages disk and
+// esp) and a pxe/ directory with boot.ipxe (package pxe). They are
+// committed together with vmlinuz and the initramfs, or not at all.
+// Package flash writes a disk image to a USB stick.
 package image

@@ -3,11 +3,9 @@ package image
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
+	"github.com/nucbox/nucbox/image/internal/bar"
 )
 
 // progress prints the build's steps as numbered lines and, on a terminal,
@@ -23,11 +21,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, steps int) *progress {
-	p := &progress{w: w, steps: steps, start: time.Now()}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-	}
-	return p
+	return &progress{w: w, steps: steps, start: time.Now(), tty: bar.IsTerminal(w)}
 }
 
 func (p *progress) printf(format string, args ...any) {
@@ -49,18 +43,7 @@ func (p *progress) bar(label string, total int64) (io.Writer, func()) {
 	if p.w == nil || !p.tty {
 		return io.Discard, func() {}
 	}
-	b := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(p.w),
-		progressbar.OptionSetDescription(fmt.Sprintf("[%d/%d] %-9s", p.n+1, p.steps, label)),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowTotalBytes(true),
-		progressbar.OptionShowCount(),
-		progressbar.OptionUseIECUnits(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(80*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-	return b, func() { _ = b.Finish() }
+	return bar.New(p.w, fmt.Sprintf("[%d/%d] %-9s", p.n+1, p.steps, label), total)
 }
 
 func (p *progress) summary(r *Result) {
@@ -68,18 +51,16 @@ func (p *progress) summary(r *Result) {
 	p.printf("  kernel        %10s  %s\n", size(r.KernelBytes), r.Kernel)
 	p.printf("  initramfs     %10s  %s\n", size(r.InitramfsBytes), r.Initramfs)
 	p.printf("  uncompressed  %10s  %d files, %d kernel modules\n", size(r.UncompressedBytes), r.Files, len(r.Modules))
+	if r.UKI != "" {
+		p.printf("  uki           %10s  %s\n", size(r.UKIBytes), r.UKI)
+	}
+	if r.Disk != "" {
+		p.printf("  disk image    %10s  %s\n", size(r.DiskBytes), r.Disk)
+	}
+	if r.PXEDir != "" {
+		p.printf("  pxe bundle    %10s  %s\n", "", r.PXEDir)
+	}
 }
 
 // size formats a byte count in binary units, as ls -h and du -h do.
-func size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func size(n int64) string { return bar.Size(n) }

@@ -311,6 +311,7 @@ func (c *dhcpClient) bind(l *nclient4.Lease, how string) {
 		Address:  netip.PrefixFrom(addrOf(ack.YourIPAddr), ones),
 		Server:   addrOf(ack.ServerIdentifier()),
 		Domain:   ack.DomainName(),
+		Hostname: ack.HostName(),
 		Acquired: l.CreationTime,
 		T1:       t.T1, T2: t.T2, Expiry: t.Expiry,
 		State: "bound",

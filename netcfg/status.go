@@ -37,11 +37,13 @@ type Status struct {
 
 // Lease is a DHCPv4 lease and the client's progress on it.
 type Lease struct {
-	Address  netip.Prefix
-	Server   netip.Addr
-	Router   netip.Addr
-	DNS      []netip.Addr
-	Domain   string
+	Address netip.Prefix
+	Server  netip.Addr
+	Router  netip.Addr
+	DNS     []netip.Addr
+	Domain  string
+	// Hostname is the name the server assigned (option 12), if any.
+	Hostname string
 	Link     string
 	Acquired time.Time
 	T1       time.Time

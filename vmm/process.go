@@ -19,6 +19,9 @@ type proc struct {
 	exited  chan struct{} // closed once Wait returned
 	waitErr error
 	stderr  *Ring
+	// stdin is the write end of QEMU's stdin, the guest's serial input
+	// (see WriteConsole); closed once QEMU exited.
+	stdin *os.File
 }
 
 // exec starts QEMU. Its stdout is the guest's serial console; its stderr
@@ -42,8 +45,17 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		serial.Close()
 		return nil, err
 	}
-	p := &proc{exited: make(chan struct{}), stderr: NewRing(4 << 10)}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		serial.Close()
+		qlog.Close()
+		return nil, err
+	}
+	p := &proc{exited: make(chan struct{}), stderr: NewRing(4 << 10), stdin: inW}
 	cmd := exec.Command(lookBinary(g.opts.QEMU), args...)
+	cmd.Stdin = inR
 	cmd.Stdout = w
 	cmd.Stderr = io.MultiWriter(p.stderr, qlog)
 	// Its own process group: a ^C on nucbox's console or a signal to
@@ -54,8 +66,10 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	p.start = time.Now()
 	err = g.opts.Procs.Start(cmd)
 	w.Close()
+	inR.Close()
 	if err != nil {
 		r.Close()
+		inW.Close()
 		serial.Close()
 		qlog.Close()
 		return nil, fmt.Errorf("start QEMU: %w", err)
@@ -73,6 +87,7 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	}()
 	go func() {
 		p.waitErr = g.opts.Procs.Wait(cmd)
+		inW.Close()
 		qlog.Close()
 		close(p.exited)
 	}()

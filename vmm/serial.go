@@ -15,7 +15,19 @@ type Ring struct {
 	buf  []byte
 	next int  // where the next byte goes
 	full bool // buf has wrapped at least once
+	subs map[*ringSub]struct{}
 }
+
+// ringSub is one follower of a Ring.
+type ringSub struct {
+	ch     chan []byte
+	closed bool
+}
+
+// followBuffer is how many writes a follower may fall behind before it
+// is dropped: the writer is the guest's console, which must never wait
+// for a slow reader.
+const followBuffer = 256
 
 // NewRing returns a ring that keeps the last size bytes.
 func NewRing(size int) *Ring { return &Ring{buf: make([]byte, size)} }
@@ -24,6 +36,18 @@ func NewRing(size int) *Ring { return &Ring{buf: make([]byte, size)} }
 func (r *Ring) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.subs) > 0 && len(p) > 0 {
+		c := append([]byte(nil), p...)
+		for s := range r.subs {
+			select {
+			case s.ch <- c:
+			default:
+				// Too far behind: the follower ends rather than stall
+				// the console or miss bytes silently.
+				r.dropLocked(s)
+			}
+		}
+	}
 	n := len(p)
 	if n >= len(r.buf) {
 		copy(r.buf, p[n-len(r.buf):])
@@ -52,6 +76,41 @@ func (r *Ring) Bytes() []byte {
 	out := make([]byte, 0, len(r.buf))
 	out = append(out, r.buf[r.next:]...)
 	return append(out, r.buf[:r.next]...)
+}
+
+// Follow returns the kept bytes and a channel of every later write, taken
+// under one lock so that nothing is missed or repeated between the two.
+// The channel is closed by cancel, or when the follower falls more than
+// followBuffer writes behind. cancel may be called more than once.
+func (r *Ring) Follow() (backlog []byte, more <-chan []byte, cancel func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := &ringSub{ch: make(chan []byte, followBuffer)}
+	if r.subs == nil {
+		r.subs = map[*ringSub]struct{}{}
+	}
+	r.subs[s] = struct{}{}
+	if !r.full {
+		backlog = append([]byte(nil), r.buf[:r.next]...)
+	} else {
+		backlog = make([]byte, 0, len(r.buf))
+		backlog = append(backlog, r.buf[r.next:]...)
+		backlog = append(backlog, r.buf[:r.next]...)
+	}
+	return backlog, s.ch, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.dropLocked(s)
+	}
+}
+
+func (r *Ring) dropLocked(s *ringSub) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	delete(r.subs, s)
+	close(s.ch)
 }
 
 // logFile appends to a file and rotates it to path.1 beyond max bytes, so

@@ -45,6 +45,12 @@ type Options struct {
 	SerialRing int
 	// SerialLogMax rotates serial.log beyond this size (default 16 MiB).
 	SerialLogMax int64
+	// SerialBuffer, when set, is the ring that keeps the console's tail
+	// (SerialRing is then unused): a guest that replaces another one of
+	// the same VM (stopped, then started again) passes the old one's
+	// SerialBuffer, so that the console history and its followers carry
+	// over.
+	SerialBuffer *Ring
 }
 
 func (o Options) withDefaults() Options {
@@ -110,11 +116,15 @@ type Guest struct {
 // NewGuest returns a guest for s; nothing runs until Start.
 func NewGuest(s Spec, opts Options) *Guest {
 	opts = opts.withDefaults()
+	ring := opts.SerialBuffer
+	if ring == nil {
+		ring = NewRing(opts.SerialRing)
+	}
 	return &Guest{
 		spec: s,
 		opts: opts,
 		log:  opts.Log.With("vm", s.VM.Name),
-		ring: NewRing(opts.SerialRing),
+		ring: ring,
 		st:   Status{Name: s.VM.Name, State: StateStopped, VNCPort: s.VNCPort()},
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -191,6 +201,16 @@ func (g *Guest) Status() Status {
 
 // Serial returns the tail of the guest's serial console, across restarts.
 func (g *Guest) Serial() []byte { return g.ring.Bytes() }
+
+// SerialBuffer is the ring that keeps the console's tail; see
+// Options.SerialBuffer.
+func (g *Guest) SerialBuffer() *Ring { return g.ring }
+
+// FollowSerial returns the console's tail and a channel of its later
+// output (see Ring.Follow); cancel ends it.
+func (g *Guest) FollowSerial() (backlog []byte, more <-chan []byte, cancel func()) {
+	return g.ring.Follow()
+}
 
 // QMP runs a command on the running QEMU and decodes its return value
 // into out (which may be nil).

@@ -52,6 +52,9 @@ type BoxState struct {
 	Uptime Duration `json:"uptime"`
 	// Try is an applied config waiting for its confirmation.
 	Try *TryState `json:"try,omitempty"`
+	// Slot is the boot slot the box runs from, absent when it did not
+	// boot from a disk with slots (PXE, a direct kernel boot).
+	Slot *SlotState `json:"boot_slot,omitempty"`
 }
 
 // Workload is one VM or container.
@@ -66,9 +69,56 @@ type Workload struct {
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	Addresses   []string  `json:"addresses,omitempty"`
+	// Leases are the DHCP leases of a container's NICs.
+	Leases []Lease `json:"leases,omitempty"`
+	// Held is set while the workload was stopped on request (nucbox
+	// stop): it stays stopped until started again.
+	Held bool `json:"held,omitempty"`
 	// Details are kind-specific facts shown as they are: accelerator,
 	// VNC port, image.
 	Details map[string]string `json:"details,omitempty"`
+}
+
+// Lease is a DHCPv4 lease and the client's progress on it.
+type Lease struct {
+	// Link is the interface that holds the address.
+	Link    string `json:"link"`
+	Address string `json:"address"`
+	Server  string `json:"server,omitempty"`
+	Router  string `json:"router,omitempty"`
+	// State is init, bound, renewing, rebinding or stopped.
+	State    string    `json:"state"`
+	Obtained time.Time `json:"obtained,omitzero"`
+	// Renew (T1) is when the client asks its server to extend the lease,
+	// Rebind (T2) when it asks any server; Expiry is the lease's end,
+	// zero for an infinite lease.
+	Renew     time.Time `json:"renew,omitzero"`
+	Rebind    time.Time `json:"rebind,omitzero"`
+	Expiry    time.Time `json:"expiry,omitzero"`
+	Renewals  int       `json:"renewals,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// LeaseSource is implemented by a Box that takes its own address by
+// DHCP: the status shows the uplink's lease.
+type LeaseSource interface {
+	// UplinkLease is the box's own DHCP lease, nil without one.
+	UplinkLease() *Lease
+}
+
+// Usage is a workload's resource use.
+type Usage struct {
+	// CPU is the CPU time used, in seconds.
+	CPU float64
+	// Memory is the memory in use, in bytes.
+	Memory int64
+}
+
+// UsageSource is implemented by a Box that measures some workloads
+// itself (a container's cgroup); for the others, and when ok is false,
+// the metrics read the main process's /proc entry.
+type UsageSource interface {
+	WorkloadUsage(w Workload) (u Usage, ok bool)
 }
 
 // ConfigInfo is a config as the box read it.
@@ -107,10 +157,13 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // Status is GET /v1/status.
 type Status struct {
 	BoxState
-	Config    *ConfigRef `json:"config,omitempty"`
-	Links     []Link     `json:"links"`
-	LinkError string     `json:"link_error,omitempty"`
-	Workloads []Workload `json:"workloads"`
+	Config *ConfigRef `json:"config,omitempty"`
+	// UplinkLease is the box's own DHCP lease, absent with a static
+	// address.
+	UplinkLease *Lease     `json:"uplink_lease,omitempty"`
+	Links       []Link     `json:"links"`
+	LinkError   string     `json:"link_error,omitempty"`
+	Workloads   []Workload `json:"workloads"`
 }
 
 // ConfigRef names the running config without its text.

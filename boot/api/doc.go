@@ -6,8 +6,16 @@
 // # Endpoints
 //
 //	GET  /v1/status            phase, boot timeline, config version, links, workloads,
-//	                           a pending try and its deadline
-//	GET  /v1/logs/{name}       a log as JSON lines; ?follow=1 streams it (SSE)
+//	                           DHCP leases, a pending try and its deadline
+//	GET  /v1/logs/{name}       a log as JSON lines: the box's own (boot), a
+//	                           container's output or a VM's serial console;
+//	                           ?follow=1 streams it (SSE) until the client leaves
+//	GET  /v1/console/{vm}      a VM's serial console, interactive: the request
+//	                           asks for Upgrade: nucbox-console and after the 101
+//	                           the connection carries the console's bytes both ways
+//	POST /v1/workloads/{name}/{start|stop|restart}
+//	                           start, stop (and keep stopped) or restart a VM or
+//	                           container; 404 for a name the box does not run
 //	GET  /v1/config            the running config's text, source and SHA-256
 //	POST /v1/plan              a config in the body: validation errors, or the diff
 //	                           against the running config (JSON and text)
@@ -38,9 +46,9 @@
 //
 // nucbox_boot_phase{phase}, nucbox_boot_ready_seconds, nucbox_uptime_seconds;
 // per workload nucbox_workload_state{kind,name,state},
-// nucbox_workload_restarts_total and, from /proc of its main process (QEMU,
-// or a container's init), nucbox_workload_cpu_seconds_total and
-// nucbox_workload_resident_memory_bytes; per link nucbox_link_up and the
+// nucbox_workload_restarts_total, nucbox_workload_cpu_seconds_total and
+// nucbox_workload_resident_memory_bytes (a VM's from QEMU's /proc entry, a
+// container's from its cgroup: cpu.stat usage_usec and memory.current); per link nucbox_link_up and the
 // nucbox_link_{receive,transmit}_{bytes,packets}_total counters; PID 1's own
 // process_* and go_* metrics (process_resident_memory_bytes is its RSS).
 // Everything is read at scrape time.

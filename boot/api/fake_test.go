@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -20,6 +22,12 @@ type fakeBox struct {
 	applied   []string // names of the applied configs
 	try       *TryState
 	applyErr  error
+	// webLog and webFollow are the container web's log.
+	webLog    []LogLine
+	webFollow chan LogLine
+	actions   []string // "action name" of workload requests
+	lease     *Lease
+	usage     map[string]Usage
 }
 
 const testToken = "test-token-0123456789abcdef"
@@ -39,7 +47,9 @@ func newFakeBox() *fakeBox {
 			{Seq: 1, Time: time.Second, Text: "nucbox: starting as PID 1"},
 			{Seq: 2, Time: 3 * time.Second, Text: "nucbox: ready {}"},
 		},
-		follow: make(chan LogLine, 16),
+		follow:    make(chan LogLine, 16),
+		webLog:    []LogLine{{Seq: 1, Text: "[nucbox] started pid 321"}},
+		webFollow: make(chan LogLine, 16),
 	}
 }
 
@@ -80,6 +90,14 @@ func (b *fakeBox) RunningConfig() (ConfigInfo, bool) {
 }
 
 func (b *fakeBox) Log(ctx context.Context, name string, follow bool) ([]LogLine, <-chan LogLine, bool) {
+	if name == "web" {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if !follow {
+			return append([]LogLine(nil), b.webLog...), nil, true
+		}
+		return append([]LogLine(nil), b.webLog...), b.webFollow, true
+	}
 	if name != BootLog {
 		return nil, nil, false
 	}
@@ -163,4 +181,95 @@ func (b *fakeBox) appliedNames() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.applied...)
+}
+
+func (b *fakeBox) Control(ctx context.Context, name string, a WorkloadAction) (Workload, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.workloads {
+		w := &b.workloads[i]
+		if w.Name != name {
+			continue
+		}
+		b.actions = append(b.actions, string(a)+" "+name)
+		switch a {
+		case WorkloadStop:
+			w.State, w.PID, w.Held = "stopped", 0, true
+		case WorkloadStart:
+			w.State, w.Held = "running", false
+		case WorkloadRestart:
+			w.State, w.Held = "running", false
+			w.Restarts++
+		}
+		return *w, nil
+	}
+	return Workload{}, ErrNoWorkload
+}
+
+func (b *fakeBox) actionLog() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.actions...)
+}
+
+// Console is an echo: what is typed comes back in capitals.
+func (b *fakeBox) Console(name string) (io.ReadWriteCloser, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, w := range b.workloads {
+		if w.Name != name || w.Kind != "vm" {
+			continue
+		}
+		if w.State != "running" {
+			return nil, ErrNotRunning
+		}
+		return newEchoConsole(), nil
+	}
+	return nil, ErrNoWorkload
+}
+
+type echoConsole struct {
+	out    chan []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newEchoConsole() *echoConsole {
+	return &echoConsole{out: make(chan []byte, 64), closed: make(chan struct{})}
+}
+
+func (c *echoConsole) Read(p []byte) (int, error) {
+	select {
+	case b := <-c.out:
+		return copy(p, b), nil
+	case <-c.closed:
+		return 0, io.EOF
+	}
+}
+
+func (c *echoConsole) Write(p []byte) (int, error) {
+	select {
+	case c.out <- []byte(strings.ToUpper(string(p))):
+		return len(p), nil
+	case <-c.closed:
+		return 0, io.ErrClosedPipe
+	}
+}
+
+func (c *echoConsole) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+func (b *fakeBox) UplinkLease() *Lease {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lease
+}
+
+func (b *fakeBox) WorkloadUsage(w Workload) (Usage, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u, ok := b.usage[w.Name]
+	return u, ok
 }

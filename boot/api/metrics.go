@@ -23,8 +23,8 @@ var (
 	descUptime    = prometheus.NewDesc("nucbox_uptime_seconds", "Time since the kernel started.", nil, nil)
 	descState     = prometheus.NewDesc("nucbox_workload_state", "A workload's state: 1 for the current one.", []string{"kind", "name", "state"}, nil)
 	descRestarts  = prometheus.NewDesc("nucbox_workload_restarts_total", "Restarts of a workload after unexpected exits.", []string{"kind", "name"}, nil)
-	descCPU       = prometheus.NewDesc("nucbox_workload_cpu_seconds_total", "CPU time of a workload's main process (QEMU for a VM, the init of a container).", []string{"kind", "name"}, nil)
-	descRSS       = prometheus.NewDesc("nucbox_workload_resident_memory_bytes", "Resident memory of a workload's main process.", []string{"kind", "name"}, nil)
+	descCPU       = prometheus.NewDesc("nucbox_workload_cpu_seconds_total", "CPU time of a workload: QEMU's for a VM, the cgroup's for a container.", []string{"kind", "name"}, nil)
+	descRSS       = prometheus.NewDesc("nucbox_workload_resident_memory_bytes", "Memory of a workload: QEMU's resident memory for a VM, the cgroup's memory.current for a container.", []string{"kind", "name"}, nil)
 	descLinkUp    = prometheus.NewDesc("nucbox_link_up", "1 when a link's operstate is up.", []string{"link"}, nil)
 	descRxBytes   = prometheus.NewDesc("nucbox_link_receive_bytes_total", "Bytes received on a link.", []string{"link"}, nil)
 	descTxBytes   = prometheus.NewDesc("nucbox_link_transmit_bytes_total", "Bytes sent on a link.", []string{"link"}, nil)
@@ -79,6 +79,13 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, w.Kind, w.Name, w.State)
 		}
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(w.Restarts), w.Kind, w.Name)
+		if us, ok := c.s.box.(UsageSource); ok {
+			if u, ok := us.WorkloadUsage(w); ok {
+				ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, u.CPU, w.Kind, w.Name)
+				ch <- prometheus.MustNewConstMetric(descRSS, prometheus.GaugeValue, float64(u.Memory), w.Kind, w.Name)
+				continue
+			}
+		}
 		if w.PID > 0 {
 			// The process may have exited since the list was made.
 			if cpu, rss, err := procUsage("/proc", w.PID); err == nil {

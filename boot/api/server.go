@@ -42,7 +42,10 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers []*http.Server
-	closed  bool
+	// hijacked are the connections taken over by consoles, which the
+	// http.Servers no longer track.
+	hijacked map[net.Conn]struct{}
+	closed   bool
 }
 
 // New returns a server; it listens only when ServeUnix or ServeTLS is
@@ -60,17 +63,38 @@ func New(o Options) *Server {
 	return s
 }
 
+// route is one endpoint: its pattern, who may call it and its handler.
+type route struct {
+	pattern string
+	level   access
+	// public opens the route to everyone with api.public-status.
+	public  bool
+	handler http.HandlerFunc
+}
+
+// apiRoutes is the route table of the API proper; the page's assets and
+// login are added by routes. A new endpoint is one more line here.
+func (s *Server) apiRoutes() []route {
+	return []route{
+		{"GET /v1/status", accessRead, true, s.handleStatus},
+		{"GET /v1/logs/{name}", accessRead, false, s.handleLogs},
+		{"GET /v1/config", accessAdmin, false, s.handleConfig},
+		{"POST /v1/plan", accessAdmin, false, s.handlePlan},
+		{"POST /v1/apply", accessAdmin, false, s.handleApply},
+		{"POST /v1/apply/confirm", accessAdmin, false, s.handleConfirm},
+		{"POST /v1/power", accessAdmin, false, s.handlePower},
+		{"POST /v1/workloads/{name}/{action}", accessAdmin, false, s.handleWorkload},
+		{"GET /v1/console/{name}", accessAdmin, false, s.handleConsole},
+		{"POST /v1/upgrade", accessAdmin, false, s.handleUpgrade},
+		{"GET /metrics", accessRead, true, s.metrics.ServeHTTP},
+	}
+}
+
 func (s *Server) routes() {
 	m := http.NewServeMux()
-	pub := s.publicStatus
-	m.HandleFunc("GET /v1/status", s.need(accessRead, pub, s.handleStatus))
-	m.HandleFunc("GET /v1/logs/{name}", s.need(accessRead, false, s.handleLogs))
-	m.HandleFunc("GET /v1/config", s.need(accessAdmin, false, s.handleConfig))
-	m.HandleFunc("POST /v1/plan", s.need(accessAdmin, false, s.handlePlan))
-	m.HandleFunc("POST /v1/apply", s.need(accessAdmin, false, s.handleApply))
-	m.HandleFunc("POST /v1/apply/confirm", s.need(accessAdmin, false, s.handleConfirm))
-	m.HandleFunc("POST /v1/power", s.need(accessAdmin, false, s.handlePower))
-	m.Handle("GET /metrics", s.need(accessRead, pub, s.metrics.ServeHTTP))
+	for _, rt := range s.apiRoutes() {
+		m.HandleFunc(rt.pattern, s.need(rt.level, rt.public && s.publicStatus, rt.handler))
+	}
 	m.HandleFunc("GET /{$}", s.handleIndex)
 	m.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
 	m.HandleFunc("POST /login", s.handleLogin)
@@ -177,7 +201,32 @@ func (s *Server) Close() error {
 		}
 	}
 	s.servers = nil
+	for c := range s.hijacked {
+		c.Close()
+	}
+	s.hijacked = nil
 	return first
+}
+
+// track keeps a hijacked connection for Close; it returns false when the
+// server is closed already. untrack forgets it.
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.hijacked == nil {
+		s.hijacked = map[net.Conn]struct{}{}
+	}
+	s.hijacked[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.hijacked, c)
 }
 
 // apiError is the body of every error answer.

@@ -62,6 +62,12 @@ var endpoints = []struct {
 	{"POST", "/v1/apply?try=1h", runningConfig, 200, true, false},
 	{"POST", "/v1/apply/confirm", "", 200, true, false},
 	{"POST", "/v1/power", `{"action":"reboot"}`, 202, true, false},
+	{"POST", "/v1/workloads/web/restart", "", 200, true, false},
+	{"POST", "/v1/workloads/web/stop", "", 200, true, false},
+	{"POST", "/v1/workloads/web/start", "", 200, true, false},
+	{"GET", "/v1/logs/web", "", 200, false, false},
+	// A plain GET of the console is told to upgrade.
+	{"GET", "/v1/console/ubuntu1", "", 426, true, false},
 	{"GET", "/metrics", "", 200, false, true},
 }
 

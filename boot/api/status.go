@@ -11,6 +11,9 @@ func (s *Server) status() Status {
 	if c, ok := s.box.RunningConfig(); ok {
 		st.Config = &ConfigRef{Source: c.Source, SHA256: c.SHA256}
 	}
+	if ls, ok := s.box.(LeaseSource); ok {
+		st.UplinkLease = ls.UplinkLease()
+	}
 	links, err := s.links()
 	if err != nil {
 		st.LinkError = err.Error()

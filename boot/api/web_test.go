@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,58 @@ func TestWebPage(t *testing.T) {
 	still, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.nucboxMarker === true`))
 	if err != nil || !still {
 		t.Errorf("the page reloaded to show the change (marker %v, %v)", still, err)
+	}
+
+	// A pending try: shown with its countdown, confirmed from the page
+	// with the token (the login cookie only reads).
+	box.mu.Lock()
+	box.try = &TryState{Config: strings.Repeat("c", 64), Previous: strings.Repeat("p", 64), Deadline: time.Now().Add(2*time.Minute + 30*time.Second)}
+	box.workloads[0].State, box.workloads[0].Held, box.workloads[0].PID = "stopped", true, 0
+	box.mu.Unlock()
+	step("pending try shown", chromedp.WaitVisible(chromedp.ID("try-section")))
+	step("countdown running", chromedp.Poll[chromedp.Void](`/^2m \d+s$/.test(document.getElementById("try-countdown").textContent)`))
+	tryText, _ := chromedp.Run(tctx, chromedp.Text(chromedp.ID("try-section")))
+	if !strings.Contains(tryText, "cccccccccccc") || !strings.Contains(tryText, "pppppppppppp") {
+		t.Errorf("the try section does not name the configs:\n%s", tryText)
+	}
+	first, _ := chromedp.Run(tctx, chromedp.Text(chromedp.ID("try-countdown")))
+	step("countdown counts down", chromedp.Poll[chromedp.Void](`document.getElementById("try-countdown").textContent !== `+strconv.Quote(first)))
+	if png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)); err == nil {
+		os.WriteFile(filepath.Join(artifactsDir(t), "status-page-try.png"), png, 0o644)
+	}
+	step("held workload shown", chromedp.WaitVisible(chromedp.CSS(`#workloads tbody tr[data-name="web"][data-state="stopped"][data-held="true"]`)))
+	held, _ := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(`#workloads tbody tr[data-name="web"]`)))
+	if !strings.Contains(held, "stopped (held)") {
+		t.Errorf("the held container's row: %q", held)
+	}
+	step("confirm with a wrong token", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("confirm-token"), "wrong-token-0123456789"),
+		chromedp.Click(chromedp.ID("confirm-button")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("confirm-result").textContent.includes("not right")`),
+	))
+	box.mu.Lock()
+	stillTry := box.try != nil
+	box.mu.Unlock()
+	if !stillTry {
+		t.Fatal("a wrong token confirmed the try")
+	}
+	if _, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.getElementById("confirm-token").value = ""; true`)); err != nil {
+		t.Fatal(err)
+	}
+	step("confirm", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("confirm-token"), testToken),
+		chromedp.Click(chromedp.ID("confirm-button")),
+	))
+	if _, err := chromedp.Run(tctx, chromedp.Poll[chromedp.Void](`document.getElementById("confirm-result").textContent.includes("Confirmed")`)); err != nil {
+		res, _ := chromedp.Run(tctx, chromedp.Evaluate[string](`document.getElementById("confirm-result").textContent + " | marker " + window.nucboxMarker + " | try " + document.getElementById("try-section").hidden`))
+		t.Fatalf("no confirmation shown (%v): %q", err, res)
+	}
+	step("try no longer shown", chromedp.WaitNotVisible(chromedp.ID("try-section")))
+	box.mu.Lock()
+	confirmed := box.try == nil
+	box.mu.Unlock()
+	if !confirmed {
+		t.Error("the Confirm button did not confirm the try")
 	}
 
 	png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))

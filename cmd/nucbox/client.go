@@ -51,6 +51,8 @@ type apiClient struct {
 	http  *http.Client
 	// stream is http without a timeout, for following logs.
 	stream *http.Client
+	// upgrade is stream on HTTP/1.1 only, for the console's Upgrade.
+	upgrade *http.Client
 }
 
 func (r *remote) checkOutput() error {
@@ -115,6 +117,12 @@ func (r *remote) client() (*apiClient, error) {
 	}
 	c.http = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	c.stream = &http.Client{Transport: tr}
+	// An Upgrade needs HTTP/1.1; a transport that never offers HTTP/2
+	// keeps it there.
+	up := tr.Clone()
+	up.ForceAttemptHTTP2 = false
+	up.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	c.upgrade = &http.Client{Transport: up}
 	return c, nil
 }
 
@@ -176,6 +184,34 @@ func (c *apiClient) send(ctx context.Context, hc *http.Client, method, path, con
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return nil, newStatusError(resp.StatusCode, b, c.token != "")
+}
+
+// upgradeTo asks for path upgraded to protocol and returns the
+// connection, which then carries that protocol both ways.
+func (c *apiClient) upgradeTo(ctx context.Context, path, protocol string) (io.ReadWriteCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", protocol)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.upgrade.Do(req)
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if rw, ok := resp.Body.(io.ReadWriteCloser); ok {
+			return rw, nil
+		}
+		resp.Body.Close()
+		return nil, errors.New("the box switched protocols but the connection is not writable")
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -3,10 +3,14 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/image"
+	"github.com/nucbox/nucbox/image/esp"
+	"github.com/nucbox/nucbox/image/pxe"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +26,7 @@ func newImageCmd() *cobra.Command {
 func newImageBuildCmd() *cobra.Command {
 	var o image.Options
 	var files []string
+	var diskSize, espSize, pxeServer string
 	c := &cobra.Command{
 		Use:   "build --config FILE -o OUTDIR",
 		Short: "Build a kernel + initramfs with nucbox as /init and the config baked in",
@@ -34,10 +39,35 @@ invalid config stops the build. When the config has VMs (or with --qemu)
 QEMU comes along at Debian's paths: qemu-system-x86_64, qemu-img, their
 libraries, the TCG accelerator module and the x86 firmware.
 
+Every image also carries mke2fs, e2fsck and resize2fs with their
+libraries, for the box's data partition.
+
 Without --kernel the newest /boot/vmlinuz-*-amd64 is used, and without
---modules the matching /lib/modules/VERSION.`,
+--modules the matching /lib/modules/VERSION.
+
+Boot media, in OUTDIR besides vmlinuz and the initramfs:
+  --uki          nucbox.efi, a unified kernel image: systemd's EFI stub
+                 with the kernel, initramfs, command line and an
+                 os-release (.osrel) naming this nucbox version
+  --disk SIZE    nucbox.img, a raw disk for a USB stick (write it with
+                 'nucbox flash'): GPT, a FAT32 ESP (` + esp.ESPName + `) with
+                 systemd-boot and the UKI as ` + esp.SlotPath(esp.SlotA) + `,
+                 and an unformatted data partition (` + esp.DataName + `) that
+                 the box formats and grows to the whole stick at first boot.
+                 SIZE like 1GiB or 1G (binary units).
+  --pxe          pxe/ with vmlinuz, initramfs and boot.ipxe for a TFTP or
+                 HTTP server. The config comes from --config-url, a URL
+                 template such as http://10.0.0.1/configs/${mac}.yaml, or
+                 --pxe-server HOST[:PORT], short for
+                 http://HOST[:PORT]` + pxe.ConfigPathTemplate + `. iPXE fills in ${mac}
+                 (52:54:00:12:34:56, the booting NIC), ${uuid} and ${hostname}.
+
+The UKI and PXE kernel command line is --cmdline, default
+"` + image.DefaultCmdline + `".`,
 		Example: `  nucbox image build --config examples/basic.yaml -o build/image
-  nucbox image build --config box.yaml --kernel /boot/vmlinuz-6.1.0-26-amd64 -o out`,
+  nucbox image build --config box.yaml --kernel /boot/vmlinuz-6.1.0-26-amd64 -o out
+  nucbox image build --config box.yaml -o out --disk 2GiB
+  nucbox image build --config box.yaml -o out --pxe --pxe-server 10.0.0.1:8080`,
 		Args: exactFiles(0, "flags only, no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.Config == "" || o.OutDir == "" {
@@ -52,6 +82,9 @@ Without --kernel the newest /boot/vmlinuz-*-amd64 is used, and without
 			}
 			if o.ModulesDir == "" {
 				o.ModulesDir = modulesDirFor(o.Kernel)
+			}
+			if err := mediaFlags(c, &o, diskSize, espSize, pxeServer); err != nil {
+				return err
 			}
 			if len(files) > 0 {
 				o.Files = map[string]string{}
@@ -81,7 +114,74 @@ Without --kernel the newest /boot/vmlinuz-*-amd64 is used, and without
 	f.BoolVar(&o.QEMU, "qemu", false, "include QEMU even when the config has no VMs (a config with VMs always gets it)")
 	f.StringVar(&o.Compression, "compress", "zstd", "initramfs compression: zstd or gzip")
 	f.BoolVar(&o.AllowInvalidConfig, "allow-invalid-config", false, "bake in a config that fails validation (to test the boot failure path)")
+	f.BoolVar(&o.UKI, "uki", false, "also write nucbox.efi, a unified kernel image")
+	f.StringVar(&diskSize, "disk", "", "also write nucbox.img, a USB disk image of `SIZE` (e.g. 1GiB)")
+	f.StringVar(&espSize, "esp-size", "256MiB", "`SIZE` of the disk image's EFI System Partition")
+	f.BoolVar(&o.PXE, "pxe", false, "also write pxe/ with vmlinuz, initramfs and boot.ipxe (needs --config-url or --pxe-server)")
+	f.StringVar(&o.ConfigURL, "config-url", "", "PXE: config URL `TEMPLATE`, e.g. http://10.0.0.1/configs/${mac}.yaml")
+	f.StringVar(&pxeServer, "pxe-server", "", "PXE: config server `HOST[:PORT]`, for http://HOST[:PORT]"+pxe.ConfigPathTemplate)
+	f.StringVar(&o.Cmdline, "cmdline", image.DefaultCmdline, "kernel command line of the UKI, disk image and PXE boot")
+	f.StringVar(&o.Stub, "stub", image.DefaultStub, "systemd EFI stub for the UKI")
+	f.StringVar(&o.BootLoader, "bootloader", image.DefaultBootLoader, "systemd-boot EFI binary for the disk image")
 	return c
+}
+
+// mediaFlags checks and applies the boot media flags.
+func mediaFlags(c *cobra.Command, o *image.Options, diskSize, espSize, pxeServer string) error {
+	o.Version = version
+	if diskSize != "" {
+		n, err := parseDiskSize(diskSize)
+		if err != nil {
+			return usageError{fmt.Errorf("--disk: %w", err)}
+		}
+		o.DiskSize = n
+	}
+	if c.Flags().Changed("esp-size") {
+		if diskSize == "" {
+			return usageError{fmt.Errorf("--esp-size is for the disk image: give --disk too")}
+		}
+		n, err := parseDiskSize(espSize)
+		if err != nil {
+			return usageError{fmt.Errorf("--esp-size: %w", err)}
+		}
+		o.ESPSize = n
+	}
+	if pxeServer != "" && o.ConfigURL != "" {
+		return usageError{fmt.Errorf("give --config-url or --pxe-server, not both")}
+	}
+	if (pxeServer != "" || o.ConfigURL != "") && !o.PXE {
+		return usageError{fmt.Errorf("--config-url and --pxe-server are for the PXE bundle: give --pxe too")}
+	}
+	if pxeServer != "" {
+		u, err := pxe.ConfigURL(pxeServer)
+		if err != nil {
+			return usageError{fmt.Errorf("--pxe-server: %w", err)}
+		}
+		o.ConfigURL = u
+	}
+	if o.PXE && o.ConfigURL == "" {
+		return usageError{fmt.Errorf("--pxe needs --config-url TEMPLATE or --pxe-server HOST[:PORT]: a PXE-booted box fetches its config")}
+	}
+	return nil
+}
+
+var shortSizeRE = regexp.MustCompile(`^([0-9]+)([KMGT])$`)
+
+// parseDiskSize reads a size as the config does (512MiB, 2GiB), and also
+// the single-letter units of truncate and qemu-img (512M, 2G), which are
+// binary there too.
+func parseDiskSize(s string) (int64, error) {
+	if m := shortSizeRE.FindStringSubmatch(s); m != nil {
+		s = m[1] + m[2] + "iB"
+	}
+	n, err := config.ParseSize(s)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 || n > 1<<62 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return int64(n), nil
 }
 
 // newestKernel picks the highest-versioned Debian kernel in dir.

@@ -28,12 +28,15 @@ func newLogsCmd() *cobra.Command {
 		Short: "Print a log of a running box, and follow it with -f",
 		Long: `Print a log kept by a running box. Without NAME, or with NAME "boot", it is
 the box's own log: what PID 1 printed on the console since boot, with the
-console's timestamps (seconds since the kernel started). With -f the
-command keeps printing new lines until interrupted.
+console's timestamps (seconds since the kernel started). With the name of
+a container it is the container's output (and nucbox's notes on it), with
+the name of a VM the VM's serial console. With -f the command keeps
+printing new lines until interrupted.
 
 With --output json every line is one JSON object on its own line.`,
 		Example: `  nucbox logs
   nucbox logs -f --tail 20
+  nucbox logs web -f
   nucbox logs boot --host https://192.168.1.10:8443 --insecure --output json`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 1 {

@@ -47,7 +47,8 @@ shows what the box would create (plan), prints the config's JSON Schema
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newValidateCmd(), newPlanCmd(), newSchemaCmd(), newImageCmd(), newVersionCmd(), newInitCmd(), newStatusCmd(), newLogsCmd(), newPowerOffCmd(), newRebootCmd(), newApplyCmd())
+	root.AddCommand(newValidateCmd(), newPlanCmd(), newSchemaCmd(), newImageCmd(), newVersionCmd(), newInitCmd(), newStatusCmd(), newLogsCmd(), newPowerOffCmd(), newRebootCmd(), newApplyCmd(),
+		newStartCmd(), newStopCmd(), newRestartCmd(), newConsoleCmd(), newFlashCmd(), newUpgradeCmd())
 	return root
 }
 

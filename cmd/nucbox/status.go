@@ -80,6 +80,19 @@ func writeStatus(w io.Writer, st api.Status) error {
 		fmt.Fprintf(tw, "on trial\t%s\tgoes back to %s at %s unless confirmed (nucbox apply --confirm)\n",
 			short(t.Config), short(t.Previous), t.Deadline.UTC().Format("15:04:05 UTC"))
 	}
+	if sl := st.Slot; sl != nil {
+		line := fmt.Sprintf("slot %s, generation %d", sl.Slot, sl.Generation)
+		if sl.Version != "" {
+			line += ", nucbox " + sl.Version
+		}
+		if sl.Trial {
+			line += ", on trial until ready"
+		}
+		fmt.Fprintf(tw, "image\t%s\n", line)
+		if sl.RolledBack != "" {
+			fmt.Fprintf(tw, "upgrade\t%s\n", sl.RolledBack)
+		}
+	}
 	fmt.Fprintf(tw, "uptime\t%s\n", roundDuration(time.Duration(st.Uptime)))
 	var sum bootSummary
 	if len(st.Summary) > 0 && json.Unmarshal(st.Summary, &sum) == nil {
@@ -112,12 +125,72 @@ func writeStatus(w io.Writer, st api.Status) error {
 			if !wl.Started.IsZero() {
 				up = roundDuration(now().Sub(wl.Started))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", wl.Kind, wl.Name, wl.State, pid, up, wl.Restarts, dash(strings.Join(wl.Addresses, ", ")), dash(wl.LastError))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", wl.Kind, wl.Name, stateText(wl), pid, up, wl.Restarts, dash(strings.Join(wl.Addresses, ", ")), dash(wl.LastError))
 		}
 		tw.Flush()
 	}
+	writeLeases(&b, st)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeLeases lists the DHCP leases, the box's own first; nothing when
+// there are none.
+func writeLeases(b *strings.Builder, st api.Status) {
+	type row struct {
+		who string
+		l   api.Lease
+	}
+	var rows []row
+	if l := st.UplinkLease; l != nil {
+		rows = append(rows, row{"uplink", *l})
+	}
+	for _, wl := range st.Workloads {
+		for _, l := range wl.Leases {
+			rows = append(rows, row{wl.Kind + " " + wl.Name, l})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DHCP LEASE\tLINK\tADDRESS\tSERVER\tSTATE\tOBTAINED\tRENEWS\tEXPIRES")
+	for _, r := range rows {
+		l := r.l
+		state := l.State
+		if l.LastError != "" {
+			state += " (" + l.LastError + ")"
+		}
+		expires := "never"
+		if !l.Expiry.IsZero() {
+			expires = when(l.Expiry)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.who, dash(l.Link), dash(l.Address), dash(l.Server), dash(state),
+			clock(l.Obtained), when(l.Renew), expires)
+	}
+	tw.Flush()
+}
+
+// clock is a time of day in UTC, - for none.
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("15:04:05 UTC")
+}
+
+// when is a time to come as "in 29m (03:34:05 UTC)", or its clock time
+// alone once past.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := t.Sub(now())
+	if d < 0 {
+		return clock(t) + " (past)"
+	}
+	return "in " + roundDuration(d) + " (" + clock(t) + ")"
 }
 
 func vlanText(vs []api.PortVLAN) string {

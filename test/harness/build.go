@@ -261,8 +261,15 @@ func cachedImage(tb testing.TB, dir, bin, config string, cfg []byte, k Kernel, a
 		return nil, fmt.Errorf("nucbox %s: %w\n%s", strings.Join(cmdArgs, " "), err, log)
 	}
 	logInfo(tb, "image for %s built in %.1fs:\n%s", filepath.Base(config), time.Since(start).Seconds(), lastLines(log, 8))
-	for _, f := range []string{"vmlinuz", "initramfs.cpio.zst"} {
-		if err := os.Rename(filepath.Join(out, f), filepath.Join(tmp, f)); err != nil {
+	// Everything the builder wrote: vmlinuz and the initramfs always,
+	// and the boot media the args asked for (nucbox.efi, nucbox.img,
+	// pxe/).
+	outs, err := os.ReadDir(out)
+	if err != nil {
+		return nil, fmt.Errorf("builder output: %w", err)
+	}
+	for _, e := range outs {
+		if err := os.Rename(filepath.Join(out, e.Name()), filepath.Join(tmp, e.Name())); err != nil {
 			return nil, fmt.Errorf("builder output: %w", err)
 		}
 	}

@@ -12,8 +12,8 @@ function el(tag, text, cls) {
   return e;
 }
 
-function stateBadge(state) {
-  return el("span", state || "unknown", "state s-" + String(state || "unknown").replace(/\s+/g, "-"));
+function stateBadge(state, label) {
+  return el("span", label || state || "unknown", "state s-" + String(state || "unknown").replace(/\s+/g, "-"));
 }
 
 function duration(sec) {
@@ -52,10 +52,17 @@ function renderWorkloads(ws) {
     const cell = document.createElement("span");
     cell.appendChild(name);
     if (details) cell.appendChild(el("div", details, "details"));
-    const tr = row([w.kind, cell, stateBadge(w.state), w.pid || "", duration(up), w.restarts, (w.addresses || []).join(", "), w.last_error || ""]);
+    // held: stopped on request (nucbox stop), until nucbox start.
+    const state = stateBadge(w.state, w.held ? w.state + " (held)" : w.state);
+    if (w.held) state.title = "stopped on request; nucbox start " + w.name + " starts it";
+    for (const l of w.leases || []) {
+      cell.appendChild(el("div", "DHCP " + l.address + " from " + (l.server || "?") + (l.expiry ? ", expires " + new Date(l.expiry).toLocaleString() : ""), "details"));
+    }
+    const tr = row([w.kind, cell, state, w.pid || "", duration(up), w.restarts, (w.addresses || []).join(", "), w.last_error || ""]);
     tr.dataset.name = w.name;
     tr.dataset.kind = w.kind;
     tr.dataset.state = w.state;
+    tr.dataset.held = w.held ? "true" : "false";
     return tr;
   });
   body.replaceChildren(...rows);
@@ -83,12 +90,60 @@ function render(st) {
   if (st.config) meta.push("config " + st.config.sha256.slice(0, 12));
   meta.push("up " + duration(st.uptime));
   if (st.summary && st.summary.ready_ms) meta.push("ready in " + (st.summary.ready_ms / 1000).toFixed(1) + " s");
+  const lease = st.uplink_lease;
+  if (lease) meta.push("DHCP " + lease.address + (lease.expiry ? " until " + new Date(lease.expiry).toLocaleString() : ""));
   document.getElementById("meta").textContent = meta.join(" · ");
   const errs = st.errors || [];
   document.getElementById("errors-section").hidden = errs.length === 0;
   document.getElementById("errors").replaceChildren(...errs.map(e => el("li", e)));
+  renderTry(st.try);
   renderWorkloads(st.workloads || []);
   renderLinks(st.links || []);
+}
+
+// The pending try: which config, the countdown to its rollback and the
+// Confirm button. Confirming needs the token itself: the page's login
+// only grants reading.
+let tryDeadline = 0;
+
+function renderTry(t) {
+  const sec = document.getElementById("try-section");
+  sec.hidden = !t;
+  if (!t) { tryDeadline = 0; return; }
+  tryDeadline = Date.parse(t.deadline);
+  sec.dataset.deadline = t.deadline;
+  document.getElementById("try-config").textContent = t.config.slice(0, 12);
+  document.getElementById("try-previous").textContent = t.previous.slice(0, 12);
+  tick();
+}
+
+function tick() {
+  if (!tryDeadline) return;
+  const left = Math.max(0, Math.round((tryDeadline - Date.now()) / 1000));
+  document.getElementById("try-countdown").textContent = left > 0 ? duration(left) : "now";
+}
+
+async function confirmTry(ev) {
+  ev.preventDefault();
+  const out = document.getElementById("confirm-result");
+  const input = document.getElementById("confirm-token");
+  out.textContent = "confirming…";
+  try {
+    const r = await fetch("/v1/apply/confirm", {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "Authorization": "Bearer " + input.value },
+    });
+    if (r.ok) {
+      input.value = "";
+      out.textContent = "Confirmed: the box keeps this config.";
+      renderTry(null);
+      return;
+    }
+    const body = await r.json().catch(() => ({}));
+    out.textContent = r.status === 401 ? "That token is not right." : (body.error || "HTTP " + r.status);
+  } catch (e) {
+    out.textContent = "box unreachable (" + e.message + ")";
+  }
 }
 
 function setConn(text) { document.getElementById("conn").textContent = text; }
@@ -125,5 +180,7 @@ function followLog() {
   };
 }
 
+document.getElementById("confirm-form").addEventListener("submit", confirmTry);
+setInterval(tick, 1000);
 poll();
 followLog();

@@ -1,0 +1,252 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultConfigPath is the config baked into the image.
+const DefaultConfigPath = "/etc/nucbox/config.yaml"
+
+// Config fetching over the network: how long to keep trying a URL at boot
+// before falling back to the next source, and the limits of one attempt.
+const (
+	defaultFetchTimeout = 30 * time.Second
+	fetchAttemptTimeout = 10 * time.Second
+	maxConfigBytes      = 1 << 20
+)
+
+// errNoConfig marks a source that has no config at all (a missing file), as
+// opposed to one that failed: the former is not worth a warning.
+var errNoConfig = errors.New("no config there")
+
+// configSource is one place the config may come from at boot.
+type configSource interface {
+	// String names the source in logs.
+	String() string
+	// Fetch returns the config's bytes and the name errors in it are
+	// reported under (a path, or the URL as fetched).
+	Fetch(ctx context.Context) (name string, data []byte, err error)
+}
+
+// fileSource is a config file in the image or on the data partition.
+type fileSource string
+
+func (f fileSource) String() string { return string(f) }
+
+func (f fileSource) Fetch(context.Context) (string, []byte, error) {
+	b, err := os.ReadFile(string(f))
+	if errors.Is(err, fs.ErrNotExist) {
+		return string(f), nil, fmt.Errorf("%s: %w", f, errNoConfig)
+	}
+	return string(f), b, err
+}
+
+// configSources lists where the config may come from, in order: the kernel
+// command line's nucbox.config= (a path, or an http(s) URL template), the
+// last known good config on the data partition, and the config baked into
+// the image. The first one that yields a valid config wins. A config named
+// on the command line is authoritative: when it cannot be had, the box
+// falls back to the last good config but not to the baked one, which is
+// a default for boxes that name none (every machine of a PXE rack boots
+// the same bundle; the baked config would give them all one identity).
+func configSources(c Cmdline, lastGoodPath string) ([]configSource, error) {
+	var out []configSource
+	spec, _ := c.Get("nucbox.config")
+	if spec != "" {
+		src, err := cmdlineSource(c, spec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src)
+	}
+	if lastGoodPath != "" {
+		out = append(out, fileSource(lastGoodPath))
+	}
+	if spec == "" {
+		out = append(out, fileSource(DefaultConfigPath))
+	}
+	return out, nil
+}
+
+// cmdlineSource parses nucbox.config=: a path, file://PATH, or an http(s)
+// URL whose ${mac}, ${uuid} and ${hostname} are filled in at fetch time.
+func cmdlineSource(c Cmdline, spec string) (configSource, error) {
+	scheme, rest, hasScheme := strings.Cut(spec, "://")
+	switch {
+	case !hasScheme:
+		return fileSource(spec), nil
+	case scheme == "file":
+		return fileSource(rest), nil
+	case scheme == "http" || scheme == "https":
+		if err := checkTemplate(spec); err != nil {
+			return nil, fmt.Errorf("nucbox.config=%s: %w", spec, err)
+		}
+		timeout := defaultFetchTimeout
+		if v, ok := c.Get("nucbox.config.timeout"); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("nucbox.config.timeout=%s: want a duration such as 30s", v)
+			}
+			timeout = d
+		}
+		bootif, _ := c.Get("BOOTIF")
+		return &urlSource{template: spec, timeout: timeout, bootif: bootif}, nil
+	default:
+		return nil, fmt.Errorf("nucbox.config=%s: unsupported source %q (use a path or an http(s) URL)", spec, scheme)
+	}
+}
+
+// templateVars are the names a config URL may use.
+var templateVars = []string{"mac", "uuid", "hostname"}
+
+// checkTemplate rejects unknown or unterminated ${...} at parse time, so a
+// typo is reported before any network traffic.
+func checkTemplate(tmpl string) error {
+	_, err := expandTemplate(tmpl, func(string) string { return "x" })
+	return err
+}
+
+// expandTemplate replaces ${name} with value(name), path-escaped so a
+// hostname cannot add path segments or a query.
+func expandTemplate(tmpl string, value func(name string) string) (string, error) {
+	var b strings.Builder
+	rest := tmpl
+	for {
+		i := strings.Index(rest, "${")
+		if i < 0 {
+			b.WriteString(rest)
+			return b.String(), nil
+		}
+		b.WriteString(rest[:i])
+		end := strings.IndexByte(rest[i:], '}')
+		if end < 0 {
+			return "", fmt.Errorf("unterminated ${ in %q", tmpl)
+		}
+		name := rest[i+2 : i+end]
+		known := false
+		for _, v := range templateVars {
+			known = known || v == name
+		}
+		if !known {
+			return "", fmt.Errorf("unknown variable ${%s} (known: ${mac}, ${uuid}, ${hostname})", name)
+		}
+		b.WriteString(url.PathEscape(value(name)))
+		rest = rest[i+end+1:]
+	}
+}
+
+// urlSource fetches the config over HTTP. The box has no network yet when
+// it runs, so Fetch brings the uplink up with a temporary DHCP lease and
+// gives it back afterwards: the network stage then sets up the network
+// the config asks for.
+type urlSource struct {
+	template string
+	timeout  time.Duration
+	// bootif is the PXE loader's BOOTIF= (01-aa-bb-...), naming the NIC
+	// that booted; empty lets the box pick the first link with carrier.
+	bootif string
+
+	// lease and get are the network and HTTP steps, replaceable in tests.
+	lease func(ctx context.Context, bootif string) (bootLease, error)
+	get   func(ctx context.Context, url string) ([]byte, error)
+}
+
+// bootLease is a temporary address on the uplink.
+type bootLease interface {
+	Vars() map[string]string
+	Close() error
+}
+
+func (u *urlSource) String() string { return u.template }
+
+func (u *urlSource) Fetch(ctx context.Context) (string, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, u.timeout)
+	defer cancel()
+	leaseFn, get := u.lease, u.get
+	if leaseFn == nil {
+		leaseFn = startBootLease
+	}
+	if get == nil {
+		get = httpGet
+	}
+	l, err := leaseFn(ctx, u.bootif)
+	if err != nil {
+		return u.template, nil, fmt.Errorf("network for %s: %w", u.template, err)
+	}
+	defer l.Close()
+	vars := l.Vars()
+	target, err := expandTemplate(u.template, func(n string) string { return vars[n] })
+	if err != nil {
+		return u.template, nil, err
+	}
+	Logf("config: fetching %s", target)
+	var last error
+	for attempt, wait := 1, time.Second; ; attempt++ {
+		data, err := get(ctx, target)
+		if err == nil {
+			Logf("config: fetched %s (%d bytes, attempt %d)", target, len(data), attempt)
+			return target, data, nil
+		}
+		last = err
+		Logf("config: %s: attempt %d: %v; retrying in %s", target, attempt, err, wait)
+		select {
+		case <-ctx.Done():
+			return target, nil, fmt.Errorf("%s: gave up after %d attempts in %s: %w", target, attempt, u.timeout, last)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 8*time.Second)
+	}
+}
+
+// httpGet fetches one URL with a bounded time and size.
+func httpGet(ctx context.Context, target string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchAttemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "nucbox/"+versionString())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %s", resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxConfigBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxConfigBytes {
+		return nil, fmt.Errorf("larger than %d bytes", maxConfigBytes)
+	}
+	return b, nil
+}
+
+// machineUUID is the SMBIOS system UUID, lower case, as iPXE's ${uuid}
+// shows it.
+func machineUUID() string {
+	b, err := os.ReadFile(filepath.Join("/sys/class/dmi/id", "product_uuid"))
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(string(b)))
+}
+
+// Version is the nucbox version the binary was built as; the CLI's main
+// sets it before handing over to Main.
+var Version = "dev"
+
+func versionString() string { return Version }

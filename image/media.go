@@ -1,0 +1,296 @@
+package image
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nucbox/nucbox/image/disk"
+	"github.com/nucbox/nucbox/image/esp"
+	"github.com/nucbox/nucbox/image/pxe"
+	"github.com/nucbox/nucbox/image/uki"
+)
+
+// DefaultCmdline is the kernel command line of UKIs, disk images and PXE
+// bundles. Kernel messages go to both the screen and the first serial
+// port; the last console= is /dev/console, where PID 1 writes, and serial
+// is last so that a headless box, QEMU and the tests see the box's own
+// log (on a machine without a serial port the kernel falls back to the
+// screen). panic=10 reboots a panicking box instead of leaving it hung in
+// a rack.
+const DefaultCmdline = "console=tty0 console=ttyS0,115200 panic=10"
+
+// Debian's systemd-boot-efi files.
+const (
+	DefaultStub       = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+	DefaultBootLoader = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+)
+
+// Output names in OutDir.
+const (
+	UKIName  = "nucbox.efi"
+	DiskName = "nucbox.img"
+	PXEDir   = "pxe"
+)
+
+// DefaultFSTools are the e2fsprogs programs the box formats, checks and
+// grows its data partition with, at Debian's paths. mke2fs.conf comes
+// along when the host has it, so that a new file system gets Debian's
+// ext4 defaults.
+var DefaultFSTools = []string{"/sbin/mke2fs", "/sbin/e2fsck", "/sbin/resize2fs"}
+
+const mke2fsConf = "/etc/mke2fs.conf"
+
+// wantsMedia reports whether any output beyond kernel and initramfs was
+// asked for.
+func (o Options) wantsMedia() bool { return o.UKI || o.DiskSize > 0 || o.PXE }
+
+func (o Options) cmdline() string {
+	if o.Cmdline != "" {
+		return strings.Join(strings.Fields(o.Cmdline), " ")
+	}
+	return DefaultCmdline
+}
+
+// checkMedia rejects bad media options before the long part of a build.
+func (o Options) checkMedia() error {
+	if o.DiskSize > 0 {
+		if _, err := disk.Plan(o.DiskSize, o.ESPSize); err != nil {
+			return err
+		}
+	}
+	if o.PXE {
+		if err := (pxe.Script{Cmdline: o.cmdline(), ConfigURL: o.ConfigURL}).Validate(); err != nil {
+			return fmt.Errorf("PXE: %w", err)
+		}
+	}
+	if (o.UKI || o.DiskSize > 0) && strings.ContainsAny(o.Cmdline, "\n\r") {
+		return fmt.Errorf("kernel command line spans lines")
+	}
+	return nil
+}
+
+// buildMedia writes the UKI, disk image and PXE bundle as pending files
+// from the kernel and initramfs just written, and returns them with their
+// final paths.
+func buildMedia(o Options, p *progress, kernelFile, initrdFile, kver string, res *Result) (_ []*pendingOutput, err error) {
+	var outs []*pendingOutput
+	defer func() {
+		if err != nil {
+			for _, out := range outs {
+				out.discard()
+			}
+		}
+	}()
+	var image []byte
+	if o.UKI || o.DiskSize > 0 {
+		image, err = buildUKI(o, kernelFile, initrdFile, kver)
+		if err != nil {
+			return nil, err
+		}
+		res.UKIBytes = int64(len(image))
+	}
+	if o.UKI {
+		out, err := pendingBytes(o.OutDir, UKIName, image)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, out)
+		res.UKI = out.dst
+		p.step("uki", "%s: %s, command line %q", UKIName, size(int64(len(image))), o.cmdline())
+	}
+	if o.DiskSize > 0 {
+		out, err := buildDisk(o, image)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, out)
+		res.Disk = out.dst
+		res.DiskBytes = o.DiskSize
+		p.step("disk", "%s: %s, ESP %s with systemd-boot and %s, data partition unformatted",
+			DiskName, size(o.DiskSize), size(espSize(o)), esp.SlotPath(esp.SlotA))
+	}
+	if o.PXE {
+		dir := filepath.Join(o.OutDir, PXEDir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		script, err := pxe.Script{Cmdline: o.cmdline(), ConfigURL: o.ConfigURL}.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("PXE: %w", err)
+		}
+		for _, f := range []struct{ name, src string }{{pxe.KernelName, kernelFile}, {pxe.InitrdName, initrdFile}} {
+			out, err := pendingCopy(dir, f.name, f.src)
+			if err != nil {
+				return nil, err
+			}
+			outs = append(outs, out)
+		}
+		out, err := pendingBytes(dir, pxe.ScriptName, script)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, out)
+		res.PXEDir = dir
+		url := o.ConfigURL
+		if url == "" {
+			url = "none (the baked-in config)"
+		}
+		p.step("pxe", "%s/{%s,%s,%s}, config %s", dir, pxe.KernelName, pxe.InitrdName, pxe.ScriptName, url)
+	}
+	return outs, nil
+}
+
+func espSize(o Options) int64 {
+	if o.ESPSize > 0 {
+		return o.ESPSize
+	}
+	return esp.DefaultESPSize
+}
+
+func buildUKI(o Options, kernelFile, initrdFile, kver string) ([]byte, error) {
+	stubPath := o.Stub
+	if stubPath == "" {
+		stubPath = DefaultStub
+	}
+	stub, err := os.ReadFile(stubPath)
+	if err != nil {
+		return nil, fmt.Errorf("UKI stub: %w (install systemd-boot-efi or pass its path)", err)
+	}
+	kernel, err := os.ReadFile(kernelFile)
+	if err != nil {
+		return nil, err
+	}
+	initrd, err := os.ReadFile(initrdFile)
+	if err != nil {
+		return nil, err
+	}
+	version := o.Version
+	if version == "" {
+		version = "dev"
+	}
+	gen := o.ImageVersion
+	if gen == 0 {
+		gen = 1
+	}
+	img, err := uki.Build(stub, uki.Sections{
+		OSRel:   uki.NewOSRelease(version, gen).Bytes(),
+		Cmdline: []byte(o.cmdline()),
+		Uname:   []byte(kver),
+		Initrd:  initrd,
+		Linux:   kernel,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("UKI from %s: %w", stubPath, err)
+	}
+	return img, nil
+}
+
+func buildDisk(o Options, image []byte) (*pendingOutput, error) {
+	loaderPath := o.BootLoader
+	if loaderPath == "" {
+		loaderPath = DefaultBootLoader
+	}
+	loader, err := os.ReadFile(loaderPath)
+	if err != nil {
+		return nil, fmt.Errorf("boot loader: %w (install systemd-boot-efi or pass its path)", err)
+	}
+	f, pend, err := createPending(o.OutDir, DiskName)
+	if err != nil {
+		return nil, err
+	}
+	out := &pendingOutput{pending: pend, dst: filepath.Join(o.OutDir, DiskName)}
+	err = disk.WriteTo(f, disk.Options{
+		Size:    o.DiskSize,
+		ESPSize: o.ESPSize,
+		Files: map[string][]byte{
+			esp.BootLoader:          loader,
+			esp.LoaderConf:          esp.LoaderConfig(),
+			esp.SlotPath(esp.SlotA): image,
+		},
+	})
+	if err == nil {
+		err = finish(f)
+	} else {
+		f.Close()
+	}
+	if err != nil {
+		out.discard()
+		return nil, fmt.Errorf("disk image: %w", err)
+	}
+	return out, nil
+}
+
+// pendingOutput is a pending file with the name it gets on commit.
+type pendingOutput struct {
+	*pending
+	dst string
+}
+
+func pendingBytes(dir, name string, data []byte) (*pendingOutput, error) {
+	f, pend, err := createPending(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		pend.discard()
+		return nil, err
+	}
+	if err := finish(f); err != nil {
+		pend.discard()
+		return nil, err
+	}
+	return &pendingOutput{pending: pend, dst: filepath.Join(dir, name)}, nil
+}
+
+func pendingCopy(dir, name, src string) (*pendingOutput, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	f, pend, err := createPending(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(f, in); err != nil {
+		f.Close()
+		pend.discard()
+		return nil, err
+	}
+	if err := finish(f); err != nil {
+		pend.discard()
+		return nil, err
+	}
+	return &pendingOutput{pending: pend, dst: filepath.Join(dir, name)}, nil
+}
+
+// addFSTools adds the e2fsprogs programs with their libraries, and
+// returns how many programs and libraries came along.
+func addFSTools(t *tree, o Options) (bins, libs int, err error) {
+	tools := o.FSTools
+	if tools == nil {
+		tools = DefaultFSTools
+	}
+	for _, b := range tools {
+		if _, err := os.Stat(b); err != nil {
+			return 0, 0, fmt.Errorf("%w (the box formats its data partition with e2fsprogs: install e2fsprogs)", err)
+		}
+		n, err := t.addBinary(b, b, 0, "file system tool "+b)
+		if err != nil {
+			return 0, 0, err
+		}
+		libs += n
+	}
+	if len(tools) > 0 {
+		if _, err := os.Stat(mke2fsConf); err == nil {
+			if err := t.hostFile(mke2fsConf, mke2fsConf, 0o644, "mke2fs defaults"); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	return len(tools), libs, nil
+}

@@ -1,0 +1,309 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/image"
+	"github.com/nucbox/nucbox/image/uki"
+	"github.com/nucbox/nucbox/test/harness"
+)
+
+// Boots from firmware take longer than direct kernel boots: OVMF, the
+// boot loader and reading a 20 MiB image from a USB stick or over TFTP
+// come first, all under TCG.
+const (
+	firmwareReadyTimeout = 6 * time.Minute
+	// A failed trial boot: the bad kernel panics, waits panic= seconds,
+	// and the firmware starts over.
+	rollbackTimeout = 10 * time.Minute
+)
+
+// usbConfig is a box with the TLS API on a known token, booted from the
+// USB image.
+const usbConfig = `hostname: stick
+uplink:
+  interface: auto
+  bridge: br0
+  ipv4: dhcp
+api:
+  listen: ":8443"
+  token: ` + apiToken + `
+`
+
+// stickImage builds the USB disk image of cfg and copies it to a fresh
+// file of size bytes, the way it would be flashed to a bigger stick: the
+// box must grow its data partition to the end.
+func stickImage(t *testing.T, cfg string, size int64) string {
+	t.Helper()
+	img := harness.BuildImage(t, harness.WriteConfig(t, "stick.yaml", cfg), harness.BuildArgs("--disk", "512M"))
+	src := filepath.Join(img.Dir, image.DiskName)
+	dst := filepath.Join(t.TempDir(), "stick.img")
+	if out, err := exec.Command("cp", "--sparse=always", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("copying the disk image: %v\n%s", err, out)
+	}
+	if err := os.Truncate(dst, size); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// bootStick boots a disk image under OVMF from USB, with the API
+// forwarded and reboots kept in the same QEMU (EFI variables and the
+// disk live on).
+func bootStick(t *testing.T, disk string) *harness.Machine {
+	return harness.Boot(t, harness.Options{
+		Firmware:    harness.OVMF,
+		EFIVars:     filepath.Join(t.TempDir(), "vars.fd"),
+		Drives:      []harness.Drive{{Path: disk, If: "usb", BootIndex: 1}},
+		NICs:        []harness.NIC{{User: &harness.UserNet{Forward: []harness.Forward{{GuestPort: 8443}}}}},
+		AllowReboot: true,
+	})
+}
+
+// TestUSBImagePersists boots the USB disk image under UEFI: the box
+// formats and grows its data partition on the first boot, a file written
+// there and the config survive a reboot, and the second boot takes its
+// config from the data partition and keeps the first boot's log.
+func TestUSBImagePersists(t *testing.T) {
+	harness.Require(t)
+	disk := stickImage(t, usbConfig, 1<<30)
+	m := bootStick(t, disk)
+
+	m.MustExpect(firmwareReadyTimeout, `nucbox: data partition: \S+ formatted ext4`)
+	r1 := m.ExpectReady(firmwareReadyTimeout)
+	if r1.ConfigSource != "/etc/nucbox/config.yaml" {
+		t.Errorf("first boot's config source %q, want the baked config", r1.ConfigSource)
+	}
+	openShell(t, m)
+	out, err := m.Shell(shellTimeout, "echo kept-$((6*7)) > /var/lib/nucbox/probe.txt && sync && grep ' /var/lib/nucbox ' /proc/mounts && cat /sys/class/block/$(basename $(grep ' /var/lib/nucbox ' /proc/mounts | cut -d' ' -f1))/size")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, " ext4 ") {
+		t.Fatalf("the state directory is not an ext4 mount:\n%s", out)
+	}
+	// Grown to the end of the 1 GiB stick: more than the 512 MiB image
+	// minus the ESP, in 512-byte sectors.
+	var sectors int64
+	for _, f := range strings.Fields(out) {
+		fmt.Sscan(f, &sectors)
+	}
+	if sectors*512 < 700<<20 {
+		t.Errorf("data partition is %d MiB, want it grown to fill the 1 GiB stick", sectors*512>>20)
+	}
+
+	if err := m.Send("reboot\n"); err != nil {
+		t.Fatal(err)
+	}
+	m.MustExpect(firmwareReadyTimeout, `nucbox: data partition: \S+ mounted at /var/lib/nucbox`)
+	r2 := m.ExpectReady(firmwareReadyTimeout)
+	if r2.ConfigSource != "/var/lib/nucbox/config/last-good.yaml" || r2.Config != r1.Config {
+		t.Errorf("second boot's config %s from %q, want %s from the data partition", r2.Config, r2.ConfigSource, r1.Config)
+	}
+	openShell(t, m)
+	out, err = m.Shell(shellTimeout, "cat /var/lib/nucbox/probe.txt; grep -c 'nucbox: ready' /var/lib/nucbox/logs/boot.log.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "kept-42") {
+		t.Errorf("the file written before the reboot is gone:\n%s", out)
+	}
+	if !strings.Contains(out, "\n1") {
+		t.Errorf("the first boot's log (boot.log.1) has no ready line:\n%s", out)
+	}
+	second := m.Output()[strings.LastIndex(m.Output(), "nucbox: starting as PID 1"):]
+	if strings.Contains(second, "formatted") {
+		t.Error("the second boot formatted the data partition again")
+	}
+	// The reboot unmounted the data partition cleanly.
+	if strings.Contains(second, "recovering journal") {
+		t.Error("the data partition's journal needed recovery after an orderly reboot")
+	}
+}
+
+// TestUpgradeRollback upgrades a box booted from its stick to an image
+// whose kernel cannot start its init: the trial boot panics, the boot
+// loader's counter runs out, and the old slot boots again by itself.
+func TestUpgradeRollback(t *testing.T) {
+	harness.Require(t)
+	disk := stickImage(t, usbConfig, 1<<30)
+	bad := badUKI(t)
+	m := bootStick(t, disk)
+	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a$`)
+	fp := m.MustExpect(firmwareReadyTimeout, `nucbox: api: listening on :8443 \(TLS, certificate SHA-256 ([0-9A-F:]{95})\)`)[1]
+	m.ExpectReady(firmwareReadyTimeout)
+	remote := []string{"--host", "https://" + m.HostAddr(8443), "--token", apiToken, "--fingerprint", fp}
+	bin := harness.Nucbox(t)
+
+	var code int
+	var stdout, stderr string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		stdout, stderr, code = cli(t, bin, append([]string{"upgrade", bad, "--tries", "1"}, remote...)...)
+		if code == 0 || !strings.Contains(stderr, "cannot reach the box") {
+			break
+		}
+	}
+	if code != 0 {
+		t.Fatalf("nucbox upgrade: exit %d\n%s%s", code, stdout, stderr)
+	}
+	m.MustExpect(time.Minute, `nucbox: upgrade: wrote nucbox-b\+1\.efi .*generation 2`)
+	// The trial boot: the bad image's init exits, the kernel panics and
+	// reboots; then the boot loader finds slot b out of tries.
+	m.MustExpect(rollbackTimeout, `Kernel panic|end Kernel panic`)
+	m.MustExpect(rollbackTimeout, `nucbox: upgrade: booted slot a$`)
+	m.ExpectReady(firmwareReadyTimeout)
+	m.MustExpect(time.Minute, `nucbox: upgrade: slot b \(nucbox-b\+0-1\.efi\) ran out of boot tries and was rolled back; running slot a`)
+
+	// The status says so too.
+	stdout, _, code = cli(t, bin, append([]string{"status", "-o", "json"}, remote...)...)
+	var st api.Status
+	if err := json.Unmarshal([]byte(stdout), &st); code != 0 || err != nil {
+		t.Fatalf("status: exit %d, %v\n%s", code, err, stdout)
+	}
+	if sl := st.Slot; sl == nil || sl.Slot != "a" || sl.Generation != 1 || !strings.Contains(sl.RolledBack, "slot b") {
+		t.Errorf("status boot slot %+v, want slot a, generation 1, with slot b rolled back", sl)
+	}
+}
+
+// badUKI is a unified kernel image of the Debian kernel with an init that
+// crashes the kernel at once: an image that boots and never gets ready.
+func badUKI(t *testing.T) string {
+	t.Helper()
+	k, err := harness.DebianKernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	initrd := harness.TinyInitramfs(t, harness.Tiny{Script: "echo bad image: crashing\necho c > /proc/sysrq-trigger\n"})
+	var secs uki.Sections
+	for p, dst := range map[string]*[]byte{k.Path: &secs.Linux, initrd: &secs.Initrd} {
+		if *dst, err = os.ReadFile(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stub, err := os.ReadFile(image.DefaultStub)
+	if err != nil {
+		t.Fatalf("the EFI stub (package systemd-boot-efi): %v", err)
+	}
+	secs.OSRel = uki.NewOSRelease("broken", 1).Bytes()
+	secs.Cmdline = []byte("console=ttyS0,115200 panic=5")
+	b, err := uki.Build(stub, secs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "bad.efi")
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// rackConfigs serves configs by MAC, as a lab's provisioning server does.
+type rackConfigs struct {
+	mu      sync.Mutex
+	configs map[string]string // by MAC
+	hits    map[string]int
+}
+
+func (r *rackConfigs) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	mac, ok := strings.CutSuffix(strings.TrimPrefix(req.URL.Path, "/configs/"), ".yaml")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hits[mac]++
+	cfg, found := r.configs[mac]
+	if !ok || !found {
+		http.NotFound(w, req)
+		return
+	}
+	fmt.Fprint(w, cfg)
+}
+
+func (r *rackConfigs) set(mac, cfg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.configs[mac] = cfg
+}
+
+// pxePort is where the config server listens on the host's loopback;
+// guests reach it through the user network's gateway, 10.0.2.2. It is
+// fixed so that the bundle (which has the URL in its iPXE script) is
+// built once and cached.
+const pxePort = 18473
+
+// TestPXERack boots two machines with different MACs from one PXE bundle
+// over TFTP: each fetches its own config by MAC and gets ready with its
+// own hostname. A third machine whose config is missing enters
+// maintenance mode instead of hanging, and leaves it by itself once its
+// config appears.
+func TestPXERack(t *testing.T) {
+	harness.Require(t)
+	rack := &rackConfigs{configs: map[string]string{}, hits: map[string]int{}}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", pxePort))
+	if err != nil {
+		t.Fatalf("config server: %v", err)
+	}
+	srv := &http.Server{Handler: rack}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	rackCfg := func(host string) string {
+		return "hostname: " + host + "\nuplink:\n  interface: auto\n  bridge: br0\n  ipv4: dhcp\n"
+	}
+	macs := []string{"52:54:00:00:00:01", "52:54:00:00:00:02"}
+	rack.set(macs[0], rackCfg("rack-1"))
+	rack.set(macs[1], rackCfg("rack-2"))
+
+	// The image's own config is never used by these machines.
+	img := harness.BuildImage(t, harness.WriteConfig(t, "pxe.yaml", rackCfg("baked")),
+		harness.BuildArgs("--pxe", "--config-url", fmt.Sprintf("http://10.0.2.2:%d/configs/${mac}.yaml", pxePort)))
+	bundle := filepath.Join(img.Dir, image.PXEDir)
+	boot := func(mac string) *harness.Machine {
+		return harness.Boot(t, harness.Options{
+			Name: "pxe-" + mac[len(mac)-2:],
+			Boot: "n",
+			NICs: []harness.NIC{{MAC: mac, User: &harness.UserNet{TFTP: bundle, BootFile: "boot.ipxe"}}},
+		})
+	}
+
+	var wg sync.WaitGroup
+	for i, mac := range macs {
+		m := boot(mac)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ri, err := m.WaitReady(firmwareReadyTimeout)
+			if err != nil {
+				t.Errorf("%s: %v", mac, err)
+				return
+			}
+			want := fmt.Sprintf("rack-%d", i+1)
+			if ri.Hostname != want || !strings.Contains(ri.ConfigSource, "/configs/"+mac+".yaml") {
+				t.Errorf("%s: ready as %q with config from %q; want %s from its MAC's URL", mac, ri.Hostname, ri.ConfigSource, want)
+			}
+		}()
+	}
+	wg.Wait()
+
+	// No config for this MAC yet: maintenance mode, then the config is
+	// written and the box picks it up by itself.
+	lost := "52:54:00:00:00:09"
+	m := boot(lost)
+	m.MustExpect(firmwareReadyTimeout, `nucbox: config: http://10\.0\.2\.2:\d+/configs/`+lost+`\.yaml: gave up after`)
+	m.MustExpect(time.Minute, `nucbox: maintenance mode: no valid config`)
+	m.MustExpect(firmwareReadyTimeout, `nucbox: maintenance: waiting for a config`)
+	rack.set(lost, rackCfg("rack-9"))
+	ri := m.ExpectReady(3 * time.Minute)
+	if ri.Hostname != "rack-9" {
+		t.Errorf("left maintenance as %q, want rack-9", ri.Hostname)
+	}
+}

@@ -1,0 +1,355 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/test/harness"
+)
+
+// workloadConfig runs one container that prints a numbered line every
+// second, restarted always, and the TLS API on a forwarded port.
+const workloadConfig = `hostname: wlbox
+uplink:
+  interface: auto
+  bridge: br0
+  ipv4: dhcp
+api:
+  listen: ":8443"
+  token: ` + apiToken + `
+containers:
+  - name: ticker
+    image: oci-layout:images/busybox
+    command: [sh, -c, "i=0; while :; do echo TICK-$i; i=$((i+1)); sleep 1; done"]
+    restart: always
+    stop-timeout: 1s
+`
+
+// TestWorkloadControl manages a container of a running box from the
+// host: logs -f streams its new lines, stop stops it and it stays
+// stopped although its policy is always, start runs it again and
+// restart counts one restart.
+func TestWorkloadControl(t *testing.T) {
+	harness.Require(t)
+	start := time.Now()
+	oci := busyboxLayout(t)
+	cfgPath := harness.WriteConfig(t, "workload.yaml", workloadConfig)
+	img := harness.BuildImage(t, cfgPath, harness.BuildArgs("--add-file", guestState+"/images/busybox="+oci))
+	bin := harness.Nucbox(t)
+	m := img.Boot(t, harness.Options{NICs: []harness.NIC{{User: &harness.UserNet{
+		Forward: []harness.Forward{{GuestPort: 8443}},
+	}}}})
+	fp := m.MustExpect(readyTimeout, `nucbox: api: listening on :8443 \(TLS, certificate SHA-256 ([0-9A-F:]{95})\)`)[1]
+	m.ExpectReady(readyTimeout)
+	t.Logf("ready after %.1fs", time.Since(start).Seconds())
+	remote := []string{"--host", "https://" + m.HostAddr(8443), "--token", apiToken, "--fingerprint", fp}
+
+	// status polls until want accepts the box's status, within timeout.
+	status := func(what string, timeout time.Duration, want func(w api.Workload, st *api.Status) bool) (api.Workload, *api.Status) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			stdout, stderr, code := cli(t, bin, append([]string{"status", "-o", "json"}, remote...)...)
+			if code == 0 {
+				var st api.Status
+				if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+					t.Fatalf("status JSON: %v\n%s", err, stdout)
+				}
+				for _, w := range st.Workloads {
+					if w.Name == "ticker" && want(w, &st) {
+						return w, &st
+					}
+				}
+			} else if !strings.Contains(stderr, "cannot reach the box") {
+				t.Fatalf("status: exit %d\n%s", code, stderr)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %v; last status:\n%s%s", what, timeout, stdout, stderr)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	running := func(w api.Workload, _ *api.Status) bool { return w.State == "running" && w.PID > 0 }
+
+	first, st := status("ticker running", 60*time.Second, running)
+	t.Logf("ticker: pid %d, %d restarts", first.PID, first.Restarts)
+	if l := st.UplinkLease; l == nil || l.Address == "" || l.Server == "" || l.Expiry.IsZero() || l.Obtained.IsZero() {
+		t.Errorf("status lacks the uplink's DHCP lease: %+v", l)
+	}
+
+	// The container's figures come from its cgroup.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, _ := http.NewRequest("GET", "https://"+m.HostAddr(8443)+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	if resp, err := hc.Do(req); err != nil {
+		t.Errorf("metrics: %v", err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`nucbox_workload_cpu_seconds_total{kind="container",name="ticker"} `, `nucbox_workload_resident_memory_bytes{kind="container",name="ticker"} `} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("metrics (%d) lack %q", resp.StatusCode, want)
+			}
+		}
+	}
+
+	// logs -f: the backlog's lines carry no time, lines that arrive
+	// while following carry the box's uptime; one of those is a line the
+	// container wrote after the follow started.
+	follow := exec.Command(bin, append([]string{"logs", "ticker", "-f"}, remote...)...)
+	out, err := follow.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow.Stderr = io.Discard
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	streamed := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		live := regexp.MustCompile(`^\[\s*[1-9]\d*\.\d{6}\] TICK-\d+$`)
+		var seen []string
+		for sc.Scan() {
+			seen = append(seen, sc.Text())
+			if live.MatchString(sc.Text()) {
+				streamed <- sc.Text()
+				return
+			}
+		}
+		streamed <- "the stream ended after:\n" + strings.Join(seen, "\n")
+	}()
+	select {
+	case l := <-streamed:
+		if !strings.Contains(l, "TICK-") || strings.HasPrefix(l, "the stream ended") {
+			t.Errorf("logs -f: %s", l)
+		} else {
+			t.Logf("logs -f streamed: %s", l)
+		}
+	case <-time.After(60 * time.Second):
+		t.Errorf("logs -f streamed no new line within 60s")
+	}
+	follow.Process.Kill()
+	follow.Wait()
+
+	// stop: stopped and held, and it stays so although its policy is
+	// always (the backoff would have restarted it within a second).
+	stdout, stderr, code := cli(t, bin, append([]string{"stop", "ticker"}, remote...)...)
+	if code != 0 || !strings.Contains(stdout, "container ticker: stopped (held)") {
+		t.Fatalf("nucbox stop ticker: exit %d\n%s%s", code, stdout, stderr)
+	}
+	status("ticker stopped", 10*time.Second, func(w api.Workload, _ *api.Status) bool { return w.State == "stopped" && w.Held && w.PID == 0 })
+	stayed := time.Now().Add(5 * time.Second)
+	for time.Now().Before(stayed) {
+		status("ticker still stopped", 10*time.Second, func(w api.Workload, _ *api.Status) bool {
+			if w.State != "stopped" || w.PID != 0 {
+				t.Fatalf("ticker came back after nucbox stop: %+v", w)
+			}
+			return true
+		})
+		time.Sleep(500 * time.Millisecond) // the polling interval
+	}
+	stdout, _, _ = cli(t, bin, append([]string{"status"}, remote...)...)
+	if !regexp.MustCompile(`container\s+ticker\s+stopped \(held\)`).MatchString(stdout) {
+		t.Errorf("human status does not show ticker held stopped:\n%s", stdout)
+	}
+
+	// start: running again.
+	stdout, stderr, code = cli(t, bin, append([]string{"start", "ticker"}, remote...)...)
+	if code != 0 || !strings.Contains(stdout, "container ticker:") {
+		t.Fatalf("nucbox start ticker: exit %d\n%s%s", code, stdout, stderr)
+	}
+	started, _ := status("ticker running after start", 60*time.Second, func(w api.Workload, st *api.Status) bool {
+		return running(w, st) && !w.Held && w.PID != first.PID
+	})
+
+	// restart: a new process and one more restart.
+	stdout, stderr, code = cli(t, bin, append([]string{"restart", "ticker"}, remote...)...)
+	if code != 0 {
+		t.Fatalf("nucbox restart ticker: exit %d\n%s%s", code, stdout, stderr)
+	}
+	restarted, _ := status("ticker running after restart", 60*time.Second, func(w api.Workload, st *api.Status) bool {
+		return running(w, st) && w.PID != started.PID
+	})
+	if restarted.Restarts != started.Restarts+1 {
+		t.Errorf("restarts after nucbox restart: %d, want %d", restarted.Restarts, started.Restarts+1)
+	}
+
+	_, stderr, code = cli(t, bin, append([]string{"stop", "nosuch"}, remote...)...)
+	if code != 1 || !strings.Contains(stderr, "404") || !strings.Contains(stderr, `no VM or container named "nosuch"`) {
+		t.Errorf("stop of an unknown workload: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = cli(t, bin, "stop", "ticker", "--host", "https://"+m.HostAddr(8443), "--token", "wrong-token-0123456789", "--insecure")
+	if code != 1 || !strings.Contains(stderr, "401") {
+		t.Errorf("stop with a wrong token: exit %d\n%s", code, stderr)
+	}
+}
+
+// consoleVMConfig runs one tiny guest that answers every line typed on
+// its serial console, and the TLS API on a forwarded port.
+const consoleVMConfig = `hostname: conbox
+uplink:
+  interface: auto
+  bridge: br0
+  ipv4: dhcp
+api:
+  listen: ":8443"
+  token: ` + apiToken + `
+vms:
+  - name: echo
+    memory: 160MiB
+    kernel: images/vmlinuz
+    initrd: images/echo.cpio.gz
+    append: "` + innerAppend + `"
+    restart: never
+    shutdown-timeout: 2s
+`
+
+const echoScript = `echo ECHO-READY
+while read -r line; do echo "got: $line" | tr a-z A-Z; done
+`
+
+// TestWorkloadVMConsole types into a nested guest's serial console from the host
+// with nucbox console, over TLS with the token, and reads its answer;
+// the serial log, followed with logs -f, records the exchange too.
+func TestWorkloadVMConsole(t *testing.T) {
+	harness.Require(t)
+	k, err := harness.DebianKernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := tinyGuest(t, echoScript)
+	cfgPath := harness.WriteConfig(t, "console.yaml", consoleVMConfig)
+	img := harness.BuildImage(t, cfgPath, harness.BuildArgs(
+		"--add-file", guestState+"/images/vmlinuz="+k.Path,
+		"--add-file", guestState+"/images/echo.cpio.gz="+echo,
+	))
+	bin := harness.Nucbox(t)
+	m := img.Boot(t, harness.Options{NICs: []harness.NIC{{User: &harness.UserNet{
+		Forward: []harness.Forward{{GuestPort: 8443}},
+	}}}, MemoryMiB: 1024})
+	fp := m.MustExpect(vmReadyTimeout, `nucbox: api: listening on :8443 \(TLS, certificate SHA-256 ([0-9A-F:]{95})\)`)[1]
+	m.ExpectReady(vmReadyTimeout)
+	remote := []string{"--host", "https://" + m.HostAddr(8443), "--token", apiToken, "--fingerprint", fp}
+
+	// Follow the serial log from now on.
+	follow := exec.Command(bin, append([]string{"logs", "echo", "-f"}, remote...)...)
+	followed := &lockedBuffer{}
+	follow.Stdout, follow.Stderr = followed, io.Discard
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		follow.Process.Kill()
+		follow.Wait()
+	}()
+	waitFor := func(what string, timeout time.Duration, buf *lockedBuffer, want string) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for !strings.Contains(buf.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in %s within %v:\n%s", want, what, timeout, buf.String())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitFor("the followed serial log", nestedTimeout, followed, "ECHO-READY")
+
+	con := exec.Command(bin, append([]string{"console", "echo"}, remote...)...)
+	stdin, err := con.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, msgs := &lockedBuffer{}, &lockedBuffer{}
+	con.Stdout, con.Stderr = out, msgs
+	if err := con.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the console's messages", 30*time.Second, msgs, "Press ctrl-] to detach")
+	if _, err := stdin.Write([]byte("hello nucbox\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the console", 60*time.Second, out, "GOT: HELLO NUCBOX")
+	if _, err := stdin.Write([]byte{0x1d}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- con.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(msgs.String(), "Detached from echo") {
+			t.Errorf("nucbox console after ctrl-]: %v\n%s", err, msgs.String())
+		}
+	case <-time.After(30 * time.Second):
+		con.Process.Kill()
+		t.Fatalf("ctrl-] did not end nucbox console:\n%s", msgs.String())
+	}
+	t.Logf("console showed:\n%s", out.String())
+	waitFor("the followed serial log", 30*time.Second, followed, "GOT: HELLO NUCBOX")
+
+	// Stop holds the VM stopped and its console refuses; start runs a new
+	// QEMU whose output the same follow goes on to show; restart counts.
+	stdout, stderr, code := cli(t, bin, append([]string{"stop", "echo"}, remote...)...)
+	if code != 0 || !strings.Contains(stdout, "vm echo: stopped (held)") {
+		t.Fatalf("nucbox stop echo: exit %d\n%s%s", code, stdout, stderr)
+	}
+	_, stderr, code = cli(t, bin, append([]string{"console", "echo"}, remote...)...)
+	if code != 1 || !strings.Contains(stderr, "409") || !strings.Contains(stderr, "not running") {
+		t.Errorf("console of a stopped VM: exit %d\n%s", code, stderr)
+	}
+	qemuStarts := func() int { return strings.Count(followed.String(), "QEMU pid") }
+	before := qemuStarts()
+	stdout, stderr, code = cli(t, bin, append([]string{"start", "echo"}, remote...)...)
+	if code != 0 || !strings.Contains(stdout, "vm echo: running, restarts 0") {
+		t.Fatalf("nucbox start echo: exit %d\n%s%s", code, stdout, stderr)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for qemuStarts() <= before && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if qemuStarts() <= before {
+		t.Errorf("logs -f did not go on across the stop and start:\n%s", followed.String())
+	}
+	stdout, stderr, code = cli(t, bin, append([]string{"restart", "echo"}, remote...)...)
+	if code != 0 || !strings.Contains(stdout, "vm echo: running, restarts 1") {
+		t.Errorf("nucbox restart echo: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	_, stderr, code = cli(t, bin, "console", "echo", "--host", "https://"+m.HostAddr(8443), "--token", "wrong-token-0123456789", "--insecure")
+	if code != 1 || !strings.Contains(stderr, "401") {
+		t.Errorf("console with a wrong token: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = cli(t, bin, append([]string{"console", "nosuch"}, remote...)...)
+	if code != 1 || !strings.Contains(stderr, "404") {
+		t.Errorf("console of an unknown VM: exit %d\n%s", code, stderr)
+	}
+}
+
+// lockedBuffer collects a process's output for polling.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
