@@ -16,6 +16,8 @@ type mountSpec struct {
 	flags                  uintptr
 	data                   string
 	mode                   os.FileMode // of the mount point if created
+	// fallback is data to retry with when the kernel refuses data.
+	fallback string
 }
 
 const nsnd = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
@@ -24,14 +26,17 @@ const nsnd = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 // cgroup2 is mounted alone (no v1 hierarchies) with nsdelegate so that
 // container runtimes can delegate subtrees to cgroup namespaces.
 var earlyMounts = []mountSpec{
-	{"proc", "/proc", "proc", nsnd, "", 0o555},
-	{"sysfs", "/sys", "sysfs", nsnd, "", 0o555},
-	{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755", 0o755},
-	{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666", 0o755},
-	{"shm", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777", 0o1777},
-	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755", 0o755},
-	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777", 0o1777},
-	{"cgroup2", "/sys/fs/cgroup", "cgroup2", nsnd, "nsdelegate", 0o555},
+	{"proc", "/proc", "proc", nsnd, "", 0o555, ""},
+	{"sysfs", "/sys", "sysfs", nsnd, "", 0o555, ""},
+	{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755", 0o755, ""},
+	{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666", 0o755, ""},
+	{"shm", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777", 0o1777, ""},
+	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755", 0o755, ""},
+	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777", 0o1777, ""},
+	// favordynmods spares every move of a process into a cgroup (each
+	// container start) an RCU grace period of several milliseconds, at a
+	// small cost to fork and exit; kernels before 6.0 refuse it.
+	{"cgroup2", "/sys/fs/cgroup", "cgroup2", nsnd, "nsdelegate,favordynmods", 0o555, "nsdelegate"},
 }
 
 // mountEarly mounts earlyMounts, skipping those already in place (a
@@ -48,7 +53,11 @@ func mountEarly() error {
 			errs = append(errs, fmt.Sprintf("mkdir %s: %v", m.target, err))
 			continue
 		}
-		if err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
+		err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data)
+		if err != nil && m.fallback != "" {
+			err = unix.Mount(m.source, m.target, m.fstype, m.flags, m.fallback)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Sprintf("mount %s on %s: %v", m.fstype, m.target, err))
 			continue
 		}

@@ -193,12 +193,14 @@ func (s *bootSlot) markGood() {
 			if err := renameSynced(from, to); err != nil {
 				return fmt.Errorf("marking slot %s good: %w", s.Slot, err)
 			}
-			Logf("upgrade: slot %s reached ready and is now the default", s.Slot)
 		}
 		if gen, ver, err := slotRelease(linux, s.Slot); err == nil {
 			s.mu.Lock()
 			s.generation, s.version = gen, ver
 			s.mu.Unlock()
+		}
+		if trial {
+			Logf("upgrade: slot %s reached ready and is now the default", s.Slot)
 		}
 		other := otherSlot(s.Slot)
 		if f, left := slotFile(linux, other); f != "" && left == 0 {

@@ -162,10 +162,11 @@ func (n *Network) Wire(ctx context.Context, box string, ct config.Container, nsP
 		if err != nil {
 			b = nil
 		}
-		if err := writeAtomic(resolv, b); err != nil {
+		// Written at every start: no fsync, a power cut loses nothing.
+		os.Remove(resolv) // a symlink is replaced, never followed
+		if err := os.WriteFile(resolv, b, 0o644); err != nil {
 			return nil, err
 		}
-		_ = os.Chmod(resolv, 0o644)
 	}
 	timeout := n.LeaseTimeout
 	if timeout == 0 {

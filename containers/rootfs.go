@@ -93,10 +93,10 @@ func writeEtc(rootfs, hostname string, network bool) error {
 	for name, body := range files {
 		p := filepath.Join(etc, name)
 		_ = os.Remove(p) // a symlink is replaced, never followed
-		if err := writeAtomic(p, []byte(body)); err != nil {
+		// Written at every start: no fsync, a power cut loses nothing.
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			return err
 		}
-		_ = os.Chmod(p, 0o644)
 	}
 	if network {
 		p := filepath.Join(etc, "resolv.conf")

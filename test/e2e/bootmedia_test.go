@@ -176,6 +176,52 @@ func TestUpgradeRollback(t *testing.T) {
 	}
 }
 
+// TestUpgradeGood upgrades a box booted from its stick to a new image of
+// the same config: the trial boot reaches ready, the new slot becomes the
+// default (its boot counter is gone), and it boots again without a trial.
+func TestUpgradeGood(t *testing.T) {
+	harness.Require(t)
+	disk := stickImage(t, usbConfig, 1<<30)
+	next := harness.BuildImage(t, harness.WriteConfig(t, "stick.yaml", usbConfig), harness.BuildArgs("--uki"))
+	m := bootStick(t, disk)
+	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a$`)
+	fp := m.MustExpect(firmwareReadyTimeout, `nucbox: api: listening on :8443 \(TLS, certificate SHA-256 ([0-9A-F:]{95})\)`)[1]
+	m.ExpectReady(firmwareReadyTimeout)
+	remote := []string{"--host", "https://" + m.HostAddr(8443), "--token", apiToken, "--fingerprint", fp}
+	bin := harness.Nucbox(t)
+
+	var code int
+	var stdout, stderr string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		stdout, stderr, code = cli(t, bin, append([]string{"upgrade", filepath.Join(next.Dir, image.UKIName), "--tries", "2"}, remote...)...)
+		if code == 0 || !strings.Contains(stderr, "cannot reach the box") {
+			break
+		}
+	}
+	if code != 0 || !strings.Contains(stdout, "rebooting into slot b") {
+		t.Fatalf("nucbox upgrade: exit %d\n%s%s", code, stdout, stderr)
+	}
+	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: trial boot of slot b \(.*nucbox-b\+1-1\.efi\)`)
+	m.ExpectReady(firmwareReadyTimeout)
+	m.MustExpect(time.Minute, `nucbox: upgrade: slot b reached ready and is now the default`)
+
+	stdout, _, code = cli(t, bin, append([]string{"status", "-o", "json"}, remote...)...)
+	var st api.Status
+	if err := json.Unmarshal([]byte(stdout), &st); code != 0 || err != nil {
+		t.Fatalf("status: exit %d, %v\n%s", code, err, stdout)
+	}
+	if sl := st.Slot; sl == nil || sl.Slot != "b" || sl.Generation != 2 || sl.Trial || sl.RolledBack != "" {
+		t.Errorf("status boot slot %+v, want slot b, generation 2, not on trial", sl)
+	}
+
+	// The next boot takes slot b for good.
+	if _, _, code = cli(t, bin, append([]string{"reboot"}, remote...)...); code != 0 {
+		t.Fatalf("reboot: exit %d", code)
+	}
+	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot b$`)
+	m.ExpectReady(firmwareReadyTimeout)
+}
+
 // badUKI is a unified kernel image of the Debian kernel with an init that
 // crashes the kernel at once: an image that boots and never gets ready.
 func badUKI(t *testing.T) string {
@@ -298,7 +344,7 @@ func TestPXERack(t *testing.T) {
 	// written and the box picks it up by itself.
 	lost := "52:54:00:00:00:09"
 	m := boot(lost)
-	m.MustExpect(firmwareReadyTimeout, `nucbox: config: http://10\.0\.2\.2:\d+/configs/`+lost+`\.yaml: gave up after`)
+	m.MustExpect(firmwareReadyTimeout, `nucbox: failed: config: http://10\.0\.2\.2:\d+/configs/`+lost+`\.yaml: gave up after`)
 	m.MustExpect(time.Minute, `nucbox: maintenance mode: no valid config`)
 	m.MustExpect(firmwareReadyTimeout, `nucbox: maintenance: waiting for a config`)
 	rack.set(lost, rackCfg("rack-9"))
