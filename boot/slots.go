@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf16"
 
+	"github.com/nucbox/nucbox/boot/efivars"
 	"github.com/nucbox/nucbox/image/esp"
 	"golang.org/x/sys/unix"
 )
@@ -25,10 +25,7 @@ import (
 // good for good.
 
 const (
-	efivarsDir = "/sys/firmware/efi/efivars"
-	// loaderGUID is the vendor GUID of systemd-boot's variables.
-	loaderGUID = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
-	espMount   = "/run/nucbox/esp"
+	espMount = "/run/nucbox/esp"
 	// defaultTrialTimeout bounds a trial boot that neither fails nor gets
 	// ready: then the box reboots and the boot counter runs down.
 	defaultTrialTimeout = 10 * time.Minute
@@ -70,8 +67,8 @@ func detectBootSlot() *bootSlot {
 		Logf("upgrade: warning: %v", err)
 		return s
 	}
-	entry, _ := readLoaderVar("LoaderEntrySelected")
-	count, _ := readLoaderVar("LoaderBootCountPath")
+	entry, _ := efivars.Loader("LoaderEntrySelected")
+	count, _ := efivars.Loader("LoaderBootCountPath")
 	parseBootEntry(s, entry, count)
 	switch {
 	case s.Slot == "":
@@ -312,41 +309,15 @@ func findPartition(name string) (string, error) {
 
 // mountEFIVars makes systemd-boot's variables readable.
 func mountEFIVars() error {
-	if _, err := os.Stat(filepath.Join(efivarsDir, "LoaderEntrySelected-"+loaderGUID)); err == nil {
+	if _, err := os.Stat(filepath.Join(efivars.Dir, "LoaderEntrySelected-"+efivars.LoaderGUID)); err == nil {
 		return nil
 	}
 	if _, err := loadNamedModules("efivarfs"); err != nil {
 		Logf("upgrade: warning: %v", err)
 	}
-	err := unix.Mount("efivarfs", efivarsDir, "efivarfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	err := unix.Mount("efivarfs", efivars.Dir, "efivarfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	if err != nil && !errors.Is(err, unix.EBUSY) {
 		return fmt.Errorf("mount efivarfs: %w", err)
 	}
 	return nil
-}
-
-// readLoaderVar reads one of systemd-boot's string variables: four bytes
-// of attributes, then NUL-terminated UTF-16LE.
-func readLoaderVar(name string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(efivarsDir, name+"-"+loaderGUID))
-	if err != nil {
-		return "", err
-	}
-	return decodeUTF16Var(b), nil
-}
-
-func decodeUTF16Var(b []byte) string {
-	if len(b) < 4 {
-		return ""
-	}
-	b = b[4:]
-	u := make([]uint16, 0, len(b)/2)
-	for i := 0; i+1 < len(b); i += 2 {
-		c := uint16(b[i]) | uint16(b[i+1])<<8
-		if c == 0 {
-			break
-		}
-		u = append(u, c)
-	}
-	return string(utf16.Decode(u))
 }

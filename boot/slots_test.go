@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"unicode/utf16"
 )
 
 func TestParseBootEntry(t *testing.T) {
@@ -27,24 +26,6 @@ func TestParseBootEntry(t *testing.T) {
 		if s.Slot != tc.slot || s.Path != tc.path || s.Trial != tc.trial {
 			t.Errorf("%q, %q: slot %q path %q trial %v; want %q %q %v", tc.entry, tc.count, s.Slot, s.Path, s.Trial, tc.slot, tc.path, tc.trial)
 		}
-	}
-}
-
-func TestDecodeUTF16Var(t *testing.T) {
-	enc := func(s string) []byte {
-		b := []byte{6, 0, 0, 0} // attributes
-		for _, c := range utf16.Encode([]rune(s)) {
-			b = append(b, byte(c), byte(c>>8))
-		}
-		return append(b, 0, 0)
-	}
-	for _, s := range []string{"nucbox-a.efi", `\EFI\Linux\nucbox-b+2-1.efi`, ""} {
-		if got := decodeUTF16Var(enc(s)); got != s {
-			t.Errorf("decode(%q) = %q", s, got)
-		}
-	}
-	if got := decodeUTF16Var([]byte{1, 2}); got != "" {
-		t.Errorf("short variable decoded to %q", got)
 	}
 }
 
