@@ -1,12 +1,11 @@
 package boot
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
+	"github.com/nucbox/nucbox/boot/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -88,84 +87,12 @@ func mountEarly() error {
 	return nil
 }
 
-// mountInfo is one line of /proc/self/mountinfo.
-type mountInfo struct {
-	target string
-	fstype string
-	source string
-}
-
-// readMountInfo returns the mounts in mount order.
-func readMountInfo() ([]mountInfo, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseMountInfo(f)
-}
-
-// parseMountInfo parses the mountinfo format: fields up to the optional
-// tags, a "-", then fstype and source. Octal escapes (\040 for a space)
-// are decoded in the mount point.
-func parseMountInfo(r io.Reader) ([]mountInfo, error) {
-	var out []mountInfo
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 7 {
-			continue
-		}
-		sep := -1
-		for i := 6; i < len(f); i++ {
-			if f[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || sep+2 >= len(f) {
-			continue
-		}
-		out = append(out, mountInfo{target: unescapeOctal(f[4]), fstype: f[sep+1], source: unescapeOctal(f[sep+2])})
-	}
-	return out, sc.Err()
-}
-
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1:i+4]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < '0' || s[i] > '7' {
-			return false
-		}
-	}
-	return true
-}
-
 // mountPoints returns the set of mount targets.
 func mountPoints() (map[string]bool, error) {
-	mi, err := readMountInfo()
+	mi, err := mountinfo.Read()
 	set := map[string]bool{}
 	for _, m := range mi {
-		set[m.target] = true
+		set[m.Point] = true
 	}
 	return set, err
 }
@@ -173,14 +100,14 @@ func mountPoints() (map[string]bool, error) {
 // rootFSType returns the type of the filesystem mounted on "/" as seen by
 // this process: "rootfs" while still on the initramfs.
 func rootFSType() (string, error) {
-	mi, err := readMountInfo()
+	mi, err := mountinfo.Read()
 	if err != nil {
 		return "", err
 	}
 	t := ""
 	for _, m := range mi {
-		if m.target == "/" {
-			t = m.fstype // the last mount on / is the visible one
+		if m.Point == "/" {
+			t = m.FSType // the last mount on / is the visible one
 		}
 	}
 	return t, nil

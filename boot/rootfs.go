@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -77,10 +78,10 @@ func leaveInitramfs() (report string, err error) {
 	}
 	// Anything mounted on the initramfs would be left behind, hidden under
 	// the new root; take it down now and mount it again after the exec.
-	mi, _ := readMountInfo()
+	mi, _ := mountinfo.Read()
 	for i := len(mi) - 1; i >= 0; i-- {
-		if mi[i].target != "/" {
-			unix.Unmount(mi[i].target, unix.MNT_DETACH)
+		if mi[i].Point != "/" {
+			unix.Unmount(mi[i].Point, unix.MNT_DETACH)
 		}
 	}
 

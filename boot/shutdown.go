@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -118,13 +119,13 @@ func reapAll() {
 // unmountAll unmounts everything but / in reverse mount order, detaching
 // what is still busy so that the filesystems under it can go too.
 func unmountAll() int {
-	mi, err := readMountInfo()
+	mi, err := mountinfo.Read()
 	if err != nil {
 		return 0
 	}
 	n := 0
 	for i := len(mi) - 1; i >= 0; i-- {
-		t := mi[i].target
+		t := mi[i].Point
 		if t == "/" {
 			continue
 		}

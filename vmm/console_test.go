@@ -166,18 +166,5 @@ func buildConsoleInitramfs(t *testing.T, dir string) string {
 		cpio.StaticFile("bin/busybox", string(bb), 0o755),
 		cpio.StaticFile("init", consoleInit, 0o755),
 	}
-	path := filepath.Join(dir, "console.cpio")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := cpio.NewDedupWriter(cpio.Newc.Writer(f))
-	if err := cpio.WriteRecordsAndDirs(w, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := cpio.WriteTrailer(w); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeInitramfs(t, filepath.Join(dir, "console.cpio"), recs)
 }

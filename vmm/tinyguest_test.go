@@ -137,7 +137,13 @@ func buildTinyInitramfs(t testing.TB, dir string) string {
 		cpio.StaticFile("lib/evdev.ko", read(filepath.Join(mods, "kernel/drivers/input/evdev.ko")), 0o644),
 		cpio.StaticFile("init", tinyInit, 0o755),
 	}
-	path := filepath.Join(dir, "initramfs.cpio")
+	return writeInitramfs(t, filepath.Join(dir, "initramfs.cpio"), recs)
+}
+
+// writeInitramfs writes recs as a newc archive, the format the kernel
+// unpacks, to path and returns path.
+func writeInitramfs(t testing.TB, path string, recs []cpio.Record) string {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)

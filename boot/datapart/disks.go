@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/nucbox/nucbox/boot/mountinfo"
 )
 
 // disk is a whole block device as sysfs and its GPT describe it.
@@ -159,46 +160,20 @@ func (d *disk) busy(mounts map[string]string) string {
 	return ""
 }
 
-// mountsByDev maps "major:minor" to a mount point, from mountinfo.
+// mountsByDev maps "major:minor" to a mount point, the first one when a
+// device is mounted more than once.
 func mountsByDev() (map[string]string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
 	}
-	return parseMountinfo(string(b)), nil
-}
-
-func parseMountinfo(s string) map[string]string {
 	m := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		if _, ok := m[f[2]]; !ok {
-			m[f[2]] = unescape(f[4])
+	for _, mt := range mounts {
+		if _, ok := m[mt.Dev]; !ok {
+			m[mt.Dev] = mt.Point
 		}
 	}
-	return m
-}
-
-// unescape decodes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return m, nil
 }
 
 func readInt(path string) (int64, error) {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/test/loopdev"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,13 +17,7 @@ import (
 // them under CI (CI=true), where a skip would hide a broken machine.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if v := strings.ToLower(os.Getenv("CI")); v != "" && v != "false" && v != "0" {
-		t.Fatal("host-tier data partition tests need root for loop devices and mounts (CI is set, so not skipping)")
-	}
-	t.Skip("host-tier data partition tests need root for loop devices and mounts; run as root, or with CI=true to enforce")
+	loopdev.RequireRoot(t, "host-tier data partition tests need root for loop devices and mounts")
 }
 
 // loopDisk attaches image to a free loop device with partition scanning
@@ -33,61 +27,14 @@ func requireRoot(t *testing.T) {
 // test's loop devices.
 func loopDisk(t *testing.T, image string) (name, sysBlock string) {
 	t.Helper()
-	backing, err := os.OpenFile(image, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer backing.Close()
-	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR, 0)
-	if err != nil {
-		t.Fatalf("loop devices unavailable: %v", err)
-	}
-	defer ctl.Close()
-	var dev *os.File
-	for attempt := 0; ; attempt++ {
-		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
-		if err != nil {
-			t.Fatalf("LOOP_CTL_GET_FREE: %v", err)
-		}
-		name = fmt.Sprintf("loop%d", n)
-		dev, err = openLoop("/dev/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := unix.LoopConfig{Fd: uint32(backing.Fd())}
-		cfg.Info.Flags = unix.LO_FLAGS_PARTSCAN
-		copy(cfg.Info.File_name[:], image)
-		err = unix.IoctlLoopConfigure(int(dev.Fd()), &cfg)
-		if err == nil {
-			break
-		}
-		dev.Close()
-		// Another process took the device between the two calls.
-		if !errors.Is(err, unix.EBUSY) || attempt > 20 {
-			t.Fatalf("LOOP_CONFIGURE %s: %v", name, err)
-		}
-	}
-	t.Cleanup(func() {
-		// The kernel refuses to detach while a partition is mounted;
-		// the mount cleanups registered later have run by now.
-		for i := 0; ; i++ {
-			err := unix.IoctlSetInt(int(dev.Fd()), unix.LOOP_CLR_FD, 0)
-			if err == nil || i == 50 {
-				if err != nil {
-					t.Errorf("detach %s: %v", name, err)
-				}
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		dev.Close()
-	})
+	dev := loopdev.Attach(t, image, true)
+	name = dev.Name
 	if _, err := os.Stat(filepath.Join("/sys/class/block", name+"p1")); err != nil {
 		// LOOP_CONFIGURE scans synchronously, so no partition now means
 		// the kernel has no GPT parser (CONFIG_EFI_PARTITION is off in
 		// some VM kernels). Add what the scan would have found, through
 		// the same BLKPG interface Setup uses for its changes.
-		addPartitions(t, dev, image)
+		addPartitions(t, dev.File, image)
 	}
 	sysBlock = t.TempDir()
 	if err := os.Symlink(filepath.Join("/sys/class/block", name), filepath.Join(sysBlock, name)); err != nil {
@@ -110,18 +57,6 @@ func addPartitions(t *testing.T, dev *os.File, image string) {
 }
 
 var partScanLogged atomic.Bool
-
-// openLoop opens a loop node, creating it first if devtmpfs has not yet.
-func openLoop(path string) (*os.File, error) {
-	for i := 0; i < 100; i++ {
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		if !errors.Is(err, os.ErrNotExist) {
-			return f, err
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil, fmt.Errorf("%s did not appear", path)
-}
 
 // waitParts waits until the kernel lists n partitions of the loop device
 // and their nodes exist.

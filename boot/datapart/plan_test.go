@@ -301,18 +301,6 @@ func TestHuman(t *testing.T) {
 	}
 }
 
-func TestParseMountinfo(t *testing.T) {
-	m := parseMountinfo("22 1 0:21 / /proc rw - proc proc rw\n" +
-		"40 22 7:1 / /var/lib/nucbox rw,noatime - ext4 /dev/loop0p2 rw\n" +
-		"41 22 7:1 / /mnt/with\\040space rw - ext4 /dev/loop0p2 rw\n")
-	if m["7:1"] != "/var/lib/nucbox" || m["0:21"] != "/proc" {
-		t.Errorf("parseMountinfo = %v", m)
-	}
-	if got := unescape(`/mnt/with\040space`); got != "/mnt/with space" {
-		t.Errorf("unescape = %q", got)
-	}
-}
-
 func TestBootFirst(t *testing.T) {
 	mk := func(name string, parts ...*gpt.Partition) *disk {
 		return &disk{name: name, table: &gpt.Table{Partitions: parts}}

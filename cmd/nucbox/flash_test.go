@@ -12,11 +12,7 @@ func TestFlashAndMediaGolden(t *testing.T) {
 	if err := os.WriteFile(notDevice, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name string
-		args []string
-		code int
-	}{
+	tests := []goldenCase{
 		{"flash-help", []string{"flash", "--help"}, 0},
 		{"flash-no-args", []string{"flash"}, 2},
 		{"flash-missing-image", []string{"flash", "testdata/no-such.img", "/dev/null"}, 1},
@@ -25,16 +21,7 @@ func TestFlashAndMediaGolden(t *testing.T) {
 		{"image-build-bad-disk-size", []string{"image", "build", "-c", "../../examples/basic.yaml", "-o", "out", "--kernel", "k", "--modules", "m", "--disk", "1GB"}, 2},
 		{"image-build-esp-no-disk", []string{"image", "build", "-c", "../../examples/basic.yaml", "-o", "out", "--kernel", "k", "--modules", "m", "--esp-size", "64MiB"}, 2},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := run(tt.args...)
-			if code != tt.code {
-				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
-			}
-			got := "$ nucbox " + strings.Join(tt.args, " ") + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr
-			checkGolden(t, filepath.Join("testdata", tt.name+".golden"), got)
-		})
-	}
+	runGolden(t, "", tests, nil, nil)
 	// A regular file is refused before anything is shown or asked.
 	_, stderr, code := run("flash", "--yes", "../../examples/basic.yaml", notDevice)
 	if code != 1 || !strings.Contains(stderr, "is not a block device") {

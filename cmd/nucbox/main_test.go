@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nucbox/nucbox/boot/api"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -29,11 +32,7 @@ func run(args ...string) (stdout, stderr string, code int) {
 }
 
 func TestGolden(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		code int
-	}{
+	tests := []goldenCase{
 		{"help", []string{"--help"}, 0},
 		{"validate-help", []string{"validate", "--help"}, 0},
 		{"plan-help", []string{"plan", "--help"}, 0},
@@ -50,16 +49,53 @@ func TestGolden(t *testing.T) {
 		{"unknown-flag", []string{"plan", "--frobnicate"}, 2},
 		{"image-build-no-flags", []string{"image", "build"}, 2},
 	}
+	runGolden(t, "", tests, nil, nil)
+}
+
+// goldenCase is one command line, as a user would type it, and the exit
+// status it must end with.
+type goldenCase struct {
+	name string
+	args []string
+	code int
+}
+
+// runGolden runs each case as a subtest and compares its transcript with
+// testdata/<prefix><name>.golden. in, when not nil, turns placeholders in
+// the arguments into what this run needs (the test server's URL, a
+// temporary directory); out, when not nil, turns those back in the
+// transcript, so that the golden files do not change from run to run.
+func runGolden(t *testing.T, prefix string, tests []goldenCase, in, out *strings.Replacer) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := run(tt.args...)
+			args := tt.args
+			if in != nil {
+				args = make([]string, len(tt.args))
+				for i, a := range tt.args {
+					args[i] = in.Replace(a)
+				}
+			}
+			stdout, stderr, code := run(args...)
 			if code != tt.code {
 				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
 			}
 			got := "$ nucbox " + strings.Join(tt.args, " ") + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr
-			checkGolden(t, filepath.Join("testdata", tt.name+".golden"), got)
+			if out != nil {
+				got = out.Replace(got)
+			}
+			checkGolden(t, filepath.Join("testdata", prefix+tt.name+".golden"), got)
 		})
 	}
+}
+
+// serveBox serves the real API handler for box over TLS until the test
+// ends.
+func serveBox(t *testing.T, box api.Box) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewTLSServer(api.New(api.Options{Box: box, Token: cliToken, Links: testLinks}))
+	t.Cleanup(ts.Close)
+	return ts
 }
 
 // checkGolden compares got with a golden file, or rewrites the file with

@@ -133,9 +133,7 @@ func testLinks() ([]api.Link, error) {
 func startBox(t *testing.T) (*testBox, *httptest.Server) {
 	t.Helper()
 	box := &testBox{}
-	ts := httptest.NewTLSServer(api.New(api.Options{Box: box, Token: cliToken, Links: testLinks}))
-	t.Cleanup(ts.Close)
-	return box, ts
+	return box, serveBox(t, box)
 }
 
 func TestRemoteGolden(t *testing.T) {
@@ -154,11 +152,7 @@ func TestRemoteGolden(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("hostname: Bad_Name\nuplink:\n  colour: blue\n"), 0o644)
 
-	tests := []struct {
-		name string
-		args []string
-		code int
-	}{
+	tests := []goldenCase{
 		{"status-help", []string{"status", "--help"}, 0},
 		{"logs-help", []string{"logs", "--help"}, 0},
 		{"poweroff-help", []string{"poweroff", "--help"}, 0},
@@ -194,26 +188,7 @@ func TestRemoteGolden(t *testing.T) {
 		{"reboot", []string{"reboot", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"poweroff-json", []string{"poweroff", "--host", "HOST", "--token", cliToken, "--insecure", "-o", "json"}, 0},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := make([]string, len(tt.args))
-			for i, a := range tt.args {
-				args[i] = strings.NewReplacer("HOST", ts.URL, "FP", fp, dir, "TMP").Replace(a)
-				if a == "HOST" || a == "FP" || strings.HasPrefix(a, dir) {
-					args[i] = strings.NewReplacer("HOST", ts.URL, "FP", fp).Replace(a)
-				}
-			}
-			stdout, stderr, code := run(args...)
-			if code != tt.code {
-				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
-			}
-			shown := strings.Join(tt.args, " ")
-			shown = strings.ReplaceAll(shown, dir, "TMP")
-			got := "$ nucbox " + shown + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr
-			got = strings.ReplaceAll(got, ts.URL, "https://HOST")
-			checkGolden(t, filepath.Join("testdata", "remote-"+tt.name+".golden"), got)
-		})
-	}
+	runGolden(t, "remote-", tests, strings.NewReplacer("HOST", ts.URL, "FP", fp), strings.NewReplacer(ts.URL, "https://HOST", dir, "TMP"))
 	box.mu.Lock()
 	defer box.mu.Unlock()
 	if len(box.power) != 2 || box.power[0] != api.Reboot || box.power[1] != api.PowerOff {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,8 +34,7 @@ func (b *slotBox) Upgrade(image []byte, tries int) (api.UpgradeResult, error) {
 
 func TestUpgradeGolden(t *testing.T) {
 	box := &slotBox{testBox: &testBox{}}
-	ts := httptest.NewTLSServer(api.New(api.Options{Box: box, Token: cliToken, Links: testLinks}))
-	t.Cleanup(ts.Close)
+	ts := serveBox(t, box)
 	t.Setenv("NUCBOX_TOKEN", "")
 	dir := t.TempDir()
 	good := filepath.Join(dir, "nucbox.efi")
@@ -44,11 +42,7 @@ func TestUpgradeGolden(t *testing.T) {
 	bad := filepath.Join(dir, "notes.txt")
 	os.WriteFile(bad, []byte("hello"), 0o644)
 	remote := []string{"--host", "HOST", "--token", cliToken, "--insecure"}
-	tests := []struct {
-		name string
-		args []string
-		code int
-	}{
+	tests := []goldenCase{
 		{"upgrade-help", []string{"upgrade", "--help"}, 0},
 		{"upgrade", append([]string{"upgrade", "DIR/nucbox.efi", "--tries", "2"}, remote...), 0},
 		{"upgrade-no-reboot", append([]string{"upgrade", "DIR/nucbox.efi", "--no-reboot"}, remote...), 0},
@@ -56,21 +50,7 @@ func TestUpgradeGolden(t *testing.T) {
 		{"upgrade-bad-tries", append([]string{"upgrade", "DIR/nucbox.efi", "--tries", "0"}, remote...), 2},
 		{"upgrade-no-file", []string{"upgrade"}, 2},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := make([]string, len(tt.args))
-			for i, a := range tt.args {
-				args[i] = strings.ReplaceAll(strings.ReplaceAll(a, "HOST", ts.URL), "DIR", dir)
-			}
-			stdout, stderr, code := run(args...)
-			if code != tt.code {
-				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
-			}
-			got := "$ nucbox " + strings.Join(tt.args, " ") + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr
-			got = strings.ReplaceAll(strings.ReplaceAll(got, ts.URL, "https://HOST"), dir, "DIR")
-			checkGolden(t, filepath.Join("testdata", "remote-"+tt.name+".golden"), got)
-		})
-	}
+	runGolden(t, "remote-", tests, strings.NewReplacer("HOST", ts.URL, "DIR", dir), strings.NewReplacer(ts.URL, "https://HOST", dir, "DIR"))
 	// Two images arrived, with the tries asked for; the first upgrade
 	// rebooted the box, the second did not.
 	if len(box.got) != 2 || box.tries[0] != 2 || box.tries[1] != 3 || string(box.got[0]) != "MZ fake image" {

@@ -5,13 +5,13 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/test/syncbuf"
 )
 
 // ctlBox is testBox with workloads that start and stop, a VM console, a
@@ -105,9 +105,7 @@ func (c *echoCon) Close() error {
 func startCtlBox(t *testing.T) (*ctlBox, *httptest.Server) {
 	t.Helper()
 	box := newCtlBox()
-	ts := httptest.NewTLSServer(api.New(api.Options{Box: box, Token: cliToken, Links: testLinks}))
-	t.Cleanup(ts.Close)
-	return box, ts
+	return box, serveBox(t, box)
 }
 
 func TestWorkloadGolden(t *testing.T) {
@@ -116,11 +114,7 @@ func TestWorkloadGolden(t *testing.T) {
 	defer func() { now = saved }()
 	_, ts := startCtlBox(t)
 	t.Setenv("NUCBOX_TOKEN", "")
-	tests := []struct {
-		name string
-		args []string
-		code int
-	}{
+	tests := []goldenCase{
 		{"start-help", []string{"start", "--help"}, 0},
 		{"stop-help", []string{"stop", "--help"}, 0},
 		{"restart-help", []string{"restart", "--help"}, 0},
@@ -136,44 +130,12 @@ func TestWorkloadGolden(t *testing.T) {
 		{"console-unknown", []string{"console", "nosuch", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
 		{"console-wrong-token", []string{"console", "ubuntu1", "--host", "HOST", "--token", "wrong-token-0123456789", "--insecure"}, 1},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := make([]string, len(tt.args))
-			for i, a := range tt.args {
-				args[i] = strings.ReplaceAll(a, "HOST", ts.URL)
-			}
-			stdout, stderr, code := run(args...)
-			if code != tt.code {
-				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
-			}
-			got := "$ nucbox " + strings.Join(tt.args, " ") + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr
-			got = strings.ReplaceAll(got, ts.URL, "https://HOST")
-			checkGolden(t, filepath.Join("testdata", "remote-"+tt.name+".golden"), got)
-		})
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a poller.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	runGolden(t, "remote-", tests, strings.NewReplacer("HOST", ts.URL), strings.NewReplacer(ts.URL, "https://HOST"))
 }
 
 // runAsync runs the CLI in the background with in as its input.
-func runAsync(ctx context.Context, in io.Reader, args ...string) (stdout, stderr *syncBuffer, done <-chan error) {
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+func runAsync(ctx context.Context, in io.Reader, args ...string) (stdout, stderr *syncbuf.Buffer, done <-chan error) {
+	stdout, stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetIn(in)
@@ -184,7 +146,7 @@ func runAsync(ctx context.Context, in io.Reader, args ...string) (stdout, stderr
 	return stdout, stderr, ch
 }
 
-func waitText(t *testing.T, what string, buf *syncBuffer, want string) {
+func waitText(t *testing.T, what string, buf *syncbuf.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(buf.String(), want) {

@@ -1,7 +1,6 @@
 package flash
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nucbox/nucbox/boot/mountinfo"
 	"github.com/nucbox/nucbox/image/internal/bar"
 )
 
@@ -179,54 +179,9 @@ func unescapeUdev(s string) string {
 	return b.String()
 }
 
-// Mount is one line of mountinfo.
-type Mount struct {
-	Dev    string // major:minor
-	Point  string
-	Source string
-}
-
 // Mounts reads the mount table.
-func (s System) Mounts() ([]Mount, error) {
-	f, err := os.Open(s.mountInfo())
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []Mount
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		m := Mount{Dev: fields[2], Point: unescapeMount(fields[4])}
-		for i, f := range fields {
-			if f == "-" && i+2 < len(fields) {
-				m.Source = unescapeMount(fields[i+2])
-				break
-			}
-		}
-		out = append(out, m)
-	}
-	return out, sc.Err()
-}
-
-// unescapeMount undoes the octal escapes (\040 for a space) of mountinfo.
-func unescapeMount(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+func (s System) Mounts() ([]mountinfo.Mount, error) {
+	return mountinfo.ReadFile(s.mountInfo())
 }
 
 // Check returns why d must not be overwritten with an image of

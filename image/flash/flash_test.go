@@ -113,9 +113,6 @@ func TestUnescape(t *testing.T) {
 	if got := unescapeUdev(`my\x20stick\x2fx`); got != "my stick/x" {
 		t.Errorf("unescapeUdev = %q", got)
 	}
-	if got := unescapeMount(`/media/a\040b\134c`); got != `/media/a b\c` {
-		t.Errorf("unescapeMount = %q", got)
-	}
 	if !naturalLess("sdb2", "sdb10") || naturalLess("nvme0n1p10", "nvme0n1p9") {
 		t.Error("naturalLess")
 	}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,14 +17,7 @@ import (
 // applyBase runs one container without a NIC, from the busybox layout
 // baked into the image, and the TLS API on a forwarded port.
 const applyBase = `hostname: applybox
-uplink:
-  interface: auto
-  bridge: br0
-  ipv4: dhcp
-api:
-  listen: ":8443"
-  token: ` + apiToken + `
-containers:
+` + apiUplink + `containers:
   - name: first
     image: oci-layout:images/busybox
     command: [sleep, "100000"]
@@ -45,44 +37,20 @@ const applySecond = `  - name: second
 func TestApply(t *testing.T) {
 	harness.Require(t)
 	start := time.Now()
-	oci := busyboxLayout(t)
-	cfgPath := harness.WriteConfig(t, "apply.yaml", applyBase)
-	img := harness.BuildImage(t, cfgPath, harness.BuildArgs("--add-file", guestState+"/images/busybox="+oci))
-	bin := harness.Nucbox(t)
-	m := img.Boot(t, harness.Options{NICs: []harness.NIC{{User: &harness.UserNet{
-		Forward: []harness.Forward{{GuestPort: 8443}},
-	}}}})
-	fp := m.MustExpect(readyTimeout, `nucbox: api: listening on :8443 \(TLS, certificate SHA-256 ([0-9A-F:]{95})\)`)[1]
-	m.ExpectReady(readyTimeout)
-	t.Logf("ready after %.1fs", time.Since(start).Seconds())
-	remote := []string{"--host", "https://" + m.HostAddr(8443), "--token", apiToken, "--fingerprint", fp}
+	m, bin, remote := bootContainerBox(t, "apply.yaml", applyBase)
 
 	// status polls until want accepts the workloads, within timeout.
 	status := func(what string, timeout time.Duration, want func(map[string]api.Workload, *api.Status) bool) map[string]api.Workload {
 		t.Helper()
-		deadline := time.Now().Add(timeout)
-		for {
-			stdout, stderr, code := cli(t, bin, append([]string{"status", "-o", "json"}, remote...)...)
-			if code == 0 {
-				var st api.Status
-				if err := json.Unmarshal([]byte(stdout), &st); err != nil {
-					t.Fatalf("status JSON: %v\n%s", err, stdout)
-				}
-				ws := map[string]api.Workload{}
-				for _, w := range st.Workloads {
-					ws[w.Name] = w
-				}
-				if want(ws, &st) {
-					return ws
-				}
-			} else if !strings.Contains(stderr, "cannot reach the box") {
-				t.Fatalf("status: exit %d\n%s", code, stderr)
+		var ws map[string]api.Workload
+		pollStatus(t, bin, remote, what, timeout, func(st *api.Status) bool {
+			ws = map[string]api.Workload{}
+			for _, w := range st.Workloads {
+				ws[w.Name] = w
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within %v; last status:\n%s%s", what, timeout, stdout, stderr)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+			return want(ws, st)
+		})
+		return ws
 	}
 	running := func(w api.Workload, ok bool) bool { return ok && w.State == "running" && w.PID > 0 }
 

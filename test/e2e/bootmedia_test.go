@@ -31,15 +31,7 @@ const (
 
 // usbConfig is a box with the TLS API on a known token, booted from the
 // USB image.
-const usbConfig = `hostname: stick
-uplink:
-  interface: auto
-  bridge: br0
-  ipv4: dhcp
-api:
-  listen: ":8443"
-  token: ` + apiToken + `
-`
+const usbConfig = "hostname: stick\n" + apiUplink
 
 // stickImage builds the USB disk image of cfg and copies it to a fresh
 // file of size bytes, the way it would be flashed to a bigger stick: the
@@ -141,19 +133,10 @@ func TestUpgradeRollback(t *testing.T) {
 	bad := badUKI(t)
 	m := bootStick(t, disk)
 	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a$`)
-	fp := m.MustExpect(firmwareReadyTimeout, `nucbox: api: listening on :8443 \(TLS, certificate SHA-256 ([0-9A-F:]{95})\)`)[1]
-	m.ExpectReady(firmwareReadyTimeout)
-	remote := []string{"--host", "https://" + m.HostAddr(8443), "--token", apiToken, "--fingerprint", fp}
+	remote, _ := apiReady(t, m, firmwareReadyTimeout)
 	bin := harness.Nucbox(t)
 
-	var code int
-	var stdout, stderr string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
-		stdout, stderr, code = cli(t, bin, append([]string{"upgrade", bad, "--tries", "1"}, remote...)...)
-		if code == 0 || !strings.Contains(stderr, "cannot reach the box") {
-			break
-		}
-	}
+	stdout, stderr, code := cliRetry(t, bin, append([]string{"upgrade", bad, "--tries", "1"}, remote...)...)
 	if code != 0 {
 		t.Fatalf("nucbox upgrade: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -185,19 +168,10 @@ func TestUpgradeGood(t *testing.T) {
 	next := harness.BuildImage(t, harness.WriteConfig(t, "stick.yaml", usbConfig), harness.BuildArgs("--uki"))
 	m := bootStick(t, disk)
 	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a$`)
-	fp := m.MustExpect(firmwareReadyTimeout, `nucbox: api: listening on :8443 \(TLS, certificate SHA-256 ([0-9A-F:]{95})\)`)[1]
-	m.ExpectReady(firmwareReadyTimeout)
-	remote := []string{"--host", "https://" + m.HostAddr(8443), "--token", apiToken, "--fingerprint", fp}
+	remote, _ := apiReady(t, m, firmwareReadyTimeout)
 	bin := harness.Nucbox(t)
 
-	var code int
-	var stdout, stderr string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
-		stdout, stderr, code = cli(t, bin, append([]string{"upgrade", filepath.Join(next.Dir, image.UKIName), "--tries", "2"}, remote...)...)
-		if code == 0 || !strings.Contains(stderr, "cannot reach the box") {
-			break
-		}
-	}
+	stdout, stderr, code := cliRetry(t, bin, append([]string{"upgrade", filepath.Join(next.Dir, image.UKIName), "--tries", "2"}, remote...)...)
 	if code != 0 || !strings.Contains(stdout, "rebooting into slot b") {
 		t.Fatalf("nucbox upgrade: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -288,19 +262,25 @@ const pxePort = 18473
 
 // TestPXERack boots two machines with different MACs from one PXE bundle
 // over TFTP: each fetches its own config by MAC and gets ready with its
-// own hostname. A third machine whose config is missing enters
-// maintenance mode instead of hanging, and leaves it by itself once its
-// config appears.
+// own hostname. A third machine that cannot reach the config server
+// enters maintenance mode instead of hanging, and leaves it by itself once
+// the server is back with its config.
 func TestPXERack(t *testing.T) {
 	harness.Require(t)
 	rack := &rackConfigs{configs: map[string]string{}, hits: map[string]int{}}
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", pxePort))
-	if err != nil {
-		t.Fatalf("config server: %v", err)
+	// serve starts the config server; its stop makes the URL unreachable
+	// (connection refused), as a provisioning server that is down.
+	serve := func() (stop func()) {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", pxePort))
+		if err != nil {
+			t.Fatalf("config server: %v", err)
+		}
+		srv := &http.Server{Handler: rack}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		return func() { srv.Close() }
 	}
-	srv := &http.Server{Handler: rack}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	stop := serve()
 
 	rackCfg := func(host string) string {
 		return "hostname: " + host + "\nuplink:\n  interface: auto\n  bridge: br0\n  ipv4: dhcp\n"
@@ -340,14 +320,18 @@ func TestPXERack(t *testing.T) {
 	}
 	wg.Wait()
 
-	// No config for this MAC yet: maintenance mode, then the config is
-	// written and the box picks it up by itself.
+	// The config server is down: the URL is unreachable, the box gives up
+	// after its retries and enters maintenance mode. Then the server comes
+	// back with a config for it, and the box picks it up by itself.
+	stop()
 	lost := "52:54:00:00:00:09"
 	m := boot(lost)
+	m.MustExpect(firmwareReadyTimeout, `nucbox: config: http://10\.0\.2\.2:\d+/configs/`+lost+`\.yaml: attempt 1: .*connection refused`)
 	m.MustExpect(firmwareReadyTimeout, `nucbox: failed: config: http://10\.0\.2\.2:\d+/configs/`+lost+`\.yaml: gave up after`)
 	m.MustExpect(time.Minute, `nucbox: maintenance mode: no valid config`)
 	m.MustExpect(firmwareReadyTimeout, `nucbox: maintenance: waiting for a config`)
 	rack.set(lost, rackCfg("rack-9"))
+	serve()
 	ri := m.ExpectReady(3 * time.Minute)
 	if ri.Hostname != "rack-9" {
 		t.Errorf("left maintenance as %q, want rack-9", ri.Hostname)

@@ -2,33 +2,22 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/tls"
-	"encoding/json"
 	"io"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/test/harness"
+	"github.com/nucbox/nucbox/test/syncbuf"
 )
 
 // workloadConfig runs one container that prints a numbered line every
 // second, restarted always, and the TLS API on a forwarded port.
 const workloadConfig = `hostname: wlbox
-uplink:
-  interface: auto
-  bridge: br0
-  ipv4: dhcp
-api:
-  listen: ":8443"
-  token: ` + apiToken + `
-containers:
+` + apiUplink + `containers:
   - name: ticker
     image: oci-layout:images/busybox
     command: [sh, -c, "i=0; while :; do echo TICK-$i; i=$((i+1)); sleep 1; done"]
@@ -42,43 +31,22 @@ containers:
 // restart counts one restart.
 func TestWorkloadControl(t *testing.T) {
 	harness.Require(t)
-	start := time.Now()
-	oci := busyboxLayout(t)
-	cfgPath := harness.WriteConfig(t, "workload.yaml", workloadConfig)
-	img := harness.BuildImage(t, cfgPath, harness.BuildArgs("--add-file", guestState+"/images/busybox="+oci))
-	bin := harness.Nucbox(t)
-	m := img.Boot(t, harness.Options{NICs: []harness.NIC{{User: &harness.UserNet{
-		Forward: []harness.Forward{{GuestPort: 8443}},
-	}}}})
-	fp := m.MustExpect(readyTimeout, `nucbox: api: listening on :8443 \(TLS, certificate SHA-256 ([0-9A-F:]{95})\)`)[1]
-	m.ExpectReady(readyTimeout)
-	t.Logf("ready after %.1fs", time.Since(start).Seconds())
-	remote := []string{"--host", "https://" + m.HostAddr(8443), "--token", apiToken, "--fingerprint", fp}
+	m, bin, remote := bootContainerBox(t, "workload.yaml", workloadConfig)
 
 	// status polls until want accepts the box's status, within timeout.
 	status := func(what string, timeout time.Duration, want func(w api.Workload, st *api.Status) bool) (api.Workload, *api.Status) {
 		t.Helper()
-		deadline := time.Now().Add(timeout)
-		for {
-			stdout, stderr, code := cli(t, bin, append([]string{"status", "-o", "json"}, remote...)...)
-			if code == 0 {
-				var st api.Status
-				if err := json.Unmarshal([]byte(stdout), &st); err != nil {
-					t.Fatalf("status JSON: %v\n%s", err, stdout)
+		var ticker api.Workload
+		st := pollStatus(t, bin, remote, what, timeout, func(st *api.Status) bool {
+			for _, w := range st.Workloads {
+				if w.Name == "ticker" && want(w, st) {
+					ticker = w
+					return true
 				}
-				for _, w := range st.Workloads {
-					if w.Name == "ticker" && want(w, &st) {
-						return w, &st
-					}
-				}
-			} else if !strings.Contains(stderr, "cannot reach the box") {
-				t.Fatalf("status: exit %d\n%s", code, stderr)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within %v; last status:\n%s%s", what, timeout, stdout, stderr)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+			return false
+		})
+		return ticker, st
 	}
 	running := func(w api.Workload, _ *api.Status) bool { return w.State == "running" && w.PID > 0 }
 
@@ -89,20 +57,9 @@ func TestWorkloadControl(t *testing.T) {
 	}
 
 	// The container's figures come from its cgroup.
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	req, _ := http.NewRequest("GET", "https://"+m.HostAddr(8443)+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+apiToken)
-	if resp, err := hc.Do(req); err != nil {
-		t.Errorf("metrics: %v", err)
-	} else {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		for _, want := range []string{`nucbox_workload_cpu_seconds_total{kind="container",name="ticker"} `, `nucbox_workload_resident_memory_bytes{kind="container",name="ticker"} `} {
-			if !strings.Contains(string(b), want) {
-				t.Errorf("metrics (%d) lack %q", resp.StatusCode, want)
-			}
-		}
-	}
+	checkMetrics(t, apiClient(), "https://"+m.HostAddr(8443),
+		`nucbox_workload_cpu_seconds_total{kind="container",name="ticker"} `,
+		`nucbox_workload_resident_memory_bytes{kind="container",name="ticker"} `)
 
 	// logs -f: the backlog's lines carry no time, lines that arrive
 	// while following carry the box's uptime; one of those is a line the
@@ -199,14 +156,7 @@ func TestWorkloadControl(t *testing.T) {
 // consoleVMConfig runs one tiny guest that answers every line typed on
 // its serial console, and the TLS API on a forwarded port.
 const consoleVMConfig = `hostname: conbox
-uplink:
-  interface: auto
-  bridge: br0
-  ipv4: dhcp
-api:
-  listen: ":8443"
-  token: ` + apiToken + `
-vms:
+` + apiUplink + `vms:
   - name: echo
     memory: 160MiB
     kernel: images/vmlinuz
@@ -239,13 +189,11 @@ func TestWorkloadVMConsole(t *testing.T) {
 	m := img.Boot(t, harness.Options{NICs: []harness.NIC{{User: &harness.UserNet{
 		Forward: []harness.Forward{{GuestPort: 8443}},
 	}}}, MemoryMiB: 1024})
-	fp := m.MustExpect(vmReadyTimeout, `nucbox: api: listening on :8443 \(TLS, certificate SHA-256 ([0-9A-F:]{95})\)`)[1]
-	m.ExpectReady(vmReadyTimeout)
-	remote := []string{"--host", "https://" + m.HostAddr(8443), "--token", apiToken, "--fingerprint", fp}
+	remote, _ := apiReady(t, m, vmReadyTimeout)
 
 	// Follow the serial log from now on.
 	follow := exec.Command(bin, append([]string{"logs", "echo", "-f"}, remote...)...)
-	followed := &lockedBuffer{}
+	followed := &syncbuf.Buffer{}
 	follow.Stdout, follow.Stderr = followed, io.Discard
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
@@ -254,7 +202,7 @@ func TestWorkloadVMConsole(t *testing.T) {
 		follow.Process.Kill()
 		follow.Wait()
 	}()
-	waitFor := func(what string, timeout time.Duration, buf *lockedBuffer, want string) {
+	waitFor := func(what string, timeout time.Duration, buf *syncbuf.Buffer, want string) {
 		t.Helper()
 		deadline := time.Now().Add(timeout)
 		for !strings.Contains(buf.String(), want) {
@@ -271,7 +219,7 @@ func TestWorkloadVMConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, msgs := &lockedBuffer{}, &lockedBuffer{}
+	out, msgs := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	con.Stdout, con.Stderr = out, msgs
 	if err := con.Start(); err != nil {
 		t.Fatal(err)
@@ -334,22 +282,4 @@ func TestWorkloadVMConsole(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "404") {
 		t.Errorf("console of an unknown VM: exit %d\n%s", code, stderr)
 	}
-}
-
-// lockedBuffer collects a process's output for polling.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

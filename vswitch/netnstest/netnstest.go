@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/test/syncbuf"
 	"github.com/nucbox/nucbox/vswitch"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -198,7 +199,7 @@ func (n *NS) Addrs(t testing.TB, name string) []netip.Prefix {
 // Proc is a process running in a test namespace.
 type Proc struct {
 	Cmd *exec.Cmd
-	out *lockedBuffer
+	out *syncbuf.Buffer
 }
 
 // Output is what the process printed so far.
@@ -226,7 +227,7 @@ func (p *Proc) Stop() {
 // Its output goes to t's log when the test fails.
 func (n *NS) Start(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{Cmd: exec.Command("/sbin/ip", append([]string{"netns", "exec", n.Name, name}, args...)...), out: &lockedBuffer{}}
+	p := &Proc{Cmd: exec.Command("/sbin/ip", append([]string{"netns", "exec", n.Name, name}, args...)...), out: &syncbuf.Buffer{}}
 	p.Cmd.Stdout, p.Cmd.Stderr = p.out, p.out
 	// Dies with the test binary even if that is killed before cleanup.
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
