@@ -132,7 +132,7 @@ func TestUpgradeRollback(t *testing.T) {
 	disk := stickImage(t, usbConfig, 1<<30)
 	bad := badUKI(t)
 	m := bootStick(t, disk)
-	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a$`)
+	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a\b`)
 	remote, _ := apiReady(t, m, firmwareReadyTimeout)
 	bin := harness.Nucbox(t)
 
@@ -144,7 +144,7 @@ func TestUpgradeRollback(t *testing.T) {
 	// The trial boot: the bad image's init exits, the kernel panics and
 	// reboots; then the boot loader finds slot b out of tries.
 	m.MustExpect(rollbackTimeout, `Kernel panic|end Kernel panic`)
-	m.MustExpect(rollbackTimeout, `nucbox: upgrade: booted slot a$`)
+	m.MustExpect(rollbackTimeout, `nucbox: upgrade: booted slot a\b`)
 	m.ExpectReady(firmwareReadyTimeout)
 	m.MustExpect(time.Minute, `nucbox: upgrade: slot b \(nucbox-b\+0-1\.efi\) ran out of boot tries and was rolled back; running slot a`)
 
@@ -167,7 +167,7 @@ func TestUpgradeGood(t *testing.T) {
 	disk := stickImage(t, usbConfig, 1<<30)
 	next := harness.BuildImage(t, harness.WriteConfig(t, "stick.yaml", usbConfig), harness.BuildArgs("--uki"))
 	m := bootStick(t, disk)
-	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a$`)
+	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a\b`)
 	remote, _ := apiReady(t, m, firmwareReadyTimeout)
 	bin := harness.Nucbox(t)
 
@@ -192,7 +192,7 @@ func TestUpgradeGood(t *testing.T) {
 	if _, _, code = cli(t, bin, append([]string{"reboot"}, remote...)...); code != 0 {
 		t.Fatalf("reboot: exit %d", code)
 	}
-	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot b$`)
+	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot b\b`)
 	m.ExpectReady(firmwareReadyTimeout)
 }
 
