@@ -58,6 +58,10 @@ type Options struct {
 	// way under the state directory (tests do; a real box keeps them on
 	// its data partition).
 	Files map[string]string
+	// CACerts is the CA bundle the box checks registries and https config
+	// servers against, installed where Go looks for it; default the
+	// host's DefaultCACerts when it exists.
+	CACerts string
 	// QEMU adds QEMU even when the config has no VMs (a box whose VMs
 	// come later through the API). A config with VMs always gets it.
 	QEMU bool
@@ -213,6 +217,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 
 	fsBins, fsLibs, err := addFSTools(t, o)
 	if err != nil {
+		return nil, err
+	}
+	if err := addCACerts(t, o); err != nil {
 		return nil, err
 	}
 	nbin, nlib, nfiles, err := addExtras(t, o)
@@ -469,4 +476,24 @@ func addExtras(t *tree, o Options) (bins, libs, files int, err error) {
 		files += n
 	}
 	return bins, libs, files, nil
+}
+
+// DefaultCACerts is Debian's CA bundle (package ca-certificates), at the
+// path Go's crypto/x509 reads on Linux.
+const DefaultCACerts = "/etc/ssl/certs/ca-certificates.crt"
+
+// addCACerts installs the CA bundle: without one the box cannot pull from
+// a registry over https or fetch an https config URL.
+func addCACerts(t *tree, o Options) error {
+	src := o.CACerts
+	if src == "" {
+		if _, err := os.Stat(DefaultCACerts); err != nil {
+			return nil
+		}
+		src = DefaultCACerts
+	}
+	if _, ok := o.Files[DefaultCACerts]; ok {
+		return nil // the caller brings its own
+	}
+	return t.hostFile(DefaultCACerts, src, 0o644, "CA certificates "+src)
 }

@@ -190,6 +190,8 @@ func (a *archive) checkRecords(t *testing.T) {
 func TestBuildArchive(t *testing.T) {
 	o := fixtureOptions(t)
 	o.Modules = []string{"ext4", "nls-iso8859-1"}
+	o.CACerts = filepath.Join(t.TempDir(), "ca.crt")
+	os.WriteFile(o.CACerts, []byte("-----BEGIN CERTIFICATE-----\ntest\n"), 0o644)
 	res, err := Build(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +207,9 @@ func TestBuildArchive(t *testing.T) {
 		t.Errorf("KernelVersion = %q", res.KernelVersion)
 	}
 	a := readArchive(t, res.Initramfs)
+	if got := a.content(t, "etc/ssl/certs/ca-certificates.crt"); got != "-----BEGIN CERTIFICATE-----\ntest\n" {
+		t.Errorf("CA bundle in the image: %q", got)
+	}
 	if res.Files != len(a.order) {
 		t.Errorf("Result.Files = %d, archive has %d records", res.Files, len(a.order))
 	}
