@@ -57,7 +57,7 @@ func Upgrade(data []byte, tries int) (api.UpgradeResult, error) {
 	res := api.UpgradeResult{From: s.Slot, Slot: otherSlot(s.Slot), Version: osr.VersionID, Tries: tries}
 	err = withESP(func(dir string) error {
 		linux := filepath.Join(dir, filepath.FromSlash(esp.LinuxDir))
-		cur, err := slotGeneration(linux, s.Slot)
+		cur, _, err := slotRelease(linux, s.Slot)
 		if err != nil {
 			return err
 		}
@@ -96,12 +96,6 @@ func Upgrade(data []byte, tries int) (api.UpgradeResult, error) {
 	Logf("upgrade: wrote %s (%s, generation %d, %d MiB) to slot %s with %d boot tries; the next boot tries it",
 		res.File, osr.VersionID, res.Generation, res.Bytes>>20, res.Slot, tries)
 	return res, nil
-}
-
-// slotGeneration is the IMAGE_VERSION of slot's image.
-func slotGeneration(linux, slot string) (int, error) {
-	gen, _, err := slotRelease(linux, slot)
-	return gen, err
 }
 
 // slotRelease reads the generation and nucbox version of slot's image.

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -230,20 +231,7 @@ type pendingOutput struct {
 }
 
 func pendingBytes(dir, name string, data []byte) (*pendingOutput, error) {
-	f, pend, err := createPending(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		pend.discard()
-		return nil, err
-	}
-	if err := finish(f); err != nil {
-		pend.discard()
-		return nil, err
-	}
-	return &pendingOutput{pending: pend, dst: filepath.Join(dir, name)}, nil
+	return pendingFrom(dir, name, bytes.NewReader(data))
 }
 
 func pendingCopy(dir, name, src string) (*pendingOutput, error) {
@@ -252,11 +240,17 @@ func pendingCopy(dir, name, src string) (*pendingOutput, error) {
 		return nil, err
 	}
 	defer in.Close()
+	return pendingFrom(dir, name, in)
+}
+
+// pendingFrom writes r to a pending output that appears as dir/name
+// only when the whole build succeeds.
+func pendingFrom(dir, name string, r io.Reader) (*pendingOutput, error) {
 	f, pend, err := createPending(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := io.Copy(f, in); err != nil {
+	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
 		pend.discard()
 		return nil, err
