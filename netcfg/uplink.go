@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nucbox/nucbox/internal/natsort"
 	"github.com/nucbox/nucbox/vswitch"
 	"github.com/vishvananda/netlink"
 )
@@ -52,8 +53,8 @@ func nicOrder(a, b netlink.Link) int {
 	return cmp.Or(
 		cmp.Compare(b2i(x.ParentDevBus == ""), b2i(y.ParentDevBus == "")),
 		strings.Compare(x.ParentDevBus, y.ParentDevBus),
-		naturalCompare(x.ParentDev, y.ParentDev),
-		naturalCompare(x.Name, y.Name),
+		natsort.Compare(x.ParentDev, y.ParentDev),
+		natsort.Compare(x.Name, y.Name),
 	)
 }
 
@@ -62,34 +63,6 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// naturalCompare orders strings with embedded numbers numerically.
-func naturalCompare(a, b string) int {
-	for a != "" && b != "" {
-		da, db := leadingDigits(a), leadingDigits(b)
-		if da > 0 && db > 0 {
-			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
-			if c := cmp.Or(cmp.Compare(len(na), len(nb)), strings.Compare(na, nb)); c != 0 {
-				return c
-			}
-			a, b = a[da:], b[db:]
-			continue
-		}
-		if a[0] != b[0] {
-			return cmp.Compare(a[0], b[0])
-		}
-		a, b = a[1:], b[1:]
-	}
-	return cmp.Compare(len(a), len(b))
-}
-
-func leadingDigits(s string) int {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	return i
 }
 
 // selectUplink finds the uplink and waits for its carrier. A link that is

@@ -11,6 +11,7 @@ import (
 	"github.com/nucbox/nucbox/image"
 	"github.com/nucbox/nucbox/image/esp"
 	"github.com/nucbox/nucbox/image/pxe"
+	"github.com/nucbox/nucbox/internal/natsort"
 	"github.com/spf13/cobra"
 )
 
@@ -190,42 +191,11 @@ func newestKernel(dir string) (string, error) {
 	if len(matches) == 0 {
 		return "", fmt.Errorf("no kernel found as %s/vmlinuz-*-amd64: install linux-image-amd64 (make deps) or pass --kernel", dir)
 	}
-	sort.Slice(matches, func(i, j int) bool { return versionLess(matches[i], matches[j]) })
+	sort.Slice(matches, func(i, j int) bool { return natsort.Less(matches[i], matches[j]) })
 	return matches[len(matches)-1], nil
 }
 
 // modulesDirFor maps /boot/vmlinuz-VERSION to /lib/modules/VERSION.
 func modulesDirFor(kernel string) string {
 	return filepath.Join("/lib/modules", strings.TrimPrefix(filepath.Base(kernel), "vmlinuz-"))
-}
-
-// versionLess compares strings with runs of digits compared as numbers, so
-// that 6.1.0-10 sorts after 6.1.0-9.
-func versionLess(a, b string) bool {
-	for a != "" && b != "" {
-		da, db := leadingDigits(a), leadingDigits(b)
-		if da != "" && db != "" {
-			if len(strings.TrimLeft(da, "0")) != len(strings.TrimLeft(db, "0")) {
-				return len(strings.TrimLeft(da, "0")) < len(strings.TrimLeft(db, "0"))
-			}
-			if da != db {
-				return strings.TrimLeft(da, "0") < strings.TrimLeft(db, "0")
-			}
-			a, b = a[len(da):], b[len(db):]
-			continue
-		}
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		a, b = a[1:], b[1:]
-	}
-	return len(a) < len(b)
-}
-
-func leadingDigits(s string) string {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	return s[:i]
 }

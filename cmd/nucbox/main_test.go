@@ -151,24 +151,6 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func TestVersionLess(t *testing.T) {
-	tests := []struct {
-		a, b string
-		less bool
-	}{
-		{"vmlinuz-6.1.0-9-amd64", "vmlinuz-6.1.0-10-amd64", true},
-		{"vmlinuz-6.1.0-10-amd64", "vmlinuz-6.1.0-9-amd64", false},
-		{"vmlinuz-6.1.0-26-amd64", "vmlinuz-6.12.0-1-amd64", true},
-		{"vmlinuz-6.1.0-26-amd64", "vmlinuz-6.1.0-26-amd64", false},
-		{"vmlinuz-5.10.0-30-amd64", "vmlinuz-6.1.0-1-amd64", true},
-	}
-	for _, tt := range tests {
-		if got := versionLess(tt.a, tt.b); got != tt.less {
-			t.Errorf("versionLess(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.less)
-		}
-	}
-}
-
 func TestNewestKernel(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []string{"vmlinuz-6.1.0-9-amd64", "vmlinuz-6.1.0-26-amd64", "config-6.1.0-30-amd64"} {

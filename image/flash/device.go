@@ -11,6 +11,7 @@ import (
 
 	"github.com/nucbox/nucbox/boot/mountinfo"
 	"github.com/nucbox/nucbox/image/internal/bar"
+	"github.com/nucbox/nucbox/internal/natsort"
 )
 
 // System is where device information is read from.
@@ -134,7 +135,7 @@ func (s System) Inspect(device string) (*Device, error) {
 			Holders: listDir(filepath.Join(pdir, "holders")),
 		})
 	}
-	sort.Slice(d.Partitions, func(i, j int) bool { return naturalLess(d.Partitions[i].Name, d.Partitions[j].Name) })
+	sort.Slice(d.Partitions, func(i, j int) bool { return natsort.Less(d.Partitions[i].Name, d.Partitions[j].Name) })
 	return d, nil
 }
 
@@ -299,25 +300,6 @@ func listDir(p string) []string {
 		out = append(out, e.Name())
 	}
 	return out
-}
-
-// naturalLess orders sdb2 before sdb10.
-func naturalLess(a, b string) bool {
-	ta, na := splitNum(a)
-	tb, nb := splitNum(b)
-	if ta != tb {
-		return a < b
-	}
-	return na < nb
-}
-
-func splitNum(s string) (string, int) {
-	i := len(s)
-	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
-		i--
-	}
-	n, _ := strconv.Atoi(s[i:])
-	return s[:i], n
 }
 
 // Size formats a byte count as this package's messages do (14.9 GiB).
