@@ -1,7 +1,11 @@
-// Package api is the management API of a running box, served by PID 1:
-// HTTP/JSON on a local unix socket and, when the config sets api.listen,
-// on TCP with TLS; the web status page and the Prometheus metrics are
-// served by the same server.
+// Package api is the management API of a running box, both its ends: the
+// Server that PID 1 runs and the Client that the nucbox command uses. One
+// package holds both so that they share the wire types (Status, LogLine,
+// ApplyResponse, ...) and cannot drift apart.
+//
+// The server speaks HTTP/JSON on a local unix socket and, when the config
+// sets api.listen, on TCP with TLS; the web status page and the Prometheus
+// metrics are served by the same server.
 //
 // # Endpoints
 //
@@ -9,6 +13,7 @@
 //	                           DHCP leases, a pending try and its deadline
 //	GET  /v1/logs/{name}       a log as JSON lines: the box's own (boot), a
 //	                           container's output or a VM's serial console;
+//	                           ?tail=N keeps the last N lines held;
 //	                           ?follow=1 streams it (SSE) until the client leaves
 //	GET  /v1/console/{vm}      a VM's serial console, interactive: the request
 //	                           asks for Upgrade: nucbox-console and after the 101
@@ -25,6 +30,9 @@
 //	                           409 while an apply or a try is in progress
 //	POST /v1/apply/confirm     keep the config of the pending try (409 if none)
 //	POST /v1/power             {"action": "poweroff" | "reboot"}
+//	POST /v1/upgrade           a unified kernel image in the body, written into
+//	                           the boot slot not running, on trial;
+//	                           ?tries=N boots to reach ready, ?reboot=true
 //	GET  /metrics              Prometheus metrics
 //	GET  /                     the web status page (assets embedded)
 //	POST /login, /logout       the web page's session cookie
@@ -42,6 +50,27 @@
 // are readable without a token; logs, config and every mutating endpoint
 // still need it.
 //
+// # The socket
+//
+// The socket's path is plan.APISocket, defined once: the plan shows it,
+// the server listens on it and the client dials it. It lives in
+// config/plan rather than here because this package imports config/plan
+// (a PlanResponse carries a *plan.Delta, /v1/plan runs plan.Diff), so
+// config/plan cannot import this package back.
+//
+// # Client
+//
+// NewClient builds a Client for the local socket or for a box on the
+// network (https only, a bearer token given or taken from $NUCBOX_TOKEN,
+// the box's self-signed certificate trusted by its SHA-256 fingerprint or,
+// with Insecure, not checked). It has one method per endpoint; those
+// answering one JSON document return it decoded and as sent, so that
+// --output json prints what the box said. An answer other than 2xx is an
+// *HTTPError (with one line per problem for a config that does not
+// validate); options that cannot work are an *OptionError, before
+// anything is sent. The errors name the command's flags (--host, --token,
+// --fingerprint, --insecure) that set the options, and say what to do.
+//
 // # Metrics
 //
 // nucbox_boot_phase{phase}, nucbox_boot_ready_seconds, nucbox_uptime_seconds;
@@ -58,7 +87,10 @@
 // The package does not import boot (boot starts it). PID 1 implements Box;
 // the parts of PID 1 that run workloads implement WorkloadSource, and the
 // Box lists what each of them reports, so a new kind of workload shows up
-// in the status, on the page and in the metrics without changes here. A Box
-// that can change its config while running also implements Applier.
-// Links and addresses come from netlink directly.
+// in the status, on the page and in the metrics without changes here. The
+// other abilities are optional interfaces: a Box without Applier,
+// WorkloadController, Consoler or Upgrader answers their endpoints with
+// 501; one without LeaseSource or UsageSource leaves the leases or the
+// usage out of the status and the metrics. Links and addresses come from
+// netlink directly.
 package api

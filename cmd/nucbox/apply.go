@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -65,16 +63,12 @@ confirmation, the box refuses other applies.`,
 			}
 			out := c.OutOrStdout()
 			if confirm {
-				body, err := cl.request(c.Context(), "POST", "/v1/apply/confirm", "", nil)
+				ts, body, err := cl.Confirm(c.Context())
 				if err != nil {
 					return err
 				}
 				if r.output == "json" {
 					return printJSON(out, body)
-				}
-				var ts api.TryState
-				if err := json.Unmarshal(body, &ts); err != nil {
-					return fmt.Errorf("reading the answer: %w", err)
 				}
 				_, err = fmt.Fprintf(out, "confirmed: the box keeps config %s\n", short(ts.Config))
 				return err
@@ -83,20 +77,21 @@ confirmation, the box refuses other applies.`,
 			if err != nil {
 				return err
 			}
-			q := url.Values{"name": {filepath.Base(args[0])}}
-			path := "/v1/plan?"
-			if !dryRun {
-				path = "/v1/apply?"
-				if try > 0 {
-					q.Set("try", try.String())
-				}
+			name := filepath.Base(args[0])
+			var (
+				ar   api.ApplyResponse
+				body []byte
+			)
+			if dryRun {
+				ar.PlanResponse, body, err = cl.Plan(c.Context(), name, data)
+			} else {
+				ar, body, err = cl.Apply(c.Context(), name, data, try)
 			}
-			body, err := cl.request(c.Context(), "POST", path+q.Encode(), "application/yaml", data)
-			var se *statusError
-			if errors.As(err, &se) && len(se.errors) > 0 {
+			var he *api.HTTPError
+			if errors.As(err, &he) && len(he.Errors) > 0 {
 				// Validation errors: the same lines `nucbox validate`
 				// prints, one per problem.
-				for _, l := range se.errors {
+				for _, l := range he.Errors {
 					fmt.Fprintln(c.ErrOrStderr(), l)
 				}
 				return errSilent
@@ -106,10 +101,6 @@ confirmation, the box refuses other applies.`,
 			}
 			if r.output == "json" {
 				return printJSON(out, body)
-			}
-			var ar api.ApplyResponse
-			if err := json.Unmarshal(body, &ar); err != nil {
-				return fmt.Errorf("reading the answer: %w", err)
 			}
 			if err := writePlan(out, ar.PlanResponse); err != nil || dryRun {
 				return err

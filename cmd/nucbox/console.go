@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 
-	"github.com/nucbox/nucbox/boot/api"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -37,7 +35,7 @@ Several consoles may be attached at once; they all see the output.`,
 			if err != nil {
 				return err
 			}
-			conn, err := cl.upgradeTo(c.Context(), "/v1/console/"+url.PathEscape(name), api.ConsoleProtocol)
+			conn, err := cl.Console(c.Context(), name)
 			if err != nil {
 				return err
 			}

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -56,76 +52,31 @@ With --output json every line is one JSON object on its own line.`,
 			if err != nil {
 				return err
 			}
-			q := url.Values{}
-			if tail >= 0 {
-				q.Set("tail", fmt.Sprint(tail))
-			}
-			path := "/v1/logs/" + url.PathEscape(name)
 			out := c.OutOrStdout()
+			write := func(l api.LogLine) error { return writeLogLine(out, l, r.output) }
 			if !follow {
-				if len(q) > 0 {
-					path += "?" + q.Encode()
-				}
-				body, err := cl.request(c.Context(), "GET", path, "", nil)
+				lines, err := cl.Logs(c.Context(), name, tail)
 				if err != nil {
 					return err
 				}
-				var lr api.LogsResponse
-				if err := json.Unmarshal(body, &lr); err != nil {
-					return fmt.Errorf("reading the log: %w", err)
-				}
-				for _, l := range lr.Lines {
-					if err := writeLogLine(out, l, r.output); err != nil {
+				for _, l := range lines {
+					if err := write(l); err != nil {
 						return err
 					}
 				}
 				return nil
 			}
-			q.Set("follow", "1")
+			// An interrupt ends the command without an error; the box
+			// going away (shutdown) ends it with one.
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return followLog(ctx, cl, path+"?"+q.Encode(), out, r.output)
+			return cl.FollowLogs(ctx, name, tail, write)
 		},
 	}
 	addRemoteFlags(c, &r)
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until interrupted")
 	c.Flags().IntVarP(&tail, "tail", "n", -1, "print only the last N lines held (default all)")
 	return c
-}
-
-// followLog reads the server-sent events of a followed log. An interrupt
-// ends it without an error; the box going away (shutdown) ends it with one.
-func followLog(ctx context.Context, cl *apiClient, path string, out io.Writer, format string) error {
-	resp, err := cl.send(ctx, cl.stream, "GET", path, "", nil)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
-		}
-		var l api.LogLine
-		if err := json.Unmarshal([]byte(data), &l); err != nil {
-			return fmt.Errorf("reading the log stream: %w", err)
-		}
-		if err := writeLogLine(out, l, format); err != nil {
-			return err
-		}
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("the log stream ended: %w", err)
-	}
-	return fmt.Errorf("the box closed the log stream")
 }
 
 func writeLogLine(w io.Writer, l api.LogLine, format string) error {

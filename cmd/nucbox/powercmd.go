@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/nucbox/nucbox/boot/api"
@@ -32,8 +31,7 @@ accepted the request.`,
 			if err != nil {
 				return err
 			}
-			req, _ := json.Marshal(api.PowerRequest{Action: action})
-			body, err := cl.request(c.Context(), "POST", "/v1/power", "application/json", req)
+			_, body, err := cl.Power(c.Context(), action)
 			if err != nil {
 				return err
 			}

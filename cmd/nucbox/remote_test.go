@@ -199,28 +199,6 @@ func TestRemoteGolden(t *testing.T) {
 	}
 }
 
-func TestFingerprintMismatch(t *testing.T) {
-	_, ts := startBox(t)
-	wrong := strings.Repeat("ab", 32)
-	_, stderr, code := run("status", "--host", ts.URL, "--token", cliToken, "--fingerprint", wrong)
-	if code != 1 || !strings.Contains(stderr, "not the one given with --fingerprint") || !strings.Contains(stderr, api.Fingerprint(ts.Certificate().Raw)) {
-		t.Errorf("wrong fingerprint: code %d\n%s", code, stderr)
-	}
-	_, stderr, code = run("status", "--host", ts.URL, "--token", cliToken)
-	if code != 1 || !strings.Contains(stderr, "--fingerprint") {
-		t.Errorf("self-signed without --insecure: code %d\n%s", code, stderr)
-	}
-}
-
-func TestTokenFromEnvironment(t *testing.T) {
-	_, ts := startBox(t)
-	t.Setenv("NUCBOX_TOKEN", cliToken)
-	stdout, stderr, code := run("status", "--host", ts.URL, "--insecure")
-	if code != 0 || !strings.HasPrefix(stdout, "lab1: ready") {
-		t.Errorf("NUCBOX_TOKEN: code %d\n%s%s", code, stdout, stderr)
-	}
-}
-
 func TestLocalSocket(t *testing.T) {
 	dir, err := os.MkdirTemp("", "nucbox-cli")
 	if err != nil {

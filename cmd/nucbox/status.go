@@ -36,16 +36,12 @@ give --host and the token that the box printed on its console.`,
 			if err != nil {
 				return err
 			}
-			body, err := cl.request(c.Context(), "GET", "/v1/status", "", nil)
+			st, body, err := cl.Status(c.Context())
 			if err != nil {
 				return err
 			}
 			if r.output == "json" {
 				return printJSON(c.OutOrStdout(), body)
-			}
-			var st api.Status
-			if err := json.Unmarshal(body, &st); err != nil {
-				return fmt.Errorf("reading the box's status: %w", err)
 			}
 			return writeStatus(c.OutOrStdout(), st)
 		},

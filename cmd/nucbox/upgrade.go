@@ -1,13 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
-	"strconv"
 
-	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/image/flash"
 	"github.com/spf13/cobra"
 )
@@ -48,21 +44,13 @@ config on the data partition is kept across the upgrade.`,
 			if err != nil {
 				return err
 			}
-			q := url.Values{"tries": {strconv.Itoa(tries)}}
-			if !noReboot {
-				q.Set("reboot", "true")
-			}
 			fmt.Fprintf(c.ErrOrStderr(), "sending %s (%s)...\n", args[0], flash.Size(int64(len(data))))
-			body, err := cl.request(c.Context(), "POST", "/v1/upgrade?"+q.Encode(), "application/octet-stream", data)
+			res, body, err := cl.Upgrade(c.Context(), data, tries, !noReboot)
 			if err != nil {
 				return err
 			}
 			if r.output == "json" {
 				return printJSON(c.OutOrStdout(), body)
-			}
-			var res api.UpgradeResult
-			if err := json.Unmarshal(body, &res); err != nil {
-				return fmt.Errorf("reading the answer: %w", err)
 			}
 			out := c.OutOrStdout()
 			fmt.Fprintf(out, "slot %s: %s (version %s, generation %d), %d boot tries\n", res.Slot, res.File, res.Version, res.Generation, res.Tries)

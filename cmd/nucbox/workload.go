@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,22 +47,12 @@ in its restart count.`
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			// A VM's shutdown may take longer than a request timeout.
-			resp, err := cl.send(ctx, cl.stream, "POST", "/v1/workloads/"+url.PathEscape(args[0])+"/"+string(action), "", nil)
+			wr, body, err := cl.Control(ctx, args[0], action)
 			if err != nil {
 				return err
 			}
-			defer resp.Body.Close()
-			var body json.RawMessage
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-				return fmt.Errorf("reading the answer: %w", err)
-			}
 			if r.output == "json" {
 				return printJSON(c.OutOrStdout(), body)
-			}
-			var wr api.WorkloadResponse
-			if err := json.Unmarshal(body, &wr); err != nil {
-				return fmt.Errorf("reading the answer: %w", err)
 			}
 			w := wr.Workload
 			fmt.Fprintf(c.OutOrStdout(), "%s %s: %s, restarts %d\n", w.Kind, w.Name, stateText(w), w.Restarts)
