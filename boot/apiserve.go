@@ -14,13 +14,11 @@ import (
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vmm"
 	"golang.org/x/sys/unix"
 )
-
-// APISocket is where the local API listens.
-const APISocket = "/run/nucbox/api.sock"
 
 // startAPI serves the management API: always on the local socket, so that
 // a box whose config failed can still be asked why, and on TCP with TLS
@@ -44,8 +42,8 @@ func startAPI(rec ConfigRecord, cfg *config.Config) {
 	}
 	srv := api.New(opts)
 	goSafe("api", func() {
-		if err := srv.ServeUnix(APISocket); err != nil {
-			Logf("api: %s: %v", APISocket, err)
+		if err := srv.ServeUnix(plan.APISocket); err != nil {
+			Logf("api: %s: %v", plan.APISocket, err)
 		}
 	})
 	if cert != nil {
