@@ -6,12 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"unicode"
+
+	"github.com/nucbox/nucbox/internal/natsort"
 )
 
 // QEMU is the emulator every machine runs in.
@@ -108,43 +109,12 @@ func newestKernel(bootDir, modulesDir string) (Kernel, error) {
 	}
 	best := paths[0]
 	for _, p := range paths[1:] {
-		if versionLess(filepath.Base(best), filepath.Base(p)) {
+		if natsort.Less(filepath.Base(best), filepath.Base(p)) {
 			best = p
 		}
 	}
 	v := strings.TrimPrefix(filepath.Base(best), "vmlinuz-")
 	return Kernel{Path: best, Version: v, Modules: filepath.Join(modulesDir, v)}, nil
-}
-
-// versionLess compares kernel file names by their numbers, so that
-// 6.1.0-10 sorts after 6.1.0-9 as the package manager sees it.
-func versionLess(a, b string) bool {
-	for a != "" && b != "" {
-		ca, cb := unicode.IsDigit(rune(a[0])), unicode.IsDigit(rune(b[0]))
-		if ca && cb {
-			na, ra := splitNumber(a)
-			nb, rb := splitNumber(b)
-			if na != nb {
-				return na < nb
-			}
-			a, b = ra, rb
-			continue
-		}
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		a, b = a[1:], b[1:]
-	}
-	return len(a) < len(b)
-}
-
-func splitNumber(s string) (uint64, string) {
-	i := 0
-	for i < len(s) && unicode.IsDigit(rune(s[i])) {
-		i++
-	}
-	n, _ := strconv.ParseUint(s[:i], 10, 64)
-	return n, s[i:]
 }
 
 var (

@@ -12,6 +12,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/nucbox/nucbox/internal/natsort"
 )
 
 func TestNewestKernel(t *testing.T) {
@@ -43,8 +45,8 @@ func TestVersionLess(t *testing.T) {
 		{"6.1.0-1-amd64", "6.1.0-1-amd64", false},
 		{"6.1", "6.1.0", true},
 	} {
-		if got := versionLess(tt.a, tt.b); got != tt.less {
-			t.Errorf("versionLess(%q, %q) = %v", tt.a, tt.b, got)
+		if got := natsort.Less(tt.a, tt.b); got != tt.less {
+			t.Errorf("natsort.Less(%q, %q) = %v", tt.a, tt.b, got)
 		}
 	}
 }
