@@ -1,6 +1,8 @@
 // Package boot is everything PID 1 owns: early mounts, moving off the
-// initramfs root, kernel modules, console and log ring, reaping orphans,
-// signals, shutdown and reboot, the rescue shell, and the supervisor that
+// initramfs root, loading kernel modules (the module database, coldplug
+// and hotplug are internal/kmod's), console and log ring, reaping orphans,
+// signals, shutdown and reboot, the rescue shell, the boot slot it keeps
+// (A/B slots and upgrades are boot/slot's), and the supervisor that
 // applies the config and keeps workloads alive. Its entry point is Main,
 // which never returns.
 //

@@ -89,15 +89,14 @@ func run() {
 	// The boot loader's variables first: they name the disk the box
 	// booted from, which is the one whose data partition counts.
 	slot := detectBootSlot()
-	theSlot = slot
-	setupDataPartition(slot.Slot != "")
+	setupDataPartition(slot)
 
 	cl, clErr := ReadCmdline()
 	rec, cfg, err := readConfig(cl, clErr)
 	if err != nil {
 		failConfig(rec.Source, err)
-		if slot.onTrial() {
-			slot.fail("config")
+		if slot.OnTrial() {
+			slot.Fail("config")
 			return
 		}
 		enterMaintenance(cl, rec.Source)
@@ -105,7 +104,7 @@ func run() {
 	}
 	startAPI(rec, cfg)
 	Logf("config: %s (sha256 %s)", rec.Source, rec.SHA256[:12])
-	slot.watchTrial()
+	slot.WatchTrial()
 
 	sum := Summary{Config: rec.SHA256, ConfigSource: rec.Source, InitMS: ms(initAt)}
 	if err := theSupervisor.apply(context.Background(), cfg, &sum); err != nil {
@@ -118,7 +117,7 @@ func run() {
 		} else {
 			fail("apply", err)
 		}
-		slot.fail("apply")
+		slot.Fail("apply")
 		return
 	}
 	sum.Root, _ = rootFSType()
@@ -134,7 +133,7 @@ func run() {
 	statusMu.Unlock()
 	Logf("ready %s", sum.JSON())
 	rememberGood(rec)
-	slot.markGood()
+	slot.MarkGood()
 	startConsoleShell(false)
 }
 

@@ -5,7 +5,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/nucbox/nucbox/boot/mountinfo"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,10 +89,10 @@ func mountEarly() error {
 
 // mountPoints returns the set of mount targets.
 func mountPoints() (map[string]bool, error) {
-	mi, err := mountinfo.Read()
+	mi, err := mountinfo.GetMounts(nil)
 	set := map[string]bool{}
 	for _, m := range mi {
-		set[m.Point] = true
+		set[m.Mountpoint] = true
 	}
 	return set, err
 }
@@ -100,13 +100,13 @@ func mountPoints() (map[string]bool, error) {
 // rootFSType returns the type of the filesystem mounted on "/" as seen by
 // this process: "rootfs" while still on the initramfs.
 func rootFSType() (string, error) {
-	mi, err := mountinfo.Read()
+	mi, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return "", err
 	}
 	t := ""
 	for _, m := range mi {
-		if m.Point == "/" {
+		if m.Mountpoint == "/" {
 			t = m.FSType // the last mount on / is the visible one
 		}
 	}

@@ -11,10 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nucbox/nucbox/boot/atomicfile"
 	"github.com/nucbox/nucbox/boot/datapart"
+	"github.com/nucbox/nucbox/boot/slot"
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/image/esp"
+	"github.com/nucbox/nucbox/internal/atomicfile"
 )
 
 // DataDir is where the data partition is mounted: the default state
@@ -41,9 +42,9 @@ var dataPart struct {
 // setupDataPartition finds, creates or grows, checks and mounts the data
 // partition. Without one the box runs on; its state then lasts until
 // power off, and the log says so.
-func setupDataPartition(fromDisk bool) {
+func setupDataPartition(booted *slot.Slot) {
 	defer recoverLog("data")
-	if fromDisk {
+	if booted.Name != "" {
 		waitBootDisk(30 * time.Second)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -55,8 +56,9 @@ func setupDataPartition(fromDisk bool) {
 		Logf("data partition: warning: %v", err)
 	}
 	res, err := datapart.Setup(ctx, datapart.Options{
-		MountPoint: DataDir,
-		Logf:       Logf,
+		MountPoint:   DataDir,
+		Logf:         Logf,
+		BootPartUUID: booted.BootPartUUID,
 	})
 	switch {
 	case errors.Is(err, datapart.ErrNoDisk):
@@ -83,7 +85,7 @@ func waitBootDisk(timeout time.Duration) {
 	}
 	start := time.Now()
 	for time.Since(start) < timeout {
-		if _, err := findPartition(esp.ESPName); err == nil {
+		if _, err := slot.FindPartition(esp.ESPName); err == nil {
 			if d := time.Since(start); d > 100*time.Millisecond {
 				Logf("data partition: boot disk appeared after %d ms", d.Milliseconds())
 			}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nucbox/nucbox/boot/mountinfo"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -78,10 +78,10 @@ func leaveInitramfs() (report string, err error) {
 	}
 	// Anything mounted on the initramfs would be left behind, hidden under
 	// the new root; take it down now and mount it again after the exec.
-	mi, _ := mountinfo.Read()
+	mi, _ := mountinfo.GetMounts(nil)
 	for i := len(mi) - 1; i >= 0; i-- {
-		if mi[i].Point != "/" {
-			unix.Unmount(mi[i].Point, unix.MNT_DETACH)
+		if mi[i].Mountpoint != "/" {
+			unix.Unmount(mi[i].Mountpoint, unix.MNT_DETACH)
 		}
 	}
 

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nucbox/nucbox/boot/mountinfo"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -119,13 +119,13 @@ func reapAll() {
 // unmountAll unmounts everything but / in reverse mount order, detaching
 // what is still busy so that the filesystems under it can go too.
 func unmountAll() int {
-	mi, err := mountinfo.Read()
+	mi, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return 0
 	}
 	n := 0
 	for i := len(mi) - 1; i >= 0; i-- {
-		t := mi[i].Point
+		t := mi[i].Mountpoint
 		if t == "/" {
 			continue
 		}

@@ -15,8 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/nucbox/nucbox/boot/atomicfile"
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/internal/atomicfile"
 )
 
 // Store is the image cache in the state directory:

@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nucbox/nucbox/boot"
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/internal/kmod"
 )
 
 // ConfigPath is where the config is baked into the initramfs; boot reads
@@ -38,7 +38,7 @@ type Options struct {
 	// ModulesDir is the kernel's /lib/modules/<release> directory.
 	ModulesDir string
 	// Modules are module names (or aliases) to include beyond
-	// boot.BaseModules, boot.HardwareModules and the config's own
+	// kmod.BaseModules, kmod.HardwareModules and the config's own
 	// modules list.
 	Modules []string
 
@@ -168,7 +168,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	db, err := loadModuleDB(o.ModulesDir)
+	db, err := openModules(o.ModulesDir)
 	if err != nil {
 		return nil, err
 	}
@@ -176,30 +176,30 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
-	kver, err := checkKernel(o.Kernel, db.version)
+	kver, err := checkKernel(o.Kernel, db.Release())
 	if err != nil {
 		return nil, err
 	}
 	if kver == "" {
-		kver = db.version
+		kver = db.Release()
 	}
 	p.step("kernel", "%s (%s, %s)", o.Kernel, kver, size(kfi.Size()))
 
-	want := append(append([]string{}, boot.BaseModules...), boot.HardwareModules...)
+	want := append(kmod.BaseModules(), kmod.HardwareModules()...)
 	want = append(want, o.Modules...)
 	want = uniqueNames(append(want, cfgModules...))
-	set, err := db.closure(want)
+	set, err := db.Select(want)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.addModules(t, set); err != nil {
+	if err := addModules(t, db, set); err != nil {
 		return nil, err
 	}
 	builtin := "none built in"
-	if len(set.builtin) > 0 {
-		builtin = "built in: " + strings.Join(set.builtin, " ")
+	if len(set.Builtin) > 0 {
+		builtin = "built in: " + strings.Join(set.Builtin, " ")
 	}
-	p.step("modules", "%d in the image for %d requested (%s)", len(set.paths), len(want), builtin)
+	p.step("modules", "%d in the image for %d requested (%s)", len(set.Modules), len(want), builtin)
 
 	if err := addSkeleton(t); err != nil {
 		return nil, err
@@ -248,8 +248,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Kernel:        filepath.Join(o.OutDir, "vmlinuz"),
 		Initramfs:     filepath.Join(o.OutDir, initramfsFile),
 		KernelVersion: kver,
-		Modules:       set.names(),
-		Builtin:       set.builtin,
+		Modules:       set.Names(),
+		Builtin:       set.Builtin,
 	}
 	initrd, err := writeInitramfs(ctx, t, o.OutDir, o.Compression, p, res)
 	if err != nil {

@@ -17,12 +17,12 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/nucbox/nucbox/boot"
+	"github.com/nucbox/nucbox/internal/kmod"
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // fixtureModulesDir copies the fake modules directory and declares every
-// module of boot's lists that the fixture has no file for as built in, so
+// module of kmod's lists that the fixture has no file for as built in, so
 // that Build's fixed module lists resolve without real modules and the
 // fixture need not change when the lists do.
 func fixtureModulesDir(t *testing.T) string {
@@ -31,13 +31,13 @@ func fixtureModulesDir(t *testing.T) string {
 	if err := os.CopyFS(dir, os.DirFS(fixtureModules)); err != nil {
 		t.Fatal(err)
 	}
-	db, err := loadModuleDB(dir)
+	db, err := openModules(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var extra strings.Builder
-	for _, m := range append(append([]string{}, boot.BaseModules...), boot.HardwareModules...) {
-		if _, ok := db.byName[modName(m)]; !ok && !db.builtin[modName(m)] {
+	for _, m := range append(kmod.BaseModules(), kmod.HardwareModules()...) {
+		if db.Module(m) == nil && !db.Builtin(m) {
 			extra.WriteString("kernel/builtin/" + m + ".ko\n")
 		}
 	}
@@ -648,7 +648,7 @@ func TestDebianImage(t *testing.T) {
 	for _, m := range res.Modules {
 		found := false
 		for _, n := range a.order {
-			if strings.HasPrefix(n, base+"kernel/") && modName(n) == m {
+			if strings.HasPrefix(n, base+"kernel/") && kmod.Name(n) == m {
 				found = true
 				break
 			}

@@ -25,7 +25,7 @@
 //
 // Every image also carries e2fsprogs (mke2fs, e2fsck, resize2fs), which
 // the box formats, checks and grows its data partition with, and the
-// kernel modules for its boot disk (in boot.HardwareModules).
+// kernel modules for its boot disk (in kmod.HardwareModules).
 //
 // Options.UKI, DiskSize and PXE add boot media made from the same kernel
 // and initramfs: nucbox.efi (package uki), nucbox.img (packages disk and

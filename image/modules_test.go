@@ -3,95 +3,23 @@ package image
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/nucbox/nucbox/boot"
 )
 
 const fixtureModules = "testdata/modules/6.1.0-test"
 
-func TestModName(t *testing.T) {
-	for in, want := range map[string]string{
-		"kernel/net/bridge/bridge.ko":        "bridge",
-		"kernel/fs/nls/nls_iso8859-1.ko":     "nls_iso8859_1",
-		"nls-iso8859-1":                      "nls_iso8859_1",
-		"kernel/fs/isofs/isofs.ko.xz":        "isofs",
-		"kernel/drivers/x/virtio-rng.ko.zst": "virtio_rng",
-		"kvm-intel":                          "kvm_intel",
-	} {
-		if got := modName(in); got != want {
-			t.Errorf("modName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestClosure(t *testing.T) {
-	db, err := loadModuleDB(fixtureModules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name    string
-		req     []string
-		want    []string // module names in load order
-		builtin []string
-		err     string // substring of the expected error
-	}{
-		{name: "chain", req: []string{"bridge"}, want: []string{"llc", "stp", "bridge"}},
-		{name: "deps before dependents", req: []string{"8021q"},
-			want: []string{"llc", "stp", "mrp", "garp", "8021q"}},
-		{name: "shared deps once", req: []string{"bridge", "8021q"},
-			want: []string{"llc", "stp", "bridge", "mrp", "garp", "8021q"}},
-		{name: "soft pre-dependency through an alias", req: []string{"ext4"},
-			want: []string{"crc32c_generic", "jbd2", "mbcache", "crc16", "ext4"}},
-		{name: "soft pre-dependency by name", req: []string{"r8169"},
-			want: []string{"libphy", "realtek", "r8169"}},
-		{name: "unresolvable soft dependency is optional", req: []string{"unused"}, want: []string{"unused"}},
-		{name: "dash and underscore are one name", req: []string{"nls-iso8859-1", "nls_iso8859_1"},
-			want: []string{"nls_iso8859_1"}},
-		{name: "compressed module", req: []string{"isofs"}, want: []string{"isofs"}},
-		{name: "alias request", req: []string{"fs-ext4"},
-			want: []string{"crc32c_generic", "jbd2", "mbcache", "crc16", "ext4"}},
-		{name: "builtin skipped", req: []string{"af_packet", "evdev", "bridge"},
-			want: []string{"llc", "stp", "bridge"}, builtin: []string{"af_packet", "evdev"}},
-		{name: "missing modules all named", req: []string{"bridge", "nosuch", "alsomissing"},
-			err: "nosuch, alsomissing"},
-		{name: "dependency absent from modules.dep", req: []string{"broken"}, err: "kernel/drivers/gone.ko"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			set, err := db.closure(tc.req)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("closure(%v) error = %v, want one containing %q", tc.req, err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := set.names(); !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("closure(%v) = %v, want %v", tc.req, got, tc.want)
-			}
-			if !reflect.DeepEqual(set.builtin, tc.builtin) {
-				t.Errorf("builtin = %v, want %v", set.builtin, tc.builtin)
-			}
-		})
-	}
-}
-
 func TestModuleMetadataFiltered(t *testing.T) {
-	db, err := loadModuleDB(fixtureModules)
+	db, err := openModules(fixtureModules)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := db.closure([]string{"bridge", "ext4"})
+	set, err := db.Select([]string{"bridge", "ext4"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := newTree()
-	if err := db.addModules(tr, set); err != nil {
+	if err := addModules(tr, db, set); err != nil {
 		t.Fatal(err)
 	}
 	base := "lib/modules/6.1.0-test/"
@@ -153,7 +81,7 @@ func TestModuleMetadataFiltered(t *testing.T) {
 		t.Error("modules.dep.bin copied; the binary indexes would describe modules that are not there")
 	}
 	// Every line of the image's modules.dep names files that are in it.
-	for _, l := range lines([]byte(content("modules.dep"))) {
+	for _, l := range strings.Split(strings.TrimSpace(content("modules.dep")), "\n") {
 		m, deps, _ := strings.Cut(l, ":")
 		for _, p := range append(strings.Fields(deps), m) {
 			if _, ok := tr.entries[base+p]; !ok {
@@ -182,39 +110,4 @@ func debianModules(t *testing.T) (kernel, modules string) {
 	}
 	t.Skip("no Debian kernel in /boot and /lib/modules/6.1.0-*-amd64 (apt-get install linux-image-amd64)")
 	return "", ""
-}
-
-func TestDebianModuleClosure(t *testing.T) {
-	_, dir := debianModules(t)
-	db, err := loadModuleDB(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := uniqueNames(append(append([]string{}, boot.BaseModules...), boot.HardwareModules...))
-	set, err := db.closure(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos := make(map[string]int)
-	for i, n := range set.names() {
-		pos[n] = i
-	}
-	// Each module comes after everything modules.dep says it needs.
-	for _, p := range set.paths {
-		for _, d := range db.deps[p] {
-			if pos[modName(d)] >= pos[modName(p)] {
-				t.Errorf("%s is loaded before its dependency %s", modName(p), modName(d))
-			}
-		}
-	}
-	for _, m := range []string{"bridge", "stp", "llc", "8021q", "ext4", "jbd2", "virtio_net", "kvm"} {
-		if _, ok := pos[m]; !ok {
-			t.Errorf("%s missing from the closure", m)
-		}
-	}
-	// ext4 asks for crc32c softly; without it mounting ext4 fails.
-	if _, ok := pos["crc32c_generic"]; !ok {
-		t.Error("ext4's soft dependency crc32c_generic is not in the closure")
-	}
-	t.Logf("%d modules for %d requested, built in: %v", len(set.paths), len(want), set.builtin)
 }

@@ -18,7 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nucbox/nucbox/boot/atomicfile"
+	"github.com/nucbox/nucbox/internal/atomicfile"
 	"time"
 )
 

@@ -1,23 +1,6 @@
 package datapart
 
-import (
-	"strings"
-
-	"github.com/nucbox/nucbox/boot/efivars"
-)
-
-// bootPartUUID returns the upper-case GUID of the partition the firmware
-// booted from (systemd-boot's LoaderDevicePartUUID), or "" when it is not
-// known (BIOS, PXE, efivarfs not mounted, a loader that does not set the
-// variable). With two nucbox sticks plugged in it tells which one is the
-// boot disk.
-func bootPartUUID() string {
-	v, err := efivars.Loader("LoaderDevicePartUUID")
-	if err != nil {
-		return ""
-	}
-	return strings.ToUpper(strings.TrimSpace(v))
-}
+import "strings"
 
 // holdsPartUUID reports whether d has a partition with GUID uuid.
 func (d *disk) holdsPartUUID(uuid string) bool {

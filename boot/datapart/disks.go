@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/diskfs/go-diskfs/partition/gpt"
-	"github.com/nucbox/nucbox/boot/mountinfo"
+	"github.com/moby/sys/mountinfo"
 )
 
 // disk is a whole block device as sysfs and its GPT describe it.
@@ -163,14 +163,15 @@ func (d *disk) busy(mounts map[string]string) string {
 // mountsByDev maps "major:minor" to a mount point, the first one when a
 // device is mounted more than once.
 func mountsByDev() (map[string]string, error) {
-	mounts, err := mountinfo.Read()
+	mounts, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return nil, err
 	}
 	m := map[string]string{}
 	for _, mt := range mounts {
-		if _, ok := m[mt.Dev]; !ok {
-			m[mt.Dev] = mt.Point
+		dev := fmt.Sprintf("%d:%d", mt.Major, mt.Minor) // as sysfs writes it
+		if _, ok := m[dev]; !ok {
+			m[dev] = mt.Mountpoint
 		}
 	}
 	return m, nil

@@ -15,6 +15,9 @@
 //     unallocated after its last partition gets a new nucbox-data there.
 //     With no such disk either (PXE boot, a stick without room), Setup
 //     returns ErrNoDisk and the box runs without persistence.
+//     Where several disks qualify, the one holding the partition the
+//     firmware booted from (Options.BootPartUUID, from the boot loader)
+//     wins, then disks with a nucbox ESP.
 //  2. Grow: if the disk extends past the GPT, the backup header moves to
 //     the disk's end and the data partition (when it is the last one)
 //     grows to the last whole MiB. The table is only rewritten while no

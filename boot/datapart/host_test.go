@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -233,10 +235,13 @@ func checkMounted(t *testing.T, mp, dev string, size int64) {
 	if sb.size != size || sb.label != DataName {
 		t.Errorf("filesystem on %s: %s labelled %q, want %s labelled %q", dev, human(sb.size), sb.label, human(size), DataName)
 	}
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, l := range strings.Split(string(mi), "\n") {
-		if f := strings.Fields(l); len(f) > 5 && f[4] == mp && !strings.Contains(f[5], "noatime") {
-			t.Errorf("mounted without noatime: %s", l)
+	mi, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mi {
+		if !slices.Contains(strings.Split(m.Options, ","), "noatime") {
+			t.Errorf("%s mounted without noatime: %s", mp, m.Options)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/diskfs/go-diskfs/partition/gpt"
-	"github.com/nucbox/nucbox/boot/efivars"
 )
 
 const mib = 1 << 20
@@ -324,22 +323,6 @@ func TestBootFirst(t *testing.T) {
 		if got := names(bootFirst([]*disk{a, b, c, n}, uuid)); got != want {
 			t.Errorf("boot partition %q: order %s, want %s", uuid, got, want)
 		}
-	}
-}
-
-func TestBootPartUUID(t *testing.T) {
-	efivars.Dir = t.TempDir()
-	if got := bootPartUUID(); got != "" {
-		t.Errorf("without the variable: %q", got)
-	}
-	b := []byte{6, 0, 0, 0}
-	for _, r := range "1f2e3d4c-0000-4000-8000-00000000abcd" {
-		b = append(b, byte(r), 0)
-	}
-	b = append(b, 0, 0)
-	os.WriteFile(filepath.Join(efivars.Dir, "LoaderDevicePartUUID-"+efivars.LoaderGUID), b, 0o644)
-	if got := bootPartUUID(); got != "1F2E3D4C-0000-4000-8000-00000000ABCD" {
-		t.Errorf("bootPartUUID = %q", got)
 	}
 }
 

@@ -24,6 +24,10 @@ type Options struct {
 	Mke2fs     string                           // default /sbin/mke2fs
 	E2fsck     string                           // default /sbin/e2fsck
 	Resize2fs  string                           // default /sbin/resize2fs
+	// BootPartUUID is the GPT GUID of the partition the firmware booted
+	// from, as the boot loader reported it; with two nucbox sticks
+	// plugged in it tells which one is the boot disk. Empty: not known.
+	BootPartUUID string
 }
 
 // Result says what Setup found and did.
@@ -114,7 +118,7 @@ type choice struct {
 // (two nucbox sticks plugged in) the disk the firmware booted from wins,
 // then disks with a nucbox ESP, then the first by name.
 func choose(disks []*disk, o *Options) (*disk, choice, error) {
-	disks = bootFirst(disks, bootPartUUID())
+	disks = bootFirst(disks, o.BootPartUUID)
 	var named []*disk
 	for _, d := range disks {
 		if d.has(DataName) {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nucbox/nucbox/boot/mountinfo"
+	"github.com/moby/sys/mountinfo"
 	"github.com/nucbox/nucbox/image/internal/bar"
 	"github.com/nucbox/nucbox/internal/natsort"
 )
@@ -181,8 +181,13 @@ func unescapeUdev(s string) string {
 }
 
 // Mounts reads the mount table.
-func (s System) Mounts() ([]mountinfo.Mount, error) {
-	return mountinfo.ReadFile(s.mountInfo())
+func (s System) Mounts() ([]*mountinfo.Info, error) {
+	f, err := os.Open(s.mountInfo())
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return mountinfo.GetMountsFromReader(f, nil)
 }
 
 // Check returns why d must not be overwritten with an image of
@@ -203,16 +208,17 @@ func (s System) Check(d *Device, imageSize int64) error {
 		for _, m := range mounts {
 			bySource := strings.HasPrefix(m.Source, "/dev/") &&
 				filepath.Base(mustEval(filepath.Join(s.dev(), strings.TrimPrefix(m.Source, "/dev/")))) == n.name
-			if !(n.dev != "" && m.Dev == n.dev) && !bySource {
+			dev := fmt.Sprintf("%d:%d", m.Major, m.Minor) // as sysfs writes it
+			if !(n.dev != "" && dev == n.dev) && !bySource {
 				continue
 			}
-			switch m.Point {
+			switch m.Mountpoint {
 			case "/":
 				root = append(root, fmt.Sprintf("%s holds the running system's root file system (%s is mounted at /)", d.Path, n.name))
 			case "/boot", "/boot/efi", "/efi":
-				system = append(system, fmt.Sprintf("%s holds the running system's %s (%s is mounted there)", d.Path, m.Point, n.name))
+				system = append(system, fmt.Sprintf("%s holds the running system's %s (%s is mounted there)", d.Path, m.Mountpoint, n.name))
 			default:
-				mounted = append(mounted, fmt.Sprintf("%s is mounted at %s: unmount it first (umount %s)", n.name, m.Point, m.Point))
+				mounted = append(mounted, fmt.Sprintf("%s is mounted at %s: unmount it first (umount %s)", n.name, m.Mountpoint, m.Mountpoint))
 			}
 		}
 	}

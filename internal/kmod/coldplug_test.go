@@ -1,4 +1,4 @@
-package boot
+package kmod
 
 import (
 	"os"
@@ -143,5 +143,45 @@ func TestParseUevent(t *testing.T) {
 	}
 	if a, _ := parseUevent([]byte("libudev\x00\xfe\xed\xca\xfeACTION=add\x00MODALIAS=x\x00")); a != "" {
 		t.Errorf("a udev message was taken for the kernel's: %q", a)
+	}
+}
+
+// TestColdplugRounds: a driver that reveals new devices (virtio_pci, the
+// virtio devices on it) gets their drivers loaded in the next round.
+func TestColdplugRounds(t *testing.T) {
+	l, f := newFakeLoader(t, 2)
+	l.sysDevices = t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(l.sysDevices, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("pci0000:00/0000:00:03.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n")
+	write("LNXSYSTM:00/LNXPWRBN:00/modalias", "acpi:LNXPWRBN:\n")
+	insert := l.insert
+	l.insert = func(path string) error {
+		if Name(path) == "virtio_pci" {
+			write("pci0000:00/0000:00:03.0/virtio0/modalias", "virtio:d00000001v00001AF4\n")
+		}
+		return insert(path)
+	}
+	loaded, warnings := l.Coldplug()
+	if len(warnings) > 0 || len(f.errs) > 0 {
+		t.Fatalf("warnings %v, order errors %v", warnings, f.errs)
+	}
+	for _, m := range []string{"button", "virtio_pci", "virtio_net"} {
+		if !slices.Contains(loaded, m) || !l.isLoaded(m) {
+			t.Errorf("%s not loaded: %v", m, loaded)
+		}
+	}
+	if again, _ := l.Coldplug(); len(again) != 0 {
+		t.Errorf("a second scan loaded %v again", again)
+	}
+	if got, errs := l.LoadFor("virtio:d00000001v00001AF4"); len(got) != 0 || len(errs) != 0 {
+		t.Errorf("hotplug of a device whose driver is in: %v %v", got, errs)
 	}
 }

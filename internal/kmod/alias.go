@@ -1,24 +1,14 @@
-package boot
+package kmod
 
 import (
-	"bufio"
-	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 )
 
-// Coldplug does at boot what udev does for devices that appeared before
-// it ran: every device in sysfs publishes a modalias string, modules.alias
-// maps glob patterns over those strings to driver modules, and loading a
-// match binds the driver. A driver can reveal new devices (virtio_pci
-// creates the virtio devices that virtio_net drives), so the scan repeats
-// until a round loads nothing new.
-
-const coldplugRounds = 4
+// Device drivers announce the devices they drive as aliases: glob
+// patterns over the modalias strings the kernel publishes for devices
+// (pci:v00008086d000010D3...), and features the kernel asks for by name
+// (fs-ext4, crypto-crc32c). modules.alias maps each pattern to its module.
 
 // modAlias is one "alias PATTERN MODULE" line.
 type modAlias struct {
@@ -27,8 +17,8 @@ type modAlias struct {
 
 // aliasDB indexes aliases by the bus prefix of their pattern ("pci",
 // "usb", "virtio") so that a device is only matched against its own bus;
-// patterns with a wildcard before the first ':' ("acpi*:PNP0C0C:*") are
-// tried for every device.
+// patterns with a wildcard before the first ':' ("acpi*:PNP0C0C:*") and
+// names without one (fs-ext4) are tried for every string.
 type aliasDB struct {
 	byBus map[string][]modAlias
 	wild  []modAlias
@@ -39,14 +29,13 @@ type aliasDB struct {
 // every module of the kernel).
 func parseModulesAlias(r io.Reader, keep func(module string) bool) (*aliasDB, error) {
 	a := &aliasDB{byBus: map[string][]modAlias{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	sc := newScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) != 3 || f[0] != "alias" {
 			continue
 		}
-		m := modAlias{pattern: f[1], module: modName(f[2])}
+		m := modAlias{pattern: f[1], module: Name(f[2])}
 		if keep != nil && !keep(m.module) {
 			continue
 		}
@@ -166,75 +155,4 @@ func matchClass(pat string, c byte) (matched bool, width int, valid bool) {
 		i++
 	}
 	return false, 0, false
-}
-
-// readModaliases returns the distinct modalias strings of the devices
-// under root (/sys/devices). Symlinks are not followed, so every device is
-// seen once, at its real place in the tree.
-func readModaliases(root string) []string {
-	seen := map[string]bool{}
-	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // devices come and go under a walk; skip, do not stop
-		}
-		if d.Name() != "modalias" || d.IsDir() {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil
-		}
-		if s := strings.TrimSpace(string(b)); s != "" {
-			seen[s] = true
-		}
-		return nil
-	})
-	out := make([]string, 0, len(seen))
-	for s := range seen {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// coldplug loads the image's drivers for the devices present and returns
-// the modules it loaded and a warning for each driver that failed.
-func coldplug(l *moduleLoader, db *moduleDB) (loaded []string, warnings []error) {
-	f, err := os.Open(filepath.Join(db.dir, "modules.alias"))
-	if err != nil {
-		if !os.IsNotExist(err) {
-			warnings = append(warnings, err)
-		}
-		return nil, warnings
-	}
-	aliases, err := parseModulesAlias(f, func(m string) bool { return db.mods[m] != nil })
-	f.Close()
-	if err != nil {
-		return nil, append(warnings, fmt.Errorf("modules.alias: %w", err))
-	}
-	matched := map[string]bool{} // modalias strings already handled
-	tried := map[string]bool{}
-	for round := 0; round < coldplugRounds; round++ {
-		var want []string
-		for _, ma := range readModaliases("/sys/devices") {
-			if matched[ma] {
-				continue
-			}
-			matched[ma] = true
-			for _, m := range aliases.match(ma) {
-				if !tried[m] && !l.loaded[m] {
-					tried[m] = true
-					want = append(want, m)
-				}
-			}
-		}
-		if len(want) == 0 {
-			break
-		}
-		sort.Strings(want)
-		done, errs := l.Load(want)
-		loaded = append(loaded, done...)
-		warnings = append(warnings, errs...)
-	}
-	return loaded, warnings
 }

@@ -1,4 +1,4 @@
-package boot
+package kmod
 
 import (
 	"errors"
@@ -13,16 +13,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func testModuleDB(t *testing.T) *moduleDB {
+func testModuleDB(t *testing.T) *DB {
 	t.Helper()
-	db, err := openModuleDB("testdata/modules")
+	db, err := Open("testdata/modules")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
 
-func TestModName(t *testing.T) {
+func TestName(t *testing.T) {
 	for in, want := range map[string]string{
 		"kernel/arch/x86/kvm/kvm-intel.ko": "kvm_intel",
 		"kernel/net/8021q/8021q.ko.xz":     "8021q",
@@ -30,8 +30,8 @@ func TestModName(t *testing.T) {
 		"kvm-amd":                          "kvm_amd",
 		"virtio_net":                       "virtio_net",
 	} {
-		if got := modName(in); got != want {
-			t.Errorf("modName(%q) = %q, want %q", in, got, want)
+		if got := Name(in); got != want {
+			t.Errorf("Name(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -39,13 +39,13 @@ func TestModName(t *testing.T) {
 func TestParseModulesDep(t *testing.T) {
 	db := testModuleDB(t)
 	br := db.mods["bridge"]
-	if br == nil || br.path != "kernel/net/bridge/bridge.ko" || !slices.Equal(br.deps, []string{"stp", "llc"}) {
+	if br == nil || br.Path != "kernel/net/bridge/bridge.ko" || !slices.Equal(br.Deps, []string{"stp", "llc"}) {
 		t.Fatalf("bridge = %+v", br)
 	}
-	if e := db.mods["kvm_intel"]; e == nil || !slices.Equal(e.deps, []string{"kvm", "irqbypass"}) {
+	if e := db.mods["kvm_intel"]; e == nil || !slices.Equal(e.Deps, []string{"kvm", "irqbypass"}) {
 		t.Errorf("kvm_intel = %+v", e)
 	}
-	if e := db.mods["llc"]; e == nil || len(e.deps) != 0 {
+	if e := db.mods["llc"]; e == nil || len(e.Deps) != 0 {
 		t.Errorf("llc = %+v", e)
 	}
 	if !db.builtin["af_packet"] || !db.builtin["unix"] || db.builtin["bridge"] {
@@ -59,7 +59,7 @@ func TestParseModulesDep(t *testing.T) {
 func planNames(p loadPlan) []string {
 	var out []string
 	for _, e := range p.order {
-		out = append(out, e.name)
+		out = append(out, e.Name)
 	}
 	return out
 }
@@ -126,9 +126,9 @@ func TestPlanMissing(t *testing.T) {
 }
 
 func TestPlanCycle(t *testing.T) {
-	db := &moduleDB{mods: map[string]*moduleEntry{
-		"a": {name: "a", path: "a.ko", deps: []string{"b"}},
-		"b": {name: "b", path: "b.ko", deps: []string{"a"}},
+	db := &DB{mods: map[string]*Module{
+		"a": {Name: "a", Path: "a.ko", Deps: []string{"b"}},
+		"b": {Name: "b", Path: "b.ko", Deps: []string{"a"}},
 	}, builtin: map[string]bool{}}
 	p := db.plan([]string{"a"}, nil)
 	if len(p.missing) != 1 || !strings.Contains(p.missing[0], "cycle") {
@@ -139,7 +139,7 @@ func TestPlanCycle(t *testing.T) {
 // fakeInsert records the modules loaded and checks that every module's
 // dependencies were in before it.
 type fakeInsert struct {
-	db      *moduleDB
+	db      *DB
 	mu      sync.Mutex
 	in      map[string]bool
 	order   []string
@@ -150,7 +150,7 @@ type fakeInsert struct {
 }
 
 func (f *fakeInsert) insert(path string) error {
-	name := modName(path)
+	name := Name(path)
 	n := f.running.Add(1)
 	defer f.running.Add(-1)
 	for {
@@ -162,7 +162,7 @@ func (f *fakeInsert) insert(path string) error {
 	time.Sleep(5 * time.Millisecond)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, d := range f.db.mods[name].deps {
+	for _, d := range f.db.mods[name].Deps {
 		if !f.in[d] {
 			f.errs = append(f.errs, fmt.Sprintf("%s loaded before its dependency %s", name, d))
 		}
@@ -175,16 +175,16 @@ func (f *fakeInsert) insert(path string) error {
 	return nil
 }
 
-func newFakeLoader(t *testing.T, parallel int) (*moduleLoader, *fakeInsert) {
+func newFakeLoader(t *testing.T, parallel int) (*Loader, *fakeInsert) {
 	db := testModuleDB(t)
 	f := &fakeInsert{db: db, in: map[string]bool{}, fail: map[string]error{}}
-	return &moduleLoader{db: db, loaded: map[string]bool{}, insert: f.insert, parallel: parallel}, f
+	return &Loader{db: db, loaded: map[string]bool{}, insert: f.insert, parallel: parallel}, f
 }
 
 func TestLoaderLoadsInDependencyOrder(t *testing.T) {
 	for _, par := range []int{1, 4} {
 		l, f := newFakeLoader(t, par)
-		done, errs := l.Load(BaseModules)
+		done, errs := l.Load(BaseModules())
 		// xfrm_user etc. are in the fixture; the rest of BaseModules
 		// (af_packet) is built in.
 		for _, e := range errs {
@@ -203,7 +203,7 @@ func TestLoaderLoadsInDependencyOrder(t *testing.T) {
 			t.Errorf("parallel 4 never ran two at once")
 		}
 		// Loading again does nothing.
-		if done, errs := l.Load(BaseModules); len(done) != 0 || len(errs) != 0 {
+		if done, errs := l.Load(BaseModules()); len(done) != 0 || len(errs) != 0 {
 			t.Errorf("second load: %v %v", done, errs)
 		}
 	}
@@ -241,8 +241,8 @@ func TestLoaderFailures(t *testing.T) {
 	}
 }
 
-func TestOpenModuleDBWithoutFiles(t *testing.T) {
-	db, err := openModuleDB(t.TempDir())
+func TestOpenWithoutFiles(t *testing.T) {
+	db, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
