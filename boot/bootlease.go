@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/netcfg"
 )
 
@@ -24,11 +25,17 @@ type netBootLease struct {
 // (the PXE loader's 01-aa-bb-cc-dd-ee-ff), or the first Ethernet link with
 // carrier, without a bridge.
 func startBootLease(ctx context.Context, bootif string) (bootLease, error) {
+	// No switch: the lease stays on the bare uplink.
 	m, err := netcfg.New(netcfg.Options{Logger: slog.New(&logHandler{prefix: "config: dhcp: "})})
 	if err != nil {
 		return nil, err
 	}
-	spec := netcfg.Spec{Hostname: defaultHostname, IPv4: netcfg.IPv4{DHCP: true}, Probe: netcfg.Probe{Disabled: true}}
+	spec := netcfg.Spec{
+		Hostname: defaultHostname,
+		Uplink:   netcfg.Selector{CarrierTimeout: config.DefaultCarrierTimeout.Std()},
+		IPv4:     netcfg.IPv4{DHCP: true},
+		Probe:    netcfg.Probe{Disabled: true},
+	}
 	if mac := parseBootIf(bootif); mac != nil {
 		spec.Uplink.MAC = mac
 	}

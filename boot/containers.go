@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
-	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/containers"
-	"github.com/nucbox/nucbox/vswitch"
 )
 
 // containersStage runs the config's OCI containers through the containers
@@ -37,7 +36,7 @@ type containersStage struct {
 	// newRuntime makes the runtime; tests replace it.
 	newRuntime func(containers.Options) (ctRuntime, error)
 	// network is the box's switch, nil without one; tests replace it.
-	network func(cfg *config.Config) *containers.Network
+	network func(d *plan.Desired) *containers.Network
 	// settle bounds how long Apply waits for new containers to run or
 	// fail before the box is declared ready; pulls go on after it.
 	settle time.Duration
@@ -45,7 +44,7 @@ type containersStage struct {
 
 // ctRuntime is the part of *containers.Runtime the stage uses.
 type ctRuntime interface {
-	Supervise(ct config.Container, src containers.Source) (ctSupervisor, error)
+	Supervise(ct containers.Spec) (ctSupervisor, error)
 }
 
 // ctSupervisor is the part of *containers.Supervisor the stage uses.
@@ -56,11 +55,10 @@ type ctSupervisor interface {
 }
 
 type ctEntry struct {
-	ct  config.Container
-	src containers.Source
+	ct  containers.Spec
 	sup ctSupervisor
 	// err is why the container could not even be supervised (an image
-	// reference that does not parse).
+	// source that names nothing).
 	err error
 	// since is when supervision began, startMS how long it took to reach
 	// running the first time.
@@ -85,8 +83,8 @@ type followSup interface {
 // realRuntime adapts *containers.Runtime to ctRuntime.
 type realRuntime struct{ *containers.Runtime }
 
-func (r realRuntime) Supervise(ct config.Container, src containers.Source) (ctSupervisor, error) {
-	return r.Runtime.Supervise(ct, src)
+func (r realRuntime) Supervise(ct containers.Spec) (ctSupervisor, error) {
+	return r.Runtime.Supervise(ct)
 }
 
 // defaultSettle covers a local image unpacked for the first time and a
@@ -99,23 +97,18 @@ const defaultSettle = 60 * time.Second
 // config cannot work.
 const ctStateFailed = "failed"
 
-func (*containersStage) Name() string { return "containers" }
+func (*containersStage) Name() string { return plan.StageContainers }
 
-func (c *containersStage) Apply(ctx context.Context, cfg *config.Config) error {
-	stateDir := cfg.StateDir
-	if stateDir == "" {
-		stateDir = config.DefaultStateDir
-	}
+func (c *containersStage) Apply(ctx context.Context, d *plan.Desired) error {
+	stateDir := d.StateDir
 	type want struct {
-		ct  config.Container
-		src containers.Source
+		ct  containers.Spec
 		err error
 	}
 	wants := map[string]want{}
-	order := make([]string, 0, len(cfg.Containers))
-	for _, ct := range cfg.Containers {
-		src, err := containers.SourceFor(cfg, ct)
-		wants[ct.Name] = want{ct, src, err}
+	order := make([]string, 0, len(d.Containers))
+	for _, ct := range d.Containers {
+		wants[ct.Name] = want{ct, ct.Image.Check()}
 		order = append(order, ct.Name)
 	}
 
@@ -143,8 +136,8 @@ func (c *containersStage) Apply(ctx context.Context, cfg *config.Config) error {
 	// container's paths, MACs or ports: all of them start over under a
 	// new runtime.
 	var stale []*ctEntry
-	network := c.network(cfg)
-	key := stateDir + "\x00" + cfg.Hostname
+	network := c.network(d)
+	key := stateDir + "\x00" + d.Hostname
 	if network != nil {
 		key += "\x00" + fmt.Sprint(network.Bridge)
 	}
@@ -159,17 +152,17 @@ func (c *containersStage) Apply(ctx context.Context, cfg *config.Config) error {
 	// keep running untouched, which makes a repeated apply a no-op.
 	for name, e := range c.entries {
 		w, ok := wants[name]
-		if !ok || e.sup == nil || !reflect.DeepEqual(w.ct, e.ct) || !reflect.DeepEqual(w.src, e.src) {
+		if !ok || e.sup == nil || !reflect.DeepEqual(w.ct, e.ct) {
 			stale = append(stale, e)
 			delete(c.entries, name)
 		}
 	}
 	c.order = order
 	var rtErr error
-	if c.rt == nil && len(cfg.Containers) > 0 {
+	if c.rt == nil && len(d.Containers) > 0 {
 		c.rt, rtErr = c.newRuntime(containers.Options{
 			StateDir:   stateDir,
-			Box:        cfg.Hostname,
+			Box:        d.Hostname,
 			Logger:     slog.New(&logHandler{prefix: "containers: "}),
 			SpawnGuard: WithSpawnGuard,
 			Network:    network,
@@ -180,7 +173,7 @@ func (c *containersStage) Apply(ctx context.Context, cfg *config.Config) error {
 	}
 	c.mu.Unlock()
 	if network == nil {
-		for _, ct := range cfg.Containers {
+		for _, ct := range d.Containers {
 			if len(ct.NICs) > 0 {
 				Logf("containers: %s: warning: the box has no switch; its NICs are not wired (loopback only)", ct.Name)
 			}
@@ -198,13 +191,13 @@ func (c *containersStage) Apply(ctx context.Context, cfg *config.Config) error {
 			continue
 		}
 		w := wants[name]
-		e := &ctEntry{ct: w.ct, src: w.src, err: w.err, since: time.Now()}
+		e := &ctEntry{ct: w.ct, err: w.err, since: time.Now()}
 		switch {
 		case e.err != nil:
 		case rtErr != nil:
 			e.err = fmt.Errorf("container runtime: %w", rtErr)
 		default:
-			e.sup, e.err = c.rt.Supervise(w.ct, w.src)
+			e.sup, e.err = c.rt.Supervise(w.ct)
 		}
 		c.entries[name] = e
 		if e.err != nil {
@@ -274,9 +267,9 @@ func retryNote(st containers.Status) string {
 	return "not restarted by its policy"
 }
 
-// boxNetwork is the network stage's switch and bridge for container NICs,
-// nil when there is no switch (no network stage, or it did not run).
-func boxNetwork(cfg *config.Config) *containers.Network {
+// boxNetwork is the network stage's switch with d's bridge for container
+// NICs, nil when there is no switch (no network stage, or it did not run).
+func boxNetwork(d *plan.Desired) *containers.Network {
 	var n *networkStage
 	for _, st := range theSupervisor.stages {
 		if ns, ok := st.(*networkStage); ok {
@@ -292,8 +285,7 @@ func boxNetwork(cfg *config.Config) *containers.Network {
 	if sw == nil || ns == nil {
 		return nil
 	}
-	d, _ := vswitch.FromConfig(cfg, "")
-	return &containers.Network{Switch: sw, Host: ns, Bridge: d.Bridge,
+	return &containers.Network{Switch: sw, Host: ns, Bridge: d.Switch.Bridge,
 		Logger: slog.New(&logHandler{prefix: "containers: "})}
 }
 
@@ -406,7 +398,7 @@ func (c *containersStage) Workloads() []api.Workload {
 		w := api.Workload{Kind: "container", Name: name, State: ctStateFailed, Details: map[string]string{}}
 		if e.err != nil {
 			w.LastError = e.err.Error()
-			w.Details["image"] = e.ct.Image
+			w.Details["image"] = e.ct.Image.String()
 		}
 		if e.sup != nil {
 			st := e.sup.Status()
@@ -516,11 +508,11 @@ func (c *containersStage) control(ctx context.Context, name string, a api.Worklo
 	if len(prev) > maxPrevLog {
 		prev = prev[len(prev)-maxPrevLog:]
 	}
-	n := &ctEntry{ct: e.ct, src: e.src, since: time.Now(), restarts: e.restarts + e.sup.Status().Restarts, prevLog: prev}
+	n := &ctEntry{ct: e.ct, since: time.Now(), restarts: e.restarts + e.sup.Status().Restarts, prevLog: prev}
 	if a == api.WorkloadRestart {
 		n.restarts++
 	}
-	n.sup, err = rt.Supervise(e.ct, e.src)
+	n.sup, err = rt.Supervise(e.ct)
 	if err != nil {
 		return api.Workload{}, fmt.Errorf("container %s: %w", name, err)
 	}

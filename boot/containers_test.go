@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/containers"
 )
 
@@ -50,20 +51,20 @@ func newFakeContainers() (*containersStage, *fakeRuntime) {
 			fr.mu.Unlock()
 			return fr, nil
 		},
-		network: func(*config.Config) *containers.Network { return nil },
+		network: func(*plan.Desired) *containers.Network { return nil },
 		settle:  2 * time.Second,
 	}
 	return c, fr
 }
 
-func (fr *fakeRuntime) Supervise(ct config.Container, src containers.Source) (ctSupervisor, error) {
+func (fr *fakeRuntime) Supervise(ct containers.Spec) (ctSupervisor, error) {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
 	st, ok := fr.state[ct.Name]
 	if !ok {
 		st = containers.Status{State: containers.StateRunning, Pid: 100 + len(fr.made)}
 	}
-	st.Name, st.Image = ct.Name, src.String()
+	st.Name, st.Image = ct.Name, ct.Image.String()
 	s := &fakeSup{st: st}
 	fr.made[ct.Name] = append(fr.made[ct.Name], s)
 	return s, nil
@@ -75,8 +76,9 @@ func (fr *fakeRuntime) count(name string) int {
 	return len(fr.made[name])
 }
 
-func ctConfig(cts ...config.Container) *config.Config {
-	return &config.Config{Hostname: "box", StateDir: "/tmp/nbx-state", Containers: cts}
+// ctConfig is the compiled config of box "box" running cts.
+func ctConfig(cts ...config.Container) *plan.Desired {
+	return compiled(&config.Config{Hostname: "box", StateDir: "/tmp/nbx-state", Containers: cts})
 }
 
 func TestContainersFailureIsPerContainer(t *testing.T) {
@@ -86,8 +88,10 @@ func TestContainersFailureIsPerContainer(t *testing.T) {
 	cfg := ctConfig(
 		config.Container{Name: "web", Image: "oci-layout:/images/web"},
 		config.Container{Name: "bad", Image: "oci-layout:/x", Restart: config.RestartNever},
-		config.Container{Name: "broken", Image: "::not a reference::"},
+		config.Container{Name: "broken", Image: "registry.example/broken:1"},
 	)
+	// An image that names nothing, which no config compiles to.
+	cfg.Containers[2].Image = containers.Source{Transport: containers.TransportRegistry}
 	if err := c.Apply(context.Background(), cfg); err != nil {
 		t.Fatalf("Apply = %v; a container's failure must not fail the stage", err)
 	}

@@ -150,9 +150,9 @@ func (s *supervisor) idle() {
 	s.mu.Unlock()
 }
 
-// switchTo runs the stages with cfg and, when they all succeed, makes
-// rec the running and last known good config with a fresh summary. The
-// boot timeline stays the boot's.
+// switchTo compiles cfg and runs the stages with it and, when they all
+// succeed, makes rec the running and last known good config with a fresh
+// summary. The boot timeline stays the boot's.
 func (s *supervisor) switchTo(ctx context.Context, rec ConfigRecord, cfg *config.Config) error {
 	statusMu.Lock()
 	var sum Summary
@@ -162,7 +162,7 @@ func (s *supervisor) switchTo(ctx context.Context, rec ConfigRecord, cfg *config
 	statusMu.Unlock()
 	sum.Config, sum.ConfigSource = rec.SHA256, rec.Source
 	sum.VMs, sum.Containers, sum.Guests, sum.Network = 0, 0, nil, nil
-	if err := s.apply(ctx, cfg, &sum); err != nil {
+	if err := s.applyConfig(ctx, cfg, &sum); err != nil {
 		return err
 	}
 	statusMu.Lock()

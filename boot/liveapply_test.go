@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
-	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 )
 
 // hostStage records the hostname of each config it is applied with and
@@ -24,14 +24,14 @@ type hostStage struct {
 
 func (h *hostStage) Name() string { return "host" }
 
-func (h *hostStage) Apply(ctx context.Context, cfg *config.Config) error {
+func (h *hostStage) Apply(ctx context.Context, d *plan.Desired) error {
 	if h.block != nil {
 		<-h.block
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.applied = append(h.applied, cfg.Hostname)
-	if cfg.Hostname == h.failFor {
+	h.applied = append(h.applied, d.Hostname)
+	if d.Hostname == h.failFor {
 		return errors.New("cannot")
 	}
 	return nil
@@ -237,10 +237,13 @@ func TestFailedReapplyStillStopsEveryStage(t *testing.T) {
 		mid,
 		&stoppingStage{fakeStage{name: "c", log: &log}},
 	}}
-	if err := s.apply(context.Background(), &config.Config{Hostname: "one"}, &Summary{}); err != nil {
+	host := func(name string) *plan.Desired {
+		return &plan.Desired{Hostname: name, Order: []string{"a", "host", "c"}}
+	}
+	if err := s.apply(context.Background(), host("one"), &Summary{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.apply(context.Background(), &config.Config{Hostname: "bad"}, &Summary{}); err == nil {
+	if err := s.apply(context.Background(), host("bad"), &Summary{}); err == nil {
 		t.Fatal("the failing stage did not fail")
 	}
 	if err := s.stop(context.Background()); err != nil {

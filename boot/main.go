@@ -107,7 +107,7 @@ func run() {
 	slot.WatchTrial()
 
 	sum := Summary{Config: rec.SHA256, ConfigSource: rec.Source, InitMS: ms(initAt)}
-	if err := theSupervisor.apply(context.Background(), cfg, &sum); err != nil {
+	if err := theSupervisor.applyConfig(context.Background(), cfg, &sum); err != nil {
 		if shuttingDown() {
 			return // the apply was cancelled by the shutdown, not failed
 		}

@@ -52,7 +52,7 @@ func enterMaintenance(cl Cmdline, why string) {
 	startAPI(rec, cfg)
 
 	sum := Summary{Config: rec.SHA256, ConfigSource: rec.Source}
-	if err := theSupervisor.apply(context.Background(), cfg, &sum); err != nil {
+	if err := theSupervisor.applyConfig(context.Background(), cfg, &sum); err != nil {
 		if shuttingDown() {
 			return
 		}

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vswitch"
 )
@@ -19,7 +19,10 @@ import (
 // networkStage is the box's network: netcfg selects the uplink, gets its
 // address (static or DHCP), lets the bridge take it over and probes the
 // gateway; then vswitch reconciles the bridge's ports, VLANs and the box's
-// VLAN interfaces.
+// VLAN interfaces, and the NAT rules are applied. It takes all of it from
+// the compiled config (d.Network, d.Switch, d.NAT) and owns the box's one
+// vswitch.Switch: netcfg's takeover and the containers' ports go through
+// it, so the bridge has a single writer.
 //
 // What is fatal and what is not: a box without an uplink or without an
 // address is unreachable, so no uplink or no lease within the timeout
@@ -92,14 +95,11 @@ type RollbackInfo struct {
 	Reachable bool   `json:"reachable"`
 }
 
-func (*networkStage) Name() string { return "network" }
+func (*networkStage) Name() string { return plan.StageNetwork }
 
-func (n *networkStage) Apply(ctx context.Context, cfg *config.Config) error {
+func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 	start := time.Now()
-	spec, err := netcfg.FromConfig(cfg)
-	if err != nil {
-		return err
-	}
+	spec := d.Network
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err := n.open(); err != nil {
@@ -121,17 +121,14 @@ func (n *networkStage) Apply(ctx context.Context, cfg *config.Config) error {
 	if st.Bridge == "" {
 		uplink = ""
 	}
-	d, err := vswitch.FromConfig(cfg, uplink)
+	sw := d.Switch.WithUplink(uplink)
+	vst, err := n.sw.Reconcile(ctx, sw)
 	if err != nil {
-		return err
-	}
-	vst, err := n.sw.Reconcile(ctx, d)
-	if err != nil {
-		return fmt.Errorf("bridge %s: %w", d.Bridge.Name, err)
+		return fmt.Errorf("bridge %s: %w", sw.Bridge.Name, err)
 	}
 	sum.Filtering, sum.Ports = vst.Filtering, len(vst.Ports)
-	for _, a := range d.Addresses {
-		sum.VLANAddresses = append(sum.VLANAddresses, fmt.Sprintf("%s %s", config.VLANIfName(a.VLAN), a.Prefix))
+	for _, a := range sw.Addresses {
+		sum.VLANAddresses = append(sum.VLANAddresses, fmt.Sprintf("%s %s", a.Link, a.Prefix))
 	}
 	Logf("network: switch %s: VLAN filtering %s, %d port(s)%s, %d change(s)", vst.Bridge, onOff(vst.Filtering),
 		len(vst.Ports), vlanText(sum.VLANAddresses), vst.Changes)
@@ -139,10 +136,7 @@ func (n *networkStage) Apply(ctx context.Context, cfg *config.Config) error {
 	// The VLAN interfaces exist now; the rules name them, and the uplink
 	// side is whichever link holds the box's address (the bare uplink
 	// after a rollback).
-	nats, err := netcfg.NATFromConfig(cfg)
-	if err != nil {
-		return err
-	}
+	nats := d.NAT
 	if err := netcfg.ApplyNAT(n.ns, st.Link, nats); err != nil {
 		return err
 	}
@@ -175,14 +169,15 @@ func (n *networkStage) open() error {
 	if err != nil {
 		return err
 	}
-	mgr, err := netcfg.New(netcfg.Options{Namespace: ns, Logger: log})
+	// The box's one switch; the takeover goes through it too.
+	sw, err := vswitch.Open(ns, log)
 	if err != nil {
 		ns.Close()
 		return err
 	}
-	sw, err := vswitch.Open(ns, log)
+	mgr, err := netcfg.New(netcfg.Options{Namespace: ns, Switch: sw, Logger: log})
 	if err != nil {
-		mgr.Close()
+		sw.Close()
 		ns.Close()
 		return err
 	}

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/config/plan"
 )
 
-// defaultStages is the apply order. Later stages (vmm, containers) go
-// after network, which gives them the bridge and their ports.
+// defaultStages are PID 1's stages. They run in the order the compiled
+// config carries (plan.Order): the workloads after the network, which
+// gives them the bridge and their ports.
 func defaultStages() []Stage {
 	return []Stage{&modulesStage{}, hostnameStage{}, loopbackStage{}, &networkStage{}, &vmsStage{}, &containersStage{}}
 }
@@ -19,10 +21,10 @@ func defaultStages() []Stage {
 // the coldplugged drivers.
 type modulesStage struct{}
 
-func (*modulesStage) Name() string { return "modules" }
+func (*modulesStage) Name() string { return plan.StageModules }
 
-func (*modulesStage) Apply(ctx context.Context, cfg *config.Config) error {
-	_, err := loadModules(cfg.Modules)
+func (*modulesStage) Apply(ctx context.Context, d *plan.Desired) error {
+	_, err := loadModules(d.Modules)
 	return err
 }
 
@@ -33,10 +35,10 @@ const defaultHostname = "nucbox"
 
 type hostnameStage struct{}
 
-func (hostnameStage) Name() string { return "hostname" }
+func (hostnameStage) Name() string { return plan.StageHostname }
 
-func (hostnameStage) Apply(ctx context.Context, cfg *config.Config) error {
-	name := cfg.Hostname
+func (hostnameStage) Apply(ctx context.Context, d *plan.Desired) error {
+	name := d.Hostname
 	if name == "" {
 		name = defaultHostname
 	}
@@ -57,9 +59,9 @@ func (hostnameStage) Report(s *Summary) {
 // ::1 by itself.
 type loopbackStage struct{}
 
-func (loopbackStage) Name() string { return "loopback" }
+func (loopbackStage) Name() string { return plan.StageLoopback }
 
-func (loopbackStage) Apply(ctx context.Context, cfg *config.Config) error {
+func (loopbackStage) Apply(ctx context.Context, d *plan.Desired) error {
 	lo, err := netlink.LinkByName("lo")
 	if err != nil {
 		return err

@@ -5,20 +5,23 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 )
 
-// Stage is one step of applying the config to the running system:
-// modules, hostname, loopback now; the network, the switch, the VMs and
-// the containers later. Apply must be idempotent: it is called again with
-// the same config when nothing changed and with a new config on a reload,
-// and must then change only what differs.
+// Stage is one step of applying the compiled config to the running
+// system: modules, hostname, loopback, the network with the switch, the
+// VMs and the containers. Each takes its part of d. Apply must be
+// idempotent: it is called again with the same desired state when nothing
+// changed and with a new one on a reload, and must then change only what
+// differs.
 type Stage interface {
 	Name() string
-	Apply(ctx context.Context, cfg *config.Config) error
+	Apply(ctx context.Context, d *plan.Desired) error
 }
 
 // Stopper is implemented by stages that own running workloads; at
@@ -150,9 +153,40 @@ type supervisor struct {
 
 var theSupervisor = &supervisor{stages: defaultStages()}
 
-// apply runs every stage in order, stopping at the first failure, and
+// applyConfig compiles cfg, once, and applies the result.
+func (s *supervisor) applyConfig(ctx context.Context, cfg *config.Config, sum *Summary) error {
+	p, err := plan.Compile(cfg)
+	if err != nil {
+		return &StageError{"compile", err}
+	}
+	return s.apply(ctx, &p.Desired, sum)
+}
+
+// ordered is the supervisor's stages in the order d gives. A name
+// without a stage here is skipped and a stage d does not name runs after
+// the named ones: tests run supervisors with stages of their own, while
+// PID 1's stages are exactly those of plan.Order (TestDefaultStages).
+func (s *supervisor) ordered(d *plan.Desired) []Stage {
+	var out []Stage
+	for _, name := range d.Order {
+		for _, st := range s.stages {
+			if st.Name() == name {
+				out = append(out, st)
+			}
+		}
+	}
+	for _, st := range s.stages {
+		if !slices.Contains(d.Order, st.Name()) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// apply runs the stages in d's order, stopping at the first failure, and
 // fills sum from the stages that report.
-func (s *supervisor) apply(ctx context.Context, cfg *config.Config, sum *Summary) error {
+func (s *supervisor) apply(ctx context.Context, d *plan.Desired, sum *Summary) error {
+	stages := s.ordered(d)
 	s.applying.Lock()
 	defer s.applying.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
@@ -160,20 +194,20 @@ func (s *supervisor) apply(ctx context.Context, cfg *config.Config, sum *Summary
 	s.mu.Lock()
 	s.cancel = cancel
 	s.mu.Unlock()
-	for i, st := range s.stages {
+	for _, st := range stages {
 		if ctx.Err() != nil {
 			return &StageError{st.Name(), ctx.Err()}
 		}
 		t := time.Now()
-		if err := callSafe(func() error { return st.Apply(ctx, cfg) }); err != nil {
+		if err := callSafe(func() error { return st.Apply(ctx, d) }); err != nil {
 			return &StageError{st.Name(), err}
 		}
-		// applied is the prefix of stages that ever applied: a stage
+		// applied lists the stages that ever applied, in order: a stage
 		// stays in it across live applies, since its workloads run on
 		// even when a later apply fails before reaching it, and shutdown
 		// must still stop them.
 		s.mu.Lock()
-		if i == len(s.applied) {
+		if !slices.ContainsFunc(s.applied, func(a Stage) bool { return a.Name() == st.Name() }) {
 			s.applied = append(s.applied, st)
 		}
 		s.mu.Unlock()

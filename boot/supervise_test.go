@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 )
 
 type fakeStage struct {
@@ -23,7 +24,7 @@ type fakeStage struct {
 
 func (f *fakeStage) Name() string { return f.name }
 
-func (f *fakeStage) Apply(ctx context.Context, cfg *config.Config) error {
+func (f *fakeStage) Apply(ctx context.Context, d *plan.Desired) error {
 	*f.log = append(*f.log, "apply "+f.name)
 	if f.panic {
 		panic("boom")
@@ -49,7 +50,7 @@ func TestSupervisorAppliesInOrderAndStopsInReverse(t *testing.T) {
 		&stoppingStage{fakeStage{name: "c", log: &log}},
 	}}
 	var sum Summary
-	if err := s.apply(context.Background(), &config.Config{}, &sum); err != nil {
+	if err := s.apply(context.Background(), order("a", "b", "c"), &sum); err != nil {
 		t.Fatal(err)
 	}
 	if sum.VMs != 3 {
@@ -76,7 +77,7 @@ func TestSupervisorStopsAtFailure(t *testing.T) {
 		var log []string
 		tc.bad.log = &log
 		s := &supervisor{stages: []Stage{&fakeStage{name: "a", log: &log}, tc.bad, &stoppingStage{fakeStage{name: "c", log: &log}}}}
-		err := s.apply(context.Background(), &config.Config{}, &Summary{})
+		err := s.apply(context.Background(), order("a", "net", "c"), &Summary{})
 		var se *StageError
 		if !errors.As(err, &se) || se.Stage != "net" || err.Error() != tc.want {
 			t.Errorf("err = %v, want %q", err, tc.want)
@@ -98,6 +99,43 @@ func TestDefaultStages(t *testing.T) {
 	if !slices.Equal(names, []string{"modules", "hostname", "loopback", "network", "vms", "containers"}) {
 		t.Errorf("stages %v", names)
 	}
+	// PID 1 runs them in the compiled config's order: each is in it.
+	if !slices.Equal(names, plan.Order) {
+		t.Errorf("stages %v, apply order %v", names, plan.Order)
+	}
+}
+
+// The stages run in the order the compiled config carries, not the order
+// they were registered in; names without a stage are skipped.
+func TestSupervisorFollowsTheCompiledOrder(t *testing.T) {
+	withConsole(t)
+	var log []string
+	s := &supervisor{stages: []Stage{
+		&fakeStage{name: "a", log: &log},
+		&stoppingStage{fakeStage{name: "b", log: &log}},
+	}}
+	if err := s.apply(context.Background(), order("x", "b", "a"), &Summary{}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(log, []string{"apply b", "apply a"}) {
+		t.Errorf("ran %v", log)
+	}
+	if err := s.stop(context.Background()); err != nil || log[len(log)-1] != "stop b" {
+		t.Errorf("stop: %v %v", log, err)
+	}
+}
+
+// order is a desired state that only carries an apply order.
+func order(stages ...string) *plan.Desired { return &plan.Desired{Order: stages} }
+
+// compiled is cfg as PID 1 applies it: defaulted and compiled.
+func compiled(cfg *config.Config) *plan.Desired {
+	cfg.ApplyDefaults()
+	p, err := plan.Compile(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return &p.Desired
 }
 
 // The ready line is the console contract the end-to-end tests parse.
@@ -166,7 +204,7 @@ type blockingStage struct{ started chan struct{} }
 
 func (blockingStage) Name() string { return "netcfg" }
 
-func (b blockingStage) Apply(ctx context.Context, cfg *config.Config) error {
+func (b blockingStage) Apply(ctx context.Context, d *plan.Desired) error {
 	close(b.started)
 	<-ctx.Done()
 	return ctx.Err()
@@ -178,7 +216,7 @@ func TestStopCancelsARunningApply(t *testing.T) {
 	b := blockingStage{started: make(chan struct{})}
 	s := &supervisor{stages: []Stage{&stoppingStage{fakeStage{name: "a", log: &log}}, b}}
 	applied := make(chan error, 1)
-	go func() { applied <- s.apply(context.Background(), &config.Config{}, &Summary{}) }()
+	go func() { applied <- s.apply(context.Background(), order("a", "netcfg"), &Summary{}) }()
 	<-b.started
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nucbox/nucbox/boot/api"
 
-	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/vmm"
 )
 
@@ -87,26 +87,19 @@ func (reaperProcs) Start(cmd *exec.Cmd) error { return StartCommand(cmd) }
 
 func (reaperProcs) Wait(cmd *exec.Cmd) error { return cmd.Wait() }
 
-func (*vmsStage) Name() string { return "vms" }
+func (*vmsStage) Name() string { return plan.StageVMs }
 
-func (v *vmsStage) Apply(ctx context.Context, cfg *config.Config) error {
-	stateDir := cfg.StateDir
-	if stateDir == "" {
-		stateDir = config.DefaultStateDir
-	}
+func (v *vmsStage) Apply(ctx context.Context, d *plan.Desired) error {
 	want := map[string]vmm.Spec{}
-	order := make([]string, 0, len(cfg.VMs))
+	order := make([]string, 0, len(d.VMs))
 	var bad []*vmEntry
-	for _, vm := range cfg.VMs {
-		spec := vmm.Spec{VM: vm, Box: cfg.Hostname, StateDir: stateDir, DNS: cfg.Uplink.DNS}
-		order = append(order, vm.Name)
-		ports, err := vmm.PortsFor(cfg.Hostname, vm)
-		if err != nil {
+	for _, spec := range d.VMs {
+		order = append(order, spec.Name)
+		if err := spec.CheckNICs(); err != nil {
 			bad = append(bad, &vmEntry{spec: spec, err: err})
 			continue
 		}
-		spec.Ports = ports
-		want[vm.Name] = spec
+		want[spec.Name] = spec
 	}
 
 	v.mu.Lock()
@@ -131,8 +124,8 @@ func (v *vmsStage) Apply(ctx context.Context, cfg *config.Config) error {
 	v.order = order
 	var fresh []*vmEntry
 	for _, e := range bad {
-		v.guests[e.spec.VM.Name] = e
-		Logf("vms: %s: FAILED: %v (the box carries on without it)", e.spec.VM.Name, e.err)
+		v.guests[e.spec.Name] = e
+		Logf("vms: %s: FAILED: %v (the box carries on without it)", e.spec.Name, e.err)
 	}
 	for _, name := range order {
 		s, ok := want[name]
@@ -155,7 +148,7 @@ func (v *vmsStage) Apply(ctx context.Context, cfg *config.Config) error {
 	var wg sync.WaitGroup
 	for _, e := range fresh {
 		wg.Go(func() {
-			name := e.spec.VM.Name
+			name := e.spec.Name
 			// vmm logs the start, the accelerator and the state-dir
 			// warning itself; a failure is said once more in plain words
 			// because it is what an operator looks for.
@@ -210,7 +203,7 @@ func stopGuests(ctx context.Context, es []*vmEntry) error {
 		}
 		wg.Go(func() {
 			if err := e.g.Stop(ctx); err != nil {
-				Logf("vms: %s: stop: %v", e.spec.VM.Name, err)
+				Logf("vms: %s: stop: %v", e.spec.Name, err)
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()

@@ -3,6 +3,7 @@ package boot
 import (
 	"context"
 	"errors"
+	"net"
 	"os/exec"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/vmm"
 )
 
@@ -55,7 +57,7 @@ func (f *fakeGuest) Stop(ctx context.Context) error {
 
 // Serial is what a guest's console would have printed, CRLF and all.
 func (f *fakeGuest) Serial() []byte {
-	return []byte("booting " + f.spec.VM.Name + "\r\nlogin:\r\n")
+	return []byte("booting " + f.spec.Name + "\r\nlogin:\r\n")
 }
 
 func (f *fakeGuest) Done() <-chan struct{} {
@@ -71,7 +73,7 @@ func (f *fakeGuest) Done() <-chan struct{} {
 func (f *fakeGuest) Status() vmm.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := vmm.Status{Name: f.spec.VM.Name, State: f.state, Accel: vmm.TCG}
+	st := vmm.Status{Name: f.spec.Name, State: f.state, Accel: vmm.TCG}
 	if f.startErr != nil {
 		st.LastError = f.startErr.Error()
 	}
@@ -97,25 +99,37 @@ func newFakeVMs() *fakeVMs {
 	f.stage = &vmsStage{newGuest: func(s vmm.Spec, _ vmm.Options) guest {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		g := &fakeGuest{spec: s, startErr: f.fail[s.VM.Name], stopHook: f.stopHook, onStart: f.onStart}
-		f.made[s.VM.Name] = append(f.made[s.VM.Name], g)
+		g := &fakeGuest{spec: s, startErr: f.fail[s.Name], stopHook: f.stopHook, onStart: f.onStart}
+		f.made[s.Name] = append(f.made[s.Name], g)
 		return g
 	}}
 	return f
 }
 
-func vmCfg(vms ...config.VM) *config.Config {
-	return &config.Config{Hostname: "box", StateDir: "/nonexistent/state", VMs: vms}
+// vmCfg is the compiled config of box "box" running vms.
+func vmCfg(vms ...config.VM) *plan.Desired {
+	return compiled(&config.Config{Hostname: "box", StateDir: "/nonexistent/state", VMs: vms})
+}
+
+// withBadMAC is d with the first NIC of VM name given a MAC that is not
+// an Ethernet address.
+func withBadMAC(d *plan.Desired, name string) *plan.Desired {
+	for i := range d.VMs {
+		if d.VMs[i].Name == name {
+			d.VMs[i].NICs[0].MAC = net.HardwareAddr{0x02, 0x00}
+		}
+	}
+	return d
 }
 
 func TestVMsStageFailedGuestDoesNotFailTheBox(t *testing.T) {
 	f := newFakeVMs()
 	f.fail["bad"] = errors.New("kernel /x: no such file")
-	cfg := vmCfg(
+	cfg := withBadMAC(vmCfg(
 		config.VM{Name: "good", NICs: []config.NIC{{VLAN: 10}}},
 		config.VM{Name: "bad"},
-		config.VM{Name: "badmac", NICs: []config.NIC{{MAC: "zz"}}},
-	)
+		config.VM{Name: "badmac", NICs: []config.NIC{{}}},
+	), "badmac")
 	if err := f.stage.Apply(context.Background(), cfg); err != nil {
 		t.Fatalf("Apply = %v; a failed VM must not fail the stage", err)
 	}
@@ -137,11 +151,11 @@ func TestVMsStageFailedGuestDoesNotFailTheBox(t *testing.T) {
 		t.Errorf("running guest summary %+v lacks accel or pid", s.Guests[0])
 	}
 	good := f.made["good"][0].spec
-	if len(good.Ports) != 1 || good.Ports[0].TAP != config.TAPName("good", 0) || good.StateDir != "/nonexistent/state" || good.Box != "box" {
+	if len(good.NICs) != 1 || good.NICs[0].TAP != config.TAPName("good", 0) || good.StateDir != "/nonexistent/state" || good.Box != "box" {
 		t.Errorf("spec of good = %+v: want its TAP from vswitch's naming, the state dir and the box name", good)
 	}
 	if _, made := f.made["badmac"]; made {
-		t.Errorf("a guest was made for a VM whose MAC does not parse")
+		t.Errorf("a guest was made for a VM whose MAC is not an Ethernet address")
 	}
 }
 
@@ -267,7 +281,7 @@ func TestVMsStageCancelledApplyStaysStoppable(t *testing.T) {
 
 func TestVMsStageSerial(t *testing.T) {
 	f := newFakeVMs()
-	cfg := vmCfg(config.VM{Name: "good"}, config.VM{Name: "badmac", NICs: []config.NIC{{MAC: "zz"}}})
+	cfg := withBadMAC(vmCfg(config.VM{Name: "good"}, config.VM{Name: "badmac", NICs: []config.NIC{{}}}), "badmac")
 	if err := f.stage.Apply(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}

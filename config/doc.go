@@ -60,13 +60,13 @@
 //
 //	TAP of VM NIC n           t-NAME-n       (TAPName)
 //	host veth of container n  v-NAME-n       (VethName), eth<n> inside (ContainerIfName)
+//	its peer before the move  p-NAME-n       (PeerName)
 //	box address on VLAN id    vlan<id>       (VLANIfName)
 //
 // Names too long keep a prefix of the workload name and add four hex
 // digits of its hash: database-primary's first TAP is t-databas2f3a-0.
 // Collisions are reported by validation. The bridge may not use these
-// forms, nor p-* (vswitch's name for a veth peer before it moves into its
-// container).
+// forms, nor p-*.
 //
 // # Images
 //

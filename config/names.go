@@ -48,6 +48,12 @@ func TAPName(vm string, nic int) string { return linkName("t-", vm, nic) }
 // ContainerIfName(nic).
 func VethName(ct string, nic int) string { return linkName("v-", ct, nic) }
 
+// PeerName is the container end of the veth pair of NIC nic of container
+// ct while it is still in the box's namespace: "p-CT-N" next to the host
+// end's "v-CT-N". It is renamed ContainerIfName(nic) once it is moved
+// into the container.
+func PeerName(ct string, nic int) string { return "p" + VethName(ct, nic)[1:] }
+
 // ContainerIfName is the name of NIC nic inside its container: eth0, eth1...
 func ContainerIfName(nic int) string { return "eth" + strconv.Itoa(nic) }
 

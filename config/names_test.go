@@ -53,6 +53,8 @@ func TestLinkNames(t *testing.T) {
 		{VethName("a-very-long-container-name-of-32", 31), "v-a-very6967-31"},
 		{TAPName("database-primary", 0), "t-databas2f3a-0"},
 		{VethName("database-primary", 12), "v-databa2f3a-12"},
+		{PeerName("web", 2), "p-web-2"},
+		{PeerName("database-primary", 12), "p-databa2f3a-12"},
 		{ContainerIfName(1), "eth1"},
 		{VLANIfName(4094), "vlan4094"},
 	} {
@@ -127,7 +129,8 @@ func TestRegistryFor(t *testing.T) {
 
 func TestResolvePath(t *testing.T) {
 	c := &Config{StateDir: "/data"}
-	for in, want := range map[string]string{"vm.qcow2": "/data/vm.qcow2", "/abs/../x.iso": "/x.iso", "a/./b": "/data/a/b"} {
+	for in, want := range map[string]string{"vm.qcow2": "/data/vm.qcow2", "/abs/../x.iso": "/x.iso", "a/./b": "/data/a/b",
+		"images/../disk.qcow2": "/data/disk.qcow2", "/abs//x.iso": "/abs/x.iso"} {
 		if got := c.ResolvePath(in); got != want {
 			t.Errorf("ResolvePath(%q) = %q, want %q", in, got, want)
 		}

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer/seccomp"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // BenchmarkContainerStart times a start, from the call to the first
@@ -43,7 +41,7 @@ func BenchmarkContainerStart(b *testing.B) {
 	}
 	r := newRuntime(b, nil)
 	img, _ := pullBusybox(b, r)
-	ct := config.Container{Name: ctName(b, "bench"), Image: "x", Command: []string{"sleep", "1000"}}
+	ct := spec(ctName(b, "bench"), Source{}, "sleep", "1000")
 
 	// The runc bundle: the same spec, the rootfs flattened.
 	bundle := b.TempDir()
@@ -155,9 +153,9 @@ func BenchmarkStart50(b *testing.B) {
 		start := time.Now()
 		sups := make([]*Supervisor, n)
 		for j := range sups {
-			ct := config.Container{Name: fmt.Sprintf("%s-%d", ctName(b, "many"), j), Image: tr.ref,
-				Command: []string{"sleep", "1000"}, StopTimeout: config.Duration(100 * time.Millisecond)}
-			s, err := r.Supervise(ct, tr.source(b))
+			ct := spec(fmt.Sprintf("%s-%d", ctName(b, "many"), j), tr.source(b), "sleep", "1000")
+			ct.StopTimeout = 100 * time.Millisecond
+			s, err := r.Supervise(ct)
 			if err != nil {
 				b.Fatal(err)
 			}

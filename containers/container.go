@@ -17,7 +17,6 @@ import (
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"golang.org/x/sys/unix"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/vmm"
 )
 
@@ -39,7 +38,8 @@ type Options struct {
 	// RunDir holds libcontainer's state; it must not survive a reboot
 	// (default /run/nucbox/containers).
 	RunDir string
-	// Box is the box's hostname; NIC MACs are derived from it.
+	// Box is the box's hostname. A runtime serves one box: its
+	// containers' specs (NIC MACs, ports) are compiled for that name.
 	Box    string
 	Logger *slog.Logger
 	// SpawnGuard is PID 1's (boot.WithSpawnGuard); nil when not PID 1.
@@ -67,7 +67,7 @@ type Runtime struct {
 // New prepares a Runtime.
 func New(o Options) (*Runtime, error) {
 	if o.StateDir == "" {
-		o.StateDir = config.DefaultStateDir
+		return nil, errors.New("containers: no state directory")
 	}
 	if o.RunDir == "" {
 		o.RunDir = "/run/nucbox/containers"
@@ -114,7 +114,7 @@ func rootIsRamfs() bool {
 // The supervisor makes a new Instance for every restart.
 type Instance struct {
 	r       *Runtime
-	ct      config.Container
+	ct      Spec
 	dir     string
 	rootfs  Rootfs
 	lc      *libcontainer.Container
@@ -135,7 +135,7 @@ func (r *Runtime) Dir(name string) string { return filepath.Join(r.o.StateDir, "
 
 // Create mounts the container's rootfs over img and creates (but does not
 // start) the libcontainer container. fresh resets the writable layer.
-func (r *Runtime) Create(ct config.Container, img *Image, log *Log, fresh bool) (_ *Instance, err error) {
+func (r *Runtime) Create(ct Spec, img *Image, log *Log, fresh bool) (_ *Instance, err error) {
 	if r.prime != nil {
 		// Start's cgroup attach then finds the lock's grace period
 		// (up to half of a start on an idle box) already under way.
@@ -170,21 +170,16 @@ func (r *Runtime) Create(ct config.Container, img *Image, log *Log, fresh bool) 
 			return nil, err
 		}
 	}
-	vols := make([]string, len(ct.Volumes))
-	for i, v := range ct.Volumes {
-		vols[i] = v.Source
-		if !filepath.IsAbs(vols[i]) {
-			if !filepath.IsLocal(v.Source) {
-				return nil, fmt.Errorf("volume %s: source %q leaves the state directory", v.Target, v.Source)
-			}
-			vols[i] = filepath.Join(r.o.StateDir, v.Source)
+	for _, v := range ct.Volumes {
+		if !filepath.IsAbs(v.Source) {
+			return nil, fmt.Errorf("volume %s: source %q is not absolute", v.Target, v.Source)
 		}
-		if err := os.MkdirAll(vols[i], 0o755); err != nil {
+		if err := os.MkdirAll(v.Source, 0o755); err != nil {
 			return nil, fmt.Errorf("volume %s: %w", v.Target, err)
 		}
 	}
 	s, err := RuntimeSpec(RunSpec{ID: ct.Name, Hostname: ct.Name, Container: ct, Image: img.Config.Config,
-		Rootfs: in.rootfs.Path(), Volumes: vols, NetDir: netDir, Seccomp: seccomp.Enabled})
+		Rootfs: in.rootfs.Path(), NetDir: netDir, Seccomp: seccomp.Enabled})
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +224,7 @@ func (in *Instance) Start(ctx context.Context) error {
 	}()
 	if in.r.o.Network != nil && len(in.ct.NICs) > 0 {
 		ns := fmt.Sprintf("/proc/%d/ns/net", in.pid)
-		if in.net, err = in.r.o.Network.Wire(ctx, in.r.o.Box, in.ct, ns, filepath.Join(in.dir, "net")); err != nil {
+		if in.net, err = in.r.o.Network.Wire(ctx, in.ct, ns, filepath.Join(in.dir, "net")); err != nil {
 			in.kill()
 			return fmt.Errorf("network: %w", err)
 		}

@@ -1,7 +1,10 @@
 // Package containers runs OCI images with libcontainer, without a daemon
 // and without a runc binary: image retrieval and caching, rootfs
 // assembly, the container lifecycle under a restart policy, container
-// networking on the box's bridge, and logs.
+// networking on the box's bridge, and logs. It does not read the config:
+// config/plan compiles each container into a complete Spec (image
+// resolved with its credentials, paths absolute, each NIC's veth port
+// with its names, MAC and VLANs).
 //
 // Images (Store, Source): registry references pulled with
 // go-containerregistry (anonymously or with the config's credentials),
@@ -52,8 +55,9 @@
 // passes its SpawnGuard (boot.WithSpawnGuard): each start runs with
 // orphan reaping paused and registers the first process as owned.
 //
-// Networking (Network): one veth pair per NIC, created by the box's
-// vswitch as an access or trunk port; the container end is moved into
+// Networking (Network): one veth pair per NIC, created through the box's
+// one vswitch.Switch (the network stage's; Network never opens its own)
+// as an access or trunk port; the container end is moved into
 // the container's network namespace, renamed eth0, eth1... and given the
 // derived MAC. Static NICs get their address and default route there;
 // DHCP NICs get netcfg's DHCP client, run by nucbox inside the

@@ -26,7 +26,6 @@ import (
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"golang.org/x/sys/unix"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/vmm"
 )
 
@@ -98,11 +97,17 @@ func (tr *testRegistry) fetches() int {
 }
 
 func (tr *testRegistry) source(t testing.TB) Source {
-	ref, err := config.ParseImage(tr.ref)
+	ref, err := name.ParseReference(tr.ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Source{Ref: ref, Insecure: true}
+	return Source{Transport: TransportRegistry, Ref: ref.Name(), Registry: ref.Context().RegistryStr(), Insecure: true}
+}
+
+// spec is container name as config/plan compiles it with config's
+// defaults (restart on-failure, 10 s to stop), running cmd.
+func spec(name string, img Source, cmd ...string) Spec {
+	return Spec{Name: name, Image: img, Command: cmd, Restart: vmm.RestartOnFailure, StopTimeout: 10 * time.Second}
 }
 
 type testWriter struct{ t testing.TB }
@@ -132,7 +137,7 @@ func newRuntime(t testing.TB, net *Network) *Runtime {
 }
 
 // run creates and starts ct from img and returns the instance and its log.
-func run(t testing.TB, r *Runtime, ct config.Container, img *Image) (*Instance, *Log) {
+func run(t testing.TB, r *Runtime, ct Spec, img *Image) (*Instance, *Log) {
 	t.Helper()
 	lg, err := OpenLog(filepath.Join(r.Dir(ct.Name)+".log"), 0, 0)
 	if err != nil {
@@ -195,13 +200,11 @@ func TestPullOnceAndCache(t *testing.T) {
 func TestRunCapabilitiesLimitsLogs(t *testing.T) {
 	r := newRuntime(t, nil)
 	img, _ := pullBusybox(t, r)
-	ct := config.Container{
-		Name: ctName(t, "caps"), Image: "x",
-		Command: []string{"sh", "-c", `grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status; echo env=$FROM_IMAGE$EXTRA; hostname; id -u; echo hi > /data/out; echo done`},
-		Volumes: []config.Volume{{Source: "vol", Target: "/data"}},
-		Env:     map[string]string{"EXTRA": "2"},
-		Memory:  64 << 20, PIDs: 20, CPUs: 0.5,
-	}
+	ct := spec(ctName(t, "caps"), Source{},
+		"sh", "-c", `grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status; echo env=$FROM_IMAGE$EXTRA; hostname; id -u; echo hi > /data/out; echo done`)
+	ct.Volumes = []Volume{{Source: filepath.Join(r.o.StateDir, "vol"), Target: "/data"}}
+	ct.Env = map[string]string{"EXTRA": "2"}
+	ct.Memory, ct.PIDs, ct.CPUs = 64<<20, 20, 0.5
 	in, lg := run(t, r, ct, img)
 	st, err := in.lc.State()
 	if err != nil {
@@ -258,8 +261,8 @@ func checkCgroup(t *testing.T, paths map[string]string, subsys string, files []s
 func TestUnprivilegedUserHasNoCapabilities(t *testing.T) {
 	r := newRuntime(t, nil)
 	img, _ := pullBusybox(t, r)
-	ct := config.Container{Name: ctName(t, "nobody"), Image: "x", User: "nobody",
-		Command: []string{"sh", "-c", "grep CapEff /proc/self/status; id -u"}}
+	ct := spec(ctName(t, "nobody"), Source{}, "sh", "-c", "grep CapEff /proc/self/status; id -u")
+	ct.User = "nobody"
 	in, lg := run(t, r, ct, img)
 	if _, err := in.Wait(); err != nil {
 		t.Fatalf("exit: %v\n%s", err, lg.Tail())
@@ -275,8 +278,8 @@ func TestStopSemantics(t *testing.T) {
 	img, _ := pullBusybox(t, r)
 
 	// A process that handles SIGTERM ends with it.
-	polite := config.Container{Name: ctName(t, "polite"), Image: "x",
-		Command: []string{"sh", "-c", "trap 'echo bye; exit 3' TERM; echo ready; while true; do sleep 0.05; done"}}
+	polite := spec(ctName(t, "polite"), Source{},
+		"sh", "-c", "trap 'echo bye; exit 3' TERM; echo ready; while true; do sleep 0.05; done")
 	in, lg := run(t, r, polite, img)
 	waitOutput(t, lg, "ready")
 	start := time.Now()
@@ -292,7 +295,7 @@ func TestStopSemantics(t *testing.T) {
 
 	// PID 1 of a namespace ignores SIGTERM without a handler: SIGKILL
 	// follows after the timeout.
-	stubborn := config.Container{Name: ctName(t, "stubborn"), Image: "x", Command: []string{"sleep", "1000"}}
+	stubborn := spec(ctName(t, "stubborn"), Source{}, "sleep", "1000")
 	in, _ = run(t, r, stubborn, img)
 	start = time.Now()
 	if err := in.Stop(300 * time.Millisecond); err != nil {
@@ -326,9 +329,9 @@ func waitStatus(t testing.TB, s *Supervisor, what string, ok func(Status) bool) 
 func TestRestartAfterKill9(t *testing.T) {
 	r := newRuntime(t, nil)
 	_, tr := pullBusybox(t, r)
-	ct := config.Container{Name: ctName(t, "restart"), Image: tr.ref, Restart: config.RestartOnFailure,
-		Command: []string{"sh", "-c", "echo up; exec sleep 1000"}, StopTimeout: config.Duration(time.Second)}
-	s, err := r.Supervise(ct, tr.source(t))
+	ct := spec(ctName(t, "restart"), tr.source(t), "sh", "-c", "echo up; exec sleep 1000")
+	ct.Restart, ct.StopTimeout = vmm.RestartOnFailure, time.Second
+	s, err := r.Supervise(ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,9 +357,9 @@ func TestRestartAfterKill9(t *testing.T) {
 func TestBadCommandIsReported(t *testing.T) {
 	r := newRuntime(t, nil)
 	_, tr := pullBusybox(t, r)
-	ct := config.Container{Name: ctName(t, "bad"), Image: tr.ref, Restart: config.RestartNever,
-		Command: []string{"/no/such/program"}}
-	s, err := r.Supervise(ct, tr.source(t))
+	ct := spec(ctName(t, "bad"), tr.source(t), "/no/such/program")
+	ct.Restart = vmm.RestartNever
+	s, err := r.Supervise(ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,8 +374,8 @@ func TestMissingImageIsReported(t *testing.T) {
 	r := newRuntime(t, nil)
 	tr := serveImage(t, busyboxImage(t))
 	src := tr.source(t)
-	src.Ref.Ref = strings.Replace(src.Ref.Ref, "busybox:1", "nothere:1", 1)
-	s, err := r.Supervise(config.Container{Name: ctName(t, "noimg"), Image: src.Ref.Ref}, src)
+	src.Ref = strings.Replace(src.Ref, "busybox:1", "nothere:1", 1)
+	s, err := r.Supervise(spec(ctName(t, "noimg"), src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +411,7 @@ func TestSpawnGuardGetsTheFirstProcess(t *testing.T) {
 		return err
 	}
 	img, _ := pullBusybox(t, r)
-	ct := config.Container{Name: ctName(t, "guard"), Image: "x", Command: []string{"sh", "-c", "exit 7"}}
+	ct := spec(ctName(t, "guard"), Source{}, "sh", "-c", "exit 7")
 	in, _ := run(t, r, ct, img)
 	if len(guarded) != 1 || len(guarded[0]) != 1 || guarded[0][0] != in.Pid() {
 		t.Errorf("guard saw %v, want [[%d]]", guarded, in.Pid())

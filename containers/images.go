@@ -15,7 +15,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/internal/atomicfile"
 )
 
@@ -71,45 +70,77 @@ func NewStore(stateDir string, log *slog.Logger) (*Store, error) {
 	return &Store{dir: stateDir, log: log}, nil
 }
 
-// Source is where an image comes from, as resolved from the config.
+// Image transports: where a Source's image comes from.
+const (
+	TransportRegistry      = "registry"
+	TransportOCILayout     = "oci-layout"
+	TransportDockerArchive = "docker-archive"
+)
+
+// Source is where an image comes from, resolved: config/plan compiles it
+// from the config's image reference, with paths absolute and the
+// registry's credentials looked up.
 type Source struct {
-	Ref config.ImageRef
-	// Path is Ref.Path made absolute (config.ResolvePath).
-	Path string
+	// Transport is TransportRegistry, TransportOCILayout or
+	// TransportDockerArchive.
+	Transport string `json:"transport"`
+	// Ref is the full registry reference, with the default registry and
+	// tag filled in (index.docker.io/library/nginx:latest); registry
+	// images only.
+	Ref string `json:"ref,omitempty"`
+	// Registry is Ref's registry host.
+	Registry string `json:"registry,omitempty"`
+	// Path is the OCI layout directory or the docker-archive file,
+	// absolute.
+	Path string `json:"path,omitempty"`
+	// Tag selects an image of an OCI layout by its ref.name annotation;
+	// empty means the layout's only image.
+	Tag string `json:"tag,omitempty"`
 	// Auth is the registry's credentials; nil pulls anonymously.
-	Auth *config.Registry
+	Auth *Auth `json:"auth,omitempty"`
 	// Insecure allows plain HTTP registries (tests, lab registries).
-	Insecure bool
+	Insecure bool `json:"insecure,omitempty"`
 }
 
-// SourceFor resolves a container's image against the config.
-func SourceFor(c *config.Config, ct config.Container) (Source, error) {
-	ref, err := config.ParseImage(ct.Image)
-	if err != nil {
-		return Source{}, err
+// Auth is a registry's credentials. The password is never written out:
+// plans and status get pasted into tickets.
+type Auth struct {
+	Username string `json:"username"`
+	Password string `json:"-"`
+}
+
+// Check reports a source that names no image.
+func (s Source) Check() error {
+	switch s.Transport {
+	case TransportRegistry:
+		if s.Ref == "" {
+			return fmt.Errorf("registry image without a reference")
+		}
+	case TransportOCILayout, TransportDockerArchive:
+		if !filepath.IsAbs(s.Path) {
+			return fmt.Errorf("%s image: path %q is not absolute", s.Transport, s.Path)
+		}
+	default:
+		return fmt.Errorf("unknown image transport %q", s.Transport)
 	}
-	s := Source{Ref: ref, Auth: c.RegistryFor(ct.Image)}
-	if ref.Path != "" {
-		s.Path = c.ResolvePath(ref.Path)
-	}
-	return s, nil
+	return nil
 }
 
 // key names a source in images/refs.
 func (s Source) key() string {
-	id := s.Ref.Transport + ":" + s.Ref.Ref + s.Path + ":" + s.Ref.Tag
+	id := s.Transport + ":" + s.Ref + s.Path + ":" + s.Tag
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:])
 }
 
 func (s Source) String() string {
-	if s.Ref.Transport == config.TransportRegistry {
-		return s.Ref.Ref
+	if s.Transport == TransportRegistry {
+		return s.Ref
 	}
-	if s.Ref.Tag != "" {
-		return s.Ref.Transport + ":" + s.Path + ":" + s.Ref.Tag
+	if s.Tag != "" {
+		return s.Transport + ":" + s.Path + ":" + s.Tag
 	}
-	return s.Ref.Transport + ":" + s.Path
+	return s.Transport + ":" + s.Path
 }
 
 // Get returns the image, fetching and unpacking it the first time only.

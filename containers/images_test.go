@@ -22,8 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 func randomImage(t *testing.T) v1.Image {
@@ -52,18 +50,11 @@ func checkImage(t *testing.T, got *Image, want v1.Image) {
 	}
 }
 
-func source(t *testing.T, c *config.Config, image string) Source {
-	t.Helper()
-	src, err := SourceFor(c, config.Container{Name: "x", Image: image})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return src
-}
-
 func TestOCILayoutAndDockerArchive(t *testing.T) {
 	dir := t.TempDir()
-	c := &config.Config{StateDir: dir}
+	layoutSource := func(tag string) Source {
+		return Source{Transport: TransportOCILayout, Path: filepath.Join(dir, "oci"), Tag: tag}
+	}
 	st, err := NewStore(dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +71,7 @@ func TestOCILayoutAndDockerArchive(t *testing.T) {
 	if err := p.AppendImage(b, layout.WithAnnotations(map[string]string{refNameAnnotation: "b"})); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.Get(context.Background(), source(t, c, "oci-layout:oci:b"), nil)
+	got, err := st.Get(context.Background(), layoutSource("b"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,10 +79,10 @@ func TestOCILayoutAndDockerArchive(t *testing.T) {
 	if d, _ := b.Digest(); got.Digest != d.String() {
 		t.Errorf("digest %s, want %s", got.Digest, d)
 	}
-	if _, err := st.Get(context.Background(), source(t, c, "oci-layout:oci"), nil); err == nil || !strings.Contains(err.Error(), "2 images") {
+	if _, err := st.Get(context.Background(), layoutSource(""), nil); err == nil || !strings.Contains(err.Error(), "2 images") {
 		t.Errorf("untagged pick from a two-image layout: %v", err)
 	}
-	if _, err := st.Get(context.Background(), source(t, c, "oci-layout:oci:zz"), nil); err == nil {
+	if _, err := st.Get(context.Background(), layoutSource("zz"), nil); err == nil {
 		t.Error("missing tag accepted")
 	}
 
@@ -99,7 +90,7 @@ func TestOCILayoutAndDockerArchive(t *testing.T) {
 	if err := tarball.WriteToFile(filepath.Join(dir, "app.tar"), tag, a); err != nil {
 		t.Fatal(err)
 	}
-	got, err = st.Get(context.Background(), source(t, c, "docker-archive:app.tar"), nil)
+	got, err = st.Get(context.Background(), Source{Transport: TransportDockerArchive, Path: filepath.Join(dir, "app.tar")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,16 +121,12 @@ func TestRegistryCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	c := &config.Config{StateDir: dir, Registries: []config.Registry{{Host: host, Username: "lab", Password: "secret"}}}
 	st, err := NewStore(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := source(t, c, host+"/lab/app:1")
-	if src.Auth == nil {
-		t.Fatal("credentials not found for", host)
-	}
-	src.Insecure = true
+	src := Source{Transport: TransportRegistry, Ref: ref.Name(), Registry: host,
+		Auth: &Auth{Username: "lab", Password: "secret"}, Insecure: true}
 	got, err := st.Get(context.Background(), src, nil)
 	if err != nil {
 		t.Fatal(err)

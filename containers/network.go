@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,15 +12,22 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vswitch"
 )
 
-// Network puts container NICs on the box's bridge.
+// Switch is what container networking needs of the box's switch: a port
+// made or repaired without touching the others. *vswitch.Switch is one.
+type Switch interface {
+	EnsurePort(ctx context.Context, b vswitch.Bridge, p vswitch.Port) ([]string, error)
+}
+
+// Network puts container NICs on the box's bridge, through the box's one
+// switch: it never opens a switch of its own.
 type Network struct {
-	// Switch is the box's switch; Host is the namespace it works in.
-	Switch *vswitch.Switch
+	// Switch is the box's switch (the network stage's); Host is the
+	// namespace it works in.
+	Switch Switch
 	Host   *vswitch.Namespace
 	Bridge vswitch.Bridge
 	Logger *slog.Logger
@@ -61,37 +67,24 @@ func (s *netState) Close() {
 	_ = s.ns.Close()
 }
 
-// Ports are the bridge ports of a container's NICs, as the box's switch
-// config has them.
-func (n *Network) Ports(box string, ct config.Container) ([]vswitch.Port, error) {
-	c := &config.Config{Hostname: box, Uplink: config.Uplink{Bridge: n.Bridge.Name, NativeVLAN: n.Bridge.NativeVLAN},
-		Containers: []config.Container{ct}}
-	d, err := vswitch.FromConfig(c, "")
-	if err != nil && n.Bridge.VLANFiltering {
-		return nil, err
-	}
-	ports := d.Ports
+// port is a NIC's bridge port as this bridge can carry it.
+func (n *Network) port(nic NIC) vswitch.Port {
+	p := nic.Port
 	if !n.Bridge.VLANFiltering {
 		// A flat bridge (tests, boxes without VLANs) has no VLAN table.
-		for i := range ports {
-			ports[i].VLAN, ports[i].Trunk, ports[i].Native = 0, nil, 0
-		}
+		p.VLAN, p.Trunk, p.Native = 0, nil, 0
 	}
-	return ports, nil
+	return p
 }
 
 // Wire creates each NIC's veth on the bridge, moves its container end
 // into the namespace at nsPath as eth0, eth1..., and configures it:
 // static address and gateway, or a DHCP client run from here. resolv.conf
 // is written into netDir, which the container sees at /run/nucbox.
-func (n *Network) Wire(ctx context.Context, box string, ct config.Container, nsPath, netDir string) (_ *netState, err error) {
+func (n *Network) Wire(ctx context.Context, ct Spec, nsPath, netDir string) (_ *netState, err error) {
 	log := n.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	ports, err := n.Ports(box, ct)
-	if err != nil {
-		return nil, err
 	}
 	ns, err := vswitch.OpenNamespace(nsPath)
 	if err != nil {
@@ -117,7 +110,8 @@ func (n *Network) Wire(ctx context.Context, box string, ct config.Container, nsP
 		_ = ch.LinkSetUp(lo)
 	}
 	resolv := filepath.Join(netDir, "resolv.conf")
-	for i, p := range ports {
+	for i, nic := range ct.NICs {
+		p := n.port(nic)
 		peer, err := n.ensureVeth(ctx, hh, p)
 		if err != nil {
 			return nil, fmt.Errorf("NIC %d: %w", i, err)
@@ -125,7 +119,7 @@ func (n *Network) Wire(ctx context.Context, box string, ct config.Container, nsP
 		if err := hh.LinkSetNsFd(peer, int(ns.Handle())); err != nil {
 			return nil, fmt.Errorf("NIC %d: move %s into the container: %w", i, p.Peer, err)
 		}
-		ifname := config.ContainerIfName(i)
+		ifname := nic.Name
 		l, err := ch.LinkByName(p.Peer)
 		if err == nil {
 			err = ch.LinkSetName(l, ifname)
@@ -139,7 +133,6 @@ func (n *Network) Wire(ctx context.Context, box string, ct config.Container, nsP
 		if err != nil {
 			return nil, fmt.Errorf("NIC %d: %s: %w", i, ifname, err)
 		}
-		nic := ct.NICs[i]
 		ns := NICStatus{Name: ifname, Host: p.Name, MAC: p.MAC.String()}
 		switch {
 		case nic.IPv4.DHCP:
@@ -148,11 +141,11 @@ func (n *Network) Wire(ctx context.Context, box string, ct config.Container, nsP
 				return nil, fmt.Errorf("NIC %d: %w", i, err)
 			}
 			st.dhcp = append(st.dhcp, d)
-		case nic.IPv4.Address != "":
+		case nic.IPv4.Address.IsValid():
 			if err := staticIPv4(ch, l, nic.IPv4); err != nil {
 				return nil, fmt.Errorf("NIC %d: %w", i, err)
 			}
-			ns.Address = nic.IPv4.Address
+			ns.Address = nic.IPv4.Address.String()
 		}
 		st.nics = append(st.nics, ns)
 	}
@@ -225,23 +218,16 @@ func (s *netState) Status() []NICStatus {
 	return out
 }
 
-func staticIPv4(h *netlink.Handle, l netlink.Link, v config.IPv4) error {
-	p, err := netip.ParsePrefix(v.Address)
-	if err != nil {
-		return err
-	}
+func staticIPv4(h *netlink.Handle, l netlink.Link, v IPv4) error {
+	p := v.Address
 	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
 	if err := h.AddrReplace(l, a); err != nil {
-		return fmt.Errorf("address %s: %w", v.Address, err)
+		return fmt.Errorf("address %s: %w", p, err)
 	}
-	if v.Gateway == "" {
+	if !v.Gateway.IsValid() {
 		return nil
 	}
-	gw := net.ParseIP(v.Gateway)
-	if gw == nil {
-		return fmt.Errorf("gateway %q is not an IP address", v.Gateway)
-	}
-	if err := h.RouteReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw}); err != nil {
+	if err := h.RouteReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: v.Gateway.AsSlice()}); err != nil {
 		return fmt.Errorf("default route via %s: %w", v.Gateway, err)
 	}
 	return nil

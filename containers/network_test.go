@@ -2,6 +2,11 @@ package containers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
 	"github.com/nucbox/nucbox/vswitch/netnstest"
 )
@@ -37,22 +42,34 @@ func testBox(t *testing.T) (*netnstest.NS, *Network) {
 	return box, &Network{Switch: sw, Host: box.Namespace(), Bridge: br, LeaseTimeout: 15 * time.Second}
 }
 
+// testNIC is NIC i of container ct as config/plan compiles it: a veth
+// port with the host end, the peer and the MAC derived from the names.
+func testNIC(ct string, i int, ipv4 IPv4) NIC {
+	sum := sha256.Sum256([]byte(ct))
+	id := hex.EncodeToString(sum[:3])
+	return NIC{
+		Port: vswitch.Port{Name: fmt.Sprintf("v-%s-%d", id, i), Kind: vswitch.KindVeth, Label: fmt.Sprintf("ct/%s/%d", ct, i),
+			MAC: net.HardwareAddr{0x02, sum[0], sum[1], sum[2], sum[3], byte(i)}, Peer: fmt.Sprintf("p-%s-%d", id, i), VLAN: 1},
+		Name: fmt.Sprintf("eth%d", i),
+		IPv4: ipv4,
+	}
+}
+
 func TestStaticContainersReachEachOther(t *testing.T) {
 	_, nw := testBox(t)
 	r := newRuntime(t, nw)
 	img, _ := pullBusybox(t, r)
-	a := config.Container{Name: ctName(t, "a"), Image: "x", Command: []string{"sleep", "1000"},
-		NICs: []config.NIC{{IPv4: config.IPv4{Address: "10.77.0.2/24"}}}}
-	b := config.Container{Name: ctName(t, "b"), Image: "x",
-		Command: []string{"sh", "-c", "ip -o addr show eth0; ip link show eth0; ping -c 1 -W 3 10.77.0.2"},
-		NICs:    []config.NIC{{IPv4: config.IPv4{Address: "10.77.0.3/24", Gateway: "10.77.0.1"}}}}
+	a := spec(ctName(t, "a"), Source{}, "sleep", "1000")
+	a.NICs = []NIC{testNIC(a.Name, 0, IPv4{Address: netip.MustParsePrefix("10.77.0.2/24")})}
+	b := spec(ctName(t, "b"), Source{}, "sh", "-c", "ip -o addr show eth0; ip link show eth0; ping -c 1 -W 3 10.77.0.2")
+	b.NICs = []NIC{testNIC(b.Name, 0, IPv4{Address: netip.MustParsePrefix("10.77.0.3/24"), Gateway: netip.MustParseAddr("10.77.0.1")})}
 	run(t, r, a, img)
 	in, lg := run(t, r, b, img)
 	if _, err := in.Wait(); err != nil {
 		t.Fatalf("ping from b to a: %v\n%s", err, lg.Tail())
 	}
 	out := string(lg.Tail())
-	mac := config.DeriveMAC("nuc-test", b.Name, 0).String()
+	mac := b.NICs[0].Port.MAC.String()
 	for _, want := range []string{"10.77.0.3/24", mac, "1 packets received"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -64,11 +81,10 @@ func TestRestartRewiresNIC(t *testing.T) {
 	_, nw := testBox(t)
 	r := newRuntime(t, nw)
 	_, tr := pullBusybox(t, r)
-	ct := config.Container{Name: ctName(t, "rewire"), Image: tr.ref, Restart: config.RestartAlways,
-		StopTimeout: config.Duration(200 * time.Millisecond),
-		Command:     []string{"sh", "-c", "ip -o addr show eth0; exec sleep 1000"},
-		NICs:        []config.NIC{{IPv4: config.IPv4{Address: "10.79.0.2/24"}}}}
-	s, err := r.Supervise(ct, tr.source(t))
+	ct := spec(ctName(t, "rewire"), tr.source(t), "sh", "-c", "ip -o addr show eth0; exec sleep 1000")
+	ct.Restart, ct.StopTimeout = vmm.RestartAlways, 200*time.Millisecond
+	ct.NICs = []NIC{testNIC(ct.Name, 0, IPv4{Address: netip.MustParsePrefix("10.79.0.2/24")})}
+	s, err := r.Supervise(ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +127,10 @@ func TestDHCPLeaseInContainer(t *testing.T) {
 
 	r := newRuntime(t, nw)
 	_, tr := pullBusybox(t, r)
-	ct := config.Container{Name: ctName(t, "dhcp"), Image: tr.ref, Restart: config.RestartNever,
-		StopTimeout: config.Duration(200 * time.Millisecond),
-		Command:     []string{"sh", "-c", "ip -o addr show eth0; ip route; cat /etc/resolv.conf; exec sleep 1000"},
-		NICs:        []config.NIC{{IPv4: config.IPv4{DHCP: true}}}}
-	s, err := r.Supervise(ct, tr.source(t))
+	ct := spec(ctName(t, "dhcp"), tr.source(t), "sh", "-c", "ip -o addr show eth0; ip route; cat /etc/resolv.conf; exec sleep 1000")
+	ct.Restart, ct.StopTimeout = vmm.RestartNever, 200*time.Millisecond
+	ct.NICs = []NIC{testNIC(ct.Name, 0, IPv4{DHCP: true})}
+	s, err := r.Supervise(ct)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // refNameAnnotation tags an image inside an OCI layout.
@@ -24,13 +22,13 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 
 // open resolves a source to an image without fetching its layers.
 func open(ctx context.Context, src Source) (v1.Image, error) {
-	switch src.Ref.Transport {
-	case config.TransportRegistry:
+	switch src.Transport {
+	case TransportRegistry:
 		var opts []name.Option
 		if src.Insecure {
 			opts = append(opts, name.Insecure)
 		}
-		ref, err := name.ParseReference(src.Ref.Ref, opts...)
+		ref, err := name.ParseReference(src.Ref, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -41,13 +39,13 @@ func open(ctx context.Context, src Source) (v1.Image, error) {
 		// The box is amd64; an index resolves to that platform's image.
 		return remote.Image(ref, remote.WithContext(ctx), remote.WithAuth(auth),
 			remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
-	case config.TransportOCILayout:
-		return layoutImage(src.Path, src.Ref.Tag)
-	case config.TransportDockerArchive:
+	case TransportOCILayout:
+		return layoutImage(src.Path, src.Tag)
+	case TransportDockerArchive:
 		// nil tag: the archive must hold exactly one image.
 		return tarball.ImageFromPath(src.Path, nil)
 	}
-	return nil, fmt.Errorf("unknown image transport %q", src.Ref.Transport)
+	return nil, fmt.Errorf("unknown image transport %q", src.Transport)
 }
 
 // layoutImage picks the image of an OCI layout: the one whose ref.name
@@ -97,7 +95,7 @@ func layoutImage(dir, tag string) (v1.Image, error) {
 func imageDigest(im v1.Image, src Source) (string, error) {
 	var h v1.Hash
 	var err error
-	if src.Ref.Transport == config.TransportDockerArchive {
+	if src.Transport == TransportDockerArchive {
 		h, err = im.ConfigName()
 	} else {
 		h, err = im.Digest()

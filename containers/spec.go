@@ -1,11 +1,14 @@
 package containers
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/user"
@@ -14,7 +17,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/vmm"
+	"github.com/nucbox/nucbox/vswitch"
 )
 
 // DefaultCapabilities is Docker's default set: enough for ordinary
@@ -33,18 +37,122 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // cpuPeriod is the CFS period the cpus quota is expressed in.
 const cpuPeriod = 100000
 
+// Spec is one container, complete: config/plan compiles it from the
+// config with every default filled in, paths absolute, the image resolved
+// and each NIC's bridge port (names, MAC, VLANs) derived; containers adds
+// nothing of its own.
+type Spec struct {
+	Name  string `json:"name"`
+	Image Source `json:"image"`
+	// Entrypoint replaces the image's; Command replaces its cmd.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Command    []string `json:"command,omitempty"`
+	// Env is set over the image's environment.
+	Env Environment `json:"env,omitempty"`
+	// WorkDir and User replace the image's when set.
+	WorkDir string `json:"workdir,omitempty"`
+	User    string `json:"user,omitempty"`
+	NICs    []NIC  `json:"nics,omitempty"`
+	// Memory is the memory limit in bytes, CPUs the CPU quota in cores,
+	// PIDs the process limit; 0 is no limit.
+	Memory  int64       `json:"memory,omitempty"`
+	CPUs    float64     `json:"cpus,omitempty"`
+	PIDs    int         `json:"pids,omitempty"`
+	Volumes []Volume    `json:"volumes,omitempty"`
+	Restart vmm.Restart `json:"restart"`
+	// StopTimeout is the grace period between SIGTERM and SIGKILL.
+	StopTimeout time.Duration `json:"stop-timeout"`
+}
+
+// MarshalJSON writes the stop timeout as text.
+func (s Spec) MarshalJSON() ([]byte, error) {
+	type spec Spec
+	return json.Marshal(struct {
+		spec
+		StopTimeout string `json:"stop-timeout"`
+	}{spec(s), s.StopTimeout.String()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Spec) UnmarshalJSON(data []byte) error {
+	type spec Spec
+	var v struct {
+		spec
+		StopTimeout string `json:"stop-timeout"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*s = Spec(v.spec)
+	s.StopTimeout = 0
+	if v.StopTimeout == "" {
+		return nil
+	}
+	var err error
+	s.StopTimeout, err = time.ParseDuration(v.StopTimeout)
+	return err
+}
+
+// NIC is one container NIC: a veth pair whose host end is a bridge port
+// and whose peer becomes Name inside the container.
+type NIC struct {
+	// Port is the host end's bridge port: its name, the peer's name
+	// before the move, the peer's MAC and the VLANs.
+	Port vswitch.Port `json:"port"`
+	// Name is the NIC's name inside the container: eth0, eth1...
+	Name string `json:"name"`
+	IPv4 IPv4   `json:"ipv4,omitzero"`
+}
+
+// IPv4 is a NIC's address: DHCP (the box runs the client), a static
+// address with an optional default route, or none.
+type IPv4 struct {
+	DHCP    bool         `json:"dhcp,omitempty"`
+	Address netip.Prefix `json:"address,omitzero"`
+	Gateway netip.Addr   `json:"gateway,omitzero"`
+}
+
+// Volume bind-mounts a host directory into the container.
+type Volume struct {
+	// Source is the host directory, absolute.
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"read-only,omitempty"`
+}
+
+// Environment is a container's variables. Written out it lists the names
+// only: values are often passwords, and plans get pasted into tickets.
+type Environment map[string]string
+
+// MarshalJSON writes the sorted variable names.
+func (e Environment) MarshalJSON() ([]byte, error) {
+	return json.Marshal(slices.Sorted(maps.Keys(e)))
+}
+
+// UnmarshalJSON reads the names MarshalJSON writes; their values are not
+// written, so they read back empty.
+func (e *Environment) UnmarshalJSON(data []byte) error {
+	var names []string
+	if err := json.Unmarshal(data, &names); err != nil {
+		return err
+	}
+	*e = Environment{}
+	for _, n := range names {
+		(*e)[n] = ""
+	}
+	return nil
+}
+
 // RunSpec is everything one container start needs besides the image.
 type RunSpec struct {
 	// ID is the libcontainer id and cgroup name.
 	ID        string
 	Hostname  string
-	Container config.Container
+	Container Spec
 	Image     v1.Config
 	// Rootfs is the mounted overlay; users and groups are looked up in
 	// its /etc/passwd and /etc/group.
 	Rootfs string
-	// Volumes maps each volume of Container to its host directory.
-	Volumes []string
 	// NetDir is the host directory seen read-only at /run/nucbox, where
 	// nucbox keeps resolv.conf; empty for a container without NICs.
 	NetDir string
@@ -56,7 +164,7 @@ type RunSpec struct {
 // Args is the command line: the config's entrypoint replaces the image's
 // and then drops the image's cmd (Docker's rule: a cmd belongs to its
 // entrypoint); the config's command replaces the image's cmd.
-func Args(ct config.Container, img v1.Config) []string {
+func Args(ct Spec, img v1.Config) []string {
 	entry, cmd := img.Entrypoint, img.Cmd
 	if len(ct.Entrypoint) > 0 {
 		entry, cmd = ct.Entrypoint, nil
@@ -69,7 +177,7 @@ func Args(ct config.Container, img v1.Config) []string {
 
 // Env is the image's environment with the config's variables set over
 // it, in the config's key order (sorted), and a PATH when there is none.
-func Env(ct config.Container, img v1.Config) []string {
+func Env(ct Spec, img v1.Config) []string {
 	env := slices.Clone(img.Env)
 	set := func(kv string) {
 		k, _, _ := strings.Cut(kv, "=")
@@ -149,7 +257,7 @@ func RuntimeSpec(rs RunSpec) (*specs.Spec, error) {
 	l.CgroupsPath = "/nucbox/" + rs.ID
 	res := &specs.LinuxResources{Devices: l.Resources.Devices}
 	if ct.Memory > 0 {
-		m := int64(ct.Memory)
+		m := ct.Memory
 		// Swap equal to the limit: the container cannot swap around it.
 		res.Memory = &specs.LinuxMemory{Limit: &m, Swap: &m}
 	}
@@ -165,15 +273,15 @@ func RuntimeSpec(rs RunSpec) (*specs.Spec, error) {
 	if rs.Seccomp {
 		l.Seccomp = DefaultSeccomp()
 	}
-	if len(rs.Volumes) != len(ct.Volumes) {
-		return nil, fmt.Errorf("%d volume sources for %d volumes", len(rs.Volumes), len(ct.Volumes))
-	}
-	for i, v := range ct.Volumes {
+	for _, v := range ct.Volumes {
+		if !filepath.IsAbs(v.Source) {
+			return nil, fmt.Errorf("volume %s: source %q is not absolute", v.Target, v.Source)
+		}
 		opts := []string{"rbind", "nosuid", "nodev"}
 		if v.ReadOnly {
 			opts = append(opts, "ro")
 		}
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: rs.Volumes[i], Options: opts})
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: v.Source, Options: opts})
 	}
 	if rs.NetDir != "" {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: netDirInside, Type: "bind", Source: rs.NetDir,

@@ -9,8 +9,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 func TestArgsEnvWorkdir(t *testing.T) {
@@ -18,20 +16,20 @@ func TestArgsEnvWorkdir(t *testing.T) {
 		Env: []string{"PATH=/opt/bin", "MODE=prod"}, WorkingDir: "/srv"}
 	for _, tc := range []struct {
 		name string
-		ct   config.Container
+		ct   Spec
 		args []string
 		env  []string
 		cwd  string
 	}{
 		{name: "image as is", args: []string{"/entry", "serve", "--port=80"},
 			env: []string{"PATH=/opt/bin", "MODE=prod"}, cwd: "/srv"},
-		{name: "command replaces cmd", ct: config.Container{Command: []string{"check"}},
+		{name: "command replaces cmd", ct: Spec{Command: []string{"check"}},
 			args: []string{"/entry", "check"}, env: img.Env, cwd: "/srv"},
-		{name: "entrypoint drops the image cmd", ct: config.Container{Entrypoint: []string{"/bin/sh"}},
+		{name: "entrypoint drops the image cmd", ct: Spec{Entrypoint: []string{"/bin/sh"}},
 			args: []string{"/bin/sh"}, env: img.Env, cwd: "/srv"},
-		{name: "entrypoint and command", ct: config.Container{Entrypoint: []string{"/bin/sh"}, Command: []string{"-c", "true"}},
+		{name: "entrypoint and command", ct: Spec{Entrypoint: []string{"/bin/sh"}, Command: []string{"-c", "true"}},
 			args: []string{"/bin/sh", "-c", "true"}, env: img.Env, cwd: "/srv"},
-		{name: "env overrides and adds, sorted", ct: config.Container{Env: map[string]string{"MODE": "lab", "B": "2", "A": "1"}, WorkDir: "/tmp"},
+		{name: "env overrides and adds, sorted", ct: Spec{Env: map[string]string{"MODE": "lab", "B": "2", "A": "1"}, WorkDir: "/tmp"},
 			args: []string{"/entry", "serve", "--port=80"}, env: []string{"PATH=/opt/bin", "MODE=lab", "A=1", "B=2"}, cwd: "/tmp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,7 +47,7 @@ func TestArgsEnvWorkdir(t *testing.T) {
 }
 
 func TestEnvAddsDefaultPath(t *testing.T) {
-	env := Env(config.Container{}, v1.Config{})
+	env := Env(Spec{}, v1.Config{})
 	if !slices.Equal(env, []string{defaultPath}) {
 		t.Errorf("env = %q", env)
 	}
@@ -108,11 +106,10 @@ func TestResolveUser(t *testing.T) {
 
 func TestLibcontainerConfig(t *testing.T) {
 	root := writeEtcFiles(t)
-	ct := config.Container{Name: "web", Memory: 256 << 20, CPUs: 0.5, PIDs: 64, User: "www",
-		Volumes: []config.Volume{{Source: "data", Target: "/data", ReadOnly: true}}}
+	ct := Spec{Name: "web", Memory: 256 << 20, CPUs: 0.5, PIDs: 64, User: "www",
+		Volumes: []Volume{{Source: "/var/lib/nucbox/data", Target: "/data", ReadOnly: true}}}
 	img := v1.Config{Cmd: []string{"/srv"}, User: "root"}
-	s, err := RuntimeSpec(RunSpec{ID: "web", Hostname: "web", Container: ct, Image: img, Rootfs: root,
-		Volumes: []string{"/var/lib/nucbox/data"}, Seccomp: true})
+	s, err := RuntimeSpec(RunSpec{ID: "web", Hostname: "web", Container: ct, Image: img, Rootfs: root, Seccomp: true})
 	if err != nil {
 		t.Fatal(err)
 	}

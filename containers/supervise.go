@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/vmm"
 )
 
@@ -43,7 +42,7 @@ type Status struct {
 // Supervisor keeps one container running by its restart policy.
 type Supervisor struct {
 	r       *Runtime
-	ct      config.Container
+	ct      Spec
 	src     Source
 	log     *Log
 	backoff vmm.Backoff
@@ -60,7 +59,8 @@ type Supervisor struct {
 // image that cannot be fetched or a process that cannot start is
 // retried the same way, and reported in Status and the log, without
 // affecting other containers.
-func (r *Runtime) Supervise(ct config.Container, src Source) (*Supervisor, error) {
+func (r *Runtime) Supervise(ct Spec) (*Supervisor, error) {
+	src := ct.Image
 	lg, err := OpenLog(filepath.Join(r.Dir(ct.Name)+".log"), 0, 0)
 	if err != nil {
 		return nil, err
@@ -122,12 +122,7 @@ func (s *Supervisor) fail(err error) {
 	s.set(func(st *Status) { st.LastError = err.Error() })
 }
 
-func (s *Supervisor) stopTimeout() time.Duration {
-	if s.ct.StopTimeout > 0 {
-		return s.ct.StopTimeout.Std()
-	}
-	return 10 * time.Second
-}
+func (s *Supervisor) stopTimeout() time.Duration { return s.ct.StopTimeout }
 
 func (s *Supervisor) run(ctx context.Context) {
 	defer close(s.done)
@@ -156,10 +151,7 @@ func (s *Supervisor) run(ctx context.Context) {
 			break
 		}
 		policy := s.ct.Restart
-		if policy == "" {
-			policy = config.RestartOnFailure
-		}
-		if err == nil && policy != config.RestartAlways || policy == config.RestartNever {
+		if err == nil && policy != vmm.RestartAlways || policy == vmm.RestartNever {
 			if err != nil {
 				s.fail(err)
 			}

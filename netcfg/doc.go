@@ -14,6 +14,8 @@
 // and counts the netlink changes made: a repeated Apply makes none.
 //
 // The bridge itself and the uplink's VLANs belong to vswitch; netcfg only
-// asks it to create the bridge and attach the uplink, in the order the
-// takeover needs.
+// asks the box's switch, which it is given (Options.Switch) and never
+// opens itself, to create the bridge and attach the uplink, in the order
+// the takeover needs. The Spec comes complete from config/plan: netcfg
+// reads no config and sets no defaults.
 package netcfg

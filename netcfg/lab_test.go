@@ -18,6 +18,9 @@ import (
 type lab struct {
 	box, lan *netnstest.NS
 	resolv   string
+	// sw is the box's switch, the one the managers take the uplink over
+	// with.
+	sw *vswitch.Switch
 }
 
 const (
@@ -31,6 +34,12 @@ func newLab(t *testing.T) *lab {
 	netnstest.Veth(t, l.box, "eth0", l.lan, "lan0", true)
 	l.lan.AddAddr(t, "lan0", gateway+"/24")
 	l.resolv = filepath.Join(t.TempDir(), "resolv.conf")
+	sw, err := vswitch.Open(l.box.Namespace(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sw.Close)
+	l.sw = sw
 	return l
 }
 
@@ -45,6 +54,7 @@ func (l *lab) manager(t *testing.T) *Manager {
 	t.Helper()
 	m, err := New(Options{
 		Namespace:     l.box.Namespace(),
+		Switch:        l.sw,
 		Logger:        slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		ResolvConf:    l.resolv,
 		PhysicalKinds: []string{"veth"},
@@ -60,12 +70,13 @@ func (l *lab) manager(t *testing.T) *Manager {
 
 func staticSpec() Spec {
 	return Spec{
-		Hostname: "nuc-test",
-		Uplink:   Selector{CarrierTimeout: 5 * time.Second},
-		Bridge:   vswitch.Bridge{Name: "br0"},
-		IPv4:     IPv4{Address: netip.MustParsePrefix(boxAddr), Gateway: netip.MustParseAddr(gateway)},
-		DNS:      []netip.Addr{netip.MustParseAddr(gateway)},
-		Probe:    Probe{Timeout: 3 * time.Second},
+		Hostname:   "nuc-test",
+		Uplink:     Selector{CarrierTimeout: 5 * time.Second},
+		Bridge:     vswitch.Bridge{Name: "br0"},
+		UplinkPort: vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink"},
+		IPv4:       IPv4{Address: netip.MustParsePrefix(boxAddr), Gateway: netip.MustParseAddr(gateway)},
+		DNS:        []netip.Addr{netip.MustParseAddr(gateway)},
+		Probe:      Probe{Timeout: 3 * time.Second},
 	}
 }
 

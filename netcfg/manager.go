@@ -21,11 +21,26 @@ import (
 // before, but the new config is not in effect.
 var ErrRolledBack = errors.New("rolled back")
 
+// Switch is what netcfg needs of the box's switch to let the bridge take
+// the uplink over. *vswitch.Switch is one; the network stage passes the
+// one it owns, so that the bridge has a single writer.
+type Switch interface {
+	EnsureBridge(ctx context.Context, b vswitch.Bridge) ([]string, error)
+	Attach(ctx context.Context, b vswitch.Bridge, p vswitch.Port) ([]string, error)
+	Detach(name string) error
+	BringUp(name string) error
+	// Changes counts the switch's mutating netlink calls so far.
+	Changes() int64
+}
+
 // Options are the Manager's environment, fixed for its life.
 type Options struct {
 	// Namespace holds the links; nil means the caller's namespace.
 	Namespace *vswitch.Namespace
-	Logger    *slog.Logger
+	// Switch works on the bridge in Namespace. Without one the Manager
+	// cannot take the uplink over: a Spec naming a bridge fails.
+	Switch Switch
+	Logger *slog.Logger
 	// ResolvConf is the file DNS servers go to (default /etc/resolv.conf).
 	ResolvConf string
 	// PhysicalKinds are the netlink link types automatic selection takes
@@ -46,7 +61,7 @@ type Manager struct {
 	ns       *vswitch.Namespace
 	ownNS    bool
 	h        *netlink.Handle
-	sw       *vswitch.Switch
+	sw       Switch
 	log      *slog.Logger
 	resolv   string
 	physical []string
@@ -70,7 +85,7 @@ type Manager struct {
 
 // New prepares a Manager; it changes nothing until Apply.
 func New(o Options) (*Manager, error) {
-	m := &Manager{ns: o.Namespace, log: o.Logger, resolv: o.ResolvConf, physical: o.PhysicalKinds,
+	m := &Manager{ns: o.Namespace, sw: o.Switch, log: o.Logger, resolv: o.ResolvConf, physical: o.PhysicalKinds,
 		settle: o.Settle, leaseMax: o.LeaseTimeout}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -96,11 +111,6 @@ func New(o Options) (*Manager, error) {
 	}
 	var err error
 	if m.h, err = m.ns.Netlink(); err != nil {
-		m.closeNS()
-		return nil, err
-	}
-	if m.sw, err = vswitch.Open(m.ns, m.log); err != nil {
-		m.h.Close()
 		m.closeNS()
 		return nil, err
 	}
@@ -132,7 +142,6 @@ func (m *Manager) Close() error {
 		m.dhcp.stop(true)
 		m.setDHCP(nil)
 	}
-	m.sw.Close()
 	m.h.Close()
 	m.closeNS()
 	return nil
@@ -158,6 +167,9 @@ func (m *Manager) Apply(ctx context.Context, spec Spec) (Status, error) {
 	if err := spec.Validate(); err != nil {
 		return m.Status(), err
 	}
+	if spec.Bridge.Name != "" && m.sw == nil {
+		return m.Status(), fmt.Errorf("netcfg: bridge %s but no switch to take the uplink over", spec.Bridge.Name)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -165,10 +177,14 @@ func (m *Manager) Apply(ctx context.Context, spec Spec) (Status, error) {
 	}
 	var n atomic.Int64
 	k := kernel{h: m.h, n: &n}
-	swStart := m.sw.Changes()
+	swChanges := func() int64 { return 0 }
+	if m.sw != nil {
+		swChanges = m.sw.Changes
+	}
+	swStart := swChanges()
 	st := Status{Takeover: m.status.Takeover, Probe: m.status.Probe}
 	err := m.apply(ctx, k, spec, &st)
-	st.Changes = int(n.Load() + m.sw.Changes() - swStart)
+	st.Changes = int(n.Load() + swChanges() - swStart)
 	if ferr := m.fill(k, &st); err == nil {
 		err = ferr
 	}
@@ -183,7 +199,7 @@ func (m *Manager) Apply(ctx context.Context, spec Spec) (Status, error) {
 }
 
 func (m *Manager) apply(ctx context.Context, k kernel, spec Spec, st *Status) error {
-	up, err := m.selectUplink(ctx, k, spec.Uplink, spec.Bridge.Name, spec.carrierTimeout())
+	up, err := m.selectUplink(ctx, k, spec.Uplink, spec.Bridge.Name, spec.Uplink.CarrierTimeout)
 	if err != nil {
 		return err
 	}
@@ -216,7 +232,7 @@ func (m *Manager) apply(ctx context.Context, k kernel, spec Spec, st *Status) er
 	// the first address of a fresh box has nothing to fall back to.
 	if changed && before.holder() != "" && !spec.Probe.Disabled {
 		if target := m.probeTarget(spec); target.IsValid() {
-			st.Probe = m.probe(ctx, holder, target, spec.probeTimeout())
+			st.Probe = m.probe(ctx, holder, target, spec.Probe.Timeout)
 			if !st.Probe.OK {
 				return m.rollback(ctx, k, spec, st, before, undo, "", st.Probe.Error)
 			}
@@ -249,11 +265,7 @@ func (m *Manager) ensureBridge(ctx context.Context, spec Spec, up uplink) error 
 }
 
 func (m *Manager) uplinkPort(spec Spec, up uplink) vswitch.Port {
-	p := vswitch.Port{Name: up.Name, Kind: vswitch.KindExternal, Label: "uplink"}
-	if spec.Bridge.VLANFiltering {
-		p.Trunk, p.Native = spec.UplinkVLANs, spec.Bridge.NativeVLAN
-	}
-	return p
+	return spec.UplinkPort.Named(up.Name)
 }
 
 // applyL3 configures the address on link. It reports whether anything
@@ -370,7 +382,7 @@ func (m *Manager) rollback(ctx context.Context, k kernel, spec Spec, st *Status,
 		target = m.probeTarget(spec)
 	}
 	if target.IsValid() && rb.Restored != "" {
-		p := m.probe(ctx, rb.Restored, target, spec.probeTimeout())
+		p := m.probe(ctx, rb.Restored, target, spec.Probe.Timeout)
 		rb.Reachable = p.OK
 	}
 	return fmt.Errorf("%w: %s", ErrRolledBack, reason)

@@ -11,7 +11,6 @@ import (
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/vswitch"
 )
 
@@ -25,27 +24,11 @@ const NATTable = "nucbox"
 // behind its uplink address.
 type NAT struct {
 	// Interface is the VLAN interface the subnet lives behind.
-	Interface string
-	Subnet    netip.Prefix
+	Interface string       `json:"interface"`
+	Subnet    netip.Prefix `json:"subnet"`
 }
 
 func (n NAT) String() string { return fmt.Sprintf("%s %s", n.Interface, n.Subnet) }
-
-// NATFromConfig lists the box VLAN addresses marked nat, in config order.
-func NATFromConfig(c *config.Config) ([]NAT, error) {
-	var out []NAT
-	for _, a := range c.Uplink.Addresses {
-		if !a.NAT {
-			continue
-		}
-		p, err := netip.ParsePrefix(a.Address)
-		if err != nil {
-			return nil, fmt.Errorf("VLAN %d address: %w", a.VLAN, err)
-		}
-		out = append(out, NAT{Interface: config.VLANIfName(a.VLAN), Subnet: p.Masked()})
-	}
-	return out, nil
-}
 
 // ApplyNAT makes the namespace route and masquerade the given subnets out
 // of uplink (the link that holds the box's uplink address): IPv4

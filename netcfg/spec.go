@@ -1,40 +1,44 @@
 package netcfg
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"time"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/vswitch"
 )
 
-// Spec is the box's own network as the config wants it.
+// Spec is the box's own network, complete: config/plan compiles it from
+// the config with every default filled in, and netcfg adds none of its
+// own.
 type Spec struct {
 	// Hostname is sent in DHCP requests.
-	Hostname string
-	Uplink   Selector
+	Hostname string   `json:"hostname"`
+	Uplink   Selector `json:"uplink"`
 	// Bridge takes the uplink over: it gets the uplink's MAC, and the
 	// address and routes move onto it. An empty Name leaves the address
 	// on the uplink. Bridge.MAC is ignored (the uplink's is used).
-	Bridge vswitch.Bridge
-	// UplinkVLANs are carried tagged on the uplink port (VLAN filtering).
-	UplinkVLANs []int
-	IPv4        IPv4
+	Bridge vswitch.Bridge `json:"bridge"`
+	// UplinkPort is the uplink's bridge port (VLANs and label) without its
+	// link name: the switch's uplink template (vswitch.Desired.Uplink),
+	// named here after the link the selector found.
+	UplinkPort vswitch.Port `json:"uplink-port"`
+	IPv4       IPv4         `json:"ipv4"`
 	// DNS servers are written to resolv.conf after the lease's servers.
-	DNS   []netip.Addr
-	Probe Probe
+	DNS   []netip.Addr `json:"dns,omitempty"`
+	Probe Probe        `json:"probe"`
 }
 
 // Selector picks the uplink: by Name, by MAC, or (neither) the first
 // physical Ethernet link with carrier.
 type Selector struct {
-	Name string
-	MAC  net.HardwareAddr
-	// CarrierTimeout bounds the wait for carrier (default 30 s).
-	CarrierTimeout time.Duration
+	Name string           `json:"name,omitempty"`
+	MAC  net.HardwareAddr `json:"mac,omitempty"`
+	// CarrierTimeout bounds the wait for carrier.
+	CarrierTimeout time.Duration `json:"carrier-timeout"`
 }
 
 // Auto reports whether the selector picks a link by itself.
@@ -50,94 +54,90 @@ func (s Selector) String() string {
 	return s.Name
 }
 
+// MarshalJSON writes the MAC and the timeout as text.
+func (s Selector) MarshalJSON() ([]byte, error) {
+	type selector Selector
+	mac := ""
+	if len(s.MAC) > 0 {
+		mac = s.MAC.String()
+	}
+	return json.Marshal(struct {
+		selector
+		MAC            string `json:"mac,omitempty"`
+		CarrierTimeout string `json:"carrier-timeout"`
+	}{selector(s), mac, s.CarrierTimeout.String()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Selector) UnmarshalJSON(data []byte) error {
+	type selector Selector
+	var v struct {
+		selector
+		MAC            string `json:"mac,omitempty"`
+		CarrierTimeout string `json:"carrier-timeout"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*s = Selector(v.selector)
+	var err error
+	if v.MAC != "" {
+		if s.MAC, err = net.ParseMAC(v.MAC); err != nil {
+			return err
+		}
+	}
+	s.CarrierTimeout, err = parseDuration(v.CarrierTimeout)
+	return err
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return time.ParseDuration(s)
+}
+
 // IPv4 is DHCP or a static address with an optional gateway.
 type IPv4 struct {
-	DHCP    bool
-	Address netip.Prefix
-	Gateway netip.Addr
+	DHCP    bool         `json:"dhcp,omitempty"`
+	Address netip.Prefix `json:"address,omitzero"`
+	Gateway netip.Addr   `json:"gateway,omitzero"`
 }
 
 // Probe is the connectivity check after a change of the box's address or
 // its move onto the bridge.
 type Probe struct {
-	// Target defaults to the gateway.
-	Target netip.Addr
+	// Target is the address probed; invalid means the gateway.
+	Target netip.Addr `json:"target,omitzero"`
 	// Timeout is how long the probe may fail before the change is rolled
-	// back (default 10 s).
-	Timeout  time.Duration
-	Disabled bool
+	// back.
+	Timeout  time.Duration `json:"timeout"`
+	Disabled bool          `json:"disabled,omitempty"`
 }
 
-// Defaults that also apply to a Spec built by hand.
-const (
-	DefaultCarrierTimeout = 30 * time.Second
-	DefaultProbeTimeout   = 10 * time.Second
-)
+// MarshalJSON writes the timeout as text.
+func (p Probe) MarshalJSON() ([]byte, error) {
+	type probe Probe
+	return json.Marshal(struct {
+		probe
+		Timeout string `json:"timeout"`
+	}{probe(p), p.Timeout.String()})
+}
 
-// FromConfig turns the config's uplink section into a Spec, reporting
-// every unparsable value at once. The bridge always filters VLANs: that is
-// what the box is for; tests on kernels without filtering build a Spec.
-func FromConfig(c *config.Config) (Spec, error) {
-	u := c.Uplink
-	s := Spec{
-		Hostname: c.Hostname,
-		Uplink:   Selector{CarrierTimeout: time.Duration(u.CarrierTimeout)},
-		Bridge:   vswitch.Bridge{Name: u.Bridge, VLANFiltering: true, NativeVLAN: u.NativeVLAN},
-		Probe:    Probe{Timeout: time.Duration(u.Probe.Timeout), Disabled: u.Probe.Disabled},
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *Probe) UnmarshalJSON(data []byte) error {
+	type probe Probe
+	var v struct {
+		probe
+		Timeout string `json:"timeout"`
 	}
-	s.UplinkVLANs = append(s.UplinkVLANs, u.VLANs...)
-	if s.Bridge.Name == "" {
-		s.Bridge.Name = config.DefaultBridge
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
 	}
-	if s.Bridge.NativeVLAN == 0 {
-		s.Bridge.NativeVLAN = config.DefaultNativeVLAN
-	}
-	var errs []error
-	bad := func(field string, err error) { errs = append(errs, fmt.Errorf("uplink.%s: %w", field, err)) }
-	if u.MAC != "" {
-		m, err := net.ParseMAC(u.MAC)
-		if err != nil {
-			bad("mac", err)
-		}
-		s.Uplink.MAC = m
-	} else if u.Interface != "auto" {
-		s.Uplink.Name = u.Interface
-	}
-	switch {
-	case u.IPv4.DHCP || u.IPv4.IsZero():
-		s.IPv4.DHCP = true
-	default:
-		p, err := netip.ParsePrefix(u.IPv4.Address)
-		if err != nil {
-			bad("ipv4.address", err)
-		}
-		s.IPv4.Address = p
-		if u.IPv4.Gateway != "" {
-			g, err := netip.ParseAddr(u.IPv4.Gateway)
-			if err != nil {
-				bad("ipv4.gateway", err)
-			}
-			s.IPv4.Gateway = g
-		}
-	}
-	for i, d := range u.DNS {
-		a, err := netip.ParseAddr(d)
-		if err != nil {
-			bad(fmt.Sprintf("dns[%d]", i), err)
-		}
-		s.DNS = append(s.DNS, a)
-	}
-	if u.Probe.Target != "" {
-		a, err := netip.ParseAddr(u.Probe.Target)
-		if err != nil {
-			bad("probe.target", err)
-		}
-		s.Probe.Target = a
-	}
-	if err := errors.Join(errs...); err != nil {
-		return s, err
-	}
-	return s, s.Validate()
+	*p = Probe(v.probe)
+	var err error
+	p.Timeout, err = parseDuration(v.Timeout)
+	return err
 }
 
 // Validate reports every inconsistency of s at once.
@@ -155,25 +155,17 @@ func (s Spec) Validate() error {
 	if len(s.Uplink.MAC) != 0 && len(s.Uplink.MAC) != 6 {
 		errs = append(errs, fmt.Errorf("uplink: MAC %s is not an Ethernet address", s.Uplink.MAC))
 	}
+	if s.Uplink.CarrierTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("uplink: carrier timeout %v is not positive", s.Uplink.CarrierTimeout))
+	}
+	if !s.Probe.Disabled && s.Probe.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("probe: timeout %v is not positive", s.Probe.Timeout))
+	}
 	if len(s.Bridge.Name) > 15 {
 		errs = append(errs, fmt.Errorf("bridge %q: name longer than 15 bytes", s.Bridge.Name))
 	}
-	if !s.Bridge.VLANFiltering && len(s.UplinkVLANs) > 0 {
-		errs = append(errs, fmt.Errorf("uplink VLANs %v need VLAN filtering on the bridge", s.UplinkVLANs))
+	if vs := s.UplinkPort.VLANs(); !s.Bridge.VLANFiltering && len(vs) > 0 {
+		errs = append(errs, fmt.Errorf("uplink VLANs %v need VLAN filtering on the bridge", vs))
 	}
 	return errors.Join(errs...)
-}
-
-func (s Spec) carrierTimeout() time.Duration {
-	if s.Uplink.CarrierTimeout > 0 {
-		return s.Uplink.CarrierTimeout
-	}
-	return DefaultCarrierTimeout
-}
-
-func (s Spec) probeTimeout() time.Duration {
-	if s.Probe.Timeout > 0 {
-		return s.Probe.Timeout
-	}
-	return DefaultProbeTimeout
 }

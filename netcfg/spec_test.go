@@ -5,64 +5,32 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/vishvananda/netlink"
+
+	"github.com/nucbox/nucbox/vswitch"
 )
 
-func TestFromConfig(t *testing.T) {
-	c := &config.Config{Hostname: "nuc1", Uplink: config.Uplink{
-		MAC:   "AA:BB:CC:DD:EE:FF",
-		IPv4:  config.IPv4{Address: "192.168.1.10/24", Gateway: "192.168.1.1"},
-		DNS:   []string{"192.168.1.1", "9.9.9.9"},
-		VLANs: []int{10, 20},
-		Probe: config.Probe{Target: "192.168.1.2"},
-	}}
-	s, err := FromConfig(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Uplink.MAC.String() != "aa:bb:cc:dd:ee:ff" || s.Uplink.Auto() {
-		t.Errorf("selector = %+v", s.Uplink)
-	}
-	if s.IPv4.DHCP || s.IPv4.Address != netip.MustParsePrefix("192.168.1.10/24") || s.IPv4.Gateway != netip.MustParseAddr("192.168.1.1") {
-		t.Errorf("ipv4 = %+v", s.IPv4)
-	}
-	if s.Bridge.Name != "br0" || !s.Bridge.VLANFiltering || s.Bridge.NativeVLAN != 1 {
-		t.Errorf("bridge = %+v", s.Bridge)
-	}
-	if !slices.Equal(s.UplinkVLANs, []int{10, 20}) || len(s.DNS) != 2 || s.Probe.Target != netip.MustParseAddr("192.168.1.2") {
-		t.Errorf("spec = %+v", s)
-	}
-	if s.carrierTimeout() != DefaultCarrierTimeout || s.probeTimeout() != DefaultProbeTimeout {
-		t.Error("defaults not applied")
-	}
-
-	c = &config.Config{Uplink: config.Uplink{Interface: "auto"}}
-	if s, err := FromConfig(c); err != nil || !s.IPv4.DHCP || !s.Uplink.Auto() {
-		t.Errorf("empty uplink: %+v, %v", s, err)
-	}
-}
-
-func TestFromConfigReportsEveryError(t *testing.T) {
-	c := &config.Config{Uplink: config.Uplink{
-		MAC:   "nope",
-		IPv4:  config.IPv4{Address: "10.0.0.1", Gateway: "x"},
-		DNS:   []string{"1.1.1.1", "dns.example"},
-		Probe: config.Probe{Target: "?"},
-	}}
-	_, err := FromConfig(c)
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, want := range []string{"uplink.mac", "uplink.ipv4.address", "uplink.ipv4.gateway", "uplink.dns[1]", "uplink.probe.target"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %s:\n%v", want, err)
-		}
-	}
+func TestValidate(t *testing.T) {
 	s := Spec{IPv4: IPv4{Address: netip.MustParsePrefix("10.0.0.5/24"), Gateway: netip.MustParseAddr("10.0.1.1")}}
 	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "outside") {
 		t.Errorf("gateway outside the subnet: %v", err)
+	}
+	s = Spec{IPv4: IPv4{DHCP: true}, Probe: Probe{Disabled: true}}
+	for _, want := range []string{"carrier timeout 0s is not positive"} {
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("spec without timeouts: %v, want %q", err, want)
+		}
+	}
+	s.Uplink.CarrierTimeout = time.Second
+	s.UplinkPort = vswitch.Port{Kind: vswitch.KindExternal, Trunk: []int{10}}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "need VLAN filtering") {
+		t.Errorf("uplink VLANs without filtering: %v", err)
+	}
+	s.Bridge.VLANFiltering = true
+	if err := s.Validate(); err != nil {
+		t.Errorf("complete spec: %v", err)
 	}
 }
 

@@ -39,7 +39,7 @@ func (m *Manager) takeover(ctx context.Context, k kernel, spec Spec, up uplink, 
 			return err
 		}
 	}
-	if err := m.waitOperUp(ctx, up.Name, spec.carrierTimeout()); err != nil {
+	if err := m.waitOperUp(ctx, up.Name, spec.Uplink.CarrierTimeout); err != nil {
 		return err
 	}
 	before, err := k.capture(up.Name, br.Name)
@@ -82,7 +82,7 @@ func (m *Manager) takeover(ctx context.Context, k kernel, spec Spec, up uplink, 
 		return nil
 	}
 	probeStart := time.Now()
-	st.Probe = m.probe(ctx, br.Name, target4, spec.probeTimeout())
+	st.Probe = m.probe(ctx, br.Name, target4, spec.Probe.Timeout)
 	if !st.Probe.OK {
 		return m.rollback(ctx, k, spec, st, before, func() {}, up.Name, st.Probe.Error)
 	}

@@ -145,11 +145,8 @@ func TestStagesCompose(t *testing.T) {
 	if _, err := m.Apply(ctx, staticSpec()); err != nil {
 		t.Fatal(err)
 	}
-	sw, err := vswitch.Open(l.box.Namespace(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sw.Close()
+	// The stage's one switch: the one the takeover went through.
+	sw := l.sw
 	d := vswitch.Desired{
 		Bridge: vswitch.Bridge{Name: "br0"},
 		Ports: []vswitch.Port{

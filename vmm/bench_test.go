@@ -22,8 +22,8 @@ func BenchmarkVMStart(b *testing.B) {
 	hostTier(b, false)
 	const rounds = 15
 	s := tinySpec(b, "")
-	s.VM.Disks, s.VM.CloudInit = nil, nil
-	s.VM.Accel = "tcg"
+	s.Disks, s.CloudInit = nil, nil
+	s.AccelMode = "tcg"
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var guest, hand []time.Duration
 	for b.Loop() {

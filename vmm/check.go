@@ -10,8 +10,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // VMError is a problem with one VM. vmm reports problems per VM so that
@@ -31,41 +29,45 @@ const ahciPorts = 6
 // minMemory is below what any guest firmware plus kernel boots in.
 const minMemory = 16 << 20
 
-// Check returns the problems of vm that show in the config alone, so that
-// `nucbox validate` and `nucbox plan` report them on any machine. What
-// needs the box (files, memory, ports) is checked by Preflight when the
-// guest starts.
-func Check(vm config.VM) []error {
+// Check returns the problems of s that show in the spec alone. config's
+// validation finds them in the config file first, with positions; Check
+// guards a Guest against a spec that did not come from there.
+// What needs the box (files, memory, ports) is checked by Preflight when
+// the guest starts.
+func Check(s Spec) []error {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, &VMError{vm.Name, fmt.Errorf(format, a...)}) }
-	if vm.Name == "" {
+	add := func(format string, a ...any) { errs = append(errs, &VMError{s.Name, fmt.Errorf(format, a...)}) }
+	if s.Name == "" {
 		errs = append(errs, &VMError{"?", errors.New("no name")})
 	}
-	if vm.CPUs < 0 {
-		add("cpus %d: must be at least 1", vm.CPUs)
+	if s.CPUs < 1 {
+		add("cpus %d: must be at least 1", s.CPUs)
 	}
-	if vm.Memory != 0 && vm.Memory < minMemory {
-		add("memory %d bytes: a guest needs at least 16MiB", vm.Memory)
+	if s.Memory < minMemory {
+		add("memory %d bytes: a guest needs at least 16MiB", s.Memory)
 	}
-	switch vm.Accel {
-	case "", "auto", "kvm", "tcg":
+	if s.Machine == "" {
+		add("no machine type")
+	}
+	switch s.AccelMode {
+	case "auto", "kvm", "tcg":
 	default:
-		add("accel %q: want auto, kvm or tcg", vm.Accel)
+		add("accel %q: want auto, kvm or tcg", s.AccelMode)
 	}
-	switch vm.Restart {
-	case "", config.RestartAlways, config.RestartOnFailure, config.RestartNever:
+	switch s.Restart {
+	case RestartAlways, RestartOnFailure, RestartNever:
 	default:
-		add("restart %q: want always, on-failure or never", vm.Restart)
+		add("restart %q: want always, on-failure or never", s.Restart)
 	}
-	if vm.ShutdownTimeout < 0 {
-		add("shutdown-timeout must not be negative")
+	if s.ShutdownTimeout <= 0 {
+		add("shutdown-timeout must be positive")
 	}
-	for i, d := range vm.Disks {
+	for i, d := range s.Disks {
 		if d.Path == "" {
 			add("disk %d: no path", i)
 		}
 		switch d.Format {
-		case "", "qcow2":
+		case "qcow2":
 		case "raw":
 			if d.Backing != "" {
 				add("disk %d (%s): a raw disk cannot have a backing image; use qcow2", i, d.Path)
@@ -74,60 +76,58 @@ func Check(vm config.VM) []error {
 			add("disk %d (%s): format %q: want qcow2 or raw", i, d.Path, d.Format)
 		}
 	}
-	for i, iso := range vm.CDROMs {
+	for i, iso := range s.CDROMs {
 		if iso == "" {
 			add("cdrom %d: no path", i)
 		}
 	}
 	seed := 0
-	if vm.CloudInit != nil {
+	if s.CloudInit != nil {
 		seed = 1
 	}
-	if n := len(vm.CDROMs) + seed; n > ahciPorts {
+	if n := len(s.CDROMs) + seed; n > ahciPorts {
 		add("%d CD-ROMs (cloud-init's seed counts as one): the q35 machine has %d SATA ports", n, ahciPorts)
 	}
-	if vm.Kernel == "" && (vm.Initrd != "" || vm.Append != "") {
+	if s.Kernel == "" && (s.Initrd != "" || s.Append != "") {
 		add("initrd and append need a kernel")
 	}
-	if vm.VNC != nil && (*vm.VNC < 0 || *vm.VNC > 99) {
-		add("vnc display %d: want 0 to 99", *vm.VNC)
+	if s.VNC != nil && (*s.VNC < 0 || *s.VNC > 99) {
+		add("vnc display %d: want 0 to 99", *s.VNC)
 	}
 	seen := map[rune]bool{}
-	for _, c := range vm.Boot {
+	for _, c := range s.Boot {
 		if !strings.ContainsRune("cdn", c) {
-			add("boot %q: letters are c (disk), d (cdrom) and n (network)", vm.Boot)
+			add("boot %q: letters are c (disk), d (cdrom) and n (network)", s.Boot)
 			break
 		}
 		if seen[c] {
-			add("boot %q: %c appears twice", vm.Boot, c)
+			add("boot %q: %c appears twice", s.Boot, c)
 		}
 		seen[c] = true
 		switch {
-		case c == 'c' && len(vm.Disks) == 0:
-			add("boot %q: c (disk) but the VM has no disks", vm.Boot)
-		case c == 'd' && len(vm.CDROMs) == 0:
-			add("boot %q: d (cdrom) but the VM has no CD-ROMs", vm.Boot)
-		case c == 'n' && len(vm.NICs) == 0:
-			add("boot %q: n (network) but the VM has no NICs", vm.Boot)
+		case c == 'c' && len(s.Disks) == 0:
+			add("boot %q: c (disk) but the VM has no disks", s.Boot)
+		case c == 'd' && len(s.CDROMs) == 0:
+			add("boot %q: d (cdrom) but the VM has no CD-ROMs", s.Boot)
+		case c == 'n' && len(s.NICs) == 0:
+			add("boot %q: n (network) but the VM has no NICs", s.Boot)
 		}
 	}
-	for i, n := range vm.NICs {
-		if n.MAC != "" {
-			hw, err := net.ParseMAC(n.MAC)
-			if err != nil || len(hw) != 6 {
-				add("nic %d: MAC %q is not an Ethernet address", i, n.MAC)
-			} else if hw[0]&1 != 0 {
-				add("nic %d: MAC %s is a multicast address", i, hw)
-			}
+	for i, n := range s.NICs {
+		switch {
+		case n.TAP == "":
+			add("nic %d: no TAP name", i)
+		case len(n.MAC) != 6:
+			add("nic %d: MAC %q is not an Ethernet address", i, n.MAC)
+		case n.MAC[0]&1 != 0:
+			add("nic %d: MAC %s is a multicast address", i, n.MAC)
 		}
-		if !n.IPv4.IsZero() && !n.IPv4.DHCP {
-			if _, _, err := staticIPv4(n.IPv4); err != nil {
-				add("nic %d: %v", i, err)
-			}
+		if err := checkIPv4(n.IPv4); err != nil {
+			add("nic %d: %v", i, err)
 		}
 	}
-	if vm.CloudInit != nil && vm.CloudInit.MetaData != "" {
-		if _, err := metaData(Spec{VM: vm}); err != nil {
+	if s.CloudInit != nil && s.CloudInit.MetaData != "" {
+		if _, err := metaData(s); err != nil {
 			add("%v", err)
 		}
 	}
@@ -136,35 +136,33 @@ func Check(vm config.VM) []error {
 
 // CheckAll checks every VM and what VMs can clash on: names, VNC displays
 // and writable disks (two guests writing one image corrupt it).
-func CheckAll(vms []config.VM) []error {
+func CheckAll(specs []Spec) []error {
 	var errs []error
 	names := map[string]bool{}
 	vnc := map[int]string{}
 	disks := map[string]string{}
-	for _, vm := range vms {
-		errs = append(errs, Check(vm)...)
-		if names[vm.Name] {
-			errs = append(errs, &VMError{vm.Name, errors.New("name used by another VM")})
+	for _, s := range specs {
+		errs = append(errs, Check(s)...)
+		if names[s.Name] {
+			errs = append(errs, &VMError{s.Name, errors.New("name used by another VM")})
 		}
-		names[vm.Name] = true
-		if vm.VNC != nil {
-			if other, ok := vnc[*vm.VNC]; ok {
-				errs = append(errs, &VMError{vm.Name, fmt.Errorf("vnc display %d (port %d) is also used by vm %s", *vm.VNC, 5900+*vm.VNC, other)})
+		names[s.Name] = true
+		if s.VNC != nil {
+			if other, ok := vnc[*s.VNC]; ok {
+				errs = append(errs, &VMError{s.Name, fmt.Errorf("vnc display %d (port %d) is also used by vm %s", *s.VNC, 5900+*s.VNC, other)})
 			} else {
-				vnc[*vm.VNC] = vm.Name
+				vnc[*s.VNC] = s.Name
 			}
 		}
-		for _, d := range vm.Disks {
+		for _, d := range s.Disks {
 			if d.ReadOnly || d.Path == "" {
 				continue
 			}
-			// Relative paths are relative to the same state directory, so
-			// comparing cleaned paths finds the clashes.
 			p := path.Clean(d.Path)
-			if other, ok := disks[p]; ok && other != vm.Name {
-				errs = append(errs, &VMError{vm.Name, fmt.Errorf("disk %s is also written by vm %s", d.Path, other)})
+			if other, ok := disks[p]; ok && other != s.Name {
+				errs = append(errs, &VMError{s.Name, fmt.Errorf("disk %s is also written by vm %s", d.Path, other)})
 			} else {
-				disks[p] = vm.Name
+				disks[p] = s.Name
 			}
 		}
 	}
@@ -192,25 +190,24 @@ func HostFacts() Host {
 // has, a VNC port taken by another program. QEMU would fail on each of
 // these too, but with a message that does not name the config field.
 func Preflight(s Spec, h Host) []error {
-	vm := s.VM
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, &VMError{vm.Name, fmt.Errorf(format, a...)}) }
+	add := func(format string, a ...any) { errs = append(errs, &VMError{s.Name, fmt.Errorf(format, a...)}) }
 	exists := func(what, p string) {
 		if p == "" {
 			return
 		}
-		fi, err := os.Stat(s.Resolve(p))
+		fi, err := os.Stat(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			add("%s %s: not found (%s)", what, p, s.Resolve(p))
+			add("%s %s: not found", what, p)
 		case err != nil:
 			add("%s %s: %v", what, p, err)
 		case fi.IsDir():
 			add("%s %s: is a directory", what, p)
 		}
 	}
-	for i, d := range vm.Disks {
-		_, err := os.Stat(s.Resolve(d.Path))
+	for i, d := range s.Disks {
+		_, err := os.Stat(d.Path)
 		switch {
 		case err == nil:
 		case !errors.Is(err, fs.ErrNotExist):
@@ -222,21 +219,21 @@ func Preflight(s Spec, h Host) []error {
 		}
 		exists(fmt.Sprintf("disk %d backing image", i), d.Backing)
 	}
-	for i, iso := range vm.CDROMs {
+	for i, iso := range s.CDROMs {
 		exists(fmt.Sprintf("cdrom %d", i), iso)
 	}
-	exists("kernel", vm.Kernel)
-	exists("initrd", vm.Initrd)
-	if h.MemTotal > 0 && uint64(memory(vm)) > h.MemTotal {
-		add("memory %d MiB is more than the box has (%d MiB)", uint64(memory(vm))>>20, h.MemTotal>>20)
+	exists("kernel", s.Kernel)
+	exists("initrd", s.Initrd)
+	if h.MemTotal > 0 && uint64(s.Memory) > h.MemTotal {
+		add("memory %d MiB is more than the box has (%d MiB)", uint64(s.Memory)>>20, h.MemTotal>>20)
 	}
 	if port := s.VNCPort(); port != 0 && h.PortFree != nil && !h.PortFree(port) {
-		add("vnc display %d: port %d is in use", *vm.VNC, port)
+		add("vnc display %d: port %d is in use", *s.VNC, port)
 	}
 	if err := checkSocketPath(s.Paths().QMP); err != nil {
 		add("%v", err)
 	}
-	if err := s.checkPorts(); err != nil {
+	if err := s.CheckNICs(); err != nil {
 		add("%v", err)
 	}
 	return errs

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // Cmdline returns QEMU's arguments (without argv[0]) for s. It is a pure
@@ -16,11 +14,10 @@ import (
 // first and only then lets the CPUs run, so no guest output or event is
 // lost and a QEMU that cannot be controlled never runs a guest.
 func Cmdline(s Spec) ([]string, error) {
-	vm := s.VM
-	if vm.Name == "" {
+	if s.Name == "" {
 		return nil, errors.New("VM has no name")
 	}
-	if err := s.checkPorts(); err != nil {
+	if err := s.CheckNICs(); err != nil {
 		return nil, err
 	}
 	var cpu string
@@ -37,15 +34,15 @@ func Cmdline(s Spec) ([]string, error) {
 	p := s.Paths()
 
 	a := []string{
-		"-name", "guest=" + opt(vm.Name) + ",debug-threads=on",
+		"-name", "guest=" + opt(s.Name) + ",debug-threads=on",
 		// No defaults: QEMU would otherwise add a user-mode NIC, a VGA card
 		// and a monitor nobody reads, and read /etc/qemu configs.
 		"-nodefaults", "-no-user-config",
-		"-machine", opt(machine(vm)),
+		"-machine", opt(s.Machine),
 		"-accel", string(s.Accel),
 		"-cpu", cpu,
-		"-smp", strconv.Itoa(cpus(vm)),
-		"-m", mebibytes(memory(vm)),
+		"-smp", strconv.Itoa(s.CPUs),
+		"-m", mebibytes(s.Memory),
 		// The serial console goes to QEMU's stdout, which the supervisor
 		// copies into the log file and the ring buffer; signal=off keeps a
 		// stray ^C on nucbox's console from killing the guest.
@@ -54,30 +51,30 @@ func Cmdline(s Spec) ([]string, error) {
 		"-qmp", "unix:" + opt(p.QMP) + ",server=on,wait=off",
 		"-S",
 	}
-	if vm.VNC != nil {
+	if s.VNC != nil {
 		// All addresses, like the hand-written kvm lines it replaces: the
 		// console is meant to be reached from the lab network.
-		a = append(a, "-vnc", ":"+strconv.Itoa(*vm.VNC),
+		a = append(a, "-vnc", ":"+strconv.Itoa(*s.VNC),
 			"-device", "VGA",
 			// An absolute pointer keeps the VNC cursor and the guest's in step.
 			"-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0")
 	} else {
 		a = append(a, "-display", "none")
 	}
-	if vm.Kernel != "" {
-		a = append(a, "-kernel", s.Resolve(vm.Kernel))
-		if vm.Initrd != "" {
-			a = append(a, "-initrd", s.Resolve(vm.Initrd))
+	if s.Kernel != "" {
+		a = append(a, "-kernel", s.Kernel)
+		if s.Initrd != "" {
+			a = append(a, "-initrd", s.Initrd)
 		}
-		if vm.Append != "" {
-			a = append(a, "-append", vm.Append)
+		if s.Append != "" {
+			a = append(a, "-append", s.Append)
 		}
 	}
 
-	boot := bootIndexes(vm)
-	for i, d := range vm.Disks {
+	boot := bootIndexes(s)
+	for i, d := range s.Disks {
 		drive := fmt.Sprintf("file=%s,format=%s,if=none,id=disk%d,discard=unmap",
-			opt(s.Resolve(d.Path)), diskFormat(d), i)
+			opt(d.Path), d.Format, i)
 		if d.ReadOnly {
 			drive += ",readonly=on"
 		}
@@ -87,16 +84,16 @@ func Cmdline(s Spec) ([]string, error) {
 	// CD-ROMs sit on the q35 AHCI ports ide.0 to ide.5, the seed last so
 	// that configured ISOs keep their port when cloud-init is added.
 	port := 0
-	for i, iso := range vm.CDROMs {
-		a = append(a, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=cd%d,media=cdrom,readonly=on", opt(s.Resolve(iso)), i),
+	for i, iso := range s.CDROMs {
+		a = append(a, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=cd%d,media=cdrom,readonly=on", opt(iso), i),
 			"-device", fmt.Sprintf("ide-cd,drive=cd%d,bus=ide.%d%s", i, port, boot.index('d', i)))
 		port++
 	}
-	if vm.CloudInit != nil {
+	if s.CloudInit != nil {
 		a = append(a, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=seed,media=cdrom,readonly=on", opt(p.Seed)),
 			"-device", fmt.Sprintf("ide-cd,drive=seed,bus=ide.%d", port))
 	}
-	for i, pt := range s.Ports {
+	for i, pt := range s.NICs {
 		dev := fmt.Sprintf("virtio-net-pci,netdev=net%d,mac=%s", i, pt.MAC)
 		if idx := boot.index('n', i); idx != "" {
 			dev += idx
@@ -116,18 +113,18 @@ func Cmdline(s Spec) ([]string, error) {
 func opt(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 
 // mebibytes renders a size for -m, rounded up to whole MiB (QEMU's unit).
-func mebibytes(sz config.Size) string {
+func mebibytes(sz int64) string {
 	const mib = 1 << 20
 	return strconv.FormatUint((uint64(sz)+mib-1)/mib, 10) + "M"
 }
 
 // bootOrder is the VM's boot letters: as configured, else disks then
 // CD-ROMs, and the network only for a guest with nothing else to boot.
-func bootOrder(vm config.VM) string {
-	if vm.Boot != "" {
-		return vm.Boot
+func bootOrder(s Spec) string {
+	if s.Boot != "" {
+		return s.Boot
 	}
-	if len(vm.Disks) == 0 && len(vm.CDROMs) == 0 && vm.Kernel == "" && len(vm.NICs) > 0 {
+	if len(s.Disks) == 0 && len(s.CDROMs) == 0 && s.Kernel == "" && len(s.NICs) > 0 {
 		return "n"
 	}
 	return "cd"
@@ -139,11 +136,11 @@ func bootOrder(vm config.VM) string {
 // bootindex properties only.
 type bootSlots map[byte]int
 
-func bootIndexes(vm config.VM) bootSlots {
-	counts := map[byte]int{'c': len(vm.Disks), 'd': len(vm.CDROMs), 'n': len(vm.NICs)}
+func bootIndexes(s Spec) bootSlots {
+	counts := map[byte]int{'c': len(s.Disks), 'd': len(s.CDROMs), 'n': len(s.NICs)}
 	slots := bootSlots{}
 	next := 1
-	for _, c := range []byte(bootOrder(vm)) {
+	for _, c := range []byte(bootOrder(s)) {
 		if _, seen := slots[c]; seen {
 			continue
 		}

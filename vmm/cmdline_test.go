@@ -3,8 +3,7 @@ package vmm
 import (
 	"strings"
 	"testing"
-
-	"github.com/nucbox/nucbox/config"
+	"time"
 )
 
 func intp(i int) *int { return &i }
@@ -36,54 +35,69 @@ func cat(parts ...[]string) []string {
 	return out
 }
 
+// vm1 is guest vm1 in state dir /s with config's defaults, changed by
+// edit.
+func vm1(edit func(s *Spec)) Spec {
+	s := Spec{Name: "vm1", StateDir: "/s", CPUs: 1, Memory: 1 << 30, Machine: "q35", AccelMode: "auto",
+		Restart: RestartAlways, ShutdownTimeout: time.Minute}
+	if edit != nil {
+		edit(&s)
+	}
+	return s
+}
+
 func TestCmdline(t *testing.T) {
 	base := head("tcg", "max", "1", "1024M")
-	port := func(tap, mac string) Port { return Port{TAP: tap, MAC: mustMAC(mac)} }
+	nic := func(tap, mac string) NIC { return NIC{TAP: tap, MAC: mustMAC(mac)} }
+	qcow2 := func(path string) Disk { return Disk{Path: path, Format: "qcow2"} }
 	for _, tc := range []struct {
 		name  string
-		vm    config.VM
+		vm    Spec
 		accel Accel
-		ports []Port
 		want  []string
 	}{
 		{
 			name: "defaults",
-			vm:   config.VM{Name: "vm1"},
+			vm:   vm1(nil),
 			want: cat(base, noDisplay),
 		},
 		{
 			name:  "kvm uses the host CPU",
-			vm:    config.VM{Name: "vm1", CPUs: 4, Memory: 2 << 30},
+			vm:    vm1(func(s *Spec) { s.CPUs, s.Memory = 4, 2<<30 }),
 			accel: KVM,
 			want:  cat(head("kvm", "host", "4", "2048M"), noDisplay),
 		},
 		{
 			name: "memory rounds up to MiB",
-			vm:   config.VM{Name: "vm1", Memory: 512<<20 + 1},
+			vm:   vm1(func(s *Spec) { s.Memory = 512<<20 + 1 }),
 			want: cat(head("tcg", "max", "1", "513M"), noDisplay),
 		},
 		{
 			name: "machine type",
-			vm:   config.VM{Name: "vm1", Machine: "pc-q35-7.2"},
+			vm:   vm1(func(s *Spec) { s.Machine = "pc-q35-7.2" }),
 			want: cat(strings.Fields(strings.Replace(strings.Join(base, " "), "-machine q35", "-machine pc-q35-7.2", 1)), noDisplay),
 		},
 		{
 			name: "vnc",
-			vm:   config.VM{Name: "vm1", VNC: intp(3)},
+			vm:   vm1(func(s *Spec) { s.VNC = intp(3) }),
 			want: cat(base, []string{"-vnc", ":3", "-device", "VGA", "-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0"}),
 		},
 		{
-			name: "direct kernel boot, relative to the state dir",
-			vm:   config.VM{Name: "vm1", Kernel: "k/vmlinuz", Initrd: "/boot/initrd.img", Append: "console=ttyS0 root=/dev/vda1"},
+			name: "direct kernel boot",
+			vm: vm1(func(s *Spec) {
+				s.Kernel, s.Initrd, s.Append = "/s/k/vmlinuz", "/boot/initrd.img", "console=ttyS0 root=/dev/vda1"
+			}),
 			want: cat(base, noDisplay, []string{"-kernel", "/s/k/vmlinuz", "-initrd", "/boot/initrd.img", "-append", "console=ttyS0 root=/dev/vda1"}),
 		},
 		{
 			name: "disks: qcow2, raw, read-only; first disk boots first",
-			vm: config.VM{Name: "vm1", Disks: []config.Disk{
-				{Path: "vm1.qcow2", Size: 1 << 30},
-				{Path: "/data/scratch.img", Format: "raw"},
-				{Path: "base.qcow2", ReadOnly: true},
-			}},
+			vm: vm1(func(s *Spec) {
+				s.Disks = []Disk{
+					{Path: "/s/vm1.qcow2", Size: 1 << 30, Format: "qcow2"},
+					{Path: "/data/scratch.img", Format: "raw"},
+					{Path: "/s/base.qcow2", Format: "qcow2", ReadOnly: true},
+				}
+			}),
 			want: cat(base, noDisplay, []string{
 				"-drive", "file=/s/vm1.qcow2,format=qcow2,if=none,id=disk0,discard=unmap", "-device", "virtio-blk-pci,drive=disk0,bootindex=1",
 				"-drive", "file=/data/scratch.img,format=raw,if=none,id=disk1,discard=unmap", "-device", "virtio-blk-pci,drive=disk1,bootindex=2",
@@ -92,8 +106,10 @@ func TestCmdline(t *testing.T) {
 		},
 		{
 			name: "cdroms and the cloud-init seed on AHCI ports",
-			vm: config.VM{Name: "vm1", CDROMs: []string{"isos/installer.iso", "drivers.iso"},
-				CloudInit: &config.CloudInit{UserData: "#cloud-config\n"}},
+			vm: vm1(func(s *Spec) {
+				s.CDROMs = []string{"/s/isos/installer.iso", "/s/drivers.iso"}
+				s.CloudInit = &CloudInit{UserData: "#cloud-config\n"}
+			}),
 			want: cat(base, noDisplay, []string{
 				"-drive", "file=/s/isos/installer.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on", "-device", "ide-cd,drive=cd0,bus=ide.0,bootindex=1",
 				"-drive", "file=/s/drivers.iso,format=raw,if=none,id=cd1,media=cdrom,readonly=on", "-device", "ide-cd,drive=cd1,bus=ide.1,bootindex=2",
@@ -102,8 +118,9 @@ func TestCmdline(t *testing.T) {
 		},
 		{
 			name: "installer: boot order dc puts the ISO before the empty disk",
-			vm: config.VM{Name: "vm1", Boot: "dc", Disks: []config.Disk{{Path: "vm1.qcow2", Size: 1 << 30}},
-				CDROMs: []string{"installer.iso"}},
+			vm: vm1(func(s *Spec) {
+				s.Boot, s.Disks, s.CDROMs = "dc", []Disk{{Path: "/s/vm1.qcow2", Size: 1 << 30, Format: "qcow2"}}, []string{"/s/installer.iso"}
+			}),
 			want: cat(base, noDisplay, []string{
 				"-drive", "file=/s/vm1.qcow2,format=qcow2,if=none,id=disk0,discard=unmap", "-device", "virtio-blk-pci,drive=disk0,bootindex=2",
 				"-drive", "file=/s/installer.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on", "-device", "ide-cd,drive=cd0,bus=ide.0,bootindex=1",
@@ -111,11 +128,10 @@ func TestCmdline(t *testing.T) {
 		},
 		{
 			name: "nics on vswitch TAPs; no boot ROM unless booted from",
-			vm:   config.VM{Name: "vm1", NICs: []config.NIC{{VLAN: 10}, {VLAN: 20}}, Disks: []config.Disk{{Path: "d.qcow2"}}},
-			ports: []Port{
-				port("t-vm1-0", "02:11:22:33:44:55"),
-				port("t-vm1-1", "02:11:22:33:44:66"),
-			},
+			vm: vm1(func(s *Spec) {
+				s.NICs = []NIC{nic("t-vm1-0", "02:11:22:33:44:55"), nic("t-vm1-1", "02:11:22:33:44:66")}
+				s.Disks = []Disk{qcow2("/s/d.qcow2")}
+			}),
 			want: cat(base, noDisplay, []string{
 				"-drive", "file=/s/d.qcow2,format=qcow2,if=none,id=disk0,discard=unmap", "-device", "virtio-blk-pci,drive=disk0,bootindex=1",
 				"-netdev", "tap,id=net0,ifname=t-vm1-0,script=no,downscript=no", "-device", "virtio-net-pci,netdev=net0,mac=02:11:22:33:44:55,romfile=",
@@ -123,17 +139,17 @@ func TestCmdline(t *testing.T) {
 			}),
 		},
 		{
-			name:  "pxe: a guest with only NICs boots from the network",
-			vm:    config.VM{Name: "vm1", NICs: []config.NIC{{VLAN: 10}}},
-			ports: []Port{port("t-vm1-0", "02:11:22:33:44:55")},
+			name: "pxe: a guest with only NICs boots from the network",
+			vm:   vm1(func(s *Spec) { s.NICs = []NIC{nic("t-vm1-0", "02:11:22:33:44:55")} }),
 			want: cat(base, noDisplay, []string{
 				"-netdev", "tap,id=net0,ifname=t-vm1-0,script=no,downscript=no", "-device", "virtio-net-pci,netdev=net0,mac=02:11:22:33:44:55,bootindex=1",
 			}),
 		},
 		{
-			name:  "boot order nc",
-			vm:    config.VM{Name: "vm1", Boot: "nc", NICs: []config.NIC{{}}, Disks: []config.Disk{{Path: "a"}, {Path: "b"}}},
-			ports: []Port{port("t-vm1-0", "02:11:22:33:44:55")},
+			name: "boot order nc",
+			vm: vm1(func(s *Spec) {
+				s.Boot, s.NICs, s.Disks = "nc", []NIC{nic("t-vm1-0", "02:11:22:33:44:55")}, []Disk{qcow2("/s/a"), qcow2("/s/b")}
+			}),
 			want: cat(base, noDisplay, []string{
 				"-drive", "file=/s/a,format=qcow2,if=none,id=disk0,discard=unmap", "-device", "virtio-blk-pci,drive=disk0,bootindex=2",
 				"-drive", "file=/s/b,format=qcow2,if=none,id=disk1,discard=unmap", "-device", "virtio-blk-pci,drive=disk1,bootindex=3",
@@ -142,18 +158,19 @@ func TestCmdline(t *testing.T) {
 		},
 		{
 			name: "commas in paths are doubled",
-			vm:   config.VM{Name: "vm1", Disks: []config.Disk{{Path: "/d/a,b.qcow2"}}},
+			vm:   vm1(func(s *Spec) { s.Disks = []Disk{qcow2("/d/a,b.qcow2")} }),
 			want: cat(base, noDisplay, []string{
 				"-drive", "file=/d/a,,b.qcow2,format=qcow2,if=none,id=disk0,discard=unmap", "-device", "virtio-blk-pci,drive=disk0,bootindex=1",
 			}),
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			accel := tc.accel
-			if accel == "" {
-				accel = TCG
+			s := tc.vm
+			s.Accel = tc.accel
+			if s.Accel == "" {
+				s.Accel = TCG
 			}
-			got, err := Cmdline(Spec{VM: tc.vm, StateDir: "/s", Ports: tc.ports, Accel: accel})
+			got, err := Cmdline(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,34 +187,13 @@ func TestCmdlineErrors(t *testing.T) {
 		s    Spec
 		want string
 	}{
-		{"unresolved accel", Spec{VM: config.VM{Name: "vm1"}}, "not resolved"},
+		{"unresolved accel", vm1(nil), "not resolved"},
 		{"no name", Spec{Accel: TCG}, "no name"},
-		{"missing TAP", Spec{Accel: TCG, VM: config.VM{Name: "vm1", NICs: []config.NIC{{}}}}, "1 NICs configured but 0 TAPs"},
-		{"bad MAC", Spec{Accel: TCG, VM: config.VM{Name: "vm1", NICs: []config.NIC{{}}}, Ports: []Port{{TAP: "t"}}}, "not a 6-byte"},
+		{"missing TAP", vm1(func(s *Spec) { s.Accel, s.NICs = TCG, []NIC{{}} }), "nic 0: no TAP name"},
+		{"bad MAC", vm1(func(s *Spec) { s.Accel, s.NICs = TCG, []NIC{{TAP: "t"}} }), "not a 6-byte"},
 	} {
 		if _, err := Cmdline(tc.s); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
 		}
-	}
-}
-
-func TestPortsFor(t *testing.T) {
-	vm := config.VM{Name: "ubuntu1", NICs: []config.NIC{{VLAN: 10}, {MAC: "52:54:00:AB:CD:EF"}}}
-	ports, err := PortsFor("nuc1", vm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ports[0].TAP != config.TAPName("ubuntu1", 0) || ports[1].TAP != config.TAPName("ubuntu1", 1) {
-		t.Errorf("TAPs %q %q", ports[0].TAP, ports[1].TAP)
-	}
-	if ports[0].MAC.String() != config.DeriveMAC("nuc1", "ubuntu1", 0).String() {
-		t.Errorf("derived MAC %s", ports[0].MAC)
-	}
-	if ports[1].MAC.String() != "52:54:00:ab:cd:ef" {
-		t.Errorf("configured MAC %s", ports[1].MAC)
-	}
-	vm.NICs[1].MAC = "nope"
-	if _, err := PortsFor("nuc1", vm); err == nil {
-		t.Error("bad MAC accepted")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
@@ -54,7 +53,7 @@ func TestRingFollowerTooSlowIsDropped(t *testing.T) {
 }
 
 func TestConsoleNotRunning(t *testing.T) {
-	g := NewGuest(Spec{VM: config.VM{Name: "idle"}}, Options{})
+	g := NewGuest(vm1(func(s *Spec) { s.Name = "idle" }), Options{})
 	if _, err := g.OpenConsole(); err != ErrNotRunning {
 		t.Errorf("OpenConsole on a guest never started: %v", err)
 	}
@@ -80,9 +79,9 @@ while read -r line; do echo "got: $line" | tr a-z A-Z; done
 func TestHostConsole(t *testing.T) {
 	hostTier(t, false)
 	s := tinySpec(t, "")
-	s.VM.Initrd = buildConsoleInitramfs(t, t.TempDir())
+	s.Initrd = buildConsoleInitramfs(t, t.TempDir())
 	// The init ignores the power button: quit after a short wait.
-	s.VM.ShutdownTimeout = config.Duration(time.Second)
+	s.ShutdownTimeout = time.Second
 	g := startGuest(t, s, Options{})
 	waitSerial(t, g, "NUCBOX-CONSOLE-READY")
 

@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // QemuImg runs qemu-img. Disks are created and grown by qemu-img rather
@@ -132,9 +130,9 @@ func isQcow2(path string) (bool, error) {
 // with a less helpful message. A configured size smaller than the disk
 // is never applied: shrinking would cut off guest data. The returned
 // warnings belong in the guest's status.
-func PrepareDisks(ctx context.Context, q QemuImg, stateDir string, vm config.VM) (warnings []string, err error) {
-	for i, d := range vm.Disks {
-		w, err := prepareDisk(ctx, q, stateDir, d)
+func PrepareDisks(ctx context.Context, q QemuImg, disks []Disk) (warnings []string, err error) {
+	for i, d := range disks {
+		w, err := prepareDisk(ctx, q, d)
 		if err != nil {
 			return warnings, fmt.Errorf("disk %d (%s): %w", i, d.Path, err)
 		}
@@ -145,13 +143,12 @@ func PrepareDisks(ctx context.Context, q QemuImg, stateDir string, vm config.VM)
 	return warnings, nil
 }
 
-func prepareDisk(ctx context.Context, q QemuImg, stateDir string, d config.Disk) (string, error) {
-	path := Resolve(stateDir, d.Path)
-	format := diskFormat(d)
+func prepareDisk(ctx context.Context, q QemuImg, d Disk) (string, error) {
+	path, format := d.Path, d.Format
 	_, statErr := os.Stat(path)
 	switch {
 	case errors.Is(statErr, fs.ErrNotExist):
-		return "", createDisk(ctx, q, stateDir, path, format, d)
+		return "", createDisk(ctx, q, d)
 	case statErr != nil:
 		return "", statErr
 	}
@@ -171,7 +168,7 @@ func prepareDisk(ctx context.Context, q QemuImg, stateDir string, d config.Disk)
 	if err != nil {
 		return "", err
 	}
-	want := int64(d.Size)
+	want := d.Size
 	switch {
 	case want > info.VirtualSize:
 		if err := q.Resize(ctx, path, format, want); err != nil {
@@ -183,13 +180,14 @@ func prepareDisk(ctx context.Context, q QemuImg, stateDir string, d config.Disk)
 	return "", nil
 }
 
-func createDisk(ctx context.Context, q QemuImg, stateDir, path, format string, d config.Disk) error {
+func createDisk(ctx context.Context, q QemuImg, d Disk) error {
+	path, format := d.Path, d.Format
 	if d.ReadOnly {
 		return fmt.Errorf("%s does not exist (read-only disks are not created)", path)
 	}
 	var backing, backingFormat string
 	if d.Backing != "" {
-		backing = Resolve(stateDir, d.Backing)
+		backing = d.Backing
 		if _, err := os.Stat(backing); err != nil {
 			return fmt.Errorf("backing image: %w", err)
 		}
@@ -204,5 +202,5 @@ func createDisk(ctx context.Context, q QemuImg, stateDir, path, format string, d
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return q.Create(ctx, path, format, int64(d.Size), backing, backingFormat)
+	return q.Create(ctx, path, format, d.Size, backing, backingFormat)
 }

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 func needQemuImg(t *testing.T) {
@@ -34,12 +32,13 @@ func TestPrepareDisks(t *testing.T) {
 	if err := q.Create(ctx, filepath.Join(dir, "images/base.img"), "raw", 32<<20, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	vm := config.VM{Name: "vm1", Disks: []config.Disk{
-		{Path: "vm1/root.qcow2", Size: 64 << 20},
-		{Path: "vm1/overlay.qcow2", Backing: "images/base.img"},
-		{Path: "vm1/scratch.img", Format: "raw", Size: 8 << 20},
-	}}
-	warnings, err := PrepareDisks(ctx, q, dir, vm)
+	in := func(p string) string { return filepath.Join(dir, p) }
+	disks := []Disk{
+		{Path: in("vm1/root.qcow2"), Size: 64 << 20, Format: "qcow2"},
+		{Path: in("vm1/overlay.qcow2"), Backing: in("images/base.img"), Format: "qcow2"},
+		{Path: in("vm1/scratch.img"), Format: "raw", Size: 8 << 20},
+	}
+	warnings, err := PrepareDisks(ctx, q, disks)
 	if err != nil || len(warnings) != 0 {
 		t.Fatalf("create: %v %v", warnings, err)
 	}
@@ -61,13 +60,13 @@ func TestPrepareDisks(t *testing.T) {
 	}
 
 	// Idempotent: the same config again changes nothing.
-	if w, err := PrepareDisks(ctx, q, dir, vm); err != nil || len(w) != 0 {
+	if w, err := PrepareDisks(ctx, q, disks); err != nil || len(w) != 0 {
 		t.Fatalf("second prepare: %v %v", w, err)
 	}
 	// Growing the config grows the disks; shrinking it only warns.
-	vm.Disks[0].Size = 128 << 20
-	vm.Disks[2].Size = 4 << 20
-	w, err := PrepareDisks(ctx, q, dir, vm)
+	disks[0].Size = 128 << 20
+	disks[2].Size = 4 << 20
+	w, err := PrepareDisks(ctx, q, disks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,15 +92,15 @@ func TestPrepareDisksRefuses(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "raw.img"), make([]byte, 1<<20), 0o644)
 	for _, tc := range []struct {
 		name string
-		disk config.Disk
+		disk Disk
 		want string
 	}{
-		{"raw file as qcow2", config.Disk{Path: "raw.img"}, "not a qcow2 image (set format: raw"},
-		{"no size", config.Disk{Path: "new.qcow2"}, "give the disk a size"},
-		{"missing backing", config.Disk{Path: "o.qcow2", Backing: "nope.img"}, "backing image"},
-		{"missing read-only", config.Disk{Path: "ro.qcow2", ReadOnly: true, Size: 1 << 20}, "read-only disks are not created"},
+		{"raw file as qcow2", Disk{Path: filepath.Join(dir, "raw.img"), Format: "qcow2"}, "not a qcow2 image (set format: raw"},
+		{"no size", Disk{Path: filepath.Join(dir, "new.qcow2"), Format: "qcow2"}, "give the disk a size"},
+		{"missing backing", Disk{Path: filepath.Join(dir, "o.qcow2"), Backing: filepath.Join(dir, "nope.img"), Format: "qcow2"}, "backing image"},
+		{"missing read-only", Disk{Path: filepath.Join(dir, "ro.qcow2"), ReadOnly: true, Size: 1 << 20, Format: "qcow2"}, "read-only disks are not created"},
 	} {
-		_, err := PrepareDisks(ctx, QemuImg{}, dir, config.VM{Name: "vm1", Disks: []config.Disk{tc.disk}})
+		_, err := PrepareDisks(ctx, QemuImg{}, []Disk{tc.disk})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}

@@ -1,30 +1,32 @@
 // Package vmm runs the box's QEMU guests. It owns everything between a
-// config.VM and a running, supervised QEMU process: the command line,
+// guest Spec and a running, supervised QEMU process: the command line,
 // the accelerator choice, disks (via qemu-img), cloud-init seeds, the
-// serial console, QMP, restarts and graceful shutdown. It does not create
-// TAPs or put them on VLANs (vswitch does; vmm attaches QEMU to them by
-// name) and it does not decide which guests should run (plan does).
+// serial console, QMP, restarts and graceful shutdown. It does not read
+// the config (config/plan compiles each VM into a complete Spec: defaults
+// filled in, paths absolute, TAP names and MACs derived), it does not
+// create TAPs or put them on VLANs (vswitch does; vmm attaches QEMU to
+// them by name) and it does not decide which guests should run.
 //
 // # Use
 //
-//	ports, _ := vmm.PortsFor(cfg.Hostname, vm)   // TAP names and MACs
-//	g := vmm.NewGuest(vmm.Spec{VM: vm, Box: cfg.Hostname, StateDir: cfg.StateDir, Ports: ports},
-//		vmm.Options{Procs: reaperAwareProcs})
+//	p, _ := plan.Compile(cfg)   // p.Desired.VMs are the guests' specs
+//	g := vmm.NewGuest(p.Desired.VMs[0], vmm.Options{Procs: reaperAwareProcs})
 //	err := g.Start(ctx)   // returns once QMP reports "running", or the first start failed
 //	st := g.Status()      // state, pid, uptime, restarts, accel and why, VNC port, QMP status
 //	out := g.Serial()     // tail of the serial console
 //	err = g.Stop(ctx)     // ACPI powerdown, then quit, then SIGKILL
 //
-// Cmdline, SeedFiles, Check and CheckAll are pure functions: `nucbox
-// plan` can call Check/CheckAll on any machine; Preflight checks what only
-// the box knows (files, memory, ports) and runs at every start.
+// Cmdline, SeedFiles, Check and CheckAll are pure functions of specs;
+// Preflight checks what only the box knows (files, memory, ports) and
+// runs at every start.
 //
 // # Files
 //
 // Guest files live under <state-dir>/vms/<name>/ (see PathsFor): seed.iso,
 // serial.log (rotated), qemu.log (QEMU's own messages and argv), qmp.sock
-// and pid. Disk, ISO and kernel paths in the config are relative to the
-// state directory unless absolute. A state directory in RAM (the default
+// and pid. Disk, ISO and kernel paths in a Spec are absolute (the config's
+// relative ones are resolved against the state directory by
+// config/plan). A state directory in RAM (the default
 // /var/lib/nucbox before the box has a data partition) is reported as a
 // warning in the guest's status: disks there do not survive a reboot.
 //

@@ -5,13 +5,12 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // Host tier: a real qemu-system-x86_64 with the tiny guest. The tests run
@@ -77,20 +76,20 @@ func tinySpec(t testing.TB, appendExtra string) Spec {
 	state := t.TempDir()
 	initrd := buildTinyInitramfs(t, state)
 	return Spec{
-		Box:      "testbox",
-		StateDir: state,
-		VM: config.VM{
-			Name:      "tiny",
-			CPUs:      1,
-			Memory:    256 << 20,
-			Accel:     "auto",
-			Kernel:    kernel,
-			Initrd:    initrd,
-			Append:    strings.TrimSpace(guestAppend + " " + appendExtra),
-			Disks:     []config.Disk{{Path: "tiny.qcow2", Size: 64 << 20}},
-			CloudInit: &config.CloudInit{UserData: "#cloud-config\n"},
-			Restart:   config.RestartAlways,
-		},
+		Box:             "testbox",
+		StateDir:        state,
+		Name:            "tiny",
+		CPUs:            1,
+		Memory:          256 << 20,
+		Machine:         "q35",
+		AccelMode:       "auto",
+		Kernel:          kernel,
+		Initrd:          initrd,
+		Append:          strings.TrimSpace(guestAppend + " " + appendExtra),
+		Disks:           []Disk{{Path: filepath.Join(state, "tiny.qcow2"), Size: 64 << 20, Format: "qcow2"}},
+		CloudInit:       &CloudInit{UserData: "#cloud-config\n"},
+		Restart:         RestartAlways,
+		ShutdownTimeout: time.Minute,
 	}
 }
 
@@ -119,7 +118,7 @@ func TestHostLifecycle(t *testing.T) {
 	hostTier(t, false)
 	s := tinySpec(t, "")
 	vnc := freeVNCDisplay(t)
-	s.VM.VNC = &vnc
+	s.VNC = &vnc
 	g := startGuest(t, s, Options{})
 
 	st := g.Status()
@@ -159,7 +158,7 @@ func TestHostLifecycle(t *testing.T) {
 	if _, err := os.Stat(s.Paths().PID); !os.IsNotExist(err) {
 		t.Errorf("pid file left behind: %v", err)
 	}
-	r, err := (QemuImg{}).Check(context.Background(), s.Resolve("tiny.qcow2"))
+	r, err := (QemuImg{}).Check(context.Background(), s.Disks[0].Path)
 	if err != nil || !r.Clean() {
 		t.Errorf("qemu-img check after clean shutdown: %+v, %v", r, err)
 	}
@@ -168,7 +167,7 @@ func TestHostLifecycle(t *testing.T) {
 func TestHostIgnoredPowerdownQuits(t *testing.T) {
 	hostTier(t, false)
 	s := tinySpec(t, "nucbox.test=ignore")
-	s.VM.ShutdownTimeout = config.Duration(2 * time.Second)
+	s.ShutdownTimeout = 2 * time.Second
 	g := startGuest(t, s, Options{})
 	waitSerial(t, g, guestUp)
 	start := time.Now()
@@ -184,7 +183,7 @@ func TestHostIgnoredPowerdownQuits(t *testing.T) {
 	if took < 2*time.Second || took > 10*time.Second {
 		t.Errorf("stop took %v; want the 2s grace period and a quick quit", took)
 	}
-	r, err := (QemuImg{}).Check(context.Background(), s.Resolve("tiny.qcow2"))
+	r, err := (QemuImg{}).Check(context.Background(), s.Disks[0].Path)
 	if err != nil || !r.Clean() {
 		t.Errorf("qemu-img check after quit: %+v, %v", r, err)
 	}
@@ -193,7 +192,7 @@ func TestHostIgnoredPowerdownQuits(t *testing.T) {
 func TestHostKillIsRestartedWithBackoff(t *testing.T) {
 	hostTier(t, false)
 	s := tinySpec(t, "")
-	s.VM.ShutdownTimeout = config.Duration(time.Second)
+	s.ShutdownTimeout = time.Second
 	backoff := Backoff{Min: 500 * time.Millisecond, Max: 4 * time.Second, Stable: time.Minute}
 	g := startGuest(t, s, Options{Backoff: backoff})
 
@@ -228,8 +227,8 @@ func TestHostKillIsRestartedWithBackoff(t *testing.T) {
 func TestHostBadInputIsPerVM(t *testing.T) {
 	hostTier(t, false)
 	s := tinySpec(t, "")
-	s.VM.CDROMs = []string{"missing.iso"}
-	s.VM.Restart = config.RestartNever
+	s.CDROMs = []string{"missing.iso"}
+	s.Restart = RestartNever
 	g := NewGuest(s, Options{Log: newTestLogger(t)})
 	err := g.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "cdrom 0 missing.iso: not found") {

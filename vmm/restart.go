@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // Backoff spaces out restarts of a guest that keeps dying: Min after the
@@ -48,11 +46,11 @@ func (b Backoff) Failures(before int, ran time.Duration) int {
 // shouldRestart applies a restart policy to a QEMU that exited on its own
 // (not stopped by nucbox). exitErr is what Wait returned: nil for exit
 // status 0, which QEMU uses when the guest powered itself off.
-func shouldRestart(policy config.Restart, exitErr error) bool {
+func shouldRestart(policy Restart, exitErr error) bool {
 	switch policy {
-	case config.RestartNever:
+	case RestartNever:
 		return false
-	case config.RestartOnFailure:
+	case RestartOnFailure:
 		return exitErr != nil
 	}
 	return true

@@ -5,8 +5,6 @@ import (
 	"os/exec"
 	"testing"
 	"time"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 func TestBackoffSchedule(t *testing.T) {
@@ -45,18 +43,18 @@ func TestBackoffReset(t *testing.T) {
 func TestShouldRestart(t *testing.T) {
 	crash := &exec.ExitError{}
 	for _, tc := range []struct {
-		policy config.Restart
+		policy Restart
 		err    error
 		want   bool
 	}{
-		{config.RestartAlways, nil, true},
-		{config.RestartAlways, crash, true},
+		{RestartAlways, nil, true},
+		{RestartAlways, crash, true},
 		{"", crash, true},
-		{config.RestartOnFailure, nil, false},
-		{config.RestartOnFailure, crash, true},
-		{config.RestartOnFailure, errors.New("start failed"), true},
-		{config.RestartNever, nil, false},
-		{config.RestartNever, crash, false},
+		{RestartOnFailure, nil, false},
+		{RestartOnFailure, crash, true},
+		{RestartOnFailure, errors.New("start failed"), true},
+		{RestartNever, nil, false},
+		{RestartNever, crash, false},
 	} {
 		if got := shouldRestart(tc.policy, tc.err); got != tc.want {
 			t.Errorf("shouldRestart(%q, %v) = %v", tc.policy, tc.err, got)

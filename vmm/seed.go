@@ -3,8 +3,6 @@ package vmm
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +10,6 @@ import (
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"github.com/goccy/go-yaml"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // SeedLabel is the volume label cloud-init's NoCloud datasource looks for.
@@ -36,7 +32,7 @@ type SeedFile struct {
 // users, first-boot scripts) whenever the id changes, which a guest that
 // merely got more memory must not go through.
 func SeedFiles(s Spec) ([]SeedFile, error) {
-	ci := s.VM.CloudInit
+	ci := s.CloudInit
 	if ci == nil {
 		return nil, nil
 	}
@@ -61,16 +57,16 @@ func SeedFiles(s Spec) ([]SeedFile, error) {
 
 func instanceID(s Spec) string {
 	if s.Box == "" {
-		return "nucbox-" + s.VM.Name
+		return "nucbox-" + s.Name
 	}
-	return "nucbox-" + s.Box + "-" + s.VM.Name
+	return "nucbox-" + s.Box + "-" + s.Name
 }
 
 // metaData writes the generated keys the user's meta-data does not set,
 // then the user's meta-data verbatim, so user keys win and user formatting
 // and comments survive.
 func metaData(s Spec) ([]byte, error) {
-	user := s.VM.CloudInit.MetaData
+	user := s.CloudInit.MetaData
 	var keys map[string]any
 	if strings.TrimSpace(user) != "" {
 		if err := yaml.Unmarshal([]byte(user), &keys); err != nil {
@@ -78,7 +74,7 @@ func metaData(s Spec) ([]byte, error) {
 		}
 	}
 	var b strings.Builder
-	for _, kv := range [][2]string{{"instance-id", instanceID(s)}, {"local-hostname", s.VM.Name}} {
+	for _, kv := range [][2]string{{"instance-id", instanceID(s)}, {"local-hostname", s.Name}} {
 		if _, set := keys[kv[0]]; !set {
 			fmt.Fprintf(&b, "%s: %s\n", kv[0], kv[1])
 		}
@@ -98,12 +94,9 @@ func metaData(s Spec) ([]byte, error) {
 // guest; with none at all the file is omitted and cloud-init falls back
 // to DHCP on the first NIC.
 func networkConfig(s Spec) ([]byte, error) {
-	if len(s.Ports) != len(s.VM.NICs) {
-		return nil, fmt.Errorf("%d NICs configured but %d ports given", len(s.VM.NICs), len(s.Ports))
-	}
 	var b strings.Builder
 	n := 0
-	for i, nic := range s.VM.NICs {
+	for i, nic := range s.NICs {
 		if nic.IPv4.IsZero() {
 			continue
 		}
@@ -111,18 +104,17 @@ func networkConfig(s Spec) ([]byte, error) {
 			b.WriteString("version: 2\nethernets:\n")
 		}
 		n++
-		fmt.Fprintf(&b, "  nic%d:\n    match:\n      macaddress: %q\n", i, s.Ports[i].MAC.String())
+		fmt.Fprintf(&b, "  nic%d:\n    match:\n      macaddress: %q\n", i, nic.MAC.String())
 		if nic.IPv4.DHCP {
 			b.WriteString("    dhcp4: true\n")
 			continue
 		}
-		addr, gw, err := staticIPv4(nic.IPv4)
-		if err != nil {
+		if err := checkIPv4(nic.IPv4); err != nil {
 			return nil, fmt.Errorf("nic %d: %w", i, err)
 		}
 		b.WriteString("    dhcp4: false\n")
-		fmt.Fprintf(&b, "    addresses:\n      - %s\n", addr)
-		if gw.IsValid() {
+		fmt.Fprintf(&b, "    addresses:\n      - %s\n", nic.IPv4.Address)
+		if gw := nic.IPv4.Gateway; gw.IsValid() {
 			// 0.0.0.0/0 rather than "default": older cloud-init renderers
 			// only know the prefix form.
 			fmt.Fprintf(&b, "    routes:\n      - to: 0.0.0.0/0\n        via: %s\n", gw)
@@ -130,7 +122,7 @@ func networkConfig(s Spec) ([]byte, error) {
 		if len(s.DNS) > 0 {
 			b.WriteString("    nameservers:\n      addresses:\n")
 			for _, d := range s.DNS {
-				if ip := net.ParseIP(d); ip == nil {
+				if !d.IsValid() {
 					return nil, fmt.Errorf("DNS server %q is not an IP address", d)
 				}
 				fmt.Fprintf(&b, "        - %s\n", d)
@@ -143,22 +135,25 @@ func networkConfig(s Spec) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-func staticIPv4(a config.IPv4) (netip.Prefix, netip.Addr, error) {
-	p, err := netip.ParsePrefix(a.Address)
-	if err != nil || !p.Addr().Is4() {
-		return netip.Prefix{}, netip.Addr{}, fmt.Errorf("address %q is not an IPv4 address with prefix length", a.Address)
+// checkIPv4 reports a static address cloud-init could not use.
+func checkIPv4(a IPv4) error {
+	if a.DHCP || a.IsZero() {
+		return nil
 	}
-	if a.Gateway == "" {
-		return p, netip.Addr{}, nil
+	p := a.Address
+	if !p.IsValid() || !p.Addr().Is4() {
+		return fmt.Errorf("address %q is not an IPv4 address with prefix length", p)
 	}
-	gw, err := netip.ParseAddr(a.Gateway)
-	if err != nil || !gw.Is4() {
-		return netip.Prefix{}, netip.Addr{}, fmt.Errorf("gateway %q is not an IPv4 address", a.Gateway)
+	if !a.Gateway.IsValid() {
+		return nil
 	}
-	if !p.Masked().Contains(gw) {
-		return netip.Prefix{}, netip.Addr{}, fmt.Errorf("gateway %s is outside %s", gw, p.Masked())
+	if !a.Gateway.Is4() {
+		return fmt.Errorf("gateway %q is not an IPv4 address", a.Gateway)
 	}
-	return p, gw, nil
+	if !p.Masked().Contains(a.Gateway) {
+		return fmt.Errorf("gateway %s is outside %s", a.Gateway, p.Masked())
+	}
+	return nil
 }
 
 // WriteSeed writes files as an ISO 9660 image labelled cidata, with Rock

@@ -2,34 +2,27 @@ package vmm
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 func seedSpec() Spec {
 	return Spec{
 		Box:      "nuc1",
 		StateDir: "/var/lib/nucbox",
-		VM: config.VM{
-			Name: "ubuntu1",
-			NICs: []config.NIC{
-				{VLAN: 10, IPv4: config.IPv4{Address: "10.0.10.5/24", Gateway: "10.0.10.1"}},
-				{VLAN: 20},
-				{VLAN: 30, IPv4: config.IPv4{DHCP: true}},
-			},
-			CloudInit: &config.CloudInit{UserData: "#cloud-config\npassword: lab\n"},
-		},
-		Ports: []Port{
-			{TAP: "t-ubuntu1-0", MAC: mustMAC("02:00:00:00:00:01")},
+		Name:     "ubuntu1",
+		NICs: []NIC{
+			{TAP: "t-ubuntu1-0", MAC: mustMAC("02:00:00:00:00:01"),
+				IPv4: IPv4{Address: netip.MustParsePrefix("10.0.10.5/24"), Gateway: netip.MustParseAddr("10.0.10.1")}},
 			{TAP: "t-ubuntu1-1", MAC: mustMAC("02:00:00:00:00:02")},
-			{TAP: "t-ubuntu1-2", MAC: mustMAC("02:00:00:00:00:03")},
+			{TAP: "t-ubuntu1-2", MAC: mustMAC("02:00:00:00:00:03"), IPv4: IPv4{DHCP: true}},
 		},
-		DNS: []string{"10.0.10.1"},
+		CloudInit: &CloudInit{UserData: "#cloud-config\npassword: lab\n"},
+		DNS:       []netip.Addr{netip.MustParseAddr("10.0.10.1")},
 	}
 }
 
@@ -85,7 +78,7 @@ ethernets:
 
 func TestSeedMetaDataMerge(t *testing.T) {
 	s := seedSpec()
-	s.VM.CloudInit = &config.CloudInit{MetaData: "local-hostname: web # mine\npublic-keys: [a]"}
+	s.CloudInit = &CloudInit{MetaData: "local-hostname: web # mine\npublic-keys: [a]"}
 	files, err := SeedFiles(s)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +91,7 @@ func TestSeedMetaDataMerge(t *testing.T) {
 		t.Errorf("empty user-data became %q", files[1].Data)
 	}
 
-	s.VM.CloudInit.MetaData = "- a list"
+	s.CloudInit.MetaData = "- a list"
 	if _, err := SeedFiles(s); err == nil {
 		t.Error("meta-data that is not a mapping was accepted")
 	}
@@ -106,8 +99,8 @@ func TestSeedMetaDataMerge(t *testing.T) {
 
 func TestSeedNoNetworkConfig(t *testing.T) {
 	s := seedSpec()
-	for i := range s.VM.NICs {
-		s.VM.NICs[i].IPv4 = config.IPv4{}
+	for i := range s.NICs {
+		s.NICs[i].IPv4 = IPv4{}
 	}
 	files, err := SeedFiles(s)
 	if err != nil {
@@ -121,14 +114,15 @@ func TestSeedNoNetworkConfig(t *testing.T) {
 }
 
 func TestSeedBadAddress(t *testing.T) {
-	for _, a := range []config.IPv4{
-		{Address: "10.0.10.5"},
-		{Address: "fd00::1/64"},
-		{Address: "10.0.10.5/24", Gateway: "10.0.11.1"},
-		{Address: "10.0.10.5/24", Gateway: "gw"},
+	p, a := netip.MustParsePrefix, netip.MustParseAddr
+	for _, a := range []IPv4{
+		{Gateway: a("10.0.10.1")},
+		{Address: p("fd00::1/64")},
+		{Address: p("10.0.10.5/24"), Gateway: a("10.0.11.1")},
+		{Address: p("10.0.10.5/24"), Gateway: a("fd00::1")},
 	} {
 		s := seedSpec()
-		s.VM.NICs[0].IPv4 = a
+		s.NICs[0].IPv4 = a
 		if _, err := SeedFiles(s); err == nil {
 			t.Errorf("%+v accepted", a)
 		}

@@ -20,7 +20,7 @@ func (g *Guest) shutdown(p *proc) {
 		ctx = context.Background()
 	}
 	start := time.Now()
-	by := stopQEMU(ctx, p, shutdownTimeout(g.spec.VM), g.opts.QuitTimeout, g.log.Warn)
+	by := stopQEMU(ctx, p, g.spec.ShutdownTimeout, g.opts.QuitTimeout, g.log.Warn)
 	gone := waitExit(context.Background(), p, 0)
 	p.mon.close()
 	g.mu.Lock()

@@ -1,129 +1,222 @@
 package vmm
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
-
-	"github.com/nucbox/nucbox/config"
 )
 
-// Spec is one guest as vmm runs it: the VM's config plus what only the box
-// knows at apply time. Cmdline turns it into argv without touching the
-// system, so every feature is testable as a golden argv.
+// Spec is one guest as vmm runs it, complete: config/plan compiles it from
+// the config with every default filled in, every path absolute and every
+// NIC's TAP name and MAC derived, and vmm adds nothing of its own. Cmdline
+// turns it into argv without touching the system, so every feature is
+// testable as a golden argv.
 type Spec struct {
-	VM config.VM
+	Name string `json:"name"`
 	// Box is the box's hostname; it scopes the cloud-init instance-id.
-	Box string
-	// StateDir anchors relative disk, ISO and kernel paths and holds the
-	// guest's own files (see PathsFor).
-	StateDir string
-	// Ports are the guest's NICs as vswitch made them, in VM.NICs order.
-	Ports []Port
-	// Accel is the accelerator chosen for this start (see ChooseAccel).
-	// The supervisor fills it in; Cmdline refuses to guess.
-	Accel Accel
+	Box string `json:"box"`
+	// StateDir holds the guest's own files (see PathsFor).
+	StateDir string `json:"state-dir"`
+	CPUs     int    `json:"cpus"`
+	// Memory is the guest's RAM in bytes, a whole number of MiB.
+	Memory  int64  `json:"memory"`
+	Machine string `json:"machine"`
+	// AccelMode is the accelerator asked for: auto, kvm or tcg (see
+	// ChooseAccel).
+	AccelMode string `json:"accel"`
+	Disks     []Disk `json:"disks,omitempty"`
+	// CDROMs are ISO images, absolute paths.
+	CDROMs []string `json:"cdroms,omitempty"`
+	// Kernel and Initrd (absolute paths) and Append boot a kernel directly.
+	Kernel string `json:"kernel,omitempty"`
+	Initrd string `json:"initrd,omitempty"`
+	Append string `json:"append,omitempty"`
+	// Boot is the boot order in QEMU's letters (c disk, d cdrom, n net);
+	// empty lets BootOrder choose.
+	Boot string `json:"boot,omitempty"`
+	// NICs are the guest's network ports, in config order, on the TAPs
+	// vswitch made.
+	NICs []NIC `json:"nics,omitempty"`
+	// VNC is the display number; nil means no display.
+	VNC       *int       `json:"vnc,omitempty"`
+	CloudInit *CloudInit `json:"cloud-init,omitempty"`
 	// DNS servers written into the cloud-init network-config of NICs with
 	// a static address.
-	DNS []string
+	DNS     []netip.Addr `json:"dns,omitempty"`
+	Restart Restart      `json:"restart"`
+	// ShutdownTimeout is how long an ACPI powerdown may take before QEMU
+	// is told to quit.
+	ShutdownTimeout time.Duration `json:"shutdown-timeout"`
+
+	// Accel is the accelerator chosen for this start (see ChooseAccel).
+	// The supervisor fills it in; Cmdline refuses to guess.
+	Accel Accel `json:"-"`
 }
 
-// PortsFor returns the ports of vm as vswitch names them (config.TAPName)
-// with each NIC's MAC: the configured one, or config.DeriveMAC's when the
-// config was not defaulted.
-func PortsFor(box string, vm config.VM) ([]Port, error) {
-	ports := make([]Port, len(vm.NICs))
-	for i, n := range vm.NICs {
-		mac := config.DeriveMAC(box, vm.Name, i)
-		if n.MAC != "" {
-			hw, err := net.ParseMAC(n.MAC)
-			if err != nil || len(hw) != 6 {
-				return nil, fmt.Errorf("nic %d: MAC %q is not an Ethernet address", i, n.MAC)
-			}
-			mac = hw
-		}
-		ports[i] = Port{TAP: config.TAPName(vm.Name, i), MAC: mac}
+// MarshalJSON writes the shutdown timeout as text.
+func (s Spec) MarshalJSON() ([]byte, error) {
+	type spec Spec
+	return json.Marshal(struct {
+		spec
+		ShutdownTimeout string `json:"shutdown-timeout"`
+	}{spec(s), s.ShutdownTimeout.String()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Spec) UnmarshalJSON(data []byte) error {
+	type spec Spec
+	var v struct {
+		spec
+		ShutdownTimeout string `json:"shutdown-timeout"`
 	}
-	return ports, nil
-}
-
-// Port is one guest NIC: the TAP that vswitch created and put on the
-// bridge with its VLANs, and the MAC the guest's virtio-net device gets.
-type Port struct {
-	TAP string
-	MAC net.HardwareAddr
-}
-
-// The accessors below read a VM field or, when it is zero, the config
-// package's default: config.ApplyDefaults has normally filled them in, but
-// a hand-built config.VM (tests, the API) must still give a valid guest.
-
-func cpus(vm config.VM) int {
-	if vm.CPUs <= 0 {
-		return config.DefaultVMCPUs
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
 	}
-	return vm.CPUs
+	*s = Spec(v.spec)
+	s.ShutdownTimeout = 0
+	if v.ShutdownTimeout == "" {
+		return nil
+	}
+	var err error
+	s.ShutdownTimeout, err = time.ParseDuration(v.ShutdownTimeout)
+	return err
 }
 
-func memory(vm config.VM) config.Size {
-	if vm.Memory == 0 {
-		return config.DefaultVMMemory
-	}
-	return vm.Memory
+// Disk is one virtio disk.
+type Disk struct {
+	// Path is the image, absolute.
+	Path string `json:"path"`
+	// Size in bytes creates the disk, or grows it; 0 leaves it as it is.
+	Size int64 `json:"size,omitempty"`
+	// Backing is the base image of a qcow2 overlay, absolute.
+	Backing string `json:"backing,omitempty"`
+	// Format is qcow2 or raw.
+	Format   string `json:"format"`
+	ReadOnly bool   `json:"read-only,omitempty"`
 }
 
-func machine(vm config.VM) string {
-	if vm.Machine == "" {
-		return config.DefaultMachine
-	}
-	return vm.Machine
+// NIC is one guest NIC: the TAP that vswitch created and put on the
+// bridge with its VLANs, the MAC the guest's virtio-net device gets, and
+// the address cloud-init gives it.
+type NIC struct {
+	TAP  string           `json:"tap"`
+	MAC  net.HardwareAddr `json:"mac"`
+	IPv4 IPv4             `json:"ipv4,omitzero"`
 }
 
-func restartPolicy(vm config.VM) config.Restart {
-	if vm.Restart == "" {
-		return config.DefaultVMRestart
+// MarshalJSON writes the MAC as text rather than base64.
+func (n NIC) MarshalJSON() ([]byte, error) {
+	type nic NIC
+	mac := ""
+	if len(n.MAC) > 0 {
+		mac = n.MAC.String()
 	}
-	return vm.Restart
+	return json.Marshal(struct {
+		nic
+		MAC string `json:"mac"`
+	}{nic(n), mac})
 }
 
-func shutdownTimeout(vm config.VM) time.Duration {
-	if vm.ShutdownTimeout <= 0 {
-		return time.Duration(config.DefaultShutdownTimeout)
+// UnmarshalJSON reads what MarshalJSON writes.
+func (n *NIC) UnmarshalJSON(data []byte) error {
+	type nic NIC
+	var v struct {
+		nic
+		MAC string `json:"mac"`
 	}
-	return time.Duration(vm.ShutdownTimeout)
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*n = NIC(v.nic)
+	n.MAC = nil
+	if v.MAC == "" {
+		return nil
+	}
+	var err error
+	n.MAC, err = net.ParseMAC(v.MAC)
+	return err
 }
 
-func diskFormat(d config.Disk) string {
-	if d.Format == "" {
-		return config.DefaultDiskFormat
-	}
-	return d.Format
+// IPv4 is a NIC's address as the guest's network-config gets it: DHCP, a
+// static address with an optional gateway, or nothing (left to the guest).
+type IPv4 struct {
+	DHCP    bool         `json:"dhcp,omitempty"`
+	Address netip.Prefix `json:"address,omitzero"`
+	Gateway netip.Addr   `json:"gateway,omitzero"`
 }
+
+// IsZero reports whether the NIC's address is left to the guest.
+func (a IPv4) IsZero() bool { return !a.DHCP && !a.Address.IsValid() && !a.Gateway.IsValid() }
+
+// CloudInit is the NoCloud seed: user-data as given, meta-data merged
+// over the generated instance-id and local-hostname.
+type CloudInit struct {
+	UserData string `json:"user-data,omitempty"`
+	MetaData string `json:"meta-data,omitempty"`
+}
+
+// MarshalJSON writes the size of user-data, not its text: it often holds
+// passwords, and plans get pasted into tickets.
+func (c CloudInit) MarshalJSON() ([]byte, error) {
+	type cloudInit CloudInit
+	user := ""
+	if c.UserData != "" {
+		user = fmt.Sprintf("%d bytes", len(c.UserData))
+	}
+	return json.Marshal(struct {
+		cloudInit
+		UserData string `json:"user-data,omitempty"`
+	}{cloudInit(c), user})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, which does not include
+// the text of user-data.
+func (c *CloudInit) UnmarshalJSON(data []byte) error {
+	type cloudInit CloudInit
+	var v struct {
+		cloudInit
+		UserData string `json:"user-data,omitempty"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*c = CloudInit(v.cloudInit)
+	c.UserData = ""
+	return nil
+}
+
+// Restart is a guest's restart policy.
+type Restart string
+
+// Restart policies.
+const (
+	RestartAlways    Restart = "always"
+	RestartOnFailure Restart = "on-failure"
+	RestartNever     Restart = "never"
+)
 
 // Paths returns the guest's files under the state directory.
-func (s Spec) Paths() Paths { return PathsFor(s.StateDir, s.VM.Name) }
-
-// Resolve makes a path from the VM's config absolute (see Resolve).
-func (s Spec) Resolve(p string) string { return Resolve(s.StateDir, p) }
+func (s Spec) Paths() Paths { return PathsFor(s.StateDir, s.Name) }
 
 // VNCPort is the TCP port of the guest's VNC display, 0 without one.
 func (s Spec) VNCPort() int {
-	if s.VM.VNC == nil {
+	if s.VNC == nil {
 		return 0
 	}
-	return 5900 + *s.VM.VNC
+	return 5900 + *s.VNC
 }
 
-func (s Spec) checkPorts() error {
-	if len(s.Ports) != len(s.VM.NICs) {
-		return fmt.Errorf("%d NICs configured but %d TAPs given", len(s.VM.NICs), len(s.Ports))
-	}
-	for i, p := range s.Ports {
-		if p.TAP == "" {
+// CheckNICs reports a NIC without a TAP name or with a MAC that is not
+// six bytes: such a guest cannot be started at all.
+func (s Spec) CheckNICs() error {
+	for i, n := range s.NICs {
+		if n.TAP == "" {
 			return fmt.Errorf("nic %d: no TAP name", i)
 		}
-		if len(p.MAC) != 6 {
-			return fmt.Errorf("nic %d: MAC %q is not a 6-byte Ethernet address", i, p.MAC)
+		if len(n.MAC) != 6 {
+			return fmt.Errorf("nic %d: MAC %q is not a 6-byte Ethernet address", i, n.MAC)
 		}
 	}
 	return nil

@@ -4,19 +4,17 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // A failed first start is returned only once the status says what comes
 // next: callers (the ready summary) read Status right after Start.
 func TestStatusSettledWhenStartFails(t *testing.T) {
 	for _, tc := range []struct {
-		policy config.Restart
+		policy Restart
 		want   State
 	}{
-		{config.RestartNever, StateFailed},
-		{config.RestartAlways, StateBackoff},
+		{RestartNever, StateFailed},
+		{RestartAlways, StateBackoff},
 	} {
 		t.Run(string(tc.policy), func(t *testing.T) {
 			// A backoff long enough that the retry cannot overtake the read.

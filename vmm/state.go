@@ -3,13 +3,7 @@ package vmm
 import (
 	"fmt"
 	"path/filepath"
-
-	"github.com/nucbox/nucbox/config"
 )
-
-// DefaultStateDir is where guest files live until the box has a data
-// partition. On the appliance it is on tmpfs; see StateDirWarning.
-const DefaultStateDir = config.DefaultStateDir
 
 // Paths are the files of one guest under <state-dir>/vms/<name>/. They are
 // fixed by the VM name alone so that a restarted nucbox finds the disks,
@@ -29,9 +23,6 @@ const maxSocketPath = 107
 
 // PathsFor returns the layout of guest name under stateDir.
 func PathsFor(stateDir, name string) Paths {
-	if stateDir == "" {
-		stateDir = DefaultStateDir
-	}
 	dir := filepath.Join(stateDir, "vms", name)
 	return Paths{
 		Dir:     dir,
@@ -41,17 +32,6 @@ func PathsFor(stateDir, name string) Paths {
 		QMP:     filepath.Join(dir, "qmp.sock"),
 		PID:     filepath.Join(dir, "pid"),
 	}
-}
-
-// Resolve makes a config path absolute the way config.Config.ResolvePath
-// does: config files name disks, ISOs and kernels relative to the state
-// directory so that one config works on any box whatever its data
-// partition is called.
-func Resolve(stateDir, p string) string {
-	if p == "" {
-		return ""
-	}
-	return (&config.Config{StateDir: stateDir}).ResolvePath(p)
 }
 
 func checkSocketPath(p string) error {

@@ -14,7 +14,7 @@ import (
 // persistent storage and when the file system cannot be determined.
 func StateDirWarning(dir string) string {
 	if dir == "" {
-		dir = DefaultStateDir
+		return ""
 	}
 	// The directory may not exist yet; the file system it will be created
 	// on is that of its nearest existing ancestor.

@@ -15,21 +15,4 @@ func TestPathsFor(t *testing.T) {
 	if p != want {
 		t.Errorf("got %+v\nwant %+v", p, want)
 	}
-	if d := PathsFor("", "x").Dir; d != "/var/lib/nucbox/vms/x" {
-		t.Errorf("default state dir: %s", d)
-	}
-}
-
-func TestResolve(t *testing.T) {
-	for _, tc := range []struct{ dir, in, want string }{
-		{"/s", "disk.qcow2", "/s/disk.qcow2"},
-		{"/s", "images/../disk.qcow2", "/s/disk.qcow2"},
-		{"/s", "/abs//x.iso", "/abs/x.iso"},
-		{"", "d", "/var/lib/nucbox/d"},
-		{"/s", "", ""},
-	} {
-		if got := Resolve(tc.dir, tc.in); got != tc.want {
-			t.Errorf("Resolve(%q, %q) = %q, want %q", tc.dir, tc.in, got, tc.want)
-		}
-	}
 }

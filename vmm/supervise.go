@@ -123,9 +123,9 @@ func NewGuest(s Spec, opts Options) *Guest {
 	return &Guest{
 		spec: s,
 		opts: opts,
-		log:  opts.Log.With("vm", s.VM.Name),
+		log:  opts.Log.With("vm", s.Name),
 		ring: ring,
-		st:   Status{Name: s.VM.Name, State: StateStopped, VNCPort: s.VNCPort()},
+		st:   Status{Name: s.Name, State: StateStopped, VNCPort: s.VNCPort()},
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -147,7 +147,7 @@ func (g *Guest) Start(ctx context.Context) error {
 	}
 	g.started = true
 	g.mu.Unlock()
-	if errs := Check(g.spec.VM); len(errs) > 0 {
+	if errs := Check(g.spec); len(errs) > 0 {
 		err := errors.Join(errs...)
 		g.update(func(st *Status) { st.State, st.LastError, st.LastErrorAt = StateFailed, err.Error(), time.Now() })
 		g.log.Error("VM config cannot work", "err", err)
@@ -242,7 +242,7 @@ func (g *Guest) stopRequested() bool {
 func (g *Guest) supervise(first chan<- error) {
 	defer close(g.done)
 	failures := 0
-	policy := restartPolicy(g.spec.VM)
+	policy := g.spec.Restart
 	// The first start's failure is handed to Start only once the state
 	// says what follows (failed, or backoff before a retry), so that a
 	// caller reading Status right after Start sees that, not "starting".
@@ -330,7 +330,7 @@ func (g *Guest) startOnce() (*proc, error) {
 	start := time.Now()
 	g.update(func(st *Status) { st.State = StateStarting })
 	s := g.spec
-	choice, err := ChooseAccel(s.VM.Accel, g.opts.KVM)
+	choice, err := ChooseAccel(s.AccelMode, g.opts.KVM)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +364,7 @@ func (g *Guest) startOnce() (*proc, error) {
 	if w := StateDirWarning(s.StateDir); w != "" {
 		warnings = append(warnings, w)
 	}
-	w, err := PrepareDisks(ctx, g.opts.QemuImg, s.StateDir, s.VM)
+	w, err := PrepareDisks(ctx, g.opts.QemuImg, s.Disks)
 	warnings = append(warnings, w...)
 	g.mu.Lock()
 	// Logged when they change, not at every restart of a crash loop.
@@ -378,7 +378,7 @@ func (g *Guest) startOnce() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.VM.CloudInit != nil {
+	if s.CloudInit != nil {
 		files, err := SeedFiles(s)
 		if err != nil {
 			return nil, err

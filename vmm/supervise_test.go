@@ -11,12 +11,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // fakeGuest is a guest run by the fake QEMU in mode.
-func fakeGuest(t *testing.T, mode string, policy config.Restart, opts Options) *Guest {
+func fakeGuest(t *testing.T, mode string, policy Restart, opts Options) *Guest {
 	t.Helper()
 	t.Setenv(fakeQEMUEnv, mode)
 	// Under -race a process sleeps a second before exiting; the fake QEMU
@@ -41,14 +39,9 @@ func fakeGuest(t *testing.T, mode string, policy config.Restart, opts Options) *
 	if opts.QuitTimeout == 0 {
 		opts.QuitTimeout = 300 * time.Millisecond
 	}
-	s := Spec{
-		StateDir: t.TempDir(),
-		VM: config.VM{
-			Name:            "fake",
-			Restart:         policy,
-			ShutdownTimeout: config.Duration(200 * time.Millisecond),
-		},
-	}
+	s := vm1(func(s *Spec) {
+		s.Name, s.StateDir, s.Restart, s.ShutdownTimeout = "fake", t.TempDir(), policy, 200*time.Millisecond
+	})
 	g := NewGuest(s, opts)
 	t.Cleanup(func() { g.Stop(context.Background()) })
 	return g
@@ -56,19 +49,19 @@ func fakeGuest(t *testing.T, mode string, policy config.Restart, opts Options) *
 
 func TestSupervisePolicies(t *testing.T) {
 	for _, tc := range []struct {
-		policy       config.Restart
+		policy       Restart
 		mode         string
 		restarts     bool // keeps restarting
 		final        State
 		lastExit     string
 		lastErrorHas string
 	}{
-		{config.RestartAlways, "crash", true, "", "exit status 1", "QEMU exit status 1"},
-		{config.RestartAlways, "poweroff", true, "", "exit status 0", ""},
-		{config.RestartOnFailure, "crash", true, "", "exit status 1", "QEMU exit status 1"},
-		{config.RestartOnFailure, "poweroff", false, StateStopped, "exit status 0", ""},
-		{config.RestartNever, "crash", false, StateFailed, "exit status 1", "QEMU exit status 1"},
-		{config.RestartNever, "poweroff", false, StateStopped, "exit status 0", ""},
+		{RestartAlways, "crash", true, "", "exit status 1", "QEMU exit status 1"},
+		{RestartAlways, "poweroff", true, "", "exit status 0", ""},
+		{RestartOnFailure, "crash", true, "", "exit status 1", "QEMU exit status 1"},
+		{RestartOnFailure, "poweroff", false, StateStopped, "exit status 0", ""},
+		{RestartNever, "crash", false, StateFailed, "exit status 1", "QEMU exit status 1"},
+		{RestartNever, "poweroff", false, StateStopped, "exit status 0", ""},
 	} {
 		t.Run(string(tc.policy)+"/"+tc.mode, func(t *testing.T) {
 			g := fakeGuest(t, tc.mode, tc.policy, Options{})
@@ -114,7 +107,7 @@ func TestStopPaths(t *testing.T) {
 		{"deaf", "kill"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			g := fakeGuest(t, tc.mode, config.RestartAlways, Options{})
+			g := fakeGuest(t, tc.mode, RestartAlways, Options{})
 			if err := g.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -138,8 +131,8 @@ func TestStopPaths(t *testing.T) {
 // A stop whose context ends early cuts the powerdown grace period short,
 // but QEMU is still ended.
 func TestStopContextShortensGrace(t *testing.T) {
-	g := fakeGuest(t, "ignore", config.RestartAlways, Options{})
-	g.spec.VM.ShutdownTimeout = config.Duration(time.Hour)
+	g := fakeGuest(t, "ignore", RestartAlways, Options{})
+	g.spec.ShutdownTimeout = time.Hour
 	if err := g.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +149,7 @@ func TestStopContextShortensGrace(t *testing.T) {
 }
 
 func TestStartFailureCarriesQEMUError(t *testing.T) {
-	g := fakeGuest(t, "fail", config.RestartNever, Options{})
+	g := fakeGuest(t, "fail", RestartNever, Options{})
 	err := g.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "Could not open 'x'") {
 		t.Fatalf("Start: %v", err)
@@ -168,7 +161,7 @@ func TestStartFailureCarriesQEMUError(t *testing.T) {
 }
 
 func TestStartFailureIsRetried(t *testing.T) {
-	g := fakeGuest(t, "fail", config.RestartAlways, Options{})
+	g := fakeGuest(t, "fail", RestartAlways, Options{})
 	if err := g.Start(context.Background()); err == nil {
 		t.Fatal("Start succeeded")
 	}
@@ -181,7 +174,7 @@ func TestStartFailureIsRetried(t *testing.T) {
 }
 
 func TestStopDuringBackoffIsImmediate(t *testing.T) {
-	g := fakeGuest(t, "crash", config.RestartAlways, Options{Backoff: Backoff{Min: time.Hour, Max: time.Hour, Stable: time.Hour}})
+	g := fakeGuest(t, "crash", RestartAlways, Options{Backoff: Backoff{Min: time.Hour, Max: time.Hour, Stable: time.Hour}})
 	if err := g.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +193,7 @@ func TestStopDuringBackoffIsImmediate(t *testing.T) {
 }
 
 func TestQMPSilentQEMUTimesOut(t *testing.T) {
-	g := fakeGuest(t, "silent", config.RestartNever, Options{QMPTimeout: 200 * time.Millisecond})
+	g := fakeGuest(t, "silent", RestartNever, Options{QMPTimeout: 200 * time.Millisecond})
 	start := time.Now()
 	err := g.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "QMP handshake: no answer in 200ms") {
@@ -241,7 +234,7 @@ func (c *countingProcs) Wait(cmd *exec.Cmd) error {
 
 func TestChildrenGoThroughProcs(t *testing.T) {
 	procs := &countingProcs{pids: map[int]bool{}}
-	g := fakeGuest(t, "crash", config.RestartAlways, Options{Procs: procs})
+	g := fakeGuest(t, "crash", RestartAlways, Options{Procs: procs})
 	if err := g.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +248,7 @@ func TestChildrenGoThroughProcs(t *testing.T) {
 }
 
 func TestSerialAcrossRestarts(t *testing.T) {
-	g := fakeGuest(t, "crash", config.RestartAlways, Options{})
+	g := fakeGuest(t, "crash", RestartAlways, Options{})
 	if err := g.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +267,8 @@ func TestSerialAcrossRestarts(t *testing.T) {
 
 func TestCheckFailureStartsNothing(t *testing.T) {
 	procs := &countingProcs{pids: map[int]bool{}}
-	g := fakeGuest(t, "obey", config.RestartAlways, Options{Procs: procs})
-	g.spec.VM.Boot = "x"
+	g := fakeGuest(t, "obey", RestartAlways, Options{Procs: procs})
+	g.spec.Boot = "x"
 	if err := g.Start(context.Background()); err == nil || !strings.Contains(err.Error(), `boot "x"`) {
 		t.Fatalf("Start: %v", err)
 	}
@@ -286,7 +279,7 @@ func TestCheckFailureStartsNothing(t *testing.T) {
 }
 
 func TestStatusJSON(t *testing.T) {
-	g := fakeGuest(t, "obey", config.RestartAlways, Options{})
+	g := fakeGuest(t, "obey", RestartAlways, Options{})
 	if err := g.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

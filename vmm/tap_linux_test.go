@@ -2,6 +2,7 @@ package vmm
 
 import (
 	"context"
+	"net"
 	"os/exec"
 	"runtime"
 	"testing"
@@ -10,8 +11,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 // netnsProcs starts children inside a network namespace: the thread that
@@ -87,16 +86,11 @@ func TestHostTAP(t *testing.T) {
 	hostTier(t, true)
 	ns := newTestNetns(t)
 	s := tinySpec(t, "")
-	s.VM.Disks, s.VM.CloudInit = nil, nil
-	s.VM.NICs = []config.NIC{{VLAN: 10}}
+	s.Disks, s.CloudInit = nil, nil
+	s.NICs = []NIC{{TAP: "t-tiny-0", MAC: net.HardwareAddr{0x02, 0x6e, 0x75, 0x63, 0x00, 0x01}}}
 	// The guest is stopped before it boots, when it ignores ACPI.
-	s.VM.ShutdownTimeout = config.Duration(500 * time.Millisecond)
-	ports, err := PortsFor(s.Box, s.VM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Ports = ports
-	tap := ports[0].TAP
+	s.ShutdownTimeout = 500 * time.Millisecond
+	tap := s.NICs[0].TAP
 	inNetns(t, ns, func() error {
 		err := netlink.LinkAdd(&netlink.Tuntap{
 			LinkAttrs: netlink.LinkAttrs{Name: tap},
@@ -139,8 +133,8 @@ func TestHostTAP(t *testing.T) {
 	if err := g.QMP(context.Background(), "query-rx-filter", nil, &filters); err != nil {
 		t.Fatal(err)
 	}
-	if len(filters) != 1 || filters[0].MainMAC != ports[0].MAC.String() {
-		t.Errorf("guest NICs %+v, want one with MAC %s", filters, ports[0].MAC)
+	if len(filters) != 1 || filters[0].MainMAC != s.NICs[0].MAC.String() {
+		t.Errorf("guest NICs %+v, want one with MAC %s", filters, s.NICs[0].MAC)
 	}
 	t.Logf("guest NIC %s on %s with MAC %s", filters[0].Name, tap, filters[0].MainMAC)
 	if err := g.Stop(context.Background()); err != nil {

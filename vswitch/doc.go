@@ -5,6 +5,14 @@
 // pure and unit-tested) and applies only that, so a second Reconcile makes
 // no change.
 //
+// vswitch does not read the config: config/plan compiles the Desired
+// state, with every link name (TAP, veth and its peer, VLAN interface)
+// and MAC final, and the uplink port as a template the network stage
+// names once it has selected the link (WithUplink). The network stage
+// owns the box's only Switch; netcfg's takeover (EnsureBridge, Attach,
+// Detach, BringUp) and the containers' veth ports (EnsurePort) go through
+// it, so the bridge has one writer.
+//
 // Links nucbox creates carry an alias starting with "nucbox:"; Reconcile
 // never changes or deletes any other link, except the external ports (the
 // uplink) the desired state names, which it enslaves and gives VLANs.

@@ -116,7 +116,7 @@ func plan(d Desired, o observed) ([]action, error) {
 		want[p.Name+"\x00"+string(p.Kind)] = true
 	}
 	for _, a := range d.Addresses {
-		want[vlanLinkName(a.VLAN)+"\x00vlan"] = true
+		want[a.Link+"\x00vlan"] = true
 	}
 	for _, name := range sortedKeys(o.links) {
 		l := o.links[name]
@@ -239,16 +239,18 @@ func plan(d Desired, o observed) ([]action, error) {
 
 	// Box addresses on VLAN interfaces.
 	byVLAN := map[int][]netip.Prefix{}
+	linkOf := map[int]string{}
 	var vids []int
 	for _, a := range d.Addresses {
 		if _, ok := byVLAN[a.VLAN]; !ok {
 			vids = append(vids, a.VLAN)
+			linkOf[a.VLAN] = a.Link
 		}
 		byVLAN[a.VLAN] = append(byVLAN[a.VLAN], a.Prefix)
 	}
 	slices.Sort(vids)
 	for _, vid := range vids {
-		name := vlanLinkName(vid)
+		name := linkOf[vid]
 		l, ok := o.links[name]
 		if ok && !Owned(l.Alias) {
 			errs = append(errs, fmt.Errorf("VLAN %d: link %s exists and was not created by nucbox", vid, name))
@@ -292,7 +294,7 @@ func (o observed) clone() observed {
 
 func wantVLANLink(d Desired, name string, vid int) bool {
 	for _, a := range d.Addresses {
-		if a.VLAN == vid && vlanLinkName(vid) == name {
+		if a.VLAN == vid && a.Link == name {
 			return true
 		}
 	}

@@ -17,7 +17,7 @@ func filteringDesired() Desired {
 			{Name: "eth0", Kind: KindExternal, Label: "uplink", Trunk: []int{10, 20}, Native: 1},
 			{Name: "t-vm-0", Kind: KindTAP, Label: "vm/vm/0", MAC: guestMAC, VLAN: 10},
 		},
-		Addresses: []VLANAddress{{VLAN: 20, Prefix: netip.MustParsePrefix("10.0.20.1/24")}},
+		Addresses: []VLANAddress{{VLAN: 20, Link: "vlan20", Prefix: netip.MustParsePrefix("10.0.20.1/24")}},
 	}
 }
 
@@ -165,7 +165,7 @@ func TestValidate(t *testing.T) {
 			{Name: "b", Kind: KindVeth},
 			{Name: "c", Kind: KindTAP, VLAN: 5000, MAC: net.HardwareAddr{1, 0, 0, 0, 0, 1}},
 		},
-		Addresses: []VLANAddress{{VLAN: 10, Prefix: netip.MustParsePrefix("10.0.0.1/24")}},
+		Addresses: []VLANAddress{{VLAN: 10, Link: "vlan10", Prefix: netip.MustParsePrefix("10.0.0.1/24")}},
 	}
 	err := d.Validate()
 	if err == nil {

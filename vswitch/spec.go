@@ -1,6 +1,7 @@
 package vswitch
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,28 +13,71 @@ import (
 // kernel match it and removes the ports nucbox created that it no longer
 // lists.
 type Desired struct {
-	Bridge Bridge
+	Bridge Bridge `json:"bridge"`
+	// Uplink is the uplink's port without its link name, which only the
+	// network stage learns when it selects the uplink: WithUplink names it
+	// and adds it to Ports. It is the one description of the uplink port;
+	// netcfg's takeover attaches the same port.
+	Uplink Port `json:"uplink"`
 	// Ports are the bridge ports: TAPs and veths nucbox owns, and external
 	// links such as the uplink whose membership and VLANs it sets but which
 	// it never creates or deletes.
-	Ports []Port
+	Ports []Port `json:"ports,omitempty"`
 	// Addresses are the box's own static addresses on VLANs, each on a
 	// VLAN interface stacked on the bridge.
-	Addresses []VLANAddress
+	Addresses []VLANAddress `json:"addresses,omitempty"`
+}
+
+// WithUplink is d with the uplink port on the link named uplink first in
+// its ports. An empty name (no uplink, or one taken off the bridge by a
+// rollback) leaves the uplink out.
+func (d Desired) WithUplink(uplink string) Desired {
+	if uplink == "" {
+		return d
+	}
+	p := d.Uplink.Named(uplink)
+	p.Kind = KindExternal
+	d.Ports = append([]Port{p}, d.Ports...)
+	return d
 }
 
 // Bridge describes the Linux bridge all ports join.
 type Bridge struct {
-	Name string
+	Name string `json:"name"`
 	// MAC is the bridge's address; nil keeps whatever it has. The takeover
 	// gives it the uplink's MAC so DHCP reservations keep matching.
-	MAC net.HardwareAddr
+	MAC net.HardwareAddr `json:"mac,omitempty"`
 	// VLANFiltering turns the bridge into an 802.1Q switch. Off, the bridge
 	// is one flat segment and any port VLAN is a configuration error.
-	VLANFiltering bool
+	VLANFiltering bool `json:"vlan-filtering"`
 	// NativeVLAN is the untagged VLAN of the bridge device itself, where
 	// the box's uplink address lives (0: none).
-	NativeVLAN int
+	NativeVLAN int `json:"native-vlan,omitempty"`
+}
+
+// MarshalJSON writes the MAC as text rather than base64.
+func (b Bridge) MarshalJSON() ([]byte, error) {
+	type bridge Bridge
+	return json.Marshal(struct {
+		bridge
+		MAC string `json:"mac,omitempty"`
+	}{bridge(b), macText(b.MAC)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (b *Bridge) UnmarshalJSON(data []byte) error {
+	type bridge Bridge
+	var v struct {
+		bridge
+		MAC string `json:"mac,omitempty"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*b = Bridge(v.bridge)
+	var err error
+	b.MAC, err = parseMAC(v.MAC)
+	return err
 }
 
 // PortKind says who creates a port's link.
@@ -53,30 +97,80 @@ const (
 // Port is one bridge port and its VLAN membership: an access port has VLAN
 // set; a trunk port has Trunk (tagged) and optionally Native (untagged).
 type Port struct {
-	Name string
-	Kind PortKind
+	Name string   `json:"name,omitempty"`
+	Kind PortKind `json:"kind"`
 	// Label names the port's owner (such as "vm/web/0"); it is stored in
 	// the link's alias, which is how nucbox recognises its own links.
-	Label string
+	Label string `json:"label"`
 	// MAC is the guest side's address: the address QEMU gives the guest
 	// NIC, or the veth peer's. The host end gets the same address with
 	// 0xfe as first octet (0xfa if the guest's already starts with 0xfe),
 	// because a bridge port sharing the guest's MAC would make the bridge
 	// deliver the guest's traffic to the box itself.
-	MAC net.HardwareAddr
-	// Peer is the name of a veth's container end.
-	Peer   string
-	VLAN   int
-	Trunk  []int
-	Native int
+	MAC net.HardwareAddr `json:"mac,omitempty"`
+	// Peer is the name of a veth's container end while it is still in the
+	// box's namespace.
+	Peer   string `json:"peer,omitempty"`
+	VLAN   int    `json:"vlan,omitempty"`
+	Trunk  []int  `json:"trunk,omitempty"`
+	Native int    `json:"native,omitempty"`
 	// Owner and Group may open the TAP (QEMU running unprivileged).
-	Owner, Group uint32
+	Owner uint32 `json:"owner,omitempty"`
+	Group uint32 `json:"group,omitempty"`
+}
+
+// Named is p on the link name.
+func (p Port) Named(name string) Port {
+	p.Name = name
+	return p
+}
+
+// MarshalJSON writes the MAC as text rather than base64.
+func (p Port) MarshalJSON() ([]byte, error) {
+	type port Port
+	return json.Marshal(struct {
+		port
+		MAC string `json:"mac,omitempty"`
+	}{port(p), macText(p.MAC)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *Port) UnmarshalJSON(data []byte) error {
+	type port Port
+	var v struct {
+		port
+		MAC string `json:"mac,omitempty"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*p = Port(v.port)
+	var err error
+	p.MAC, err = parseMAC(v.MAC)
+	return err
+}
+
+func parseMAC(s string) (net.HardwareAddr, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return net.ParseMAC(s)
+}
+
+func macText(m net.HardwareAddr) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return m.String()
 }
 
 // VLANAddress is a static box address on a VLAN interface on the bridge.
 type VLANAddress struct {
-	VLAN   int
-	Prefix netip.Prefix
+	VLAN int `json:"vlan"`
+	// Link is the VLAN interface's name; every address on one VLAN names
+	// the same link.
+	Link   string       `json:"link"`
+	Prefix netip.Prefix `json:"prefix"`
 }
 
 // VLAN is one VLAN membership entry of a port or of the bridge itself.
@@ -204,6 +298,7 @@ func (d Desired) Validate() error {
 			add("port %s: VLANs %v need VLAN filtering on bridge %s", p.Name, p.VLANs(), d.Bridge.Name)
 		}
 	}
+	links := map[int]string{}
 	for _, a := range d.Addresses {
 		if !validID(a.VLAN) {
 			add("address %s: VLAN %d outside 1..4094", a.Prefix, a.VLAN)
@@ -211,6 +306,16 @@ func (d Desired) Validate() error {
 		if !a.Prefix.IsValid() || !a.Prefix.Addr().Is4() {
 			add("address on VLAN %d: %q is not an IPv4 prefix", a.VLAN, a.Prefix)
 		}
+		switch l, ok := links[a.VLAN]; {
+		case a.Link == "" || len(a.Link) > 15:
+			add("address on VLAN %d: VLAN interface name %q invalid", a.VLAN, a.Link)
+		case ok && l != a.Link:
+			add("VLAN %d: addresses on two interfaces, %s and %s", a.VLAN, l, a.Link)
+		case !ok && seen[a.Link]:
+			add("VLAN %d: interface name %s used twice", a.VLAN, a.Link)
+		}
+		links[a.VLAN] = a.Link
+		seen[a.Link] = true
 	}
 	return errors.Join(errs...)
 }

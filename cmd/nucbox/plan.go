@@ -32,7 +32,10 @@ plan answers "what will this box do" before it boots.`,
 				writeLines(c.ErrOrStderr(), err)
 				return errSilent
 			}
-			p := plan.Build(cfg)
+			p, err := plan.Compile(cfg)
+			if err != nil {
+				return err
+			}
 			if output == "json" {
 				enc := json.NewEncoder(c.OutOrStdout())
 				enc.SetIndent("", "  ")

@@ -1,13 +1,28 @@
-// Package plan turns a validated config into the ordered list of things the
-// box creates, and compares two configs.
+// Package plan turns a validated config into what the box does with it,
+// and compares two configs.
 //
-// Build gives the steps in apply order: kernel modules, hostname, uplink
-// selection, bridge, uplink takeover (enslaving the uplink and moving its
-// address), box VLAN addresses, then per VM its disks, cloud-init seed,
-// TAP ports and the QEMU guest, then per container its image, veth ports and
-// the container, and last the management API. The same plan answers
-// `nucbox plan` on a laptop and drives the appliance, so names and MACs come
-// from the config package's derivation functions, never from here. Each
+// Compile is the one translation from the config to the subsystems: it
+// gives the Steps for people and the Desired state PID 1 applies, in the
+// order it carries (Order): the kernel modules, the hostname, the box's
+// own network (netcfg.Spec: uplink selection, address, DNS, takeover
+// probe), the NAT rules, the switch (vswitch.Desired: the bridge, every
+// TAP and veth port with its VLANs and MAC, the box's VLAN addresses, and
+// the uplink port as a template the network stage names once it has
+// selected the link), the VM specs (vmm.Spec), the container specs
+// (containers.Spec) and the API settings. Every value in it is final:
+// defaults come from config.ApplyDefaults, names and MACs from config's
+// derivation functions, paths are absolute, addresses parsed; the
+// subsystems add nothing. `nucbox plan` prints the same object (-o json),
+// so the plan and the box cannot disagree. Its JSON is written for people:
+// MACs, addresses and durations as text, and no secrets (the API token,
+// registry passwords, environment values and cloud-init user-data are left
+// out).
+//
+// Build gives the Steps alone, in apply order: kernel modules, hostname,
+// uplink selection, bridge, uplink takeover (enslaving the uplink and
+// moving its address), box VLAN addresses, then per VM its disks,
+// cloud-init seed, TAP ports and the QEMU guest, then per container its
+// image, veth ports and the container, and last the management API. Each
 // detail says whether its value was written in the file or is a default.
 //
 // Diff compares the running config with a new one: which workloads are

@@ -31,10 +31,14 @@ const (
 // APISocket is where the management API always listens on the box.
 const APISocket = "/run/nucbox/api.sock"
 
-// Plan is what applying a config creates, in apply order.
+// Plan is what applying a config creates: the steps in apply order, for
+// people, and (from Compile) the desired state PID 1 applies.
 type Plan struct {
 	Hostname string `json:"hostname"`
 	Steps    []Step `json:"steps"`
+	// Desired is the compiled state of every subsystem; Build leaves it
+	// empty.
+	Desired Desired `json:"desired"`
 }
 
 // Step is one thing the box creates or configures.
@@ -74,8 +78,9 @@ func (b *builder) d(key, value, path string) Detail {
 	return Detail{Key: key, Value: value, Default: path != "" && b.c.IsDefaulted(path)}
 }
 
-// Build computes the plan of a config returned by config.Parse or
-// config.Load (defaults applied, validated). It does not modify c.
+// Build computes the steps of a config returned by config.Parse or
+// config.Load (defaults applied, validated), without the desired state
+// (see Compile). It does not modify c.
 func Build(c *config.Config) *Plan {
 	b := &builder{c: c}
 	u := &c.Uplink

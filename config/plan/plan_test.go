@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -55,7 +56,14 @@ func golden(t *testing.T, name string, got []byte) {
 func TestPlanGolden(t *testing.T) {
 	for _, name := range []string{"basic", "lab", "static"} {
 		t.Run(name, func(t *testing.T) {
-			p := Build(load(t, "../../examples/"+name+".yaml"))
+			c := load(t, "../../examples/"+name+".yaml")
+			p, err := Compile(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(p.Steps, Build(c).Steps) {
+				t.Error("Compile's steps differ from Build's")
+			}
 			var text bytes.Buffer
 			if err := p.WriteText(&text); err != nil {
 				t.Fatal(err)

@@ -1,0 +1,136 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/containers"
+	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/vmm"
+	"github.com/nucbox/nucbox/vswitch"
+)
+
+// Stage names, as PID 1's supervisor knows its stages.
+const (
+	StageModules    = "modules"
+	StageHostname   = "hostname"
+	StageLoopback   = "loopback"
+	StageNetwork    = "network"
+	StageVMs        = "vms"
+	StageContainers = "containers"
+)
+
+// Order is the apply order: the network (the bridge and every port on it)
+// before the workloads that use the ports.
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageVMs, StageContainers}
+
+// Desired is the box as a config wants it, compiled into the typed spec
+// of each subsystem: what PID 1 applies, in the order it carries. Every
+// value is final: defaults filled in, paths absolute, names and MACs
+// derived, addresses parsed. The subsystems add nothing of their own.
+type Desired struct {
+	Hostname string `json:"hostname"`
+	// StateDir holds the guests' and containers' files.
+	StateDir string `json:"state-dir"`
+	// Modules are the config's extra kernel modules.
+	Modules []string `json:"modules,omitempty"`
+	// Network is the box's own network: uplink selection, address, DNS,
+	// the bridge takeover and its probe.
+	Network netcfg.Spec `json:"network"`
+	// NAT are the VLAN subnets routed to the uplink and masqueraded.
+	NAT []netcfg.NAT `json:"nat,omitempty"`
+	// Switch is the bridge with every port and box VLAN address. Its
+	// uplink port is a template the network stage names once it has
+	// selected the link (vswitch.Desired.WithUplink).
+	Switch     vswitch.Desired   `json:"switch"`
+	VMs        []vmm.Spec        `json:"vms,omitempty"`
+	Containers []containers.Spec `json:"containers,omitempty"`
+	API        API               `json:"api"`
+	// Order lists the stages in apply order.
+	Order []string `json:"order"`
+}
+
+// API is the management API's settings.
+type API struct {
+	// Socket is the local unix socket, always served.
+	Socket string `json:"socket"`
+	// Listen is the TCP address of the TLS API; empty: the socket only.
+	Listen string `json:"listen,omitempty"`
+	// Token is the bearer token; empty: generated on first boot. It is
+	// never written out.
+	Token        string `json:"-"`
+	PublicStatus bool   `json:"public-status,omitempty"`
+}
+
+// Compile computes the plan of a config returned by config.Parse or
+// config.Load (defaults applied, validated): the steps Build gives and the
+// desired state of every subsystem. It is the one translation from the
+// config to the subsystems' specs; it reports every value it cannot
+// translate at once, which for a validated config is none. It does not
+// modify c.
+func Compile(c *config.Config) (*Plan, error) {
+	p := Build(c)
+	b := &compiler{c: c}
+	d := &p.Desired
+	d.Hostname = c.Hostname
+	d.StateDir = c.StateDir
+	d.Modules = slices.Clone(c.Modules)
+	d.Network, d.NAT, d.Switch = b.network()
+	for _, vm := range c.VMs {
+		s, ports := b.vm(vm, d.Network.DNS)
+		d.VMs = append(d.VMs, s)
+		d.Switch.Ports = append(d.Switch.Ports, ports...)
+	}
+	for _, ct := range c.Containers {
+		s := b.container(ct)
+		d.Containers = append(d.Containers, s)
+		for _, n := range s.NICs {
+			d.Switch.Ports = append(d.Switch.Ports, n.Port)
+		}
+	}
+	d.API = API{Socket: APISocket, Listen: c.API.Listen, Token: c.API.Token, PublicStatus: c.API.PublicStatus}
+	d.Order = slices.Clone(Order)
+	if err := errors.Join(b.errs...); err != nil {
+		return p, err
+	}
+	return p, errors.Join(d.Network.Validate(), d.Switch.Validate())
+}
+
+// compiler collects every problem of one Compile.
+type compiler struct {
+	c    *config.Config
+	errs []error
+}
+
+func (b *compiler) fail(format string, a ...any) { b.errs = append(b.errs, fmt.Errorf(format, a...)) }
+
+// resolve is config's ResolvePath, keeping "not set" empty.
+func (b *compiler) resolve(p string) string {
+	if p == "" {
+		return ""
+	}
+	return b.c.ResolvePath(p)
+}
+
+// ipv4 parses a NIC's or the uplink's address setting; what is set of
+// address and gateway is parsed, the rest stays zero.
+func (b *compiler) ipv4(where string, a config.IPv4) (prefix netip.Prefix, gw netip.Addr) {
+	if a.Address != "" {
+		p, err := netip.ParsePrefix(a.Address)
+		if err != nil {
+			b.fail("%s.address: %w", where, err)
+		}
+		prefix = p
+	}
+	if a.Gateway != "" {
+		g, err := netip.ParseAddr(a.Gateway)
+		if err != nil {
+			b.fail("%s.gateway: %w", where, err)
+		}
+		gw = g
+	}
+	return prefix, gw
+}

@@ -1,0 +1,106 @@
+package plan
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/vswitch"
+)
+
+// network compiles the uplink section: the box's own network, the NAT
+// rules, and the switch without the workloads' ports. The bridge and the
+// uplink port are built here once and shared by netcfg's takeover and the
+// switch. The bridge always filters VLANs: that is what the box is for;
+// tests on kernels without filtering build their specs by hand.
+func (b *compiler) network() (netcfg.Spec, []netcfg.NAT, vswitch.Desired) {
+	c := b.c
+	u := &c.Uplink
+	bridge := vswitch.Bridge{Name: u.Bridge, VLANFiltering: true, NativeVLAN: u.NativeVLAN}
+	uplink := vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink", Trunk: slices.Clone(u.VLANs), Native: u.NativeVLAN}
+
+	s := netcfg.Spec{
+		Hostname:   c.Hostname,
+		Uplink:     netcfg.Selector{CarrierTimeout: u.CarrierTimeout.Std()},
+		Bridge:     bridge,
+		UplinkPort: uplink,
+		Probe:      netcfg.Probe{Timeout: u.Probe.Timeout.Std(), Disabled: u.Probe.Disabled},
+	}
+	if u.MAC != "" {
+		m, err := net.ParseMAC(u.MAC)
+		if err != nil {
+			b.fail("uplink.mac: %w", err)
+		}
+		s.Uplink.MAC = m
+	} else if u.Interface != config.DefaultInterface {
+		s.Uplink.Name = u.Interface
+	}
+	if u.IPv4.DHCP {
+		s.IPv4.DHCP = true
+	} else {
+		s.IPv4.Address, s.IPv4.Gateway = b.ipv4("uplink.ipv4", u.IPv4)
+	}
+	for i, d := range u.DNS {
+		a, err := netip.ParseAddr(d)
+		if err != nil {
+			b.fail("uplink.dns[%d]: %w", i, err)
+		}
+		s.DNS = append(s.DNS, a)
+	}
+	if u.Probe.Target != "" {
+		a, err := netip.ParseAddr(u.Probe.Target)
+		if err != nil {
+			b.fail("uplink.probe.target: %w", err)
+		}
+		s.Probe.Target = a
+	}
+
+	sw := vswitch.Desired{Bridge: bridge, Uplink: uplink}
+	var nats []netcfg.NAT
+	for _, a := range u.Addresses {
+		p, err := netip.ParsePrefix(a.Address)
+		if err != nil {
+			b.fail("uplink address on VLAN %d: %w", a.VLAN, err)
+			continue
+		}
+		link := config.VLANIfName(a.VLAN)
+		sw.Addresses = append(sw.Addresses, vswitch.VLANAddress{VLAN: a.VLAN, Link: link, Prefix: p})
+		if a.NAT {
+			nats = append(nats, netcfg.NAT{Interface: link, Subnet: p.Masked()})
+		}
+	}
+	return s, nats, sw
+}
+
+// nicPort is the bridge port of NIC i of a workload: a TAP for a VM, a
+// veth for a container, named by config's naming functions, with the
+// NIC's VLANs and MAC. A NIC's MAC comes from config.ApplyDefaults
+// (derived unless given); one that is missing or does not parse is
+// reported.
+func (b *compiler) nicPort(kind vswitch.PortKind, workload string, i int, n config.NIC) vswitch.Port {
+	p := vswitch.Port{
+		Kind:   kind,
+		VLAN:   n.VLAN,
+		Trunk:  slices.Clone(n.Trunk),
+		Native: n.Native,
+	}
+	switch kind {
+	case vswitch.KindTAP:
+		p.Name, p.Label = config.TAPName(workload, i), fmt.Sprintf("vm/%s/%d", workload, i)
+	case vswitch.KindVeth:
+		p.Name, p.Label = config.VethName(workload, i), fmt.Sprintf("ct/%s/%d", workload, i)
+		p.Peer = config.PeerName(workload, i)
+	}
+	switch m, err := net.ParseMAC(n.MAC); {
+	case n.MAC == "":
+		b.fail("%s: NIC %d: no MAC (the config was not defaulted)", workload, i)
+	case err != nil:
+		b.fail("%s: NIC %d: %w", workload, i, err)
+	default:
+		p.MAC = m
+	}
+	return p
+}
