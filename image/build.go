@@ -208,6 +208,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The console shell runs the CLI by name (nucbox status, nucbox logs):
+	// the same binary, which answers as the CLI when it is not PID 1.
+	if err := t.add("usr/bin/nucbox", &entry{mode: symlinkMode, link: "/init", origin: "the nucbox CLI"}); err != nil {
+		return nil, err
+	}
 	applets, bbLibs, err := t.addBusybox(ctx, o.Busybox)
 	if err != nil {
 		return nil, err

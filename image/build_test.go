@@ -257,6 +257,9 @@ func TestBuildArchive(t *testing.T) {
 	if got := a.content(t, "bin/sh"); got != "/bin/busybox" {
 		t.Errorf("/bin/sh -> %q, want /bin/busybox", got)
 	}
+	if got := a.content(t, "usr/bin/nucbox"); got != "/init" {
+		t.Errorf("/usr/bin/nucbox -> %q, want /init (the CLI in the console shell)", got)
+	}
 	for _, n := range []string{"sbin/poweroff", "sbin/reboot", "sbin/halt"} {
 		if got := a.content(t, n); got != "/init" {
 			t.Errorf("/%s -> %q, want /init (busybox's signals mean reboot to nucbox)", n, got)

@@ -336,6 +336,7 @@ func TestBoxLabVLANs(t *testing.T) {
 
 	openShell(t, m)
 	ready := time.Now()
+	checkPlanMatchesBox(t, m, ri, "lab.yaml", labConfig)
 	out := waitLog(t, m, nestedTimeout, guestState+"/vms/vm10/serial.log", "LAB-VM-PING-", "LAB-VM-")
 	t.Logf("vm10 %.1fs after ready: %q", time.Since(ready).Seconds(), out)
 	if !strings.Contains(out, "LAB-VM-PING-OK") {
