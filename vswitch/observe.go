@@ -1,16 +1,13 @@
 package vswitch
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
-
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 )
 
-// observe reads the state plan needs. VLAN tables are read only when the
-// bridge filters VLANs: without filtering they mean nothing.
+// observe reads the state plan needs, from the one reading of the links
+// (ReadLinks). VLAN tables count only when the bridge filters VLANs:
+// without filtering they mean nothing.
 func (s *Switch) observe(bridge string) (observed, error) {
 	o := observed{
 		links:       map[string]obsLink{},
@@ -18,45 +15,22 @@ func (s *Switch) observe(bridge string) (observed, error) {
 		addrs:       map[string][]netip.Prefix{},
 		defaultPVID: -1,
 	}
-	links, err := s.h.LinkList()
+	t, err := ReadLinks(s.h)
 	if err != nil {
-		return o, fmt.Errorf("list links: %w", err)
+		return o, err
 	}
-	names := map[int]string{}
-	for _, l := range links {
-		names[l.Attrs().Index] = l.Attrs().Name
-	}
-	for _, l := range links {
-		a := l.Attrs()
-		ol := obsLink{
-			Name:   a.Name,
-			Index:  a.Index,
-			Kind:   l.Type(),
-			MAC:    a.HardwareAddr,
-			Master: names[a.MasterIndex],
-			Up:     a.Flags&net.FlagUp != 0,
-			Alias:  a.Alias,
+	for _, l := range t.Links {
+		o.links[l.Name] = obsLink{
+			Name: l.Name, Index: l.Index, Kind: l.Kind, MAC: l.MAC, Master: l.Master,
+			Up: l.Up, Alias: l.Alias, VlanID: l.VLANID, Parent: l.Parent,
 		}
-		switch l := l.(type) {
-		case *netlink.Vlan:
-			ol.VlanID, ol.Parent = l.VlanId, names[a.ParentIndex]
-		case *netlink.Bridge:
-			if a.Name == bridge {
-				o.filtering = l.VlanFiltering != nil && *l.VlanFiltering
-				if l.VlanDefaultPVID != nil {
-					o.defaultPVID = int(*l.VlanDefaultPVID)
-				}
-			}
+		if l.Kind == "bridge" && l.Name == bridge {
+			o.filtering, o.defaultPVID = l.Filtering, l.DefaultPVID
 		}
-		o.links[a.Name] = ol
-		if Owned(a.Alias) && ol.Kind == "vlan" {
-			addrs, err := s.h.AddrList(l, netlink.FAMILY_V4)
-			if err != nil {
-				return o, fmt.Errorf("addresses of %s: %w", a.Name, err)
-			}
-			for _, ad := range addrs {
-				if p, ok := prefixOf(ad.IPNet); ok {
-					o.addrs[a.Name] = append(o.addrs[a.Name], p)
+		if Owned(l.Alias) && l.Kind == "vlan" {
+			for _, p := range l.Addresses {
+				if p.Addr().Is4() {
+					o.addrs[l.Name] = append(o.addrs[l.Name], p)
 				}
 			}
 		}
@@ -64,23 +38,15 @@ func (s *Switch) observe(bridge string) (observed, error) {
 	if !o.filtering {
 		return o, nil
 	}
-	table, err := s.h.BridgeVlanList()
-	if err != nil {
-		return o, fmt.Errorf("bridge VLAN table: %w", err)
+	if t.VLANErr != nil {
+		return o, t.VLANErr
 	}
-	for idx, infos := range table {
-		name := names[int(idx)]
-		if name != bridge && o.links[name].Master != bridge {
-			continue
+	for _, l := range t.Links {
+		if l.Name == bridge || l.Master == bridge {
+			if len(l.VLANs) > 0 {
+				o.vlans[l.Name] = l.VLANs
+			}
 		}
-		for _, in := range infos {
-			o.vlans[name] = append(o.vlans[name], VLAN{
-				ID:       int(in.Vid),
-				PVID:     in.Flags&nl.BRIDGE_VLAN_INFO_PVID != 0,
-				Untagged: in.Flags&nl.BRIDGE_VLAN_INFO_UNTAGGED != 0,
-			})
-		}
-		sortVLANs(o.vlans[name])
 	}
 	return o, nil
 }

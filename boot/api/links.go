@@ -1,9 +1,7 @@
 package api
 
 import (
-	"sort"
-
-	"github.com/vishvananda/netlink"
+	"github.com/nucbox/nucbox/vswitch"
 )
 
 // Link is a network interface with its addresses and counters.
@@ -38,48 +36,38 @@ type LinkStats struct {
 	TxErrors  uint64 `json:"tx_errors"`
 }
 
-// netlinkLinks reads the links of the box's network namespace.
+// netlinkLinks reads the links of the box's network namespace, through
+// the switch's one reading of links.
 func netlinkLinks() ([]Link, error) {
-	links, err := netlink.LinkList()
+	// A host without bridges, or a kernel without the bridge module,
+	// has no VLAN table to show; that is not an error of the status.
+	t, err := vswitch.ReadLinks(nil)
 	if err != nil {
 		return nil, err
 	}
-	names := map[int]string{}
-	for _, l := range links {
-		names[l.Attrs().Index] = l.Attrs().Name
-	}
-	// A host without bridges, or a kernel without the bridge module,
-	// has no table to show; that is not an error of the status.
-	vlans, _ := netlink.BridgeVlanList()
-	out := make([]Link, 0, len(links))
-	for _, l := range links {
-		a := l.Attrs()
+	out := make([]Link, 0, len(t.Links))
+	for _, l := range t.Links {
 		k := Link{
-			Name:   a.Name,
-			Index:  a.Index,
-			Type:   l.Type(),
-			MTU:    a.MTU,
-			State:  a.OperState.String(),
-			Master: names[a.MasterIndex],
+			Name:   l.Name,
+			Index:  l.Index,
+			Type:   l.Kind,
+			MTU:    l.MTU,
+			State:  l.OperState,
+			Master: l.Master,
 		}
-		if len(a.HardwareAddr) > 0 {
-			k.MAC = a.HardwareAddr.String()
+		if len(l.MAC) > 0 {
+			k.MAC = l.MAC.String()
 		}
-		if s := a.Statistics; s != nil {
+		if s := l.Stats; s != nil {
 			k.Stats = LinkStats{RxBytes: s.RxBytes, TxBytes: s.TxBytes, RxPackets: s.RxPackets, TxPackets: s.TxPackets, RxErrors: s.RxErrors, TxErrors: s.TxErrors}
 		}
-		if addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL); err == nil {
-			for _, ad := range addrs {
-				if ad.IPNet != nil {
-					k.Addresses = append(k.Addresses, ad.IPNet.String())
-				}
-			}
+		for _, p := range l.Addresses {
+			k.Addresses = append(k.Addresses, p.String())
 		}
-		for _, v := range vlans[int32(a.Index)] {
-			k.VLANs = append(k.VLANs, PortVLAN{ID: int(v.Vid), PVID: v.PortVID(), Untagged: v.EngressUntag()})
+		for _, v := range l.VLANs {
+			k.VLANs = append(k.VLANs, PortVLAN{ID: v.ID, PVID: v.PVID, Untagged: v.Untagged})
 		}
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
 	return out, nil
 }
