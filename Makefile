@@ -88,8 +88,9 @@ bench: deps ## boot timeline, image sizes and other figures (printed, not assert
 	$(GO) test -tags $(TAGS) -run '^$$' -bench ContainerStart -benchtime 30x ./containers
 	$(GO) test -tags $(TAGS) -run '^$$' -bench Start50 -benchtime 1x ./containers
 
-fuzz: ## fuzz the config loader (FUZZTIME=2m by default)
+fuzz: ## fuzz the config loader and the layer unpacker (FUZZTIME=2m each by default)
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-2m} ./config
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzUnpackLayer -fuzztime $${FUZZTIME:-2m} ./containers
 
 clean: ## remove build outputs
 	rm -rf $(BUILD)

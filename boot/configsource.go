@@ -2,6 +2,8 @@ package boot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -80,13 +82,20 @@ func configSources(c Cmdline, lastGoodPath string) ([]configSource, error) {
 
 // cmdlineSource parses nucbox.config=: a path, file://PATH, or an http(s)
 // URL whose ${mac}, ${uuid} and ${hostname} are filled in at fetch time.
+// nucbox.config.sha256= pins the config's content, whatever its source;
+// plain http needs that pin, since anyone on the path could otherwise
+// hand the box a config of their choosing.
 func cmdlineSource(c Cmdline, spec string) (configSource, error) {
+	pin, err := configPin(c)
+	if err != nil {
+		return nil, err
+	}
 	scheme, rest, hasScheme := strings.Cut(spec, "://")
 	switch {
 	case !hasScheme:
-		return fileSource(spec), nil
+		return pinFile(fileSource(spec), pin), nil
 	case scheme == "file":
-		return fileSource(rest), nil
+		return pinFile(fileSource(rest), pin), nil
 	case scheme == "http" || scheme == "https":
 		if err := checkTemplate(spec); err != nil {
 			return nil, fmt.Errorf("nucbox.config=%s: %w", spec, err)
@@ -99,8 +108,12 @@ func cmdlineSource(c Cmdline, spec string) (configSource, error) {
 			}
 			timeout = d
 		}
+		if scheme == "http" && pin == "" {
+			return nil, fmt.Errorf("nucbox.config=%s: plain http can be read and changed by anyone on the network: "+
+				"add %s=<the config's SHA-256, from sha256sum> to the kernel command line, or serve the config over https", spec, pinParam)
+		}
 		bootif, _ := c.Get("BOOTIF")
-		return &urlSource{template: spec, timeout: timeout, bootif: bootif}, nil
+		return &urlSource{template: spec, timeout: timeout, bootif: bootif, pin: pin}, nil
 	default:
 		return nil, fmt.Errorf("nucbox.config=%s: unsupported source %q (use a path or an http(s) URL)", spec, scheme)
 	}
@@ -155,6 +168,8 @@ type urlSource struct {
 	// bootif is the PXE loader's BOOTIF= (01-aa-bb-...), naming the NIC
 	// that booted; empty lets the box pick the first link with carrier.
 	bootif string
+	// pin is nucbox.config.sha256=, lower-case hex; empty pins nothing.
+	pin string
 
 	// lease and get are the network and HTTP steps, replaceable in tests.
 	lease func(ctx context.Context, bootif string) (bootLease, error)
@@ -195,6 +210,12 @@ func (u *urlSource) Fetch(ctx context.Context) (string, []byte, error) {
 		data, err := get(ctx, target)
 		if err == nil {
 			Logf("config: fetched %s (%d bytes, attempt %d)", target, len(data), attempt)
+			// A mismatch is not retried: the server has another config
+			// than the one the command line names, or someone on the
+			// way changed it.
+			if err := checkPin(target, data, u.pin); err != nil {
+				return target, nil, err
+			}
 			return target, data, nil
 		}
 		last = err
@@ -217,7 +238,7 @@ func httpGet(ctx context.Context, target string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("User-Agent", "nucbox/"+versionString())
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := configClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +254,77 @@ func httpGet(ctx context.Context, target string) ([]byte, error) {
 		return nil, fmt.Errorf("larger than %d bytes", maxConfigBytes)
 	}
 	return b, nil
+}
+
+// configClient fetches config URLs: http.DefaultClient's transport, and
+// no redirect from https to http, which would give up the protection the
+// https URL was chosen for.
+var configClient = &http.Client{CheckRedirect: noDowngrade}
+
+func noDowngrade(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Scheme != "https" {
+		for _, v := range via {
+			if v.URL.Scheme == "https" {
+				return fmt.Errorf("refusing the redirect from %s to %s: it leaves https", v.URL.Redacted(), req.URL.Redacted())
+			}
+		}
+	}
+	return nil
+}
+
+// pinParam pins the config named on the kernel command line.
+const pinParam = "nucbox.config.sha256"
+
+// configPin returns nucbox.config.sha256= in lower case, or "" if unset.
+func configPin(c Cmdline) (string, error) {
+	v, ok := c.Get(pinParam)
+	if !ok || v == "" {
+		return "", nil
+	}
+	v = strings.ToLower(v)
+	if b, err := hex.DecodeString(v); err != nil || len(b) != sha256.Size {
+		return "", fmt.Errorf("%s=%s: want the 64 hex digits of the config's SHA-256 (sha256sum FILE)", pinParam, v)
+	}
+	return v, nil
+}
+
+// checkPin fails unless data hashes to pin (when there is one).
+func checkPin(name string, data []byte, pin string) error {
+	if pin == "" {
+		return nil
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != pin {
+		return fmt.Errorf("%s: the config's SHA-256 is %s, but %s=%s: not using it", name, got, pinParam, pin)
+	}
+	return nil
+}
+
+// pinnedFile is a config file named on the command line with a pin.
+type pinnedFile struct {
+	fileSource
+	pin string
+}
+
+func pinFile(f fileSource, pin string) configSource {
+	if pin == "" {
+		return f
+	}
+	return pinnedFile{f, pin}
+}
+
+func (p pinnedFile) Fetch(ctx context.Context) (string, []byte, error) {
+	name, data, err := p.fileSource.Fetch(ctx)
+	if err == nil {
+		err = checkPin(name, data, p.pin)
+	}
+	if err != nil {
+		return name, nil, err
+	}
+	return name, data, nil
 }
 
 // machineUUID is the SMBIOS system UUID, lower case, as iPXE's ${uuid}

@@ -27,7 +27,11 @@ func TestConfigSources(t *testing.T) {
 		// baked default.
 		{"nucbox.config=/data/box.yaml", "", []string{"/data/box.yaml"}, ""},
 		{"nucbox.config=file:///data/box.yaml", "/lg", []string{"/data/box.yaml", "/lg"}, ""},
-		{"nucbox.config=http://10.0.2.2/configs/${mac}.yaml", "", []string{"http://10.0.2.2/configs/${mac}.yaml"}, ""},
+		// Plain http only with the config's content pinned.
+		{"nucbox.config=http://10.0.2.2/configs/${mac}.yaml nucbox.config.sha256=" + strings.Repeat("ab", 32), "", []string{"http://10.0.2.2/configs/${mac}.yaml"}, ""},
+		{"nucbox.config=http://10.0.2.2/configs/${mac}.yaml", "", nil, "add nucbox.config.sha256="},
+		{"nucbox.config=https://cfg/x nucbox.config.sha256=abc", "", nil, "64 hex digits"},
+		{"nucbox.config=/data/box.yaml nucbox.config.sha256=" + strings.Repeat("AB", 32), "/lg", []string{"/data/box.yaml", "/lg"}, ""},
 		{"nucbox.config=https://cfg/${hostname}/${uuid}", "/lg", []string{"https://cfg/${hostname}/${uuid}", "/lg"}, ""},
 		{"nucbox.config=ftp://x/y", "", nil, `unsupported source "ftp"`},
 		{"nucbox.config=http://x/${serial}", "", nil, "unknown variable ${serial}"},

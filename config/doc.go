@@ -20,7 +20,9 @@
 // reads them: a string field needs a string ("8080" in quotes for an
 // environment value), so that nothing is converted behind the user's back.
 // A number field written as 0 is an error wherever 0 would mean "use the
-// default", because the default would silently replace it.
+// default", because the default would silently replace it. Collections
+// nested more than 64 deep are refused from the token stream, before the
+// parser (which recurses per level) sees them (depth.go).
 //
 // # Defaults
 //

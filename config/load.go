@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
@@ -42,7 +43,13 @@ func Parse(filename string, data []byte) (c *Config, err error) {
 	if !utf8.Valid(data) {
 		return nil, ErrorList{invalidUTF8(filename, data)}
 	}
-	f, perr := parser.ParseBytes(data, 0)
+	// Tokenizing is iterative; parsing recurses, so the depth is
+	// checked between the two.
+	tokens := lexer.Tokenize(string(data))
+	if e := depthError(filename, tokens); e != nil {
+		return nil, ErrorList{e}
+	}
+	f, perr := parser.Parse(tokens, 0)
 	if perr != nil {
 		return nil, ErrorList{syntaxError(filename, perr)}
 	}

@@ -11,14 +11,18 @@
 // OCI layout directories and docker-save tars. A reference is resolved
 // once and cached by digest in the state directory; each layer is
 // unpacked once into layers/<diffid> by Unpack, which keeps every path
-// inside the layer (image symlinks are resolved within it, ".." names
-// and hard links to outside are refused) and turns whiteouts into
-// overlayfs whiteouts.
+// inside the layer (image symlinks are resolved within it, ".." names,
+// whiteouts of ".", ".." or nothing, and hard links to outside are
+// refused) and turns whiteouts into overlayfs whiteouts. A layer is
+// hashed while it is unpacked and moved into the cache only if it
+// matches its DiffID, and it is held to LayerLimits (uncompressed bytes,
+// entries, free space left on the cache's filesystem; layerlimits.go).
 //
 // Rootfs: the layers are overlayfs lower directories under a writable
-// layer in containers/<name>/, mounted by nucbox before the container is
-// created. The writable layer is reset when a container is created and
-// kept across its restarts.
+// layer in containers/<name>/, mounted nodev and nosuid by nucbox before
+// the container is created. The writable layer is reset when a container
+// is created and kept across its restarts. Users are looked up in the
+// image's passwd and group files without trusting them (users.go).
 //
 // Runtime spec (RuntimeSpec, LibcontainerConfig): entrypoint, cmd, env,
 // workdir and user from the image, overridden by the config; runc's

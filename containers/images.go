@@ -31,7 +31,8 @@ type Store struct {
 	dir string
 	log *slog.Logger
 
-	mu sync.Mutex // serialises pulls: two containers of one image unpack it once
+	mu     sync.Mutex // serialises pulls: two containers of one image unpack it once
+	limits LayerLimits
 }
 
 // Image is an image ready to run: its config and unpacked layers.
@@ -265,14 +266,13 @@ func (s *Store) unpackLayer(l v1.Layer, progress func(Progress)) (string, error)
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	if err := Unpack(ur, filepath.Join(tmp, "fs"), Overlay); err != nil {
+	// Hashed while unpacking: the DiffID names the directory other
+	// images share, so content that does not match never gets there.
+	if err := s.limits.unpackVerified(ur, filepath.Join(tmp, "fs"), diff); err != nil {
 		return "", err
 	}
-	// Read both streams to their ends: the registry reader checks the
-	// blob's digest at EOF, and a mismatch must fail the layer.
-	if _, err := io.Copy(io.Discard, ur); err != nil {
-		return "", err
-	}
+	// Read the compressed stream to its end: the registry reader checks
+	// the blob's digest at EOF, and a mismatch must fail the layer.
 	if _, err := io.Copy(io.Discard, cr); err != nil {
 		return "", fmt.Errorf("layer blob: %w", err)
 	}

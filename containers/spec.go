@@ -11,7 +11,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/sys/user"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
@@ -205,7 +204,7 @@ func ResolveUser(spec, rootfs string) (specs.User, error) {
 	if spec == "" {
 		spec = "0:0"
 	}
-	eu, err := user.GetExecUserPath(spec, &user.ExecUser{}, filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group"))
+	eu, err := lookupUser(spec, rootfs)
 	if err != nil {
 		return specs.User{}, fmt.Errorf("user %q: %w", spec, err)
 	}

@@ -18,6 +18,7 @@ import (
 // Whiteout markers of the OCI image layer format.
 const (
 	whiteoutPrefix = ".wh."
+	whiteoutMeta   = ".wh..wh."
 	whiteoutOpaque = ".wh..wh..opq"
 )
 
@@ -36,13 +37,19 @@ const (
 	Flatten
 )
 
-// Unpack extracts one uncompressed layer tar into root. Every path is
-// resolved inside root, also through symlinks the image itself contains
-// (an absolute symlink points at root's top, not at the host's), so no
-// entry can write outside root; entries whose names leave root with ".."
-// and hard links to outside are refused. Ownership, modes, times and
-// extended attributes are kept when running as root.
+// Unpack extracts one uncompressed layer tar into root, within
+// DefaultLayerLimits. Every path is resolved inside root, also through
+// symlinks the image itself contains (an absolute symlink points at
+// root's top, not at the host's), so no entry can write outside root;
+// entries whose names leave root with "..", whiteouts of ".", ".." or
+// nothing, and hard links to outside are refused. Ownership, modes, times
+// and extended attributes are kept when running as root.
 func Unpack(r io.Reader, root string, mode UnpackMode) error {
+	return DefaultLayerLimits.unpack(r, root, mode)
+}
+
+func (lim LayerLimits) unpack(r io.Reader, root string, mode UnpackMode) error {
+	lim = lim.withDefaults()
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return err
@@ -50,7 +57,10 @@ func Unpack(r io.Reader, root string, mode UnpackMode) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
-	u := &unpacker{root: root, mode: mode, chown: os.Geteuid() == 0, seen: map[string]bool{}}
+	u := &unpacker{root: root, mode: mode, chown: os.Geteuid() == 0, seen: map[string]bool{}, lim: lim}
+	if u.reserve, err = lim.reserveOn(root); err != nil {
+		return err
+	}
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -64,8 +74,15 @@ func Unpack(r io.Reader, root string, mode UnpackMode) error {
 			return fmt.Errorf("layer entry %q: %w", h.Name, err)
 		}
 	}
-	// Directory times last: creating their children changed them.
+	// Directory times last: creating their children changed them. A
+	// later entry may have replaced a parent of d with a symlink; the
+	// path then leads elsewhere, maybe out of root, and is skipped.
 	for _, d := range u.dirs {
+		if rel, err := filepath.Rel(root, d.path); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			continue
+		} else if p, err := securejoin.SecureJoin(root, rel); err != nil || p != d.path {
+			continue
+		}
 		_ = unix.UtimesNanoAt(unix.AT_FDCWD, d.path, []unix.Timespec{unix.NsecToTimespec(d.atime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}, unix.AT_SYMLINK_NOFOLLOW)
 	}
 	return nil
@@ -76,6 +93,11 @@ type unpacker struct {
 	mode  UnpackMode
 	chown bool
 	dirs  []dirTimes
+	lim   LayerLimits
+	// bytes and entries are what the layer has claimed so far: file
+	// sizes as their headers declare them (a sparse file counts whole).
+	bytes, entries int64
+	reserve        int64 // bytes to leave free on root's filesystem
 	// seen holds the paths this layer wrote, which an opaque marker
 	// (placed anywhere in the tar) must not remove when flattening.
 	seen map[string]bool
@@ -88,6 +110,15 @@ type dirTimes struct {
 
 // errEscape is wrapped by every refusal of a path leaving the root.
 var errEscape = errors.New("path escapes the root")
+
+// errBadWhiteout is a whiteout of "", "." or "..": deleting it would
+// delete the directory holding it, or its parent.
+var errBadWhiteout = errors.New("malformed whiteout")
+
+// inside reports whether p, a clean absolute path, lies below root.
+func inside(root, p string) bool {
+	return strings.HasPrefix(p, root+"/")
+}
 
 // cleanName turns an entry name into a clean relative path, refusing
 // names that climb out of the root. Leading slashes are dropped as tar
@@ -134,6 +165,9 @@ func mkdirAllIn(root, p string) error {
 }
 
 func (u *unpacker) entry(h *tar.Header, r io.Reader) error {
+	if err := u.charge(h); err != nil {
+		return err
+	}
 	name, err := cleanName(h.Name)
 	if err != nil {
 		return err
@@ -149,12 +183,23 @@ func (u *unpacker) entry(h *tar.Header, r io.Reader) error {
 		return err
 	}
 	target := filepath.Join(parent, base)
+	if !inside(u.root, target) {
+		return fmt.Errorf("%q: %w", h.Name, errEscape)
+	}
 
 	switch {
 	case base == whiteoutOpaque:
 		return u.opaque(parent)
+	case strings.HasPrefix(base, whiteoutMeta):
+		// aufs's own bookkeeping (.wh..wh.plnk, .wh..wh.aufs), which
+		// old docker images carry: not a file of the image.
+		return nil
 	case strings.HasPrefix(base, whiteoutPrefix):
-		return u.whiteout(filepath.Join(parent, strings.TrimPrefix(base, whiteoutPrefix)))
+		hidden := strings.TrimPrefix(base, whiteoutPrefix)
+		if hidden == "" || hidden == "." || hidden == ".." {
+			return fmt.Errorf("whiteout %q names no file: %w", h.Name, errBadWhiteout)
+		}
+		return u.whiteout(filepath.Join(parent, hidden))
 	}
 
 	// An existing directory stays when the entry is a directory too (its

@@ -62,7 +62,7 @@ func (c *dhcpClient) modifiers() []dhcpv4.Modifier {
 		dhcpv4.WithOption(dhcpv4.OptClientIdentifier(c.clientID)),
 		dhcpv4.WithRequestedOptions(
 			dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer,
-			dhcpv4.OptionDomainName, dhcpv4.OptionIPAddressLeaseTime,
+			dhcpv4.OptionDomainName, dhcpv4.OptionDNSDomainSearchList, dhcpv4.OptionIPAddressLeaseTime,
 			dhcpv4.OptionRenewTimeValue, dhcpv4.OptionRebindingTimeValue),
 	}
 	if host != "" {
@@ -307,11 +307,19 @@ func (c *dhcpClient) bind(l *nclient4.Lease, how string) {
 		mask = ack.YourIPAddr.DefaultMask()
 	}
 	ones, _ := mask.Size()
+	var search []string
+	if l := ack.DomainSearch(); l != nil {
+		search = l.Labels
+	}
+	domain, host, dropped := leaseNames(search, ack.DomainName(), ack.HostName())
+	if len(dropped) > 0 {
+		c.log.Warn("DHCP: ignoring names that are not valid DNS names", "names", fmt.Sprintf("%q", dropped))
+	}
 	st := Lease{
 		Address:  netip.PrefixFrom(addrOf(ack.YourIPAddr), ones),
 		Server:   addrOf(ack.ServerIdentifier()),
-		Domain:   ack.DomainName(),
-		Hostname: ack.HostName(),
+		Domain:   domain,
+		Hostname: host,
 		Acquired: l.CreationTime,
 		T1:       t.T1, T2: t.T2, Expiry: t.Expiry,
 		State: "bound",

@@ -13,6 +13,10 @@
 // carries the lease, the takeover's outage, the probe and any rollback,
 // and counts the netlink changes made: a repeated Apply makes none.
 //
+// What a DHCP server says is untrusted input: the domain search list and
+// host name of a lease are kept only as valid DNS names (resolv.go)
+// before they reach resolv.conf, the status or a config URL.
+//
 // The bridge itself and the uplink's VLANs belong to vswitch; netcfg only
 // asks the box's switch, which it is given (Options.Switch) and never
 // opens itself, to create the bridge and attach the uplink, in the order

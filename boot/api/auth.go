@@ -76,14 +76,22 @@ func (s *Server) accessOf(r *http.Request) access {
 }
 
 // need wraps h so that it runs only with at least level; public opens it
-// to everyone (api.public-status for the read-only status).
-func (s *Server) need(level access, public bool, h http.HandlerFunc) http.HandlerFunc {
+// to everyone (api.public-status for the read-only status). A request
+// that carries valid credentials marks its connection authenticated for
+// the connection caps; only a request past the check gets its body's
+// deadline extended or cleared (kind).
+func (s *Server) need(level access, public bool, kind body, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !public && s.accessOf(r) < level {
+		a := s.accessOf(r)
+		if a > accessNone {
+			markAuthenticated(r.Context())
+		}
+		if !public && a < level {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="nucbox"`)
 			writeError(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN (the token is printed on the box's console at first boot)")
 			return
 		}
+		s.setDeadline(w, r, kind)
 		h(w, r)
 	}
 }

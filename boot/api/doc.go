@@ -50,6 +50,20 @@
 // are readable without a token; logs, config and every mutating endpoint
 // still need it.
 //
+// # Limits
+//
+// Anyone who reaches the TCP port can open connections, so the server
+// bounds what that costs PID 1 (Limits, DefaultLimits): a time to send
+// the headers (and finish TLS) and one for the whole request, replaced
+// per route once the request passed its access check (UploadTimeout for
+// POST /v1/upgrade, none for a console or a followed log); an idle
+// timeout; a header size cap; and a cap on connections held, with a
+// smaller one on connections that have not yet carried a request with
+// valid credentials (connlimit.go). At that cap the oldest such
+// connection is closed for the new one, so strangers cycle each other out
+// and a client with the token still gets in. Connection errors (failed
+// handshakes) reach the box's log at most a few lines a minute.
+//
 // # The socket
 //
 // The socket's path is plan.APISocket, defined once: the plan shows it,

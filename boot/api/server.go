@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
-	"time"
 )
 
 // Options configure a Server.
@@ -28,6 +27,8 @@ type Options struct {
 	Links func() ([]Link, error)
 	// Logf reports server problems; nil discards them.
 	Logf func(format string, args ...any)
+	// Limits bound the TCP clients; zero fields take DefaultLimits.
+	Limits Limits
 }
 
 // Server is the API's HTTP handler and its listeners.
@@ -37,6 +38,7 @@ type Server struct {
 	publicStatus bool
 	links        func() ([]Link, error)
 	logf         func(string, ...any)
+	limits       Limits
 	mux          *http.ServeMux
 	metrics      http.Handler
 
@@ -45,13 +47,15 @@ type Server struct {
 	// hijacked are the connections taken over by consoles, which the
 	// http.Servers no longer track.
 	hijacked map[net.Conn]struct{}
+	limiters []*connLimiter
 	closed   bool
 }
 
 // New returns a server; it listens only when ServeUnix or ServeTLS is
 // called.
 func New(o Options) *Server {
-	s := &Server{box: o.Box, token: o.Token, publicStatus: o.PublicStatus, links: o.Links, logf: o.Logf}
+	s := &Server{box: o.Box, token: o.Token, publicStatus: o.PublicStatus, links: o.Links, logf: o.Logf,
+		limits: o.Limits.withDefaults()}
 	if s.links == nil {
 		s.links = netlinkLinks
 	}
@@ -68,7 +72,9 @@ type route struct {
 	pattern string
 	level   access
 	// public opens the route to everyone with api.public-status.
-	public  bool
+	public bool
+	// body is how long the request may take to arrive.
+	body    body
 	handler http.HandlerFunc
 }
 
@@ -76,24 +82,24 @@ type route struct {
 // login are added by routes. A new endpoint is one more line here.
 func (s *Server) apiRoutes() []route {
 	return []route{
-		{"GET /v1/status", accessRead, true, s.handleStatus},
-		{"GET /v1/logs/{name}", accessRead, false, s.handleLogs},
-		{"GET /v1/config", accessAdmin, false, s.handleConfig},
-		{"POST /v1/plan", accessAdmin, false, s.handlePlan},
-		{"POST /v1/apply", accessAdmin, false, s.handleApply},
-		{"POST /v1/apply/confirm", accessAdmin, false, s.handleConfirm},
-		{"POST /v1/power", accessAdmin, false, s.handlePower},
-		{"POST /v1/workloads/{name}/{action}", accessAdmin, false, s.handleWorkload},
-		{"GET /v1/console/{name}", accessAdmin, false, s.handleConsole},
-		{"POST /v1/upgrade", accessAdmin, false, s.handleUpgrade},
-		{"GET /metrics", accessRead, true, s.metrics.ServeHTTP},
+		{"GET /v1/status", accessRead, true, bodyShort, s.handleStatus},
+		{"GET /v1/logs/{name}", accessRead, false, bodyFollow, s.handleLogs},
+		{"GET /v1/config", accessAdmin, false, bodyShort, s.handleConfig},
+		{"POST /v1/plan", accessAdmin, false, bodyShort, s.handlePlan},
+		{"POST /v1/apply", accessAdmin, false, bodyShort, s.handleApply},
+		{"POST /v1/apply/confirm", accessAdmin, false, bodyShort, s.handleConfirm},
+		{"POST /v1/power", accessAdmin, false, bodyShort, s.handlePower},
+		{"POST /v1/workloads/{name}/{action}", accessAdmin, false, bodyShort, s.handleWorkload},
+		{"GET /v1/console/{name}", accessAdmin, false, bodyStream, s.handleConsole},
+		{"POST /v1/upgrade", accessAdmin, false, bodyUpload, s.handleUpgrade},
+		{"GET /metrics", accessRead, true, bodyShort, s.metrics.ServeHTTP},
 	}
 }
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	for _, rt := range s.apiRoutes() {
-		m.HandleFunc(rt.pattern, s.need(rt.level, rt.public && s.publicStatus, rt.handler))
+		m.HandleFunc(rt.pattern, s.need(rt.level, rt.public && s.publicStatus, rt.body, rt.handler))
 	}
 	m.HandleFunc("GET /{$}", s.handleIndex)
 	m.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
@@ -155,21 +161,32 @@ func (s *Server) ServeTLS(addr string, cert tls.Certificate) error {
 	return s.ServeTLSListener(l, cert)
 }
 
-// ServeTLSListener serves TLS on l until Close.
+// ServeTLSListener serves TLS on l until Close, holding at most
+// Limits.MaxConns connections from it (Limits.MaxUnauthConns of them
+// before a request with the token).
 func (s *Server) ServeTLSListener(l net.Listener, cert tls.Certificate) error {
 	hs := s.httpServer()
 	hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	return s.serve(hs, tls.NewListener(l, hs.TLSConfig))
+	hs.ConnContext = withLimitedConn
+	cl := newConnLimiter(l, s.limits.MaxConns, s.limits.MaxUnauthConns, s.logf)
+	s.mu.Lock()
+	s.limiters = append(s.limiters, cl)
+	s.mu.Unlock()
+	return s.serve(hs, tls.NewListener(cl, hs.TLSConfig))
 }
 
 func (s *Server) httpServer() *http.Server {
 	return &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.limits.ReadHeaderTimeout,
+		// Extended for uploads and cleared for streams, per request
+		// (setDeadline).
+		ReadTimeout: s.limits.ReadTimeout,
 		// No write timeout: log follows stream for as long as the
 		// client reads.
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    nil,
+		IdleTimeout:    s.limits.IdleTimeout,
+		MaxHeaderBytes: s.limits.MaxHeaderBytes,
+		ErrorLog:       s.errorLog(),
 	}
 }
 

@@ -69,6 +69,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeLogin(w, http.StatusUnauthorized, "That token is not right.")
 		return
 	}
+	markAuthenticated(r.Context())
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Value:    sessionValue(s.token),

@@ -23,9 +23,15 @@
 //     grows to the last whole MiB. The table is only rewritten while no
 //     partition of that disk is mounted or held, and the kernel learns the
 //     new geometry through BLKPG ioctls (BLKRRPART as a fallback).
-//  3. Filesystem: no ext4 superblock means mke2fs (lazy inode table and
-//     journal init, so formatting a large stick takes well under a
-//     second); otherwise e2fsck -p, whose exit codes of 4 and above abort
+//  3. Filesystem: a partition this boot created, or one whose first MiB
+//     is zeros, gets mke2fs (lazy inode table and journal init, so
+//     formatting a large stick takes well under a second). Nothing else
+//     is ever formatted: a partition without a readable primary
+//     superblock is handed to e2fsck -p -b with each backup superblock
+//     found at the standard places (recover.go), and when none repairs
+//     it Setup returns a *DamagedError (ErrDamaged) having written
+//     nothing, and the box runs without persistence. A readable
+//     filesystem gets e2fsck -p, whose exit codes of 4 and above abort
 //     the mount rather than mount a filesystem it could not repair. A
 //     filesystem smaller than its partition (just grown, or a previous
 //     boot lost power between growing and resizing) gets e2fsck -f -p and

@@ -88,32 +88,60 @@ func fsck(ctx context.Context, o *Options, dev string, full bool) (verdict strin
 	if full {
 		args = []string{"-f", "-p", dev}
 	}
-	cmd := exec.CommandContext(ctx, o.E2fsck, args...)
-	out, runErr := cmd.CombinedOutput()
-	code := 0
-	if runErr != nil {
-		var ee *exec.ExitError
-		if !errors.As(runErr, &ee) || ee.ExitCode() < 0 {
-			return "", fmt.Errorf("%s: %v: %s", o.E2fsck, runErr, trim(out))
-		}
-		code = ee.ExitCode()
+	code, out, err := runFsck(ctx, o, args...)
+	if err != nil {
+		return "", err
 	}
+	logLines(o, out)
+	switch {
+	case code < 4:
+		return fsckVerdict(code), nil
+	case code&4 != 0:
+		return "errors left uncorrected", fmt.Errorf("%s -p %s: exit %d: errors left uncorrected; not mounting", o.E2fsck, dev, code)
+	default:
+		return fmt.Sprintf("failed (exit %d)", code), &fsckError{code: code, msg: fmt.Sprintf("%s -p %s: exit %d: %s", o.E2fsck, dev, code, trim(out))}
+	}
+}
+
+// fsckError is an e2fsck failure other than errors left uncorrected: exit
+// 8 is what e2fsck returns when it cannot open the filesystem at all.
+type fsckError struct {
+	code int
+	msg  string
+}
+
+func (e *fsckError) Error() string { return e.msg }
+
+// runFsck runs e2fsck with args and returns its exit code and output; err
+// is set only when e2fsck did not run or was killed.
+func runFsck(ctx context.Context, o *Options, args ...string) (int, []byte, error) {
+	out, err := exec.CommandContext(ctx, o.E2fsck, args...).CombinedOutput()
+	if err == nil {
+		return 0, out, nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() < 0 {
+		return 0, out, fmt.Errorf("%s: %v: %s", o.E2fsck, err, trim(out))
+	}
+	return ee.ExitCode(), out, nil
+}
+
+// fsckVerdict names e2fsck's exit codes below 4.
+func fsckVerdict(code int) string {
+	switch code {
+	case 0:
+		return "clean"
+	case 1:
+		return "errors corrected"
+	}
+	return "errors corrected, reboot advised"
+}
+
+func logLines(o *Options, out []byte) {
 	for _, l := range strings.Split(trim(out), "\n") {
 		if l != "" {
 			o.Logf("data partition: e2fsck: %s", l)
 		}
-	}
-	switch {
-	case code == 0:
-		return "clean", nil
-	case code == 1:
-		return "errors corrected", nil
-	case code == 2:
-		return "errors corrected, reboot advised", nil
-	case code&4 != 0:
-		return "errors left uncorrected", fmt.Errorf("%s -p %s: exit %d: errors left uncorrected; not mounting", o.E2fsck, dev, code)
-	default:
-		return fmt.Sprintf("failed (exit %d)", code), fmt.Errorf("%s -p %s: exit %d: %s", o.E2fsck, dev, code, trim(out))
 	}
 }
 

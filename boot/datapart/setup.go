@@ -38,7 +38,8 @@ type Result struct {
 	Formatted bool   // mke2fs ran
 	Grown     bool   // the partition was grown (and its filesystem with it)
 	Size      int64  // the partition's size in bytes
-	Check     string // e2fsck's verdict: clean, errors corrected, ...; "new" after formatting
+	Check     string // e2fsck's verdict: clean, errors corrected, ...; "new" after formatting, "damaged" when refused
+	Recovered int64  // the backup superblock (in filesystem blocks) the primary was repaired from; 0 if none
 }
 
 func (o *Options) defaults() {
@@ -258,17 +259,48 @@ func mountFS(ctx context.Context, o *Options, res *Result) error {
 	if err != nil {
 		return fmt.Errorf("datapart: %w", err)
 	}
+	format := false
 	if sb == nil {
+		// Only a partition this boot made, or one whose first MiB is
+		// zeros, is formatted: anything else may be a filesystem whose
+		// primary superblock was torn or flipped, and a format would
+		// wipe every VM disk on it.
+		format = res.Created
+		if !format {
+			if format, err = isBlank(dev); err != nil {
+				return fmt.Errorf("datapart: %w", err)
+			}
+		}
+	}
+	if format {
 		if err := mkfs(ctx, o, dev); err != nil {
 			return fmt.Errorf("datapart: %w", err)
 		}
 		res.Formatted, res.Check = true, "new"
 		o.Logf("data partition: %s formatted ext4 (%s)", dev, human(res.Size))
 	} else {
+		if sb == nil {
+			o.Logf("data partition: %s: no ext4 superblock, but the partition is not blank: looking for a backup superblock", dev)
+			if sb, err = recoverPrimary(ctx, o, res); err != nil {
+				return err
+			}
+		}
 		// A filesystem smaller than its partition was just grown, or a
 		// power cut came between growing the partition and resizing.
 		grow := res.Size-sb.size >= align
 		res.Check, err = fsck(ctx, o, dev, grow)
+		var fe *fsckError
+		if errors.As(err, &fe) && fe.code&8 != 0 && res.Recovered == 0 {
+			// e2fsck could not open the filesystem from its primary
+			// superblock, though the magic is there: a bit flip or a
+			// torn write inside it. The backups were written with it.
+			o.Logf("data partition: %s: %v", dev, err)
+			if sb, err = recoverPrimary(ctx, o, res); err != nil {
+				return err
+			}
+			grow = res.Size-sb.size >= align
+			res.Check, err = fsck(ctx, o, dev, grow)
+		}
 		o.Logf("data partition: %s e2fsck: %s", dev, res.Check)
 		if err != nil {
 			return fmt.Errorf("datapart: %w", err)
@@ -297,6 +329,30 @@ func mountFS(ctx context.Context, o *Options, res *Result) error {
 	}
 	o.Logf("data partition: %s mounted at %s", dev, o.MountPoint)
 	return nil
+}
+
+// recoverPrimary repairs res.Device's primary superblock from a backup and
+// returns the superblock it then holds. Without a backup that works it
+// returns a *DamagedError, and has written nothing unless e2fsck accepted
+// a backup and then found errors it would not fix in preen mode.
+func recoverPrimary(ctx context.Context, o *Options, res *Result) (*superblock, error) {
+	dev := res.Device
+	b, verdict, err := recoverFS(ctx, o, dev, res.Size)
+	if err != nil {
+		var de *DamagedError
+		if errors.As(err, &de) {
+			res.Check = "damaged"
+			return nil, err
+		}
+		return nil, fmt.Errorf("datapart: %w", err)
+	}
+	sb, err := readSuperblock(dev)
+	if err != nil {
+		return nil, fmt.Errorf("datapart: %w", err)
+	}
+	res.Recovered = b.block
+	o.Logf("data partition: %s repaired from backup superblock %d (block size %d), e2fsck: %s", dev, b.block, b.blockSize, verdict)
+	return sb, nil
 }
 
 // mountedAt returns where dev is mounted, if anywhere.

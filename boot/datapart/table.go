@@ -17,11 +17,25 @@ import (
 // writeTable writes t to the open disk f of diskBytes and clears the old
 // backup header when the plan moved it, so that nothing scanning the disk
 // later mistakes the stale copy for a table.
+//
+// A partition being created gets its first MiB zeroed (and synced) before
+// the table names it: the space was unallocated, and a power cut between
+// this table write and mke2fs must leave a partition the next boot sees as
+// blank, which it formats, not as stale bytes it refuses to touch.
 func writeTable(f *os.File, t *gpt.Table, diskBytes int64, pl plan) error {
+	lss := int64(t.LogicalSectorSize)
+	if pl.action == create {
+		n := min(int64(blankBytes), pl.newBytes)
+		if _, err := f.WriteAt(make([]byte, n), int64(pl.part.Start)*lss); err != nil {
+			return fmt.Errorf("clear the new partition's first MiB: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
 	if err := t.Write(f, diskBytes); err != nil {
 		return err
 	}
-	lss := int64(t.LogicalSectorSize)
 	backup := t.TotalSize()/uint64(lss) - 1
 	if t.ProtectiveMBR && backup > 0xFFFFFFFF {
 		// The MBR's 32-bit sector count is truncated by go-diskfs; the
