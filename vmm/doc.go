@@ -1,18 +1,21 @@
 // Package vmm runs the box's QEMU guests. It owns everything between a
-// config.VM and a running, supervised QEMU process: the command line,
-// the accelerator choice, disks (via qemu-img), cloud-init seeds, the
-// serial console, QMP, restarts and graceful shutdown. It does not create
-// TAPs or put them on VLANs (vswitch does; vmm attaches QEMU to them by
-// name) and it does not decide which guests should run (plan does).
+// config.VM and a running QEMU process: the command line, the
+// accelerator choice, disks (via qemu-img), cloud-init seeds, the serial
+// console, QMP and graceful shutdown. It does not create TAPs or put them
+// on VLANs (vswitch does; vmm attaches QEMU to them by name), it does not
+// decide which guests should run (plan does), and it does not restart a
+// guest: a Guest is one run at a time, and the box's workload pool
+// (boot/workload) restarts it by its policy with backoff.
 //
 // # Use
 //
 //	ports, _ := vmm.PortsFor(cfg.Hostname, vm)   // TAP names and MACs
 //	g := vmm.NewGuest(vmm.Spec{VM: vm, Box: cfg.Hostname, StateDir: cfg.StateDir, Ports: ports},
 //		vmm.Options{Procs: reaperAwareProcs})
-//	err := g.Start(ctx)   // returns once QMP reports "running", or the first start failed
-//	st := g.Status()      // state, pid, uptime, restarts, accel and why, VNC port, QMP status
-//	out := g.Serial()     // tail of the serial console
+//	err := g.Start(ctx)   // returns once QMP reports "running", or the start failed
+//	<-g.Done(); g.Err()   // the run ended: nil when the guest powered itself off
+//	st := g.Status()      // state, pid, uptime, accel and why, VNC port, QMP status
+//	out := g.Serial()     // tail of the serial console, across runs
 //	err = g.Stop(ctx)     // ACPI powerdown, then quit, then SIGKILL
 //
 // Cmdline, SeedFiles, Check and CheckAll are pure functions: `nucbox
@@ -44,11 +47,12 @@
 // QEMU starts paused (-S) with QMP on a unix socket; the supervisor
 // connects, checks that QEMU is in prelaunch, sends cont and checks for
 // running. Every QMP command has a deadline, and events are always read,
-// so a wedged QEMU cannot wedge the supervisor. An unexpected exit
-// (crash, kill -9, guest poweroff) is handled by the VM's restart policy
-// with exponential backoff (DefaultBackoff: 1s doubling to 1 min, reset
-// after 5 min up). Stop presses the ACPI power button, waits up to the
-// VM's shutdown-timeout, then sends quit, then SIGKILL.
+// so a wedged QEMU cannot wedge the supervisor. An exit on its own
+// (crash, kill -9, guest poweroff) ends the run: Done is closed and Err
+// says how, and the owner may Start the same Guest again, which keeps
+// its serial ring, console sessions and status. Stop presses the ACPI
+// power button, waits up to the VM's shutdown-timeout, then sends quit,
+// then SIGKILL.
 //
 // # PID 1
 //

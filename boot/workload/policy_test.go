@@ -1,12 +1,10 @@
-package vmm
+package workload
 
 import (
 	"errors"
 	"os/exec"
 	"testing"
 	"time"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 func TestBackoffSchedule(t *testing.T) {
@@ -42,24 +40,24 @@ func TestBackoffReset(t *testing.T) {
 	}
 }
 
-func TestShouldRestart(t *testing.T) {
+func TestPolicyRestarts(t *testing.T) {
 	crash := &exec.ExitError{}
 	for _, tc := range []struct {
-		policy config.Restart
+		policy Policy
 		err    error
 		want   bool
 	}{
-		{config.RestartAlways, nil, true},
-		{config.RestartAlways, crash, true},
+		{Always, nil, true},
+		{Always, crash, true},
 		{"", crash, true},
-		{config.RestartOnFailure, nil, false},
-		{config.RestartOnFailure, crash, true},
-		{config.RestartOnFailure, errors.New("start failed"), true},
-		{config.RestartNever, nil, false},
-		{config.RestartNever, crash, false},
+		{OnFailure, nil, false},
+		{OnFailure, crash, true},
+		{OnFailure, errors.New("start failed"), true},
+		{Never, nil, false},
+		{Never, crash, false},
 	} {
-		if got := shouldRestart(tc.policy, tc.err); got != tc.want {
-			t.Errorf("shouldRestart(%q, %v) = %v", tc.policy, tc.err, got)
+		if got := tc.policy.Restarts(tc.err); got != tc.want {
+			t.Errorf("%q.Restarts(%v) = %v", tc.policy, tc.err, got)
 		}
 	}
 }
