@@ -16,8 +16,9 @@
 //
 // Rootfs: the layers are overlayfs lower directories under a writable
 // layer in containers/<name>/, mounted by nucbox before the container is
-// created. The writable layer is reset when a container is created and
-// kept across its restarts.
+// created. The writable layer is reset at a Supervisor's first run and
+// at the first run after a Stop, and kept across the runs that restart a
+// process that ended on its own.
 //
 // Runtime spec (RuntimeSpec, LibcontainerConfig): entrypoint, cmd, env,
 // workdir and user from the image, overridden by the config; runc's

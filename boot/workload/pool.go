@@ -27,13 +27,14 @@ type Options struct {
 	Backoff Backoff
 	// Settle bounds how long Apply waits for the first start of new
 	// workloads (0: until each answers); a start still under way then
-	// goes on in the background. It also bounds the wait of a start
-	// request, which never waits longer than 15s.
+	// goes on in the background. With a Settle, a start request waits at
+	// most 15s, so that its answer comes before an API client gives up.
 	Settle time.Duration
 }
 
-// controlWait bounds how long a start request waits for the start, so
-// that the answer comes before the API client gives up.
+// controlWait bounds how long a start request waits for a start that
+// may be slow (an image pull), so that the answer comes before the API
+// client gives up.
 const controlWait = 15 * time.Second
 
 // Pool runs one kind of workload: it applies the desired set (starting
@@ -374,10 +375,10 @@ func (p *Pool) drop(ctx context.Context, es []*entry) error {
 		}, nil)
 	}
 	done := make(chan struct{})
-	go func() {
+	p.goSafe("stop", func() {
 		wg.Wait()
 		close(done)
-	}()
+	}, nil)
 	select {
 	case <-done:
 		mu.Lock()
@@ -531,15 +532,15 @@ func (p *Pool) Control(ctx context.Context, name string, a Action) (Status, erro
 	if s == nil {
 		return p.status(e), fmt.Errorf("%s %s left the config meanwhile", p.o.Noun, name)
 	}
-	wait := controlWait
-	if p.o.Settle > 0 && p.o.Settle < wait {
-		wait = p.o.Settle
+	var deadline <-chan time.Time
+	if p.o.Settle > 0 {
+		t := time.NewTimer(min(p.o.Settle, controlWait))
+		defer t.Stop()
+		deadline = t.C
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
 	select {
 	case err = <-s.first:
-	case <-t.C:
+	case <-deadline:
 	case <-ctx.Done():
 	}
 	st := p.status(e)
