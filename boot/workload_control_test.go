@@ -29,7 +29,7 @@ func TestVMsStageControl(t *testing.T) {
 	if n := f.runs("a"); n != 1 {
 		t.Errorf("an apply started the stopped VM again (%d runs)", n)
 	}
-	if w := f.stage.workload("a"); w.State != "stopped" || !w.Held {
+	if w := workloadOf(f.stage, "a"); w.State != "stopped" || !w.Held {
 		t.Errorf("after the apply: %+v", w)
 	}
 	w, err = f.stage.control(ctx, "a", api.WorkloadStart)
@@ -92,6 +92,16 @@ func TestContainersStageControl(t *testing.T) {
 	if w, err := c.control(ctx, "web", api.WorkloadStart); err != nil || w.State != "running" || fr.runs("web") != 4 {
 		t.Errorf("start of an exited container: %+v, %v (%d runs)", w, err, fr.runs("web"))
 	}
+}
+
+// workloadOf is the named workload of the stage, as the API lists it.
+func workloadOf(s workloadStage, name string) api.Workload {
+	for _, w := range s.Workloads() {
+		if w.Name == name {
+			return w
+		}
+	}
+	return api.Workload{Name: name}
 }
 
 // waitState waits until the stage shows the named workload in state.

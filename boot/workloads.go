@@ -76,16 +76,6 @@ func (s *poolStage) Workloads() []api.Workload {
 	return out
 }
 
-// workload is the named workload for the API, or just its name.
-func (s *poolStage) workload(name string) api.Workload {
-	if p := s.Pool(); p != nil {
-		if st, ok := p.Status(name); ok {
-			return apiWorkload(st)
-		}
-	}
-	return api.Workload{Name: name}
-}
-
 // control runs a start, stop or restart request.
 func (s *poolStage) control(ctx context.Context, name string, a api.WorkloadAction) (api.Workload, error) {
 	p := s.Pool()
