@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/netcfg"
-	"github.com/nucbox/nucbox/vmm"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,17 +130,11 @@ func (b *apiBox) Apply(name string, data []byte, try time.Duration) (api.ApplyRe
 
 func (b *apiBox) Confirm() (api.TryState, error) { return theSupervisor.Confirm() }
 
-// Workloads lists the VMs and asks every stage that runs workloads; one
-// that panics is left out rather than failing the status. A workload
-// reported twice is listed once.
+// Workloads asks every stage that runs workloads; one that panics is
+// left out rather than failing the status. A workload reported twice is
+// listed once.
 func (b *apiBox) Workloads() []api.Workload {
 	var out []api.Workload
-	callSafe(func() error {
-		if v := stageOf[*vmsStage](); v != nil {
-			out = append(out, v.workloads()...)
-		}
-		return nil
-	})
 	for _, st := range theSupervisor.stages {
 		src, ok := st.(api.WorkloadSource)
 		if !ok {
@@ -164,31 +156,6 @@ func (b *apiBox) Workloads() []api.Workload {
 	return uniq
 }
 
-// vmWorkload is a guest as the API lists it.
-func vmWorkload(s vmm.Status) api.Workload {
-	w := api.Workload{
-		Kind: "vm", Name: s.Name, State: string(s.State), PID: s.PID, Started: s.Started,
-		Restarts: s.Restarts, LastError: s.LastError, LastErrorAt: s.LastErrorAt,
-		Details: map[string]string{},
-	}
-	if s.Accel != "" {
-		w.Details["accel"] = string(s.Accel)
-	}
-	if s.VNCPort > 0 {
-		w.Details["vnc_port"] = strconv.Itoa(s.VNCPort)
-	}
-	if s.QMPStatus != "" {
-		w.Details["qmp_status"] = s.QMPStatus
-	}
-	if s.StartupTime > 0 {
-		w.Details["startup_ms"] = strconv.FormatInt(s.StartupTime.Milliseconds(), 10)
-	}
-	if len(w.Details) == 0 {
-		w.Details = nil
-	}
-	return w
-}
-
 func (b *apiBox) RunningConfig() (api.ConfigInfo, bool) {
 	rec, ok := LastGoodConfig()
 	if !ok {
@@ -202,17 +169,12 @@ func (b *apiBox) RunningConfig() (api.ConfigInfo, bool) {
 
 func (b *apiBox) Log(ctx context.Context, name string, follow bool) ([]api.LogLine, <-chan api.LogLine, bool) {
 	if name != api.BootLog {
-		f, ok := followWorkload(name)
-		if !ok {
-			return nil, nil, false
-		}
-		if !follow {
-			if f.cancel != nil {
-				f.cancel()
+		for _, st := range workloadStages() {
+			if lines, more, ok := st.log(ctx, name, follow); ok {
+				return lines, more, true
 			}
-			return textLines(f.backlog), nil, true
 		}
-		return streamWorkload(ctx, name, f)
+		return nil, nil, false
 	}
 	if !follow {
 		return convertLines(Log.Lines()), nil, true
@@ -232,6 +194,19 @@ func (b *apiBox) Log(ctx context.Context, name string, follow bool) ([]api.LogLi
 	return convertLines(backlog), out, true
 }
 
+// workloadStages are the running supervisor's stages that run workloads,
+// in stage order: every kind reaches the API through its pool the same
+// way.
+func workloadStages() []workloadStage {
+	var out []workloadStage
+	for _, st := range theSupervisor.stages {
+		if ws, ok := st.(workloadStage); ok {
+			out = append(out, ws)
+		}
+	}
+	return out
+}
+
 // stageOf is the running supervisor's stage of type T, nil without one.
 func stageOf[T Stage]() T {
 	var zero T
@@ -241,120 +216,6 @@ func stageOf[T Stage]() T {
 		}
 	}
 	return zero
-}
-
-// followWorkload starts following a container's log or a VM's serial
-// console; ok is false for a name that is neither.
-func followWorkload(name string) (follow, bool) {
-	if c := stageOf[*containersStage](); c != nil {
-		if f, ok := c.followLog(name); ok {
-			return f, true
-		}
-	}
-	if v := stageOf[*vmsStage](); v != nil {
-		if f, ok := v.followSerial(name); ok {
-			return f, true
-		}
-	}
-	return follow{}, false
-}
-
-// followRetry is how often a follow whose source ended (a container
-// stopped on request) looks for a new one.
-const followRetry = 250 * time.Millisecond
-
-// streamWorkload turns a workload's output into numbered lines: the
-// backlog's complete lines now, then every later line as it is
-// completed, until ctx ends. When the source ends (a container stopped
-// or restarted on request), the stream waits for the workload's next
-// source and goes on with it.
-func streamWorkload(ctx context.Context, name string, f follow) ([]api.LogLine, <-chan api.LogLine, bool) {
-	lines := textLines(f.backlog)
-	// An unfinished last line is not sent yet: its end is still to come.
-	var partial []byte
-	if n := len(f.backlog); n > 0 && f.backlog[n-1] != '\n' && len(lines) > 0 {
-		lines = lines[:len(lines)-1]
-		if i := bytes.LastIndexByte(f.backlog, '\n'); i >= 0 {
-			partial = append(partial, f.backlog[i+1:]...)
-		} else {
-			partial = append(partial, f.backlog...)
-		}
-	}
-	seq := uint64(len(lines))
-	out := make(chan api.LogLine, 64)
-	goSafe("api log", func() {
-		defer close(out)
-		cur := f
-		defer func() {
-			if cur.cancel != nil {
-				cur.cancel()
-			}
-		}()
-		send := func(text string) bool {
-			seq++
-			select {
-			case out <- api.LogLine{Seq: seq, Time: sinceBoot(), Text: strings.TrimRight(text, "\r")}:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		for {
-			if cur.more == nil {
-				// A source without a stream (an error, a test fake):
-				// look again later.
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(followRetry):
-				}
-				next, ok := followWorkload(name)
-				if !ok {
-					return
-				}
-				if next.source == nil || next.source == cur.source {
-					if next.cancel != nil {
-						next.cancel()
-					}
-					continue
-				}
-				// A new source: its backlog is news, except what it
-				// carried over from the old one, which was sent. An
-				// unfinished line of the old source ends with it.
-				cur = next
-				if len(partial) > 0 {
-					if !send(string(partial)) {
-						return
-					}
-					partial = nil
-				}
-				for _, l := range newLines(&partial, cur.backlog[min(cur.carried, len(cur.backlog)):]) {
-					if !send(l) {
-						return
-					}
-				}
-				continue
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case b, ok := <-cur.more:
-				if !ok {
-					if cur.cancel != nil {
-						cur.cancel()
-					}
-					cur = follow{source: cur.source}
-					continue
-				}
-				for _, l := range newLines(&partial, b) {
-					if !send(l) {
-						return
-					}
-				}
-			}
-		}
-	})
-	return lines, out, true
 }
 
 // newLines appends b to the unfinished line in *partial and returns the
@@ -416,22 +277,22 @@ func (b *apiBox) Power(a api.PowerAction, reason string) error {
 
 // Control starts, stops or restarts a VM or a container.
 func (b *apiBox) Control(ctx context.Context, name string, a api.WorkloadAction) (api.Workload, error) {
-	if v := stageOf[*vmsStage](); v != nil {
-		w, err := v.control(ctx, name, a)
+	for _, st := range workloadStages() {
+		w, err := st.control(ctx, name, a)
 		if !errors.Is(err, api.ErrNoWorkload) {
 			return w, err
 		}
 	}
-	if c := stageOf[*containersStage](); c != nil {
-		return c.control(ctx, name, a)
-	}
 	return api.Workload{}, api.ErrNoWorkload
 }
 
-// Console opens a VM's serial console.
+// Console opens a workload's console (a VM's serial console).
 func (b *apiBox) Console(name string) (io.ReadWriteCloser, error) {
-	if v := stageOf[*vmsStage](); v != nil {
-		return v.console(name)
+	for _, st := range workloadStages() {
+		c, err := st.console(name)
+		if !errors.Is(err, api.ErrNoWorkload) {
+			return c, err
+		}
 	}
 	return nil, api.ErrNoWorkload
 }
@@ -456,21 +317,15 @@ func (b *apiBox) UplinkLease() *api.Lease {
 	return &al
 }
 
-// WorkloadUsage measures a container from its cgroup; a VM is left to
-// QEMU's /proc entry.
+// WorkloadUsage measures a workload whose kind can (a container, from
+// its cgroup); a VM is left to QEMU's /proc entry.
 func (b *apiBox) WorkloadUsage(w api.Workload) (api.Usage, bool) {
-	if w.Kind != "container" {
-		return api.Usage{}, false
+	for _, st := range workloadStages() {
+		if u, ok := st.usage(w); ok {
+			return u, true
+		}
 	}
-	c := stageOf[*containersStage]()
-	if c == nil {
-		return api.Usage{}, false
-	}
-	u, ok := c.usage(w.Name)
-	if !ok {
-		return api.Usage{}, false
-	}
-	return api.Usage{CPU: u.CPU.Seconds(), Memory: u.Memory}, true
+	return api.Usage{}, false
 }
 
 // apiLease is a netcfg lease as the API shows it.

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/boot/workload"
 	"github.com/nucbox/nucbox/config"
-	"github.com/nucbox/nucbox/vmm"
 )
 
 // TestPrepareTLSShowsTokenOnce: a generated token is printed on the
@@ -64,14 +64,15 @@ func TestPrepareTLSShowsTokenOnce(t *testing.T) {
 
 func TestVMWorkload(t *testing.T) {
 	started := time.Unix(1000, 0)
-	w := vmWorkload(vmm.Status{Name: "u1", State: vmm.StateRunning, PID: 42, Started: started, Restarts: 2, Accel: "tcg", VNCPort: 5901, LastError: "x"})
+	w := apiWorkload(workload.Status{Kind: "vm", Name: "u1", State: workload.StateRunning, PID: 42, Started: started, Restarts: 2,
+		LastError: "x", Details: map[string]string{"accel": "tcg", "vnc_port": "5901"}})
 	if w.Kind != "vm" || w.Name != "u1" || w.State != "running" || w.PID != 42 || !w.Started.Equal(started) || w.Restarts != 2 || w.LastError != "x" {
 		t.Errorf("workload %+v", w)
 	}
 	if w.Details["accel"] != "tcg" || w.Details["vnc_port"] != "5901" {
 		t.Errorf("details %v", w.Details)
 	}
-	if w := vmWorkload(vmm.Status{Name: "u2", State: vmm.StateFailed}); w.Details != nil {
+	if w := apiWorkload(workload.Status{Kind: "vm", Name: "u2", State: workload.StateFailed}); w.Details != nil {
 		t.Errorf("empty details should be left out: %v", w.Details)
 	}
 }

@@ -2,48 +2,132 @@ package boot
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/workload"
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/containers"
 )
 
+// fakeSup is a container's workload: it runs at once, fails to start
+// with startErr, or stays pulling until its start is cancelled when
+// pulling is set. Each run adds "hello\nworld\n" to its log.
 type fakeSup struct {
+	name, image string
+	startErr    error
+	pulling     bool
+
 	mu      sync.Mutex
-	st      containers.Status
+	st      workload.Status
+	runs    int
 	stopped int
+	log     []byte
+	done    chan struct{}
 }
 
-func (f *fakeSup) Status() containers.Status {
+func (f *fakeSup) Start(ctx context.Context) error {
+	f.mu.Lock()
+	f.runs++
+	f.done = make(chan struct{})
+	f.st.State = workload.StateStarting
+	if f.pulling {
+		f.st.State = workload.StatePulling
+		f.mu.Unlock()
+		<-ctx.Done()
+		f.mu.Lock()
+	}
+	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		f.st.State = workload.StateStopped
+		close(f.done)
+		return err
+	}
+	if f.startErr != nil {
+		f.st.State, f.st.LastError = workload.StateExited, f.startErr.Error()
+		close(f.done)
+		return f.startErr
+	}
+	f.log = append(f.log, "hello\nworld\n"...)
+	f.st.State, f.st.PID, f.st.LastError = workload.StateRunning, 100+f.runs, ""
+	return nil
+}
+
+// exit ends the run on its own, with exit status 0.
+func (f *fakeSup) exit() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.st
+	f.st.State, f.st.PID, f.st.LastExit = workload.StateExited, 0, "exit status 0"
+	close(f.done)
 }
 
-func (f *fakeSup) Logs() []byte { return []byte("hello\nworld\n") }
-
-func (f *fakeSup) Stop() {
+func (f *fakeSup) Stop(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped++
-	f.st.State, f.st.Pid, f.st.LastExit = containers.StateStopped, 0, "killed by SIGTERM"
+	if f.st.State == workload.StateRunning {
+		f.st.State, f.st.PID, f.st.LastExit = workload.StateStopped, 0, "killed by SIGTERM"
+		close(f.done)
+	}
+	return nil
 }
 
-// fakeRuntime makes supervisors whose state is given per container name:
-// running, or failed with an error in backoff or exited.
+func (f *fakeSup) Done() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done
+}
+
+func (f *fakeSup) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.st.State == workload.StateExited && f.st.LastError != "" {
+		return f.startErr
+	}
+	return nil
+}
+
+func (f *fakeSup) Status() workload.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.st
+	st.Name, st.Brief, st.Details = f.name, f.image, map[string]string{"image": f.image}
+	if st.State == workload.StateExited && st.LastError != "" {
+		st.State = workload.StateFailed
+	}
+	return st
+}
+
+func (f *fakeSup) Logs() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]byte(nil), f.log...)
+}
+
+func (f *fakeSup) Follow() ([]byte, <-chan []byte, func()) { return f.Logs(), nil, func() {} }
+
+func (f *fakeSup) count() (runs, stopped int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.runs, f.stopped
+}
+
+// fakeRuntime makes containers that run, or fail to start with the
+// error given for their name, or stay pulling.
 type fakeRuntime struct {
-	mu    sync.Mutex
-	made  map[string][]*fakeSup
-	state map[string]containers.Status
-	opts  []containers.Options
+	mu      sync.Mutex
+	made    map[string][]*fakeSup
+	fail    map[string]error
+	pulling map[string]bool
+	opts    []containers.Options
 }
 
 func newFakeContainers() (*containersStage, *fakeRuntime) {
-	fr := &fakeRuntime{made: map[string][]*fakeSup{}, state: map[string]containers.Status{}}
+	fr := &fakeRuntime{made: map[string][]*fakeSup{}, fail: map[string]error{}, pulling: map[string]bool{}}
 	c := &containersStage{
 		newRuntime: func(o containers.Options) (ctRuntime, error) {
 			fr.mu.Lock()
@@ -57,23 +141,32 @@ func newFakeContainers() (*containersStage, *fakeRuntime) {
 	return c, fr
 }
 
-func (fr *fakeRuntime) Supervise(ct containers.Spec) (ctSupervisor, error) {
+func (fr *fakeRuntime) Supervise(ct containers.Spec) (workload.Workload, error) {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
-	st, ok := fr.state[ct.Name]
-	if !ok {
-		st = containers.Status{State: containers.StateRunning, Pid: 100 + len(fr.made)}
-	}
-	st.Name, st.Image = ct.Name, ct.Image.String()
-	s := &fakeSup{st: st}
+	s := &fakeSup{name: ct.Name, image: ct.Image.String(), startErr: fr.fail[ct.Name], pulling: fr.pulling[ct.Name],
+		st: workload.Status{State: workload.StatePulling}}
 	fr.made[ct.Name] = append(fr.made[ct.Name], s)
 	return s, nil
 }
 
+// count is how many containers were made for name (one per spec).
 func (fr *fakeRuntime) count(name string) int {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
 	return len(fr.made[name])
+}
+
+// runs is how many runs name's containers started.
+func (fr *fakeRuntime) runs(name string) int {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	n := 0
+	for _, s := range fr.made[name] {
+		r, _ := s.count()
+		n += r
+	}
+	return n
 }
 
 // ctConfig is the compiled config of box "box" running cts.
@@ -83,11 +176,10 @@ func ctConfig(cts ...config.Container) *plan.Desired {
 
 func TestContainersFailureIsPerContainer(t *testing.T) {
 	c, fr := newFakeContainers()
-	fr.state["bad"] = containers.Status{State: containers.StateBackoff, LastError: "image oci-layout:/x: no such file",
-		NextStart: time.Now().Add(time.Second)}
+	fr.fail["bad"] = errors.New("image oci-layout:/x: no such file")
 	cfg := ctConfig(
 		config.Container{Name: "web", Image: "oci-layout:/images/web"},
-		config.Container{Name: "bad", Image: "oci-layout:/x", Restart: config.RestartNever},
+		config.Container{Name: "bad", Image: "oci-layout:/x"},
 		config.Container{Name: "broken", Image: "registry.example/broken:1"},
 	)
 	// An image that names nothing, which no config compiles to.
@@ -123,19 +215,19 @@ func TestContainersFailureIsPerContainer(t *testing.T) {
 	if ws[2].State != "failed" || ws[2].LastError == "" {
 		t.Errorf("broken workload %+v, want failed with an error", ws[2])
 	}
-	lines, ok := c.ContainerLog("web")
+	lines, ok := c.logLines("web")
 	if !ok || len(lines) != 2 || lines[1].Text != "world" {
 		t.Errorf("log of web = %+v, %v", lines, ok)
 	}
-	if _, ok := c.ContainerLog("nope"); ok {
+	if _, ok := c.logLines("nope"); ok {
 		t.Errorf("log of an unknown container found")
 	}
 	if err := c.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"web", "bad"} {
-		if s := fr.made[name][0]; s.stopped != 1 {
-			t.Errorf("%s stopped %d times, want 1", name, s.stopped)
+		if _, stopped := fr.made[name][0].count(); stopped != 1 {
+			t.Errorf("%s stopped %d times, want 1", name, stopped)
 		}
 	}
 }
@@ -159,11 +251,11 @@ func TestContainersApplyIsIdempotent(t *testing.T) {
 	if err := c.Apply(ctx, ctConfig(web)); err != nil {
 		t.Fatal(err)
 	}
-	if fr.count("web") != 2 || fr.made["web"][0].stopped != 1 {
-		t.Errorf("changed web: %d supervisors, old stopped %d times", fr.count("web"), fr.made["web"][0].stopped)
+	if _, stopped := fr.made["web"][0].count(); fr.count("web") != 2 || stopped != 1 {
+		t.Errorf("changed web: %d supervisors, old stopped %d times", fr.count("web"), stopped)
 	}
-	if fr.made["db"][0].stopped != 1 {
-		t.Errorf("removed db stopped %d times, want 1", fr.made["db"][0].stopped)
+	if _, stopped := fr.made["db"][0].count(); stopped != 1 {
+		t.Errorf("removed db stopped %d times, want 1", stopped)
 	}
 	if ws := c.Workloads(); len(ws) != 1 || ws[0].Name != "web" {
 		t.Errorf("workloads after removal: %+v", ws)
@@ -178,7 +270,7 @@ func TestContainersApplyIsIdempotent(t *testing.T) {
 	if err := c.Apply(ctx, renamed); err != nil {
 		t.Fatal(err)
 	}
-	if len(fr.opts) != 2 || fr.opts[1].Box != "box2" || fr.count("web") != 3 || fr.made["web"][1].stopped != 1 {
+	if _, stopped := fr.made["web"][1].count(); len(fr.opts) != 2 || fr.opts[1].Box != "box2" || fr.count("web") != 3 || stopped != 1 {
 		t.Errorf("after a rename: %d runtimes, web supervised %d times", len(fr.opts), fr.count("web"))
 	}
 }
@@ -188,7 +280,7 @@ func TestContainersApplyIsIdempotent(t *testing.T) {
 func TestContainersSettleBound(t *testing.T) {
 	c, fr := newFakeContainers()
 	c.settle = 50 * time.Millisecond
-	fr.state["slow"] = containers.Status{State: containers.StatePulling}
+	fr.pulling["slow"] = true
 	start := time.Now()
 	if err := c.Apply(context.Background(), ctConfig(config.Container{Name: "slow", Image: "registry.example/slow:1"})); err != nil {
 		t.Fatal(err)

@@ -10,11 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/workload"
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/vmm"
 )
 
+// fakeGuest is a guest's workload that runs at once (or fails to start
+// with startErr) and counts its starts and stops.
 type fakeGuest struct {
 	spec     vmm.Spec
 	startErr error
@@ -22,9 +25,10 @@ type fakeGuest struct {
 	onStart  func()                          // runs first in Start, when set
 
 	mu      sync.Mutex
-	state   vmm.State
+	state   workload.State
 	starts  int
 	stopped int
+	done    chan struct{}
 }
 
 func (f *fakeGuest) Start(ctx context.Context) error {
@@ -34,11 +38,13 @@ func (f *fakeGuest) Start(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.starts++
+	f.done = make(chan struct{})
 	if f.startErr != nil {
-		f.state = vmm.StateFailed
+		f.state = workload.StateFailed
+		close(f.done)
 		return f.startErr
 	}
-	f.state = vmm.StateRunning
+	f.state = workload.StateRunning
 	return nil
 }
 
@@ -51,36 +57,45 @@ func (f *fakeGuest) Stop(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped++
-	f.state = vmm.StateStopped
+	if f.state == workload.StateRunning {
+		f.state = workload.StateStopped
+		close(f.done)
+	}
 	return nil
-}
-
-// Serial is what a guest's console would have printed, CRLF and all.
-func (f *fakeGuest) Serial() []byte {
-	return []byte("booting " + f.spec.Name + "\r\nlogin:\r\n")
 }
 
 func (f *fakeGuest) Done() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ch := make(chan struct{})
-	if f.state == vmm.StateFailed || f.state == vmm.StateStopped {
-		close(ch)
-	}
-	return ch
+	return f.done
 }
 
-func (f *fakeGuest) Status() vmm.Status {
+func (f *fakeGuest) Err() error { return f.startErr }
+
+// Logs is what a guest's console would have printed, CRLF and all.
+func (f *fakeGuest) Logs() []byte {
+	return []byte("booting " + f.spec.Name + "\r\nlogin:\r\n")
+}
+
+func (f *fakeGuest) Follow() ([]byte, <-chan []byte, func()) { return f.Logs(), nil, func() {} }
+
+func (f *fakeGuest) Status() workload.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := vmm.Status{Name: f.spec.Name, State: f.state, Accel: vmm.TCG}
+	st := workload.Status{Name: f.spec.Name, State: f.state, Details: map[string]string{"accel": "tcg"}}
 	if f.startErr != nil {
 		st.LastError = f.startErr.Error()
 	}
-	if f.state == vmm.StateRunning {
+	if f.state == workload.StateRunning {
 		st.PID = 42
 	}
 	return st
+}
+
+func (f *fakeGuest) count() (starts, stopped int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.starts, f.stopped
 }
 
 // fakeVMs is a vms stage whose guests are fakes; fail names VMs whose
@@ -96,14 +111,34 @@ type fakeVMs struct {
 
 func newFakeVMs() *fakeVMs {
 	f := &fakeVMs{made: map[string][]*fakeGuest{}, fail: map[string]error{}}
-	f.stage = &vmsStage{newGuest: func(s vmm.Spec, _ vmm.Options) guest {
+	f.stage = &vmsStage{newGuest: func(s vmm.Spec, _ vmm.Options) workload.Workload {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		g := &fakeGuest{spec: s, startErr: f.fail[s.Name], stopHook: f.stopHook, onStart: f.onStart}
+		g := &fakeGuest{spec: s, startErr: f.fail[s.Name], stopHook: f.stopHook, onStart: f.onStart, state: workload.StateStopped}
 		f.made[s.Name] = append(f.made[s.Name], g)
 		return g
 	}}
 	return f
+}
+
+// runs is how many runs name's guests started, stops how often they
+// were stopped.
+func (f *fakeVMs) runs(name string) int {
+	n := 0
+	for _, g := range f.made[name] {
+		s, _ := g.count()
+		n += s
+	}
+	return n
+}
+
+func (f *fakeVMs) stops(name string) int {
+	n := 0
+	for _, g := range f.made[name] {
+		_, s := g.count()
+		n += s
+	}
+	return n
 }
 
 // vmCfg is the compiled config of box "box" running vms.
@@ -127,7 +162,7 @@ func TestVMsStageFailedGuestDoesNotFailTheBox(t *testing.T) {
 	f.fail["bad"] = errors.New("kernel /x: no such file")
 	cfg := withBadMAC(vmCfg(
 		config.VM{Name: "good", NICs: []config.NIC{{VLAN: 10}}},
-		config.VM{Name: "bad"},
+		config.VM{Name: "bad", Restart: config.RestartNever},
 		config.VM{Name: "badmac", NICs: []config.NIC{{}}},
 	), "badmac")
 	if err := f.stage.Apply(context.Background(), cfg); err != nil {
@@ -173,24 +208,25 @@ func TestVMsStageReapplyTouchesOnlyChanges(t *testing.T) {
 		t.Fatalf("same config applied twice made guests a=%d b=%d, want 1 each", len(f.made["a"]), len(f.made["b"]))
 	}
 	f.fail["c"] = errors.New("no kernel")
-	if err := f.stage.Apply(ctx, vmCfg(a, b, config.VM{Name: "c"})); err != nil {
+	c := config.VM{Name: "c", Restart: config.RestartNever}
+	if err := f.stage.Apply(ctx, vmCfg(a, b, c)); err != nil {
 		t.Fatal(err)
 	}
 	delete(f.fail, "c")
-	if err := f.stage.Apply(ctx, vmCfg(a, b, config.VM{Name: "c"})); err != nil {
+	if err := f.stage.Apply(ctx, vmCfg(a, b, c)); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.made["a"]) != 1 || len(f.made["c"]) != 2 || f.made["c"][1].state != vmm.StateRunning {
+	if len(f.made["a"]) != 1 || len(f.made["c"]) != 2 || f.made["c"][1].Status().State != workload.StateRunning {
 		t.Errorf("re-apply: a made %d times (want 1), failed c made %d times (want 2, retried)", len(f.made["a"]), len(f.made["c"]))
 	}
 	b.CPUs = 2
 	if err := f.stage.Apply(ctx, vmCfg(b)); err != nil {
 		t.Fatal(err)
 	}
-	if f.made["a"][0].stopped != 1 {
+	if _, stopped := f.made["a"][0].count(); stopped != 1 {
 		t.Errorf("removed VM a was not stopped")
 	}
-	if len(f.made["b"]) != 2 || f.made["b"][0].stopped != 1 || f.made["b"][1].starts != 1 {
+	if _, stopped := f.made["b"][0].count(); len(f.made["b"]) != 2 || stopped != 1 || f.made["b"][1].starts != 1 {
 		t.Errorf("changed VM b: want the old guest stopped and a new one started")
 	}
 	var s Summary
@@ -285,14 +321,14 @@ func TestVMsStageSerial(t *testing.T) {
 	if err := f.stage.Apply(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	lines, ok := f.stage.serial("good")
+	lines, ok := f.stage.logLines("good")
 	if !ok || len(lines) != 2 || lines[0].Text != "booting good" || lines[1].Text != "login:" || lines[1].Seq != 2 {
 		t.Errorf("serial(good) = %+v, %v; want the console's two lines without CR, numbered", lines, ok)
 	}
-	if lines, ok := f.stage.serial("badmac"); !ok || len(lines) != 1 || !strings.HasPrefix(lines[0].Text, "error: ") {
+	if lines, ok := f.stage.logLines("badmac"); !ok || len(lines) != 1 || !strings.HasPrefix(lines[0].Text, "error: ") {
 		t.Errorf("serial(badmac) = %+v, %v; want the reason it has no console", lines, ok)
 	}
-	if _, ok := f.stage.serial("nosuch"); ok {
+	if _, ok := f.stage.logLines("nosuch"); ok {
 		t.Error("serial of a VM that is not in the config was found")
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
-	"github.com/nucbox/nucbox/containers"
 )
 
 func TestVMsStageControl(t *testing.T) {
@@ -19,29 +19,29 @@ func TestVMsStageControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, err := f.stage.control(ctx, "a", api.WorkloadStop)
-	if err != nil || w.State != "stopped" || !w.Held || f.made["a"][0].stopped != 1 {
+	if err != nil || w.State != "stopped" || !w.Held || f.stops("a") != 1 {
 		t.Fatalf("stop: %+v, %v", w, err)
 	}
 	// An apply of the same config leaves it stopped.
 	if err := f.stage.Apply(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.made["a"]); n != 1 {
-		t.Errorf("an apply started the stopped VM again (%d guests made)", n)
+	if n := f.runs("a"); n != 1 {
+		t.Errorf("an apply started the stopped VM again (%d runs)", n)
 	}
-	if w := f.stage.workload("a"); w.State != "stopped" || !w.Held {
+	if w := workloadOf(f.stage, "a"); w.State != "stopped" || !w.Held {
 		t.Errorf("after the apply: %+v", w)
 	}
 	w, err = f.stage.control(ctx, "a", api.WorkloadStart)
-	if err != nil || w.State != "running" || w.Held || len(f.made["a"]) != 2 || w.Restarts != 0 {
-		t.Fatalf("start: %+v, %v (%d guests)", w, err, len(f.made["a"]))
+	if err != nil || w.State != "running" || w.Held || f.runs("a") != 2 || w.Restarts != 0 {
+		t.Fatalf("start: %+v, %v (%d runs)", w, err, f.runs("a"))
 	}
 	// Start of a running VM changes nothing.
-	if w, err = f.stage.control(ctx, "a", api.WorkloadStart); err != nil || len(f.made["a"]) != 2 {
-		t.Errorf("start while running: %+v, %v (%d guests)", w, err, len(f.made["a"]))
+	if w, err = f.stage.control(ctx, "a", api.WorkloadStart); err != nil || f.runs("a") != 2 {
+		t.Errorf("start while running: %+v, %v (%d runs)", w, err, f.runs("a"))
 	}
 	w, err = f.stage.control(ctx, "a", api.WorkloadRestart)
-	if err != nil || w.State != "running" || w.Restarts != 1 || len(f.made["a"]) != 3 || f.made["a"][1].stopped != 1 {
+	if err != nil || w.State != "running" || w.Restarts != 1 || f.runs("a") != 3 || f.stops("a") != 2 {
 		t.Errorf("restart: %+v, %v", w, err)
 	}
 	if _, err := f.stage.control(ctx, "nosuch", api.WorkloadStop); !errors.Is(err, api.ErrNoWorkload) {
@@ -60,25 +60,25 @@ func TestContainersStageControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, err := c.control(ctx, "web", api.WorkloadStop)
-	if err != nil || w.State != "stopped" || !w.Held || fr.made["web"][0].stopped != 1 {
+	if _, stopped := fr.made["web"][0].count(); err != nil || w.State != "stopped" || !w.Held || stopped != 1 {
 		t.Fatalf("stop: %+v, %v", w, err)
 	}
 	if err := c.Apply(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if n := fr.count("web"); n != 1 {
-		t.Errorf("an apply started the stopped container again (%d supervisors)", n)
+	if n := fr.runs("web"); n != 1 {
+		t.Errorf("an apply started the stopped container again (%d runs)", n)
 	}
 	w, err = c.control(ctx, "web", api.WorkloadStart)
-	if err != nil || w.State != "running" || w.Held || fr.count("web") != 2 {
+	if err != nil || w.State != "running" || w.Held || fr.runs("web") != 2 {
 		t.Fatalf("start: %+v, %v", w, err)
 	}
 	w, err = c.control(ctx, "web", api.WorkloadRestart)
-	if err != nil || w.State != "running" || w.Restarts != 1 || fr.count("web") != 3 {
+	if err != nil || w.State != "running" || w.Restarts != 1 || fr.runs("web") != 3 {
 		t.Errorf("restart: %+v, %v", w, err)
 	}
-	// The log's tail carries over to the new supervisors.
-	lines, _ := c.ContainerLog("web")
+	// The log's tail carries over to the new runs.
+	lines, _ := c.logLines("web")
 	if n := strings.Count(joinLines(lines), "hello"); n != 3 {
 		t.Errorf("log after two restarts holds %d runs, want 3:\n%s", n, joinLines(lines))
 	}
@@ -87,12 +87,37 @@ func TestContainersStageControl(t *testing.T) {
 	}
 	// A container that ended and is not restarted by its policy is
 	// started by a start request.
-	last := fr.made["web"][2]
-	last.mu.Lock()
-	last.st.State, last.st.Pid = containers.StateExited, 0
-	last.mu.Unlock()
-	if w, err := c.control(ctx, "web", api.WorkloadStart); err != nil || w.State != "running" || fr.count("web") != 4 {
-		t.Errorf("start of an exited container: %+v, %v (%d supervisors)", w, err, fr.count("web"))
+	fr.made["web"][0].exit()
+	waitState(t, c, "web", "exited")
+	if w, err := c.control(ctx, "web", api.WorkloadStart); err != nil || w.State != "running" || fr.runs("web") != 4 {
+		t.Errorf("start of an exited container: %+v, %v (%d runs)", w, err, fr.runs("web"))
+	}
+}
+
+// workloadOf is the named workload of the stage, as the API lists it.
+func workloadOf(s workloadStage, name string) api.Workload {
+	for _, w := range s.Workloads() {
+		if w.Name == name {
+			return w
+		}
+	}
+	return api.Workload{Name: name}
+}
+
+// waitState waits until the stage shows the named workload in state.
+func waitState(t *testing.T, s workloadStage, name, state string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, w := range s.Workloads() {
+			if w.Name == name && w.State == state {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never %s: %+v", name, state, s.Workloads())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

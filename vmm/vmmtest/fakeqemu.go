@@ -1,4 +1,4 @@
-package vmm
+package vmmtest
 
 import (
 	"encoding/json"
@@ -7,13 +7,12 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
-// The test binary doubles as a fake qemu-system-x86_64 when
-// NUCBOX_FAKE_QEMU names a behaviour. It speaks enough QMP for the
-// supervisor (greeting, capabilities, query-status, cont,
+// A test binary doubles as a fake qemu-system-x86_64 when
+// NUCBOX_FAKE_QEMU names a behaviour (see RunFakeQEMU). It speaks enough
+// QMP for vmm (greeting, capabilities, query-status, cont,
 // system_powerdown, quit) and prints a console line, so that restart
 // policies, backoff and every shutdown path are tested in milliseconds
 // and without QEMU installed.
@@ -27,16 +26,19 @@ import (
 //	poweroff    exits 0 shortly after cont (the guest shut itself down)
 //	fail        prints a QEMU-style error and exits 1 at once
 //	silent      accepts QMP connections but never greets
-const fakeQEMUEnv = "NUCBOX_FAKE_QEMU"
+const FakeQEMUEnv = "NUCBOX_FAKE_QEMU"
 
-func TestMain(m *testing.M) {
-	if mode := os.Getenv(fakeQEMUEnv); mode != "" {
-		os.Exit(fakeQEMU(mode, os.Args[1:]))
+// RunFakeQEMU makes this process the fake QEMU when FakeQEMUEnv names a
+// behaviour: it runs it and exits. Call it first in TestMain.
+func RunFakeQEMU() {
+	if mode := os.Getenv(FakeQEMUEnv); mode != "" {
+		os.Exit(FakeQEMU(mode, os.Args[1:]))
 	}
-	os.Exit(m.Run())
 }
 
-func fakeQEMU(mode string, args []string) int {
+// FakeQEMU runs the fake QEMU in mode with QEMU's arguments and returns
+// its exit status.
+func FakeQEMU(mode string, args []string) int {
 	var sock string
 	paused := false
 	for i, a := range args {

@@ -1,4 +1,4 @@
-package vmm
+package vmmtest
 
 import (
 	"debug/elf"
@@ -18,9 +18,9 @@ import (
 // kernel command line holds nucbox.test=ignore (a guest that ignores
 // ACPI, for the quit path).
 const (
-	guestUp       = "NUCBOX-TINY-GUEST-UP"
-	guestPowerOff = "NUCBOX-TINY-GUEST-POWEROFF"
-	guestAppend   = "console=ttyS0 quiet panic=-1"
+	GuestUp       = "NUCBOX-TINY-GUEST-UP"
+	GuestPowerOff = "NUCBOX-TINY-GUEST-POWEROFF"
+	GuestAppend   = "console=ttyS0 quiet panic=-1"
 )
 
 // The init opens the power button's event device before announcing
@@ -34,7 +34,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 if grep -q nucbox.test=ignore /proc/cmdline; then
-	echo "` + guestUp + ` (ignoring the power button)"
+	echo "` + GuestUp + ` (ignoring the power button)"
 	while :; do sleep 3600; done
 fi
 insmod /lib/evdev.ko
@@ -48,15 +48,16 @@ if [ -z "$btn" ]; then
 	while :; do sleep 3600; done
 fi
 exec 3<"$btn"
-echo "` + guestUp + ` (power button $btn)"
+echo "` + GuestUp + ` (power button $btn)"
 dd bs=24 count=1 <&3 >/dev/null 2>&1
-echo ` + guestPowerOff + `
+echo ` + GuestPowerOff + `
 poweroff -f
 `
 
-// hostTier skips a host-tier test when the host lacks what it needs, or
-// fails it under CI, where a missing package is a broken setup.
-func hostTier(t testing.TB, needRoot bool) {
+// HostTier skips a host-tier test when the host lacks what it needs
+// (QEMU, qemu-img, Debian's kernel, a static busybox, root when needRoot),
+// or fails it under CI, where a missing package is a broken setup.
+func HostTier(t testing.TB, needRoot bool) {
 	t.Helper()
 	missing := func(format string, a ...any) {
 		t.Helper()
@@ -76,7 +77,7 @@ func hostTier(t testing.TB, needRoot bool) {
 			missing("%s not found (Debian packages qemu-system-x86, qemu-utils)", bin)
 		}
 	}
-	if _, _, err := debianKernel(); err != nil {
+	if _, _, err := DebianKernel(); err != nil {
 		missing("%v", err)
 	}
 	if err := staticBusybox("/bin/busybox"); err != nil {
@@ -84,9 +85,9 @@ func hostTier(t testing.TB, needRoot bool) {
 	}
 }
 
-// debianKernel returns the newest /boot/vmlinuz-*-amd64 and its modules
+// DebianKernel returns the newest /boot/vmlinuz-*-amd64 and its modules
 // directory.
-func debianKernel() (kernel, modules string, err error) {
+func DebianKernel() (kernel, modules string, err error) {
 	ks, _ := filepath.Glob("/boot/vmlinuz-*-amd64")
 	sort.Strings(ks)
 	for i := len(ks) - 1; i >= 0; i-- {
@@ -113,10 +114,10 @@ func staticBusybox(path string) error {
 	return nil
 }
 
-// buildTinyInitramfs writes the guest's initramfs into dir.
-func buildTinyInitramfs(t testing.TB, dir string) string {
+// BuildTinyInitramfs writes the guest's initramfs into dir.
+func BuildTinyInitramfs(t testing.TB, dir string) string {
 	t.Helper()
-	_, mods, err := debianKernel()
+	_, mods, err := DebianKernel()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,12 +138,12 @@ func buildTinyInitramfs(t testing.TB, dir string) string {
 		cpio.StaticFile("lib/evdev.ko", read(filepath.Join(mods, "kernel/drivers/input/evdev.ko")), 0o644),
 		cpio.StaticFile("init", tinyInit, 0o755),
 	}
-	return writeInitramfs(t, filepath.Join(dir, "initramfs.cpio"), recs)
+	return WriteInitramfs(t, filepath.Join(dir, "initramfs.cpio"), recs)
 }
 
-// writeInitramfs writes recs as a newc archive, the format the kernel
+// WriteInitramfs writes recs as a newc archive, the format the kernel
 // unpacks, to path and returns path.
-func writeInitramfs(t testing.TB, path string, recs []cpio.Record) string {
+func WriteInitramfs(t testing.TB, path string, recs []cpio.Record) string {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {

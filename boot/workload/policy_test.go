@@ -1,8 +1,10 @@
-package vmm
+package workload
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,24 +42,37 @@ func TestBackoffReset(t *testing.T) {
 	}
 }
 
-func TestShouldRestart(t *testing.T) {
+func TestPolicyRestarts(t *testing.T) {
 	crash := &exec.ExitError{}
 	for _, tc := range []struct {
-		policy Restart
+		policy Policy
 		err    error
 		want   bool
 	}{
-		{RestartAlways, nil, true},
-		{RestartAlways, crash, true},
+		{Always, nil, true},
+		{Always, crash, true},
 		{"", crash, true},
-		{RestartOnFailure, nil, false},
-		{RestartOnFailure, crash, true},
-		{RestartOnFailure, errors.New("start failed"), true},
-		{RestartNever, nil, false},
-		{RestartNever, crash, false},
+		{OnFailure, nil, false},
+		{OnFailure, crash, true},
+		{OnFailure, errors.New("start failed"), true},
+		{Never, nil, false},
+		{Never, crash, false},
 	} {
-		if got := shouldRestart(tc.policy, tc.err); got != tc.want {
-			t.Errorf("shouldRestart(%q, %v) = %v", tc.policy, tc.err, got)
+		if got := tc.policy.Restarts(tc.err); got != tc.want {
+			t.Errorf("%q.Restarts(%v) = %v", tc.policy, tc.err, got)
+		}
+	}
+}
+
+func TestParsePolicy(t *testing.T) {
+	for _, p := range []Policy{Always, OnFailure, Never} {
+		if got, err := ParsePolicy(string(p)); got != p || err != nil {
+			t.Errorf("ParsePolicy(%q) = %q, %v", p, got, err)
+		}
+	}
+	for _, s := range []string{"sometimes", ""} {
+		if _, err := ParsePolicy(s); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("restart %q", s)) {
+			t.Errorf("ParsePolicy(%q): %v", s, err)
 		}
 	}
 }
