@@ -1,4 +1,4 @@
-package boot
+package box
 
 import (
 	"context"
@@ -278,21 +278,27 @@ func TestVMsStageStopsGuestsInParallel(t *testing.T) {
 	}
 }
 
-func TestReaperProcsKeepsExitStatus(t *testing.T) {
-	var p vmm.Procs = reaperProcs{}
+// QEMU and qemu-img start through PID 1's StartCommand, so that its
+// reaper leaves their exit status to vmm (boot's
+// TestStartCommandKeepsExitStatus).
+func TestReaperProcsUseStartCommand(t *testing.T) {
+	var started []*exec.Cmd
+	v := newVMsStage(logger{}, nil, func(cmd *exec.Cmd) error {
+		started = append(started, cmd)
+		return cmd.Start()
+	})
+	var p vmm.Procs = v.procs
 	cmd := exec.Command("sh", "-c", "exit 7")
 	if err := p.Start(cmd); err != nil {
 		t.Fatal(err)
-	}
-	// A scan while the child is a zombie must leave it to its owner.
-	for range 20 {
-		Children.Scan(time.Now().Add(time.Hour))
-		time.Sleep(5 * time.Millisecond)
 	}
 	err := p.Wait(cmd)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
 		t.Errorf("Wait = %v, want exit status 7", err)
+	}
+	if len(started) != 1 || started[0] != cmd {
+		t.Errorf("StartCommand started %v, want the command", started)
 	}
 }
 

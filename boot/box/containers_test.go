@@ -1,4 +1,4 @@
-package boot
+package box
 
 import (
 	"context"
@@ -128,7 +128,10 @@ type fakeRuntime struct {
 
 func newFakeContainers() (*containersStage, *fakeRuntime) {
 	fr := &fakeRuntime{made: map[string][]*fakeSup{}, fail: map[string]error{}, pulling: map[string]bool{}}
+	// PID 1's spawn guard, as the box passes it on.
+	guard := func(fn func() ([]int, error)) error { _, err := fn(); return err }
 	c := &containersStage{
+		spawnGuard: guard,
 		newRuntime: func(o containers.Options) (ctRuntime, error) {
 			fr.mu.Lock()
 			fr.opts = append(fr.opts, o)

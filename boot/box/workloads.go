@@ -1,4 +1,4 @@
-package boot
+package box
 
 import (
 	"bytes"
@@ -30,8 +30,19 @@ type workloadStage interface {
 // their kind, made at their first apply, stopped at shutdown, and seen by
 // the API the same way for every kind.
 type poolStage struct {
+	lg     logger // the stage's log
+	uptime func() time.Duration
+
 	mu   sync.Mutex
 	pool *workload.Pool
+}
+
+// now is the time since boot, for log lines.
+func (s *poolStage) now() time.Duration {
+	if s.uptime == nil {
+		return 0
+	}
+	return s.uptime()
 }
 
 // thePool returns the stage's pool, made with o the first time.
@@ -137,7 +148,7 @@ func (s *poolStage) log(ctx context.Context, name string, follow bool) ([]api.Lo
 	if !ok {
 		return nil, nil, false
 	}
-	lines, out := streamLines(ctx, backlog, more)
+	lines, out := s.streamLines(ctx, backlog, more)
 	return lines, out, true
 }
 
@@ -161,7 +172,7 @@ func (s *poolStage) usage(w api.Workload) (api.Usage, bool) {
 // backlog's complete lines now, then every later line as it is
 // completed, until ctx ends or the output does (the pool carries the
 // stream on across restarts).
-func streamLines(ctx context.Context, backlog []byte, more <-chan []byte) ([]api.LogLine, <-chan api.LogLine) {
+func (s *poolStage) streamLines(ctx context.Context, backlog []byte, more <-chan []byte) ([]api.LogLine, <-chan api.LogLine) {
 	lines := textLines(backlog)
 	// An unfinished last line is not sent yet: its end is still to come.
 	var partial []byte
@@ -175,7 +186,7 @@ func streamLines(ctx context.Context, backlog []byte, more <-chan []byte) ([]api
 	}
 	seq := uint64(len(lines))
 	out := make(chan api.LogLine, 64)
-	goSafe("api log", func() {
+	s.lg.goSafe("api log", func() {
 		defer close(out)
 		for {
 			select {
@@ -188,7 +199,7 @@ func streamLines(ctx context.Context, backlog []byte, more <-chan []byte) ([]api
 				for _, l := range newLines(&partial, b) {
 					seq++
 					select {
-					case out <- api.LogLine{Seq: seq, Time: sinceBoot(), Text: strings.TrimRight(l, "\r")}:
+					case out <- api.LogLine{Seq: seq, Time: s.now(), Text: strings.TrimRight(l, "\r")}:
 					case <-ctx.Done():
 						return
 					}
@@ -225,30 +236,6 @@ func apiWorkload(st workload.Status) api.Workload {
 		w.Details = nil
 	}
 	return w
-}
-
-// GuestSummary is one VM in the ready summary.
-type GuestSummary struct {
-	Name  string `json:"name"`
-	State string `json:"state"`
-	Accel string `json:"accel,omitempty"`
-	PID   int    `json:"pid,omitempty"`
-	// StartMS is QEMU's time from exec to QMP "running".
-	StartMS  int64  `json:"start_ms,omitempty"`
-	Restarts int    `json:"restarts,omitempty"`
-	Error    string `json:"error,omitempty"`
-}
-
-// ContainerSummary is one container as the ready summary would list it.
-type ContainerSummary struct {
-	Name  string `json:"name"`
-	State string `json:"state"`
-	PID   int    `json:"pid,omitempty"`
-	// StartMS is the time from the start (image lookup included) to the
-	// process running.
-	StartMS  int64  `json:"start_ms,omitempty"`
-	Restarts int    `json:"restarts,omitempty"`
-	Error    string `json:"error,omitempty"`
 }
 
 // summaryOf is a workload of either kind as the ready line shows it: a

@@ -1,10 +1,10 @@
-package boot
+package box
 
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os/exec"
+	"time"
 
 	"github.com/nucbox/nucbox/boot/workload"
 	"github.com/nucbox/nucbox/config/plan"
@@ -25,29 +25,42 @@ import (
 // among the applied ones and lets Stop shut down the guests it did start.
 type vmsStage struct {
 	poolStage
+	procs reaperProcs
 
 	// newGuest makes a guest's workload; tests replace it.
 	newGuest func(vmm.Spec, vmm.Options) workload.Workload
 }
 
-// reaperProcs starts QEMU and qemu-img as owned children of PID 1, so the
-// orphan reaper leaves their exit status to vmm.
-type reaperProcs struct{}
+func newVMsStage(log logger, uptime func() time.Duration, start func(*exec.Cmd) error) *vmsStage {
+	return &vmsStage{poolStage: poolStage{lg: log, uptime: uptime}, procs: reaperProcs{start}}
+}
 
-func (reaperProcs) Start(cmd *exec.Cmd) error { return StartCommand(cmd) }
+// reaperProcs starts QEMU and qemu-img as owned children of PID 1 (with
+// PID 1's StartCommand), so the orphan reaper leaves their exit status to
+// vmm.
+type reaperProcs struct {
+	start func(*exec.Cmd) error
+}
+
+func (p reaperProcs) Start(cmd *exec.Cmd) error {
+	if p.start == nil {
+		return cmd.Start()
+	}
+	return p.start(cmd)
+}
 
 func (reaperProcs) Wait(cmd *exec.Cmd) error { return cmd.Wait() }
 
 func (*vmsStage) Name() string { return plan.StageVMs }
 
 func (v *vmsStage) Apply(ctx context.Context, d *plan.Desired) error {
-	log := slog.New(&logHandler{prefix: "vms: "})
+	log := v.lg.Slog(nil)
 	p := v.thePool(workload.Options{Kind: "vm", Noun: "VM", Log: log})
 	newGuest := v.newGuest
 	if newGuest == nil {
 		newGuest = func(s vmm.Spec, o vmm.Options) workload.Workload { return workload.VM(vmm.NewGuest(s, o)) }
 	}
-	opts := vmm.Options{Procs: reaperProcs{}, Log: log}
+	opts := vmm.Options{Procs: v.procs, Log: log}
 	p.Apply(ctx, vmWants(d.VMs, func(s vmm.Spec) workload.Workload { return newGuest(s, opts) }))
 	return nil
 }

@@ -1,4 +1,4 @@
-package boot
+package box
 
 import (
 	"bytes"
@@ -14,43 +14,44 @@ import (
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/config/plan"
+	"github.com/nucbox/nucbox/internal/safe"
 	"github.com/nucbox/nucbox/netcfg"
-	"golang.org/x/sys/unix"
 )
 
-// startAPI serves the management API: always on the local socket, so that
+// StartAPI serves the management API: always on the local socket, so that
 // a box whose config failed can still be asked why, and on TCP with TLS
-// when the config sets api.listen. cfg is nil when the config could not
-// be read. It returns at once.
-func startAPI(rec ConfigRecord, cfg *config.Config) {
-	defer recoverLog("api")
-	box := &apiBox{boot: rec}
-	opts := api.Options{Box: box, Logf: Logf}
+// when the config sets api.listen. rec is the config read at boot, shown
+// as the running one until a config reaches ready; cfg is nil when the
+// config could not be read. It returns at once.
+func (b *Box) StartAPI(rec ConfigRecord, cfg *config.Config) {
+	defer safe.Recover(b.o.Logf, "api")
+	log := b.logger("api: ")
+	opts := api.Options{Box: &apiBox{b: b, boot: rec}, Logf: b.o.Logf}
 	if cfg != nil {
 		opts.PublicStatus = cfg.API.PublicStatus
 	}
 	var cert *tlsSetup
 	if cfg != nil && cfg.API.Listen != "" {
 		var err error
-		if cert, err = prepareTLS(cfg); err != nil {
-			Logf("api: not listening on %s: %v", cfg.API.Listen, err)
+		if cert, err = b.prepareTLS(cfg); err != nil {
+			log.Printf("not listening on %s: %v", cfg.API.Listen, err)
 		} else {
 			opts.Token = cert.token
 		}
 	}
 	srv := api.New(opts)
-	goSafe("api", func() {
+	b.goSafe("api", func() {
 		if err := srv.ServeUnix(plan.APISocket); err != nil {
-			Logf("api: %s: %v", plan.APISocket, err)
+			log.Printf("%s: %v", plan.APISocket, err)
 		}
 	})
 	if cert != nil {
-		goSafe("api", func() {
+		b.goSafe("api", func() {
 			if err := srv.ServeTLS(cfg.API.Listen, cert.cert); err != nil {
-				Logf("api: %s: %v", cfg.API.Listen, err)
+				log.Printf("%s: %v", cfg.API.Listen, err)
 			}
 		})
-		Logf("api: listening on %s (TLS, certificate SHA-256 %s)", cfg.API.Listen, cert.fingerprint)
+		log.Printf("listening on %s (TLS, certificate SHA-256 %s)", cfg.API.Listen, cert.fingerprint)
 	}
 }
 
@@ -64,7 +65,7 @@ type tlsSetup struct {
 // directory. A generated token is shown once, on the console only: the
 // log ring is served by the API and may be read by more people than the
 // console.
-func prepareTLS(cfg *config.Config) (*tlsSetup, error) {
+func (b *Box) prepareTLS(cfg *config.Config) (*tlsSetup, error) {
 	t := &tlsSetup{token: cfg.API.Token}
 	if t.token == "" {
 		tok, created, err := api.LoadOrCreateToken(cfg.StateDir)
@@ -73,7 +74,7 @@ func prepareTLS(cfg *config.Config) (*tlsSetup, error) {
 		}
 		t.token = tok
 		if created {
-			consoleOnly(fmt.Sprintf("api: new token (shown once; also in %s/%s): %s", cfg.StateDir, api.TokenFile, tok))
+			b.o.ConsoleOnly(fmt.Sprintf("api: new token (shown once; also in %s/%s): %s", cfg.StateDir, api.TokenFile, tok))
 		}
 	}
 	cert, created, err := api.LoadOrCreateCert(cfg.StateDir, cfg.Hostname)
@@ -81,7 +82,7 @@ func prepareTLS(cfg *config.Config) (*tlsSetup, error) {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
 	if created {
-		Logf("api: created a self-signed certificate in %s", cfg.StateDir)
+		b.logger("api: ").Printf("created a self-signed certificate in %s", cfg.StateDir)
 	}
 	if len(cert.Certificate) == 0 {
 		return nil, errors.New("certificate: empty chain")
@@ -90,57 +91,50 @@ func prepareTLS(cfg *config.Config) (*tlsSetup, error) {
 	return t, nil
 }
 
-// consoleOnly prints a line on the console without keeping it in Log.
-func consoleOnly(text string) {
-	console.mu.Lock()
-	defer console.mu.Unlock()
-	io.WriteString(console.out, stamp(sinceBoot())+" nucbox: "+text+"\n")
-}
-
 // apiBox is the running box as the API sees it.
 type apiBox struct {
+	b    *Box
 	boot ConfigRecord // the config read at boot, until one reaches ready
 }
 
-func (b *apiBox) State() api.BoxState {
-	st := CurrentStatus()
-	s := api.BoxState{Phase: st.Phase, Stage: st.Stage, Errors: st.Errors, Uptime: api.Duration(sinceBoot())}
+func (a *apiBox) State() api.BoxState {
+	st := a.b.Status()
+	s := api.BoxState{Phase: st.Phase, Stage: st.Stage, Errors: st.Errors, Uptime: api.Duration(a.b.o.Uptime())}
 	if st.Summary != nil {
 		s.Summary = json.RawMessage(st.Summary.JSON())
 	}
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		s.Hostname = unix.ByteSliceToString(u.Nodename[:])
+	if name, ok := hostname(); ok {
+		s.Hostname = name
 	}
-	s.Try = theSupervisor.PendingTry()
-	s.Slot = slotState()
+	s.Try = a.b.PendingTry()
+	s.Slot = a.b.slotState()
 	return s
 }
 
 // Upgrade writes a new image into the other boot slot.
-func (b *apiBox) Upgrade(image []byte, tries int) (api.UpgradeResult, error) {
-	return Upgrade(image, tries)
+func (a *apiBox) Upgrade(image []byte, tries int) (api.UpgradeResult, error) {
+	return a.b.Upgrade(image, tries)
 }
 
 // Apply applies a posted config. It does not take the request's context:
 // a client that goes away halfway must not leave the stages half done.
-func (b *apiBox) Apply(name string, data []byte, try time.Duration) (api.ApplyResult, error) {
-	return theSupervisor.Apply(context.Background(), newConfigRecord("api:"+name, data), try)
+func (a *apiBox) Apply(name string, data []byte, try time.Duration) (api.ApplyResult, error) {
+	return a.b.Apply(context.Background(), NewConfigRecord("api:"+name, data), try)
 }
 
-func (b *apiBox) Confirm() (api.TryState, error) { return theSupervisor.Confirm() }
+func (a *apiBox) Confirm() (api.TryState, error) { return a.b.Confirm() }
 
 // Workloads asks every stage that runs workloads; one that panics is
 // left out rather than failing the status. A workload reported twice is
 // listed once.
-func (b *apiBox) Workloads() []api.Workload {
+func (a *apiBox) Workloads() []api.Workload {
 	var out []api.Workload
-	for _, st := range theSupervisor.stages {
+	for _, st := range a.b.sup.stages {
 		src, ok := st.(api.WorkloadSource)
 		if !ok {
 			continue
 		}
-		callSafe(func() error {
+		a.b.sup.callSafe(func() error {
 			out = append(out, src.Workloads()...)
 			return nil
 		})
@@ -156,10 +150,10 @@ func (b *apiBox) Workloads() []api.Workload {
 	return uniq
 }
 
-func (b *apiBox) RunningConfig() (api.ConfigInfo, bool) {
-	rec, ok := LastGoodConfig()
+func (a *apiBox) RunningConfig() (api.ConfigInfo, bool) {
+	rec, ok := a.b.LastGood()
 	if !ok {
-		rec, ok = b.boot, len(b.boot.Data) > 0
+		rec, ok = a.boot, len(a.boot.Data) > 0
 	}
 	if !ok {
 		return api.ConfigInfo{}, false
@@ -167,39 +161,27 @@ func (b *apiBox) RunningConfig() (api.ConfigInfo, bool) {
 	return api.ConfigInfo{Source: rec.Source, SHA256: rec.SHA256, Text: string(rec.Data)}, true
 }
 
-func (b *apiBox) Log(ctx context.Context, name string, follow bool) ([]api.LogLine, <-chan api.LogLine, bool) {
+func (a *apiBox) Log(ctx context.Context, name string, follow bool) ([]api.LogLine, <-chan api.LogLine, bool) {
 	if name != api.BootLog {
-		for _, st := range workloadStages() {
+		for _, st := range a.b.workloadStages() {
 			if lines, more, ok := st.log(ctx, name, follow); ok {
 				return lines, more, true
 			}
 		}
 		return nil, nil, false
 	}
-	if !follow {
-		return convertLines(Log.Lines()), nil, true
+	if a.b.o.BootLog == nil {
+		return []api.LogLine{}, nil, true
 	}
-	backlog, ch := Log.Follow(ctx)
-	out := make(chan api.LogLine, 64)
-	goSafe("api log", func() {
-		defer close(out)
-		for l := range ch {
-			select {
-			case out <- api.LogLine(l):
-			case <-ctx.Done():
-				// Follow closes ch once ctx ends; keep draining.
-			}
-		}
-	})
-	return convertLines(backlog), out, true
+	lines, more := a.b.o.BootLog(ctx, follow)
+	return lines, more, true
 }
 
-// workloadStages are the running supervisor's stages that run workloads,
-// in stage order: every kind reaches the API through its pool the same
-// way.
-func workloadStages() []workloadStage {
+// workloadStages are the box's stages that run workloads, in stage
+// order: every kind reaches the API through its pool the same way.
+func (b *Box) workloadStages() []workloadStage {
 	var out []workloadStage
-	for _, st := range theSupervisor.stages {
+	for _, st := range b.sup.stages {
 		if ws, ok := st.(workloadStage); ok {
 			out = append(out, ws)
 		}
@@ -207,10 +189,10 @@ func workloadStages() []workloadStage {
 	return out
 }
 
-// stageOf is the running supervisor's stage of type T, nil without one.
-func stageOf[T Stage]() T {
+// stageOf is b's stage of type T, nil without one.
+func stageOf[T Stage](b *Box) T {
 	var zero T
-	for _, st := range theSupervisor.stages {
+	for _, st := range b.sup.stages {
 		if t, ok := st.(T); ok {
 			return t
 		}
@@ -252,33 +234,25 @@ func textLines(b []byte) []api.LogLine {
 	return lines
 }
 
-func convertLines(ls []LogLine) []api.LogLine {
-	out := make([]api.LogLine, len(ls))
-	for i, l := range ls {
-		out[i] = api.LogLine(l)
-	}
-	return out
-}
-
-func (b *apiBox) Power(a api.PowerAction, reason string) error {
-	if shuttingDown() {
+func (a *apiBox) Power(p api.PowerAction, reason string) error {
+	if a.b.shuttingDown() {
 		return errors.New("the box is already shutting down")
 	}
-	switch a {
+	switch p {
 	case api.PowerOff:
-		Shutdown(PowerOff, reason)
+		a.b.o.PowerOff(reason)
 	case api.Reboot:
-		Shutdown(Reboot, reason)
+		a.b.o.Reboot(reason)
 	default:
-		return fmt.Errorf("unknown power action %q", a)
+		return fmt.Errorf("unknown power action %q", p)
 	}
 	return nil
 }
 
 // Control starts, stops or restarts a VM or a container.
-func (b *apiBox) Control(ctx context.Context, name string, a api.WorkloadAction) (api.Workload, error) {
-	for _, st := range workloadStages() {
-		w, err := st.control(ctx, name, a)
+func (a *apiBox) Control(ctx context.Context, name string, act api.WorkloadAction) (api.Workload, error) {
+	for _, st := range a.b.workloadStages() {
+		w, err := st.control(ctx, name, act)
 		if !errors.Is(err, api.ErrNoWorkload) {
 			return w, err
 		}
@@ -287,8 +261,8 @@ func (b *apiBox) Control(ctx context.Context, name string, a api.WorkloadAction)
 }
 
 // Console opens a workload's console (a VM's serial console).
-func (b *apiBox) Console(name string) (io.ReadWriteCloser, error) {
-	for _, st := range workloadStages() {
+func (a *apiBox) Console(name string) (io.ReadWriteCloser, error) {
+	for _, st := range a.b.workloadStages() {
 		c, err := st.console(name)
 		if !errors.Is(err, api.ErrNoWorkload) {
 			return c, err
@@ -298,29 +272,20 @@ func (b *apiBox) Console(name string) (io.ReadWriteCloser, error) {
 }
 
 // UplinkLease is the network stage's DHCP lease.
-func (b *apiBox) UplinkLease() *api.Lease {
-	n := stageOf[*networkStage]()
-	if n == nil {
+func (a *apiBox) UplinkLease() *api.Lease {
+	st := a.b.Network()
+	if st == nil || st.Lease == nil {
 		return nil
 	}
-	n.mu.Lock()
-	mgr := n.mgr
-	n.mu.Unlock()
-	if mgr == nil {
-		return nil
-	}
-	l := mgr.Status().Lease
-	if l == nil {
-		return nil
-	}
+	l := st.Lease
 	al := apiLease(l)
 	return &al
 }
 
 // WorkloadUsage measures a workload whose kind can (a container, from
 // its cgroup); a VM is left to QEMU's /proc entry.
-func (b *apiBox) WorkloadUsage(w api.Workload) (api.Usage, bool) {
-	for _, st := range workloadStages() {
+func (a *apiBox) WorkloadUsage(w api.Workload) (api.Usage, bool) {
+	for _, st := range a.b.workloadStages() {
 		if u, ok := st.usage(w); ok {
 			return u, true
 		}

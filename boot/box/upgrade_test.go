@@ -1,4 +1,4 @@
-package boot
+package box
 
 import (
 	"errors"
@@ -10,7 +10,8 @@ import (
 // TestUpgradeWithoutSlot: a box that did not boot from a slot answers the
 // API's upgrade with the API's reason, and its status shows no slot.
 func TestUpgradeWithoutSlot(t *testing.T) {
-	_, err := Upgrade([]byte("image"), 0)
+	b := New(Options{Stages: []Stage{}})
+	_, err := b.Upgrade([]byte("image"), 0)
 	if !errors.Is(err, api.ErrNoSlots) {
 		t.Errorf("Upgrade = %v, want api.ErrNoSlots", err)
 	}
@@ -18,7 +19,7 @@ func TestUpgradeWithoutSlot(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("Upgrade = %v\nwant %s", err, want)
 	}
-	if st := slotState(); st != nil {
+	if st := b.slotState(); st != nil {
 		t.Errorf("slotState = %+v", st)
 	}
 }

@@ -1,10 +1,9 @@
-package boot
+package box
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/config/plan"
+	"github.com/nucbox/nucbox/containers"
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vswitch"
 )
@@ -32,6 +32,9 @@ import (
 // on the bridge (workloads on the bridge are cut off from the lab
 // network), reports the rollback in its ready summary and logs why.
 type networkStage struct {
+	log    logger
+	uptime func() time.Duration
+
 	mu  sync.Mutex
 	mgr *netcfg.Manager
 	ns  *vswitch.Namespace
@@ -113,7 +116,7 @@ func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 		return err
 	}
 	sum := summarize(st, spec)
-	logNetcfg(st, spec)
+	logNetcfg(n.log, st, spec)
 
 	// After a rollback the uplink is off the bridge and must stay off:
 	// putting it back would cut the box off again.
@@ -130,7 +133,7 @@ func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 	for _, a := range sw.Addresses {
 		sum.VLANAddresses = append(sum.VLANAddresses, fmt.Sprintf("%s %s", a.Link, a.Prefix))
 	}
-	Logf("network: switch %s: VLAN filtering %s, %d port(s)%s, %d change(s)", vst.Bridge, onOff(vst.Filtering),
+	n.log.Printf("switch %s: VLAN filtering %s, %d port(s)%s, %d change(s)", vst.Bridge, onOff(vst.Filtering),
 		len(vst.Ports), vlanText(sum.VLANAddresses), vst.Changes)
 
 	// The VLAN interfaces exist now; the rules name them, and the uplink
@@ -144,18 +147,18 @@ func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 		sum.NAT = append(sum.NAT, nt.String())
 	}
 	if len(nats) > 0 {
-		Logf("network: routing and masquerading %s behind %s", strings.Join(sum.NAT, ", "), st.Link)
+		n.log.Printf("routing and masquerading %s behind %s", strings.Join(sum.NAT, ", "), st.Link)
 	}
 
 	total := time.Since(start)
 	sum.DHCPWaitMS = st.LeaseWait.Milliseconds()
 	sum.NetworkMS = (total - st.LeaseWait).Milliseconds()
-	sum.DoneMS = ms(sinceBoot())
+	sum.DoneMS = n.uptime().Milliseconds()
 	n.sum = sum
 	if spec.IPv4.DHCP {
-		Logf("network: ready in %d ms (%d ms without the DHCP wait)", total.Milliseconds(), sum.NetworkMS)
+		n.log.Printf("ready in %d ms (%d ms without the DHCP wait)", total.Milliseconds(), sum.NetworkMS)
 	} else {
-		Logf("network: ready in %d ms", total.Milliseconds())
+		n.log.Printf("ready in %d ms", total.Milliseconds())
 	}
 	return nil
 }
@@ -164,7 +167,7 @@ func (n *networkStage) open() error {
 	if n.mgr != nil {
 		return nil
 	}
-	log := slog.New(&logHandler{prefix: "network: ", quiet: &n.applying})
+	log := n.log.Slog(&n.applying)
 	ns, err := vswitch.OpenNamespace("")
 	if err != nil {
 		return err
@@ -200,9 +203,34 @@ func (n *networkStage) Stop(ctx context.Context) error {
 	n.ns.Close()
 	n.mgr, n.sw, n.ns = nil, nil, nil
 	if dhcp && err == nil {
-		Logf("network: DHCP lease released")
+		n.log.Printf("DHCP lease released")
 	}
 	return err
+}
+
+// containerNetwork is the stage's switch with d's bridge for container
+// NICs, nil when there is no switch (the stage did not run).
+func (n *networkStage) containerNetwork(d *plan.Desired, log logger) *containers.Network {
+	n.mu.Lock()
+	sw, ns := n.sw, n.ns
+	n.mu.Unlock()
+	if sw == nil || ns == nil {
+		return nil
+	}
+	return &containers.Network{Switch: sw, Host: ns, Bridge: d.Switch.Bridge, Logger: log.Slog(nil)}
+}
+
+// status is netcfg's state of the box's network, nil before the stage
+// ran.
+func (n *networkStage) status() *netcfg.Status {
+	n.mu.Lock()
+	mgr := n.mgr
+	n.mu.Unlock()
+	if mgr == nil {
+		return nil
+	}
+	st := mgr.Status()
+	return &st
 }
 
 func (n *networkStage) Report(s *Summary) {
@@ -239,8 +267,8 @@ func summarize(st netcfg.Status, spec netcfg.Spec) *NetworkSummary {
 }
 
 // logNetcfg tells in plain words what netcfg did.
-func logNetcfg(st netcfg.Status, spec netcfg.Spec) {
-	Logf("network: uplink %s (%s) carrier up", st.Uplink, st.UplinkMAC)
+func logNetcfg(log logger, st netcfg.Status, spec netcfg.Spec) {
+	log.Printf("uplink %s (%s) carrier up", st.Uplink, st.UplinkMAC)
 	var addr string
 	if l := st.Lease; l != nil {
 		addr = fmt.Sprintf("lease %s from %s after %d ms", l.Address, l.Server, st.LeaseWait.Milliseconds())
@@ -258,7 +286,7 @@ func logNetcfg(st netcfg.Status, spec netcfg.Spec) {
 		if r.Reachable {
 			reach = "reachable there"
 		}
-		Logf("network: %s; bridge takeover ROLLED BACK: %s; address back on %s, %s", addr, r.Reason, r.Restored, reach)
+		log.Printf("%s; bridge takeover ROLLED BACK: %s; address back on %s, %s", addr, r.Reason, r.Restored, reach)
 		return
 	case st.Takeover != nil && st.Bridge != "":
 		how = fmt.Sprintf(", moved to %s in %.0f ms", st.Bridge, msf(st.Takeover.Moved))
@@ -275,7 +303,7 @@ func logNetcfg(st netcfg.Status, spec netcfg.Spec) {
 	case p.OK:
 		how += fmt.Sprintf(", %s reachable", p.Target)
 	}
-	Logf("network: %s%s", addr, how)
+	log.Printf("%s%s", addr, how)
 }
 
 func vlanText(addrs []string) string {
@@ -305,45 +333,3 @@ func strs[T interface {
 func msf(d time.Duration) float64 {
 	return float64(d.Microseconds()) / 1000
 }
-
-// logHandler puts netcfg's and vswitch's structured logs on the console
-// as "network: message key=value ...". Debug records (every netlink step)
-// are dropped: the console is for what a human needs to know.
-type logHandler struct {
-	prefix string
-	attrs  []slog.Attr
-	// quiet, when set, drops Info records too.
-	quiet *atomic.Bool
-}
-
-func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool {
-	if h.quiet != nil && h.quiet.Load() {
-		return l >= slog.LevelWarn
-	}
-	return l >= slog.LevelInfo
-}
-
-func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(h.prefix)
-	if r.Level >= slog.LevelWarn {
-		b.WriteString(strings.ToLower(r.Level.String()) + ": ")
-	}
-	b.WriteString(r.Message)
-	add := func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-		return true
-	}
-	for _, a := range h.attrs {
-		add(a)
-	}
-	r.Attrs(add)
-	Logf("%s", b.String())
-	return nil
-}
-
-func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &logHandler{prefix: h.prefix, attrs: append(append([]slog.Attr(nil), h.attrs...), as...), quiet: h.quiet}
-}
-
-func (h *logHandler) WithGroup(string) slog.Handler { return h }

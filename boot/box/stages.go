@@ -1,4 +1,4 @@
-package boot
+package box
 
 import (
 	"context"
@@ -8,30 +8,29 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nucbox/nucbox/config/plan"
+	"github.com/nucbox/nucbox/internal/kmod"
 )
 
-// defaultStages are PID 1's stages. They run in the order the compiled
-// config carries (plan.Order): the workloads after the network, which
-// gives them the bridge and their ports.
-func defaultStages() []Stage {
-	return []Stage{&modulesStage{}, hostnameStage{}, loopbackStage{}, &networkStage{}, &vmsStage{}, &containersStage{}}
-}
+// The box's stages run in the order the compiled config carries
+// (plan.Order): the workloads after the network, which gives them the
+// bridge and their ports. New makes them: modules, hostname, loopback,
+// network, vms, containers.
 
 // modulesStage loads the base modules, the config's extra modules and
-// the coldplugged drivers.
-type modulesStage struct{}
+// the coldplugged drivers, through PID 1's one module loader.
+type modulesStage struct {
+	load func(extra []string) error
+}
 
 func (*modulesStage) Name() string { return plan.StageModules }
 
-func (*modulesStage) Apply(ctx context.Context, d *plan.Desired) error {
-	_, err := loadModules(d.Modules)
-	return err
-}
+func (m *modulesStage) Apply(ctx context.Context, d *plan.Desired) error { return m.load(d.Modules) }
 
-func (*modulesStage) Report(s *Summary) { s.Modules = len(loadedModules()) }
+func (*modulesStage) Report(s *Summary) { s.Modules = len(kmod.Loaded()) }
 
-// defaultHostname is used when the config names none.
-const defaultHostname = "nucbox"
+// DefaultHostname is the box's name when the config names none, and
+// until the config is read.
+const DefaultHostname = "nucbox"
 
 type hostnameStage struct{}
 
@@ -40,7 +39,7 @@ func (hostnameStage) Name() string { return plan.StageHostname }
 func (hostnameStage) Apply(ctx context.Context, d *plan.Desired) error {
 	name := d.Hostname
 	if name == "" {
-		name = defaultHostname
+		name = DefaultHostname
 	}
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("sethostname %q: %w", name, err)
@@ -49,10 +48,18 @@ func (hostnameStage) Apply(ctx context.Context, d *plan.Desired) error {
 }
 
 func (hostnameStage) Report(s *Summary) {
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		s.Hostname = unix.ByteSliceToString(u.Nodename[:])
+	if name, ok := hostname(); ok {
+		s.Hostname = name
 	}
+}
+
+// hostname is the kernel's host name.
+func hostname() (string, bool) {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return "", false
+	}
+	return unix.ByteSliceToString(u.Nodename[:]), true
 }
 
 // loopbackStage brings lo up; the kernel then gives it 127.0.0.1/8 and

@@ -1,4 +1,4 @@
-package boot
+package box
 
 import (
 	"context"
@@ -44,37 +44,22 @@ func (h *hostStage) seen() []string {
 }
 
 func boxConfig(host string) ConfigRecord {
-	return newConfigRecord("/etc/nucbox/config.yaml", []byte(fmt.Sprintf("hostname: %s\nuplink:\n  interface: auto\n  bridge: br0\n  ipv4: dhcp\n", host)))
+	return NewConfigRecord("/etc/nucbox/config.yaml", []byte(fmt.Sprintf("hostname: %s\nuplink:\n  interface: auto\n  bridge: br0\n  ipv4: dhcp\n", host)))
 }
 
-// readyBox sets PID 1's state to ready with the config named host.
-func readyBox(t *testing.T, host string) ConfigRecord {
+// readyBox is a box running stages, ready with the config named host.
+func readyBox(t *testing.T, host string, stages ...Stage) (*Box, *testLog, ConfigRecord) {
 	t.Helper()
+	b, log := newTestBox(t, stages...)
 	rec := boxConfig(host)
-	statusMu.Lock()
-	saved, savedGood := status, lastGood
-	status = Status{Phase: "ready", Summary: &Summary{Hostname: host, Config: rec.SHA256, ReadyMS: 1234}}
-	lastGood = &rec
-	statusMu.Unlock()
-	t.Cleanup(func() {
-		statusMu.Lock()
-		status, lastGood = saved, savedGood
-		statusMu.Unlock()
-	})
-	return rec
-}
-
-func consoleText(buf interface{ String() string }) string {
-	console.mu.Lock()
-	defer console.mu.Unlock()
-	return buf.String()
+	b.status = Status{Phase: "ready", Summary: &Summary{Hostname: host, Config: rec.SHA256, ReadyMS: 1234}}
+	b.good = &rec
+	return b, log, rec
 }
 
 func TestLiveApply(t *testing.T) {
-	buf := withConsole(t)
-	readyBox(t, "one")
 	st := &hostStage{}
-	s := &supervisor{stages: []Stage{st}}
+	s, buf, _ := readyBox(t, "one", st)
 	next := boxConfig("two")
 	res, err := s.Apply(context.Background(), next, 0)
 	if err != nil {
@@ -83,14 +68,14 @@ func TestLiveApply(t *testing.T) {
 	if res.Config != next.SHA256 || res.Previous != boxConfig("one").SHA256 || res.Try != nil {
 		t.Errorf("result %+v", res)
 	}
-	if got, ok := LastGoodConfig(); !ok || got.SHA256 != next.SHA256 {
+	if got, ok := s.LastGood(); !ok || got.SHA256 != next.SHA256 {
 		t.Errorf("last good %s, want the new config", got.SHA256)
 	}
-	sum := CurrentStatus().Summary
+	sum := s.Status().Summary
 	if sum.Config != next.SHA256 || sum.ReadyMS != 1234 {
 		t.Errorf("summary after the apply: %+v", sum)
 	}
-	out := consoleText(buf)
+	out := buf.String()
 	for _, want := range []string{"apply: from " + short(res.Previous) + " to " + short(next.SHA256), "~ hostname: one -> two", "apply: running " + short(next.SHA256)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("console lacks %q:\n%s", want, out)
@@ -99,10 +84,8 @@ func TestLiveApply(t *testing.T) {
 }
 
 func TestLiveApplyFailureGoesBack(t *testing.T) {
-	buf := withConsole(t)
-	prev := readyBox(t, "one")
 	st := &hostStage{failFor: "bad"}
-	s := &supervisor{stages: []Stage{st}}
+	s, buf, prev := readyBox(t, "one", st)
 	_, err := s.Apply(context.Background(), boxConfig("bad"), 0)
 	if err == nil || !strings.Contains(err.Error(), "the box went back to "+short(prev.SHA256)) {
 		t.Fatalf("err = %v", err)
@@ -110,38 +93,36 @@ func TestLiveApplyFailureGoesBack(t *testing.T) {
 	if got := st.seen(); strings.Join(got, ",") != "bad,one" {
 		t.Errorf("applied %v, want the bad config, then the previous one", got)
 	}
-	if got, _ := LastGoodConfig(); got.SHA256 != prev.SHA256 {
+	if got, _ := s.LastGood(); got.SHA256 != prev.SHA256 {
 		t.Errorf("last good changed to %s", short(got.SHA256))
 	}
-	if !strings.Contains(consoleText(buf), "failed: host: cannot; going back to "+short(prev.SHA256)) {
-		t.Errorf("console:\n%s", consoleText(buf))
+	if !strings.Contains(buf.String(), "failed: host: cannot; going back to "+short(prev.SHA256)) {
+		t.Errorf("console:\n%s", buf.String())
 	}
 }
 
 func TestLiveApplyRefusals(t *testing.T) {
-	withConsole(t)
-	readyBox(t, "one")
-	s := &supervisor{stages: []Stage{&hostStage{}}}
+	s, _, _ := readyBox(t, "one", &hostStage{})
 	var ce *api.ConfigError
-	if _, err := s.Apply(context.Background(), newConfigRecord("x", []byte("hostname: Bad_Name\n")), 0); !errors.As(err, &ce) {
+	if _, err := s.Apply(context.Background(), NewConfigRecord("x", []byte("hostname: Bad_Name\n")), 0); !errors.As(err, &ce) {
 		t.Errorf("invalid config: %v", err)
 	}
-	setPhase("booting")
+	s.setPhase("booting")
 	if _, err := s.Apply(context.Background(), boxConfig("two"), 0); !errors.Is(err, api.ErrNotReady) {
 		t.Errorf("while booting: %v", err)
 	}
-	setPhase("shutting down")
+	s.setPhase("shutting down")
 	if _, err := s.Apply(context.Background(), boxConfig("two"), 0); !errors.Is(err, api.ErrNotReady) {
 		t.Errorf("while shutting down: %v", err)
 	}
-	setPhase("ready")
+	s.setPhase("ready")
 	if _, err := s.Confirm(); !errors.Is(err, api.ErrNoTry) {
 		t.Errorf("confirm without a try: %v", err)
 	}
 
 	block := make(chan struct{})
 	slow := &hostStage{block: block}
-	s = &supervisor{stages: []Stage{slow}}
+	s, _, _ = readyBox(t, "one", slow)
 	done := make(chan error)
 	go func() {
 		_, err := s.Apply(context.Background(), boxConfig("two"), 0)
@@ -166,10 +147,8 @@ func TestLiveApplyRefusals(t *testing.T) {
 }
 
 func TestTryRollsBackUnlessConfirmed(t *testing.T) {
-	buf := withConsole(t)
-	prev := readyBox(t, "one")
 	st := &hostStage{}
-	s := &supervisor{stages: []Stage{st}}
+	s, buf, prev := readyBox(t, "one", st)
 	next := boxConfig("two")
 	res, err := s.Apply(context.Background(), next, 50*time.Millisecond)
 	if err != nil {
@@ -186,16 +165,16 @@ func TestTryRollsBackUnlessConfirmed(t *testing.T) {
 	}
 	want := "apply: not confirmed within 50ms, rolled back to " + short(prev.SHA256)
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(consoleText(buf), want) {
+	for !strings.Contains(buf.String(), want) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no rollback line:\n%s", consoleText(buf))
+			t.Fatalf("no rollback line:\n%s", buf.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	if got := st.seen(); strings.Join(got, ",") != "two,one" {
 		t.Errorf("applied %v", got)
 	}
-	if got, _ := LastGoodConfig(); got.SHA256 != prev.SHA256 {
+	if got, _ := s.LastGood(); got.SHA256 != prev.SHA256 {
 		t.Errorf("running %s after the rollback, want %s", short(got.SHA256), short(prev.SHA256))
 	}
 	if s.PendingTry() != nil {
@@ -212,11 +191,11 @@ func TestTryRollsBackUnlessConfirmed(t *testing.T) {
 	if s.PendingTry() != nil {
 		t.Error("a try is pending after the confirmation")
 	}
-	if got, _ := LastGoodConfig(); got.SHA256 != next.SHA256 {
+	if got, _ := s.LastGood(); got.SHA256 != next.SHA256 {
 		t.Errorf("running %s after the confirmation", short(got.SHA256))
 	}
-	if !strings.Contains(consoleText(buf), "apply: "+short(next.SHA256)+" confirmed") {
-		t.Errorf("no confirmation line:\n%s", consoleText(buf))
+	if !strings.Contains(buf.String(), "apply: "+short(next.SHA256)+" confirmed") {
+		t.Errorf("no confirmation line:\n%s", buf.String())
 	}
 }
 
@@ -229,7 +208,6 @@ func TestShortDuration(t *testing.T) {
 }
 
 func TestFailedReapplyStillStopsEveryStage(t *testing.T) {
-	withConsole(t)
 	var log []string
 	mid := &hostStage{failFor: "bad"}
 	s := &supervisor{stages: []Stage{

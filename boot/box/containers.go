@@ -1,9 +1,8 @@
-package boot
+package box
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -29,9 +28,11 @@ type containersStage struct {
 	rt    ctRuntime
 	rtKey string // state dir, box name and bridge the runtime was made for
 
+	// spawnGuard is PID 1's, for the runtime's forks.
+	spawnGuard func(fn func() ([]int, error)) error
 	// newRuntime makes the runtime; tests replace it.
 	newRuntime func(containers.Options) (ctRuntime, error)
-	// network is the box's switch, nil without one; tests replace it.
+	// network is the box's switch with d's bridge, nil without one.
 	network func(d *plan.Desired) *containers.Network
 	// settle bounds how long Apply waits for new containers to run or
 	// fail before the box is declared ready; pulls go on after it.
@@ -54,6 +55,10 @@ func (r realRuntime) Supervise(ct containers.Spec) (workload.Workload, error) {
 	return workload.Container(s), nil
 }
 
+func newContainersStage(log logger, uptime func() time.Duration, spawnGuard func(func() ([]int, error)) error) *containersStage {
+	return &containersStage{poolStage: poolStage{lg: log, uptime: uptime}, spawnGuard: spawnGuard}
+}
+
 // defaultSettle covers a local image unpacked for the first time and a
 // DHCP lease for the container under TCG; a registry pull that takes
 // longer finishes after ready.
@@ -66,16 +71,15 @@ func (c *containersStage) Apply(ctx context.Context, d *plan.Desired) error {
 	if settle == 0 {
 		settle = defaultSettle
 	}
-	p := c.thePool(workload.Options{Kind: "container", Noun: "container",
-		Log: slog.New(&logHandler{prefix: "containers: "}), Settle: settle})
-	if c.network == nil {
-		c.network = boxNetwork
+	p := c.thePool(workload.Options{Kind: "container", Noun: "container", Log: c.lg.Slog(nil), Settle: settle})
+	var network *containers.Network
+	if c.network != nil {
+		network = c.network(d)
 	}
-	network := c.network(d)
 	if network == nil {
 		for _, ct := range d.Containers {
 			if len(ct.NICs) > 0 {
-				Logf("containers: %s: warning: the box has no switch; its NICs are not wired (loopback only)", ct.Name)
+				c.lg.Printf("%s: warning: the box has no switch; its NICs are not wired (loopback only)", ct.Name)
 			}
 		}
 	}
@@ -105,8 +109,8 @@ func (c *containersStage) wants(d *plan.Desired, network *containers.Network) []
 		rt, rtErr = c.runtime(key, containers.Options{
 			StateDir:   d.StateDir,
 			Box:        d.Hostname,
-			Logger:     slog.New(&logHandler{prefix: "containers: "}),
-			SpawnGuard: WithSpawnGuard,
+			Logger:     c.lg.Slog(nil),
+			SpawnGuard: c.spawnGuard,
 			Network:    network,
 		})
 	}
@@ -154,28 +158,6 @@ func (c *containersStage) runtime(key string, o containers.Options) (ctRuntime, 
 	}
 	c.rt, c.rtKey = rt, key
 	return rt, nil
-}
-
-// boxNetwork is the network stage's switch with d's bridge for container
-// NICs, nil when there is no switch (no network stage, or it did not run).
-func boxNetwork(d *plan.Desired) *containers.Network {
-	var n *networkStage
-	for _, st := range theSupervisor.stages {
-		if ns, ok := st.(*networkStage); ok {
-			n = ns
-		}
-	}
-	if n == nil {
-		return nil
-	}
-	n.mu.Lock()
-	sw, ns := n.sw, n.ns
-	n.mu.Unlock()
-	if sw == nil || ns == nil {
-		return nil
-	}
-	return &containers.Network{Switch: sw, Host: ns, Bridge: d.Switch.Bridge,
-		Logger: slog.New(&logHandler{prefix: "containers: "})}
 }
 
 func (c *containersStage) Report(s *Summary) {

@@ -1,12 +1,10 @@
-package boot
+package box
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,8 +49,8 @@ func TestLogNetcfg(t *testing.T) {
 		{"no probe", static, netcfg.Spec{Probe: netcfg.Probe{Disabled: true}}, []string{"moved to br0 in 12 ms, probe disabled"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			buf := withConsole(t)
-			logNetcfg(tc.st, tc.spec)
+			buf := &testLog{}
+			logNetcfg(logger{logf: buf.logf, prefix: "network: "}, tc.st, tc.spec)
 			for _, w := range tc.want {
 				if !strings.Contains(buf.String(), w) {
 					t.Errorf("console lacks %q:\n%s", w, buf)
@@ -77,29 +75,5 @@ func TestNetworkSummaryJSON(t *testing.T) {
 	}
 	if strings.Contains(string(b), "rollback") {
 		t.Errorf("rollback in a summary without one: %s", b)
-	}
-}
-
-// While the stage applies, netcfg's progress lines are dropped (the stage
-// sums them up) but warnings pass; afterwards, DHCP renewals show.
-func TestLogHandlerQuiet(t *testing.T) {
-	buf := withConsole(t)
-	var quiet atomic.Bool
-	log := slog.New(&logHandler{prefix: "network: ", quiet: &quiet}).With("dhcp", "v4")
-	quiet.Store(true)
-	log.Info("DHCP lease acquired")
-	log.Warn("connectivity lost", "reason", "no ARP reply")
-	quiet.Store(false)
-	log.Info("DHCP lease renewed", "address", "10.0.2.15/24")
-	log.Debug("vswitch")
-	out := buf.String()
-	for _, w := range []string{"network: warn: connectivity lost dhcp=v4 reason=no ARP reply",
-		"network: DHCP lease renewed dhcp=v4 address=10.0.2.15/24"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("console lacks %q:\n%s", w, out)
-		}
-	}
-	if strings.Contains(out, "acquired") || strings.Contains(out, "vswitch") {
-		t.Errorf("quiet or debug line shown:\n%s", out)
 	}
 }

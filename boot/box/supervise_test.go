@@ -1,12 +1,9 @@
-package boot
+package box
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +39,6 @@ func (s *stoppingStage) Stop(ctx context.Context) error {
 }
 
 func TestSupervisorAppliesInOrderAndStopsInReverse(t *testing.T) {
-	withConsole(t)
 	var log []string
 	s := &supervisor{stages: []Stage{
 		&stoppingStage{fakeStage{name: "a", log: &log}},
@@ -66,7 +62,6 @@ func TestSupervisorAppliesInOrderAndStopsInReverse(t *testing.T) {
 }
 
 func TestSupervisorStopsAtFailure(t *testing.T) {
-	withConsole(t)
 	for _, tc := range []struct {
 		bad  *fakeStage
 		want string
@@ -93,7 +88,7 @@ func TestSupervisorStopsAtFailure(t *testing.T) {
 
 func TestDefaultStages(t *testing.T) {
 	var names []string
-	for _, s := range defaultStages() {
+	for _, s := range New(Options{}).sup.stages {
 		names = append(names, s.Name())
 	}
 	if !slices.Equal(names, []string{"modules", "hostname", "loopback", "network", "vms", "containers"}) {
@@ -108,7 +103,6 @@ func TestDefaultStages(t *testing.T) {
 // The stages run in the order the compiled config carries, not the order
 // they were registered in; names without a stage are skipped.
 func TestSupervisorFollowsTheCompiledOrder(t *testing.T) {
-	withConsole(t)
 	var log []string
 	s := &supervisor{stages: []Stage{
 		&fakeStage{name: "a", log: &log},
@@ -138,66 +132,6 @@ func compiled(cfg *config.Config) *plan.Desired {
 	return &p.Desired
 }
 
-// The ready line is the console contract the end-to-end tests parse.
-func TestReadyLine(t *testing.T) {
-	buf := withConsole(t)
-	rec := newConfigRecord("/etc/nucbox/config.yaml", []byte("hostname: nuc1\n"))
-	sum := Summary{Hostname: "nuc1", Config: rec.SHA256, ConfigSource: rec.Source,
-		InitMS: 2591, ReadyMS: 3979, RSSKiB: 13608, Modules: 30, Root: "tmpfs"}
-	Logf("ready %s", sum.JSON())
-	out := buf.String()
-	if strings.Count(out, "\n") != 1 {
-		t.Fatalf("ready is not one line: %q", out)
-	}
-	m := regexp.MustCompile(`^\[ *\d+\.\d{6}\] nucbox: ready (\{.*\})\n$`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("ready line %q", out)
-	}
-	var got map[string]any
-	if err := json.Unmarshal([]byte(m[1]), &got); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"hostname", "config", "init_ms", "ready_ms", "rss_kib", "modules", "vms", "containers"} {
-		if _, ok := got[k]; !ok {
-			t.Errorf("ready JSON lacks %q: %s", k, m[1])
-		}
-	}
-	// sha256sum of the config bytes, as a user would check it.
-	if got["config"] != "490b487fe5900ed584e7433263c86a43df1bc73178b7b04e7fae87d5fcb64bfb" {
-		t.Errorf("config hash %v", got["config"])
-	}
-	if got["hostname"] != "nuc1" || got["init_ms"] != 2591.0 || got["vms"] != 0.0 {
-		t.Errorf("values: %v", got)
-	}
-}
-
-func TestFailureText(t *testing.T) {
-	got := failureText("config", "/etc/nucbox/config.yaml: 2 errors", []string{
-		"/etc/nucbox/config.yaml:1:11: hostname: invalid host name",
-		"/etc/nucbox/config.yaml:5:1: bogus: unknown field",
-	})
-	want := "failed: config: /etc/nucbox/config.yaml: 2 errors\n" +
-		"    /etc/nucbox/config.yaml:1:11: hostname: invalid host name\n" +
-		"    /etc/nucbox/config.yaml:5:1: bogus: unknown field"
-	if got != want {
-		t.Errorf("got\n%s\nwant\n%s", got, want)
-	}
-	if got := failureText("modules", "foo: not in the image", nil); got != "failed: modules: foo: not in the image" {
-		t.Errorf("single: %q", got)
-	}
-}
-
-func TestErrorLines(t *testing.T) {
-	joined := errors.Join(errors.New("a: x"), errors.Join(errors.New("b: y"), errors.New("c\nd")))
-	if got := errorLines(joined); !slices.Equal(got, []string{"a: x", "b: y", "c", "d"}) {
-		t.Errorf("joined: %q", got)
-	}
-	multi := errors.New("f:1:1: a: bad\n\nf:2:1: b: worse\n")
-	if got := errorLines(multi); !slices.Equal(got, []string{"f:1:1: a: bad", "f:2:1: b: worse"}) {
-		t.Errorf("multi-line: %q", got)
-	}
-}
-
 // blockingStage applies until its context ends, like a DHCP client
 // waiting for a lease that never comes.
 type blockingStage struct{ started chan struct{} }
@@ -211,7 +145,6 @@ func (b blockingStage) Apply(ctx context.Context, d *plan.Desired) error {
 }
 
 func TestStopCancelsARunningApply(t *testing.T) {
-	withConsole(t)
 	var log []string
 	b := blockingStage{started: make(chan struct{})}
 	s := &supervisor{stages: []Stage{&stoppingStage{fakeStage{name: "a", log: &log}}, b}}

@@ -1,8 +1,7 @@
-package boot
+package box
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/config/plan"
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // pendingTry is an apply that goes back to prev unless confirmed.
@@ -27,151 +27,151 @@ type pendingTry struct {
 // what it ran. With try > 0 the previous config comes back by itself
 // unless Confirm is called within try: a remote admin who cuts
 // themselves off gets the box back.
-func (s *supervisor) Apply(ctx context.Context, rec ConfigRecord, try time.Duration) (api.ApplyResult, error) {
+func (b *Box) Apply(ctx context.Context, rec ConfigRecord, try time.Duration) (api.ApplyResult, error) {
 	cfg, err := config.Parse(configName(rec.Source), rec.Data)
 	if err != nil {
 		return api.ApplyResult{}, &api.ConfigError{Err: err}
 	}
-	statusMu.Lock()
-	phase, prevp := status.Phase, lastGood
-	statusMu.Unlock()
+	b.mu.Lock()
+	phase, prevp := b.status.Phase, b.good
 	if (phase != "ready" && phase != "maintenance") || prevp == nil {
+		b.mu.Unlock()
 		return api.ApplyResult{}, fmt.Errorf("%w (it is %s)", api.ErrNotReady, phase)
 	}
 	prev := *prevp
-
-	s.mu.Lock()
-	if s.busy || s.try != nil {
-		s.mu.Unlock()
+	if b.busy || b.try != nil {
+		b.mu.Unlock()
 		return api.ApplyResult{}, api.ErrBusy
 	}
-	s.busy = true
-	s.mu.Unlock()
-	defer s.idle()
+	b.busy = true
+	b.mu.Unlock()
+	defer b.idle()
+	log := b.logger("apply: ")
 
 	prevCfg, _ := config.Parse(configName(prev.Source), prev.Data)
 	mode := ""
 	if try > 0 {
 		mode = " on trial for " + shortDuration(try)
 	}
-	Logf("apply: from %s to %s (%s)%s:\n%s", short(prev.SHA256), short(rec.SHA256), rec.Source, mode, diffLines(prevCfg, cfg))
+	log.Printf("from %s to %s (%s)%s:\n%s", short(prev.SHA256), short(rec.SHA256), rec.Source, mode, diffLines(prevCfg, cfg))
 	res := api.ApplyResult{Previous: prev.SHA256, Config: rec.SHA256}
-	if err := s.switchTo(ctx, rec, cfg); err != nil {
-		if shuttingDown() {
+	if err := b.switchTo(ctx, rec, cfg); err != nil {
+		if b.shuttingDown() {
 			return res, fmt.Errorf("the box is shutting down: %w", err)
 		}
-		Logf("apply: %s failed: %v; going back to %s", short(rec.SHA256), err, short(prev.SHA256))
-		if rerr := s.switchTo(context.Background(), prev, prevCfg); rerr != nil {
-			Logf("apply: going back to %s failed too: %v", short(prev.SHA256), rerr)
+		log.Printf("%s failed: %v; going back to %s", short(rec.SHA256), err, short(prev.SHA256))
+		if rerr := b.switchTo(context.Background(), prev, prevCfg); rerr != nil {
+			log.Printf("going back to %s failed too: %v", short(prev.SHA256), rerr)
 			return res, fmt.Errorf("applying %s: %w; going back to %s failed too: %v", short(rec.SHA256), err, short(prev.SHA256), rerr)
 		}
 		return res, fmt.Errorf("applying %s: %w; the box went back to %s", short(rec.SHA256), err, short(prev.SHA256))
 	}
-	leaveMaintenance(prev, rec)
+	b.leaveMaintenance(prev, rec)
 	if try <= 0 {
-		Logf("apply: running %s", short(rec.SHA256))
-		rememberGood(rec)
+		log.Printf("running %s", short(rec.SHA256))
+		b.rememberGood(rec)
 		return res, nil
 	}
 	t := &pendingTry{prev: prev, next: rec, window: try, deadline: time.Now().Add(try)}
-	s.mu.Lock()
-	s.try = t
-	t.timer = time.AfterFunc(try, func() { s.expire(t) })
-	s.mu.Unlock()
+	b.mu.Lock()
+	b.try = t
+	t.timer = time.AfterFunc(try, func() { b.expire(t) })
+	b.mu.Unlock()
 	res.Try = &api.TryState{Config: rec.SHA256, Previous: prev.SHA256, Deadline: t.deadline}
-	Logf("apply: running %s on trial; it goes back to %s unless confirmed within %s", short(rec.SHA256), short(prev.SHA256), shortDuration(try))
+	log.Printf("running %s on trial; it goes back to %s unless confirmed within %s", short(rec.SHA256), short(prev.SHA256), shortDuration(try))
 	return res, nil
 }
 
 // Confirm keeps the config of the pending try.
-func (s *supervisor) Confirm() (api.TryState, error) {
-	s.mu.Lock()
-	t := s.try
+func (b *Box) Confirm() (api.TryState, error) {
+	b.mu.Lock()
+	t := b.try
 	if t == nil {
-		s.mu.Unlock()
+		b.mu.Unlock()
 		return api.TryState{}, api.ErrNoTry
 	}
 	t.timer.Stop()
-	s.try = nil
-	s.mu.Unlock()
-	Logf("apply: %s confirmed", short(t.next.SHA256))
-	rememberGood(t.next)
+	b.try = nil
+	b.mu.Unlock()
+	b.logger("apply: ").Printf("%s confirmed", short(t.next.SHA256))
+	b.rememberGood(t.next)
 	return api.TryState{Config: t.next.SHA256, Previous: t.prev.SHA256, Deadline: t.deadline}, nil
 }
 
 // PendingTry returns the apply waiting for a confirmation, nil when none.
-func (s *supervisor) PendingTry() *api.TryState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.try == nil {
+func (b *Box) PendingTry() *api.TryState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.try == nil {
 		return nil
 	}
-	return &api.TryState{Config: s.try.next.SHA256, Previous: s.try.prev.SHA256, Deadline: s.try.deadline}
+	return &api.TryState{Config: b.try.next.SHA256, Previous: b.try.prev.SHA256, Deadline: b.try.deadline}
 }
 
 // expire rolls back the try t when it was neither confirmed nor
 // replaced in the meantime.
-func (s *supervisor) expire(t *pendingTry) {
-	defer recoverLog("apply")
-	s.mu.Lock()
-	if s.try != t {
-		s.mu.Unlock()
+func (b *Box) expire(t *pendingTry) {
+	defer safe.Recover(b.o.Logf, "apply")
+	b.mu.Lock()
+	if b.try != t {
+		b.mu.Unlock()
 		return
 	}
-	s.try = nil
-	s.busy = true
-	s.mu.Unlock()
-	defer s.idle()
-	if shuttingDown() {
+	b.try = nil
+	b.busy = true
+	b.mu.Unlock()
+	defer b.idle()
+	if b.shuttingDown() {
 		return
 	}
+	log := b.logger("apply: ")
 	cfg, err := config.Parse(configName(t.prev.Source), t.prev.Data)
 	if err == nil {
-		err = s.switchTo(context.Background(), t.prev, cfg)
+		err = b.switchTo(context.Background(), t.prev, cfg)
 	}
 	if err != nil {
-		Logf("apply: not confirmed within %s; rolling back to %s failed: %v", shortDuration(t.window), short(t.prev.SHA256), err)
+		log.Printf("not confirmed within %s; rolling back to %s failed: %v", shortDuration(t.window), short(t.prev.SHA256), err)
 		return
 	}
-	Logf("apply: not confirmed within %s, rolled back to %s", shortDuration(t.window), short(t.prev.SHA256))
+	log.Printf("not confirmed within %s, rolled back to %s", shortDuration(t.window), short(t.prev.SHA256))
 	if t.prev.isMaintenance() {
-		statusMu.Lock()
-		if status.Phase == "ready" {
-			status.Phase = "maintenance"
+		b.mu.Lock()
+		if b.status.Phase == "ready" {
+			b.status.Phase = "maintenance"
 		}
-		statusMu.Unlock()
-		Logf("maintenance: back in maintenance mode, waiting for a config")
+		b.mu.Unlock()
+		b.logger("maintenance: ").Printf("back in maintenance mode, waiting for a config")
 	}
 }
 
-func (s *supervisor) idle() {
-	s.mu.Lock()
-	s.busy = false
-	s.mu.Unlock()
+func (b *Box) idle() {
+	b.mu.Lock()
+	b.busy = false
+	b.mu.Unlock()
 }
 
 // switchTo compiles cfg and runs the stages with it and, when they all
 // succeed, makes rec the running and last known good config with a fresh
 // summary. The boot timeline stays the boot's.
-func (s *supervisor) switchTo(ctx context.Context, rec ConfigRecord, cfg *config.Config) error {
-	statusMu.Lock()
+func (b *Box) switchTo(ctx context.Context, rec ConfigRecord, cfg *config.Config) error {
+	b.mu.Lock()
 	var sum Summary
-	if status.Summary != nil {
-		sum = *status.Summary
+	if b.status.Summary != nil {
+		sum = *b.status.Summary
 	}
-	statusMu.Unlock()
+	b.mu.Unlock()
 	sum.Config, sum.ConfigSource = rec.SHA256, rec.Source
 	sum.VMs, sum.Containers, sum.Guests, sum.Network = 0, 0, nil, nil
-	if err := s.applyConfig(ctx, cfg, &sum); err != nil {
+	if err := b.applyConfig(ctx, cfg, &sum); err != nil {
 		return err
 	}
-	statusMu.Lock()
-	defer statusMu.Unlock()
-	if status.Phase == "shutting down" {
-		return errors.New("the box is shutting down")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.status.Phase == "shutting down" {
+		return ErrShuttingDown
 	}
-	status.Summary = &sum
-	lastGood = &rec
+	b.status.Summary = &sum
+	b.good = &rec
 	return nil
 }
 

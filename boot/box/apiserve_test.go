@@ -1,4 +1,4 @@
-package boot
+package box
 
 import (
 	"bytes"
@@ -18,30 +18,23 @@ import (
 // API serves.
 func TestPrepareTLSShowsTokenOnce(t *testing.T) {
 	var out bytes.Buffer
-	console.mu.Lock()
-	saved := console.out
-	console.out = &out
-	console.mu.Unlock()
-	defer func() {
-		console.mu.Lock()
-		console.out = saved
-		console.mu.Unlock()
-	}()
+	log := &testLog{}
+	b := New(Options{Logf: log.logf, ConsoleOnly: func(text string) { out.WriteString(text + "\n") }, Stages: []Stage{}})
 	cfg := &config.Config{Hostname: "lab1", StateDir: filepath.Join(t.TempDir(), "state"), API: config.API{Listen: ":8443"}}
-	first, err := prepareTLS(cfg)
+	first, err := b.prepareTLS(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), first.token) || len(first.fingerprint) != 95 {
 		t.Errorf("first boot: token not shown or bad fingerprint %q:\n%s", first.fingerprint, out.String())
 	}
-	for _, l := range Log.Lines() {
-		if strings.Contains(l.Text, first.token) {
-			t.Errorf("token in the log ring: %q", l.Text)
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.Contains(l, first.token) {
+			t.Errorf("token in the log ring: %q", l)
 		}
 	}
 	out.Reset()
-	second, err := prepareTLS(cfg)
+	second, err := b.prepareTLS(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +49,7 @@ func TestPrepareTLSShowsTokenOnce(t *testing.T) {
 	}
 
 	cfg.API.Token = "configured-token-0123456789"
-	third, err := prepareTLS(cfg)
+	third, err := b.prepareTLS(cfg)
 	if err != nil || third.token != cfg.API.Token {
 		t.Errorf("a token in the config must win: %v %q", err, third.token)
 	}
