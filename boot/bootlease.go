@@ -2,11 +2,12 @@ package boot
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"strings"
 
+	"github.com/nucbox/nucbox/boot/box"
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/internal/linelog"
 	"github.com/nucbox/nucbox/netcfg"
 )
 
@@ -26,12 +27,12 @@ type netBootLease struct {
 // carrier, without a bridge.
 func startBootLease(ctx context.Context, bootif string) (bootLease, error) {
 	// No switch: the lease stays on the bare uplink.
-	m, err := netcfg.New(netcfg.Options{Logger: slog.New(&logHandler{prefix: "config: dhcp: "})})
+	m, err := netcfg.New(netcfg.Options{Logger: linelog.New(func(f string, a ...any) { Logf("config: dhcp: "+f, a...) }, nil)})
 	if err != nil {
 		return nil, err
 	}
 	spec := netcfg.Spec{
-		Hostname: defaultHostname,
+		Hostname: box.DefaultHostname,
 		Uplink:   netcfg.Selector{CarrierTimeout: config.DefaultCarrierTimeout.Std()},
 		IPv4:     netcfg.IPv4{DHCP: true},
 		Probe:    netcfg.Probe{Disabled: true},
@@ -68,7 +69,7 @@ func parseBootIf(s string) net.HardwareAddr {
 func (l *netBootLease) Vars() map[string]string {
 	h := l.hostn
 	if h == "" {
-		h = defaultHostname
+		h = box.DefaultHostname
 	}
 	return map[string]string{"mac": l.st.UplinkMAC.String(), "uuid": l.uuid, "hostname": h}
 }

@@ -336,9 +336,3 @@ func machineUUID() string {
 	}
 	return strings.ToLower(strings.TrimSpace(string(b)))
 }
-
-// Version is the nucbox version the binary was built as; the CLI's main
-// sets it before handing over to Main.
-var Version = "dev"
-
-func versionString() string { return Version }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nucbox/nucbox/config"
 )
 
 func TestConfigSources(t *testing.T) {
@@ -172,21 +170,6 @@ func TestParseBootIf(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("parseBootIf(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestMaintenanceConfigIsValid(t *testing.T) {
-	for _, bootif := range []string{"", "01-52-54-00-12-34-56"} {
-		cfg, err := config.Parse("maintenance", maintenanceYAML(bootif))
-		if err != nil {
-			t.Fatalf("BOOTIF %q: %v", bootif, err)
-		}
-		if cfg.API.Listen != MaintenanceAPI || len(cfg.VMs) != 0 || len(cfg.Containers) != 0 {
-			t.Errorf("maintenance config: api %q, %d VMs, %d containers", cfg.API.Listen, len(cfg.VMs), len(cfg.Containers))
-		}
-		if bootif != "" && cfg.Uplink.MAC != "52:54:00:12:34:56" {
-			t.Errorf("BOOTIF %q: uplink mac %q", bootif, cfg.Uplink.MAC)
 		}
 	}
 }

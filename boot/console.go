@@ -39,6 +39,15 @@ func logText(text string) {
 	}
 }
 
+// consoleOnly prints a line on the console without keeping it in Log:
+// the log is served by the API and may be read by more people than the
+// console (a newly made API token).
+func consoleOnly(text string) {
+	console.mu.Lock()
+	defer console.mu.Unlock()
+	io.WriteString(console.out, stamp(sinceBoot())+" nucbox: "+text+"\n")
+}
+
 // Logger returns a standard logger whose lines go to the console and Log
 // as "nucbox: component: ...". Packages that PID 1 drives take one of
 // these instead of importing boot.

@@ -1,36 +1,63 @@
-// Package boot is everything PID 1 owns: early mounts, moving off the
-// initramfs root, loading kernel modules (the module database, coldplug
-// and hotplug are internal/kmod's), console and log ring, reaping orphans,
-// signals, shutdown and reboot, the rescue shell, the boot slot it keeps
-// (A/B slots and upgrades are boot/slot's), and the supervisor that
-// applies the config and keeps workloads alive. Its entry point is Main,
-// which never returns.
+// Package boot is PID 1 proper: what only the init of the box does. It
+// mounts the kernel filesystems, moves the root off the initramfs, reaps
+// orphans, turns signals and the power button into an orderly shutdown,
+// owns the console and the ring of its log lines, offers the console and
+// rescue shell, and boots the box as a named list of phases. Its entry
+// point is Main, which never returns.
+//
+// What PID 1 drives lives elsewhere: the box supervisor (boot/box: the
+// stages that apply the compiled config, live apply, maintenance mode,
+// the API's view of the box), the workloads (boot/workload), the API
+// server and client (boot/api), the A/B boot slots (boot/slot), the data
+// partition's disk work (boot/datapart) and the kernel module database
+// (internal/kmod).
 //
 // # Boot sequence
 //
-//  1. Signals are caught first: Go's default for SIGTERM is to exit, and
-//     PID 1 exiting panics the kernel.
-//  2. If / is the initramfs (rootfs), the files move to a tmpfs that
-//     becomes / and PID 1 exec's itself again (rootfs.go), so that
-//     pivot_root works for containers.
-//  3. proc, sysfs, devtmpfs, devpts, /dev/shm, /run, /tmp and cgroup2
-//     are mounted (mount.go); the console log is aligned with the kernel's
-//     clock (clock.go).
-//  4. The config is read from nucbox.config= on the kernel command line,
-//     default /etc/nucbox/config.yaml (cmdline.go).
-//  5. The stages run in order (supervise.go, stages.go): modules (base
-//     modules, the config's extra modules and coldplugged drivers), then
-//     hostname and loopback; later issues add the network, the switch,
-//     VMs and containers.
-//  6. "nucbox: ready {json}" is printed, or "nucbox: failed: stage: ..."
-//     and a rescue shell on the console. Either way PID 1 keeps running:
-//     reaping orphans, watching signals and the power button, offering a
+// Main catches signals first (Go's default for SIGTERM is to exit, and PID
+// 1 exiting panics the kernel), then runs the phases in order (main.go).
+// The console announces each phase as "nucbox: boot: NAME", but for the
+// first, whose line is "nucbox: starting as PID 1".
+//
+//  1. mounts: if / is the initramfs (rootfs), the files move to a tmpfs
+//     that becomes / and PID 1 exec's itself again (rootfs.go), so that
+//     pivot_root works for containers; proc, sysfs, devtmpfs, devpts,
+//     /dev/shm, /run, /tmp and cgroup2 are mounted (mount.go); the log is
+//     aligned with the kernel's clock (clock.go); the reaper starts
+//     (reap.go).
+//  2. modules: the base modules and the drivers coldplug finds are loaded,
+//     hotplug listens from then on, and the power button is watched
+//     (modules.go, powerbutton.go).
+//  3. slot: the boot loader's variables say which A/B slot booted and
+//     whether it is on trial (bootslot.go).
+//  4. data partition: found, created or grown, checked and mounted at
+//     DataDir; the boot log is written there from then on (data.go).
+//  5. config: the box supervisor is made (box.New, with what it takes
+//     from PID 1), and the config is read from the first source that
+//     yields a valid one: nucbox.config= on the kernel command line (a
+//     path or a URL), the last known good config on the data partition,
+//     the config baked into the image (config.go, configsource.go,
+//     cmdline.go, bootlease.go). Without one the boot fails and the box
+//     goes into maintenance mode (or, on a trial boot, back to the other
+//     slot).
+//  6. API: the box serves the API.
+//  7. apply: the box compiles the config once and applies it, stage by
+//     stage, in the order the compiled plan carries.
+//  8. ready: the box prints the ready line and keeps the config as the
+//     last known good one; PID 1 marks the slot good and offers the
 //     console shell.
+//
+// A phase that fails prints "nucbox: failed: STAGE: ..." and hands the
+// console to the rescue shell (rescue.go). Either way PID 1 keeps running:
+// reaping orphans, watching signals and the power button, serving the
+// console and the API, until a shutdown stops the box's workloads, ends
+// every process, unmounts and powers off or reboots (shutdown.go).
 //
 // # Console contract
 //
 // Every line PID 1 prints is "[seconds.micros] nucbox: ..." on the
-// kernel's log clock, and is kept in Log. The lines tests look for:
+// kernel's log clock, and is kept in Log, which the API serves. The lines
+// tests look for:
 //
 //	nucbox: ready {"hostname":...,"config":"<sha256>","init_ms":...,"ready_ms":...,"rss_kib":...,"modules":...,"vms":...,"containers":...}
 //	nucbox: failed: <stage>: <message>      (followed by indented detail lines)
@@ -38,10 +65,24 @@
 //	nucbox: press Enter for a shell
 //	nucbox: powering off (<reason>)  /  nucbox: rebooting (<reason>)
 //
+// and the lines of the parts, each with its prefix: "config: ",
+// "modules: ", "data partition: ", "upgrade: ", "api: ", "network: ",
+// "vms: ", "containers: ", "apply: ", "maintenance: ".
+//
+// # State
+//
+// PID 1's own state is one value that Main makes (pid1); the box
+// supervisor is a value too. What stays package-level is what every
+// goroutine and every panic must reach before any value exists: the
+// console and its log ring (Logf), the kernel clock offset behind the
+// timestamps, the reaper (Children: one process, one SIGCHLD), and the
+// version Main was started as.
+//
 // # For the packages PID 1 drives
 //
-// Packages such as vmm and containers must not import boot (boot imports
-// them). They take what they need from it as parameters: a start function
-// (StartCommand), a spawn guard (WithSpawnGuard) for code that forks its
-// own helpers, and a *log.Logger (Logger).
+// Packages such as vmm, containers and boot/box must not import boot
+// (boot imports them). They take what they need from it as parameters: a
+// start function (StartCommand), a spawn guard (WithSpawnGuard) for code
+// that forks its own helpers, and a log function (Logf) or a *log.Logger
+// (Logger).
 package boot

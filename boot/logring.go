@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/nucbox/nucbox/boot/api"
 )
 
 // LogLine is one line of PID 1's log.
@@ -95,4 +97,33 @@ func (r *LogRing) Follow(ctx context.Context) ([]LogLine, <-chan LogLine) {
 		r.mu.Unlock()
 	}()
 	return backlog, ch
+}
+
+// apiLines serves the ring as the API's boot log: the lines held and,
+// when follow is set, every later line until ctx ends.
+func (r *LogRing) apiLines(ctx context.Context, follow bool) ([]api.LogLine, <-chan api.LogLine) {
+	if !follow {
+		return apiLines(r.Lines()), nil
+	}
+	backlog, ch := r.Follow(ctx)
+	out := make(chan api.LogLine, 64)
+	goSafe("api log", func() {
+		defer close(out)
+		for l := range ch {
+			select {
+			case out <- api.LogLine(l):
+			case <-ctx.Done():
+				// Follow closes ch once ctx ends; keep draining.
+			}
+		}
+	})
+	return apiLines(backlog), out
+}
+
+func apiLines(ls []LogLine) []api.LogLine {
+	out := make([]api.LogLine, len(ls))
+	for i, l := range ls {
+		out[i] = api.LogLine(l)
+	}
+	return out
 }

@@ -4,22 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/box"
+	"github.com/nucbox/nucbox/boot/slot"
 	"github.com/nucbox/nucbox/config"
-	"golang.org/x/sys/unix"
 )
 
-// Main is PID 1: it sets up the system, applies the config and then
-// keeps running (reaping, watching signals and the power button, serving
-// the console) until the box powers off. It never returns. Called in any
+// version is the nucbox version Main was started as, for the User-Agent
+// of config fetches. Main sets it before anything else runs.
+var version = "dev"
+
+func versionString() string { return version }
+
+// Main is PID 1: it boots the box through its phases and then keeps
+// running (reaping, watching signals and the power button, serving the
+// console and the API) until the box powers off. It never returns.
+// version is the nucbox version the binary was built as. Called in any
 // other process it refuses and exits.
-func Main() {
+func Main(v string) {
 	if os.Getenv("_LIBCONTAINER_INITPIPE") != "" {
 		// PID 1 of a container's PID namespace is this same binary
 		// re-exec'd as the container init; it must never boot the box.
@@ -31,17 +39,22 @@ func Main() {
 			"run a subcommand instead (nucbox --help)\n", os.Getpid())
 		os.Exit(2)
 	}
+	version = v
+	p := &pid1{}
 	defer func() {
 		if r := recover(); r != nil {
 			func() {
 				defer func() { recover() }() // a second panic must not end PID 1 either
 				Logf("panic: %v\n%s", r, debug.Stack())
-				fail("internal", fmt.Errorf("panic: %v", r))
+				p.fail("internal", fmt.Errorf("panic: %v", r))
 			}()
 		}
 		idle()
 	}()
-	run()
+	// Go's default for SIGTERM is to exit, and PID 1 exiting panics the
+	// kernel: signals are caught before anything else.
+	p.handleSignals()
+	p.boot()
 	idle()
 }
 
@@ -54,155 +67,177 @@ func idle() {
 	}
 }
 
-func run() {
-	handleSignals()
-	rootReport, rootErr := leaveInitramfs()
-	mountErr := mountEarly()
-	ensureStdio()
-	clockErr := syncKernelClock()
-	log.SetFlags(0)
-	log.SetOutput(logWriter{})
-	initAt := firstExec() + kernelClockOffset()
-	Logf("starting as PID 1 (exec'd at %d.%06d)", initAt/time.Second, (initAt%time.Second)/time.Microsecond)
-	if clockErr != nil {
-		Logf("clock: warning: cannot align with the kernel's log clock: %v", clockErr)
-	}
-	if rootErr != nil {
-		// Boot on; only containers that need pivot_root will suffer.
-		Logf("rootfs: warning: staying on the initramfs: %v", rootErr)
-	} else if rootReport != "" {
-		Logf("rootfs: %s", rootReport)
-	}
-	if mountErr != nil {
-		Logf("mounts: warning: %v", mountErr)
-	}
-	// A name for the rescue shell's prompt until the config sets one.
-	unix.Sethostname([]byte(defaultHostname))
-	Children.logf = func(f string, a ...any) { Logf("reaper: "+f, a...) }
-	goForever("reaper", func() { Children.Run(nil) })
+// pid1 is PID 1's own state: what the boot phases found and made, and
+// the machinery that outlives them (the module loader, the data
+// partition's log file, the console shell, the shutdown). Main makes the
+// one value.
+type pid1 struct {
+	initAt time.Duration // when PID 1 was first exec'd, on the log's clock
+	slot   *slot.Slot
+	box    atomic.Pointer[box.Box] // from the config phase on
+	cl     Cmdline
+	rec    box.ConfigRecord
+	cfg    *config.Config
+	sum    box.Summary
 
-	// Disks and NICs are needed before the config: it may be on the data
-	// partition or behind a URL.
-	if _, err := loadModules(nil); err != nil {
-		Logf("modules: %v", err)
-	}
-	// The boot loader's variables first: they name the disk the box
-	// booted from, which is the one whose data partition counts.
-	slot := detectBootSlot()
-	setupDataPartition(slot)
+	modules kernelModules
+	data    dataPartition
+	shell   consoleShell
 
-	cl, clErr := ReadCmdline()
-	rec, cfg, err := readConfig(cl, clErr)
-	if err != nil {
-		failConfig(rec.Source, err)
-		if slot.OnTrial() {
-			slot.Fail("config")
+	shutdownOnce sync.Once
+	stopping     atomic.Bool
+}
+
+// phase is one step of the boot. A phase that returns false ends the
+// sequence: the box failed (rescue shell), went into maintenance mode, or
+// is shutting down; PID 1 keeps running either way.
+type phase struct {
+	name string
+	run  func() bool
+}
+
+// phases is the boot sequence.
+func (p *pid1) phases() []phase {
+	return []phase{
+		{"mounts", p.mount},
+		{"modules", p.loadBaseModules},
+		{"slot", p.detectSlot},
+		{"data partition", p.setupDataPartition},
+		{"config", p.loadConfig},
+		{"API", p.startAPI},
+		{"apply", p.apply},
+		{"ready", p.ready},
+	}
+}
+
+// boot runs the phases in order. Each but the first is announced on the
+// console; the first is what makes the console's clock, and its line is
+// "starting as PID 1".
+func (p *pid1) boot() {
+	for i, ph := range p.phases() {
+		if i > 0 {
+			Logf("boot: %s", ph.name)
+		}
+		if !ph.run() {
 			return
 		}
-		enterMaintenance(cl, rec.Source)
-		return
 	}
-	startAPI(rec, cfg)
-	Logf("config: %s (sha256 %s)", rec.Source, rec.SHA256[:12])
-	slot.WatchTrial()
-
-	sum := Summary{Config: rec.SHA256, ConfigSource: rec.Source, InitMS: ms(initAt)}
-	if err := theSupervisor.applyConfig(context.Background(), cfg, &sum); err != nil {
-		if shuttingDown() {
-			return // the apply was cancelled by the shutdown, not failed
-		}
-		var se *StageError
-		if errors.As(err, &se) {
-			fail(se.Stage, se.Err)
-		} else {
-			fail("apply", err)
-		}
-		slot.Fail("apply")
-		return
-	}
-	sum.Root, _ = rootFSType()
-	sum.RSSKiB = rssKiB()
-	sum.ReadyMS = ms(sinceBoot())
-	statusMu.Lock()
-	if status.Phase == "shutting down" {
-		statusMu.Unlock()
-		return
-	}
-	status.Phase, status.Summary = "ready", &sum
-	lastGood = &rec
-	statusMu.Unlock()
-	Logf("ready %s", sum.JSON())
-	rememberGood(rec)
-	slot.MarkGood()
-	startConsoleShell(false)
 }
 
-// readConfig tries the config sources in order (see configSources) and
-// returns the first valid config. Sources that fail are logged and
-// skipped; when none is usable the error is the first failure's, which
-// is usually the one the user meant to be read.
-func readConfig(cl Cmdline, clErr error) (ConfigRecord, *config.Config, error) {
-	if clErr != nil {
-		return ConfigRecord{Source: "/proc/cmdline"}, nil, clErr
+// loadBaseModules loads what the disks and NICs need before the config:
+// it may be on the data partition or behind a URL.
+func (p *pid1) loadBaseModules() bool {
+	if _, err := p.loadModules(nil); err != nil {
+		Logf("modules: %v", err)
 	}
-	srcs, err := configSources(cl, lastGoodPath())
+	return true
+}
+
+// detectSlot reads the boot loader's variables: they name the disk the
+// box booted from, which is the one whose data partition counts.
+func (p *pid1) detectSlot() bool {
+	p.slot = p.detectBootSlot()
+	return true
+}
+
+// newBox makes the box supervisor over what the phases so far found.
+func (p *pid1) newBox() *box.Box {
+	o := box.Options{
+		Logf:         Logf,
+		ConsoleOnly:  consoleOnly,
+		BootLog:      Log.apiLines,
+		Uptime:       sinceBoot,
+		StartCommand: StartCommand,
+		SpawnGuard:   WithSpawnGuard,
+		LoadModules: func(extra []string) error {
+			_, err := p.loadModules(extra)
+			return err
+		},
+		PowerOff: func(reason string) { p.shutdown(PowerOff, reason) },
+		Reboot:   func(reason string) { p.shutdown(Reboot, reason) },
+		Slot:     p.slot,
+	}
+	if p.data.isMounted() {
+		o.DataDir = DataDir
+	}
+	b := box.New(o)
+	p.box.Store(b)
+	// A shutdown that began before the box existed covers it too.
+	if p.stopping.Load() {
+		b.BeginShutdown()
+	}
+	return b
+}
+
+// loadConfig makes the box and reads the config (readConfig). A config
+// that cannot be had or does not validate fails the boot; the box then
+// goes into maintenance mode, or, on a trial boot of an upgrade, back to
+// the previous slot.
+func (p *pid1) loadConfig() bool {
+	b := p.newBox()
+	cl, clErr := ReadCmdline()
+	p.cl = cl
+	rec, cfg, err := readConfig(cl, clErr, p.lastGoodPath())
 	if err != nil {
-		return ConfigRecord{Source: "kernel command line"}, nil, err
+		p.failConfig(rec.Source, err)
+		if p.slot.OnTrial() {
+			p.slot.Fail("config")
+			return false
+		}
+		p.enterMaintenance(b, rec.Source)
+		return false
 	}
-	var (
-		first    error
-		firstRec ConfigRecord
-		tried    []string
-	)
-	for i, src := range srcs {
-		tried = append(tried, src.String())
-		name, data, err := src.Fetch(context.Background())
-		rec := newConfigRecord(name, data)
-		if err == nil {
-			var cfg *config.Config
-			if cfg, err = config.Parse(name, data); err == nil {
-				if first != nil {
-					Logf("config: using %s instead", name)
-				}
-				return rec, cfg, nil
-			}
-			err = &configError{err}
-		}
-		if errors.Is(err, errNoConfig) {
-			continue
-		}
-		if first == nil {
-			first, firstRec = err, rec
-		}
-		if i == len(srcs)-1 {
-			break // the failure report shows it
-		}
-		lines := errorLines(err)
-		Logf("config: %s is unusable, trying the next source: %s", name, lines[0])
-		for _, l := range lines[1:] {
-			Logf("    %s", l)
-		}
-	}
-	if first == nil {
-		return ConfigRecord{Source: strings.Join(tried, ", ")}, nil,
-			fmt.Errorf("no config: none of %s exists", strings.Join(tried, ", "))
-	}
-	return firstRec, nil, first
+	p.rec, p.cfg = rec, cfg
+	Logf("config: %s (sha256 %s)", rec.Source, rec.SHA256[:12])
+	return true
 }
 
-// configError marks errors from parsing and validating the config, as
-// opposed to not finding it.
-type configError struct{ err error }
+// startAPI serves the API, so that the box can be asked how the apply
+// goes, and why it failed.
+func (p *pid1) startAPI() bool {
+	p.box.Load().StartAPI(p.rec, p.cfg)
+	return true
+}
 
-func (e *configError) Error() string { return e.err.Error() }
-func (e *configError) Unwrap() error { return e.err }
+// apply applies the config; a trial boot's deadline runs meanwhile.
+func (p *pid1) apply() bool {
+	p.slot.WatchTrial()
+	p.sum = box.Summary{Config: p.rec.SHA256, ConfigSource: p.rec.Source, InitMS: ms(p.initAt)}
+	err := p.box.Load().ApplyConfig(context.Background(), p.cfg, &p.sum)
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, box.ErrShuttingDown) {
+		return false // the apply was cancelled by the shutdown, not failed
+	}
+	var se *box.StageError
+	if errors.As(err, &se) {
+		p.fail(se.Stage, se.Err)
+	} else {
+		p.fail("apply", err)
+	}
+	p.slot.Fail("apply")
+	return false
+}
+
+// ready prints the ready line, keeps the slot and offers the console
+// shell.
+func (p *pid1) ready() bool {
+	p.sum.Root, _ = rootFSType()
+	if err := p.box.Load().Ready(p.rec, p.sum); err != nil {
+		return false
+	}
+	p.slot.MarkGood()
+	p.startConsoleShell(false)
+	return true
+}
 
 // failConfig reports a config that could not be read or is invalid; an
 // invalid one lists each problem on its own line.
-func failConfig(source string, err error) {
+func (p *pid1) failConfig(source string, err error) {
 	var ce *configError
 	if !errors.As(err, &ce) {
-		fail("config", err)
+		p.fail("config", err)
 		return
 	}
 	lines := errorLines(ce.err)
@@ -210,7 +245,38 @@ func failConfig(source string, err error) {
 	if len(lines) == 1 {
 		noun = "error"
 	}
-	failLines("config", fmt.Sprintf("%s: %d %s", source, len(lines), noun), lines)
+	p.failLines("config", fmt.Sprintf("%s: %d %s", source, len(lines), noun), lines)
+}
+
+// fail reports that stage failed and hands the console to the rescue
+// shell; PID 1 keeps running.
+func (p *pid1) fail(stage string, err error) {
+	lines := errorLines(err)
+	if len(lines) <= 1 {
+		p.failLines(stage, err.Error(), nil)
+		return
+	}
+	p.failLines(stage, lines[0], lines[1:])
+}
+
+func (p *pid1) failLines(stage, msg string, details []string) {
+	if b := p.box.Load(); b != nil {
+		b.Failed(stage, append([]string{msg}, details...))
+	}
+	Logf("%s", failureText(stage, msg, details))
+	Logf("rescue shell on the console (PID 1 keeps running)")
+	p.startConsoleShell(true)
+}
+
+// failureText is the failure report: "failed: stage: message", then each
+// detail indented on its own line.
+func failureText(stage, msg string, details []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "failed: %s: %s", stage, msg)
+	for _, d := range details {
+		b.WriteString("\n    " + d)
+	}
+	return b.String()
 }
 
 // errorLines splits an error into one line per problem: a joined error
@@ -230,51 +296,4 @@ func errorLines(err error) []string {
 		}
 	}
 	return lines
-}
-
-// fail reports that stage failed and hands the console to the rescue
-// shell; PID 1 keeps running.
-func fail(stage string, err error) {
-	lines := errorLines(err)
-	if len(lines) <= 1 {
-		failLines(stage, err.Error(), nil)
-		return
-	}
-	failLines(stage, lines[0], lines[1:])
-}
-
-func failLines(stage, msg string, details []string) {
-	statusMu.Lock()
-	status.Phase, status.Stage = "failed", stage
-	status.Errors = append([]string{msg}, details...)
-	statusMu.Unlock()
-	Logf("%s", failureText(stage, msg, details))
-	Logf("rescue shell on the console (PID 1 keeps running)")
-	startConsoleShell(true)
-}
-
-// failureText is the failure report: "failed: stage: message", then each
-// detail indented on its own line.
-func failureText(stage, msg string, details []string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "failed: %s: %s", stage, msg)
-	for _, d := range details {
-		b.WriteString("\n    " + d)
-	}
-	return b.String()
-}
-
-// rssKiB returns this process's resident set size.
-func rssKiB() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }

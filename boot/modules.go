@@ -12,34 +12,36 @@ import (
 
 // kernelModules is PID 1's one module loader, over the image's module
 // database, opened on first use. Hotplug listens from the first load on.
-var kernelModules struct {
-	sync.Mutex
+type kernelModules struct {
+	mu      sync.Mutex
 	loader  *kmod.Loader
 	hotplug bool
+	// powerButtons watches the power buttons once their driver is in.
+	powerButtons sync.Once
 }
 
-func moduleLoader() (*kmod.Loader, error) {
-	kernelModules.Lock()
-	defer kernelModules.Unlock()
-	if kernelModules.loader == nil {
+func (m *kernelModules) theLoader() (*kmod.Loader, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.loader == nil {
 		db, err := kmod.Open(kmod.RunningDir())
 		if err != nil {
 			return nil, err
 		}
-		kernelModules.loader = kmod.NewLoader(db, func(f string, a ...any) { Logf("modules: "+f, a...) })
+		m.loader = kmod.NewLoader(db, func(f string, a ...any) { Logf("modules: "+f, a...) })
 	}
-	return kernelModules.loader, nil
+	return m.loader, nil
 }
 
 // startHotplug opens the uevent socket once; it goes before the coldplug
 // scan so that no device falls between the scan and the first event.
-func startHotplug(l *kmod.Loader) {
-	kernelModules.Lock()
-	defer kernelModules.Unlock()
-	if kernelModules.hotplug {
+func (m *kernelModules) startHotplug(l *kmod.Loader) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hotplug {
 		return
 	}
-	kernelModules.hotplug = true
+	m.hotplug = true
 	h, err := l.ListenHotplug()
 	if err != nil {
 		Logf("modules: warning: no hotplug: %v", err)
@@ -57,18 +59,18 @@ func startHotplug(l *kmod.Loader) {
 // that is missing or fails is an error; a coldplug driver that fails is
 // only a warning, because a device the box does not use must not keep it
 // from booting.
-func loadModules(extra []string) (count int, err error) {
+func (p *pid1) loadModules(extra []string) (count int, err error) {
 	start := time.Now()
 	kmod.SetModprobeHelper()
-	l, err := moduleLoader()
+	l, err := p.modules.theLoader()
 	if err != nil {
 		return 0, err
 	}
-	startHotplug(l)
+	p.modules.startHotplug(l)
 	loaded, reqErrs := l.Load(append(kmod.BaseModules(), extra...))
 	hw, hwWarn := l.Coldplug()
 	// button and evdev are base modules: the power button exists now.
-	watchPowerButtons()
+	p.watchPowerButtons()
 	for _, w := range hwWarn {
 		Logf("modules: warning: coldplug: %v", w)
 	}
@@ -84,14 +86,11 @@ func loadModules(extra []string) (count int, err error) {
 
 // loadNamedModules loads modules a feature needs on demand (a filesystem
 // before mounting it), with their dependencies.
-func loadNamedModules(names ...string) ([]string, error) {
-	l, err := moduleLoader()
+func (p *pid1) loadNamedModules(names ...string) ([]string, error) {
+	l, err := p.modules.theLoader()
 	if err != nil {
 		return nil, err
 	}
 	loaded, errs := l.Load(names)
 	return loaded, errors.Join(errs...)
 }
-
-// loadedModules returns the modules the kernel has loaded now.
-func loadedModules() map[string]bool { return kmod.Loaded() }

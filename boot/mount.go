@@ -2,12 +2,48 @@ package boot
 
 import (
 	"fmt"
+	"log"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/boot/box"
 )
+
+// mount is the first boot phase: / moves off the initramfs (PID 1
+// exec's itself again there), the kernel filesystems are mounted, the
+// console gets its streams and the kernel's log clock, and the reaper
+// starts. Nothing here is fatal: the box boots on, with a warning.
+func (p *pid1) mount() bool {
+	rootReport, rootErr := leaveInitramfs()
+	mountErr := mountEarly()
+	ensureStdio()
+	clockErr := syncKernelClock()
+	log.SetFlags(0)
+	log.SetOutput(logWriter{})
+	p.initAt = firstExec() + kernelClockOffset()
+	Logf("starting as PID 1 (exec'd at %d.%06d)", p.initAt/time.Second, (p.initAt%time.Second)/time.Microsecond)
+	if clockErr != nil {
+		Logf("clock: warning: cannot align with the kernel's log clock: %v", clockErr)
+	}
+	if rootErr != nil {
+		// Boot on; only containers that need pivot_root will suffer.
+		Logf("rootfs: warning: staying on the initramfs: %v", rootErr)
+	} else if rootReport != "" {
+		Logf("rootfs: %s", rootReport)
+	}
+	if mountErr != nil {
+		Logf("mounts: warning: %v", mountErr)
+	}
+	// A name for the rescue shell's prompt until the config sets one.
+	unix.Sethostname([]byte(box.DefaultHostname))
+	Children.logf = func(f string, a ...any) { Logf("reaper: "+f, a...) }
+	goForever("reaper", func() { Children.Run(nil) })
+	return true
+}
 
 // mountSpec is one early mount.
 type mountSpec struct {

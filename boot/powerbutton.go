@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -60,12 +59,10 @@ func findPowerButtons(sysInput string) []string {
 	return out
 }
 
-var powerButtonOnce sync.Once
-
 // watchPowerButtons starts watching the power buttons once the button
 // and evdev modules have had their chance to load.
-func watchPowerButtons() {
-	powerButtonOnce.Do(func() {
+func (p *pid1) watchPowerButtons() {
+	p.modules.powerButtons.Do(func() {
 		goSafe("power button", func() {
 			var devs []string
 			// The device node can trail the module load by a moment.
@@ -80,13 +77,13 @@ func watchPowerButtons() {
 			}
 			Logf("power button: watching %s", strings.Join(devs, " "))
 			for _, d := range devs {
-				goSafe("power button "+d, func() { readPowerButton(d) })
+				goSafe("power button "+d, func() { p.readPowerButton(d) })
 			}
 		})
 	})
 }
 
-func readPowerButton(dev string) {
+func (p *pid1) readPowerButton(dev string) {
 	f, err := os.Open(dev)
 	if err != nil {
 		Logf("power button: %v", err)
@@ -102,7 +99,7 @@ func readPowerButton(dev string) {
 		}
 		for _, ev := range parseInputEvents(buf[:n]) {
 			if isPowerPress(ev) {
-				Shutdown(PowerOff, "power button")
+				p.shutdown(PowerOff, "power button")
 			}
 		}
 	}

@@ -257,3 +257,22 @@ func TestReaperNestedStarts(t *testing.T) {
 		t.Fatal("nested starts deadlocked")
 	}
 }
+
+// The box starts QEMU and qemu-img with StartCommand (box.Options): a
+// reaper scan while the child is a zombie must leave its exit status to
+// the owner's Wait.
+func TestStartCommandKeepsExitStatus(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "exit 7")
+	if err := StartCommand(cmd); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		Children.Scan(time.Now().Add(time.Hour))
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("Wait = %v, want exit status 7", err)
+	}
+}

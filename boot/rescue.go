@@ -18,42 +18,44 @@ import (
 // from the serial console while PID 1 keeps running. After ready it waits
 // for Enter, so the console stays a clean log until someone wants it.
 
-var (
-	rescueMode    atomic.Bool
-	shellLoopOnce sync.Once
-	shellMu       sync.Mutex
-	shellProc     *os.Process
-)
+// consoleShell is the console shell's state.
+type consoleShell struct {
+	rescue atomic.Bool
+	loop   sync.Once
+	mu     sync.Mutex
+	proc   *os.Process // the running shell, nil between shells
+}
 
 // startConsoleShell starts the console shell loop; rescue starts a shell
 // right away instead of on Enter.
-func startConsoleShell(rescue bool) {
+func (p *pid1) startConsoleShell(rescue bool) {
 	if rescue {
-		rescueMode.Store(true)
+		p.shell.rescue.Store(true)
 	}
-	shellLoopOnce.Do(func() { goForever("console shell", shellLoop) })
+	p.shell.loop.Do(func() { goForever("console shell", p.shellLoop) })
 }
 
-func shellLoop() {
+func (p *pid1) shellLoop() {
+	sh := &p.shell
 	tty := consoleTTY()
 	saved, _ := getTermios(tty)
 	prompt := true
 	for {
-		if shuttingDown() {
+		if p.shuttingDown() {
 			return
 		}
-		if !rescueMode.Load() {
+		if !sh.rescue.Load() {
 			if prompt {
 				Logf("press Enter for a shell")
 				prompt = false
 			}
-			if !waitForEnter(tty) {
+			if !p.waitForEnter(tty) {
 				continue
 			}
 		}
 		prompt = true
 		began := time.Now()
-		err := runShell(tty)
+		err := sh.run(tty)
 		if saved != nil {
 			setTermios(tty, saved) // a killed shell can leave the line raw
 		}
@@ -64,7 +66,7 @@ func shellLoop() {
 		if time.Since(began) < time.Second {
 			time.Sleep(2 * time.Second)
 		}
-		if rescueMode.Load() && !shuttingDown() {
+		if sh.rescue.Load() && !p.shuttingDown() {
 			Logf("rescue shell exited; starting another")
 		}
 	}
@@ -72,7 +74,7 @@ func shellLoop() {
 
 // waitForEnter returns true when a line was typed on tty, and false now
 // and then so that the loop can notice a switch to rescue mode.
-func waitForEnter(tty string) bool {
+func (p *pid1) waitForEnter(tty string) bool {
 	f, err := os.OpenFile(tty, os.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		time.Sleep(5 * time.Second)
@@ -81,7 +83,7 @@ func waitForEnter(tty string) bool {
 	defer f.Close()
 	fd := int(f.Fd())
 	buf := make([]byte, 256)
-	for !rescueMode.Load() && !shuttingDown() {
+	for !p.shell.rescue.Load() && !p.shuttingDown() {
 		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 500)
 		if err != nil || n == 0 {
 			continue
@@ -95,13 +97,13 @@ func waitForEnter(tty string) bool {
 			return true
 		}
 	}
-	return rescueMode.Load()
+	return p.shell.rescue.Load()
 }
 
-// runShell runs busybox sh on tty as the leader of a new session with tty
-// as its controlling terminal, so that job control and Ctrl-C work, and
+// run runs busybox sh on tty as the leader of a new session with tty as
+// its controlling terminal, so that job control and Ctrl-C work, and
 // waits for it.
-func runShell(tty string) error {
+func (c *consoleShell) run(tty string) error {
 	f, err := os.OpenFile(tty, os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		return err
@@ -129,27 +131,27 @@ func runShell(tty string) error {
 	if err := StartCommand(cmd); err != nil {
 		return err
 	}
-	shellMu.Lock()
-	shellProc = cmd.Process
-	shellMu.Unlock()
+	c.mu.Lock()
+	c.proc = cmd.Process
+	c.mu.Unlock()
 	err = cmd.Wait()
-	shellMu.Lock()
-	shellProc = nil
-	shellMu.Unlock()
+	c.mu.Lock()
+	c.proc = nil
+	c.mu.Unlock()
 	if _, ok := err.(*exec.ExitError); ok {
 		return nil // the shell's own exit status is the user's business
 	}
 	return err
 }
 
-// stopShell hangs up the console shell's session: an interactive shell
+// stop hangs up the console shell's session: an interactive shell
 // ignores SIGTERM but not SIGHUP.
-func stopShell() {
-	shellMu.Lock()
-	defer shellMu.Unlock()
-	if shellProc != nil {
-		unix.Kill(-shellProc.Pid, unix.SIGHUP)
-		unix.Kill(-shellProc.Pid, unix.SIGCONT)
+func (c *consoleShell) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.proc != nil {
+		unix.Kill(-c.proc.Pid, unix.SIGHUP)
+		unix.Kill(-c.proc.Pid, unix.SIGCONT)
 	}
 }
 

@@ -1,22 +1,17 @@
 package boot
 
 import (
-	"fmt"
-	"runtime/debug"
 	"time"
+
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // PID 1 must never exit: a Go panic that unwinds a goroutine kills the
 // process, and the kernel panics when init dies. Every goroutine PID 1
-// starts goes through these wrappers.
+// starts goes through these wrappers (see internal/safe).
 
 // goSafe runs fn in a goroutine, logging a panic instead of dying.
-func goSafe(name string, fn func()) {
-	go func() {
-		defer recoverLog(name)
-		fn()
-	}()
-}
+func goSafe(name string, fn func()) { safe.Go(Logf, name, fn) }
 
 // goForever runs fn in a goroutine and runs it again if it returns or
 // panics, for the loops PID 1 cannot do without (signals, reaping).
@@ -24,7 +19,7 @@ func goForever(name string, fn func()) {
 	go func() {
 		for {
 			func() {
-				defer recoverLog(name)
+				defer safe.Recover(Logf, name)
 				fn()
 			}()
 			time.Sleep(time.Second)
@@ -32,19 +27,8 @@ func goForever(name string, fn func()) {
 	}()
 }
 
-func recoverLog(name string) {
-	if r := recover(); r != nil {
-		Logf("%s: panic (recovered, PID 1 keeps running): %v\n%s", name, r, debug.Stack())
-	}
-}
+// recoverLog, deferred, logs a panic as name's and lets PID 1 go on.
+func recoverLog(name string) { safe.Recover(Logf, name) }
 
 // callSafe calls fn and turns a panic into an error.
-func callSafe(fn func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			Logf("panic: %v\n%s", r, debug.Stack())
-			err = fmt.Errorf("panic: %v", r)
-		}
-	}()
-	return fn()
-}
+func callSafe(fn func() error) error { return safe.Call(Logf, fn) }

@@ -2,7 +2,6 @@ package boot
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
@@ -30,35 +29,41 @@ const (
 	pfKthread   = 0x00200000       // PF_KTHREAD in /proc/<pid>/stat flags
 )
 
-var shutdownOnce sync.Once
-
-// Shutdown stops the box in order and powers it off or reboots. It
+// shutdown stops the box in order and powers it off or reboots. It
 // returns at once; a second request while one runs is ignored, so a
 // impatient second press of the button cannot cut the first short.
-func Shutdown(a Action, reason string) {
-	shutdownOnce.Do(func() {
-		setPhase("shutting down")
-		goSafe("shutdown", func() { shutdown(a, reason) })
+func (p *pid1) shutdown(a Action, reason string) {
+	p.shutdownOnce.Do(func() {
+		p.stopping.Store(true)
+		if b := p.box.Load(); b != nil {
+			b.BeginShutdown()
+		}
+		goSafe("shutdown", func() { p.stop(a, reason) })
 	})
 }
 
-func shutdown(a Action, reason string) {
+// shuttingDown reports whether a shutdown began.
+func (p *pid1) shuttingDown() bool { return p.stopping.Load() }
+
+func (p *pid1) stop(a Action, reason string) {
 	Logf("%s (%s)", a, reason)
 	start := time.Now()
 
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-	if err := callSafe(func() error { return theSupervisor.stop(ctx) }); err != nil {
-		Logf("shutdown: stopping workloads: %v", err)
+	if b := p.box.Load(); b != nil {
+		if err := callSafe(func() error { return b.Stop(ctx) }); err != nil {
+			Logf("shutdown: stopping workloads: %v", err)
+		}
 	}
 	cancel()
 
-	stopShell()
+	p.shell.stop()
 	if n := killAll(unix.SIGTERM, termTimeout); n > 0 {
 		Logf("shutdown: %d processes ignored SIGTERM; sending SIGKILL", n)
 		killAll(unix.SIGKILL, 2*time.Second)
 	}
 	reapAll()
-	closeBootLogFile()
+	p.closeBootLogFile()
 	unix.Sync()
 	n := unmountAll()
 	unix.Sync()

@@ -13,7 +13,7 @@ import (
 // only the signals it has handlers for, and Go's default for SIGTERM,
 // SIGINT, SIGHUP and SIGQUIT is to exit, which would panic the kernel, so
 // every one of them is caught here.
-func handleSignals() {
+func (p *pid1) handleSignals() {
 	// Ctrl-Alt-Del would reboot at once; instead the kernel sends SIGINT,
 	// which shuts down in order.
 	unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
@@ -23,17 +23,17 @@ func handleSignals() {
 		syscall.SIGUSR2, syscall.SIGPWR, syscall.SIGHUP, syscall.SIGQUIT)
 	goForever("signals", func() {
 		for s := range ch {
-			handleSignal(s)
+			p.handleSignal(s)
 		}
 	})
 }
 
-func handleSignal(s os.Signal) {
+func (p *pid1) handleSignal(s os.Signal) {
 	switch s {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGPWR:
-		Shutdown(PowerOff, "signal "+unix.SignalName(s.(syscall.Signal)))
+		p.shutdown(PowerOff, "signal "+unix.SignalName(s.(syscall.Signal)))
 	case syscall.SIGUSR2:
-		Shutdown(Reboot, "signal SIGUSR2")
+		p.shutdown(Reboot, "signal SIGUSR2")
 	case syscall.SIGQUIT:
 		// A way to see what a stuck PID 1 is doing without killing it.
 		buf := make([]byte, 1<<20)

@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -160,6 +161,8 @@ func BenchmarkStart50(b *testing.B) {
 				b.Fatal(err)
 			}
 			sups[j] = s
+			// All at once, as the workload pool starts them.
+			go s.Start(context.Background())
 		}
 		for _, s := range sups {
 			waitStatusFor(b, s, time.Minute, "start", func(st Status) bool { return st.State == StateRunning })
@@ -172,7 +175,7 @@ func BenchmarkStart50(b *testing.B) {
 		b.Logf("%d containers running after %v; this process's RSS %d KiB", n, took.Round(time.Millisecond), rss)
 		var wg sync.WaitGroup
 		for _, s := range sups {
-			wg.Go(s.Stop)
+			wg.Go(func() { s.Stop(context.Background()) })
 		}
 		wg.Wait()
 		b.StartTimer()

@@ -16,8 +16,6 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"golang.org/x/sys/unix"
-
-	"github.com/nucbox/nucbox/vmm"
 )
 
 // SpawnGuard runs fn, which forks processes it waits for itself, with
@@ -49,8 +47,6 @@ type Options struct {
 	// NoPivotRoot is for a box whose / is the initramfs, where
 	// pivot_root fails; default: detected.
 	NoPivotRoot *bool
-	// Backoff spaces restarts (default vmm.DefaultBackoff).
-	Backoff vmm.Backoff
 }
 
 // Runtime runs containers with libcontainer.
@@ -111,7 +107,7 @@ func rootIsRamfs() bool {
 }
 
 // Instance is one run of a container: created, started, exited, destroyed.
-// The supervisor makes a new Instance for every restart.
+// The Supervisor makes a new Instance for every run.
 type Instance struct {
 	r       *Runtime
 	ct      Spec

@@ -1,10 +1,11 @@
 // Package containers runs OCI images with libcontainer, without a daemon
 // and without a runc binary: image retrieval and caching, rootfs
-// assembly, the container lifecycle under a restart policy, container
-// networking on the box's bridge, and logs. It does not read the config:
-// config/plan compiles each container into a complete Spec (image
-// resolved with its credentials, paths absolute, each NIC's veth port
-// with its names, MAC and VLANs).
+// assembly, the container lifecycle one run at a time, container
+// networking on the box's bridge, and logs. Restarting a container by its
+// policy is the box's workload pool's (boot/workload), not this
+// package's. It does not read the config: config/plan compiles each
+// container into a complete Spec (image resolved with its credentials,
+// paths absolute, each NIC's veth port with its names, MAC and VLANs).
 //
 // Images (Store, Source): registry references pulled with
 // go-containerregistry (anonymously or with the config's credentials),
@@ -20,8 +21,9 @@
 //
 // Rootfs: the layers are overlayfs lower directories under a writable
 // layer in containers/<name>/, mounted nodev and nosuid by nucbox before
-// the container is created. The writable layer is reset when a container
-// is created and kept across its restarts. Users are looked up in the
+// the container is created. The writable layer is reset at a Supervisor's
+// first run and at the first run after a Stop, and kept across the runs
+// that restart a process that ended on its own. Users are looked up in the
 // image's passwd and group files without trusting them (users.go).
 //
 // Runtime spec (RuntimeSpec, LibcontainerConfig): entrypoint, cmd, env,
@@ -38,10 +40,11 @@
 // binary, not this package, imports libcontainer's nsenter).
 // The first process is held before its exec until its NICs are wired,
 // its output goes to a ring buffer and a rotated log file, and it is
-// stopped with SIGTERM and then SIGKILL after the stop timeout. The
-// Supervisor restarts it by its policy with vmm.Backoff; a missing image
-// or a failing command is reported in its Status and log and retried
-// without touching other workloads.
+// stopped with SIGTERM and then SIGKILL after the stop timeout. A
+// Supervisor runs one container one run at a time (Start, Done, Err,
+// Stop), keeping its log, image and writable layer across runs; a
+// missing image or a failing command ends the run with its error, in
+// its Status and log, without touching other workloads.
 //
 // Start latency: the largest single cost of a start on an idle box is
 // the kernel's grace period before the init can be moved into its cgroup

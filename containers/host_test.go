@@ -25,8 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"golang.org/x/sys/unix"
-
-	"github.com/nucbox/nucbox/vmm"
 )
 
 // The test binary is also the container init, as the nucbox binary is:
@@ -107,7 +105,7 @@ func (tr *testRegistry) source(t testing.TB) Source {
 // spec is container name as config/plan compiles it with config's
 // defaults (restart on-failure, 10 s to stop), running cmd.
 func spec(name string, img Source, cmd ...string) Spec {
-	return Spec{Name: name, Image: img, Command: cmd, Restart: vmm.RestartOnFailure, StopTimeout: 10 * time.Second}
+	return Spec{Name: name, Image: img, Command: cmd, Restart: "on-failure", StopTimeout: 10 * time.Second}
 }
 
 type testWriter struct{ t testing.TB }
@@ -127,7 +125,6 @@ func newRuntime(t testing.TB, net *Network) *Runtime {
 		Box:      "nuc-test",
 		Logger:   slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		Network:  net,
-		Backoff:  vmm.Backoff{Min: 100 * time.Millisecond, Max: time.Second, Stable: time.Minute},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -326,31 +323,66 @@ func waitStatus(t testing.TB, s *Supervisor, what string, ok func(Status) bool) 
 	return waitStatusFor(t, s, 15*time.Second, what, ok)
 }
 
-func TestRestartAfterKill9(t *testing.T) {
-	r := newRuntime(t, nil)
-	_, tr := pullBusybox(t, r)
-	ct := spec(ctName(t, "restart"), tr.source(t), "sh", "-c", "echo up; exec sleep 1000")
-	ct.Restart, ct.StopTimeout = vmm.RestartOnFailure, time.Second
+// supervise makes a Supervisor of ct and stops it when the test ends.
+func supervise(t testing.TB, r *Runtime, ct Spec) *Supervisor {
+	t.Helper()
 	s, err := r.Supervise(ct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
-	first := waitStatus(t, s, "first start", func(st Status) bool { return st.State == StateRunning })
+	t.Cleanup(func() {
+		s.Stop(context.Background())
+		s.Close()
+	})
+	return s
+}
+
+// waitDone waits for the end of s's run.
+func waitDone(t testing.TB, s *Supervisor) {
+	t.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the run did not end: %+v\n%s", s.Status(), s.Logs())
+	}
+}
+
+// A process killed with SIGKILL ends its run with that error; the next
+// run, as the workload pool starts it, runs the container again on the
+// same log.
+func TestRunAfterKill9(t *testing.T) {
+	r := newRuntime(t, nil)
+	_, tr := pullBusybox(t, r)
+	ct := spec(ctName(t, "rerun"), tr.source(t), "sh", "-c", "echo up; exec sleep 1000")
+	ct.StopTimeout = time.Second
+	s := supervise(t, r, ct)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := s.Status()
 	waitOutput(t, s.log, "up\n")
 	if err := unix.Kill(first.Pid, unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	second := waitStatus(t, s, "restart", func(st Status) bool {
-		return st.State == StateRunning && st.Restarts == 1 && st.Pid != first.Pid
-	})
-	if !strings.Contains(second.LastExit, "SIGKILL") {
-		t.Errorf("last exit %q, want killed by SIGKILL", second.LastExit)
+	waitDone(t, s)
+	if err := s.Err(); err == nil || !strings.Contains(err.Error(), "SIGKILL") {
+		t.Errorf("Err = %v, want killed by SIGKILL", err)
+	}
+	if st := s.Status(); st.State != StateExited || !strings.Contains(st.LastExit, "SIGKILL") || st.Pid != 0 {
+		t.Errorf("after the kill: %+v", st)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.State != StateRunning || st.Pid == first.Pid || st.LastError != "" {
+		t.Errorf("second run: %+v", st)
 	}
 	waitStatus(t, s, "output of the second run", func(Status) bool { return strings.Count(string(s.Logs()), "up\n") == 2 })
-	s.Stop()
-	if st := s.Status(); st.State != StateStopped {
-		t.Errorf("after Stop: %+v", st)
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.State != StateStopped || s.Err() != nil {
+		t.Errorf("after Stop: %+v, Err %v", st, s.Err())
 	}
 }
 
@@ -358,12 +390,11 @@ func TestBadCommandIsReported(t *testing.T) {
 	r := newRuntime(t, nil)
 	_, tr := pullBusybox(t, r)
 	ct := spec(ctName(t, "bad"), tr.source(t), "/no/such/program")
-	ct.Restart = vmm.RestartNever
-	s, err := r.Supervise(ct)
-	if err != nil {
-		t.Fatal(err)
+	ct.Restart = "never"
+	s := supervise(t, r, ct)
+	if err := s.Start(context.Background()); err == nil {
+		t.Fatal("Start of a missing program succeeded")
 	}
-	defer s.Stop()
 	st := waitStatus(t, s, "failure", func(st Status) bool { return st.State == StateExited })
 	if !strings.Contains(st.LastError, "no/such/program") {
 		t.Errorf("last error %q does not name the program", st.LastError)
@@ -375,11 +406,8 @@ func TestMissingImageIsReported(t *testing.T) {
 	tr := serveImage(t, busyboxImage(t))
 	src := tr.source(t)
 	src.Ref = strings.Replace(src.Ref, "busybox:1", "nothere:1", 1)
-	s, err := r.Supervise(spec(ctName(t, "noimg"), src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
+	s := supervise(t, r, spec(ctName(t, "noimg"), src))
+	s.Start(context.Background())
 	st := waitStatus(t, s, "pull failure", func(st Status) bool { return st.LastError != "" })
 	if !strings.Contains(st.LastError, "nothere") {
 		t.Errorf("last error %q", st.LastError)

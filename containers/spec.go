@@ -16,7 +16,6 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
 )
 
@@ -54,11 +53,14 @@ type Spec struct {
 	NICs    []NIC  `json:"nics,omitempty"`
 	// Memory is the memory limit in bytes, CPUs the CPU quota in cores,
 	// PIDs the process limit; 0 is no limit.
-	Memory  int64       `json:"memory,omitempty"`
-	CPUs    float64     `json:"cpus,omitempty"`
-	PIDs    int         `json:"pids,omitempty"`
-	Volumes []Volume    `json:"volumes,omitempty"`
-	Restart vmm.Restart `json:"restart"`
+	Memory  int64    `json:"memory,omitempty"`
+	CPUs    float64  `json:"cpus,omitempty"`
+	PIDs    int      `json:"pids,omitempty"`
+	Volumes []Volume `json:"volumes,omitempty"`
+	// Restart is the restart policy (always, on-failure, never), which
+	// the box's workload pool applies: a Supervisor runs one run at a
+	// time.
+	Restart string `json:"restart"`
 	// StopTimeout is the grace period between SIGTERM and SIGKILL.
 	StopTimeout time.Duration `json:"stop-timeout"`
 }

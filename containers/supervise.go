@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	"github.com/nucbox/nucbox/vmm"
 )
 
 // Container states in Status.
@@ -16,67 +14,71 @@ const (
 	StatePulling  = "pulling"
 	StateStarting = "starting"
 	StateRunning  = "running"
-	StateBackoff  = "backoff" // waiting to restart
-	StateExited   = "exited"  // ended and not restarted by its policy
+	StateExited   = "exited"  // the run ended on its own
 	StateStopped  = "stopped" // stopped by nucbox
 )
 
 // Status is one container as the API and the console show it.
 type Status struct {
-	Name      string      `json:"name"`
-	State     string      `json:"state"`
-	Image     string      `json:"image"`
-	Digest    string      `json:"digest,omitempty"`
-	Pid       int         `json:"pid,omitempty"`
-	Started   time.Time   `json:"started,omitzero"`
-	Uptime    string      `json:"uptime,omitempty"`
-	Restarts  int         `json:"restarts"`
-	LastExit  string      `json:"last-exit,omitempty"`
-	LastError string      `json:"last-error,omitempty"`
-	Progress  *Progress   `json:"progress,omitempty"`
-	NICs      []NICStatus `json:"nics,omitempty"`
-	// NextStart is when a container in backoff is started again.
-	NextStart time.Time `json:"next-start,omitzero"`
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	Image  string `json:"image"`
+	Digest string `json:"digest,omitempty"`
+	Pid    int    `json:"pid,omitempty"`
+	// Started is when the current or last process started.
+	Started time.Time `json:"started,omitzero"`
+	Uptime  string    `json:"uptime,omitempty"`
+	// StartupTime is the last start's time from Start (image lookup
+	// included) to the process running.
+	StartupTime time.Duration `json:"startup-time,omitempty"`
+	LastExit    string        `json:"last-exit,omitempty"`
+	// LastError is the last run's failure, cleared when a process runs
+	// again; LastErrorAt is when it happened.
+	LastError   string      `json:"last-error,omitempty"`
+	LastErrorAt time.Time   `json:"last-error-at,omitzero"`
+	Progress    *Progress   `json:"progress,omitempty"`
+	NICs        []NICStatus `json:"nics,omitempty"`
 }
 
-// Supervisor keeps one container running by its restart policy.
+// Supervisor runs one container, one run at a time: Start fetches the
+// image (once), creates and starts the container and returns once its
+// process runs; Done is closed when that run has ended, on its own or by
+// Stop. Whether and when to start it again is the caller's (the box's
+// workload pool). The log, the image and the writable layer carry on
+// from run to run; a run after a Stop starts from a fresh writable layer,
+// as a new container would.
 type Supervisor struct {
-	r       *Runtime
-	ct      Spec
-	src     Source
-	log     *Log
-	backoff vmm.Backoff
-	cancel  context.CancelFunc
-	done    chan struct{}
+	r   *Runtime
+	ct  Spec
+	src Source
+	log *Log
 
 	mu  sync.Mutex
 	st  Status
 	cur *Instance
+	img *Image
+	// fresh: the next run resets the writable layer.
+	fresh bool
+	run   *ctRun
 }
 
-// Supervise starts ct in the background: it fetches the image, runs the
-// container, and restarts it by its policy with exponential backoff. An
-// image that cannot be fetched or a process that cannot start is
-// retried the same way, and reported in Status and the log, without
-// affecting other containers.
+// ctRun is one run: its start and its process's life.
+type ctRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// Supervise prepares ct, from its image source, to run: it opens its log. Nothing runs
+// until Start.
 func (r *Runtime) Supervise(ct Spec) (*Supervisor, error) {
 	src := ct.Image
 	lg, err := OpenLog(filepath.Join(r.Dir(ct.Name)+".log"), 0, 0)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Supervisor{r: r, ct: ct, src: src, log: lg, backoff: r.backoff(), cancel: cancel, done: make(chan struct{}),
-		st: Status{Name: ct.Name, State: StatePulling, Image: src.String()}}
-	go s.run(ctx)
-	return s, nil
-}
-
-func (r *Runtime) backoff() vmm.Backoff {
-	if r.o.Backoff != (vmm.Backoff{}) {
-		return r.o.Backoff
-	}
-	return vmm.DefaultBackoff
+	return &Supervisor{r: r, ct: ct, src: src, log: lg, fresh: true,
+		st: Status{Name: ct.Name, State: StatePulling, Image: src.String()}}, nil
 }
 
 // Status is the container's state now.
@@ -93,8 +95,12 @@ func (s *Supervisor) Status() Status {
 	return st
 }
 
-// Logs is the tail of the container's output and nucbox's notes on it.
+// Logs is the tail of the container's output and nucbox's notes on it,
+// across runs.
 func (s *Supervisor) Logs() []byte { return s.log.Tail() }
+
+// Note adds a line of nucbox's own to the container's log.
+func (s *Supervisor) Note(text string) { s.log.Printf("%s", text) }
 
 // Instance is the current run, nil when none is running.
 func (s *Supervisor) Instance() *Instance {
@@ -103,11 +109,175 @@ func (s *Supervisor) Instance() *Instance {
 	return s.cur
 }
 
-// Stop ends the container (SIGTERM, SIGKILL after the stop timeout) and
-// the supervision, and waits for both.
-func (s *Supervisor) Stop() {
-	s.cancel()
-	<-s.done
+// Start runs the container once: it fetches the image the first time,
+// creates the container and starts its process, and returns once the
+// process runs, or with the error that kept it from running (the run is
+// then over, its error in the status and the log). ctx cancels the
+// start, not the run. Start may be called again once the run ended.
+func (s *Supervisor) Start(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(context.Background())
+	r := &ctRun{cancel: cancel, done: make(chan struct{})}
+	s.mu.Lock()
+	if s.run != nil && !isClosed(s.run.done) {
+		s.mu.Unlock()
+		cancel()
+		return errors.New("container already started")
+	}
+	s.run = r
+	fresh := s.fresh
+	s.fresh = false
+	s.mu.Unlock()
+	unhook := context.AfterFunc(ctx, cancel)
+	defer unhook()
+	began := time.Now()
+	in, err := s.begin(runCtx, fresh)
+	if err != nil {
+		if runCtx.Err() != nil {
+			s.set(func(st *Status) { st.State, st.Pid, st.Progress = StateStopped, 0, nil })
+		} else {
+			s.fail(err)
+			s.set(func(st *Status) { st.State, st.Pid, st.Progress = StateExited, 0, nil })
+			r.err = err
+		}
+		cancel()
+		close(r.done)
+		return err
+	}
+	s.log.Printf("started pid %d", in.Pid())
+	s.mu.Lock()
+	s.cur = in
+	s.st.State, s.st.Pid, s.st.Started, s.st.LastError = StateRunning, in.Pid(), in.started, ""
+	s.st.StartupTime = time.Since(began)
+	s.mu.Unlock()
+	go s.wait(runCtx, r, in)
+	return nil
+}
+
+// begin fetches the image if needed, creates the container and starts
+// its process.
+func (s *Supervisor) begin(ctx context.Context, fresh bool) (*Instance, error) {
+	s.mu.Lock()
+	img := s.img
+	s.mu.Unlock()
+	if img == nil {
+		s.set(func(st *Status) { st.State = StatePulling })
+		var err error
+		img, err = s.r.store.Get(ctx, s.src, func(p Progress) {
+			s.set(func(st *Status) { st.Progress = &p })
+		})
+		s.set(func(st *Status) { st.Progress = nil })
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.img, s.st.Digest = img, img.Digest
+		s.mu.Unlock()
+	}
+	s.set(func(st *Status) { st.State = StateStarting })
+	in, err := s.r.Create(s.ct, img, s.log, fresh)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.Start(ctx); err != nil {
+		in.Destroy()
+		return nil, err
+	}
+	return in, nil
+}
+
+// wait waits for the end of run r: the process exits, or Stop ends it
+// (SIGTERM, SIGKILL after the stop timeout).
+func (s *Supervisor) wait(ctx context.Context, r *ctRun, in *Instance) {
+	defer close(r.done)
+	defer r.cancel()
+	exited := make(chan error, 1)
+	go func() {
+		_, err := in.Wait()
+		exited <- err
+	}()
+	var err error
+	state := StateExited
+	select {
+	case err = <-exited:
+		s.log.Printf("exited after %v: %s", time.Since(in.started).Round(time.Millisecond), describe(err))
+		s.set(func(st *Status) { st.LastExit = describe(err) })
+	case <-ctx.Done():
+		how := in.Stop(s.stopTimeout())
+		if how == nil {
+			how = <-exited
+		}
+		s.log.Printf("stopped: %s", describe(how))
+		s.set(func(st *Status) { st.LastExit = describe(how) })
+		state = StateStopped
+	}
+	in.Destroy()
+	s.mu.Lock()
+	s.cur = nil
+	s.mu.Unlock()
+	if err != nil {
+		s.fail(err)
+	}
+	s.set(func(st *Status) { st.State, st.Pid = state, 0 })
+	r.err = err
+}
+
+// Stop ends the running container (SIGTERM, SIGKILL after the stop
+// timeout) and waits for its end, or for ctx; the next run starts from a
+// fresh writable layer. On a container that does not run it changes
+// nothing else.
+func (s *Supervisor) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	r := s.run
+	s.fresh = true
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.cancel()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done is closed when the current run has ended (and before the first).
+func (s *Supervisor) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return s.run.done
+}
+
+// Err is why the last run ended: what kept it from starting, or the
+// process's exit when it was not 0. It is nil for exit status 0 and for
+// a run ended by Stop.
+func (s *Supervisor) Err() error {
+	s.mu.Lock()
+	r := s.run
+	s.mu.Unlock()
+	if r == nil || !isClosed(r.done) {
+		return nil
+	}
+	return r.err
+}
+
+// Close closes the log, which ends its followers. The container must not
+// run.
+func (s *Supervisor) Close() error { return s.log.Close() }
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *Supervisor) set(f func(st *Status)) {
@@ -119,109 +289,10 @@ func (s *Supervisor) set(f func(st *Status)) {
 func (s *Supervisor) fail(err error) {
 	s.log.Printf("error: %v", err)
 	s.r.log.Warn("container failed", "container", s.ct.Name, "err", err)
-	s.set(func(st *Status) { st.LastError = err.Error() })
+	s.set(func(st *Status) { st.LastError, st.LastErrorAt = err.Error(), time.Now() })
 }
 
 func (s *Supervisor) stopTimeout() time.Duration { return s.ct.StopTimeout }
-
-func (s *Supervisor) run(ctx context.Context) {
-	defer close(s.done)
-	defer s.log.Close()
-	failures := 0
-	fresh := true
-	var img *Image
-	for ctx.Err() == nil {
-		var err error
-		var ran time.Duration
-		if img == nil {
-			s.set(func(st *Status) { st.State = StatePulling })
-			img, err = s.r.store.Get(ctx, s.src, func(p Progress) {
-				s.set(func(st *Status) { st.Progress = &p })
-			})
-			s.set(func(st *Status) { st.Progress = nil })
-			if img != nil {
-				s.set(func(st *Status) { st.Digest = img.Digest })
-			}
-		}
-		if err == nil {
-			ran, err = s.once(ctx, img, fresh)
-			fresh = false
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		policy := s.ct.Restart
-		if err == nil && policy != vmm.RestartAlways || policy == vmm.RestartNever {
-			if err != nil {
-				s.fail(err)
-			}
-			s.set(func(st *Status) { st.State, st.Pid = StateExited, 0 })
-			<-ctx.Done()
-			break
-		}
-		if err != nil {
-			s.fail(err)
-		}
-		// A clean exit under "always" counts too: a container that exits
-		// at once must not be restarted in a tight loop.
-		failures = s.backoff.Failures(failures, ran)
-		delay := s.backoff.Delay(failures)
-		s.log.Printf("restarting in %v", delay)
-		s.set(func(st *Status) { st.State, st.Pid, st.NextStart = StateBackoff, 0, time.Now().Add(delay) })
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-			s.set(func(st *Status) { st.Restarts++; st.NextStart = time.Time{} })
-		}
-		t.Stop()
-	}
-	s.set(func(st *Status) { st.State, st.Pid = StateStopped, 0 })
-}
-
-// once runs the container until it exits or ctx ends; it returns how
-// long the process ran and why it ended (nil: exit status 0, or stopped).
-func (s *Supervisor) once(ctx context.Context, img *Image, fresh bool) (time.Duration, error) {
-	s.set(func(st *Status) { st.State = StateStarting })
-	in, err := s.r.Create(s.ct, img, s.log, fresh)
-	if err != nil {
-		return 0, err
-	}
-	defer in.Destroy()
-	if err := in.Start(ctx); err != nil {
-		return 0, err
-	}
-	s.log.Printf("started pid %d", in.Pid())
-	s.mu.Lock()
-	s.cur = in
-	s.st.State, s.st.Pid, s.st.Started, s.st.LastError = StateRunning, in.Pid(), in.started, ""
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.cur = nil
-		s.mu.Unlock()
-	}()
-	exited := make(chan error, 1)
-	go func() {
-		_, err := in.Wait()
-		exited <- err
-	}()
-	select {
-	case err = <-exited:
-	case <-ctx.Done():
-		err = in.Stop(s.stopTimeout())
-		if err == nil {
-			err = <-exited
-		}
-		s.log.Printf("stopped: %s", describe(err))
-		s.set(func(st *Status) { st.LastExit = describe(err) })
-		return time.Since(in.started), nil
-	}
-	ran := time.Since(in.started)
-	s.log.Printf("exited after %v: %s", ran.Round(time.Millisecond), describe(err))
-	s.set(func(st *Status) { st.LastExit = describe(err) })
-	return ran, err
-}
 
 func describe(err error) string {
 	if err == nil {

@@ -54,11 +54,6 @@ func Check(s Spec) []error {
 	default:
 		add("accel %q: want auto, kvm or tcg", s.AccelMode)
 	}
-	switch s.Restart {
-	case RestartAlways, RestartOnFailure, RestartNever:
-	default:
-		add("restart %q: want always, on-failure or never", s.Restart)
-	}
 	if s.ShutdownTimeout <= 0 {
 		add("shutdown-timeout must be positive")
 	}

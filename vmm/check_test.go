@@ -13,7 +13,7 @@ import (
 
 // validSpec is a complete guest spec that Check accepts.
 func validSpec() Spec {
-	return Spec{Name: "vm1", CPUs: 1, Memory: 1 << 30, Machine: "q35", AccelMode: "auto", Restart: RestartAlways,
+	return Spec{Name: "vm1", CPUs: 1, Memory: 1 << 30, Machine: "q35", AccelMode: "auto", Restart: "always",
 		ShutdownTimeout: time.Minute, StateDir: "/s"}
 }
 
@@ -33,7 +33,6 @@ func TestCheck(t *testing.T) {
 		want string
 	}{
 		{"accel", func(vm *Spec) { vm.AccelMode = "hvf" }, `accel "hvf"`},
-		{"restart", func(vm *Spec) { vm.Restart = "sometimes" }, `restart "sometimes"`},
 		{"memory", func(vm *Spec) { vm.Memory = 1 << 20 }, "at least 16MiB"},
 		{"cpus", func(vm *Spec) { vm.CPUs = 0 }, "cpus 0: must be at least 1"},
 		{"machine", func(vm *Spec) { vm.Machine = "" }, "no machine type"},

@@ -39,7 +39,7 @@ func cat(parts ...[]string) []string {
 // edit.
 func vm1(edit func(s *Spec)) Spec {
 	s := Spec{Name: "vm1", StateDir: "/s", CPUs: 1, Memory: 1 << 30, Machine: "q35", AccelMode: "auto",
-		Restart: RestartAlways, ShutdownTimeout: time.Minute}
+		Restart: "always", ShutdownTimeout: time.Minute}
 	if edit != nil {
 		edit(&s)
 	}

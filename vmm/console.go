@@ -43,6 +43,7 @@ func (g *Guest) WriteConsole(p []byte) (int, error) {
 // and their input is mixed, as on a shared serial line.
 type Console struct {
 	g      *Guest
+	halt   <-chan struct{} // the guest's, when the session opened
 	more   <-chan []byte
 	cancel func()
 	rest   []byte
@@ -55,18 +56,19 @@ type Console struct {
 // no QEMU runs.
 func (g *Guest) OpenConsole() (*Console, error) {
 	g.mu.Lock()
-	running := g.cur != nil
+	running, halt := g.cur != nil, g.halt
 	g.mu.Unlock()
 	if !running {
 		return nil, ErrNotRunning
 	}
 	_, more, cancel := g.ring.Follow()
-	return &Console{g: g, more: more, cancel: cancel, closed: make(chan struct{})}, nil
+	return &Console{g: g, halt: halt, more: more, cancel: cancel, closed: make(chan struct{})}, nil
 }
 
-// Read returns console output. It returns io.EOF once the session is
-// closed, the guest's supervision has ended (stopped, or not restarted
-// by its policy), or the reader fell too far behind the console.
+// Read returns console output, across QEMU restarts. It returns io.EOF
+// once the session is closed, the guest was stopped (Stop, which its
+// owner also calls on a guest it does not start again), or the reader
+// fell too far behind the console.
 func (c *Console) Read(p []byte) (int, error) {
 	if len(c.rest) == 0 {
 		select {
@@ -75,7 +77,7 @@ func (c *Console) Read(p []byte) (int, error) {
 				return 0, io.EOF
 			}
 			c.rest = b
-		case <-c.g.done:
+		case <-c.halt:
 			return 0, io.EOF
 		case <-c.closed:
 			return 0, io.EOF

@@ -1,19 +1,23 @@
 // Package vmm runs the box's QEMU guests. It owns everything between a
-// guest Spec and a running, supervised QEMU process: the command line,
-// the accelerator choice, disks (via qemu-img), cloud-init seeds, the
-// serial console, QMP, restarts and graceful shutdown. It does not read
-// the config (config/plan compiles each VM into a complete Spec: defaults
-// filled in, paths absolute, TAP names and MACs derived), it does not
-// create TAPs or put them on VLANs (vswitch does; vmm attaches QEMU to
-// them by name) and it does not decide which guests should run.
+// guest Spec and a running QEMU process: the command line, the
+// accelerator choice, disks (via qemu-img), cloud-init seeds, the serial
+// console, QMP and graceful shutdown. It does not read the config
+// (config/plan compiles each VM into a complete Spec: defaults filled in,
+// paths absolute, TAP names and MACs derived), it does not create TAPs or
+// put them on VLANs (vswitch does; vmm attaches QEMU to them by name), it
+// does not decide which guests should run, and it does not restart a
+// guest: a Guest is one run at a time, and the box's workload pool
+// (boot/workload) restarts it by the policy its Spec carries, with
+// backoff.
 //
 // # Use
 //
 //	p, _ := plan.Compile(cfg)   // p.Desired.VMs are the guests' specs
 //	g := vmm.NewGuest(p.Desired.VMs[0], vmm.Options{Procs: reaperAwareProcs})
-//	err := g.Start(ctx)   // returns once QMP reports "running", or the first start failed
-//	st := g.Status()      // state, pid, uptime, restarts, accel and why, VNC port, QMP status
-//	out := g.Serial()     // tail of the serial console
+//	err := g.Start(ctx)   // returns once QMP reports "running", or the start failed
+//	<-g.Done(); g.Err()   // the run ended: nil when the guest powered itself off
+//	st := g.Status()      // state, pid, uptime, accel and why, VNC port, QMP status
+//	out := g.Serial()     // tail of the serial console, across runs
 //	err = g.Stop(ctx)     // ACPI powerdown, then quit, then SIGKILL
 //
 // Cmdline, SeedFiles, Check and CheckAll are pure functions of specs;
@@ -46,11 +50,12 @@
 // QEMU starts paused (-S) with QMP on a unix socket; the supervisor
 // connects, checks that QEMU is in prelaunch, sends cont and checks for
 // running. Every QMP command has a deadline, and events are always read,
-// so a wedged QEMU cannot wedge the supervisor. An unexpected exit
-// (crash, kill -9, guest poweroff) is handled by the VM's restart policy
-// with exponential backoff (DefaultBackoff: 1s doubling to 1 min, reset
-// after 5 min up). Stop presses the ACPI power button, waits up to the
-// VM's shutdown-timeout, then sends quit, then SIGKILL.
+// so a wedged QEMU cannot wedge the supervisor. An exit on its own
+// (crash, kill -9, guest poweroff) ends the run: Done is closed and Err
+// says how, and the owner may Start the same Guest again, which keeps
+// its serial ring, console sessions and status. Stop presses the ACPI
+// power button, waits up to the VM's shutdown-timeout, then sends quit,
+// then SIGKILL.
 //
 // # PID 1
 //

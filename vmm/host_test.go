@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -88,7 +87,7 @@ func tinySpec(t testing.TB, appendExtra string) Spec {
 		Append:          strings.TrimSpace(guestAppend + " " + appendExtra),
 		Disks:           []Disk{{Path: filepath.Join(state, "tiny.qcow2"), Size: 64 << 20, Format: "qcow2"}},
 		CloudInit:       &CloudInit{UserData: "#cloud-config\n"},
-		Restart:         RestartAlways,
+		Restart:         "always",
 		ShutdownTimeout: time.Minute,
 	}
 }
@@ -189,46 +188,11 @@ func TestHostIgnoredPowerdownQuits(t *testing.T) {
 	}
 }
 
-func TestHostKillIsRestartedWithBackoff(t *testing.T) {
-	hostTier(t, false)
-	s := tinySpec(t, "")
-	s.ShutdownTimeout = time.Second
-	backoff := Backoff{Min: 500 * time.Millisecond, Max: 4 * time.Second, Stable: time.Minute}
-	g := startGuest(t, s, Options{Backoff: backoff})
-
-	for i, want := range []time.Duration{backoff.Delay(1), backoff.Delay(2)} {
-		before := g.Status()
-		killed := time.Now()
-		if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, 30*time.Second, "the restart", func() bool {
-			st := g.Status()
-			return st.Restarts == i+1 && st.State == StateRunning
-		})
-		gap := time.Since(killed)
-		st := g.Status()
-		t.Logf("kill %d: restarted as pid %d after %v (backoff %v); last exit %q", i+1, st.PID, gap.Round(time.Millisecond), want, st.LastExit)
-		if st.PID == before.PID || st.QMPStatus != "running" {
-			t.Errorf("after restart: %+v", st)
-		}
-		if gap < want {
-			t.Errorf("restarted after %v, before its backoff of %v", gap, want)
-		}
-		if !strings.Contains(st.LastExit, "killed") {
-			t.Errorf("last exit %q does not say it was killed", st.LastExit)
-		}
-	}
-	if n := bytes.Count(g.Serial(), []byte("QEMU pid")); n != 3 {
-		t.Errorf("serial ring shows %d QEMU starts, want 3", n)
-	}
-}
-
 func TestHostBadInputIsPerVM(t *testing.T) {
 	hostTier(t, false)
 	s := tinySpec(t, "")
 	s.CDROMs = []string{"missing.iso"}
-	s.Restart = RestartNever
+	s.Restart = "never"
 	g := NewGuest(s, Options{Log: newTestLogger(t)})
 	err := g.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "cdrom 0 missing.iso: not found") {

@@ -1,6 +1,7 @@
 package vmm
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // proc is one QEMU process.
@@ -102,4 +105,19 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// describeExit turns Wait's result into status text.
+func describeExit(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "killed by " + unix.SignalName(ws.Signal())
+		}
+		return ee.Error()
+	}
+	return err.Error()
 }

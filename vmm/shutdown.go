@@ -10,12 +10,9 @@ import (
 // in the kernel (an I/O on a dead disk) outlives it.
 const killWait = 30 * time.Second
 
-// shutdown stops a running guest for Stop.
-func (g *Guest) shutdown(p *proc) {
+// shutdown stops a running guest for Stop, ctx bounding the powerdown.
+func (g *Guest) shutdown(ctx context.Context, p *proc) {
 	g.update(func(st *Status) { st.State = StateStopping })
-	g.mu.Lock()
-	ctx := g.stopCtx
-	g.mu.Unlock()
 	if ctx == nil {
 		ctx = context.Background()
 	}

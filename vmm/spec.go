@@ -44,8 +44,11 @@ type Spec struct {
 	CloudInit *CloudInit `json:"cloud-init,omitempty"`
 	// DNS servers written into the cloud-init network-config of NICs with
 	// a static address.
-	DNS     []netip.Addr `json:"dns,omitempty"`
-	Restart Restart      `json:"restart"`
+	DNS []netip.Addr `json:"dns,omitempty"`
+	// Restart is the restart policy (always, on-failure, never): vmm
+	// runs one run at a time and carries it for the box's workload pool,
+	// which restarts guests.
+	Restart string `json:"restart"`
 	// ShutdownTimeout is how long an ACPI powerdown may take before QEMU
 	// is told to quit.
 	ShutdownTimeout time.Duration `json:"shutdown-timeout"`
@@ -186,16 +189,6 @@ func (c *CloudInit) UnmarshalJSON(data []byte) error {
 	c.UserData = ""
 	return nil
 }
-
-// Restart is a guest's restart policy.
-type Restart string
-
-// Restart policies.
-const (
-	RestartAlways    Restart = "always"
-	RestartOnFailure Restart = "on-failure"
-	RestartNever     Restart = "never"
-)
 
 // Paths returns the guest's files under the state directory.
 func (s Spec) Paths() Paths { return PathsFor(s.StateDir, s.Name) }

@@ -11,14 +11,12 @@ const (
 	StateStarting State = "starting"
 	// StateRunning: QEMU runs and its CPUs were released.
 	StateRunning State = "running"
-	// StateBackoff: QEMU died; waiting to restart it (see Status.NextStart).
-	StateBackoff State = "backoff"
 	// StateStopping: powerdown, quit or kill in progress.
 	StateStopping State = "stopping"
-	// StateStopped: stopped by nucbox, or the guest powered off and the
-	// policy does not restart it.
+	// StateStopped: not started yet, stopped by Stop, or the guest
+	// powered itself off (QEMU exited 0).
 	StateStopped State = "stopped"
-	// StateFailed: QEMU failed and the policy does not restart it, or the
+	// StateFailed: the start failed, QEMU exited with an error, or the
 	// config cannot work (see Status.LastError).
 	StateFailed State = "failed"
 )
@@ -35,10 +33,6 @@ type Status struct {
 	Uptime time.Duration `json:"uptime,omitempty"`
 	// StartupTime is the last start's time from exec to QMP "running".
 	StartupTime time.Duration `json:"startup-time,omitempty"`
-	// Restarts counts restarts after unexpected exits since Start.
-	Restarts int `json:"restarts"`
-	// NextStart is when a guest in backoff is restarted.
-	NextStart time.Time `json:"next-start,omitzero"`
 	// LastExit describes how the last QEMU ended.
 	LastExit string `json:"last-exit,omitempty"`
 	// StoppedBy is the shutdown step that ended the last stop: powerdown

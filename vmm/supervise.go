@@ -15,7 +15,7 @@ import (
 )
 
 // Options tune a Guest. The zero value is usable: QEMU and qemu-img from
-// PATH, plain os/exec, DefaultBackoff, the host's KVM probe.
+// PATH, plain os/exec, the host's KVM probe.
 type Options struct {
 	// QEMU is the qemu-system-x86_64 binary: a path, or a name looked up
 	// in $PATH and then in the usual bin directories.
@@ -27,8 +27,6 @@ type Options struct {
 	Procs Procs
 	// Log receives the guest's lifecycle events; a "vm" attribute is added.
 	Log *slog.Logger
-	// Backoff spaces restarts.
-	Backoff Backoff
 	// KVM probes the accelerator; tests fake it.
 	KVM KVMProbe
 	// Host reports the box's memory and free ports for Preflight.
@@ -66,9 +64,6 @@ func (o Options) withDefaults() Options {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	if o.Backoff == (Backoff{}) {
-		o.Backoff = DefaultBackoff
-	}
 	if o.KVM == nil {
 		o.KVM = HostKVM
 	}
@@ -93,24 +88,44 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Guest runs one VM: it starts QEMU, keeps it running according to the
-// VM's restart policy, and shuts it down like a host would. All methods
-// are safe for concurrent use.
+// Guest runs one VM, one run at a time: Start starts QEMU and returns
+// once it runs; Done is closed when that QEMU has ended, on its own or by
+// Stop, which shuts it down like a host would. Whether and when to start
+// it again is the caller's (the box's workload pool); the serial console
+// and the status carry on from run to run. All methods are safe for
+// concurrent use.
 type Guest struct {
 	spec Spec
 	opts Options
 	log  *slog.Logger
 	ring *Ring
 
-	mu      sync.Mutex
-	st      Status
-	cur     *proc
-	started bool
-	stopCtx context.Context
+	mu  sync.Mutex
+	st  Status
+	cur *proc
+	run *run
+	// halt is closed by Stop: console sessions end with it.
+	halt     chan struct{}
+	halted   bool
+	everDone chan struct{} // Done before the first run: closed
+}
 
+// run is one start of QEMU and its life until it ended.
+type run struct {
 	stop     chan struct{}
 	stopOnce sync.Once
+	stopCtx  context.Context
 	done     chan struct{}
+	err      error
+}
+
+func (r *run) stopRequested() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // NewGuest returns a guest for s; nothing runs until Start.
@@ -120,72 +135,150 @@ func NewGuest(s Spec, opts Options) *Guest {
 	if ring == nil {
 		ring = NewRing(opts.SerialRing)
 	}
+	closed := make(chan struct{})
+	close(closed)
 	return &Guest{
-		spec: s,
-		opts: opts,
-		log:  opts.Log.With("vm", s.Name),
-		ring: ring,
-		st:   Status{Name: s.Name, State: StateStopped, VNCPort: s.VNCPort()},
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		spec:     s,
+		opts:     opts,
+		log:      opts.Log.With("vm", s.Name),
+		ring:     ring,
+		st:       Status{Name: s.Name, State: StateStopped, VNCPort: s.VNCPort()},
+		halt:     make(chan struct{}),
+		everDone: closed,
 	}
 }
 
 // Spec returns the spec the guest was made from.
 func (g *Guest) Spec() Spec { return g.spec }
 
-// Start starts supervising the guest and waits until its first QEMU runs
-// (QMP reports "running") or that first start failed. A failed first
-// start is returned, and retried in the background when the restart
-// policy allows; a config that cannot work (Check) is not retried. ctx
-// bounds only the wait, not the guest's life.
+// Start runs the guest: it prepares its files, starts QEMU paused,
+// checks it through QMP and lets its CPUs run. It returns once QMP
+// reports "running", or with the error that kept it from running; the
+// run is then over (Done is closed) and its state failed. A config that
+// cannot work (Check) starts nothing. ctx cancels the start, not the
+// run. Start may be called again once the previous run ended.
 func (g *Guest) Start(ctx context.Context) error {
+	r := &run{stop: make(chan struct{}), done: make(chan struct{})}
 	g.mu.Lock()
-	if g.started {
+	if g.run != nil && !closedChan(g.run.done) {
 		g.mu.Unlock()
 		return errors.New("guest already started")
 	}
-	g.started = true
+	g.run = r
+	if g.halted {
+		g.halt, g.halted = make(chan struct{}), false
+	}
 	g.mu.Unlock()
 	if errs := Check(g.spec); len(errs) > 0 {
 		err := errors.Join(errs...)
-		g.update(func(st *Status) { st.State, st.LastError, st.LastErrorAt = StateFailed, err.Error(), time.Now() })
 		g.log.Error("VM config cannot work", "err", err)
-		close(g.done)
+		g.failed(r, err, false)
 		return err
 	}
-	first := make(chan error, 1)
-	go g.supervise(first)
-	select {
-	case err := <-first:
+	if err := ctx.Err(); err != nil {
+		g.failed(r, err, true)
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	}
+	p, err := g.startOnce(ctx, r)
+	if err != nil {
+		cancelled := ctx.Err() != nil || r.stopRequested()
+		if !cancelled {
+			g.log.Error("VM start failed", "err", err)
+		}
+		g.failed(r, err, cancelled)
+		return err
+	}
+	go g.wait(r, p)
+	return nil
+}
+
+// failed ends run r, whose start failed with err; a start cancelled by
+// Stop or by its context leaves the guest stopped, not failed.
+func (g *Guest) failed(r *run, err error, cancelled bool) {
+	g.update(func(st *Status) {
+		if cancelled {
+			st.State = StateStopped
+			return
+		}
+		st.State, st.LastError, st.LastErrorAt = StateFailed, err.Error(), time.Now()
+	})
+	r.err = err
+	close(r.done)
+}
+
+// wait waits for the end of run r: QEMU exits on its own, or Stop shuts
+// it down.
+func (g *Guest) wait(r *run, p *proc) {
+	defer close(r.done)
+	select {
+	case <-p.exited:
+		r.err = g.exited(p)
+	case <-r.stop:
+		g.mu.Lock()
+		ctx := r.stopCtx
+		g.mu.Unlock()
+		g.shutdown(ctx, p)
 	}
 }
 
-// Stop ends supervision and shuts the guest down: ACPI powerdown, up to
-// the VM's shutdown-timeout (or until ctx ends, if sooner) for the guest
-// to power off; then QMP quit, then SIGKILL. It returns once QEMU is gone.
+// Stop shuts the running guest down: ACPI powerdown, up to the VM's
+// shutdown-timeout (or until ctx ends, if sooner) for the guest to power
+// off; then QMP quit, then SIGKILL. It returns once QEMU is gone. A stop
+// during a start cancels the start. On a guest that does not run it
+// changes nothing but ends its console sessions.
 func (g *Guest) Stop(ctx context.Context) error {
 	g.mu.Lock()
-	g.stopCtx = ctx
-	if !g.started {
-		g.started = true
-		close(g.done)
+	r := g.run
+	if !g.halted {
+		close(g.halt)
+		g.halted = true
+	}
+	if r != nil && r.stopCtx == nil {
+		r.stopCtx = ctx
 	}
 	g.mu.Unlock()
-	g.stopOnce.Do(func() { close(g.stop) })
-	<-g.done
+	if r == nil {
+		return nil
+	}
+	r.stopOnce.Do(func() { close(r.stop) })
+	<-r.done
 	if st := g.Status(); st.PID != 0 {
 		return fmt.Errorf("QEMU pid %d did not exit after SIGKILL", st.PID)
 	}
 	return nil
 }
 
-// Done is closed when supervision has ended: after Stop, or when the
-// guest ended and its policy does not restart it.
-func (g *Guest) Done() <-chan struct{} { return g.done }
+// Done is closed when the current run has ended (and before the first).
+func (g *Guest) Done() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run == nil {
+		return g.everDone
+	}
+	return g.run.done
+}
+
+// Err is why the last run ended: what kept it from starting, or QEMU's
+// exit status when it was not 0. It is nil for a guest that powered
+// itself off (QEMU exits 0) and for a run ended by Stop.
+func (g *Guest) Err() error {
+	g.mu.Lock()
+	r := g.run
+	g.mu.Unlock()
+	if r == nil || !closedChan(r.done) {
+		return nil
+	}
+	return r.err
+}
+
+func closedChan(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
 
 // Status returns the guest's current status.
 func (g *Guest) Status() Status {
@@ -199,7 +292,7 @@ func (g *Guest) Status() Status {
 	return st
 }
 
-// Serial returns the tail of the guest's serial console, across restarts.
+// Serial returns the tail of the guest's serial console, across runs.
 func (g *Guest) Serial() []byte { return g.ring.Bytes() }
 
 // SerialBuffer is the ring that keeps the console's tail; see
@@ -230,103 +323,34 @@ func (g *Guest) update(f func(*Status)) {
 	g.mu.Unlock()
 }
 
-func (g *Guest) stopRequested() bool {
-	select {
-	case <-g.stop:
-		return true
-	default:
-		return false
-	}
-}
-
-func (g *Guest) supervise(first chan<- error) {
-	defer close(g.done)
-	failures := 0
-	policy := g.spec.Restart
-	// The first start's failure is handed to Start only once the state
-	// says what follows (failed, or backoff before a retry), so that a
-	// caller reading Status right after Start sees that, not "starting".
-	answer := func(err error) {
-		if first != nil {
-			first <- err
-			first = nil
-		}
-	}
-	for {
-		p, err := g.startOnce()
-		if err == nil {
-			answer(nil)
-		}
-		exitErr := err
-		var ran time.Duration
-		if err != nil {
-			g.log.Error("VM start failed", "err", err)
-			g.update(func(st *Status) { st.LastError, st.LastErrorAt = err.Error(), time.Now() })
-		} else {
-			select {
-			case <-p.exited:
-			case <-g.stop:
-				g.shutdown(p)
-				return
-			}
-			ran = time.Since(p.start)
-			exitErr = p.waitErr
-			g.exited(p)
-		}
-		if g.stopRequested() {
-			g.update(func(st *Status) { st.State = StateStopped })
-			answer(err)
-			return
-		}
-		if !shouldRestart(policy, exitErr) {
-			g.update(func(st *Status) {
-				st.State = StateFailed
-				if exitErr == nil {
-					st.State = StateStopped
-				}
-			})
-			answer(err)
-			g.log.Info("VM not restarted", "policy", policy, "state", g.Status().State)
-			return
-		}
-		failures = g.opts.Backoff.Failures(failures, ran)
-		delay := g.opts.Backoff.Delay(failures)
-		g.update(func(st *Status) { st.State, st.NextStart = StateBackoff, time.Now().Add(delay) })
-		answer(err)
-		g.log.Info("VM restarting", "in", delay, "consecutive-failures", failures)
-		select {
-		case <-time.After(delay):
-		case <-g.stop:
-			g.update(func(st *Status) { st.State, st.NextStart = StateStopped, time.Time{} })
-			return
-		}
-		g.update(func(st *Status) { st.Restarts++; st.NextStart = time.Time{} })
-	}
-}
-
-// exited records a QEMU that ended on its own.
-func (g *Guest) exited(p *proc) {
+// exited records a QEMU that ended on its own and returns the run's
+// error: nil for exit status 0, the guest having powered itself off.
+func (g *Guest) exited(p *proc) error {
 	how := describeExit(p.waitErr)
 	msg := strings.TrimSpace(string(p.stderr.Bytes()))
 	p.mon.close()
+	var err error
 	g.mu.Lock()
 	g.cur = nil
-	g.st.PID, g.st.LastExit, g.st.QMPStatus = 0, how, ""
+	g.st.State, g.st.PID, g.st.LastExit, g.st.QMPStatus = StateStopped, 0, how, ""
 	if p.waitErr != nil {
+		g.st.State = StateFailed
 		g.st.LastErrorAt = time.Now()
 		g.st.LastError = "QEMU " + how
 		if msg != "" {
 			g.st.LastError += ": " + lastLine(msg)
 		}
+		err = fmt.Errorf("%s: %w", g.st.LastError, p.waitErr)
 	}
 	g.mu.Unlock()
 	os.Remove(g.spec.Paths().PID)
 	g.log.Warn("QEMU exited", "how", how, "ran", time.Since(p.start).Round(time.Millisecond))
+	return err
 }
 
 // startOnce prepares the guest's files, starts QEMU paused, checks it
 // through QMP and lets the CPUs run.
-func (g *Guest) startOnce() (*proc, error) {
+func (g *Guest) startOnce(startCtx context.Context, r *run) (*proc, error) {
 	start := time.Now()
 	g.update(func(st *Status) { st.State = StateStarting })
 	s := g.spec
@@ -349,12 +373,12 @@ func (g *Guest) startOnce() (*proc, error) {
 	if err := os.MkdirAll(paths.Dir, 0o750); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.opts.StartTimeout)
+	ctx, cancel := context.WithTimeout(startCtx, g.opts.StartTimeout)
 	defer cancel()
 	go func() {
 		// Stop during a slow start must not wait for the start to finish.
 		select {
-		case <-g.stop:
+		case <-r.stop:
 			cancel()
 		case <-ctx.Done():
 		}

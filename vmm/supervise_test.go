@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// fakeGuest is a guest run by the fake QEMU in mode.
-func fakeGuest(t *testing.T, mode string, policy Restart, opts Options) *Guest {
+// fakeGuest is a guest run by the fake QEMU in mode; policy only goes
+// into its spec: restarting is the workload pool's.
+func fakeGuest(t *testing.T, mode string, policy string, opts Options) *Guest {
 	t.Helper()
 	t.Setenv(fakeQEMUEnv, mode)
 	// Under -race a process sleeps a second before exiting; the fake QEMU
@@ -30,9 +31,6 @@ func fakeGuest(t *testing.T, mode string, policy Restart, opts Options) *Guest {
 	if opts.Host == nil {
 		opts.Host = func() Host { return Host{} }
 	}
-	if opts.Backoff == (Backoff{}) {
-		opts.Backoff = Backoff{Min: 10 * time.Millisecond, Max: 40 * time.Millisecond, Stable: time.Hour}
-	}
 	if opts.QMPTimeout == 0 {
 		opts.QMPTimeout = 500 * time.Millisecond
 	}
@@ -47,54 +45,45 @@ func fakeGuest(t *testing.T, mode string, policy Restart, opts Options) *Guest {
 	return g
 }
 
-func TestSupervisePolicies(t *testing.T) {
+// TestRunEnds: a run that ends on its own closes Done, says how in Err
+// and the status, and the same guest starts again.
+func TestRunEnds(t *testing.T) {
 	for _, tc := range []struct {
-		policy       Restart
 		mode         string
-		restarts     bool // keeps restarting
 		final        State
 		lastExit     string
 		lastErrorHas string
 	}{
-		{RestartAlways, "crash", true, "", "exit status 1", "QEMU exit status 1"},
-		{RestartAlways, "poweroff", true, "", "exit status 0", ""},
-		{RestartOnFailure, "crash", true, "", "exit status 1", "QEMU exit status 1"},
-		{RestartOnFailure, "poweroff", false, StateStopped, "exit status 0", ""},
-		{RestartNever, "crash", false, StateFailed, "exit status 1", "QEMU exit status 1"},
-		{RestartNever, "poweroff", false, StateStopped, "exit status 0", ""},
+		{"crash", StateFailed, "exit status 1", "QEMU exit status 1"},
+		{"poweroff", StateStopped, "exit status 0", ""},
 	} {
-		t.Run(string(tc.policy)+"/"+tc.mode, func(t *testing.T) {
-			g := fakeGuest(t, tc.mode, tc.policy, Options{})
-			if err := g.Start(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if tc.restarts {
-				waitFor(t, 10*time.Second, "three restarts", func() bool { return g.Status().Restarts >= 3 })
-			} else {
+		t.Run(tc.mode, func(t *testing.T) {
+			g := fakeGuest(t, tc.mode, "never", Options{})
+			for run := 1; run <= 2; run++ {
+				if err := g.Start(context.Background()); err != nil {
+					t.Fatalf("start %d: %v", run, err)
+				}
 				select {
 				case <-g.Done():
 				case <-time.After(10 * time.Second):
-					t.Fatalf("supervision did not end: %+v", g.Status())
+					t.Fatalf("run %d did not end: %+v", run, g.Status())
 				}
-			}
-			st := g.Status()
-			if tc.final != "" && st.State != tc.final {
-				t.Errorf("state %s, want %s", st.State, tc.final)
-			}
-			if !tc.restarts && st.Restarts != 0 {
-				t.Errorf("%d restarts, want none", st.Restarts)
-			}
-			if st.LastExit != tc.lastExit {
-				t.Errorf("last exit %q, want %q", st.LastExit, tc.lastExit)
-			}
-			if tc.lastErrorHas != "" && !strings.Contains(st.LastError, tc.lastErrorHas) {
-				t.Errorf("last error %q, want it to contain %q", st.LastError, tc.lastErrorHas)
+				st := g.Status()
+				if st.State != tc.final || st.LastExit != tc.lastExit || st.PID != 0 {
+					t.Errorf("run %d: %+v, want state %s, last exit %q", run, st, tc.final, tc.lastExit)
+				}
+				if err := g.Err(); (err != nil) != (tc.lastErrorHas != "") || err != nil && !strings.Contains(err.Error(), tc.lastErrorHas) {
+					t.Errorf("run %d: Err = %v, want one with %q", run, err, tc.lastErrorHas)
+				}
+				if tc.lastErrorHas != "" && !strings.Contains(st.LastError, tc.lastErrorHas) {
+					t.Errorf("last error %q, want it to contain %q", st.LastError, tc.lastErrorHas)
+				}
 			}
 			if err := g.Stop(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if st := g.Status(); st.State != StateStopped && st.State != StateFailed {
-				t.Errorf("after Stop: %s", st.State)
+			if st := g.Status(); st.State != tc.final {
+				t.Errorf("Stop of an ended guest changed its state to %s", st.State)
 			}
 		})
 	}
@@ -107,7 +96,7 @@ func TestStopPaths(t *testing.T) {
 		{"deaf", "kill"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			g := fakeGuest(t, tc.mode, RestartAlways, Options{})
+			g := fakeGuest(t, tc.mode, "always", Options{})
 			if err := g.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +120,7 @@ func TestStopPaths(t *testing.T) {
 // A stop whose context ends early cuts the powerdown grace period short,
 // but QEMU is still ended.
 func TestStopContextShortensGrace(t *testing.T) {
-	g := fakeGuest(t, "ignore", RestartAlways, Options{})
+	g := fakeGuest(t, "ignore", "always", Options{})
 	g.spec.ShutdownTimeout = time.Hour
 	if err := g.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -149,7 +138,7 @@ func TestStopContextShortensGrace(t *testing.T) {
 }
 
 func TestStartFailureCarriesQEMUError(t *testing.T) {
-	g := fakeGuest(t, "fail", RestartNever, Options{})
+	g := fakeGuest(t, "fail", "never", Options{})
 	err := g.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "Could not open 'x'") {
 		t.Fatalf("Start: %v", err)
@@ -160,40 +149,8 @@ func TestStartFailureCarriesQEMUError(t *testing.T) {
 	}
 }
 
-func TestStartFailureIsRetried(t *testing.T) {
-	g := fakeGuest(t, "fail", RestartAlways, Options{})
-	if err := g.Start(context.Background()); err == nil {
-		t.Fatal("Start succeeded")
-	}
-	waitFor(t, 10*time.Second, "retries", func() bool { return g.Status().Restarts >= 2 })
-	start := time.Now()
-	g.Stop(context.Background())
-	if st := g.Status(); st.State != StateStopped || time.Since(start) > time.Second {
-		t.Errorf("stop during retries: %+v after %v", st, time.Since(start))
-	}
-}
-
-func TestStopDuringBackoffIsImmediate(t *testing.T) {
-	g := fakeGuest(t, "crash", RestartAlways, Options{Backoff: Backoff{Min: time.Hour, Max: time.Hour, Stable: time.Hour}})
-	if err := g.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 5*time.Second, "backoff", func() bool { return g.Status().State == StateBackoff })
-	if next := g.Status().NextStart; time.Until(next) < 59*time.Minute {
-		t.Errorf("next start %v, want in an hour", next)
-	}
-	start := time.Now()
-	g.Stop(context.Background())
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("stop in backoff took %v", took)
-	}
-	if st := g.Status(); st.State != StateStopped {
-		t.Errorf("state %s", st.State)
-	}
-}
-
 func TestQMPSilentQEMUTimesOut(t *testing.T) {
-	g := fakeGuest(t, "silent", RestartNever, Options{QMPTimeout: 200 * time.Millisecond})
+	g := fakeGuest(t, "silent", "never", Options{QMPTimeout: 200 * time.Millisecond})
 	start := time.Now()
 	err := g.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "QMP handshake: no answer in 200ms") {
@@ -232,13 +189,26 @@ func (c *countingProcs) Wait(cmd *exec.Cmd) error {
 	return err
 }
 
+// runs starts g n times, each run once the last one ended, as the
+// workload pool restarts a guest that keeps crashing.
+func runs(t *testing.T, g *Guest, n int) {
+	t.Helper()
+	for i := range n {
+		if err := g.Start(context.Background()); err != nil {
+			t.Fatalf("start %d: %v", i+1, err)
+		}
+		select {
+		case <-g.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("run %d did not end", i+1)
+		}
+	}
+}
+
 func TestChildrenGoThroughProcs(t *testing.T) {
 	procs := &countingProcs{pids: map[int]bool{}}
-	g := fakeGuest(t, "crash", RestartAlways, Options{Procs: procs})
-	if err := g.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "two restarts", func() bool { return g.Status().Restarts >= 2 })
+	g := fakeGuest(t, "crash", "always", Options{Procs: procs})
+	runs(t, g, 3)
 	g.Stop(context.Background())
 	procs.mu.Lock()
 	defer procs.mu.Unlock()
@@ -248,10 +218,8 @@ func TestChildrenGoThroughProcs(t *testing.T) {
 }
 
 func TestSerialAcrossRestarts(t *testing.T) {
-	g := fakeGuest(t, "crash", RestartAlways, Options{})
-	if err := g.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	g := fakeGuest(t, "crash", "always", Options{})
+	runs(t, g, 3)
 	waitFor(t, 10*time.Second, "three consoles in the ring", func() bool {
 		return strings.Count(string(g.Serial()), "fake guest: console up") >= 3
 	})
@@ -267,7 +235,7 @@ func TestSerialAcrossRestarts(t *testing.T) {
 
 func TestCheckFailureStartsNothing(t *testing.T) {
 	procs := &countingProcs{pids: map[int]bool{}}
-	g := fakeGuest(t, "obey", RestartAlways, Options{Procs: procs})
+	g := fakeGuest(t, "obey", "always", Options{Procs: procs})
 	g.spec.Boot = "x"
 	if err := g.Start(context.Background()); err == nil || !strings.Contains(err.Error(), `boot "x"`) {
 		t.Fatalf("Start: %v", err)
@@ -279,7 +247,7 @@ func TestCheckFailureStartsNothing(t *testing.T) {
 }
 
 func TestStatusJSON(t *testing.T) {
-	g := fakeGuest(t, "obey", RestartAlways, Options{})
+	g := fakeGuest(t, "obey", "always", Options{})
 	if err := g.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

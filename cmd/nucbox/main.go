@@ -28,8 +28,7 @@ func main() {
 	// marks it with its init pipe, and it must reach the init subcommand.
 	if os.Getpid() == 1 && os.Getenv("_LIBCONTAINER_INITPIPE") == "" {
 		// Never returns: PID 1 must not exit.
-		boot.Version = version
-		boot.Main()
+		boot.Main(version)
 	}
 	if err := newRootCmd().Execute(); err != nil {
 		// Commands that already explained themselves return errSilent.

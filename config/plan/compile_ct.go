@@ -7,7 +7,6 @@ import (
 
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/containers"
-	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
 )
 
@@ -33,7 +32,7 @@ func (b *compiler) container(ct config.Container) containers.Spec {
 		Memory:      int64(ct.Memory),
 		CPUs:        ct.CPUs,
 		PIDs:        ct.PIDs,
-		Restart:     vmm.Restart(ct.Restart),
+		Restart:     string(ct.Restart),
 		StopTimeout: ct.StopTimeout.Std(),
 	}
 	ref, err := config.ParseImage(ct.Image)

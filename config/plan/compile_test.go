@@ -95,7 +95,7 @@ func TestCompileExamples(t *testing.T) {
 				VNC:             &vnc,
 				CloudInit:       &vmm.CloudInit{UserData: "#cloud-config\npassword: ubuntu\nchpasswd: {expire: false}\nssh_pwauth: true\n"},
 				DNS:             []netip.Addr{addr("192.168.1.1")},
-				Restart:         vmm.RestartAlways,
+				Restart:         "always",
 				ShutdownTimeout: 90 * time.Second,
 			}},
 			Containers: []containers.Spec{
@@ -107,7 +107,7 @@ func TestCompileExamples(t *testing.T) {
 					Memory:      256 << 20,
 					CPUs:        0.5,
 					Volumes:     []containers.Volume{{Source: "/var/lib/nucbox/web/html", Target: "/usr/share/nginx/html", ReadOnly: true}},
-					Restart:     vmm.RestartOnFailure,
+					Restart:     "on-failure",
 					StopTimeout: 10 * time.Second,
 				},
 				{
@@ -120,7 +120,7 @@ func TestCompileExamples(t *testing.T) {
 					Memory:      1 << 30,
 					PIDs:        512,
 					Volumes:     []containers.Volume{{Source: "/var/lib/nucbox/db/data", Target: "/var/lib/postgresql/data"}},
-					Restart:     vmm.RestartOnFailure,
+					Restart:     "on-failure",
 					StopTimeout: 30 * time.Second,
 				},
 			},

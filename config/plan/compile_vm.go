@@ -27,7 +27,7 @@ func (b *compiler) vm(vm config.VM, dns []netip.Addr) (vmm.Spec, []vswitch.Port)
 		Append:          vm.Append,
 		Boot:            vm.Boot,
 		DNS:             slices.Clone(dns),
-		Restart:         vmm.Restart(vm.Restart),
+		Restart:         string(vm.Restart),
 		ShutdownTimeout: vm.ShutdownTimeout.Std(),
 	}
 	for _, d := range vm.Disks {

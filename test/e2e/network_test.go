@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nucbox/nucbox/boot"
+	"github.com/nucbox/nucbox/boot/box"
 	"github.com/nucbox/nucbox/test/harness"
 )
 
@@ -26,10 +26,10 @@ func withDebianIPTools() harness.ImageOption {
 }
 
 // networkOf decodes the network part of a ready summary.
-func networkOf(t testing.TB, ri harness.ReadyInfo) boot.NetworkSummary {
+func networkOf(t testing.TB, ri harness.ReadyInfo) box.NetworkSummary {
 	t.Helper()
 	var s struct {
-		Network *boot.NetworkSummary `json:"network"`
+		Network *box.NetworkSummary `json:"network"`
 	}
 	if err := json.Unmarshal([]byte(ri.Line), &s); err != nil {
 		t.Fatalf("ready summary: %v", err)

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/nucbox/nucbox/boot"
+	"github.com/nucbox/nucbox/boot/box"
 )
 
 // Console patterns of the boot contract. They are not anchored at the start
@@ -29,11 +29,11 @@ const (
 	ShellPromptPattern = `[#$] `
 )
 
-// ReadyInfo is the JSON summary PID 1 prints on its ready line: the boot
-// package's own Summary type, so the two cannot drift apart, plus the
+// ReadyInfo is the JSON summary PID 1 prints on its ready line: the box
+// supervisor's own Summary type, so the two cannot drift apart, plus the
 // decoded object for fields a test wants before they have a Go name.
 type ReadyInfo struct {
-	boot.Summary
+	box.Summary
 	Raw  map[string]any `json:"-"`
 	Line string         `json:"-"` // the JSON text as printed
 }

@@ -1,0 +1,71 @@
+package box
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/boot/workload"
+	"github.com/nucbox/nucbox/config"
+)
+
+// TestPrepareTLSShowsTokenOnce: a generated token is printed on the
+// console at first boot only, and never goes into the log ring that the
+// API serves.
+func TestPrepareTLSShowsTokenOnce(t *testing.T) {
+	var out bytes.Buffer
+	log := &testLog{}
+	b := New(Options{Logf: log.logf, ConsoleOnly: func(text string) { out.WriteString(text + "\n") }, Stages: []Stage{}})
+	cfg := &config.Config{Hostname: "lab1", StateDir: filepath.Join(t.TempDir(), "state"), API: config.API{Listen: ":8443"}}
+	first, err := b.prepareTLS(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), first.token) || len(first.fingerprint) != 95 {
+		t.Errorf("first boot: token not shown or bad fingerprint %q:\n%s", first.fingerprint, out.String())
+	}
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.Contains(l, first.token) {
+			t.Errorf("token in the log ring: %q", l)
+		}
+	}
+	out.Reset()
+	second, err := b.prepareTLS(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.token != first.token || second.fingerprint != first.fingerprint {
+		t.Error("second boot: token or certificate changed")
+	}
+	if strings.Contains(out.String(), first.token) {
+		t.Errorf("second boot printed the token again:\n%s", out.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(cfg.StateDir, api.TokenFile)); strings.TrimSpace(string(b)) != first.token {
+		t.Error("token file does not hold the token")
+	}
+
+	cfg.API.Token = "configured-token-0123456789"
+	third, err := b.prepareTLS(cfg)
+	if err != nil || third.token != cfg.API.Token {
+		t.Errorf("a token in the config must win: %v %q", err, third.token)
+	}
+}
+
+func TestVMWorkload(t *testing.T) {
+	started := time.Unix(1000, 0)
+	w := apiWorkload(workload.Status{Kind: "vm", Name: "u1", State: workload.StateRunning, PID: 42, Started: started, Restarts: 2,
+		LastError: "x", Details: map[string]string{"accel": "tcg", "vnc_port": "5901"}})
+	if w.Kind != "vm" || w.Name != "u1" || w.State != "running" || w.PID != 42 || !w.Started.Equal(started) || w.Restarts != 2 || w.LastError != "x" {
+		t.Errorf("workload %+v", w)
+	}
+	if w.Details["accel"] != "tcg" || w.Details["vnc_port"] != "5901" {
+		t.Errorf("details %v", w.Details)
+	}
+	if w := apiWorkload(workload.Status{Kind: "vm", Name: "u2", State: workload.StateFailed}); w.Details != nil {
+		t.Errorf("empty details should be left out: %v", w.Details)
+	}
+}

@@ -1,0 +1,60 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+
+	"github.com/nucbox/nucbox/vmm"
+)
+
+// VM is a QEMU guest as a Workload: its output is the serial console,
+// and it has a console.
+func VM(g *vmm.Guest) Workload { return vmWorkload{g} }
+
+type vmWorkload struct{ g *vmm.Guest }
+
+func (v vmWorkload) Start(ctx context.Context) error { return v.g.Start(ctx) }
+func (v vmWorkload) Done() <-chan struct{}           { return v.g.Done() }
+func (v vmWorkload) Err() error                      { return v.g.Err() }
+func (v vmWorkload) Stop(ctx context.Context) error  { return v.g.Stop(ctx) }
+func (v vmWorkload) Status() Status                  { return vmStatus(v.g.Status()) }
+func (v vmWorkload) Logs() []byte                    { return v.g.Serial() }
+
+func (v vmWorkload) Follow() ([]byte, <-chan []byte, func()) { return v.g.FollowSerial() }
+
+func (v vmWorkload) OpenConsole() (io.ReadWriteCloser, error) {
+	c, err := v.g.OpenConsole()
+	if errors.Is(err, vmm.ErrNotRunning) {
+		return nil, ErrNotRunning
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// vmStatus is a guest's status in the one status type.
+func vmStatus(s vmm.Status) Status {
+	st := Status{
+		Name: s.Name, State: State(s.State), PID: s.PID, Started: s.Started, StartupTime: s.StartupTime,
+		LastExit: s.LastExit, LastError: s.LastError, LastErrorAt: s.LastErrorAt, Brief: string(s.Accel),
+	}
+	add := func(k, v string) {
+		if st.Details == nil {
+			st.Details = map[string]string{}
+		}
+		st.Details[k] = v
+	}
+	if s.Accel != "" {
+		add("accel", string(s.Accel))
+	}
+	if s.VNCPort > 0 {
+		add("vnc_port", strconv.Itoa(s.VNCPort))
+	}
+	if s.QMPStatus != "" {
+		add("qmp_status", s.QMPStatus)
+	}
+	return st
+}

@@ -1,0 +1,171 @@
+package vmmtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A test binary doubles as a fake qemu-system-x86_64 when
+// NUCBOX_FAKE_QEMU names a behaviour (see RunFakeQEMU). It speaks enough
+// QMP for vmm (greeting, capabilities, query-status, cont,
+// system_powerdown, quit) and prints a console line, so that restart
+// policies, backoff and every shutdown path are tested in milliseconds
+// and without QEMU installed.
+//
+// Behaviours:
+//
+//	obey        powers off (exit 0) on system_powerdown
+//	ignore      ignores system_powerdown; exits on quit
+//	deaf        stops answering QMP once running: only SIGKILL ends it
+//	crash       exits 1 shortly after cont
+//	poweroff    exits 0 shortly after cont (the guest shut itself down)
+//	fail        prints a QEMU-style error and exits 1 at once
+//	silent      accepts QMP connections but never greets
+const FakeQEMUEnv = "NUCBOX_FAKE_QEMU"
+
+// RunFakeQEMU makes this process the fake QEMU when FakeQEMUEnv names a
+// behaviour: it runs it and exits. Call it first in TestMain.
+func RunFakeQEMU() {
+	if mode := os.Getenv(FakeQEMUEnv); mode != "" {
+		os.Exit(FakeQEMU(mode, os.Args[1:]))
+	}
+}
+
+// FakeQEMU runs the fake QEMU in mode with QEMU's arguments and returns
+// its exit status.
+func FakeQEMU(mode string, args []string) int {
+	var sock string
+	paused := false
+	for i, a := range args {
+		if a == "-qmp" && i+1 < len(args) {
+			v := strings.TrimPrefix(args[i+1], "unix:")
+			v = strings.ReplaceAll(v, ",,", "\x00")
+			v, _, _ = strings.Cut(v, ",")
+			sock = strings.ReplaceAll(v, "\x00", ",")
+		}
+		if a == "-S" {
+			paused = true
+		}
+	}
+	if mode == "fail" {
+		fmt.Fprintln(os.Stderr, "qemu-system-x86_64: -drive file=x: Could not open 'x': No such file or directory")
+		return 1
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake qemu:", err)
+		return 1
+	}
+	q := &fakeMachine{mode: mode, running: !paused, exit: make(chan int, 1)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			q.serve(c)
+		}
+	}()
+	code := <-q.exit
+	ln.Close()
+	os.Remove(sock)
+	return code
+}
+
+type fakeMachine struct {
+	mode    string
+	mu      sync.Mutex
+	running bool
+	exit    chan int
+}
+
+func (q *fakeMachine) end(code int) {
+	select {
+	case q.exit <- code:
+	default:
+	}
+}
+
+func (q *fakeMachine) serve(c net.Conn) {
+	defer c.Close()
+	if q.mode == "silent" {
+		time.Sleep(time.Hour)
+	}
+	var wmu sync.Mutex
+	send := func(v any) {
+		b, _ := json.Marshal(v)
+		wmu.Lock()
+		c.Write(append(b, '\r', '\n'))
+		wmu.Unlock()
+	}
+	event := func(name string, data map[string]any) {
+		now := time.Now()
+		send(map[string]any{"event": name, "data": data,
+			"timestamp": map[string]int64{"seconds": now.Unix(), "microseconds": int64(now.Nanosecond() / 1000)}})
+	}
+	send(map[string]any{"QMP": map[string]any{
+		"version":      map[string]any{"qemu": map[string]int{"major": 7, "minor": 2, "micro": 99}, "package": "fake"},
+		"capabilities": []string{"oob"},
+	}})
+	// A decoder, not a line scanner: like QEMU, commands are a JSON
+	// stream, and go-qemu sends them without a newline.
+	dec := json.NewDecoder(c)
+	for {
+		var cmd struct {
+			Execute string `json:"execute"`
+			ID      any    `json:"id"`
+		}
+		if err := dec.Decode(&cmd); err != nil {
+			return
+		}
+		ok := map[string]any{"return": map[string]any{}, "id": cmd.ID}
+		switch cmd.Execute {
+		case "qmp_capabilities":
+			send(ok)
+		case "query-status":
+			q.mu.Lock()
+			st := "prelaunch"
+			if q.running {
+				st = "running"
+			}
+			q.mu.Unlock()
+			send(map[string]any{"return": map[string]any{"status": st, "running": st == "running"}, "id": cmd.ID})
+			if q.mode == "deaf" && st == "running" {
+				time.Sleep(time.Hour)
+			}
+		case "cont":
+			q.mu.Lock()
+			q.running = true
+			q.mu.Unlock()
+			send(ok)
+			event("RESUME", nil)
+			fmt.Println("fake guest: console up")
+			switch q.mode {
+			case "crash":
+				go func() { time.Sleep(20 * time.Millisecond); q.end(1) }()
+			case "poweroff":
+				go func() { time.Sleep(20 * time.Millisecond); q.end(0) }()
+			}
+		case "system_powerdown":
+			send(ok)
+			event("POWERDOWN", nil)
+			if q.mode == "obey" {
+				fmt.Println("fake guest: powering off")
+				event("SHUTDOWN", map[string]any{"guest": true, "reason": "guest-shutdown"})
+				go func() { time.Sleep(10 * time.Millisecond); q.end(0) }()
+			}
+		case "quit":
+			send(ok)
+			event("SHUTDOWN", map[string]any{"guest": false, "reason": "host-qmp-quit"})
+			q.end(0)
+			return
+		default:
+			send(map[string]any{"error": map[string]string{"class": "CommandNotFound", "desc": "The command " + cmd.Execute + " has not been found"}, "id": cmd.ID})
+		}
+	}
+}
