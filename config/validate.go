@@ -157,19 +157,7 @@ func (ck *checker) uplink() {
 		}
 	}
 	ck.vlanID("uplink.native-vlan", u.NativeVLAN)
-	seen := map[int]string{}
-	for i, v := range u.VLANs {
-		p := fmt.Sprintf("uplink.vlans[%d]", i)
-		switch {
-		case !ck.vlanID(p, v):
-		case v == u.NativeVLAN:
-			ck.add(p, "VLAN %d is the uplink's native (untagged) VLAN; do not list it among the tagged ones", v)
-		case seen[v] != "":
-			ck.add(p, "VLAN %d is already listed at %s", v, ck.loc.ref(seen[v]))
-		default:
-			seen[v] = p
-		}
-	}
+	ck.taggedVLANs("uplink.vlans", u.VLANs, u.NativeVLAN, "uplink")
 	addrVLANs := map[int]string{}
 	var natNets []natNet
 	for i, a := range u.Addresses {
@@ -560,19 +548,7 @@ func (ck *checker) nics(p, workload string, nics []NIC, linkName func(string, in
 			}
 			ck.vlanID(np+".native", n.Native)
 		}
-		seen := map[int]string{}
-		for j, v := range n.Trunk {
-			tp := fmt.Sprintf("%s.trunk[%d]", np, j)
-			switch {
-			case !ck.vlanID(tp, v):
-			case v == n.Native:
-				ck.add(tp, "VLAN %d is the trunk's native (untagged) VLAN; do not list it among the tagged ones", v)
-			case seen[v] != "":
-				ck.add(tp, "VLAN %d is already listed at %s", v, ck.loc.ref(seen[v]))
-			default:
-				seen[v] = tp
-			}
-		}
+		ck.taggedVLANs(np+".trunk", n.Trunk, n.Native, "trunk")
 		if n.VLAN == 0 && len(n.Trunk) == 0 && n.Native == 0 {
 			ck.add(np+".vlan", "required: an access VLAN or a trunk")
 		}
@@ -646,5 +622,24 @@ func (ck *checker) api() {
 	}
 	if a.Token != "" && (len(a.Token) < 16 || strings.ContainsAny(a.Token, " \t\r\n")) {
 		ck.add("api.token", "the token must be at least 16 characters without white space (or leave it out to generate one)")
+	}
+}
+
+// taggedVLANs checks a list of VLANs carried tagged on a port (the uplink,
+// or a trunk NIC): valid ids, each once, and not the port's own untagged
+// VLAN.
+func (ck *checker) taggedVLANs(path string, vlans []int, native int, port string) {
+	seen := map[int]string{}
+	for i, v := range vlans {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case !ck.vlanID(p, v):
+		case v == native:
+			ck.add(p, "VLAN %d is the %s's native (untagged) VLAN; do not list it among the tagged ones", v, port)
+		case seen[v] != "":
+			ck.add(p, "VLAN %d is already listed at %s", v, ck.loc.ref(seen[v]))
+		default:
+			seen[v] = p
+		}
 	}
 }
