@@ -2,6 +2,7 @@ package boot
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/nucbox/nucbox/internal/configsig"
 )
 
 // DefaultConfigPath is the config baked into the image.
@@ -82,10 +85,36 @@ func configSources(c Cmdline, lastGoodPath string) ([]configSource, error) {
 
 // cmdlineSource parses nucbox.config=: a path, file://PATH, or an http(s)
 // URL whose ${mac}, ${uuid} and ${hostname} are filled in at fetch time.
-// nucbox.config.sha256= pins the config's content, whatever its source;
-// plain http needs that pin, since anyone on the path could otherwise
-// hand the box a config of their choosing.
+// The image's config key, when it has one, applies to URLs.
 func cmdlineSource(c Cmdline, spec string) (configSource, error) {
+	key, err := readConfigKey(configsig.PublicKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	return cmdlineSourceWithKey(c, spec, key)
+}
+
+// readConfigKey reads the image's config key (configsig.PublicKeyPath),
+// nil when the image has none. A key file that is there but unusable is
+// an error, not the absence of a key: the box would otherwise take
+// unsigned configs its builder meant it to refuse.
+func readConfigKey(path string) (ed25519.PublicKey, error) {
+	k, err := configsig.ReadPublicKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config key: %w", err)
+	}
+	return k, nil
+}
+
+// cmdlineSourceWithKey is cmdlineSource with the config key given.
+// nucbox.config.sha256= pins the config's content, whatever its source.
+// With a key, a config from a URL is used only with a valid signature
+// from the URL's .sig. Plain http needs the pin or the key, since anyone
+// on the path could otherwise hand the box a config of their choosing.
+func cmdlineSourceWithKey(c Cmdline, spec string, key ed25519.PublicKey) (configSource, error) {
 	pin, err := configPin(c)
 	if err != nil {
 		return nil, err
@@ -108,12 +137,19 @@ func cmdlineSource(c Cmdline, spec string) (configSource, error) {
 			}
 			timeout = d
 		}
-		if scheme == "http" && pin == "" {
+		if scheme == "http" && pin == "" && key == nil {
 			return nil, fmt.Errorf("nucbox.config=%s: plain http can be read and changed by anyone on the network: "+
-				"add %s=<the config's SHA-256, from sha256sum> to the kernel command line, or serve the config over https", spec, pinParam)
+				"add %s=<the config's SHA-256, from sha256sum> to the kernel command line, "+
+				"build the image with --config-key and serve signed configs (nucbox config sign), "+
+				"or serve the config over https", spec, pinParam)
+		}
+		if key != nil {
+			if _, err := configsig.SignatureURL(mustExpand(spec)); err != nil {
+				return nil, fmt.Errorf("nucbox.config=%s: %w", spec, err)
+			}
 		}
 		bootif, _ := c.Get("BOOTIF")
-		return &urlSource{template: spec, timeout: timeout, bootif: bootif, pin: pin}, nil
+		return &urlSource{template: spec, timeout: timeout, bootif: bootif, pin: pin, key: key}, nil
 	default:
 		return nil, fmt.Errorf("nucbox.config=%s: unsupported source %q (use a path or an http(s) URL)", spec, scheme)
 	}
@@ -127,6 +163,13 @@ var templateVars = []string{"mac", "uuid", "hostname"}
 func checkTemplate(tmpl string) error {
 	_, err := expandTemplate(tmpl, func(string) string { return "x" })
 	return err
+}
+
+// mustExpand fills a checked template with placeholders, for checks of
+// the URL's shape at parse time.
+func mustExpand(tmpl string) string {
+	s, _ := expandTemplate(tmpl, func(string) string { return "x" })
+	return s
 }
 
 // expandTemplate replaces ${name} with value(name), path-escaped so a
@@ -170,6 +213,8 @@ type urlSource struct {
 	bootif string
 	// pin is nucbox.config.sha256=, lower-case hex; empty pins nothing.
 	pin string
+	// key is the image's config key; nil asks for no signature.
+	key ed25519.PublicKey
 
 	// lease and get are the network and HTTP steps, replaceable in tests.
 	lease func(ctx context.Context, bootif string) (bootLease, error)
@@ -216,7 +261,16 @@ func (u *urlSource) Fetch(ctx context.Context) (string, []byte, error) {
 			if err := checkPin(target, data, u.pin); err != nil {
 				return target, nil, err
 			}
-			return target, data, nil
+			if u.key == nil {
+				return target, data, nil
+			}
+			var final bool
+			if final, err = u.checkSignature(ctx, get, target, data); err == nil {
+				return target, data, nil
+			}
+			if final {
+				return target, nil, err
+			}
 		}
 		last = err
 		Logf("config: %s: attempt %d: %v; retrying in %s", target, attempt, err, wait)
@@ -227,6 +281,38 @@ func (u *urlSource) Fetch(ctx context.Context) (string, []byte, error) {
 		}
 		wait = min(2*wait, 8*time.Second)
 	}
+}
+
+// checkSignature fetches target's signature and verifies data with it.
+// final reports an error that retrying cannot mend: a signature that the
+// server does not have, or that is wrong. A failure to fetch it (the
+// network, a server error) is worth another attempt.
+func (u *urlSource) checkSignature(ctx context.Context, get func(context.Context, string) ([]byte, error), target string, data []byte) (final bool, err error) {
+	sigURL, err := configsig.SignatureURL(target)
+	if err != nil {
+		return true, fmt.Errorf("%s: %w", target, err)
+	}
+	fp := configsig.Fingerprint(u.key)
+	sign := fmt.Sprintf("sign it with the private key of the image's --config-key (nucbox config sign --key %s CONFIG) "+
+		"and serve CONFIG%s beside it", configsig.PrivateKeyName, configsig.Suffix)
+	sig, err := get(ctx, sigURL)
+	var se *httpStatusError
+	switch {
+	case errors.As(err, &se) && (se.code == http.StatusNotFound || se.code == http.StatusGone):
+		return true, fmt.Errorf("%s: no signature at %s (%v): this image takes configs from a URL only when they are signed with its config key %s; %s: not using it",
+			target, sigURL, err, fp, sign)
+	case err != nil:
+		return false, fmt.Errorf("signature %s: %w", sigURL, err)
+	}
+	switch err := configsig.Verify(u.key, data, sig); {
+	case errors.Is(err, configsig.ErrBadSignature):
+		return true, fmt.Errorf("%s: the signature %s does not match: the config was changed after it was signed, or signed with another key than the image's %s; %s: not using it",
+			target, sigURL, fp, sign)
+	case err != nil:
+		return true, fmt.Errorf("%s: %s: %v; %s: not using it", target, sigURL, err, sign)
+	}
+	Logf("config: %s: signature verified with the image's config key %s", target, fp)
+	return false, nil
 }
 
 // httpGet fetches one URL with a bounded time and size.
@@ -244,7 +330,7 @@ func httpGet(ctx context.Context, target string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %s", resp.Status)
+		return nil, &httpStatusError{code: resp.StatusCode, status: resp.Status}
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxConfigBytes+1))
 	if err != nil {
@@ -255,6 +341,14 @@ func httpGet(ctx context.Context, target string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// httpStatusError is an answer other than 200 OK.
+type httpStatusError struct {
+	code   int
+	status string
+}
+
+func (e *httpStatusError) Error() string { return "HTTP " + e.status }
 
 // configClient fetches config URLs: http.DefaultClient's transport, and
 // no redirect from https to http, which would give up the protection the

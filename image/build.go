@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/internal/configsig"
 	"github.com/nucbox/nucbox/internal/kmod"
 )
 
@@ -31,6 +32,11 @@ type Options struct {
 	// AllowInvalidConfig bakes in a config that fails validation, for
 	// images that test the boot failure path.
 	AllowInvalidConfig bool
+	// ConfigKey is a public key file (configsig's PEM) baked in at
+	// configsig.PublicKeyPath: the box then takes a config from a URL
+	// only with a valid signature beside it, and over plain http too. A
+	// private key is refused.
+	ConfigKey string
 
 	// Kernel is the kernel image, copied to OutDir/vmlinuz. An x86
 	// bzImage is checked against the modules directory's release.
@@ -122,6 +128,9 @@ type Result struct {
 	Modules []string
 	// Builtin are requested modules the kernel already contains.
 	Builtin []string
+	// ConfigKey is the fingerprint of the baked-in config key, "" for
+	// none.
+	ConfigKey string
 
 	// Boot media, when asked for: their paths ("" when not built).
 	UKI, Disk, PXEDir   string
@@ -153,6 +162,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := o.checkMedia(); err != nil {
 		return nil, err
 	}
+	configKey, err := o.readConfigKey()
+	if err != nil {
+		return nil, err
+	}
 	steps := buildSteps
 	for _, on := range []bool{o.UKI, o.DiskSize > 0, o.PXE} {
 		if on {
@@ -166,6 +179,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	cfgModules, cfg, err := addConfig(t, o, p)
 	if err != nil {
 		return nil, err
+	}
+	keyFP, err := addConfigKey(t, o, configKey)
+	if err != nil {
+		return nil, err
+	}
+	if keyFP != "" {
+		p.printf("          key       %s (%s): a config from a URL needs a valid signature\n", o.ConfigKey, keyFP)
 	}
 
 	db, err := openModules(o.ModulesDir)
@@ -255,6 +275,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		KernelVersion: kver,
 		Modules:       set.Names(),
 		Builtin:       set.Builtin,
+		ConfigKey:     keyFP,
 	}
 	initrd, err := writeInitramfs(ctx, t, o.OutDir, o.Compression, p, res)
 	if err != nil {
@@ -474,6 +495,9 @@ func addExtras(t *tree, o Options) (bins, libs, files int, err error) {
 	}
 	sort.Strings(dsts)
 	for _, d := range dsts {
+		if path.Clean("/"+d) == configsig.PublicKeyPath {
+			return 0, 0, 0, fmt.Errorf("file %s: give the config key as ConfigKey (--config-key), which is checked to be a public key", d)
+		}
 		n, err := t.addHostPath(path.Clean("/"+d), o.Files[d], "file "+o.Files[d])
 		if err != nil {
 			return 0, 0, 0, err

@@ -481,7 +481,7 @@ func TestBuildFailureLeavesNoOutput(t *testing.T) {
 		{name: "missing busybox", change: func(o *Options) { o.Busybox = "/nonexistent/busybox" }, err: "busybox"},
 		{name: "missing binary", change: func(o *Options) { o.Binaries = []string{"/nonexistent/qemu"} }, err: "/nonexistent/qemu"},
 		{name: "unknown compression", change: func(o *Options) { o.Compression = "lz4" }, err: "lz4"},
-		{name: "missing UKI stub", change: func(o *Options) { o.UKI, o.PXE, o.ConfigURL, o.Stub = true, true, "http://h/c", "/nonexistent/stub" }, err: "/nonexistent/stub"},
+		{name: "missing UKI stub", change: func(o *Options) { o.UKI, o.PXE, o.ConfigURL, o.Stub = true, true, "https://h/c", "/nonexistent/stub" }, err: "/nonexistent/stub"},
 		{name: "disk too small", change: func(o *Options) { o.DiskSize = 100 << 20 }, err: "no room"},
 		{name: "PXE URL with a space", change: func(o *Options) { o.PXE, o.ConfigURL = true, "http://h/a b" }, err: "spaces"},
 		{name: "missing file system tool", change: func(o *Options) { o.FSTools = []string{"/nonexistent/mke2fs"} }, err: "install e2fsprogs"},

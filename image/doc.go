@@ -27,6 +27,12 @@
 // the box formats, checks and grows its data partition with, and the
 // kernel modules for its boot disk (in kmod.HardwareModules).
 //
+// Options.ConfigKey bakes in the public key that configs fetched from a
+// URL must be signed with (package configsig), at configsig.PublicKeyPath;
+// a private key is refused, and nothing else may be put at that path.
+// CheckConfigSource refuses a build whose box would refuse its own config
+// URL: plain http with neither that key nor a sha256 pin.
+//
 // Options.UKI, DiskSize and PXE add boot media made from the same kernel
 // and initramfs: nucbox.efi (package uki), nucbox.img (packages disk and
 // esp) and a pxe/ directory with boot.ipxe (package pxe). They are

@@ -70,7 +70,7 @@ func (o Options) checkMedia() error {
 	if (o.UKI || o.DiskSize > 0) && strings.ContainsAny(o.Cmdline, "\n\r") {
 		return fmt.Errorf("kernel command line spans lines")
 	}
-	return nil
+	return o.CheckConfigSource()
 }
 
 // buildMedia writes the UKI, disk image and PXE bundle as pending files

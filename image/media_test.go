@@ -38,6 +38,7 @@ func TestBuildMedia(t *testing.T) {
 	o.ESPSize = 64 << 20
 	o.PXE = true
 	o.ConfigURL = "http://10.0.2.2:8000/configs/${mac}.yaml"
+	o.ConfigKey, _ = writeKeyPair(t)
 	o.Version = "v9.8.7"
 	var log bytes.Buffer
 	o.Progress = &log

@@ -11,6 +11,7 @@ import (
 	"github.com/nucbox/nucbox/image"
 	"github.com/nucbox/nucbox/image/esp"
 	"github.com/nucbox/nucbox/image/pxe"
+	"github.com/nucbox/nucbox/internal/configsig"
 	"github.com/nucbox/nucbox/internal/natsort"
 	"github.com/spf13/cobra"
 )
@@ -63,12 +64,21 @@ Boot media, in OUTDIR besides vmlinuz and the initramfs:
                  http://HOST[:PORT]` + pxe.ConfigPathTemplate + `. iPXE fills in ${mac}
                  (52:54:00:12:34:56, the booting NIC), ${uuid} and ${hostname}.
 
+A config from a URL is only as trustworthy as the network it crosses.
+--config-key PUBKEY bakes in the public key from 'nucbox config keygen'
+(a private key is refused): the box then uses a config from a URL only
+when URL.sig holds its valid signature (nucbox config sign), and takes
+it over plain http too. Without a key the box refuses a plain http URL
+unless nucbox.config.sha256= in --cmdline pins the one config it may
+get, so such a build is refused: give --config-key, an https URL, or the
+pin.
+
 The UKI and PXE kernel command line is --cmdline, default
 "` + image.DefaultCmdline + `".`,
 		Example: `  nucbox image build --config examples/basic.yaml -o build/image
   nucbox image build --config box.yaml --kernel /boot/vmlinuz-6.1.0-26-amd64 -o out
   nucbox image build --config box.yaml -o out --disk 2GiB
-  nucbox image build --config box.yaml -o out --pxe --pxe-server 10.0.0.1:8080`,
+  nucbox image build --config box.yaml -o out --pxe --pxe-server 10.0.0.1:8080 --config-key keys/config.pub`,
 		Args: exactFiles(0, "flags only, no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.Config == "" || o.OutDir == "" {
@@ -121,6 +131,7 @@ The UKI and PXE kernel command line is --cmdline, default
 	f.BoolVar(&o.PXE, "pxe", false, "also write pxe/ with vmlinuz, initramfs and boot.ipxe (needs --config-url or --pxe-server)")
 	f.StringVar(&o.ConfigURL, "config-url", "", "PXE: config URL `TEMPLATE`, e.g. http://10.0.0.1/configs/${mac}.yaml")
 	f.StringVar(&pxeServer, "pxe-server", "", "PXE: config server `HOST[:PORT]`, for http://HOST[:PORT]"+pxe.ConfigPathTemplate)
+	f.StringVar(&o.ConfigKey, "config-key", "", "public key `PUBKEY` ("+configsig.PublicKeyName+" from 'nucbox config keygen'): configs from a URL must be signed with its private key")
 	f.StringVar(&o.Cmdline, "cmdline", image.DefaultCmdline, "kernel command line of the UKI, disk image and PXE boot")
 	f.StringVar(&o.Stub, "stub", image.DefaultStub, "systemd EFI stub for the UKI")
 	f.StringVar(&o.BootLoader, "bootloader", image.DefaultBootLoader, "systemd-boot EFI binary for the disk image")
@@ -162,6 +173,9 @@ func mediaFlags(c *cobra.Command, o *image.Options, diskSize, espSize, pxeServer
 	}
 	if o.PXE && o.ConfigURL == "" {
 		return usageError{fmt.Errorf("--pxe needs --config-url TEMPLATE or --pxe-server HOST[:PORT]: a PXE-booted box fetches its config")}
+	}
+	if err := o.CheckConfigSource(); err != nil {
+		return usageError{err}
 	}
 	return nil
 }

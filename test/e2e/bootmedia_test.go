@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,6 +18,7 @@ import (
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/image"
 	"github.com/nucbox/nucbox/image/uki"
+	"github.com/nucbox/nucbox/internal/configsig"
 	"github.com/nucbox/nucbox/test/harness"
 )
 
@@ -228,30 +231,67 @@ func badUKI(t *testing.T) string {
 	return out
 }
 
-// rackConfigs serves configs by MAC, as a lab's provisioning server does.
+// rackConfigs serves configs by MAC, each with its signature beside it
+// (MAC.yaml.sig), as a lab's provisioning server does.
 type rackConfigs struct {
 	mu      sync.Mutex
 	configs map[string]string // by MAC
-	hits    map[string]int
+	sigs    map[string][]byte // by MAC
+	hits    map[string]int    // by path
 }
 
 func (r *rackConfigs) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	mac, ok := strings.CutSuffix(strings.TrimPrefix(req.URL.Path, "/configs/"), ".yaml")
+	name, ok := strings.CutPrefix(req.URL.Path, "/configs/")
+	mac, isSig := strings.CutSuffix(name, ".yaml.sig")
+	if !isSig {
+		mac, ok = strings.CutSuffix(name, ".yaml")
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.hits[mac]++
+	r.hits[req.URL.Path]++
 	cfg, found := r.configs[mac]
 	if !ok || !found {
 		http.NotFound(w, req)
 		return
 	}
+	if isSig {
+		w.Write(r.sigs[mac])
+		return
+	}
 	fmt.Fprint(w, cfg)
 }
 
-func (r *rackConfigs) set(mac, cfg string) {
+// set serves cfg for mac with signed as its signature.
+func (r *rackConfigs) set(mac, cfg string, sig []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.configs[mac] = cfg
+	r.sigs[mac] = sig
+}
+
+func (r *rackConfigs) hitCount(path string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hits[path]
+}
+
+// rackKey is the rack's config key pair. The seed is fixed so that the
+// image, which carries the public key, is built once and cached; the
+// public key's file is named by its fingerprint, which the image cache
+// sees in the build arguments.
+func rackKey(t *testing.T) (pubFile string, priv ed25519.PrivateKey) {
+	seed := sha256.Sum256([]byte("nucbox e2e: the PXE rack's config key"))
+	priv = ed25519.NewKeyFromSeed(seed[:])
+	pub := priv.Public().(ed25519.PublicKey)
+	pem, err := configsig.MarshalPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubFile = filepath.Join(harness.CacheDir(t, "keys"), "config-"+configsig.Fingerprint(pub)+".pub")
+	if err := os.WriteFile(pubFile, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return pubFile, priv
 }
 
 // pxePort is where the config server listens on the host's loopback;
@@ -261,13 +301,16 @@ func (r *rackConfigs) set(mac, cfg string) {
 const pxePort = 18473
 
 // TestPXERack boots two machines with different MACs from one PXE bundle
-// over TFTP: each fetches its own config by MAC and gets ready with its
-// own hostname. A third machine that cannot reach the config server
-// enters maintenance mode instead of hanging, and leaves it by itself once
-// the server is back with its config.
+// over TFTP: each fetches its own config by MAC, signed with the key the
+// image carries, and gets ready with its own hostname. A third machine is
+// served a config whose signature does not match: it refuses it at once
+// and enters maintenance mode. A fourth machine that
+// cannot reach the config server enters maintenance mode instead of
+// hanging, and leaves it by itself once the server is back with its
+// config.
 func TestPXERack(t *testing.T) {
 	harness.Require(t)
-	rack := &rackConfigs{configs: map[string]string{}, hits: map[string]int{}}
+	rack := &rackConfigs{configs: map[string]string{}, sigs: map[string][]byte{}, hits: map[string]int{}}
 	// serve starts the config server; its stop makes the URL unreachable
 	// (connection refused), as a provisioning server that is down.
 	serve := func() (stop func()) {
@@ -282,16 +325,23 @@ func TestPXERack(t *testing.T) {
 	}
 	stop := serve()
 
+	pubFile, priv := rackKey(t)
+	fp := configsig.Fingerprint(priv.Public().(ed25519.PublicKey))
 	rackCfg := func(host string) string {
 		return "hostname: " + host + "\nuplink:\n  interface: auto\n  bridge: br0\n  ipv4: dhcp\n"
 	}
+	signed := func(cfg string) []byte { return configsig.Sign(priv, []byte(cfg)) }
 	macs := []string{"52:54:00:00:00:01", "52:54:00:00:00:02"}
-	rack.set(macs[0], rackCfg("rack-1"))
-	rack.set(macs[1], rackCfg("rack-2"))
+	rack.set(macs[0], rackCfg("rack-1"), signed(rackCfg("rack-1")))
+	rack.set(macs[1], rackCfg("rack-2"), signed(rackCfg("rack-2")))
+	// Changed on the way: the signature is the one of the config as
+	// written, the server hands out another.
+	forged := "52:54:00:00:00:03"
+	rack.set(forged, rackCfg("forged"), signed(rackCfg("rack-3")))
 
 	// The image's own config is never used by these machines.
 	img := harness.BuildImage(t, harness.WriteConfig(t, "pxe.yaml", rackCfg("baked")),
-		harness.BuildArgs("--pxe", "--config-url", fmt.Sprintf("http://10.0.2.2:%d/configs/${mac}.yaml", pxePort)))
+		harness.BuildArgs("--pxe", "--config-url", fmt.Sprintf("http://10.0.2.2:%d/configs/${mac}.yaml", pxePort), "--config-key", pubFile))
 	bundle := filepath.Join(img.Dir, image.PXEDir)
 	boot := func(mac string) *harness.Machine {
 		return harness.Boot(t, harness.Options{
@@ -316,9 +366,28 @@ func TestPXERack(t *testing.T) {
 			if ri.Hostname != want || !strings.Contains(ri.ConfigSource, "/configs/"+mac+".yaml") {
 				t.Errorf("%s: ready as %q with config from %q; want %s from its MAC's URL", mac, ri.Hostname, ri.ConfigSource, want)
 			}
+			if !strings.Contains(m.Output(), "nucbox: config: http://10.0.2.2:"+fmt.Sprint(pxePort)+"/configs/"+mac+".yaml: signature verified with the image's config key "+fp) {
+				t.Errorf("%s: the console does not say that the signature was checked", mac)
+			}
 		}()
 	}
 	wg.Wait()
+
+	// Booted after the others, when they idle, rather than beside them:
+	// three emulated machines on a small host slow each other down more
+	// than one more boot costs.
+	bad := boot(forged)
+	url := fmt.Sprintf("http://10.0.2.2:%d/configs/%s.yaml", pxePort, forged)
+	match := bad.MustExpect(firmwareReadyTimeout, `nucbox: (ready .*|failed: .*)$`)
+	if !strings.HasPrefix(match[1], "failed: config: "+url+": the signature "+url+".sig does not match") {
+		t.Errorf("%s: %s\nwant the config refused for its bad signature", forged, match[1])
+	}
+	bad.MustExpect(time.Minute, `nucbox: maintenance mode: no valid config`)
+	// Refused at once: one fetch of each, no retries.
+	if c, s := rack.hitCount("/configs/"+forged+".yaml"), rack.hitCount("/configs/"+forged+".yaml.sig"); c != 1 || s != 1 {
+		t.Errorf("%s: config fetched %d times, signature %d times; want once each", forged, c, s)
+	}
+	bad.Close()
 
 	// The config server is down: the URL is unreachable, the box gives up
 	// after its retries and enters maintenance mode. Then the server comes
@@ -330,7 +399,7 @@ func TestPXERack(t *testing.T) {
 	m.MustExpect(firmwareReadyTimeout, `nucbox: failed: config: http://10\.0\.2\.2:\d+/configs/`+lost+`\.yaml: gave up after`)
 	m.MustExpect(time.Minute, `nucbox: maintenance mode: no valid config`)
 	m.MustExpect(firmwareReadyTimeout, `nucbox: maintenance: waiting for a config`)
-	rack.set(lost, rackCfg("rack-9"))
+	rack.set(lost, rackCfg("rack-9"), signed(rackCfg("rack-9")))
 	serve()
 	ri := m.ExpectReady(3 * time.Minute)
 	if ri.Hostname != "rack-9" {
