@@ -100,13 +100,17 @@ func (c *Client) Control(ctx context.Context, name string, action WorkloadAction
 
 // Upgrade is POST /v1/upgrade: the box writes the unified kernel image
 // into its other boot slot, on trial for tries boots, and reboots into it
-// when reboot is set.
+// when reboot is set. Sending tens of MiB and writing them to a USB stick
+// can take longer than an ordinary request may, so it gets the box's own
+// upload deadline (DefaultLimits.UploadTimeout) instead of the client's.
 func (c *Client) Upgrade(ctx context.Context, image []byte, tries int, reboot bool) (UpgradeResult, []byte, error) {
 	var res UpgradeResult
 	q := url.Values{"tries": {strconv.Itoa(tries)}}
 	if reboot {
 		q.Set("reboot", "true")
 	}
-	body, err := c.call(ctx, c.http, "POST", "/v1/upgrade?"+q.Encode(), "application/octet-stream", image, &res, "the answer")
+	ctx, cancel := context.WithTimeout(ctx, DefaultLimits.UploadTimeout)
+	defer cancel()
+	body, err := c.call(ctx, c.stream, "POST", "/v1/upgrade?"+q.Encode(), "application/octet-stream", image, &res, "the answer")
 	return res, body, err
 }
