@@ -55,10 +55,13 @@ type Spec struct {
 	NICs    []NIC  `json:"nics,omitempty"`
 	// Memory is the memory limit in bytes, CPUs the CPU quota in cores,
 	// PIDs the process limit; 0 is no limit.
-	Memory  int64       `json:"memory,omitempty"`
-	CPUs    float64     `json:"cpus,omitempty"`
-	PIDs    int         `json:"pids,omitempty"`
-	Volumes []Volume    `json:"volumes,omitempty"`
+	Memory  int64    `json:"memory,omitempty"`
+	CPUs    float64  `json:"cpus,omitempty"`
+	PIDs    int      `json:"pids,omitempty"`
+	Volumes []Volume `json:"volumes,omitempty"`
+	// Cgroup is the container's cgroup, relative to the cgroup mount
+	// (such as nucbox.workloads/ct-web); empty puts it at nucbox/<name>.
+	Cgroup  string      `json:"cgroup,omitempty"`
 	Restart vmm.Restart `json:"restart"`
 	// StopTimeout is the grace period between SIGTERM and SIGKILL.
 	StopTimeout time.Duration `json:"stop-timeout"`
@@ -255,6 +258,9 @@ func RuntimeSpec(rs RunSpec) (*specs.Spec, error) {
 		l.Namespaces = append(l.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	}
 	l.CgroupsPath = "/nucbox/" + rs.ID
+	if ct.Cgroup != "" {
+		l.CgroupsPath = "/" + ct.Cgroup
+	}
 	res := &specs.LinuxResources{Devices: l.Resources.Devices}
 	if ct.Memory > 0 {
 		m := ct.Memory

@@ -35,6 +35,7 @@ func (b *compiler) container(ct config.Container) containers.Spec {
 		PIDs:        ct.PIDs,
 		Restart:     vmm.Restart(ct.Restart),
 		StopTimeout: ct.StopTimeout.Std(),
+		Cgroup:      config.ContainerCgroup(ct.Name),
 	}
 	ref, err := config.ParseImage(ct.Image)
 	if err != nil {
