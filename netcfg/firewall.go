@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -380,16 +380,17 @@ func observeFirewall(c *nftables.Conn, want *fwTable) (same, legacy bool, err er
 }
 
 func sameChain(a, b *nftables.Chain) bool {
-	eq := func(x, y any) bool { return fmt.Sprint(x) == fmt.Sprint(y) }
-	return a.Type == b.Type && eq(deref(a.Hooknum), deref(b.Hooknum)) &&
-		eq(deref(a.Priority), deref(b.Priority)) && eq(policyOf(a), policyOf(b))
+	return a.Type == b.Type && deref(a.Hooknum) == deref(b.Hooknum) &&
+		deref(a.Priority) == deref(b.Priority) && policyOf(a) == policyOf(b)
 }
 
-func deref[T any](p *T) any {
-	if p == nil {
-		return nil
+// deref is a chain attribute's value, its zero value when unset.
+func deref[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
 	}
-	return *p
+	return v
 }
 
 // policyOf is a base chain's policy; the kernel reports accept for a
@@ -401,25 +402,10 @@ func policyOf(c *nftables.Chain) nftables.ChainPolicy {
 	return *c.Policy
 }
 
-// sameExprs compares expressions by their printed form: the kernel hands
-// back the same values, but not always the same Go types of nil and empty
-// fields.
+// sameExprs compares expressions as the kernel hands them back with the
+// ones built here: the kernel returns each field as it was sent.
 func sameExprs(a, b []expr.Any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if exprString(a[i]) != exprString(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func exprString(e expr.Any) string {
-	s := fmt.Sprintf("%T%+v", e, e)
-	// Empty and nil byte slices print alike already; so do zero values.
-	return strings.ReplaceAll(s, "[]", "")
+	return reflect.DeepEqual(a, b)
 }
 
 // bridgeHooksOff keeps bridged frames out of the firewall where
