@@ -23,9 +23,19 @@ const (
 	DefaultVMRestart        = RestartAlways
 	DefaultShutdownTimeout  = Duration(60 * time.Second)
 	DefaultContainerRestart = RestartOnFailure
+	DefaultContainerMemory  = 1 * GiB
+	DefaultContainerPIDs    = 1024
+	DefaultReserveMemory    = 256 * MiB
+	DefaultReservePIDs      = 512
 	DefaultStopTimeout      = Duration(10 * time.Second)
 	DefaultDiskFormat       = "qcow2"
 )
+
+// VMMemoryOverhead is what a VM's QEMU may use besides the guest's
+// memory: its own code and heap, device buffers and, under TCG, the
+// translation cache (at most an eighth of the box's memory). A VM's cgroup
+// allows the guest's memory plus this.
+const VMMemoryOverhead = 512 * MiB
 
 // ApplyDefaults fills every field the user left out with its default, and
 // derives NIC MACs. It is the one place defaults are applied; Parse calls
@@ -50,6 +60,9 @@ func (c *Config) ApplyDefaults() {
 	set("uplink.carrier-timeout", u.CarrierTimeout == 0, func() { u.CarrierTimeout = DefaultCarrierTimeout })
 	set("uplink.probe.timeout", u.Probe.Timeout == 0, func() { u.Probe.Timeout = DefaultProbeTimeout })
 	set("state-dir", c.StateDir == "", func() { c.StateDir = DefaultStateDir })
+	r := &c.Reserve
+	set("reserve.memory", r.Memory == 0, func() { r.Memory = DefaultReserveMemory })
+	set("reserve.pids", r.PIDs == 0, func() { r.PIDs = DefaultReservePIDs })
 
 	for i := range c.VMs {
 		vm := &c.VMs[i]
@@ -70,6 +83,8 @@ func (c *Config) ApplyDefaults() {
 		ct := &c.Containers[i]
 		p := fmt.Sprintf("containers[%d]", i)
 		set(p+".restart", ct.Restart == "", func() { ct.Restart = DefaultContainerRestart })
+		set(p+".memory", ct.Memory == 0, func() { ct.Memory = DefaultContainerMemory })
+		set(p+".pids", ct.PIDs == 0, func() { ct.PIDs = DefaultContainerPIDs })
 		set(p+".stop-timeout", ct.StopTimeout == 0, func() { ct.StopTimeout = DefaultStopTimeout })
 		c.nicDefaults(p, ct.Name, ct.NICs)
 	}

@@ -286,11 +286,12 @@ containers:
 		t.Errorf("given MAC not canonical: %+v", n)
 	}
 	ct := c.Containers[0]
-	if ct.Restart != RestartOnFailure || ct.StopTimeout.Std() != 10*time.Second {
+	if ct.Restart != RestartOnFailure || ct.StopTimeout.Std() != 10*time.Second || ct.Memory != DefaultContainerMemory || ct.PIDs != DefaultContainerPIDs {
 		t.Errorf("container = %+v", ct)
 	}
 	want := []string{
-		"containers[0].restart", "containers[0].stop-timeout",
+		"containers[0].memory", "containers[0].pids", "containers[0].restart", "containers[0].stop-timeout",
+		"reserve.memory", "reserve.pids",
 		"state-dir",
 		"uplink.bridge", "uplink.carrier-timeout", "uplink.interface", "uplink.ipv4", "uplink.native-vlan", "uplink.probe.timeout",
 		"vms[0].accel", "vms[0].cpus", "vms[0].disks[0].format", "vms[0].machine", "vms[0].memory",

@@ -57,6 +57,16 @@ func PeerName(ct string, nic int) string { return "p" + VethName(ct, nic)[1:] }
 // ContainerIfName is the name of NIC nic inside its container: eth0, eth1...
 func ContainerIfName(nic int) string { return "eth" + strconv.Itoa(nic) }
 
+// WorkloadsCgroup is the cgroup (relative to the cgroup v2 mount) every
+// VM and container runs under; its limits keep the reserve for the box.
+const WorkloadsCgroup = "nucbox.workloads"
+
+// VMCgroup is the cgroup of VM vm's QEMU: "nucbox.workloads/vm-VM".
+func VMCgroup(vm string) string { return WorkloadsCgroup + "/vm-" + vm }
+
+// ContainerCgroup is the cgroup of container ct: "nucbox.workloads/ct-CT".
+func ContainerCgroup(ct string) string { return WorkloadsCgroup + "/ct-" + ct }
+
 // VLANIfName is the VLAN interface on the bridge that holds a box address
 // on VLAN id: "vlan10". It does not include the bridge name so that it fits
 // any bridge name; the box has one bridge.

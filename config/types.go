@@ -26,6 +26,9 @@ type Config struct {
 	Registries []Registry `yaml:"registries,omitempty" json:"registries,omitempty" jsonschema_description:"Credentials for container image registries, matched by host"`
 	// API configures the management API and web status page.
 	API API `yaml:"api,omitempty" json:"api,omitzero" jsonschema_description:"Management API and web status page"`
+	// Reserve is what the workloads together can never take from the box
+	// itself: PID 1, its console shell, the API and the DHCP client.
+	Reserve Reserve `yaml:"reserve,omitempty" json:"reserve,omitzero" jsonschema_description:"Memory and processes kept for the box itself; all workloads together get the rest"`
 
 	// defaulted records the paths ApplyDefaults filled in, so that plan can
 	// tell the user which values they did not write.
@@ -166,10 +169,10 @@ type Container struct {
 	WorkDir    string            `yaml:"workdir,omitempty" json:"workdir,omitempty" jsonschema_description:"Overrides the image's working directory"`
 	User       string            `yaml:"user,omitempty" json:"user,omitempty" jsonschema_description:"Overrides the image's user (name or uid[:gid])"`
 	NICs       []NIC             `yaml:"nics,omitempty" json:"nics,omitempty" jsonschema:"maxItems=32" jsonschema_description:"Network ports on the bridge (one veth pair each; eth0 and up inside)"`
-	Memory     Size              `yaml:"memory,omitempty" json:"memory,omitempty" jsonschema_description:"Memory limit such as 256MiB (default: none)"`
+	Memory     Size              `yaml:"memory,omitempty" json:"memory,omitempty" jsonschema_description:"Memory limit such as 256MiB (default 1GiB)"`
 	// CPUs is a CPU quota in cores (0.5 = half a core).
 	CPUs        float64  `yaml:"cpus,omitempty" json:"cpus,omitempty" jsonschema:"exclusiveMinimum=0" jsonschema_description:"CPU quota in cores such as 0.5 (default: none)"`
-	PIDs        int      `yaml:"pids,omitempty" json:"pids,omitempty" jsonschema:"minimum=1" jsonschema_description:"Maximum number of processes (default: none)"`
+	PIDs        int      `yaml:"pids,omitempty" json:"pids,omitempty" jsonschema:"minimum=1" jsonschema_description:"Maximum number of processes and threads (default 1024)"`
 	Volumes     []Volume `yaml:"volumes,omitempty" json:"volumes,omitempty" jsonschema_description:"Bind mounts from the state directory"`
 	Restart     Restart  `yaml:"restart,omitempty" json:"restart,omitempty" jsonschema:"enum=always,enum=on-failure,enum=never" jsonschema_description:"Restart policy (default on-failure)"`
 	StopTimeout Duration `yaml:"stop-timeout,omitempty" json:"stop-timeout,omitempty" jsonschema_description:"Grace period between SIGTERM and SIGKILL (default 10s)"`
@@ -198,6 +201,18 @@ type API struct {
 	Token string `yaml:"token,omitempty" json:"token,omitempty" jsonschema:"minLength=16" jsonschema_description:"Bearer token of at least 16 characters (default: generated on first boot)"`
 	// PublicStatus opens read-only status without a token.
 	PublicStatus bool `yaml:"public-status,omitempty" json:"public-status,omitempty" jsonschema_description:"Serve read-only status without a token"`
+	// VLANs opens the TLS API (status page and metrics included) to the
+	// workloads on these VLANs, at the box's address there. Elsewhere
+	// only the lab network reaches it.
+	VLANs []int `yaml:"vlans,omitempty" json:"vlans,omitempty" jsonschema_description:"VLANs whose workloads may reach the TLS API at the box's address there (each needs a box address in uplink.addresses); by default only the lab network reaches it"`
+}
+
+// Reserve is kept from the workloads for the box itself: all of them live
+// in one cgroup whose limits are the box's memory and process count minus
+// the reserve.
+type Reserve struct {
+	Memory Size `yaml:"memory,omitempty" json:"memory,omitempty" jsonschema_description:"Memory the workloads together cannot use (default 256MiB)"`
+	PIDs   int  `yaml:"pids,omitempty" json:"pids,omitempty" jsonschema:"minimum=1" jsonschema_description:"Processes and threads the workloads together cannot use (default 512)"`
 }
 
 // Restart is a workload restart policy.

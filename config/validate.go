@@ -88,6 +88,7 @@ func (c *Config) validate(l locator) ErrorList {
 	ck.boxAddressVLANs()
 	ck.registries()
 	ck.api()
+	ck.reserve()
 	return ck.errs
 }
 
@@ -622,6 +623,38 @@ func (ck *checker) api() {
 	}
 	if a.Token != "" && (len(a.Token) < 16 || strings.ContainsAny(a.Token, " \t\r\n")) {
 		ck.add("api.token", "the token must be at least 16 characters without white space (or leave it out to generate one)")
+	}
+	if len(a.VLANs) > 0 && a.Listen == "" {
+		ck.add("api.vlans", "api.vlans opens the TLS API, which needs api.listen (such as :8443)")
+	}
+	addressed := map[int]bool{}
+	for _, b := range ck.c.Uplink.Addresses {
+		addressed[b.VLAN] = true
+	}
+	seen := map[int]string{}
+	for i, v := range a.VLANs {
+		p := fmt.Sprintf("api.vlans[%d]", i)
+		switch {
+		case !ck.vlanID(p, v):
+		case seen[v] != "":
+			ck.add(p, "VLAN %d is already listed at %s", v, ck.loc.ref(seen[v]))
+		case !addressed[v]:
+			ck.add(p, "the box has no address on VLAN %d to serve the API at: add one to uplink.addresses", v)
+		default:
+			seen[v] = p
+		}
+	}
+}
+
+// reserve refuses a reserve too small to run the box on: PID 1 alone
+// needs tens of MiB and threads, its console shell and DHCP client more.
+func (ck *checker) reserve() {
+	r := ck.c.Reserve
+	if r.Memory != 0 && r.Memory < 64*MiB {
+		ck.add("reserve.memory", "reserve %s is too small for the box itself: use at least 64MiB", r.Memory)
+	}
+	if r.PIDs < 0 || (r.PIDs > 0 && r.PIDs < 64) {
+		ck.add("reserve.pids", "reserve of %d processes is too small for the box itself: use at least 64", r.PIDs)
 	}
 }
 

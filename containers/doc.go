@@ -32,7 +32,8 @@
 // ipc, uts and cgroup; Docker's default capabilities (bounding set only
 // for a non-root user); no-new-privileges; a default seccomp deny list
 // (applied when built with the seccomp tag); memory, CPU quota and pids
-// limits; bind volumes from the state directory.
+// limits; the cgroup the Spec names (under the workloads' parent, whose
+// limits keep the box's reserve); bind volumes from the state directory.
 //
 // Lifecycle (Runtime, Instance, Supervisor): libcontainer runs the
 // container's init as this same binary re-executed with "init" (see

@@ -57,6 +57,9 @@ type Spec struct {
 	CPUs    float64  `json:"cpus,omitempty"`
 	PIDs    int      `json:"pids,omitempty"`
 	Volumes []Volume `json:"volumes,omitempty"`
+	// Cgroup is the container's cgroup, relative to the cgroup mount
+	// (such as nucbox.workloads/ct-web); empty puts it at nucbox/<name>.
+	Cgroup string `json:"cgroup,omitempty"`
 	// Restart is the restart policy (always, on-failure, never), which
 	// the box's workload pool applies: a Supervisor runs one run at a
 	// time.
@@ -256,6 +259,9 @@ func RuntimeSpec(rs RunSpec) (*specs.Spec, error) {
 		l.Namespaces = append(l.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	}
 	l.CgroupsPath = "/nucbox/" + rs.ID
+	if ct.Cgroup != "" {
+		l.CgroupsPath = "/" + ct.Cgroup
+	}
 	res := &specs.LinuxResources{Devices: l.Resources.Devices}
 	if ct.Memory > 0 {
 		m := ct.Memory

@@ -17,6 +17,14 @@
 // host name of a lease are kept only as valid DNS names (resolv.go)
 // before they reach resolv.conf, the status or a config URL.
 //
+// ApplyFirewall owns the box's packet filter, one nftables table of
+// family inet (FirewallTable): the box's services answer the lab network
+// and, on internal VLANs, only what the compiled Firewall opens; NAT
+// segments are forwarded from their own subnet only; IPv6 is never
+// forwarded; VLAN interfaces filter reverse paths strictly and ignore
+// router adverts and redirects. It compares before it writes, so a
+// repeated apply changes nothing.
+//
 // The bridge itself and the uplink's VLANs belong to vswitch; netcfg only
 // asks the box's switch, which it is given (Options.Switch) and never
 // opens itself, to create the bridge and attach the uplink, in the order

@@ -3,8 +3,6 @@ package netcfg
 import (
 	"fmt"
 	"net/netip"
-	"os"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -14,10 +12,11 @@ import (
 	"github.com/nucbox/nucbox/vswitch"
 )
 
-// NATTable is the nftables table the box owns. Everything it routes and
-// masquerades lives there and nowhere else, so rules others add (or a
-// debugging session adds) are never touched, and replacing the table
-// replaces all of the box's rules at once.
+// NATTable is the IPv4 nftables table ApplyNAT owns. Everything it
+// routes and masquerades lives there and nowhere else, so rules others add
+// (or a debugging session adds) are never touched, and replacing the table
+// replaces all of the box's rules at once. ApplyFirewall removes it: its
+// inet table of the same name carries the same NAT rules.
 const NATTable = "nucbox"
 
 // NAT is one internal subnet the box routes to the uplink and masquerades
@@ -41,6 +40,9 @@ func (n NAT) String() string { return fmt.Sprintf("%s %s", n.Interface, n.Subnet
 // The table is replaced in one transaction, so a repeated apply never
 // duplicates rules and packets never see a half-built rule set. Without
 // subnets the table is removed and forwarding switched off again.
+//
+// Deprecated: ApplyFirewall does the same in an inet table, together with
+// the box's input filter, for IPv4 and IPv6.
 func ApplyNAT(ns *vswitch.Namespace, uplink string, nats []NAT) error {
 	if len(nats) > 0 && uplink == "" {
 		return fmt.Errorf("NAT: no uplink link to masquerade behind")
@@ -125,27 +127,8 @@ func netipMask(bits int) []byte {
 	return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
 }
 
-// setForwarding writes the namespace's IPv4 forwarding switch. The file
-// under /proc/sys/net belongs to the namespace of the thread that opens
-// it, hence Do. Writing only on a change keeps the kernel from resetting
-// per-interface settings it derives from the switch.
+// setForwarding writes the namespace's IPv4 forwarding switch.
 func setForwarding(ns *vswitch.Namespace, on bool) error {
-	want := "0"
-	if on {
-		want = "1"
-	}
-	return ns.Do(func() error {
-		const f = "/proc/sys/net/ipv4/ip_forward"
-		cur, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("IPv4 forwarding: %w", err)
-		}
-		if strings.TrimSpace(string(cur)) == want {
-			return nil
-		}
-		if err := os.WriteFile(f, []byte(want), 0); err != nil {
-			return fmt.Errorf("IPv4 forwarding: %w", err)
-		}
-		return nil
-	})
+	_, err := setForwardingCount(ns, on)
+	return err
 }

@@ -50,6 +50,11 @@ func Cmdline(s Spec) ([]string, error) {
 		"-serial", "chardev:serial0",
 		"-qmp", "unix:" + opt(p.QMP) + ",server=on,wait=off",
 		"-S",
+		// QEMU parses what the guest sends (devices, disk images,
+		// network frames): its seccomp filter keeps a compromised QEMU
+		// from running programs, changing its user or privileges, or
+		// touching scheduling and resource limits.
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
 	}
 	if s.VNC != nil {
 		// All addresses, like the hand-written kvm lines it replaces: the

@@ -22,6 +22,7 @@ func head(accel, cpu, smp, mem string) []string {
 		"-serial", "chardev:serial0",
 		"-qmp", "unix:/s/vms/vm1/qmp.sock,server=on,wait=off",
 		"-S",
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
 	}
 }
 

@@ -57,6 +57,15 @@
 // power button, waits up to the VM's shutdown-timeout, then sends quit,
 // then SIGKILL.
 //
+// # Confinement
+//
+// QEMU runs with its seccomp sandbox (-sandbox on, with obsolete system
+// calls, privilege changes, spawning processes and resource control
+// denied). A Spec with a Cgroup starts QEMU inside that cgroup v2 group
+// (CLONE_INTO_CGROUP), made with the Spec's MemoryMax (the guest's memory
+// plus QEMU's own), under the workloads' parent that config/plan names;
+// the group is removed when QEMU has exited.
+//
 // # PID 1
 //
 // Every child process (QEMU and qemu-img) is started and waited for

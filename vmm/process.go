@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/internal/cgroup"
 )
 
 // proc is one QEMU process.
@@ -29,8 +31,19 @@ type proc struct {
 
 // exec starts QEMU. Its stdout is the guest's serial console; its stderr
 // (QEMU's own messages) goes to qemu.log and a small ring for status.
+//
+// A guest with a Cgroup starts inside it (CLONE_INTO_CGROUP): every page
+// QEMU touches, from its first instruction on, counts against the group's
+// limit, and the group goes when QEMU has exited.
 func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	paths := g.spec.Paths()
+	cg, err := g.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	if cg != nil {
+		defer cg.Close()
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -65,6 +78,9 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	// nucbox's group must not reach the guests; nucbox stops them in
 	// order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cg != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cg.Fd())
+	}
 	p.cmd = cmd
 	p.start = time.Now()
 	err = g.opts.Procs.Start(cmd)
@@ -92,9 +108,28 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		p.waitErr = g.opts.Procs.Wait(cmd)
 		inW.Close()
 		qlog.Close()
+		if cg != nil {
+			// Before exited closes: the next start makes the group anew.
+			if err := cgroup.Remove(g.opts.CgroupRoot, g.spec.Cgroup); err != nil {
+				g.log.Warn("QEMU's cgroup stays", "err", err)
+			}
+		}
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// cgroup makes the guest's cgroup with its memory limit and opens it,
+// or returns nil for a guest without one.
+func (g *Guest) cgroup() (*os.File, error) {
+	s := g.spec
+	if s.Cgroup == "" {
+		return nil, nil
+	}
+	if _, err := cgroup.Create(g.opts.CgroupRoot, s.Cgroup, cgroup.Limits{Memory: s.MemoryMax}); err != nil {
+		return nil, err
+	}
+	return cgroup.Open(g.opts.CgroupRoot, s.Cgroup)
 }
 
 // lastLine is the last line of QEMU's stderr, where it puts the error

@@ -52,6 +52,12 @@ type Spec struct {
 	// ShutdownTimeout is how long an ACPI powerdown may take before QEMU
 	// is told to quit.
 	ShutdownTimeout time.Duration `json:"shutdown-timeout"`
+	// Cgroup is the cgroup v2 group QEMU runs in, relative to the cgroup
+	// mount (Options.CgroupRoot); empty leaves QEMU in nucbox's own.
+	Cgroup string `json:"cgroup,omitempty"`
+	// MemoryMax is the group's memory.max: the guest's memory and QEMU's
+	// own; 0 is no limit.
+	MemoryMax int64 `json:"memory-max,omitempty"`
 
 	// Accel is the accelerator chosen for this start (see ChooseAccel).
 	// The supervisor fills it in; Cmdline refuses to guess.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-qemu/qmp"
+
+	"github.com/nucbox/nucbox/internal/cgroup"
 )
 
 // Options tune a Guest. The zero value is usable: QEMU and qemu-img from
@@ -43,6 +45,9 @@ type Options struct {
 	SerialRing int
 	// SerialLogMax rotates serial.log beyond this size (default 16 MiB).
 	SerialLogMax int64
+	// CgroupRoot is where the cgroup v2 hierarchy is mounted, for guests
+	// whose Spec names a Cgroup (default /sys/fs/cgroup).
+	CgroupRoot string
 	// SerialBuffer, when set, is the ring that keeps the console's tail
 	// (SerialRing is then unused): a guest that replaces another one of
 	// the same VM (stopped, then started again) passes the old one's
@@ -84,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SerialLogMax == 0 {
 		o.SerialLogMax = 16 << 20
+	}
+	if o.CgroupRoot == "" {
+		o.CgroupRoot = cgroup.Mount
 	}
 	return o
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/containers"
+	"github.com/nucbox/nucbox/internal/floor"
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
@@ -40,15 +41,23 @@ type Desired struct {
 	// Network is the box's own network: uplink selection, address, DNS,
 	// the bridge takeover and its probe.
 	Network netcfg.Spec `json:"network"`
-	// NAT are the VLAN subnets routed to the uplink and masqueraded.
+	// NAT are the VLAN subnets routed to the uplink and masqueraded: the
+	// Firewall's NAT segments (Firewall.NATs), for netcfg.ApplyNAT.
 	NAT []netcfg.NAT `json:"nat,omitempty"`
+	// Firewall is the box's packet filter: what workloads on VLANs reach
+	// of the box, and what it forwards for them.
+	Firewall netcfg.Firewall `json:"firewall"`
 	// Switch is the bridge with every port and box VLAN address. Its
 	// uplink port is a template the network stage names once it has
 	// selected the link (vswitch.Desired.WithUplink).
 	Switch     vswitch.Desired   `json:"switch"`
 	VMs        []vmm.Spec        `json:"vms,omitempty"`
 	Containers []containers.Spec `json:"containers,omitempty"`
-	API        API               `json:"api"`
+	// Workloads is the cgroup every VM and container runs under, with the
+	// reserve its limits keep for the box; made before the first
+	// workload starts.
+	Workloads floor.Parent `json:"workloads"`
+	API       API          `json:"api"`
 	// Order lists the stages in apply order.
 	Order []string `json:"order"`
 }
@@ -79,6 +88,9 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.StateDir = c.StateDir
 	d.Modules = slices.Clone(c.Modules)
 	d.Network, d.NAT, d.Switch = b.network()
+	d.Firewall = b.firewall()
+	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
+		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	for _, vm := range c.VMs {
 		s, ports := b.vm(vm, d.Network.DNS)
 		d.VMs = append(d.VMs, s)
@@ -96,7 +108,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	if err := errors.Join(b.errs...); err != nil {
 		return p, err
 	}
-	return p, errors.Join(d.Network.Validate(), d.Switch.Validate())
+	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate())
 }
 
 // compiler collects every problem of one Compile.

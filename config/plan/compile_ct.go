@@ -34,6 +34,7 @@ func (b *compiler) container(ct config.Container) containers.Spec {
 		PIDs:        ct.PIDs,
 		Restart:     string(ct.Restart),
 		StopTimeout: ct.StopTimeout.Std(),
+		Cgroup:      config.ContainerCgroup(ct.Name),
 	}
 	ref, err := config.ParseImage(ct.Image)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/netcfg"
@@ -73,6 +74,35 @@ func (b *compiler) network() (netcfg.Spec, []netcfg.NAT, vswitch.Desired) {
 		}
 	}
 	return s, nats, sw
+}
+
+// firewall compiles the box's packet filter: one segment per box address
+// on a VLAN, masqueraded with nat, with the API's port open where
+// api.vlans lists the VLAN.
+func (b *compiler) firewall() netcfg.Firewall {
+	c := b.c
+	var api uint16
+	if len(c.API.VLANs) > 0 {
+		_, port, err := net.SplitHostPort(c.API.Listen)
+		n, perr := strconv.ParseUint(port, 10, 16)
+		if err != nil || perr != nil || n == 0 {
+			b.fail("api.vlans: no TCP port in api.listen %q", c.API.Listen)
+		}
+		api = uint16(n)
+	}
+	var f netcfg.Firewall
+	for _, a := range c.Uplink.Addresses {
+		p, err := netip.ParsePrefix(a.Address)
+		if err != nil {
+			continue // reported by network
+		}
+		s := netcfg.Segment{Interface: config.VLANIfName(a.VLAN), Subnet: p.Masked(), NAT: a.NAT}
+		if api != 0 && slices.Contains(c.API.VLANs, a.VLAN) {
+			s.TCP = []uint16{api}
+		}
+		f.Segments = append(f.Segments, s)
+	}
+	return f
 }
 
 // nicPort is the bridge port of NIC i of a workload: a TAP for a VM, a

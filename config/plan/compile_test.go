@@ -11,6 +11,7 @@ import (
 
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/containers"
+	"github.com/nucbox/nucbox/internal/floor"
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
@@ -44,6 +45,7 @@ func TestCompileExamples(t *testing.T) {
 	web := vswitch.Port{Name: "v-web-0", Kind: vswitch.KindVeth, Label: "ct/web/0", MAC: webMAC, Peer: "p-web-0", VLAN: 10}
 	db := vswitch.Port{Name: "v-db-0", Kind: vswitch.KindVeth, Label: "ct/db/0", MAC: dbMAC, Peer: "p-db-0", VLAN: 20}
 	vnc := 1
+	workloads := floor.Parent{Path: "nucbox.workloads", Reserve: floor.Reserve{Memory: 256 << 20, PIDs: 512}}
 
 	for _, tc := range []struct {
 		name string
@@ -60,9 +62,10 @@ func TestCompileExamples(t *testing.T) {
 				IPv4:       netcfg.IPv4{DHCP: true},
 				Probe:      netcfg.Probe{Timeout: 10 * time.Second},
 			},
-			Switch: vswitch.Desired{Bridge: br0, Uplink: vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink", Native: 1}},
-			API:    API{Socket: APISocket},
-			Order:  []string{"modules", "hostname", "loopback", "network", "vms", "containers"},
+			Switch:    vswitch.Desired{Bridge: br0, Uplink: vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink", Native: 1}},
+			Workloads: workloads,
+			API:       API{Socket: APISocket},
+			Order:     []string{"modules", "hostname", "loopback", "network", "vms", "containers"},
 		}},
 		{"lab", Desired{
 			Hostname: "nuc1",
@@ -97,6 +100,8 @@ func TestCompileExamples(t *testing.T) {
 				DNS:             []netip.Addr{addr("192.168.1.1")},
 				Restart:         "always",
 				ShutdownTimeout: 90 * time.Second,
+				Cgroup:          "nucbox.workloads/vm-ubuntu1",
+				MemoryMax:       2<<30 + 512<<20,
 			}},
 			Containers: []containers.Spec{
 				{
@@ -106,7 +111,9 @@ func TestCompileExamples(t *testing.T) {
 					NICs:        []containers.NIC{{Port: web, Name: "eth0", IPv4: containers.IPv4{DHCP: true}}},
 					Memory:      256 << 20,
 					CPUs:        0.5,
+					PIDs:        1024,
 					Volumes:     []containers.Volume{{Source: "/var/lib/nucbox/web/html", Target: "/usr/share/nginx/html", ReadOnly: true}},
+					Cgroup:      "nucbox.workloads/ct-web",
 					Restart:     "on-failure",
 					StopTimeout: 10 * time.Second,
 				},
@@ -120,12 +127,18 @@ func TestCompileExamples(t *testing.T) {
 					Memory:      1 << 30,
 					PIDs:        512,
 					Volumes:     []containers.Volume{{Source: "/var/lib/nucbox/db/data", Target: "/var/lib/postgresql/data"}},
+					Cgroup:      "nucbox.workloads/ct-db",
 					Restart:     "on-failure",
 					StopTimeout: 30 * time.Second,
 				},
 			},
-			API:   API{Socket: APISocket, Listen: ":8443", PublicStatus: true},
-			Order: []string{"modules", "hostname", "loopback", "network", "vms", "containers"},
+			Firewall: netcfg.Firewall{Segments: []netcfg.Segment{
+				{Interface: "vlan10", Subnet: pfx("10.0.10.0/24")},
+				{Interface: "vlan20", Subnet: pfx("10.0.20.0/24")},
+			}},
+			Workloads: workloads,
+			API:       API{Socket: APISocket, Listen: ":8443", PublicStatus: true},
+			Order:     []string{"modules", "hostname", "loopback", "network", "vms", "containers"},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,6 +152,8 @@ func TestCompileExamples(t *testing.T) {
 				{"modules", got.Modules, tc.want.Modules},
 				{"network", got.Network, tc.want.Network},
 				{"nat", got.NAT, tc.want.NAT},
+				{"firewall", got.Firewall, tc.want.Firewall},
+				{"workloads", got.Workloads, tc.want.Workloads},
 				{"switch", got.Switch, tc.want.Switch},
 				{"vms", got.VMs, tc.want.VMs},
 				{"containers", got.Containers, tc.want.Containers},
@@ -362,5 +377,62 @@ func TestCompiledJSON(t *testing.T) {
 	}
 	if ct := b.Containers[1]; !reflect.DeepEqual(ct.NICs, d.Containers[1].NICs) || ct.StopTimeout != 30*time.Second || len(ct.Env) != 2 {
 		t.Errorf("container read back: %+v", ct)
+	}
+}
+
+// Each box address on a VLAN is a firewall segment; nat makes it a NAT
+// segment (the same list as NAT), api.vlans opens the API's port on it.
+// The text plan says the same.
+func TestCompileFirewall(t *testing.T) {
+	c := parse(t, `
+hostname: nuc1
+uplink:
+  vlans: [10, 20, 30]
+  addresses:
+    - {vlan: 10, address: 10.0.10.1/24, nat: true}
+    - {vlan: 20, address: 10.0.20.1/24}
+    - {vlan: 30, address: 10.0.30.1/24}
+api:
+  listen: :9443
+  vlans: [20]
+containers:
+  - name: web
+    image: nginx
+`)
+	p, err := Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Desired
+	want := netcfg.Firewall{Segments: []netcfg.Segment{
+		{Interface: "vlan10", Subnet: netip.MustParsePrefix("10.0.10.0/24"), NAT: true},
+		{Interface: "vlan20", Subnet: netip.MustParsePrefix("10.0.20.0/24"), TCP: []uint16{9443}},
+		{Interface: "vlan30", Subnet: netip.MustParsePrefix("10.0.30.0/24")},
+	}}
+	if !reflect.DeepEqual(d.Firewall, want) {
+		t.Errorf("firewall:\n got %+v\nwant %+v", d.Firewall, want)
+	}
+	if !reflect.DeepEqual(d.NAT, d.Firewall.NATs()) {
+		t.Errorf("NAT %v, the firewall's NAT segments %v", d.NAT, d.Firewall.NATs())
+	}
+	// A container without limits gets config's, in its own cgroup.
+	if ct := d.Containers[0]; ct.PIDs != config.DefaultContainerPIDs || ct.Memory != int64(config.DefaultContainerMemory) ||
+		ct.Cgroup != "nucbox.workloads/ct-web" {
+		t.Errorf("container limits %d pids, %d bytes, cgroup %q", ct.PIDs, ct.Memory, ct.Cgroup)
+	}
+	fw := step(t, p, KindFirewall, "inet nucbox")
+	for key, value := range map[string]string{
+		"vlan10 to the box": "ping only",
+		"vlan10 forwarded":  "from 10.0.10.0/24 only, to the uplink, masqueraded",
+		"vlan20 to the box": "ping, the API on port 9443",
+		"vlan30 to the box": "ping only",
+	} {
+		if d, ok := detail(fw, key); !ok || d.Value != value {
+			t.Errorf("firewall step %s = %+v, want %q", key, d, value)
+		}
+	}
+	ct := step(t, p, KindContainer, "web")
+	if d, _ := detail(ct, "pids"); d.Value != "1024" || !d.Default {
+		t.Errorf("container pids detail %+v, want 1024 (default)", d)
 	}
 }

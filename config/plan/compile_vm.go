@@ -29,6 +29,8 @@ func (b *compiler) vm(vm config.VM, dns []netip.Addr) (vmm.Spec, []vswitch.Port)
 		DNS:             slices.Clone(dns),
 		Restart:         string(vm.Restart),
 		ShutdownTimeout: vm.ShutdownTimeout.Std(),
+		Cgroup:          config.VMCgroup(vm.Name),
+		MemoryMax:       int64(vm.Memory + config.VMMemoryOverhead),
 	}
 	for _, d := range vm.Disks {
 		s.Disks = append(s.Disks, vmm.Disk{

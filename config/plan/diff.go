@@ -31,7 +31,7 @@ type Delta struct {
 	// Network lists changed uplink and bridge settings (uplink.*).
 	Network []Change `json:"network"`
 	// Box lists other changed box settings: hostname, modules, state-dir,
-	// registries, api.
+	// registries, api, reserve.
 	Box []Change `json:"box"`
 }
 
@@ -112,7 +112,7 @@ func Diff(old, new *config.Config) *Delta {
 
 	diffValue("uplink", reflect.ValueOf(old.Uplink), reflect.ValueOf(new.Uplink), &d.Network)
 	ov, nv := reflect.ValueOf(*old), reflect.ValueOf(*new)
-	for _, f := range []string{"Hostname", "Modules", "StateDir", "Registries", "API"} {
+	for _, f := range []string{"Hostname", "Modules", "StateDir", "Registries", "API", "Reserve"} {
 		sf, _ := ov.Type().FieldByName(f)
 		diffValue(yamlName(sf), ov.FieldByName(f), nv.FieldByName(f), &d.Box)
 	}

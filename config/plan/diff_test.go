@@ -129,3 +129,16 @@ func TestDiffFromNothing(t *testing.T) {
 		t.Errorf("changes = %+v", d.Changed)
 	}
 }
+
+// The reserve and the API's VLANs are box settings.
+func TestDiffReserveAndAPIVLANs(t *testing.T) {
+	const base = "hostname: b\nuplink: {vlans: [10], addresses: [{vlan: 10, address: 10.0.10.1/24}]}\napi: {listen: ':8443'}\n"
+	d := Diff(parse(t, base), parse(t, base+"reserve: {memory: 512MiB}\n"))
+	if len(d.Box) != 1 || d.Box[0].Path != "reserve.memory" || d.Box[0].Old != "256MiB" || d.Box[0].New != "512MiB" {
+		t.Errorf("box = %+v", d.Box)
+	}
+	d = Diff(parse(t, base), parse(t, strings.Replace(base, "listen: ':8443'", "listen: ':8443', vlans: [10]", 1)))
+	if len(d.Box) != 1 || d.Box[0].Path != "api.vlans" || d.Box[0].New != "[10]" {
+		t.Errorf("box = %+v", d.Box)
+	}
+}

@@ -3,11 +3,14 @@ package plan
 import (
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/netcfg"
 )
 
 // Step kinds, in the order they appear in a plan.
@@ -18,6 +21,8 @@ const (
 	KindBridge      = "bridge"
 	KindTakeover    = "takeover"
 	KindVLANAddress = "vlan-address"
+	KindFirewall    = "firewall"
+	KindReserve     = "reserve"
 	KindDisk        = "disk"
 	KindCloudInit   = "cloud-init"
 	KindTAP         = "tap"
@@ -142,6 +147,13 @@ func Build(c *config.Config) *Plan {
 			b.d("address", a.Address, p+".address"))
 	}
 
+	b.firewall()
+	b.step(KindReserve, config.WorkloadsCgroup, "",
+		b.d("memory", c.Reserve.Memory.String(), "reserve.memory"),
+		b.d("pids", strconv.Itoa(c.Reserve.PIDs), "reserve.pids"),
+		b.d("workloads", "every VM and container, in cgroup "+config.WorkloadsCgroup+
+			", limited to the box's memory and processes minus the reserve", ""),
+		b.d("each vm", "its memory and "+config.VMMemoryOverhead.String()+" for QEMU", ""))
 	for i := range c.VMs {
 		b.vm(fmt.Sprintf("vms[%d]", i), &c.VMs[i])
 	}
@@ -166,6 +178,40 @@ func Build(c *config.Config) *Plan {
 	b.step(KindAPI, name, "", api...)
 
 	return &Plan{Hostname: c.Hostname, Steps: b.steps}
+}
+
+// firewall describes the box's packet filter as netcfg applies it from
+// the compiled netcfg.Firewall: what the lab network and each VLAN with a
+// box address reach of the box, and what the box forwards.
+func (b *builder) firewall() {
+	c := b.c
+	u := &c.Uplink
+	ds := []Detail{b.d("lab network", "every service of the box (on "+u.Bridge+")", "")}
+	if len(u.Addresses) == 0 {
+		ds = append(ds, b.d("vlans", "no box address on a VLAN: workloads there cannot reach the box", ""))
+	}
+	_, apiPort, _ := net.SplitHostPort(c.API.Listen)
+	for i, a := range u.Addresses {
+		link := config.VLANIfName(a.VLAN)
+		if j := slices.Index(c.API.VLANs, a.VLAN); j >= 0 && c.API.Listen != "" {
+			ds = append(ds, b.d(link+" to the box", "ping, the API on port "+apiPort, fmt.Sprintf("api.vlans[%d]", j)))
+		} else {
+			ds = append(ds, b.d(link+" to the box", "ping only", ""))
+		}
+		if a.NAT {
+			subnet := a.Address
+			if p, err := netip.ParsePrefix(a.Address); err == nil {
+				subnet = p.Masked().String()
+			}
+			ds = append(ds, b.d(link+" forwarded", "from "+subnet+" only, to the uplink, masqueraded",
+				fmt.Sprintf("uplink.addresses[%d].nat", i)))
+		}
+	}
+	if len(u.Addresses) > 0 {
+		ds = append(ds, b.d("vlan interfaces", "strict reverse-path filter; router adverts and redirects ignored", ""))
+	}
+	ds = append(ds, b.d("ipv6 forwarding", "none", ""))
+	b.step(KindFirewall, "inet "+netcfg.FirewallTable, "", ds...)
 }
 
 func (b *builder) vm(p string, vm *config.VM) {

@@ -110,6 +110,8 @@ containers:
 		"bridge br0",
 		"takeover br0",
 		"vlan-address vlan10",
+		"firewall inet nucbox",
+		"reserve nucbox.workloads",
 		"disk /var/lib/nucbox/a.qcow2",
 		"disk /srv/b.img",
 		"cloud-init ubuntu1 seed",

@@ -144,7 +144,8 @@ func waitSerial(t *testing.T, m *harness.Machine, timeout time.Duration, vm, pat
 }
 
 // TestNestedVMs boots the appliance with two tiny guests and checks, all
-// through the appliance: both run under the accelerator it chose, g1 on
+// through the appliance: both run under the accelerator it chose, each
+// QEMU in its own memory-limited cgroup with its sandbox on, g1 on
 // VLAN 10 reaches the box's VLAN 10 address, g2 on VLAN 20 reaches the
 // box's VLAN 20 address but not g1, and a powerdown of the box stops the
 // guests before the box powers off.
@@ -188,6 +189,15 @@ func TestNestedVMs(t *testing.T) {
 
 	openVMShell(t, m)
 	ready := time.Now()
+	// Each QEMU runs in its own cgroup under the workloads' parent,
+	// limited to the guest's memory and QEMU's overhead, with its seccomp
+	// sandbox on.
+	for _, g := range ri.Guests {
+		got := shellValue(t, m, fmt.Sprintf("echo $(cut -d: -f3 /proc/%d/cgroup) $(cat /sys/fs/cgroup/nucbox.workloads/vm-%s/memory.max) $(grep Seccomp: /proc/%[1]d/status | cut -f2)", g.PID, g.Name))
+		if want := fmt.Sprintf("/nucbox.workloads/vm-%s %d 2", g.Name, 160<<20+512<<20); got != want {
+			t.Errorf("QEMU of %s: cgroup, memory.max, seccomp mode %q, want %q", g.Name, got, want)
+		}
+	}
 	out := waitSerial(t, m, nestedTimeout, "g1", "G1-PING-", "G1-")
 	t.Logf("g1 (VLAN 10) %.1fs after ready: %q", time.Since(ready).Seconds(), out)
 	if !strings.Contains(out, "G1-BOOTED") || !strings.Contains(out, "G1-PING-OK") {

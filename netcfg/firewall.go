@@ -1,0 +1,462 @@
+package netcfg
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strconv"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/vswitch"
+)
+
+// FirewallTable is the box's own nftables table, family inet so that one
+// rule set covers IPv4 and IPv6 alike. nucbox owns it whole: rules others
+// add elsewhere are never touched, and every rule in it is nucbox's.
+const FirewallTable = "nucbox"
+
+// Firewall is the box's own packet filter, complete: config/plan compiles
+// it, netcfg adds no rule that is not derived from it.
+//
+// The lab network (whatever arrives on the link holding the box's uplink
+// address) reaches every service of the box, as it always did. A segment
+// (a box interface on an internal VLAN) is where workloads live: from
+// there the box accepts answers to its own traffic, pings, IPv6 neighbour
+// discovery and the TCP ports the segment opens, and drops everything
+// else, the API, the status page, metrics and VNC included. The box
+// forwards a segment's traffic only with NAT, only from its own subnet and
+// only to the uplink; IPv6 is never forwarded. Other interfaces reach
+// nothing.
+type Firewall struct {
+	Segments []Segment `json:"segments,omitempty"`
+}
+
+// Segment is the box's interface on one internal VLAN.
+type Segment struct {
+	// Interface is the VLAN interface (vlan10).
+	Interface string `json:"interface"`
+	// Subnet is the segment's prefix: with NAT only sources inside it are
+	// forwarded, so a workload cannot send spoofed sources out of the
+	// uplink.
+	Subnet netip.Prefix `json:"subnet"`
+	// NAT makes the box the segment's router to the uplink, masqueraded
+	// behind the box's uplink address.
+	NAT bool `json:"nat,omitempty"`
+	// TCP are the box's ports the segment may reach (the API, when the
+	// config opens it on the VLAN).
+	TCP []uint16 `json:"tcp,omitempty"`
+}
+
+// NATs are the segments the box routes and masquerades.
+func (f Firewall) NATs() []NAT {
+	var out []NAT
+	for _, s := range f.Segments {
+		if s.NAT {
+			out = append(out, NAT{Interface: s.Interface, Subnet: s.Subnet})
+		}
+	}
+	return out
+}
+
+// Validate reports every inconsistency of f at once.
+func (f Firewall) Validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, s := range f.Segments {
+		where := fmt.Sprintf("firewall segment %d (%s)", i, s.Interface)
+		switch {
+		case s.Interface == "" || len(s.Interface) > 15:
+			errs = append(errs, fmt.Errorf("%s: interface name %q is empty or longer than 15 bytes", where, s.Interface))
+		case seen[s.Interface]:
+			errs = append(errs, fmt.Errorf("%s: interface listed twice", where))
+		}
+		seen[s.Interface] = true
+		if !s.Subnet.IsValid() || s.Subnet != s.Subnet.Masked() {
+			errs = append(errs, fmt.Errorf("%s: subnet %s is not a network prefix", where, s.Subnet))
+		}
+		if s.NAT && !s.Subnet.Addr().Is4() {
+			errs = append(errs, fmt.Errorf("%s: NAT needs an IPv4 subnet, not %s", where, s.Subnet))
+		}
+		if slices.Contains(s.TCP, 0) {
+			errs = append(errs, fmt.Errorf("%s: TCP port 0", where))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FirewallStatus is what ApplyFirewall found and did.
+type FirewallStatus struct {
+	// Rules are the table's rules, one line each, as `nft list table inet
+	// nucbox` shows their comments.
+	Rules []string `json:"rules"`
+	// Changes counts the writes: the table when it was replaced, each
+	// sysctl written. A repeated apply of the same firewall makes none.
+	Changes int `json:"changes"`
+}
+
+// ApplyFirewall makes the namespace's firewall f, with uplink the link
+// that holds the box's uplink address (the bridge, or the bare uplink
+// after a rollback): the inet table, IPv4 forwarding on exactly when a
+// segment has NAT, and on each segment's interface strict reverse-path
+// filtering, no router adverts and no redirects accepted.
+//
+// The table is compared with what the kernel has first and replaced, in
+// one transaction, only when it differs: applying the same firewall twice
+// changes nothing, and packets never see a half-built rule set. The IPv4
+// table that ApplyNAT writes goes in the same transaction. With the filter
+// in place before forwarding goes on, and forwarding off before the filter
+// changes, no packet is ever routed unfiltered.
+func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallStatus, error) {
+	var st FirewallStatus
+	if uplink == "" {
+		return st, errors.New("firewall: no uplink link: the box would drop its own network")
+	}
+	if err := f.Validate(); err != nil {
+		return st, err
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns.Handle())))
+	if err != nil {
+		return st, fmt.Errorf("nftables: %w", err)
+	}
+	want := buildFirewall(uplink, f)
+	for _, ch := range want.chains {
+		for _, r := range ch.rules {
+			st.Rules = append(st.Rules, ch.chain.Name+": "+r.comment)
+		}
+	}
+	same, legacy, err := observeFirewall(c, want)
+	if err != nil {
+		return st, fmt.Errorf("nftables table inet %s: %w", FirewallTable, err)
+	}
+	nat := len(f.NATs()) > 0
+	if !nat {
+		n, err := setForwardingCount(ns, false)
+		st.Changes += n
+		if err != nil {
+			return st, err
+		}
+	}
+	if !same || legacy {
+		if !same {
+			want.add(c)
+		}
+		if legacy {
+			c.DelTable(&nftables.Table{Name: NATTable, Family: nftables.TableFamilyIPv4})
+		}
+		if err := c.Flush(); err != nil {
+			return st, fmt.Errorf("nftables table inet %s: %w", FirewallTable, err)
+		}
+		st.Changes++
+	}
+	if nat {
+		n, err := setForwardingCount(ns, true)
+		st.Changes += n
+		if err != nil {
+			return st, err
+		}
+	}
+	n, err := bridgeHooksOff(ns)
+	st.Changes += n
+	if err != nil {
+		return st, err
+	}
+	for _, s := range f.Segments {
+		n, err := segmentSysctls(ns, s.Interface)
+		st.Changes += n
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// fwRule is one rule with the comment that describes it; the comment is
+// stored with the rule, so that `nft list ruleset` on the box explains
+// each one.
+type fwRule struct {
+	comment string
+	exprs   []expr.Any
+}
+
+type fwChain struct {
+	chain *nftables.Chain
+	rules []fwRule
+}
+
+// fwTable is the desired table, built without a connection so that it can
+// be compared with the kernel's before anything is sent.
+type fwTable struct {
+	table  *nftables.Table
+	chains []*fwChain
+}
+
+func (t *fwTable) add(c *nftables.Conn) {
+	// Adding first makes the delete valid whether or not the table exists.
+	c.AddTable(t.table)
+	c.DelTable(t.table)
+	c.AddTable(t.table)
+	for _, ch := range t.chains {
+		c.AddChain(ch.chain)
+		for _, r := range ch.rules {
+			c.AddRule(&nftables.Rule{Table: t.table, Chain: ch.chain, Exprs: r.exprs,
+				UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment)})
+		}
+	}
+}
+
+func buildFirewall(uplink string, f Firewall) *fwTable {
+	t := &nftables.Table{Name: FirewallTable, Family: nftables.TableFamilyINet}
+	drop := nftables.ChainPolicyDrop
+	in := &fwChain{chain: &nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &drop}}
+	fwd := &fwChain{chain: &nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop}}
+	add := func(ch *fwChain, comment string, exprs ...[]expr.Any) {
+		r := fwRule{comment: comment}
+		for _, e := range exprs {
+			r.exprs = append(r.exprs, e...)
+		}
+		ch.rules = append(ch.rules, r)
+	}
+	accept := []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
+	q := strconv.Quote
+
+	add(in, "ct state established,related accept", establishedMatch(), accept)
+	add(in, `iifname "lo" accept`, ifMatch(expr.MetaKeyIIFNAME, "lo"), accept)
+	add(in, "iifname "+q(uplink)+" accept: the lab network reaches every service", ifMatch(expr.MetaKeyIIFNAME, uplink), accept)
+	add(in, "icmp type echo-request accept", l4Match(unix.IPPROTO_ICMP), byteAt(expr.PayloadBaseTransportHeader, 0, 8), accept)
+	add(in, "icmpv6 type echo-request accept", l4Match(unix.IPPROTO_ICMPV6), byteAt(expr.PayloadBaseTransportHeader, 0, 128), accept)
+	// Neighbour discovery only from the link itself: hop limit 255 is
+	// what a router on the way could not have left.
+	for _, nd := range []struct {
+		name string
+		typ  byte
+	}{{"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136}} {
+		add(in, "icmpv6 type "+nd.name+" ip6 hoplimit 255 accept", l4Match(unix.IPPROTO_ICMPV6),
+			byteAt(expr.PayloadBaseTransportHeader, 0, nd.typ), byteAt(expr.PayloadBaseNetworkHeader, 7, 255), accept)
+	}
+	for _, s := range f.Segments {
+		for _, p := range s.TCP {
+			add(in, fmt.Sprintf("iifname %s tcp dport %d accept", q(s.Interface), p),
+				ifMatch(expr.MetaKeyIIFNAME, s.Interface), l4Match(unix.IPPROTO_TCP), tcpDport(p), accept)
+		}
+	}
+
+	add(fwd, "ct state established,related accept", establishedMatch(), accept)
+	var post *fwChain
+	for _, s := range f.Segments {
+		if !s.NAT {
+			continue
+		}
+		add(fwd, fmt.Sprintf("iifname %s oifname %s ip saddr %s accept", q(s.Interface), q(uplink), s.Subnet),
+			ifMatch(expr.MetaKeyIIFNAME, s.Interface), ifMatch(expr.MetaKeyOIFNAME, uplink), prefixMatch(s.Subnet), accept)
+		if post == nil {
+			post = &fwChain{chain: &nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
+				Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource}}
+		}
+		add(post, fmt.Sprintf("oifname %s ip saddr %s masquerade", q(uplink), s.Subnet),
+			ifMatch(expr.MetaKeyOIFNAME, uplink), prefixMatch(s.Subnet), []expr.Any{&expr.Masq{}})
+	}
+	ft := &fwTable{table: t, chains: []*fwChain{in, fwd}}
+	if post != nil {
+		ft.chains = append(ft.chains, post)
+	}
+	return ft
+}
+
+func establishedMatch() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
+			Xor:  binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+	}
+}
+
+// l4Match matches the transport protocol, in IPv4 and IPv6 alike.
+func l4Match(proto byte) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+	}
+}
+
+func byteAt(base expr.PayloadBase, offset uint32, v byte) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: base, Offset: offset, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{v}},
+	}
+}
+
+func tcpDport(port uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
+	}
+}
+
+// prefixMatch matches the source address against p. In an inet table the
+// network header is IPv4 or IPv6, so the family is matched first.
+func prefixMatch(p netip.Prefix) []expr.Any {
+	family, offset, addr := byte(unix.NFPROTO_IPV4), uint32(12), p.Addr().AsSlice()
+	if p.Addr().Is6() {
+		family, offset = unix.NFPROTO_IPV6, 8
+	}
+	n := uint32(len(addr))
+	mask := make([]byte, n)
+	for i := range p.Bits() {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{family}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: n},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: n, Mask: mask, Xor: make([]byte, n)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.Masked().Addr().AsSlice()},
+	}
+}
+
+// observeFirewall tells whether the kernel's inet table is exactly want
+// (same chains, hooks, policies, and rules with the same expressions and
+// comments, in order), and whether ApplyNAT's IPv4 table is there.
+func observeFirewall(c *nftables.Conn, want *fwTable) (same, legacy bool, err error) {
+	tables, err := c.ListTables()
+	if err != nil {
+		return false, false, err
+	}
+	found := false
+	for _, t := range tables {
+		switch {
+		case t.Name == FirewallTable && t.Family == nftables.TableFamilyINet:
+			found = true
+		case t.Name == NATTable && t.Family == nftables.TableFamilyIPv4:
+			legacy = true
+		}
+	}
+	if !found {
+		return false, legacy, nil
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return false, legacy, err
+	}
+	have := map[string]*nftables.Chain{}
+	for _, ch := range chains {
+		if ch.Table.Name == FirewallTable {
+			have[ch.Name] = ch
+		}
+	}
+	if len(have) != len(want.chains) {
+		return false, legacy, nil
+	}
+	for _, w := range want.chains {
+		h := have[w.chain.Name]
+		if h == nil || !sameChain(h, w.chain) {
+			return false, legacy, nil
+		}
+		rules, err := c.GetRules(want.table, h)
+		if err != nil {
+			return false, legacy, err
+		}
+		if len(rules) != len(w.rules) {
+			return false, legacy, nil
+		}
+		for i, r := range rules {
+			comment, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+			if comment != w.rules[i].comment || !sameExprs(r.Exprs, w.rules[i].exprs) {
+				return false, legacy, nil
+			}
+		}
+	}
+	return true, legacy, nil
+}
+
+func sameChain(a, b *nftables.Chain) bool {
+	return a.Type == b.Type && deref(a.Hooknum) == deref(b.Hooknum) &&
+		deref(a.Priority) == deref(b.Priority) && policyOf(a) == policyOf(b)
+}
+
+// deref is a chain attribute's value, its zero value when unset.
+func deref[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return v
+}
+
+// policyOf is a base chain's policy; the kernel reports accept for a
+// chain created without one.
+func policyOf(c *nftables.Chain) nftables.ChainPolicy {
+	if c.Policy == nil {
+		return nftables.ChainPolicyAccept
+	}
+	return *c.Policy
+}
+
+// sameExprs compares expressions as the kernel hands them back with the
+// ones built here: the kernel returns each field as it was sent.
+func sameExprs(a, b []expr.Any) bool {
+	return reflect.DeepEqual(a, b)
+}
+
+// bridgeHooksOff keeps bridged frames out of the firewall where
+// br_netfilter is loaded (the box does not load it; a config's modules
+// could): its hooks would run frames switched between two ports of the
+// bridge through the forward chain, whose policy drops them, and cut
+// workloads on one VLAN off from each other and from the lab network.
+// Layer 2 is vswitch's, with VLAN filtering.
+func bridgeHooksOff(ns *vswitch.Namespace) (int, error) {
+	changes := 0
+	err := ns.Do(func() error {
+		for _, f := range []string{"iptables", "ip6tables", "arptables"} {
+			changed, err := writeSysctl("/proc/sys/net/bridge/bridge-nf-call-"+f, "0")
+			if err != nil && !errors.Is(err, errNoSysctl) {
+				return err
+			}
+			if changed {
+				changes++
+			}
+		}
+		return nil
+	})
+	return changes, err
+}
+
+// segmentSysctls sets what a workload segment's interface must not
+// accept: packets whose source does not route back through it (strict
+// reverse-path filter), IPv6 router adverts (a workload could otherwise
+// give the box routes and addresses) and ICMP redirects. A kernel without
+// IPv6 has no IPv6 settings to make.
+func segmentSysctls(ns *vswitch.Namespace, link string) (int, error) {
+	changes := 0
+	err := ns.Do(func() error {
+		for _, s := range []struct {
+			file, value string
+			optional    bool
+		}{
+			{"/proc/sys/net/ipv4/conf/" + link + "/rp_filter", "1", false},
+			{"/proc/sys/net/ipv4/conf/" + link + "/accept_redirects", "0", false},
+			{"/proc/sys/net/ipv6/conf/" + link + "/accept_ra", "0", true},
+			{"/proc/sys/net/ipv6/conf/" + link + "/accept_redirects", "0", true},
+		} {
+			changed, err := writeSysctl(s.file, s.value)
+			if err != nil && !(s.optional && errors.Is(err, errNoSysctl)) {
+				return fmt.Errorf("%s: %w", link, err)
+			}
+			if changed {
+				changes++
+			}
+		}
+		return nil
+	})
+	return changes, err
+}
