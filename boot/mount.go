@@ -2,6 +2,7 @@ package boot
 
 import (
 	"fmt"
+	"github.com/nucbox/nucbox/internal/floor"
 	"log"
 	"os"
 	"strings"
@@ -37,6 +38,12 @@ func (p *pid1) mount() bool {
 	}
 	if mountErr != nil {
 		Logf("mounts: warning: %v", mountErr)
+	}
+	// Before anything else runs: the OOM killer passes PID 1 over, and
+	// its descriptor and the kernel's process limits leave room for the
+	// box once workloads use up theirs.
+	if err := floor.ProtectSelf(floor.PID1); err != nil {
+		Logf("floor: warning: %v", err)
 	}
 	// A name for the rescue shell's prompt until the config sets one.
 	unix.Sethostname([]byte(box.DefaultHostname))

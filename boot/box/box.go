@@ -2,6 +2,7 @@ package box
 
 import (
 	"context"
+	"github.com/nucbox/nucbox/internal/cgroup"
 	"os/exec"
 	"sync"
 	"time"
@@ -105,6 +106,7 @@ func New(o Options) *Box {
 		ct := newContainersStage(ctLog, o.Uptime, o.SpawnGuard)
 		ct.network = func(d *plan.Desired) *containers.Network { return b.net.containerNetwork(d, ctLog) }
 		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net,
+			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount},
 			newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand), ct}
 	}
 	b.sup = &supervisor{stages: stages, logf: o.Logf}

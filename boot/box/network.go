@@ -20,7 +20,7 @@ import (
 // address (static or DHCP), lets the bridge take it over and probes the
 // gateway; then vswitch reconciles the bridge's ports, VLANs and the box's
 // VLAN interfaces, and the NAT rules are applied. It takes all of it from
-// the compiled config (d.Network, d.Switch, d.NAT) and owns the box's one
+// the compiled config (d.Network, d.Switch, d.Firewall) and owns the box's one
 // vswitch.Switch: netcfg's takeover and the containers' ports go through
 // it, so the bridge has a single writer.
 //
@@ -73,6 +73,8 @@ type NetworkSummary struct {
 	VLANAddresses []string `json:"vlan_addresses,omitempty"`
 	// NAT lists the VLAN subnets routed to the uplink and masqueraded.
 	NAT []string `json:"nat,omitempty"`
+	// FirewallRules counts the rules of the box's own nftables table.
+	FirewallRules int `json:"firewall_rules"`
 	// NetworkMS is the stage's time without the DHCP wait, DHCPWaitMS the
 	// wait for the first lease, DoneMS the kernel uptime at the stage's
 	// end (same clock as init_ms and ready_ms).
@@ -139,10 +141,13 @@ func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 	// The VLAN interfaces exist now; the rules name them, and the uplink
 	// side is whichever link holds the box's address (the bare uplink
 	// after a rollback).
-	nats := d.NAT
-	if err := netcfg.ApplyNAT(n.ns, st.Link, nats); err != nil {
+	fst, err := netcfg.ApplyFirewall(n.ns, st.Link, d.Firewall)
+	if err != nil {
 		return err
 	}
+	sum.FirewallRules = len(fst.Rules)
+	n.log.Printf("firewall inet %s: %d rule(s), %d change(s)", netcfg.FirewallTable, len(fst.Rules), fst.Changes)
+	nats := d.Firewall.NATs()
 	for _, nt := range nats {
 		sum.NAT = append(sum.NAT, nt.String())
 	}

@@ -3,6 +3,7 @@ package box
 import (
 	"context"
 	"fmt"
+	"github.com/nucbox/nucbox/internal/cgroup"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -14,7 +15,7 @@ import (
 // The box's stages run in the order the compiled config carries
 // (plan.Order): the workloads after the network, which gives them the
 // bridge and their ports. New makes them: modules, hostname, loopback,
-// network, vms, containers.
+// network, reserve, vms, containers.
 
 // modulesStage loads the base modules, the config's extra modules and
 // the coldplugged drivers, through PID 1's one module loader.
@@ -74,4 +75,32 @@ func (loopbackStage) Apply(ctx context.Context, d *plan.Desired) error {
 		return err
 	}
 	return netlink.LinkSetUp(lo)
+}
+
+// reserveStage makes the cgroup every VM and container runs under, sized
+// so that what the workloads can take together leaves the box's reserve
+// of memory and processes (d.Workloads). A box without cgroup2 (a test
+// host) or a kernel that refuses the limits runs its workloads without
+// the floor, and says so: the workloads are not the box, and the box must
+// not refuse to run them for it.
+type reserveStage struct {
+	log  logger
+	root string
+}
+
+func (*reserveStage) Name() string { return plan.StageReserve }
+
+func (r *reserveStage) Apply(ctx context.Context, d *plan.Desired) error {
+	if !cgroup.IsV2(r.root) {
+		r.log.Printf("warning: no cgroup2 at %s: workloads run without the box's reserve", r.root)
+		return nil
+	}
+	l, err := d.Workloads.Apply(r.root)
+	if err != nil {
+		r.log.Printf("warning: %s: %v: workloads run without the box's reserve", d.Workloads.Path, err)
+		return nil
+	}
+	r.log.Printf("workloads under %s: memory.max %d MiB, pids.max %d; the box keeps %d MiB and %d pids",
+		d.Workloads.Path, l.Memory>>20, l.PIDs, d.Workloads.Reserve.Memory>>20, d.Workloads.Reserve.PIDs)
+	return nil
 }

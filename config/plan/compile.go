@@ -20,13 +20,15 @@ const (
 	StageHostname   = "hostname"
 	StageLoopback   = "loopback"
 	StageNetwork    = "network"
+	StageReserve    = "reserve"
 	StageVMs        = "vms"
 	StageContainers = "containers"
 )
 
 // Order is the apply order: the network (the bridge and every port on it)
-// before the workloads that use the ports.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageVMs, StageContainers}
+// before the workloads that use the ports, and the workloads' parent
+// cgroup, which keeps the box's reserve, before the first of them starts.
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageReserve, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every
@@ -41,9 +43,6 @@ type Desired struct {
 	// Network is the box's own network: uplink selection, address, DNS,
 	// the bridge takeover and its probe.
 	Network netcfg.Spec `json:"network"`
-	// NAT are the VLAN subnets routed to the uplink and masqueraded: the
-	// Firewall's NAT segments (Firewall.NATs), for netcfg.ApplyNAT.
-	NAT []netcfg.NAT `json:"nat,omitempty"`
 	// Firewall is the box's packet filter: what workloads on VLANs reach
 	// of the box, and what it forwards for them.
 	Firewall netcfg.Firewall `json:"firewall"`
@@ -87,7 +86,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Hostname = c.Hostname
 	d.StateDir = c.StateDir
 	d.Modules = slices.Clone(c.Modules)
-	d.Network, d.NAT, d.Switch = b.network()
+	d.Network, d.Switch = b.network()
 	d.Firewall = b.firewall()
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}

@@ -17,7 +17,7 @@ import (
 // uplink port are built here once and shared by netcfg's takeover and the
 // switch. The bridge always filters VLANs: that is what the box is for;
 // tests on kernels without filtering build their specs by hand.
-func (b *compiler) network() (netcfg.Spec, []netcfg.NAT, vswitch.Desired) {
+func (b *compiler) network() (netcfg.Spec, vswitch.Desired) {
 	c := b.c
 	u := &c.Uplink
 	bridge := vswitch.Bridge{Name: u.Bridge, VLANFiltering: true, NativeVLAN: u.NativeVLAN}
@@ -60,20 +60,15 @@ func (b *compiler) network() (netcfg.Spec, []netcfg.NAT, vswitch.Desired) {
 	}
 
 	sw := vswitch.Desired{Bridge: bridge, Uplink: uplink}
-	var nats []netcfg.NAT
 	for _, a := range u.Addresses {
 		p, err := netip.ParsePrefix(a.Address)
 		if err != nil {
 			b.fail("uplink address on VLAN %d: %w", a.VLAN, err)
 			continue
 		}
-		link := config.VLANIfName(a.VLAN)
-		sw.Addresses = append(sw.Addresses, vswitch.VLANAddress{VLAN: a.VLAN, Link: link, Prefix: p})
-		if a.NAT {
-			nats = append(nats, netcfg.NAT{Interface: link, Subnet: p.Masked()})
-		}
+		sw.Addresses = append(sw.Addresses, vswitch.VLANAddress{VLAN: a.VLAN, Link: config.VLANIfName(a.VLAN), Prefix: p})
 	}
-	return s, nats, sw
+	return s, sw
 }
 
 // firewall compiles the box's packet filter: one segment per box address

@@ -65,7 +65,7 @@ func TestCompileExamples(t *testing.T) {
 			Switch:    vswitch.Desired{Bridge: br0, Uplink: vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink", Native: 1}},
 			Workloads: workloads,
 			API:       API{Socket: APISocket},
-			Order:     []string{"modules", "hostname", "loopback", "network", "vms", "containers"},
+			Order:     []string{"modules", "hostname", "loopback", "network", "reserve", "vms", "containers"},
 		}},
 		{"lab", Desired{
 			Hostname: "nuc1",
@@ -138,7 +138,7 @@ func TestCompileExamples(t *testing.T) {
 			}},
 			Workloads: workloads,
 			API:       API{Socket: APISocket, Listen: ":8443", PublicStatus: true},
-			Order:     []string{"modules", "hostname", "loopback", "network", "vms", "containers"},
+			Order:     []string{"modules", "hostname", "loopback", "network", "reserve", "vms", "containers"},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestCompileExamples(t *testing.T) {
 				{"state-dir", got.StateDir, tc.want.StateDir},
 				{"modules", got.Modules, tc.want.Modules},
 				{"network", got.Network, tc.want.Network},
-				{"nat", got.NAT, tc.want.NAT},
+				{"nat", got.Firewall.NATs(), tc.want.Firewall.NATs()},
 				{"firewall", got.Firewall, tc.want.Firewall},
 				{"workloads", got.Workloads, tc.want.Workloads},
 				{"switch", got.Switch, tc.want.Switch},
@@ -214,8 +214,8 @@ containers:
 	if want := []vswitch.VLANAddress{{VLAN: 20, Link: "vlan20", Prefix: netip.MustParsePrefix("10.0.20.1/24")}}; !reflect.DeepEqual(d.Switch.Addresses, want) {
 		t.Errorf("addresses %+v", d.Switch.Addresses)
 	}
-	if want := []netcfg.NAT{{Interface: "vlan20", Subnet: netip.MustParsePrefix("10.0.20.0/24")}}; !reflect.DeepEqual(d.NAT, want) {
-		t.Errorf("NAT %+v", d.NAT)
+	if want := []netcfg.NAT{{Interface: "vlan20", Subnet: netip.MustParsePrefix("10.0.20.0/24")}}; !reflect.DeepEqual(d.Firewall.NATs(), want) {
+		t.Errorf("NAT %+v", d.Firewall.NATs())
 	}
 	// The VM's NICs are the switch's TAPs, MAC for MAC.
 	for i, n := range d.VMs[0].NICs {
@@ -369,7 +369,7 @@ func TestCompiledJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, b := &p.Desired, &back.Desired
-	if !reflect.DeepEqual(b.Network, d.Network) || !reflect.DeepEqual(b.Switch, d.Switch) || !reflect.DeepEqual(b.NAT, d.NAT) {
+	if !reflect.DeepEqual(b.Network, d.Network) || !reflect.DeepEqual(b.Switch, d.Switch) || !reflect.DeepEqual(b.Firewall, d.Firewall) {
 		t.Errorf("network read back:\n%+v\n%+v", b.Network, b.Switch)
 	}
 	if vm := b.VMs[0]; !reflect.DeepEqual(vm.NICs, d.VMs[0].NICs) || vm.ShutdownTimeout != d.VMs[0].ShutdownTimeout || vm.CloudInit == nil {
@@ -411,9 +411,6 @@ containers:
 	}}
 	if !reflect.DeepEqual(d.Firewall, want) {
 		t.Errorf("firewall:\n got %+v\nwant %+v", d.Firewall, want)
-	}
-	if !reflect.DeepEqual(d.NAT, d.Firewall.NATs()) {
-		t.Errorf("NAT %v, the firewall's NAT segments %v", d.NAT, d.Firewall.NATs())
 	}
 	// A container without limits gets config's, in its own cgroup.
 	if ct := d.Containers[0]; ct.PIDs != config.DefaultContainerPIDs || ct.Memory != int64(config.DefaultContainerMemory) ||
