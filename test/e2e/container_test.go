@@ -54,6 +54,8 @@ containers:
     nics: [{ipv4: dhcp}]
     restart: never
     stop-timeout: 1s
+api:
+  listen: ":8443"
 `
 
 // lanScript runs in a container on the uplink's native VLAN, that is on
@@ -77,6 +79,7 @@ const ctScript = `echo CT-START; ` +
 	`echo CT-MEMMAX=$(cat /sys/fs/cgroup/memory.max) CT-PIDSMAX=$(cat /sys/fs/cgroup/pids.max); ` +
 	`n=0; until ping -c 1 -W 1 10.0.10.1 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 30 ]; then break; fi; done; ` +
 	`if [ $n -lt 30 ]; then echo CT-PING-OK; else echo CT-PING-FAILED; fi; ` +
+	`timeout 4 nc -w 2 10.0.10.1 8443 </dev/null; echo CT-API=$?; ` +
 	`exec sleep 100000`
 
 // Docker's default capability set as a mask: CHOWN DAC_OVERRIDE FOWNER
@@ -157,7 +160,7 @@ func TestContainerOnVLAN(t *testing.T) {
 	}
 
 	log := guestState + "/containers/pinger.log"
-	res, err := m.Shell(90*time.Second, fmt.Sprintf("until grep -qa 'CT-PING-' %[1]s; do sleep 1; done; grep -a 'CT-' %[1]s", log))
+	res, err := m.Shell(90*time.Second, fmt.Sprintf("until grep -qa 'CT-API=' %[1]s; do sleep 1; done; grep -a 'CT-' %[1]s", log))
 	if err != nil {
 		t.Fatalf("waiting for the container's ping: %v", err)
 	}
@@ -168,6 +171,18 @@ func TestContainerOnVLAN(t *testing.T) {
 	}
 	if !strings.Contains(res, "CT-START") || !strings.Contains(res, "CT-PING-OK") {
 		t.Errorf("pinger on VLAN 10 did not reach the box's 10.0.10.1")
+	}
+	// The box's firewall: the API listens on every box address, but a
+	// workload on an internal VLAN does not reach it (busybox's nc under
+	// timeout exits 1 when refused or filtered; connected, it exits 0
+	// when the server hangs up and 143 when timeout ends it), while the
+	// same container reaches the same address by ping, and the box itself
+	// connects to that address and port.
+	if vals["API"] != "1" {
+		t.Errorf("pinger on VLAN 10 connecting to the box's API at 10.0.10.1:8443: exit %q, want 1 (filtered)", vals["API"])
+	}
+	if got := shellValue(t, m, "timeout 4 nc -w 2 10.0.10.1 8443 </dev/null; echo $?"); got != "0" && got != "143" {
+		t.Errorf("the box connecting to its own API at 10.0.10.1:8443: exit %q, want 0 or 143 (connected): the check above proves nothing", got)
 	}
 	if vals["CapEff"] != dockerCaps || vals["CapBnd"] != dockerCaps {
 		t.Errorf("capabilities eff %s bnd %s, want Docker's %s", vals["CapEff"], vals["CapBnd"], dockerCaps)
