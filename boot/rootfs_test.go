@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 // TestMover moves a tree the way PID 1 moves the initramfs, within one
@@ -105,10 +107,7 @@ func requireRoot(t *testing.T) {
 	if os.Geteuid() == 0 {
 		return
 	}
-	if os.Getenv("CI") == "" {
-		t.Skip("needs root (CI runs it as root)")
-	}
-	t.Fatal("needs root, and CI is set: run the tests as root")
+	ci.Missing(t, "needs root (CI runs it as root)")
 }
 
 // TestMoverDeviceNodes checks what only root can create: the device

@@ -88,10 +88,20 @@ func New(o Options) (*Runtime, error) {
 				"bytes", fi.Size(), "overlay", err.Error())
 		}
 	}
+	why := "/ is the initramfs, which pivot_root cannot leave"
 	if o.NoPivotRoot != nil {
 		r.noPivot = *o.NoPivotRoot
+		why = "NoPivotRoot is set"
 	} else {
 		r.noPivot = rootIsRamfs()
+	}
+	// A container in a chroot can climb out of it with CAP_SYS_CHROOT,
+	// which Docker's capability set keeps: say which jail every container
+	// of this runtime gets.
+	if r.noPivot {
+		r.log.Warn("rootfs entry: chroot, not pivot_root", "why", why)
+	} else {
+		r.log.Info("rootfs entry: pivot_root")
 	}
 	return r, nil
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 // The test binary is also the container init, as the nucbox binary is:
@@ -36,16 +38,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// requireRoot skips host-tier tests unless root; under CI=true it fails.
+// requireRoot skips host-tier tests unless root; under CI it fails.
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("host-tier container tests need root (CI=true, so not skipping)")
-	}
-	t.Skip("host-tier container tests need root; run as root or with CI=true to enforce")
+	ci.Require(t, os.Geteuid() == 0, "host-tier container tests need root")
 }
 
 // busyboxImage is the test image with a command that says where it came

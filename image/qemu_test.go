@@ -9,6 +9,8 @@ import (
 
 	"github.com/u-root/u-root/pkg/cpio"
 	"github.com/u-root/u-root/pkg/ldd"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 const vmConfig = `hostname: testbox
@@ -178,10 +180,7 @@ func TestBuildQEMUMissing(t *testing.T) {
 // regular file.
 func TestBuildDebianQEMU(t *testing.T) {
 	if _, err := os.Stat(DefaultQEMU); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI: %v (make deps installs qemu-system-x86)", err)
-		}
-		t.Skipf("no QEMU: %v", err)
+		ci.Missing(t, "no QEMU: %v (apt-get install qemu-system-x86, part of make deps)", err)
 	}
 	o := fixtureOptions(t)
 	o.Config = writeVMConfig(t)

@@ -8,15 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 func needQemuImg(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("qemu-img"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("qemu-img not found (CI=true: install qemu-utils with make deps)")
-		}
-		t.Skip("qemu-img not found (Debian package qemu-utils)")
+		ci.Missing(t, "qemu-img not found (Debian package qemu-utils; make deps installs it)")
 	}
 }
 

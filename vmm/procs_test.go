@@ -4,12 +4,14 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 func TestLookBinaryWithoutPATH(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		ci.Missing(t, "no sh in PATH")
 	}
 	t.Setenv("PATH", "")
 	if got := lookBinary("sh"); got == "sh" {

@@ -12,21 +12,20 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 // chromiumPath finds Debian's chromium; without it the test is skipped,
 // except in CI, where a skip would hide a missing dependency.
 func chromiumPath(t *testing.T) string {
+	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
-	msg := "chromium is not installed (apt-get install chromium, part of make deps): the web page test needs it"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	ci.Missing(t, "chromium is not installed (apt-get install chromium, part of make deps): the web page test needs it")
 	return ""
 }
 

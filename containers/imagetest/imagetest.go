@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 // BusyboxPath is where Debian's busybox-static installs the binary.
@@ -30,10 +32,7 @@ func Layer(tb testing.TB) v1.Layer {
 	tb.Helper()
 	bb, err := os.ReadFile(BusyboxPath)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s missing (Debian package busybox-static; make deps installs it): %v", BusyboxPath, err)
-		}
-		tb.Skipf("%s missing (apt-get install busybox-static): %v", BusyboxPath, err)
+		ci.Missing(tb, "%s missing (Debian package busybox-static; make deps installs it): %v", BusyboxPath, err)
 	}
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 // DebianStub is the systemd-boot-efi stub the product ships.
@@ -63,7 +65,7 @@ func stubs(t *testing.T) map[string][]byte {
 	m := map[string][]byte{"synthetic": fakeStub(t)}
 	if b, err := os.ReadFile(debianStub); err == nil {
 		m["debian"] = b
-	} else if os.Getenv("CI") == "true" {
+	} else if ci.Enforced() {
 		t.Fatalf("%v: CI must install systemd-boot-efi", err)
 	} else {
 		t.Logf("only the synthetic stub: %v", err)

@@ -169,10 +169,12 @@ func moduleUsers(procModules string) map[string][]string {
 	return mods
 }
 
+// TestModuleDependencies checks the modules PID 1 loads at boot, and
+// that its hotplug loads the driver of a NIC plugged in after ready.
 func TestModuleDependencies(t *testing.T) {
 	harness.Require(t)
 	img := harness.BuildImage(t, basicConfig)
-	m := img.Boot(t, harness.Options{NICs: uplink()})
+	m := img.Boot(t, harness.Options{NICs: uplink(), Extra: hotplugPort})
 
 	loaded := m.MustExpect(readyTimeout, `nucbox: modules: loaded \d+ in \d+ ms: (.*)$`)
 	names := map[string]bool{}
@@ -211,6 +213,56 @@ func TestModuleDependencies(t *testing.T) {
 				t.Errorf("%s used by %v, want %s among them", dep, users[dep], w)
 			}
 		}
+	}
+	if _, ok := users["e1000e"]; ok {
+		t.Fatalf("e1000e is loaded before any e1000e NIC exists: the hotplug check would prove nothing")
+	}
+	checkHotplugNIC(t, m)
+}
+
+// hotplugPort is an empty PCIe root port for a NIC plugged in after boot:
+// devices on q35's root bus cannot be hot-added.
+var hotplugPort = []string{"-device", "pcie-root-port,id=hp0,bus=pcie.0,chassis=9,slot=9"}
+
+// hotMAC is the hot-added NIC's address, to find it among the box's links.
+const hotMAC = "52:54:00:e1:00:0e"
+
+// checkHotplugNIC plugs an e1000e NIC into the running box through QMP
+// (device_add into hotplugPort) and checks that PID 1's hotplug loaded
+// its driver, which nothing at boot loaded: PID 1 logs the load for the
+// device's modalias, and the kernel shows a link with the NIC's MAC bound
+// to e1000e next to the uplink's virtio_net.
+func checkHotplugNIC(t *testing.T, m *harness.Machine) {
+	t.Helper()
+	start := time.Now()
+	if _, err := m.QMP("netdev_add", map[string]any{"type": "user", "id": "hotnet"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.QMP("device_add", map[string]any{"driver": "e1000e", "id": "hotnic", "bus": "hp0", "netdev": "hotnet", "mac": hotMAC}); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := m.Expect(60*time.Second, `nucbox: modules: hotplug: (.*) for (pci:v00008086\S+)$`)
+	if err != nil {
+		t.Fatalf("PID 1 logged no driver load for the hot-added e1000e NIC: %v", err)
+	}
+	if !contains(strings.Fields(loaded[1]), "e1000e") {
+		t.Errorf("hotplug loaded %q for %s, want e1000e among them", loaded[1], loaded[2])
+	}
+	// The kernel's and PID 1's lines came after the shell's prompt: ask
+	// for a fresh one.
+	if err := m.Send("\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Shell(shellTimeout, "until grep -qs "+hotMAC+" /sys/class/net/*/address; do usleep 100000; done"); err != nil {
+		t.Fatalf("no link with the hot-added NIC's MAC %s: %v", hotMAC, err)
+	}
+	links := shellValue(t, m, `for n in /sys/class/net/*; do [ -e $n/device/driver ] && echo $(basename $(readlink $n/device/driver))=$(cat $n/address); done | sort | tr '\n' ' '`)
+	t.Logf("links with a device after the hot-add (%.1fs): %s", time.Since(start).Seconds(), links)
+	if !strings.Contains(links, "virtio_net=") {
+		t.Errorf("the uplink's virtio_net is not among the links with a driver: %q (the listing is wrong)", links)
+	}
+	if !strings.Contains(links, "e1000e="+hotMAC) {
+		t.Errorf("no link with MAC %s bound to e1000e: %q", hotMAC, links)
 	}
 }
 

@@ -72,10 +72,15 @@ const lanScript = `ip -4 addr show dev eth0 | grep inet | sed 's/^ */LAN-/'; ip 
 const forkScript = `i=0; while [ $i -lt 40 ]; do sleep 300 & i=$((i+1)); read c < /sys/fs/cgroup/pids.current; echo CT-FORK=$i/$c; done; echo CT-FORK-UNLIMITED`
 
 // ctScript prints the container's view of its privileges and limits,
-// pings the box's VLAN 10 address and then stays up. One line of YAML string: no
-// double quotes or backslashes in it.
+// tries a syscall the seccomp profile refuses (unshare, for a user
+// namespace, which needs no capability and which the box's kernel
+// allows) and a privileged one it allows (chroot, with Docker's
+// CAP_SYS_CHROOT), pings the box's VLAN 10 address and then stays up.
+// One line of YAML string: no double quotes or backslashes in it.
 const ctScript = `echo CT-START; ` +
 	`grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | sed 's/^/CT-/; s/:[[:space:]]*/=/'; ` +
+	`e=$(busybox unshare -U true 2>&1); echo CT-UNSHARE=$?; echo CT-UNSHARE-SAYS: $e; ` +
+	`busybox chroot / true; echo CT-CHROOT=$?; ` +
 	`echo CT-MEMMAX=$(cat /sys/fs/cgroup/memory.max) CT-PIDSMAX=$(cat /sys/fs/cgroup/pids.max); ` +
 	`n=0; until ping -c 1 -W 1 10.0.10.1 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 30 ]; then break; fi; done; ` +
 	`if [ $n -lt 30 ]; then echo CT-PING-OK; else echo CT-PING-FAILED; fi; ` +
@@ -122,8 +127,10 @@ func busyboxLayout(t *testing.T) string {
 
 // TestContainerOnVLAN boots the appliance with a container whose image is
 // an OCI layout in the initramfs. Through the console shell and the
-// local API it checks that the container runs with Docker's capabilities
-// and the configured memory and pids limits as cgroup2 has them, that it
+// local API it checks that the container runs with Docker's capabilities,
+// under the default seccomp profile (a denied syscall fails with EPERM,
+// an allowed one works), inside a rootfs it entered by pivot_root, and
+// with the configured memory and pids limits as cgroup2 has them, that it
 // reaches the box's VLAN 10 address and the box reaches it, that the
 // container whose image is missing is reported failed without holding
 // up the box, and that power-off stops the container.
@@ -193,6 +200,8 @@ func TestContainerOnVLAN(t *testing.T) {
 	if vals["MEMMAX"] != strconv.Itoa(64<<20) || vals["PIDSMAX"] != "16" {
 		t.Errorf("cgroup2 in the container: memory.max %s pids.max %s, want %d and 16", vals["MEMMAX"], vals["PIDSMAX"], 64<<20)
 	}
+	checkSeccompBlocks(t, m, vals, res)
+	checkPivotRoot(t, m, "pinger")
 
 	// forker: 40 background processes against pids 8.
 	flog := guestState + "/containers/forker.log"
@@ -402,4 +411,47 @@ func shellLastLine(out string) string {
 		}
 	}
 	return ""
+}
+
+// checkSeccompBlocks reads what pinger saw of the default seccomp profile:
+// unshare(CLONE_NEWUSER), which the filter denies, failed with EPERM,
+// while chroot, which it allows, worked in the same container. The box
+// itself creates a user namespace with the same applet, so the refusal
+// is the filter's and not the kernel's.
+func checkSeccompBlocks(t *testing.T, m *harness.Machine, vals map[string]string, log string) {
+	t.Helper()
+	if vals["CHROOT"] != "0" {
+		t.Errorf("chroot, allowed by the profile with CAP_SYS_CHROOT, exited %q in the container (want 0): the positive control failed", vals["CHROOT"])
+	}
+	says := ""
+	if said := regexp.MustCompile(`CT-UNSHARE-SAYS:(.*)`).FindStringSubmatch(log); said != nil {
+		says = strings.TrimSpace(said[1])
+	}
+	if vals["UNSHARE"] == "" || vals["UNSHARE"] == "0" || !strings.Contains(says, "Operation not permitted") {
+		t.Errorf("unshare -U in the container: exit %q, said %q; want a failure with EPERM (Operation not permitted) from the seccomp filter", vals["UNSHARE"], says)
+	}
+	if out, err := m.Shell(shellTimeout, "unshare -U true && echo box-userns-ok"); err != nil || !strings.Contains(out, "box-userns-ok") {
+		t.Errorf("the box itself cannot create a user namespace (%v): %q; the container's EPERM proves nothing about seccomp then", err, out)
+	}
+}
+
+// checkPivotRoot shows that the containers of this box enter their
+// rootfs by pivot_root, not by the chroot fallback libcontainer uses when
+// / is still the initramfs: the runtime said so on the console, and the
+// config libcontainer keeps for the running container (its state.json)
+// lacks no_pivot_root, which it records only when set.
+func checkPivotRoot(t *testing.T, m *harness.Machine, name string) {
+	t.Helper()
+	out := m.Output()
+	if !strings.Contains(out, "containers: rootfs entry: pivot_root") {
+		t.Errorf("the containers runtime did not log that it uses pivot_root")
+	}
+	if strings.Contains(out, "rootfs entry: chroot") {
+		t.Errorf("the containers runtime fell back to chroot:\n%s", regexp.MustCompile(`.*rootfs entry: chroot.*`).FindString(out))
+	}
+	state := "/run/nucbox/containers/" + name + "/state.json"
+	got := shellValue(t, m, fmt.Sprintf("echo $(grep -c '\"rootfs\":' %[1]s) $(grep -c '\"no_pivot_root\":true' %[1]s)", state))
+	if got != "1 0" {
+		t.Errorf("%s: %q, want \"1 0\": a container config with its rootfs and without no_pivot_root", state, got)
+	}
 }

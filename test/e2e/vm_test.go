@@ -30,11 +30,12 @@ const guestState = "/var/lib/nucbox"
 const innerAppend = "console=ttyS0 quiet panic=-1 mitigations=off"
 
 // vmConfig has two guests: g1 on VLAN 10 with the box's VLAN 10 address as
-// its peer, g2 on VLAN 20 with an address in VLAN 10's subnet too, so that
-// only the VLAN separates it from g1. g1 takes the accelerator the box
-// picks, which must be TCG: the appliance itself runs on TCG, whose
-// emulated SVM loads kvm_amd and passes a speed probe but has frozen the
-// whole box with a nested KVM guest. g2 is pinned to TCG in the config.
+// its peer and a cloud-init seed, g2 on VLAN 20 with an address in VLAN
+// 10's subnet too, so that only the VLAN separates it from g1. g1 takes
+// the accelerator the box picks, which must be TCG: the appliance itself
+// runs on TCG, whose emulated SVM loads kvm_amd and passes a speed probe
+// but has frozen the whole box with a nested KVM guest. g2 is pinned to
+// TCG in the config.
 const vmConfig = `hostname: vmbox
 uplink:
   interface: auto
@@ -49,7 +50,8 @@ vms:
     kernel: images/vmlinuz
     initrd: images/g1.cpio.gz
     append: "` + innerAppend + `"
-    nics: [{vlan: 10}]
+    nics: [{vlan: 10, ipv4: {address: 10.0.10.10/24, gateway: 10.0.10.1}}]
+    cloud-init: {user-data: "#cloud-config\n# ` + g1UserData + `\n"}
     restart: never
     shutdown-timeout: 5s
   - name: g2
@@ -67,7 +69,9 @@ vms:
 
 // The guests print markers on their serial console; the test reads them
 // from the serial logs through the appliance's console shell. Their
-// scripts never end, so that g1 stays up to be probed.
+// scripts never end, so that g1 stays up to be probed. Once its network
+// checks are done, g1 finds its cloud-init seed by label, as cloud-init's
+// NoCloud source does, and prints the files with its NIC's MAC.
 const g1Script = `ip link set eth0 up
 ip addr add 10.0.10.10/24 dev eth0
 echo G1-BOOTED
@@ -77,8 +81,30 @@ until ping -c 1 -W 1 10.0.10.1 >/dev/null 2>&1; do
   if [ $n -ge 60 ]; then echo G1-PING-FAILED; break; fi
 done
 [ $n -lt 60 ] && echo G1-PING-OK
+echo G1-MAC $(cat /sys/class/net/eth0/address)
+` + harness.LoadLateModules + `
+n=0
+until seed=$(findfs LABEL=cidata 2>/dev/null); do
+  n=$((n+1))
+  if [ $n -ge 60 ]; then echo G1-SEED-NONE; break; fi
+  sleep 1
+done
+if [ -n "$seed" ] && mkdir -p /seed && mount -t iso9660 -o ro "$seed" /seed; then
+  for f in meta-data network-config user-data; do sed "s/^/G1-SEED-$f /" /seed/$f; done
+  echo G1-SEED-DONE $seed
+else
+  echo G1-SEED-FAILED $seed
+fi
 while :; do sleep 3600; done
 `
+
+// g1UserData is a line of g1's user-data, to find in the seed it reads.
+const g1UserData = "nucbox-e2e-user-data"
+
+// g1SeedModules read g1's seed from q35's AHCI CD drive. They are loaded
+// after g1's network checks, which they would delay by about a minute
+// under nested TCG.
+var g1SeedModules = []string{"ahci", "sr_mod", "isofs"}
 
 const g2Script = `ip link set eth0 up
 ip addr add 10.0.20.11/24 dev eth0
@@ -147,7 +173,8 @@ func waitSerial(t *testing.T, m *harness.Machine, timeout time.Duration, vm, pat
 // through the appliance: both run under the accelerator it chose, each
 // QEMU in its own memory-limited cgroup with its sandbox on, g1 on
 // VLAN 10 reaches the box's VLAN 10 address, g2 on VLAN 20 reaches the
-// box's VLAN 20 address but not g1, and a powerdown of the box stops the
+// box's VLAN 20 address but not g1, g1 mounts its cloud-init seed and
+// finds what the config says in it, and a powerdown of the box stops the
 // guests before the box powers off.
 func TestNestedVMs(t *testing.T) {
 	harness.Require(t)
@@ -155,7 +182,8 @@ func TestNestedVMs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g1 := tinyGuest(t, g1Script)
+	g1 := stableCopy(t, harness.TinyInitramfs(t, harness.Tiny{Script: g1Script,
+		Modules: []string{"virtio_pci", "virtio_net"}, LateModules: g1SeedModules}), ".cpio.gz")
 	g2 := tinyGuest(t, g2Script)
 	cfg := harness.WriteConfig(t, "vms.yaml", vmConfig)
 	img := harness.BuildImage(t, cfg, harness.BuildArgs(
@@ -231,6 +259,8 @@ func TestNestedVMs(t *testing.T) {
 		t.Errorf("g2 on VLAN 20 reached g1 on VLAN 10 %d times (%d failed probes): VLANs do not separate guests", reached, probes)
 	}
 
+	checkSeed(t, m, "vmbox", "g1", ready)
+
 	// Box shutdown: the guests ignore the ACPI button (no acpid), so each
 	// is quit after its 5 s shutdown-timeout, both at once.
 	if err := m.Powerdown(); err != nil {
@@ -280,4 +310,45 @@ vms:
 	if err != nil || !strings.Contains(out, "alive-42") {
 		t.Errorf("console shell after a failed VM: %q, %v", out, err)
 	}
+}
+
+// checkSeed reads, from the serial log of a guest running g1Script, the
+// NoCloud seed it found by its label (cidata) on its CD drive and
+// mounted, and checks it against the config: the instance-id scoped by
+// box and VM, the VM's name as hostname, the user-data given, and a
+// network-config that matches the guest's own NIC by the MAC the guest
+// sees and gives it the configured address and gateway.
+func checkSeed(t *testing.T, m *harness.Machine, box, vm string, ready time.Time) {
+	t.Helper()
+	start := time.Now()
+	out := waitSerial(t, m, nestedTimeout, vm, "G1-SEED-[DNF]", "G1-")
+	t.Logf("%s's seed %.1fs after ready (%.1fs waited):\n%s", vm, time.Since(ready).Seconds(), time.Since(start).Seconds(), out)
+	if !strings.Contains(out, "G1-SEED-DONE /dev/sr") {
+		t.Fatalf("%s did not find and mount a CD labelled cidata", vm)
+	}
+	seed := map[string][]string{}
+	for _, f := range regexp.MustCompile(`(?m)^G1-SEED-(meta-data|network-config|user-data) (.*?)\s*$`).FindAllStringSubmatch(out, -1) {
+		seed[f[1]] = append(seed[f[1]], f[2])
+	}
+	mac := regexp.MustCompile(`G1-MAC ([0-9a-f:]{17})`).FindStringSubmatch(out)
+	if mac == nil {
+		t.Fatalf("%s printed no MAC for eth0", vm)
+	}
+	has := func(file, want string) {
+		t.Helper()
+		for _, l := range seed[file] {
+			if strings.TrimSpace(l) == want {
+				return
+			}
+		}
+		t.Errorf("%s's seed %s lacks the line %q: %q", vm, file, want, seed[file])
+	}
+	has("meta-data", "instance-id: nucbox-"+box+"-"+vm)
+	has("meta-data", "local-hostname: "+vm)
+	has("user-data", "#cloud-config")
+	has("user-data", "# "+g1UserData)
+	has("network-config", "version: 2")
+	has("network-config", `macaddress: "`+mac[1]+`"`)
+	has("network-config", "- 10.0.10.10/24")
+	has("network-config", "via: 10.0.10.1")
 }

@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"io"
+	"net/http"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +31,8 @@ const workloadConfig = `hostname: wlbox
 // TestWorkloadControl manages a container of a running box from the
 // host: logs -f streams its new lines, stop stops it and it stays
 // stopped although its policy is always, start runs it again and
-// restart counts one restart.
+// restart counts one restart. The container's memory on /metrics is its
+// cgroup's memory.current as the box reads it.
 func TestWorkloadControl(t *testing.T) {
 	harness.Require(t)
 	m, bin, remote := bootContainerBox(t, "workload.yaml", workloadConfig)
@@ -60,6 +64,7 @@ func TestWorkloadControl(t *testing.T) {
 	checkMetrics(t, apiClient(), "https://"+m.HostAddr(8443),
 		`nucbox_workload_cpu_seconds_total{kind="container",name="ticker"} `,
 		`nucbox_workload_resident_memory_bytes{kind="container",name="ticker"} `)
+	checkContainerMemoryMetric(t, m, "ticker", first.PID)
 
 	// logs -f: the backlog's lines carry no time, lines that arrive
 	// while following carry the box's uptime; one of those is a line the
@@ -281,5 +286,66 @@ func TestWorkloadVMConsole(t *testing.T) {
 	_, stderr, code = cli(t, bin, append([]string{"console", "nosuch"}, remote...)...)
 	if code != 1 || !strings.Contains(stderr, "404") {
 		t.Errorf("console of an unknown VM: exit %d\n%s", code, stderr)
+	}
+}
+
+// metricValue is the value of one series on the box's /metrics, as
+// `name{labels}` exactly as Prometheus' text format writes it.
+func metricValue(t *testing.T, hc *http.Client, host, series string) float64 {
+	t.Helper()
+	req, _ := http.NewRequest("GET", host+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metrics: %s: %v", l, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metrics (%d) lack %s", resp.StatusCode, series)
+	return 0
+}
+
+// checkContainerMemoryMetric compares the memory /metrics reports for a
+// running container with memory.current of its cgroup as the box reads
+// it, found from the container's pid, not from the product's bookkeeping.
+// The box reads before and after the scrape, since the container's
+// memory moves a little as it runs; the metric must lie within 5 % of
+// that range.
+func checkContainerMemoryMetric(t *testing.T, m *harness.Machine, name string, pid int) {
+	t.Helper()
+	start := time.Now()
+	openShell(t, m)
+	read := func() float64 {
+		t.Helper()
+		v := shellValue(t, m, fmt.Sprintf("cat /sys/fs/cgroup$(cut -d: -f3 /proc/%d/cgroup)/memory.current", pid))
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("%s's memory.current as the box reads it: %q", name, v)
+		}
+		return f
+	}
+	before := read()
+	metric := metricValue(t, apiClient(), "https://"+m.HostAddr(8443),
+		fmt.Sprintf(`nucbox_workload_resident_memory_bytes{kind="container",name=%q}`, name))
+	after := read()
+	lo, hi := min(before, after), max(before, after)
+	t.Logf("%s memory: /metrics %.0f bytes, the box's memory.current %.0f and %.0f around the scrape (%.1fs)",
+		name, metric, before, after, time.Since(start).Seconds())
+	// A running busybox shell has charged its cgroup some hundreds of
+	// KiB; a dead container or an unread cgroup would show far less.
+	if lo < 64<<10 {
+		t.Errorf("%s's cgroup holds %.0f bytes: not a running container", name, lo)
+	}
+	if metric < 0.95*lo || metric > 1.05*hi {
+		t.Errorf("/metrics says %s uses %.0f bytes; its cgroup's memory.current read %.0f to %.0f bytes: more than 5 %% apart", name, metric, lo, hi)
 	}
 }

@@ -6,7 +6,8 @@
 //
 //   - Prerequisites: Require skips a test on a machine that cannot run
 //     QEMU tests (not root, no qemu-system-x86_64, no Debian kernel) and
-//     fails it when CI is set, so that CI never passes on skips.
+//     fails it when CI is set (package test/ci decides), so that CI never
+//     passes on skips.
 //   - Artifacts to boot: Nucbox builds the appliance binary once per test
 //     process; BuildImage runs `nucbox image build` for a config and caches
 //     the result in build/test by content; TinyInitramfs makes a busybox

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/nucbox/nucbox/internal/natsort"
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 // QEMU is the emulator every machine runs in.
@@ -29,17 +30,8 @@ const requireMessage = "needs root and qemu-system-x86_64 and the Debian kernel 
 func Require(tb testing.TB) {
 	tb.Helper()
 	if missing := missingPrereqs(); len(missing) > 0 {
-		msg := fmt.Sprintf("%s (missing: %s)", requireMessage, strings.Join(missing, "; "))
-		if inCI() {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		ci.Missing(tb, "%s (missing: %s)", requireMessage, strings.Join(missing, "; "))
 	}
-}
-
-func inCI() bool {
-	v := strings.ToLower(os.Getenv("CI"))
-	return v != "" && v != "false" && v != "0"
 }
 
 func missingPrereqs() []string {

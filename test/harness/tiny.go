@@ -29,6 +29,11 @@ type Tiny struct {
 	// Modules are loaded with their dependencies, in dependency order,
 	// from the Debian kernel's modules.dep (e.g. virtio_net).
 	Modules []string
+	// LateModules are packed the same way but loaded only when the
+	// script runs LoadLateModules, so that a guest does its first,
+	// timed job before paying for drivers it needs only afterwards
+	// (under nested TCG, the AHCI and CD-ROM drivers take a minute).
+	LateModules []string
 	// Files are extra files, path -> content, made executable when the
 	// content starts with "#!".
 	Files map[string]string
@@ -42,6 +47,10 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 `
+
+// LoadLateModules is the command a Tiny script runs to load its
+// LateModules.
+const LoadLateModules = "/bin/load-late-modules"
 
 // TinyInitramfs writes the initramfs t describes into the test's temporary
 // directory and returns its path (gzip-compressed newc cpio, which the
@@ -68,6 +77,11 @@ func writeTiny(path string, t Tiny, k Kernel) error {
 	if err != nil {
 		return err
 	}
+	late, err := moduleLoadOrder(k.Modules, append(append([]string(nil), t.Modules...), t.LateModules...))
+	if err != nil {
+		return err
+	}
+	late = late[len(mods):]
 	var init strings.Builder
 	init.WriteString(tinyPrologue)
 	recs := []cpio.Record{
@@ -82,6 +96,19 @@ func writeTiny(path string, t Tiny, k Kernel) error {
 		name := "lib/modules/" + filepath.Base(m)
 		recs = append(recs, cpio.StaticFile(name, string(b), 0o644))
 		fmt.Fprintf(&init, "insmod /%s\n", name)
+	}
+	if len(t.LateModules) > 0 {
+		load := "#!/bin/busybox sh\n"
+		for _, m := range late {
+			b, err := os.ReadFile(filepath.Join(k.Modules, m))
+			if err != nil {
+				return err
+			}
+			name := "lib/modules/" + filepath.Base(m)
+			recs = append(recs, cpio.StaticFile(name, string(b), 0o644))
+			load += fmt.Sprintf("insmod /%s\n", name)
+		}
+		recs = append(recs, cpio.StaticFile(strings.TrimPrefix(LoadLateModules, "/"), load, 0o755))
 	}
 	init.WriteString(t.Script)
 	init.WriteString("\npoweroff -f\n")

@@ -4,32 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
-// ci reports whether the tests run under CI, where a skip would hide a
-// machine that cannot run them.
-func ci() bool {
-	v := strings.ToLower(os.Getenv("CI"))
-	return v != "" && v != "false" && v != "0"
-}
-
-// RequireRoot skips t unless it runs as root, and fails it under CI
-// (CI=true). need says what needs root, as in "flashing a loop device
+// RequireRoot skips t unless it runs as root, and fails it under CI (see
+// package ci). need says what needs root, as in "flashing a loop device
 // needs root".
 func RequireRoot(t testing.TB, need string) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if ci() {
-		t.Fatal(need + " (CI is set, so not skipping)")
-	}
-	t.Skip(need + "; run as root, or with CI=true to enforce")
+	ci.Require(t, os.Geteuid() == 0, "%s", need)
 }
 
 // Device is an attached loop device.
@@ -51,10 +39,7 @@ func Attach(t testing.TB, backing string, partScan bool) *Device {
 	defer bf.Close()
 	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR, 0)
 	if err != nil {
-		if ci() {
-			t.Fatalf("loop devices unavailable: %v", err)
-		}
-		t.Skipf("loop devices unavailable: %v", err)
+		ci.Missing(t, "loop devices unavailable: %v", err)
 	}
 	defer ctl.Close()
 	for attempt := 0; ; attempt++ {

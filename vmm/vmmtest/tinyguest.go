@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 // The host tier's guest: Debian's kernel and an initramfs built here from
@@ -61,14 +63,9 @@ func HostTier(t testing.TB, needRoot bool) {
 	t.Helper()
 	missing := func(format string, a ...any) {
 		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("host tier: "+format+" (CI=true: install it with make deps)", a...)
-		}
-		t.Skipf("host tier skipped: "+format, a...)
+		ci.Missing(t, "host tier: "+format+" (make deps installs it)", a...)
 	}
-	if testing.Short() {
-		t.Skip("host tier skipped in -short mode")
-	}
+	ci.ShortMode(t, "host tier")
 	if needRoot && os.Geteuid() != 0 {
 		missing("needs root")
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/test/ci"
 	"github.com/nucbox/nucbox/test/syncbuf"
 	"github.com/nucbox/nucbox/vswitch"
 	"github.com/vishvananda/netlink"
@@ -26,18 +27,12 @@ import (
 
 const prefix = "nbt-"
 
-// Require skips t unless it runs as root. Under CI (CI=true) it fails
-// instead: a CI machine that cannot run these tests must not pass them
-// by skipping.
+// Require skips t unless it runs as root. Under CI (see package ci) it
+// fails instead: a CI machine that cannot run these tests must not pass
+// them by skipping.
 func Require(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("host-tier network tests need root (CI=true, so not skipping)")
-	}
-	t.Skip("host-tier network tests need root; run as root or with CI=true to enforce")
+	ci.Require(t, os.Geteuid() == 0, "host-tier network tests need root")
 }
 
 // NS is a named network namespace made for one test.
