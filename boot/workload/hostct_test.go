@@ -22,6 +22,8 @@ import (
 	"github.com/nucbox/nucbox/containers/imagetest"
 	"github.com/nucbox/nucbox/vswitch"
 	"github.com/nucbox/nucbox/vswitch/netnstest"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 // Host tier: the pool driving real containers through libcontainer.
@@ -29,13 +31,7 @@ import (
 // requireRoot skips host-tier tests unless root; under CI=true it fails.
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("host-tier container tests need root (CI=true, so not skipping)")
-	}
-	t.Skip("host-tier container tests need root; run as root or with CI=true to enforce")
+	ci.Require(t, os.Geteuid() == 0, "host-tier container tests need root")
 }
 
 // ctPool is a pool running ct, from a busybox OCI layout, on a runtime

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 func newKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey, []byte, []byte) {
@@ -131,7 +133,7 @@ func TestSignVerify(t *testing.T) {
 func TestOpenSSL(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
-		t.Skip("no openssl")
+		ci.Missing(t, "no openssl on PATH (apt-get install openssl)")
 	}
 	dir := t.TempDir()
 	sh := func(args ...string) {

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/test/ci"
 )
 
 // Mount mounts a cgroup v2 hierarchy on a temporary directory and returns
@@ -20,12 +22,7 @@ import (
 // as root (and fails instead under CI=true).
 func Mount(t testing.TB) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cgroup tests need root (CI=true, so not skipping)")
-		}
-		t.Skip("cgroup tests need root; run as root or with CI=true to enforce")
-	}
+	ci.Require(t, os.Geteuid() == 0, "cgroup tests need root")
 	dir := t.TempDir()
 	if err := unix.Mount("none", dir, "cgroup2", 0, ""); err != nil {
 		t.Fatalf("mount cgroup2 on %s: %v", dir, err)
