@@ -55,11 +55,15 @@ func SeedFiles(s Spec) ([]SeedFile, error) {
 	return files, nil
 }
 
-func instanceID(s Spec) string {
-	if s.Box == "" {
-		return "nucbox-" + s.Name
+func instanceID(s Spec) string { return InstanceID(s.Box, s.Name) }
+
+// InstanceID is the cloud-init instance-id of VM vm on box box, as its
+// seed carries it and `nucbox plan` shows it.
+func InstanceID(box, vm string) string {
+	if box == "" {
+		return "nucbox-" + vm
 	}
-	return "nucbox-" + s.Box + "-" + s.Name
+	return "nucbox-" + box + "-" + vm
 }
 
 // metaData writes the generated keys the user's meta-data does not set,

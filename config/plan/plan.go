@@ -11,6 +11,7 @@ import (
 
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/vmm"
 )
 
 // Step kinds, in the order they appear in a plan.
@@ -231,7 +232,7 @@ func (b *builder) vm(p string, vm *config.VM) {
 		b.step(KindDisk, c.ResolvePath(dk.Path), vm.Name, ds...)
 	}
 	if ci := vm.CloudInit; ci != nil {
-		ds := []Detail{b.d("meta-data", "instance-id "+vm.Name+", local-hostname "+vm.Name, "")}
+		ds := []Detail{b.d("meta-data", "instance-id "+vmm.InstanceID(c.Hostname, vm.Name)+", local-hostname "+vm.Name, "")}
 		if ci.MetaData != "" {
 			ds = append(ds, b.d("meta-data from config", fmt.Sprintf("%d bytes", len(ci.MetaData)), p+".cloud-init.meta-data"))
 		}
