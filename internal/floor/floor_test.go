@@ -62,6 +62,8 @@ func TestProtectSelf(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = unix.Setrlimit(unix.RLIMIT_NOFILE, &before) })
+	// Both files exist, as in /proc: the test runner need not be root.
+	os.WriteFile(oom, []byte("0\n"), 0o644)
 	os.WriteFile(pidMax, []byte("32768\n"), 0o644)
 	// The soft limit low, as the kernel starts init; raising the hard
 	// limit too needs CAP_SYS_RESOURCE, which PID 1 has and a test
