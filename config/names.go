@@ -187,3 +187,37 @@ func registryHost(h string) string {
 	}
 	return r.RegistryStr()
 }
+
+// VMFile is a file a VM reads when it starts, at its absolute path on
+// the box: what an image or a data partition must carry for the VM.
+type VMFile struct {
+	VM   string
+	What string // kernel, initrd, ISO, backing image, disk
+	Path string
+}
+
+// VMFiles lists the files the config's VMs read that the box does not
+// make itself: kernels, initrds, ISOs, backing images, and disks given
+// neither a size nor a backing image (which the box would create).
+func (c *Config) VMFiles() []VMFile {
+	var out []VMFile
+	add := func(vm, what, p string) {
+		if p != "" {
+			out = append(out, VMFile{VM: vm, What: what, Path: c.ResolvePath(p)})
+		}
+	}
+	for _, vm := range c.VMs {
+		add(vm.Name, "kernel", vm.Kernel)
+		add(vm.Name, "initrd", vm.Initrd)
+		for _, iso := range vm.CDROMs {
+			add(vm.Name, "ISO", iso)
+		}
+		for _, d := range vm.Disks {
+			add(vm.Name, "backing image", d.Backing)
+			if d.Size == 0 && d.Backing == "" {
+				add(vm.Name, "disk", d.Path)
+			}
+		}
+	}
+	return out
+}

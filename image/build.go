@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/internal/configsig"
 	"github.com/nucbox/nucbox/internal/kmod"
 )
@@ -25,13 +24,10 @@ const DefaultBusybox = "/bin/busybox"
 
 // Options describe one image build.
 type Options struct {
-	// Config is the config file baked in at ConfigPath. It is validated
-	// with config.Load first. Empty means no baked-in config: the box then
-	// needs one from the kernel command line.
-	Config string
-	// AllowInvalidConfig bakes in a config that fails validation, for
-	// images that test the boot failure path.
-	AllowInvalidConfig bool
+	// Config is the config baked in at ConfigPath, as the caller read
+	// and checked it; nil means none: the box then needs one from the
+	// kernel command line. The builder does not read configs itself.
+	Config *Baked
 	// ConfigKey is a public key file (configsig's PEM) baked in at
 	// configsig.PublicKeyPath: the box then takes a config from a URL
 	// only with a valid signature beside it, and over plain http too. A
@@ -176,7 +172,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	p.printf("building %s for %s\n", filepath.Join(o.OutDir, initramfsFile), o.Kernel)
 	t := newTree()
 
-	cfgModules, cfg, err := addConfig(t, o, p)
+	cfg, err := addConfig(t, o, p)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +203,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 
 	want := append(kmod.BaseModules(), kmod.HardwareModules()...)
 	want = append(want, o.Modules...)
-	want = uniqueNames(append(want, cfgModules...))
+	want = uniqueNames(append(want, cfg.Modules...))
 	set, err := db.Select(want)
 	if err != nil {
 		return nil, err
@@ -252,12 +248,12 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	nbin, nlib = nbin+fsBins, nlib+fsLibs
-	qemuNote, err := addQEMUIfNeeded(ctx, t, o, len(cfg.VMs))
+	qemuNote, err := addQEMUIfNeeded(ctx, t, o, cfg.VMs)
 	if err != nil {
 		return nil, err
 	}
 	p.step("extras", "%d binaries with %d libraries, %d files%s", nbin, nlib, nfiles, qemuNote)
-	for _, f := range missingGuestFiles(t, cfg) {
+	for _, f := range missingGuestFiles(t, cfg.GuestFiles) {
 		p.printf("          note: %s\n", f)
 	}
 
@@ -331,69 +327,64 @@ func libNote(n int) string {
 	return fmt.Sprintf(" (dynamic, %d libraries)", n)
 }
 
-// addConfig validates and adds the config, and returns the modules the
-// config asks for, so that the image carries them, and the config itself
-// (empty when there is none or it is invalid): its VMs decide whether QEMU
-// comes along.
-func addConfig(t *tree, o Options, p *progress) ([]string, *config.Config, error) {
-	empty := &config.Config{}
-	if o.Config == "" {
+// Baked is a config as an image carries it, with what the build needs
+// from it. The command line fills it from config.Load, so that the image
+// builder sees the config as plain values and never reads one itself.
+type Baked struct {
+	// Path is the config file; its bytes are baked in as they are.
+	Path string
+	// Invalid says why the config does not validate, for images that
+	// test the boot failure path; empty for a valid config.
+	Invalid string
+	// Modules are the kernel modules the config asks for.
+	Modules []string
+	// VMs counts the config's guests: with any, QEMU comes along.
+	VMs int
+	// GuestFiles are the files the guests read at start (config.VMFiles).
+	GuestFiles []GuestFile
+}
+
+// GuestFile is a file a guest reads at start, at its absolute path.
+type GuestFile struct {
+	VM, What, Path string
+}
+
+// addConfig adds the config, and returns it (empty when there is none):
+// its modules go into the image and its VMs decide whether QEMU comes.
+func addConfig(t *tree, o Options, p *progress) (Baked, error) {
+	if o.Config == nil {
 		p.step("config", "none baked in: the kernel command line must name one")
-		return nil, empty, nil
+		return Baked{}, nil
 	}
-	data, err := os.ReadFile(o.Config)
+	c := *o.Config
+	data, err := os.ReadFile(c.Path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("config: %w", err)
+		return Baked{}, fmt.Errorf("config: %w", err)
 	}
-	var modules []string
 	status := "valid"
-	cfg, err := config.Load(o.Config)
-	switch {
-	case err != nil && !o.AllowInvalidConfig:
-		return nil, nil, fmt.Errorf("config %s is invalid: %w", o.Config, err)
-	case err != nil:
-		status = "INVALID, baked in on request: " + firstLine(err.Error())
-		cfg = empty
-	default:
-		modules = cfg.Modules
+	if c.Invalid != "" {
+		status = "INVALID, baked in on request: " + firstLine(c.Invalid)
 	}
-	if err := t.generated(ConfigPath, data, 0o644, "config "+o.Config); err != nil {
-		return nil, nil, err
+	if err := t.generated(ConfigPath, data, 0o644, "config "+c.Path); err != nil {
+		return Baked{}, err
 	}
-	p.step("config", "%s: %s", o.Config, status)
-	return modules, cfg, nil
+	p.step("config", "%s: %s", c.Path, status)
+	return c, nil
 }
 
 // missingGuestFiles lists the files the config's VMs read that the image
 // does not carry. They are not errors: on a real box they live on the
 // data partition, but a test image that forgot one would otherwise only
 // show it as a failed guest after a long boot.
-func missingGuestFiles(t *tree, cfg *config.Config) []string {
+func missingGuestFiles(t *tree, files []GuestFile) []string {
 	var out []string
-	need := func(vm, what, p string) {
-		if p == "" {
-			return
-		}
-		abs := cfg.ResolvePath(p)
-		n, err := cleanName(abs)
+	for _, f := range files {
+		n, err := cleanName(f.Path)
 		if err != nil {
-			return
+			continue
 		}
 		if _, ok := t.entries[n]; !ok {
-			out = append(out, fmt.Sprintf("vm %s: %s %s is not in the image; it must be on the box at boot", vm, what, abs))
-		}
-	}
-	for _, vm := range cfg.VMs {
-		need(vm.Name, "kernel", vm.Kernel)
-		need(vm.Name, "initrd", vm.Initrd)
-		for _, c := range vm.CDROMs {
-			need(vm.Name, "ISO", c)
-		}
-		for _, d := range vm.Disks {
-			need(vm.Name, "backing image", d.Backing)
-			if d.Size == 0 && d.Backing == "" {
-				need(vm.Name, "disk", d.Path)
-			}
+			out = append(out, fmt.Sprintf("vm %s: %s %s is not in the image; it must be on the box at boot", f.VM, f.What, f.Path))
 		}
 	}
 	return out

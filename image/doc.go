@@ -9,6 +9,11 @@
 // /etc/nucbox/config.yaml, and any extra host binaries with the shared
 // libraries they link against.
 //
+// The config comes as a Baked value: the command line reads and checks it
+// (config.Load) and hands over its file, its modules, its VM count and
+// the files its VMs read. The builder does not import config, so what an
+// image carries never depends on more of the config than that.
+//
 // A config with VMs (or Options.QEMU) brings QEMU along at Debian's
 // paths, because QEMU finds its modules and firmware relative to its own
 // executable: /usr/bin/qemu-system-x86_64 and qemu-img with their

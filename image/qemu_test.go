@@ -23,6 +23,15 @@ vms:
     initrd: images/tiny.cpio.gz
 `
 
+// vmBaked is vmConfig as the command line hands it to the builder
+// (cmd/nucbox's bakedConfig, whose test checks these values).
+func vmBaked(t *testing.T) *Baked {
+	return &Baked{Path: writeVMConfig(t), VMs: 1, GuestFiles: []GuestFile{
+		{VM: "tiny", What: "kernel", Path: "/var/lib/nucbox/images/vmlinuz"},
+		{VM: "tiny", What: "initrd", Path: "/var/lib/nucbox/images/tiny.cpio.gz"},
+	}}
+}
+
 func writeVMConfig(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "vms.yaml")
@@ -71,7 +80,7 @@ func fakeQEMU(t *testing.T) (root, qemu, qemuImg string) {
 func TestBuildQEMUFakeLayout(t *testing.T) {
 	root, qemu, qemuImg := fakeQEMU(t)
 	o := fixtureOptions(t)
-	o.Config = writeVMConfig(t)
+	o.Config = vmBaked(t)
 	o.QEMUBinary, o.QemuImg = qemu, qemuImg
 	// The guest's kernel is baked in under the state directory, its
 	// initrd is not.
@@ -141,7 +150,7 @@ func TestBuildQEMUOnlyWhenNeeded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := fixtureOptions(t)
 			if tc.vms {
-				o.Config = writeVMConfig(t)
+				o.Config = vmBaked(t)
 			}
 			o.QEMU = tc.force
 			o.QEMUBinary, o.QemuImg = qemu, qemuImg
@@ -164,7 +173,7 @@ func TestBuildQEMUMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := fixtureOptions(t)
-	o.Config = writeVMConfig(t)
+	o.Config = vmBaked(t)
 	o.QEMUBinary, o.QemuImg = qemu, qemuImg
 	if _, err := Build(context.Background(), o); err == nil || !strings.Contains(err.Error(), "accel-tcg-x86_64.so") {
 		t.Errorf("build without the TCG module: err = %v, want it named", err)
@@ -183,7 +192,7 @@ func TestBuildDebianQEMU(t *testing.T) {
 		ci.Missing(t, "no QEMU: %v (apt-get install qemu-system-x86, part of make deps)", err)
 	}
 	o := fixtureOptions(t)
-	o.Config = writeVMConfig(t)
+	o.Config = vmBaked(t)
 	var log strings.Builder
 	o.Progress = &log
 	res, err := Build(context.Background(), o)

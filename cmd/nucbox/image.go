@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -26,7 +27,11 @@ func newImageCmd() *cobra.Command {
 }
 
 func newImageBuildCmd() *cobra.Command {
-	var o image.Options
+	var (
+		o            image.Options
+		configPath   string
+		allowInvalid bool
+	)
 	var files []string
 	var diskSize, espSize, pxeServer string
 	c := &cobra.Command{
@@ -81,9 +86,14 @@ The UKI and PXE kernel command line is --cmdline, default
   nucbox image build --config box.yaml -o out --pxe --pxe-server 10.0.0.1:8080 --config-key keys/config.pub`,
 		Args: exactFiles(0, "flags only, no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if o.Config == "" || o.OutDir == "" {
+			if configPath == "" || o.OutDir == "" {
 				return usageError{fmt.Errorf("image build needs --config and -o (see 'nucbox image build --help')")}
 			}
+			baked, err := bakedConfig(configPath, allowInvalid)
+			if err != nil {
+				return err
+			}
+			o.Config = baked
 			if o.Kernel == "" {
 				k, err := newestKernel("/boot")
 				if err != nil {
@@ -108,12 +118,12 @@ The UKI and PXE kernel command line is --cmdline, default
 				}
 			}
 			o.Progress = c.ErrOrStderr()
-			_, err := image.Build(c.Context(), o)
+			_, err = image.Build(c.Context(), o)
 			return err
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&o.Config, "config", "c", "", "config file to bake into the image (required)")
+	f.StringVarP(&configPath, "config", "c", "", "config file to bake into the image (required)")
 	f.StringVarP(&o.OutDir, "output", "o", "", "directory for vmlinuz and the initramfs (required)")
 	f.StringVar(&o.Kernel, "kernel", "", "kernel image (default: newest /boot/vmlinuz-*-amd64)")
 	f.StringVar(&o.ModulesDir, "modules", "", "kernel modules directory (default: /lib/modules/<kernel version>)")
@@ -124,7 +134,7 @@ The UKI and PXE kernel command line is --cmdline, default
 	f.StringArrayVar(&files, "add-file", nil, "IMAGE-PATH=HOST-PATH: host file or directory to include (repeatable), e.g. a guest kernel under the state directory")
 	f.BoolVar(&o.QEMU, "qemu", false, "include QEMU even when the config has no VMs (a config with VMs always gets it)")
 	f.StringVar(&o.Compression, "compress", "zstd", "initramfs compression: zstd or gzip")
-	f.BoolVar(&o.AllowInvalidConfig, "allow-invalid-config", false, "bake in a config that fails validation (to test the boot failure path)")
+	f.BoolVar(&allowInvalid, "allow-invalid-config", false, "bake in a config that fails validation (to test the boot failure path)")
 	f.BoolVar(&o.UKI, "uki", false, "also write nucbox.efi, a unified kernel image")
 	f.StringVar(&diskSize, "disk", "", "also write nucbox.img, a USB disk image of `SIZE` (e.g. 1GiB)")
 	f.StringVar(&espSize, "esp-size", "256MiB", "`SIZE` of the disk image's EFI System Partition")
@@ -212,4 +222,28 @@ func newestKernel(dir string) (string, error) {
 // modulesDirFor maps /boot/vmlinuz-VERSION to /lib/modules/VERSION.
 func modulesDirFor(kernel string) string {
 	return filepath.Join("/lib/modules", strings.TrimPrefix(filepath.Base(kernel), "vmlinuz-"))
+}
+
+// bakedConfig reads and checks the config an image carries and hands the
+// builder what it needs of it: its modules, whether it has VMs (QEMU comes
+// along) and the files those VMs read. An invalid config is refused unless
+// allowInvalid, which bakes it in as it is to test the boot failure path.
+func bakedConfig(path string, allowInvalid bool) (*image.Baked, error) {
+	b := &image.Baked{Path: path}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := config.Load(path)
+	switch {
+	case err != nil && !allowInvalid:
+		return nil, fmt.Errorf("config %s is invalid: %w", path, err)
+	case err != nil:
+		b.Invalid = err.Error()
+		return b, nil
+	}
+	b.Modules, b.VMs = cfg.Modules, len(cfg.VMs)
+	for _, f := range cfg.VMFiles() {
+		b.GuestFiles = append(b.GuestFiles, image.GuestFile(f))
+	}
+	return b, nil
 }

@@ -89,8 +89,8 @@ var importRules = []struct {
 	},
 	{
 		from:      []string{"image"},
-		forbidden: []string{"boot"},
-		why:       "the image builder shares the module database through internal/kmod, not through PID 1",
+		forbidden: []string{"boot", "config"},
+		why:       "the image builder gets the config as plain values (image.Baked) and the module database from internal/kmod",
 	},
 	{
 		from:      []string{"config"},
