@@ -109,8 +109,7 @@ type FirewallStatus struct {
 //
 // The table is compared with what the kernel has first and replaced, in
 // one transaction, only when it differs: applying the same firewall twice
-// changes nothing, and packets never see a half-built rule set. The IPv4
-// table that ApplyNAT writes goes in the same transaction. With the filter
+// changes nothing, and packets never see a half-built rule set. With the filter
 // in place before forwarding goes on, and forwarding off before the filter
 // changes, no packet is ever routed unfiltered.
 func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallStatus, error) {
@@ -131,7 +130,7 @@ func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallSt
 			st.Rules = append(st.Rules, ch.chain.Name+": "+r.comment)
 		}
 	}
-	same, legacy, err := observeFirewall(c, want)
+	same, err := observeFirewall(c, want)
 	if err != nil {
 		return st, fmt.Errorf("nftables table inet %s: %w", FirewallTable, err)
 	}
@@ -143,13 +142,8 @@ func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallSt
 			return st, err
 		}
 	}
-	if !same || legacy {
-		if !same {
-			want.add(c)
-		}
-		if legacy {
-			c.DelTable(&nftables.Table{Name: NATTable, Family: nftables.TableFamilyIPv4})
-		}
+	if !same {
+		want.add(c)
 		if err := c.Flush(); err != nil {
 			return st, fmt.Errorf("nftables table inet %s: %w", FirewallTable, err)
 		}
@@ -326,27 +320,24 @@ func prefixMatch(p netip.Prefix) []expr.Any {
 
 // observeFirewall tells whether the kernel's inet table is exactly want
 // (same chains, hooks, policies, and rules with the same expressions and
-// comments, in order), and whether ApplyNAT's IPv4 table is there.
-func observeFirewall(c *nftables.Conn, want *fwTable) (same, legacy bool, err error) {
+// comments, in order).
+func observeFirewall(c *nftables.Conn, want *fwTable) (bool, error) {
 	tables, err := c.ListTables()
 	if err != nil {
-		return false, false, err
+		return false, err
 	}
 	found := false
 	for _, t := range tables {
-		switch {
-		case t.Name == FirewallTable && t.Family == nftables.TableFamilyINet:
+		if t.Name == FirewallTable && t.Family == nftables.TableFamilyINet {
 			found = true
-		case t.Name == NATTable && t.Family == nftables.TableFamilyIPv4:
-			legacy = true
 		}
 	}
 	if !found {
-		return false, legacy, nil
+		return false, nil
 	}
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return false, legacy, err
+		return false, err
 	}
 	have := map[string]*nftables.Chain{}
 	for _, ch := range chains {
@@ -355,28 +346,28 @@ func observeFirewall(c *nftables.Conn, want *fwTable) (same, legacy bool, err er
 		}
 	}
 	if len(have) != len(want.chains) {
-		return false, legacy, nil
+		return false, nil
 	}
 	for _, w := range want.chains {
 		h := have[w.chain.Name]
 		if h == nil || !sameChain(h, w.chain) {
-			return false, legacy, nil
+			return false, nil
 		}
 		rules, err := c.GetRules(want.table, h)
 		if err != nil {
-			return false, legacy, err
+			return false, err
 		}
 		if len(rules) != len(w.rules) {
-			return false, legacy, nil
+			return false, nil
 		}
 		for i, r := range rules {
 			comment, _ := userdata.GetString(r.UserData, userdata.TypeComment)
 			if comment != w.rules[i].comment || !sameExprs(r.Exprs, w.rules[i].exprs) {
-				return false, legacy, nil
+				return false, nil
 			}
 		}
 	}
-	return true, legacy, nil
+	return true, nil
 }
 
 func sameChain(a, b *nftables.Chain) bool {
@@ -459,4 +450,23 @@ func segmentSysctls(ns *vswitch.Namespace, link string) (int, error) {
 		return nil
 	})
 	return changes, err
+}
+
+// NAT is one internal subnet the box routes to the uplink and masquerades
+// behind its uplink address.
+type NAT struct {
+	// Interface is the VLAN interface the subnet lives behind.
+	Interface string       `json:"interface"`
+	Subnet    netip.Prefix `json:"subnet"`
+}
+
+func (n NAT) String() string { return fmt.Sprintf("%s %s", n.Interface, n.Subnet) }
+
+func ifMatch(key expr.MetaKey, name string) []expr.Any {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b},
+	}
 }
