@@ -51,16 +51,6 @@ type LinkTable struct {
 	VLANErr error
 }
 
-// Find returns the named link.
-func (t LinkTable) Find(name string) (Link, bool) {
-	for _, l := range t.Links {
-		if l.Name == name {
-			return l, true
-		}
-	}
-	return Link{}, false
-}
-
 // ReadLinks reads the links of the namespace h works in, with their
 // addresses (one dump for all links) and bridge VLAN rows. A nil h reads
 // the calling thread's namespace.
