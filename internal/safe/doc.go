@@ -1,5 +1,7 @@
 // Package safe keeps a panic from ending the process: PID 1 must never
-// exit (the kernel panics when init dies), so every goroutine PID 1 and the
-// box supervisor start, and every call into a stage, goes through these
-// helpers, which log the panic with its stack and carry on.
+// exit (the kernel panics when init dies), so every goroutine of the
+// product starts here (test/arch holds every other package to it). Go
+// runs a one-shot goroutine and logs its panic; Loop and Run run a
+// long-lived component and restart it, with backoff, after a panic or an
+// error, until its context ends; Recover and Call guard a call.
 package safe

@@ -1,0 +1,19 @@
+package inject
+
+import "testing"
+
+func TestPoint(t *testing.T) {
+	Point("quiet") // never armed: no panic in either build
+	Arm("test.point")
+	fired := func() (p bool) {
+		defer func() { p = recover() != nil }()
+		Point("test.point")
+		return false
+	}
+	if got := fired(); got != Enabled {
+		t.Errorf("armed point panicked: %v, want %v (Enabled)", got, Enabled)
+	}
+	if fired() {
+		t.Error("a point fired twice for one arming")
+	}
+}
