@@ -9,6 +9,7 @@ import (
 
 	"github.com/nucbox/nucbox/boot/box"
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/internal/inject"
 )
 
 // The config phase: the config is read once, from the first source that
@@ -85,7 +86,7 @@ func (p *pid1) enterMaintenance(b *box.Box, why string) {
 		return
 	}
 	if spec, _ := p.cl.Get("nucbox.config"); strings.Contains(spec, "://") {
-		goSafe("maintenance", func() { retryConfigURL(b, p.cl) })
+		goLoop("maintenance", func() { retryConfigURL(b, p.cl) })
 	}
 }
 
@@ -108,6 +109,7 @@ func retryConfigURL(b *box.Box, cl Cmdline) {
 		if b.Status().Phase != "maintenance" {
 			return
 		}
+		inject.Point("maintenance.retry")
 		name, data, err := u.Fetch(context.Background())
 		if err != nil {
 			Logf("maintenance: %v; next try in %s", err, min(2*wait, 5*time.Minute))

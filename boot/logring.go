@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // LogLine is one line of PID 1's log.
@@ -89,13 +90,13 @@ func (r *LogRing) Follow(ctx context.Context) ([]LogLine, <-chan LogLine) {
 	backlog := r.linesLocked()
 	r.subs[ch] = struct{}{}
 	r.mu.Unlock()
-	go func() {
+	safe.Go(Logf, "log follower", func() {
 		<-ctx.Done()
 		r.mu.Lock()
 		delete(r.subs, ch)
 		close(ch)
 		r.mu.Unlock()
-	}()
+	})
 	return backlog, ch
 }
 

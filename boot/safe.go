@@ -1,7 +1,8 @@
 package boot
 
 import (
-	"time"
+	"context"
+	"errors"
 
 	"github.com/nucbox/nucbox/internal/safe"
 )
@@ -13,18 +14,25 @@ import (
 // goSafe runs fn in a goroutine, logging a panic instead of dying.
 func goSafe(name string, fn func()) { safe.Go(Logf, name, fn) }
 
-// goForever runs fn in a goroutine and runs it again if it returns or
-// panics, for the loops PID 1 cannot do without (signals, reaping).
+// goForever runs fn in a goroutine and runs it again, with backoff, if it
+// returns or panics, for the loops PID 1 cannot do without (signals,
+// reaping, the console shell, hotplug).
 func goForever(name string, fn func()) {
-	go func() {
-		for {
-			func() {
-				defer safe.Recover(Logf, name)
-				fn()
-			}()
-			time.Sleep(time.Second)
-		}
-	}()
+	safe.Loop(context.Background(), Logf, name, safe.DefaultBackoff, func(context.Context) error {
+		fn()
+		return errReturned
+	})
+}
+
+var errReturned = errors.New("returned")
+
+// goLoop runs fn in a goroutine and runs it again, with backoff, after a
+// panic; it ends when fn returns.
+func goLoop(name string, fn func()) {
+	safe.Loop(context.Background(), Logf, name, safe.DefaultBackoff, func(context.Context) error {
+		fn()
+		return nil
+	})
 }
 
 // recoverLog, deferred, logs a panic as name's and lets PID 1 go on.

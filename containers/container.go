@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // SpawnGuard runs fn, which forks processes it waits for itself, with
@@ -58,6 +61,14 @@ type Runtime struct {
 	// prime starts the cgroup lock's grace period at each start (see
 	// cgroupPrime); nil: not needed or not possible.
 	prime *cgroupPrime
+}
+
+// logf is where the runtime's goroutines log a panic.
+func (r *Runtime) logf() safe.Logf {
+	if r.log == nil {
+		return log.Printf
+	}
+	return safe.Slog(r.log)
 }
 
 // New prepares a Runtime.
@@ -145,7 +156,7 @@ func (r *Runtime) Create(ct Spec, img *Image, log *Log, fresh bool) (_ *Instance
 	if r.prime != nil {
 		// Start's cgroup attach then finds the lock's grace period
 		// (up to half of a start on an idle box) already under way.
-		go func() { _ = r.prime.prime() }()
+		safe.Go(r.logf(), "cgroup prime", func() { _ = r.prime.prime() })
 	}
 	dir := r.Dir(ct.Name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -223,11 +234,16 @@ func (in *Instance) Start(ctx context.Context) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	in.copied = make(chan struct{})
-	go func() {
-		_, _ = io.Copy(in.log, outR)
-		outR.Close()
-		close(in.copied)
-	}()
+	logf := in.r.logf()
+	safe.Go(logf, in.ct.Name+": output", func() {
+		defer close(in.copied)
+		defer outR.Close()
+		// A panic loses what was in flight, not the rest of the output.
+		safe.Run(context.Background(), logf, in.ct.Name+": output", safe.DefaultBackoff, func(context.Context) error {
+			_, _ = io.Copy(in.log, outR)
+			return nil
+		})
+	})
 	if in.r.o.Network != nil && len(in.ct.NICs) > 0 {
 		ns := fmt.Sprintf("/proc/%d/ns/net", in.pid)
 		if in.net, err = in.r.o.Network.Wire(ctx, in.ct, ns, filepath.Join(in.dir, "net")); err != nil {
@@ -323,7 +339,7 @@ func (in *Instance) Stop(timeout time.Duration) error {
 	if err := in.lc.Signal(unix.SIGTERM); err != nil {
 		in.log.Printf("SIGTERM: %v", err)
 	}
-	go func() { _, _ = in.Wait() }()
+	safe.Go(in.r.logf(), in.ct.Name+": wait", func() { _, _ = in.Wait() })
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/nucbox/nucbox/internal/inject"
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // Container states in Status.
@@ -149,7 +152,23 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	s.st.State, s.st.Pid, s.st.Started, s.st.LastError = StateRunning, in.Pid(), in.started, ""
 	s.st.StartupTime = time.Since(began)
 	s.mu.Unlock()
-	go s.wait(runCtx, r, in)
+	logf := s.r.logf()
+	safe.Go(logf, s.ct.Name+": supervision", func() {
+		defer close(r.done)
+		defer r.cancel()
+		exited := make(chan struct{})
+		var werr error
+		safe.Go(logf, s.ct.Name+": wait", func() {
+			defer close(exited)
+			_, werr = in.Wait()
+		})
+		// A panic in the supervision restarts it: it waits again for the
+		// process's end, and Stop still finds someone to stop it.
+		safe.Run(context.Background(), logf, s.ct.Name+": supervision", safe.DefaultBackoff, func(context.Context) error {
+			s.wait(runCtx, r, in, exited, &werr)
+			return nil
+		})
+	})
 	return nil
 }
 
@@ -162,8 +181,14 @@ func (s *Supervisor) begin(ctx context.Context, fresh bool) (*Instance, error) {
 	if img == nil {
 		s.set(func(st *Status) { st.State = StatePulling })
 		var err error
-		img, err = s.r.store.Get(ctx, s.src, func(p Progress) {
-			s.set(func(st *Status) { st.Progress = &p })
+		// A panic in the pull or the unpacking (input from any
+		// registry) is an error of this start, retried like the others.
+		err = safe.Call(s.r.logf(), func() (err error) {
+			inject.Point("container.pull")
+			img, err = s.r.store.Get(ctx, s.src, func(p Progress) {
+				s.set(func(st *Status) { st.Progress = &p })
+			})
+			return err
 		})
 		s.set(func(st *Status) { st.Progress = nil })
 		if err != nil {
@@ -187,24 +212,20 @@ func (s *Supervisor) begin(ctx context.Context, fresh bool) (*Instance, error) {
 
 // wait waits for the end of run r: the process exits, or Stop ends it
 // (SIGTERM, SIGKILL after the stop timeout).
-func (s *Supervisor) wait(ctx context.Context, r *ctRun, in *Instance) {
-	defer close(r.done)
-	defer r.cancel()
-	exited := make(chan error, 1)
-	go func() {
-		_, err := in.Wait()
-		exited <- err
-	}()
+func (s *Supervisor) wait(ctx context.Context, r *ctRun, in *Instance, exited <-chan struct{}, werr *error) {
+	inject.Point("container.supervise")
 	var err error
 	state := StateExited
 	select {
-	case err = <-exited:
+	case <-exited:
+		err = *werr
 		s.log.Printf("exited after %v: %s", time.Since(in.started).Round(time.Millisecond), describe(err))
 		s.set(func(st *Status) { st.LastExit = describe(err) })
 	case <-ctx.Done():
 		how := in.Stop(s.stopTimeout())
 		if how == nil {
-			how = <-exited
+			<-exited
+			how = *werr
 		}
 		s.log.Printf("stopped: %s", describe(how))
 		s.set(func(st *Status) { st.LastExit = describe(how) })

@@ -15,6 +15,9 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/internal/inject"
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // dhcpClient keeps one DHCPv4 lease alive on one link: it acquires a
@@ -38,7 +41,7 @@ type dhcpClient struct {
 	st       Lease
 	bound    chan struct{} // closed once a lease is applied
 	cancel   context.CancelFunc
-	done     chan struct{}
+	done     <-chan struct{}
 }
 
 func newDHCPClient(m *Manager, hostname string, mac net.HardwareAddr) *dhcpClient {
@@ -92,12 +95,17 @@ func (c *dhcpClient) start(link string) error {
 		return fmt.Errorf("DHCP client on %s: %w", link, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c.link, c.nc, c.cancel, c.done = link, nc, cancel, make(chan struct{})
+	c.link, c.nc, c.cancel = link, nc, cancel
 	c.st.Link, c.st.State = link, "bound"
 	if c.lease == nil {
 		c.st.State = "init"
 	}
-	go c.run(ctx, nc)
+	// A panic (a malformed packet the library trips on) restarts the
+	// loop with the lease it holds.
+	c.done = safe.Loop(ctx, safe.Slog(c.log), "dhcp client on "+link, safe.DefaultBackoff, func(ctx context.Context) error {
+		c.run(ctx, nc)
+		return nil
+	})
 	return nil
 }
 
@@ -201,7 +209,6 @@ func (c *dhcpClient) setError(err error) {
 }
 
 func (c *dhcpClient) run(ctx context.Context, nc *nclient4.Client) {
-	defer close(c.done)
 	backoff := time.Second
 	for ctx.Err() == nil {
 		lease := c.current()
@@ -229,6 +236,7 @@ func (c *dhcpClient) run(ctx context.Context, nc *nclient4.Client) {
 		if !sleepUntil(ctx, t.T1) {
 			return
 		}
+		inject.Point("dhcp.renew")
 		if c.extend(ctx, nc, lease, t.T2, false) || ctx.Err() != nil {
 			continue
 		}

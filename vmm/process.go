@@ -1,6 +1,7 @@
 package vmm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nucbox/nucbox/internal/cgroup"
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // proc is one QEMU process.
@@ -99,12 +101,17 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	g.ring.Write([]byte(header))
 	serial.Write([]byte(header))
 	fmt.Fprintf(qlog, "%s%s %s\n", header[1:], g.opts.QEMU, strings.Join(args, " "))
-	go func() {
-		copySerial(r, serial, g.ring)
-		r.Close()
-		serial.Close()
-	}()
-	go func() {
+	logf := safe.Slog(g.log)
+	safe.Go(logf, g.spec.Name+": serial", func() {
+		defer serial.Close()
+		defer r.Close()
+		// A panic costs the serial log what was in flight, not the rest.
+		safe.Run(context.Background(), logf, g.spec.Name+": serial", safe.DefaultBackoff, func(context.Context) error {
+			copySerial(r, serial, g.ring)
+			return nil
+		})
+	})
+	safe.Go(logf, g.spec.Name+": QEMU wait", func() {
 		p.waitErr = g.opts.Procs.Wait(cmd)
 		inW.Close()
 		qlog.Close()
@@ -115,7 +122,7 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 			}
 		}
 		close(p.exited)
-	}()
+	})
 	return p, nil
 }
 

@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"net"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/digitalocean/go-qemu/qmp"
+
+	"github.com/nucbox/nucbox/internal/inject"
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // monitor is a QMP connection to one QEMU, speaking go-qemu's wire types
@@ -110,7 +114,7 @@ func dialQMP(ctx context.Context, path string, exited <-chan struct{}, timeout t
 		conn.Close()
 		return nil, fmt.Errorf("QMP handshake: %w", err)
 	}
-	go m.read(dec)
+	safe.Go(log.Printf, "QMP reader "+path, func() { m.read(dec) })
 	return m, nil
 }
 
@@ -169,12 +173,24 @@ func (m *monitor) read(dec *json.Decoder) {
 		m.readErr = err
 		close(m.done)
 	}()
+	// A panic in an event's handling costs that event, not the monitor:
+	// the reader goes on with the next message.
+	safe.Run(context.Background(), log.Printf, "QMP reader", safe.Backoff{Min: time.Millisecond, Max: time.Second}, func(context.Context) error {
+		err = m.readMessages(dec)
+		return nil
+	})
+}
+
+// readMessages hands every message to its command or the event handler
+// until the connection fails.
+func (m *monitor) readMessages(dec *json.Decoder) error {
 	for {
 		var msg qmpMessage
-		if err = dec.Decode(&msg); err != nil {
-			return
+		if err := dec.Decode(&msg); err != nil {
+			return err
 		}
 		if msg.Event != "" {
+			inject.Point("qmp.event")
 			m.event(msg)
 			continue
 		}

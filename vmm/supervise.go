@@ -14,6 +14,8 @@ import (
 	"github.com/digitalocean/go-qemu/qmp"
 
 	"github.com/nucbox/nucbox/internal/cgroup"
+	"github.com/nucbox/nucbox/internal/inject"
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // Options tune a Guest. The zero value is usable: QEMU and qemu-img from
@@ -196,7 +198,16 @@ func (g *Guest) Start(ctx context.Context) error {
 		g.failed(r, err, cancelled)
 		return err
 	}
-	go g.wait(r, p)
+	// The supervision of a run outlives a panic in it: it waits again
+	// for QEMU's end, and Stop still finds someone to stop QEMU.
+	logf := safe.Slog(g.log)
+	safe.Go(logf, g.spec.Name+": supervision", func() {
+		defer close(r.done)
+		safe.Run(context.Background(), logf, g.spec.Name+": supervision", safe.DefaultBackoff, func(context.Context) error {
+			g.wait(r, p)
+			return nil
+		})
+	})
 	return nil
 }
 
@@ -217,7 +228,7 @@ func (g *Guest) failed(r *run, err error, cancelled bool) {
 // wait waits for the end of run r: QEMU exits on its own, or Stop shuts
 // it down.
 func (g *Guest) wait(r *run, p *proc) {
-	defer close(r.done)
+	inject.Point("vm.supervise")
 	select {
 	case <-p.exited:
 		r.err = g.exited(p)
@@ -383,14 +394,14 @@ func (g *Guest) startOnce(startCtx context.Context, r *run) (*proc, error) {
 	}
 	ctx, cancel := context.WithTimeout(startCtx, g.opts.StartTimeout)
 	defer cancel()
-	go func() {
+	safe.Go(safe.Slog(g.log), s.Name+": start", func() {
 		// Stop during a slow start must not wait for the start to finish.
 		select {
 		case <-r.stop:
 			cancel()
 		case <-ctx.Done():
 		}
-	}()
+	})
 
 	var warnings []string
 	if w := StateDirWarning(s.StateDir); w != "" {

@@ -2,10 +2,13 @@ package vswitch
 
 import (
 	"fmt"
+	"log"
 	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // Namespace is the network namespace the box's links live in. On the
@@ -58,7 +61,7 @@ func (n *Namespace) Netlink() (*netlink.Handle, error) {
 // goroutine ever runs in the wrong namespace.
 func (n *Namespace) Do(f func() error) error {
 	errc := make(chan error, 1)
-	go func() {
+	safe.Go(log.Printf, "namespace "+n.path, func() {
 		runtime.LockOSThread()
 		orig, err := netns.Get()
 		if err != nil {
@@ -70,13 +73,13 @@ func (n *Namespace) Do(f func() error) error {
 			errc <- fmt.Errorf("enter network namespace %q: %w", n.path, err)
 			return
 		}
-		ferr := f()
+		ferr := safe.Call(log.Printf, f) // a panic in f is its error: Do must answer
 		if err := netns.Set(orig); err != nil {
 			errc <- ferr
 			return // leave the thread locked: it dies with the goroutine
 		}
 		runtime.UnlockOSThread()
 		errc <- ferr
-	}()
+	})
 	return <-errc
 }

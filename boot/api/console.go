@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // ConsoleProtocol is the Upgrade token of GET /v1/console/{name}: after
@@ -94,11 +97,11 @@ func pipeConsole(conn net.Conn, in io.Reader, con io.ReadWriteCloser) {
 		})
 	}
 	done := make(chan struct{})
-	go func() {
+	safe.Go(log.Printf, "console input", func() {
 		defer close(done)
 		defer end()
 		io.Copy(con, in) // typed input, including bytes already buffered
-	}()
+	})
 	io.Copy(conn, con)
 	end()
 	<-done

@@ -40,13 +40,13 @@ func (b *Box) StartAPI(rec ConfigRecord, cfg *config.Config) {
 		}
 	}
 	srv := api.New(opts)
-	b.goSafe("api", func() {
+	b.goLoop("api", func() {
 		if err := srv.ServeUnix(plan.APISocket); err != nil {
 			log.Printf("%s: %v", plan.APISocket, err)
 		}
 	})
 	if cert != nil {
-		b.goSafe("api", func() {
+		b.goLoop("api", func() {
 			if err := srv.ServeTLS(cfg.API.Listen, cert.cert); err != nil {
 				log.Printf("%s: %v", cfg.API.Listen, err)
 			}

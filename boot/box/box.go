@@ -120,6 +120,15 @@ func (b *Box) logger(prefix string) logger { return logger{logf: b.o.Logf, prefi
 // goSafe runs fn in a goroutine, logging a panic instead of ending PID 1.
 func (b *Box) goSafe(name string, fn func()) { safe.Go(b.o.Logf, name, fn) }
 
+// goLoop runs fn, a long-lived part of the box, in a goroutine and runs
+// it again, with backoff, after a panic; it ends when fn returns.
+func (b *Box) goLoop(name string, fn func()) {
+	safe.Loop(context.Background(), b.o.Logf, name, safe.DefaultBackoff, func(context.Context) error {
+		fn()
+		return nil
+	})
+}
+
 // Status is the box's state, for the API and the console.
 func (b *Box) Status() Status {
 	b.mu.Lock()

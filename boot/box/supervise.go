@@ -122,11 +122,11 @@ func (s *supervisor) stop(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	returned := make(chan struct{})
-	go func() {
+	safe.Go(s.printf, "shutdown", func() {
 		s.applying.Lock()
 		s.applying.Unlock()
 		close(returned)
-	}()
+	})
 	select {
 	case <-returned:
 	case <-ctx.Done():

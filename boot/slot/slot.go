@@ -1,6 +1,7 @@
 package slot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/image/esp"
+	"github.com/nucbox/nucbox/internal/safe"
 	"golang.org/x/sys/unix"
 )
 
@@ -177,19 +179,20 @@ func (s *Slot) WatchTrial() {
 		s.wd = wd
 		s.mu.Unlock()
 		s.logf("hardware watchdog armed until ready")
-		go func() {
-			defer s.recover()
+		// A pinger that died would have the watchdog reset a healthy
+		// box: it is restarted after a panic.
+		safe.Loop(context.Background(), s.logf, "watchdog", safe.DefaultBackoff, func(context.Context) error {
 			for {
 				s.mu.Lock()
 				if s.wd == nil {
 					s.mu.Unlock()
-					return
+					return nil
 				}
 				s.wd.Write([]byte{0})
 				s.mu.Unlock()
 				time.Sleep(5 * time.Second)
 			}
-		}()
+		})
 	}
 	time.AfterFunc(timeout, func() {
 		defer s.recover()

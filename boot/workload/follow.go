@@ -3,6 +3,9 @@ package workload
 import (
 	"context"
 	"time"
+
+	"github.com/nucbox/nucbox/internal/inject"
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // followGrace is how long a follow whose stream ended waits for a
@@ -38,35 +41,39 @@ func (p *Pool) Follow(ctx context.Context, name string) (backlog []byte, more <-
 			}
 		}
 		var grace <-chan time.Time
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case b, ok := <-in:
-				if !ok {
-					in = nil
-					grace = time.After(followGrace)
-					continue
-				}
-				if !send(b) {
-					return
-				}
-			case <-grace:
-				return
-			case <-e.gone:
-				next := p.lookup(name)
-				if next == nil || next == e {
-					return
-				}
-				cancel()
-				e, grace = next, nil
-				var b []byte
-				b, in, cancel = p.follow(next)
-				if !send(b) {
-					return
+		// A panic costs the follower the chunk in hand, not the stream.
+		safe.Run(ctx, safe.Slog(p.log), name+": follow", safe.Backoff{Min: time.Millisecond, Max: time.Second}, func(ctx context.Context) error {
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case b, ok := <-in:
+					if !ok {
+						in = nil
+						grace = time.After(followGrace)
+						continue
+					}
+					inject.Point("log.follow")
+					if !send(b) {
+						return nil
+					}
+				case <-grace:
+					return nil
+				case <-e.gone:
+					next := p.lookup(name)
+					if next == nil || next == e {
+						return nil
+					}
+					cancel()
+					e, grace = next, nil
+					var b []byte
+					b, in, cancel = p.follow(next)
+					if !send(b) {
+						return nil
+					}
 				}
 			}
-		}
+		})
 	}, nil)
 	return backlog, out, true
 }

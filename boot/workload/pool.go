@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // Options configure a Pool.
@@ -108,10 +110,10 @@ func (p *Pool) say(format string, a ...any) { p.log.Info(fmt.Sprintf(format, a..
 // goSafe runs fn in a goroutine; a panic is logged with its stack and
 // handed to onPanic.
 func (p *Pool) goSafe(what string, fn func(), onPanic func(error)) {
-	go func() {
+	safe.Go(safe.Slog(p.log), what, func() {
 		defer p.recoverAs(what, onPanic)
 		fn()
-	}()
+	})
 }
 
 func (p *Pool) recoverAs(what string, onPanic func(error)) {
@@ -244,7 +246,7 @@ func (p *Pool) supervise(e *entry) *supervision {
 	}
 	e.sup, e.failed, e.next = s, false, time.Time{}
 	p.mu.Unlock()
-	go func() {
+	safe.Go(safe.Slog(p.log), e.want.Name+": supervision", func() {
 		defer close(s.done)
 		defer p.recoverAs(e.want.Name+": supervision", func(err error) {
 			p.mu.Lock()
@@ -253,7 +255,7 @@ func (p *Pool) supervise(e *entry) *supervision {
 			s.answer(err)
 		})
 		p.run(ctx, e, s)
-	}()
+	})
 	return s
 }
 

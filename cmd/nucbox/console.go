@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // detachKey is ctrl-], as in telnet and virsh console.
@@ -64,12 +67,12 @@ func attachConsole(name string, conn io.ReadWriteCloser, in io.Reader, out, msg 
 	fmt.Fprintf(msg, "Connected to the serial console of %s. Press ctrl-] to detach.%s", name, nl)
 
 	remoteDone := make(chan error, 1)
-	go func() {
+	safe.Go(log.Printf, "console output", func() {
 		_, err := io.Copy(out, conn)
 		remoteDone <- err
-	}()
+	})
 	detached := make(chan error, 1)
-	go func() {
+	safe.Go(log.Printf, "console input", func() {
 		buf := make([]byte, 1024)
 		for {
 			n, err := in.Read(buf)
@@ -99,7 +102,7 @@ func attachConsole(name string, conn io.ReadWriteCloser, in io.Reader, out, msg 
 				return
 			}
 		}
-	}()
+	})
 	select {
 	case err := <-detached:
 		conn.Close()

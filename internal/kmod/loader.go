@@ -14,6 +14,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // Loader loads modules from a DB into the running kernel and remembers
@@ -71,7 +73,7 @@ func (l *Loader) Load(names []string) ([]string, []error) {
 	for _, e := range p.order {
 		r := res[e.Name]
 		wg.Add(1)
-		go func() {
+		safe.Go(l.logf, "module "+e.Name, func() {
 			defer wg.Done()
 			defer close(r.done)
 			defer func() {
@@ -100,7 +102,7 @@ func (l *Loader) Load(names []string) ([]string, []error) {
 				loaded = append(loaded, e.Name)
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, e := range p.order {
