@@ -85,9 +85,13 @@ vet: ## gofmt and go vet
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet -tags $(TAGS) ./...
 
-# Pure Go and host-namespace tests; the host tier runs when root.
+# Pure Go and host-namespace tests; the host tier runs when root. Then
+# the tests built with panicinject: a panic injected into each background
+# component is recovered and the component runs again (internal/inject).
 test-unit:
 	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 15m $$($(GO) list ./... | grep -v /test/e2e)
+	$(TEST_ENV) $(GO) test -tags $(TAGS),panicinject -count=1 -timeout 5m -run 'Panic|^TestPoint$$' ./internal/inject \
+		$$(grep -rl --include='*_test.go' '^//go:build panicinject' . | xargs -n1 dirname | sort -u)
 
 # QEMU boots of the real image, one package so boots never compete for the
 # two cores with other tests.
