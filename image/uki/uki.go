@@ -305,6 +305,11 @@ func split(data []byte) ([]byte, map[string][]byte, error) {
 		cut = min(cut, s.Offset)
 		size += s.VirtualSize
 	}
+	// The stub keeps its headers: a payload section that starts inside
+	// them (only a crafted file has one) leaves nothing to cut at.
+	if end := h.secTable + len(secs)*sectionHeaderSize; end > int(cut) {
+		return nil, nil, fmt.Errorf("uki: a payload section starts at %d, inside the headers (which end at %d)", cut, end)
+	}
 	stub := &header{}
 	*stub = *h
 	stub.data = append([]byte(nil), data[:cut]...)

@@ -17,7 +17,7 @@ const debianStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 // fakeStub builds a minimal PE32+ EFI application with two sections, a
 // section alignment larger than its file alignment (as most stubs have),
 // and header room for a few more sections.
-func fakeStub(t *testing.T) []byte {
+func fakeStub(t testing.TB) []byte {
 	t.Helper()
 	const (
 		fileAlign = 0x200
