@@ -308,35 +308,9 @@ func (c *dhcpClient) times(l *nclient4.Lease) leaseTimes {
 
 // bind records a new or extended lease and applies it to the link.
 func (c *dhcpClient) bind(l *nclient4.Lease, how string) {
-	ack := l.ACK
-	t := c.times(l)
-	mask := ack.SubnetMask()
-	if mask == nil {
-		mask = ack.YourIPAddr.DefaultMask()
-	}
-	ones, _ := mask.Size()
-	var search []string
-	if l := ack.DomainSearch(); l != nil {
-		search = l.Labels
-	}
-	domain, host, dropped := leaseNames(search, ack.DomainName(), ack.HostName())
+	st, dropped := leaseOf(l)
 	if len(dropped) > 0 {
 		c.log.Warn("DHCP: ignoring names that are not valid DNS names", "names", fmt.Sprintf("%q", dropped))
-	}
-	st := Lease{
-		Address:  netip.PrefixFrom(addrOf(ack.YourIPAddr), ones),
-		Server:   addrOf(ack.ServerIdentifier()),
-		Domain:   domain,
-		Hostname: host,
-		Acquired: l.CreationTime,
-		T1:       t.T1, T2: t.T2, Expiry: t.Expiry,
-		State: "bound",
-	}
-	if rs := ack.Router(); len(rs) > 0 {
-		st.Router = addrOf(rs[0])
-	}
-	for _, d := range ack.DNS() {
-		st.DNS = append(st.DNS, addrOf(d))
 	}
 	c.mu.Lock()
 	st.Link, st.Renewals, st.Rebinds = c.link, c.st.Renewals, c.st.Rebinds
@@ -360,6 +334,41 @@ func (c *dhcpClient) bind(l *nclient4.Lease, how string) {
 	default:
 		close(bound)
 	}
+}
+
+// leaseOf is what the box takes from a server's ACK, anyone's packet on
+// the link: names that are not valid DNS names are dropped (and
+// returned), never passed on to resolv.conf or the hostname.
+func leaseOf(l *nclient4.Lease) (st Lease, dropped []string) {
+	ack := l.ACK
+	t := computeLeaseTimes(l.CreationTime, ack.IPAddressLeaseTime(0),
+		ack.IPAddressRenewalTime(0), ack.IPAddressRebindingTime(0))
+	mask := ack.SubnetMask()
+	if mask == nil {
+		mask = ack.YourIPAddr.DefaultMask()
+	}
+	ones, _ := mask.Size()
+	var search []string
+	if l := ack.DomainSearch(); l != nil {
+		search = l.Labels
+	}
+	domain, host, dropped := leaseNames(search, ack.DomainName(), ack.HostName())
+	st = Lease{
+		Address:  netip.PrefixFrom(addrOf(ack.YourIPAddr), ones),
+		Server:   addrOf(ack.ServerIdentifier()),
+		Domain:   domain,
+		Hostname: host,
+		Acquired: l.CreationTime,
+		T1:       t.T1, T2: t.T2, Expiry: t.Expiry,
+		State: "bound",
+	}
+	if rs := ack.Router(); len(rs) > 0 {
+		st.Router = addrOf(rs[0])
+	}
+	for _, d := range ack.DNS() {
+		st.DNS = append(st.DNS, addrOf(d))
+	}
+	return st, dropped
 }
 
 func (c *dhcpClient) apply(link string, st Lease) error {
