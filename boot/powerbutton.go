@@ -77,7 +77,7 @@ func (p *pid1) watchPowerButtons() {
 			}
 			Logf("power button: watching %s", strings.Join(devs, " "))
 			for _, d := range devs {
-				goSafe("power button "+d, func() { p.readPowerButton(d) })
+				goLoop("power button "+d, func() { p.readPowerButton(d) })
 			}
 		})
 	})

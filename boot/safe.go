@@ -3,6 +3,7 @@ package boot
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/nucbox/nucbox/internal/safe"
 )
@@ -18,13 +19,18 @@ func goSafe(name string, fn func()) { safe.Go(Logf, name, fn) }
 // returns or panics, for the loops PID 1 cannot do without (signals,
 // reaping, the console shell, hotplug).
 func goForever(name string, fn func()) {
-	safe.Loop(context.Background(), Logf, name, safe.DefaultBackoff, func(context.Context) error {
+	safe.Loop(context.Background(), Logf, name, foreverBackoff, func(context.Context) error {
 		fn()
 		return errReturned
 	})
 }
 
 var errReturned = errors.New("returned")
+
+// foreverBackoff keeps PID 1's own loops back within seconds even when
+// they keep failing: a box that stops reaping or reading signals for
+// a minute is worse off than one that logs a panic every few seconds.
+var foreverBackoff = safe.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 
 // goLoop runs fn in a goroutine and runs it again, with backoff, after a
 // panic; it ends when fn returns.
