@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/nucbox/nucbox/internal/cgroup"
 )
 
 // Container states in Status.
@@ -60,6 +62,10 @@ type Supervisor struct {
 	// fresh: the next run resets the writable layer.
 	fresh bool
 	run   *ctRun
+	// hits are the limit counts of the runs that ended; cgDir is the
+	// running one's cgroup, whose counts Hits adds.
+	hits  cgroup.Hits
+	cgDir string
 }
 
 // ctRun is one run: its start and its process's life.
@@ -148,6 +154,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	s.cur = in
 	s.st.State, s.st.Pid, s.st.Started, s.st.LastError = StateRunning, in.Pid(), in.started, ""
 	s.st.StartupTime = time.Since(began)
+	s.cgDir, _ = in.CgroupDir()
 	s.mu.Unlock()
 	go s.wait(runCtx, r, in)
 	return nil
@@ -210,6 +217,7 @@ func (s *Supervisor) wait(ctx context.Context, r *ctRun, in *Instance) {
 		s.set(func(st *Status) { st.LastExit = describe(how) })
 		state = StateStopped
 	}
+	s.endHits()
 	in.Destroy()
 	s.mu.Lock()
 	s.cur = nil

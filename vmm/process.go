@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,6 +95,11 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		return nil, fmt.Errorf("start QEMU: %w", err)
 	}
 	pid := cmd.Process.Pid
+	if cg != nil {
+		g.mu.Lock()
+		g.cgLive = true
+		g.mu.Unlock()
+	}
 	os.WriteFile(paths.PID, []byte(strconv.Itoa(pid)+"\n"), 0o644)
 	header := fmt.Sprintf("\n[nucbox %s: QEMU pid %d started, accel %s]\n", p.start.UTC().Format(time.RFC3339), pid, accel)
 	g.ring.Write([]byte(header))
@@ -109,6 +115,7 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		inW.Close()
 		qlog.Close()
 		if cg != nil {
+			g.endHits()
 			// Before exited closes: the next start makes the group anew.
 			if err := cgroup.Remove(g.opts.CgroupRoot, g.spec.Cgroup); err != nil {
 				g.log.Warn("QEMU's cgroup stays", "err", err)
@@ -117,6 +124,38 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// Hits are the guest's memory limit and how often QEMU ran into it,
+// over all its runs: those that ended and the one under way.
+func (g *Guest) Hits() cgroup.Hits {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	h := g.hits
+	if g.cgLive {
+		if cur, err := cgroup.ReadHits(filepath.Join(g.opts.CgroupRoot, g.spec.Cgroup), false); err == nil {
+			h = h.Add(cur)
+		}
+	}
+	if h.Memory.Limit == 0 {
+		h.Memory.Limit = g.spec.MemoryMax
+	}
+	return h
+}
+
+// endHits keeps the counts of the run whose cgroup is about to go, under
+// the lock Hits takes: a reader sees them in the group or in the total,
+// never in both.
+func (g *Guest) endHits() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.cgLive {
+		return
+	}
+	if cur, err := cgroup.ReadHits(filepath.Join(g.opts.CgroupRoot, g.spec.Cgroup), false); err == nil {
+		g.hits = g.hits.Add(cur)
+	}
+	g.cgLive = false
 }
 
 // cgroup makes the guest's cgroup with its memory limit and opens it,

@@ -116,6 +116,10 @@ type Guest struct {
 	halt     chan struct{}
 	halted   bool
 	everDone chan struct{} // Done before the first run: closed
+	// hits are the limit counts of the runs that ended; cgLive is set
+	// while QEMU runs in its cgroup, whose counts Hits adds.
+	hits   cgroup.Hits
+	cgLive bool
 }
 
 // run is one start of QEMU and its life until it ended.
