@@ -51,6 +51,12 @@ func (w *limitWatch) observe(now time.Time, subjects []limitSubject) {
 		h := s.hits
 		mem := [2]int64{h.Memory.Max, h.Memory.OOMKill}
 		w.check(now, s.who+"\x00memory", mem, keep, func(d [2]int64) string {
+			if d[0] == 0 {
+				// The kill came from a limit above the workload's own:
+				// all workloads' together, or the box's memory.
+				return fmt.Sprintf("%s: %d %s OOM-killed below its memory limit %s (in all: %d OOM kills)",
+					s.who, d[1], plural(d[1], "process", "processes"), size(h.Memory.Limit), h.Memory.OOMKill)
+			}
 			line := fmt.Sprintf("%s: memory limit %s hit", s.who, size(h.Memory.Limit))
 			if d[1] > 0 {
 				line += fmt.Sprintf(", %d %s OOM-killed", d[1], plural(d[1], "process", "processes"))

@@ -74,6 +74,13 @@ func TestLimitWatchLogs(t *testing.T) {
 	if len(w.seen) != 2 {
 		t.Errorf("%d entries after bomb left, want 2 (hog's)", len(w.seen))
 	}
+	// An OOM kill without the workload's own limit reached names no
+	// limit as hit.
+	lines = nil
+	w.observe(t0.Add(160*time.Second), []limitSubject{hog(3, 2)})
+	if want := "container hog: 2 processes OOM-killed below its memory limit 1GiB (in all: 2 OOM kills)"; len(lines) != 1 || lines[0] != want {
+		t.Errorf("a kill by a limit above the workload's: %q, want %q", lines, want)
+	}
 }
 
 func TestLimitSizes(t *testing.T) {
