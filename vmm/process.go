@@ -95,6 +95,12 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		return nil, fmt.Errorf("start QEMU: %w", err)
 	}
 	pid := cmd.Process.Pid
+	// QEMU inherits nucbox's oom_score_adj, -1000 for PID 1, under which
+	// the OOM killer could never end a QEMU at its cgroup's limit and
+	// the group would stay stuck there; it gets the default back.
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("0"), 0); err != nil {
+		g.log.Warn("QEMU's oom_score_adj stays nucbox's", "err", err)
+	}
 	if cg != nil {
 		g.mu.Lock()
 		g.cgLive = true

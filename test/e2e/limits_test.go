@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -50,7 +52,10 @@ containers:
     stop-timeout: 1s
 `
 
-const hogScript = `n=0; while :; do n=$((n+1)); echo HOG-ROUND-$n; busybox dd if=/dev/zero of=/dev/null bs=1100M count=1; done`
+// hogScript fills an 1100 MiB output buffer from 1 MiB reads: the copy
+// touches the pages from user space, where the OOM killer can end it (a
+// read straight into the big buffer would only fail with EFAULT).
+const hogScript = `n=0; while :; do n=$((n+1)); echo HOG-ROUND-$n; busybox dd if=/dev/zero of=/dev/null ibs=1M obs=1100M count=1100; done`
 
 // loadWindow is how long the box must keep working once both tenants
 // run into their limits.
@@ -79,6 +84,28 @@ func TestTenantsHitLimits(t *testing.T) {
 	remote, _ := apiReady(t, m, readyTimeout)
 	t.Logf("ready after %.1fs", time.Since(start).Seconds())
 	openShell(t, m)
+	hc, host := apiClient(), "https://"+m.HostAddr(8443)
+	// poll asks the API (quietly: the CLI's JSON each time would bury the
+	// console in the test's output) until want accepts the status.
+	poll := func(what string, timeout time.Duration, want func(*api.Status) bool) *api.Status {
+		t.Helper()
+		var last string
+		for deadline := time.Now().Add(timeout); ; time.Sleep(500 * time.Millisecond) {
+			st, err := apiStatus(hc, host)
+			if err == nil && want(st) {
+				return st
+			}
+			if err != nil {
+				last = err.Error()
+			} else {
+				b, _ := json.Marshal(st.Workloads)
+				last = string(b)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %v; last: %s", what, timeout, last)
+			}
+		}
+	}
 
 	byName := func(st *api.Status) map[string]api.Workload {
 		out := map[string]api.Workload{}
@@ -95,7 +122,7 @@ func TestTenantsHitLimits(t *testing.T) {
 	// The load's duration is measured from here: the box says both
 	// tenants reached their limits.
 	loadStart := time.Now()
-	st := pollStatus(t, bin, remote, "bomb and hog at their limits", 4*time.Minute, atLimits)
+	st := poll("bomb and hog at their limits", 4*time.Minute, atLimits)
 	reached := time.Now()
 	t.Logf("bomb and hog at their limits %.1fs after ready", reached.Sub(loadStart).Seconds())
 	ws := byName(st)
@@ -126,17 +153,19 @@ func TestTenantsHitLimits(t *testing.T) {
 		if err := canary(); err != nil {
 			t.Fatalf("round %d, %.0fs into the load: the canary on VLAN 30 does not answer the box: %v", rounds, time.Since(reached).Seconds(), err)
 		}
-		pollStatus(t, bin, remote, "status under load", shellTimeout, func(st *api.Status) bool { return st.Phase == "ready" })
+		if stdout, _, code := cli(t, bin, append([]string{"status"}, remote...)...); code != 0 || !strings.HasPrefix(stdout, "limitbox: ready\n") {
+			t.Fatalf("round %d: authenticated nucbox status over the API under load: exit %d", rounds, code)
+		}
 		rounds++
 	}
 	t.Logf("%d rounds of shell, canary and API checks in %v of load", rounds, loadWindow)
 
 	// The canary restarts under load, and answers again.
-	before := byName(pollStatus(t, bin, remote, "canary running", shellTimeout, func(*api.Status) bool { return true }))["canary"]
+	before := byName(poll("canary running", shellTimeout, func(*api.Status) bool { return true }))["canary"]
 	if stdout, stderr, code := cli(t, bin, append([]string{"restart", "canary"}, remote...)...); code != 0 {
 		t.Fatalf("nucbox restart canary under load: exit %d\n%s%s", code, stdout, stderr)
 	}
-	after := byName(pollStatus(t, bin, remote, "canary restarted", 2*time.Minute, func(st *api.Status) bool {
+	after := byName(poll("canary restarted", 2*time.Minute, func(st *api.Status) bool {
 		c := byName(st)["canary"]
 		return c.State == "running" && c.PID > 0 && c.PID != before.PID
 	}))["canary"]
@@ -154,7 +183,7 @@ func TestTenantsHitLimits(t *testing.T) {
 	}
 
 	// Which container hit which limit: the status, the log, the metrics.
-	st = pollStatus(t, bin, remote, "final status", shellTimeout, atLimits)
+	st = poll("final status", shellTimeout, atLimits)
 	ws = byName(st)
 	t.Logf("limits: bomb %+v, hog %+v, canary %+v, all workloads %+v", *ws["bomb"].Limits, *ws["hog"].Limits, ws["canary"].Limits, st.WorkloadLimits)
 	if c := ws["canary"].Limits; c == nil || c.Any() {
@@ -166,7 +195,11 @@ func TestTenantsHitLimits(t *testing.T) {
 	if st.WorkloadLimits == nil {
 		t.Errorf("no limits of the workloads' group in the status")
 	}
-	stdout, _, _ := cli(t, bin, append([]string{"status"}, remote...)...)
+	// The CLI, authenticated over TLS, under load.
+	stdout, _, code := cli(t, bin, append([]string{"status"}, remote...)...)
+	if code != 0 {
+		t.Errorf("nucbox status under load: exit %d", code)
+	}
 	for _, re := range []string{`container bomb\s+pids 1024: \d+ forks refused`, `container hog\s+memory 1024 MiB: reached \d+ times, [1-9]\d* OOM kills`} {
 		if !regexp.MustCompile(re).MatchString(stdout) {
 			t.Errorf("nucbox status lacks %s:\n%s", re, stdout)
@@ -187,8 +220,6 @@ func TestTenantsHitLimits(t *testing.T) {
 	if strings.Contains(out, "limits: container canary") {
 		t.Errorf("the log says the canary hit a limit")
 	}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: apiClient().Transport}
-	host := "https://" + m.HostAddr(8443)
 	if v := metricValue(t, hc, host, `nucbox_workload_pids_limit_hits_total{kind="container",name="bomb"}`); v <= 0 {
 		t.Errorf("bomb's pids limit hits on /metrics: %v", v)
 	}
@@ -215,4 +246,24 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// apiStatus is GET /v1/status with the test's token.
+func apiStatus(hc *http.Client, host string) (*api.Status, error) {
+	req, _ := http.NewRequest("GET", host+"/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	var st api.Status
+	return &st, json.Unmarshal(b, &st)
 }
