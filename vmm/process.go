@@ -45,6 +45,18 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	if cg != nil {
 		defer cg.Close()
 	}
+	// QEMU's own descriptors stay with it alone: nucbox's copies close
+	// once it started (or failed to), so a TAP loses its carrier when
+	// QEMU exits.
+	inherit, err := g.inherited()
+	defer func() {
+		for _, f := range inherit {
+			f.Close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -81,6 +93,10 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if cg != nil {
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cg.Fd())
+	}
+	if u := g.spec.User; u != nil {
+		cmd.SysProcAttr.Credential = credential(u)
+		cmd.ExtraFiles = inherit
 	}
 	p.cmd = cmd
 	p.start = time.Now()
@@ -130,6 +146,28 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// inherited opens what an unprivileged QEMU gets as descriptors: the
+// QMP socket (qmpFD), then the TAPs (tapFD); nothing for a QEMU that runs
+// as nucbox's user. On an error it returns what it opened, to be closed.
+func (g *Guest) inherited() ([]*os.File, error) {
+	if g.spec.User == nil {
+		return nil, nil
+	}
+	qmp, err := listenQMP(g.spec.Paths().QMP)
+	if err != nil {
+		return nil, err
+	}
+	files := []*os.File{qmp}
+	for _, n := range g.spec.NICs {
+		tap, err := g.opts.OpenTAP(n.TAP)
+		if err != nil {
+			return files, err
+		}
+		files = append(files, tap)
+	}
+	return files, nil
 }
 
 // Hits are the guest's memory limit and how often QEMU ran into it,
