@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/workload"
 	"github.com/nucbox/nucbox/internal/cgroup"
 )
 
@@ -88,5 +89,18 @@ func TestLimitSizes(t *testing.T) {
 		if got := size(n); got != want {
 			t.Errorf("size(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// The API's workload carries the pool's limit counts as they are.
+func TestAPIWorkloadLimits(t *testing.T) {
+	var h cgroup.Hits
+	h.PIDs.Limit, h.PIDs.Max = 1024, 9
+	w := apiWorkload(workload.Status{Kind: "container", Name: "bomb", Limits: &h})
+	if w.Limits == nil || w.Limits.PIDs.Max != 9 || w.Limits.PIDs.Limit != 1024 {
+		t.Errorf("API workload limits %+v, want the status's", w.Limits)
+	}
+	if w := apiWorkload(workload.Status{Kind: "vm", Name: "g"}); w.Limits != nil {
+		t.Errorf("a workload without limits got %+v", w.Limits)
 	}
 }
