@@ -42,17 +42,24 @@ func TestHostUnprivilegedQEMU(t *testing.T) {
 	s.NICs = []NIC{{TAP: "t-tiny-0", MAC: net.HardwareAddr{0x02, 0x6e, 0x75, 0x63, 0x00, 0x01}}}
 	s.User = testUser
 	tap := s.NICs[0].TAP
-	inNetns(t, ns, func() error {
-		if err := netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: tap}, Mode: netlink.TUNTAP_MODE_TAP,
-			Flags: netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR}); err != nil {
-			return err
-		}
-		l, err := netlink.LinkByName(tap)
-		if err != nil {
-			return err
-		}
-		return netlink.LinkSetUp(l)
-	})
+	// t-hot is the guest's user's, t-root root's: for NICs added over
+	// QMP by name.
+	for _, tt := range []struct {
+		name  string
+		owner uint32
+	}{{tap, 0}, {"t-hot", testUser.UID}, {"t-root", 0}} {
+		inNetns(t, ns, func() error {
+			if err := netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: tt.name}, Mode: netlink.TUNTAP_MODE_TAP,
+				Flags: netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR, Owner: tt.owner, Group: tt.owner}); err != nil {
+				return err
+			}
+			l, err := netlink.LinkByName(tt.name)
+			if err != nil {
+				return err
+			}
+			return netlink.LinkSetUp(l)
+		})
+	}
 	openTAP := func(name string) (f *os.File, err error) {
 		inNetns(t, ns, func() error { f, err = OpenTAP(name); return nil })
 		return f, err
@@ -62,13 +69,14 @@ func TestHostUnprivilegedQEMU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	carrier := func() bool {
+	carrierOf := func(tap string) bool {
 		l, err := h.LinkByName(tap)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0
 	}
+	carrier := func() bool { return carrierOf(tap) }
 
 	g := startGuest(t, s, Options{Procs: netnsProcs{ns}, OpenTAP: openTAP})
 	pid := g.Status().PID
@@ -104,6 +112,22 @@ func TestHostUnprivilegedQEMU(t *testing.T) {
 		t.Errorf("guest NICs %+v, want one with MAC %s", filters, s.NICs[0].MAC)
 	}
 	waitSerial(t, g, guestUp)
+	// A NIC's backend added by name over QMP: QEMU, unprivileged, opens
+	// the TAP its user owns (/dev/net/tun is 0666, as on the box), and
+	// not one root owns.
+	hot := func(id, name string) error {
+		return g.QMP(context.Background(), "netdev_add", map[string]any{"type": "tap", "id": id, "ifname": name, "script": "no", "downscript": "no"}, nil)
+	}
+	if err := hot("hot0", "t-hot"); err != nil {
+		t.Errorf("netdev_add of the user's TAP: %v", err)
+	} else if !carrierOf("t-hot") {
+		t.Error("netdev_add of the user's TAP: no carrier")
+	}
+	if err := hot("hot1", "t-root"); err == nil || carrierOf("t-root") {
+		t.Errorf("netdev_add of root's TAP by an unprivileged QEMU: %v, carrier %v; want refused", err, carrierOf("t-root"))
+	} else {
+		t.Logf("root's TAP refused: %v", err)
+	}
 	var fi syscallStat
 	if fi = statOf(t, s.Disks[0].Path); fi.uid != testUser.UID || fi.gid != testUser.GID {
 		t.Errorf("disk owned by %d:%d, want the VM's user", fi.uid, fi.gid)
