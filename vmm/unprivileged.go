@@ -129,6 +129,12 @@ func grantFiles(s Spec, u *User) error {
 	if s.Initrd != "" {
 		errs = append(errs, readable("initrd", s.Initrd, u, false))
 	}
+	if s.Accel == KVM {
+		// PID 1 opens it to everyone, as udev does (boot).
+		if err := allowed(kvmDevice, u, 6); err != nil {
+			errs = append(errs, fmt.Errorf("accel kvm: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -181,3 +187,6 @@ func allowed(path string, u *User, need uint32) error {
 	}
 	return nil
 }
+
+// kvmDevice is KVM's device node.
+const kvmDevice = "/dev/kvm"
