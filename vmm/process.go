@@ -100,6 +100,9 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	}
 	p.cmd = cmd
 	p.start = time.Now()
+	// Live before the start: a QEMU that exits at once still has its
+	// counts kept by the waiter below.
+	g.setCgLive(cg != nil)
 	err = g.opts.Procs.Start(cmd)
 	w.Close()
 	inR.Close()
@@ -108,6 +111,7 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		inW.Close()
 		serial.Close()
 		qlog.Close()
+		g.setCgLive(false)
 		return nil, fmt.Errorf("start QEMU: %w", err)
 	}
 	pid := cmd.Process.Pid
@@ -116,11 +120,6 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	// the group would stay stuck there; it gets the default back.
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("0"), 0); err != nil {
 		g.log.Warn("QEMU's oom_score_adj stays nucbox's", "err", err)
-	}
-	if cg != nil {
-		g.mu.Lock()
-		g.cgLive = true
-		g.mu.Unlock()
 	}
 	os.WriteFile(paths.PID, []byte(strconv.Itoa(pid)+"\n"), 0o644)
 	header := fmt.Sprintf("\n[nucbox %s: QEMU pid %d started, accel %s]\n", p.start.UTC().Format(time.RFC3339), pid, accel)
@@ -185,6 +184,12 @@ func (g *Guest) Hits() cgroup.Hits {
 		h.Memory.Limit = g.spec.MemoryMax
 	}
 	return h
+}
+
+func (g *Guest) setCgLive(live bool) {
+	g.mu.Lock()
+	g.cgLive = live
+	g.mu.Unlock()
 }
 
 // endHits keeps the counts of the run whose cgroup is about to go, under
