@@ -228,13 +228,13 @@ func TestNestedVMs(t *testing.T) {
 		// Unprivileged: its own uid and gid (not root), no capabilities,
 		// no_new_privs; the box's PID 1 (root, full capabilities) read the
 		// same way is the control.
-		got = shellValue(t, m, fmt.Sprintf("grep -E '^(Uid|Gid|CapEff|CapPrm|NoNewPrivs):' /proc/%d/status | tr -s '\t' ' ' | tr '\n' ' '", g.PID))
+		got = strings.Join(strings.Fields(shellValue(t, m, fmt.Sprintf("echo $(grep -E '^(Uid|Gid|CapEff|CapPrm|NoNewPrivs):' /proc/%d/status)", g.PID))), " ")
 		t.Logf("QEMU of %s (pid %d): %s", g.Name, g.PID, got)
 		f := regexp.MustCompile(`^Uid: (\d+) (\d+) (\d+) (\d+) Gid: (\d+) \d+ \d+ \d+ CapPrm: (\w+) CapEff: (\w+) NoNewPrivs: (\d)`).FindStringSubmatch(got)
 		if f == nil || f[1] == "0" || f[1] != f[2] || f[1] != f[3] || f[1] != f[4] || f[5] == "0" || f[6] != "0000000000000000" || f[7] != "0000000000000000" || f[8] != "1" {
 			t.Errorf("QEMU of %s is not unprivileged: %s", g.Name, got)
 		}
-		if ctl := shellValue(t, m, "grep -E '^(Uid|CapEff):' /proc/1/status | tr -s '\t' ' ' | tr '\n' ' '"); !strings.HasPrefix(ctl, "Uid: 0 0 0 0 CapEff: 000001ff") {
+		if ctl := strings.Join(strings.Fields(shellValue(t, m, "echo $(grep -E '^(Uid|CapEff):' /proc/1/status)")), " "); !strings.HasPrefix(ctl, "Uid: 0 0 0 0 CapEff: 000001ff") {
 			t.Errorf("PID 1 read the same way: %q, want root with every capability (the check above proves nothing)", ctl)
 		}
 	}
