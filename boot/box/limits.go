@@ -63,7 +63,7 @@ func (w *limitWatch) observe(now time.Time, subjects []limitSubject) {
 			} else {
 				line += fmt.Sprintf(" (%d times), reclaiming", d[0])
 			}
-			return line + fmt.Sprintf(" (in all: %d, %d OOM kills)", h.Memory.Max, h.Memory.OOMKill)
+			return line + fmt.Sprintf(" (in all: reached %d times, %d OOM kills)", h.Memory.Max, h.Memory.OOMKill)
 		})
 		w.check(now, s.who+"\x00pids", [2]int64{h.PIDs.Max}, keep, func(d [2]int64) string {
 			return fmt.Sprintf("%s: pids limit %s hit, %d %s refused (in all: %d)",

@@ -36,7 +36,7 @@ func TestLimitWatchLogs(t *testing.T) {
 	}
 	w.observe(t0.Add(2*time.Second), []limitSubject{hog(10, 1), bomb(500), canary})
 	want := []string{
-		"container hog: memory limit 1GiB hit, 1 process OOM-killed (in all: 10, 1 OOM kills)",
+		"container hog: memory limit 1GiB hit, 1 process OOM-killed (in all: reached 10 times, 1 OOM kills)",
 		"container bomb: pids limit 1024 hit, 500 forks refused (in all: 500)",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
@@ -51,7 +51,7 @@ func TestLimitWatchLogs(t *testing.T) {
 	}
 	w.observe(t0.Add(40*time.Second), []limitSubject{hog(30, 1), bomb(2500), canary})
 	want = []string{
-		"container hog: memory limit 1GiB hit (20 times), reclaiming (in all: 30, 1 OOM kills)",
+		"container hog: memory limit 1GiB hit (20 times), reclaiming (in all: reached 30 times, 1 OOM kills)",
 		"container bomb: pids limit 1024 hit, 2000 forks refused (in all: 2500)",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
