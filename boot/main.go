@@ -151,6 +151,7 @@ func (p *pid1) newBox() *box.Box {
 		SpawnGuard:   WithSpawnGuard,
 		LoadModules: func(extra []string) error {
 			_, err := p.loadModules(extra)
+			openVMDevices()
 			return err
 		},
 		PowerOff: func(reason string) { p.shutdown(PowerOff, reason) },

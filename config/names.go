@@ -221,3 +221,31 @@ func (c *Config) VMFiles() []VMFile {
 	}
 	return out
 }
+
+// VMUserBase and VMUserRange are the uids, and the gids of the same
+// numbers, that the VMs' QEMUs run as: far above the users of any image
+// (containers run as their image's users, which stay below 2^31 and in
+// practice below 65536), and numeric, for a box may have no /etc/passwd.
+const (
+	VMUserBase  = 1 << 30
+	VMUserRange = 1 << 16
+)
+
+// VMUsers are the uids of the VMs named, in config order: VMUserBase plus
+// a hash of the name, so that a VM keeps its uid (and so its disks) when
+// others are added, removed or reordered. Two names whose hashes meet
+// are told apart by the later one taking the next free uid.
+func VMUsers(vms []string) []uint32 {
+	used := map[uint32]bool{}
+	out := make([]uint32, len(vms))
+	for i, vm := range vms {
+		sum := sha256.Sum256([]byte("vm-user/" + vm))
+		n := (uint32(sum[0])<<8 | uint32(sum[1])) % VMUserRange
+		for used[VMUserBase+n] {
+			n = (n + 1) % VMUserRange
+		}
+		used[VMUserBase+n] = true
+		out[i] = VMUserBase + n
+	}
+	return out
+}

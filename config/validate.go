@@ -494,6 +494,14 @@ func (ck *checker) container(p string, ct *Container) {
 	if ct.WorkDir != "" && !path.IsAbs(ct.WorkDir) {
 		ck.add(p+".workdir", "workdir %q must be an absolute path", ct.WorkDir)
 	}
+	// A container process with a VM's uid could signal that VM's QEMU
+	// and write its disks.
+	for i, id := range strings.SplitN(ct.User, ":", 2) {
+		if n, err := strconv.ParseUint(id, 10, 32); err == nil && n >= VMUserBase && n < VMUserBase+VMUserRange {
+			ck.add(p+".user", "%s %d is one of the VMs' QEMU users (%d to %d): choose another",
+				[]string{"uid", "gid"}[i], n, VMUserBase, VMUserBase+VMUserRange-1)
+		}
+	}
 	if ct.Memory != 0 && ct.Memory < MiB {
 		ck.add(p+".memory", "memory limit %s is too small to run a process: use at least 1MiB", ct.Memory)
 	}

@@ -246,6 +246,11 @@ func RuntimeSpec(rs RunSpec) (*specs.Spec, error) {
 	p.Cwd = firstNonEmpty(ct.WorkDir, img.WorkingDir, "/")
 	p.User = u
 	p.NoNewPrivileges = true
+	// PID 1 keeps itself out of the OOM killer's choice with -1000, which
+	// its children inherit: a container at its memory limit would then
+	// have no process the kernel may kill, and stay stuck at the limit.
+	// 0, like Docker's default.
+	p.OOMScoreAdj = new(int)
 	caps := slices.Clone(DefaultCapabilities)
 	p.Capabilities = &specs.LinuxCapabilities{Bounding: caps}
 	// Like Docker, a non-root user gets the bounding set only: its

@@ -138,6 +138,11 @@ func TestLibcontainerConfig(t *testing.T) {
 	if !c.NoNewPrivileges {
 		t.Error("no-new-privileges off")
 	}
+	// PID 1's -1000 must not pass on: the OOM killer needs a victim in
+	// a container at its memory limit.
+	if c.OomScoreAdj == nil || *c.OomScoreAdj != 0 {
+		t.Errorf("oom_score_adj %v, want 0 set explicitly", c.OomScoreAdj)
+	}
 	if c.Capabilities == nil || !slices.Equal(c.Capabilities.Bounding, DefaultCapabilities) {
 		t.Errorf("bounding set %v", c.Capabilities)
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nucbox/nucbox/internal/cgroup"
 )
 
 // Usage is a container's resource use, from its cgroup: every process of
@@ -92,4 +94,39 @@ func (s *Supervisor) Usage() (Usage, error) {
 		return Usage{}, err
 	}
 	return CgroupUsage(dir)
+}
+
+// Hits are the container's limits and how often it ran into them, over
+// all its runs: the runs that ended and the one under way.
+func (s *Supervisor) Hits() cgroup.Hits {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.hits
+	if s.cgDir != "" {
+		if cur, err := cgroup.ReadHits(s.cgDir, false); err == nil {
+			h = h.Add(cur)
+		}
+	}
+	if h.Memory.Limit == 0 {
+		h.Memory.Limit = s.ct.Memory
+	}
+	if h.PIDs.Limit == 0 {
+		h.PIDs.Limit = int64(s.ct.PIDs)
+	}
+	return h
+}
+
+// endHits keeps the counts of the run whose cgroup is about to go. Under
+// the same lock as Hits, so a reader sees them either in the group or in
+// the total, never in both.
+func (s *Supervisor) endHits() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cgDir == "" {
+		return
+	}
+	if cur, err := cgroup.ReadHits(s.cgDir, false); err == nil {
+		s.hits = s.hits.Add(cur)
+	}
+	s.cgDir = ""
 }

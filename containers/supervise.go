@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nucbox/nucbox/internal/cgroup"
 	"github.com/nucbox/nucbox/internal/inject"
 	"github.com/nucbox/nucbox/internal/safe"
 )
@@ -63,6 +64,10 @@ type Supervisor struct {
 	// fresh: the next run resets the writable layer.
 	fresh bool
 	run   *ctRun
+	// hits are the limit counts of the runs that ended; cgDir is the
+	// running one's cgroup, whose counts Hits adds.
+	hits  cgroup.Hits
+	cgDir string
 }
 
 // ctRun is one run: its start and its process's life.
@@ -151,6 +156,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	s.cur = in
 	s.st.State, s.st.Pid, s.st.Started, s.st.LastError = StateRunning, in.Pid(), in.started, ""
 	s.st.StartupTime = time.Since(began)
+	s.cgDir, _ = in.CgroupDir()
 	s.mu.Unlock()
 	logf := s.r.logf()
 	safe.Go(logf, s.ct.Name+": supervision", func() {
@@ -231,6 +237,7 @@ func (s *Supervisor) wait(ctx context.Context, r *ctRun, in *Instance, exited <-
 		s.set(func(st *Status) { st.LastExit = describe(how) })
 		state = StateStopped
 	}
+	s.endHits()
 	in.Destroy()
 	s.mu.Lock()
 	s.cur = nil

@@ -48,14 +48,22 @@ func Cmdline(s Spec) ([]string, error) {
 		// stray ^C on nucbox's console from killing the guest.
 		"-chardev", "stdio,id=serial0,signal=off",
 		"-serial", "chardev:serial0",
-		"-qmp", "unix:" + opt(p.QMP) + ",server=on,wait=off",
+	}
+	if s.User != nil {
+		// The socket nucbox made; QEMU, unprivileged, cannot write the
+		// directory it is in.
+		a = append(a, "-chardev", fmt.Sprintf("socket,id=qmp,fd=%d,server=on,wait=off", qmpFD), "-mon", "chardev=qmp,mode=control")
+	} else {
+		a = append(a, "-qmp", "unix:"+opt(p.QMP)+",server=on,wait=off")
+	}
+	a = append(a,
 		"-S",
 		// QEMU parses what the guest sends (devices, disk images,
 		// network frames): its seccomp filter keeps a compromised QEMU
 		// from running programs, changing its user or privileges, or
 		// touching scheduling and resource limits.
 		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-	}
+	)
 	if s.VNC != nil {
 		// All addresses, like the hand-written kvm lines it replaces: the
 		// console is meant to be reached from the lab network.
@@ -107,8 +115,13 @@ func Cmdline(s Spec) ([]string, error) {
 			// it, so a box without the ROM files can still run the guest.
 			dev += ",romfile="
 		}
-		a = append(a, "-netdev", fmt.Sprintf("tap,id=net%d,ifname=%s,script=no,downscript=no", i, opt(pt.TAP)),
-			"-device", dev)
+		netdev := fmt.Sprintf("tap,id=net%d,ifname=%s,script=no,downscript=no", i, opt(pt.TAP))
+		if s.User != nil {
+			// Opened by nucbox: attaching to a TAP by name needs
+			// CAP_NET_ADMIN, or the TAP's owner (see vswitch.Port).
+			netdev = fmt.Sprintf("tap,id=net%d,fd=%d", i, tapFD(i))
+		}
+		a = append(a, "-netdev", netdev, "-device", dev)
 	}
 	return a, nil
 }

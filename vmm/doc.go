@@ -4,7 +4,7 @@
 // console, QMP and graceful shutdown. It does not read the config
 // (config/plan compiles each VM into a complete Spec: defaults filled in,
 // paths absolute, TAP names and MACs derived), it does not create TAPs or
-// put them on VLANs (vswitch does; vmm attaches QEMU to them by name), it
+// put them on VLANs (vswitch does; vmm attaches QEMU to them), it
 // does not decide which guests should run, and it does not restart a
 // guest: a Guest is one run at a time, and the box's workload pool
 // (boot/workload) restarts it by the policy its Spec carries, with
@@ -64,7 +64,22 @@
 // denied). A Spec with a Cgroup starts QEMU inside that cgroup v2 group
 // (CLONE_INTO_CGROUP), made with the Spec's MemoryMax (the guest's memory
 // plus QEMU's own), under the workloads' parent that config/plan names;
-// the group is removed when QEMU has exited.
+// the group is removed when QEMU has exited, its memory.events counts
+// kept first (Guest.Hits adds them up over the guest's runs). QEMU gets
+// oom_score_adj 0 back from PID 1's -1000, so that the OOM killer can end
+// it at its group's limit.
+//
+// A Spec with a User runs QEMU as that uid and gid (config/plan gives
+// each VM its own), with no capabilities and no supplementary groups;
+// -sandbox sets no_new_privs. What needs privileges nucbox does and
+// passes in as descriptors: the QMP socket (listening, in the guest's
+// directory, which QEMU can read but not write) and each NIC's TAP
+// (-netdev tap,fd=N). Before each start the guest's writable disks are
+// given to the user (chown: their bytes are untouched), the seed is made
+// readable to its group, and files QEMU only reads (kernel, initrd,
+// ISOs, read-only disks, backing images) must be readable by it: one
+// that is not is a start error naming it. The TAPs are owned by the same
+// user (vswitch), so a NIC added later over QMP by name works too.
 //
 // # PID 1
 //

@@ -106,7 +106,7 @@ func probeKVM() (string, error) {
 			return "", &KVMError{StageHost, fmt.Errorf("this machine runs on QEMU's TCG (%s), whose emulated SVM/VMX does not run KVM guests reliably", model)}
 		}
 	}
-	kvm, err := unix.Open("/dev/kvm", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	kvm, err := unix.Open(kvmDevice, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", &KVMError{StageOpen, err}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +47,18 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	if cg != nil {
 		defer cg.Close()
 	}
+	// QEMU's own descriptors stay with it alone: nucbox's copies close
+	// once it started (or failed to), so a TAP loses its carrier when
+	// QEMU exits.
+	inherit, err := g.inherited()
+	defer func() {
+		for _, f := range inherit {
+			f.Close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -83,8 +96,15 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 	if cg != nil {
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cg.Fd())
 	}
+	if u := g.spec.User; u != nil {
+		cmd.SysProcAttr.Credential = credential(u)
+		cmd.ExtraFiles = inherit
+	}
 	p.cmd = cmd
 	p.start = time.Now()
+	// Live before the start: a QEMU that exits at once still has its
+	// counts kept by the waiter below.
+	g.setCgLive(cg != nil)
 	err = g.opts.Procs.Start(cmd)
 	w.Close()
 	inR.Close()
@@ -93,9 +113,16 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		inW.Close()
 		serial.Close()
 		qlog.Close()
+		g.setCgLive(false)
 		return nil, fmt.Errorf("start QEMU: %w", err)
 	}
 	pid := cmd.Process.Pid
+	// QEMU inherits nucbox's oom_score_adj, -1000 for PID 1, under which
+	// the OOM killer could never end a QEMU at its cgroup's limit and
+	// the group would stay stuck there; it gets the default back.
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("0"), 0); err != nil {
+		g.log.Warn("QEMU's oom_score_adj stays nucbox's", "err", err)
+	}
 	os.WriteFile(paths.PID, []byte(strconv.Itoa(pid)+"\n"), 0o644)
 	header := fmt.Sprintf("\n[nucbox %s: QEMU pid %d started, accel %s]\n", p.start.UTC().Format(time.RFC3339), pid, accel)
 	g.ring.Write([]byte(header))
@@ -116,6 +143,7 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		inW.Close()
 		qlog.Close()
 		if cg != nil {
+			g.endHits()
 			// Before exited closes: the next start makes the group anew.
 			if err := cgroup.Remove(g.opts.CgroupRoot, g.spec.Cgroup); err != nil {
 				g.log.Warn("QEMU's cgroup stays", "err", err)
@@ -124,6 +152,66 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		close(p.exited)
 	})
 	return p, nil
+}
+
+// inherited opens what an unprivileged QEMU gets as descriptors: the
+// QMP socket (qmpFD), then the TAPs (tapFD); nothing for a QEMU that runs
+// as nucbox's user. On an error it returns what it opened, to be closed.
+func (g *Guest) inherited() ([]*os.File, error) {
+	if g.spec.User == nil {
+		return nil, nil
+	}
+	qmp, err := listenQMP(g.spec.Paths().QMP)
+	if err != nil {
+		return nil, err
+	}
+	files := []*os.File{qmp}
+	for _, n := range g.spec.NICs {
+		tap, err := g.opts.OpenTAP(n.TAP)
+		if err != nil {
+			return files, err
+		}
+		files = append(files, tap)
+	}
+	return files, nil
+}
+
+// Hits are the guest's memory limit and how often QEMU ran into it,
+// over all its runs: those that ended and the one under way.
+func (g *Guest) Hits() cgroup.Hits {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	h := g.hits
+	if g.cgLive {
+		if cur, err := cgroup.ReadHits(filepath.Join(g.opts.CgroupRoot, g.spec.Cgroup), false); err == nil {
+			h = h.Add(cur)
+		}
+	}
+	if h.Memory.Limit == 0 {
+		h.Memory.Limit = g.spec.MemoryMax
+	}
+	return h
+}
+
+func (g *Guest) setCgLive(live bool) {
+	g.mu.Lock()
+	g.cgLive = live
+	g.mu.Unlock()
+}
+
+// endHits keeps the counts of the run whose cgroup is about to go, under
+// the lock Hits takes: a reader sees them in the group or in the total,
+// never in both.
+func (g *Guest) endHits() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.cgLive {
+		return
+	}
+	if cur, err := cgroup.ReadHits(filepath.Join(g.opts.CgroupRoot, g.spec.Cgroup), false); err == nil {
+		g.hits = g.hits.Add(cur)
+	}
+	g.cgLive = false
 }
 
 // cgroup makes the guest's cgroup with its memory limit and opens it,

@@ -58,6 +58,11 @@ type Spec struct {
 	// MemoryMax is the group's memory.max: the guest's memory and QEMU's
 	// own; 0 is no limit.
 	MemoryMax int64 `json:"memory-max,omitempty"`
+	// User runs QEMU unprivileged, as that uid and gid with no
+	// capabilities: nucbox opens its TAPs and its QMP socket and passes
+	// them in, and gives it its disks (see grantFiles). nil runs QEMU as
+	// nucbox's own user.
+	User *User `json:"user,omitempty"`
 
 	// Accel is the accelerator chosen for this start (see ChooseAccel).
 	// The supervisor fills it in; Cmdline refuses to guess.

@@ -50,6 +50,10 @@ type Options struct {
 	// CgroupRoot is where the cgroup v2 hierarchy is mounted, for guests
 	// whose Spec names a Cgroup (default /sys/fs/cgroup).
 	CgroupRoot string
+	// OpenTAP attaches to a TAP for a guest with a User (default
+	// OpenTAP, in the calling thread's network namespace); tests open
+	// TAPs in a namespace of their own.
+	OpenTAP func(name string) (*os.File, error)
 	// SerialBuffer, when set, is the ring that keeps the console's tail
 	// (SerialRing is then unused): a guest that replaces another one of
 	// the same VM (stopped, then started again) passes the old one's
@@ -95,6 +99,9 @@ func (o Options) withDefaults() Options {
 	if o.CgroupRoot == "" {
 		o.CgroupRoot = cgroup.Mount
 	}
+	if o.OpenTAP == nil {
+		o.OpenTAP = OpenTAP
+	}
 	return o
 }
 
@@ -118,6 +125,10 @@ type Guest struct {
 	halt     chan struct{}
 	halted   bool
 	everDone chan struct{} // Done before the first run: closed
+	// hits are the limit counts of the runs that ended; cgLive is set
+	// while QEMU runs in its cgroup, whose counts Hits adds.
+	hits   cgroup.Hits
+	cgLive bool
 }
 
 // run is one start of QEMU and its life until it ended.
@@ -433,6 +444,11 @@ func (g *Guest) startOnce(startCtx context.Context, r *run) (*proc, error) {
 	args, err := Cmdline(s)
 	if err != nil {
 		return nil, err
+	}
+	if s.User != nil {
+		if err := grantFiles(s, s.User); err != nil {
+			return nil, err
+		}
 	}
 	// A socket left by a QEMU that died would accept nothing; QEMU
 	// replaces it, but only once it gets there, and until then a dial

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/nucbox/nucbox/internal/cgroup"
 )
 
 // Box is the running appliance as the API sees it. PID 1 implements it;
@@ -55,6 +57,10 @@ type BoxState struct {
 	// Slot is the boot slot the box runs from, absent when it did not
 	// boot from a disk with slots (PXE, a direct kernel boot).
 	Slot *SlotState `json:"boot_slot,omitempty"`
+	// WorkloadLimits are the limits of the cgroup all workloads share
+	// (what the box's reserve leaves them) and how often its own limits
+	// were reached; absent without that cgroup.
+	WorkloadLimits *LimitHits `json:"workload_limits,omitempty"`
 }
 
 // Workload is one VM or container.
@@ -77,7 +83,16 @@ type Workload struct {
 	// Details are kind-specific facts shown as they are: accelerator,
 	// VNC port, image.
 	Details map[string]string `json:"details,omitempty"`
+	// Limits are the workload's memory and pids limits and how often it
+	// ran into them, over all its runs: which container hit which limit.
+	Limits *LimitHits `json:"limits,omitempty"`
 }
+
+// LimitHits are a cgroup's limits (limit: bytes or processes, absent for
+// none) and the kernel's counts of running into them: memory max (the
+// limit reached), oom (the OOM killer ran for it), oom_kill (processes
+// it killed); pids max (forks refused).
+type LimitHits = cgroup.Hits
 
 // Lease is a DHCPv4 lease and the client's progress on it.
 type Lease struct {

@@ -94,6 +94,11 @@
 // container's from its cgroup: cpu.stat usage_usec and memory.current); per link nucbox_link_up and the
 // nucbox_link_{receive,transmit}_{bytes,packets}_total counters; PID 1's own
 // process_* and go_* metrics (process_resident_memory_bytes is its RSS).
+// Limits, over all of a workload's runs: nucbox_workload_memory_limit_hits_total
+// (memory.events max), nucbox_workload_oom_kills_total (oom_kill),
+// nucbox_workload_pids_limit_hits_total (pids.events max) with the limits
+// nucbox_workload_memory_limit_bytes and nucbox_workload_pids_limit; for the
+// workloads' parent group nucbox_workloads_{memory_limit_hits,oom,pids_limit_hits}_total.
 // Everything is read at scrape time.
 //
 // # What PID 1 provides

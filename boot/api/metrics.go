@@ -25,6 +25,14 @@ var (
 	descRestarts  = prometheus.NewDesc("nucbox_workload_restarts_total", "Restarts of a workload after unexpected exits.", []string{"kind", "name"}, nil)
 	descCPU       = prometheus.NewDesc("nucbox_workload_cpu_seconds_total", "CPU time of a workload: QEMU's for a VM, the cgroup's for a container.", []string{"kind", "name"}, nil)
 	descRSS       = prometheus.NewDesc("nucbox_workload_resident_memory_bytes", "Memory of a workload: QEMU's resident memory for a VM, the cgroup's memory.current for a container.", []string{"kind", "name"}, nil)
+	descMemHits   = prometheus.NewDesc("nucbox_workload_memory_limit_hits_total", "Times a workload's memory use reached its cgroup's memory.max (memory.events max), over all its runs.", []string{"kind", "name"}, nil)
+	descOOMKills  = prometheus.NewDesc("nucbox_workload_oom_kills_total", "A workload's processes ended by the OOM killer (memory.events oom_kill), over all its runs.", []string{"kind", "name"}, nil)
+	descPIDsHits  = prometheus.NewDesc("nucbox_workload_pids_limit_hits_total", "Forks a workload's pids limit refused (pids.events max), over all its runs.", []string{"kind", "name"}, nil)
+	descMemLimit  = prometheus.NewDesc("nucbox_workload_memory_limit_bytes", "A workload's memory.max.", []string{"kind", "name"}, nil)
+	descPIDsLimit = prometheus.NewDesc("nucbox_workload_pids_limit", "A workload's pids.max.", []string{"kind", "name"}, nil)
+	descAllMem    = prometheus.NewDesc("nucbox_workloads_memory_limit_hits_total", "Times all workloads together reached their parent cgroup's memory.max (memory.events.local max).", nil, nil)
+	descAllOOM    = prometheus.NewDesc("nucbox_workloads_oom_total", "Times the workloads' parent cgroup's limit ran the OOM killer (memory.events.local oom).", nil, nil)
+	descAllPIDs   = prometheus.NewDesc("nucbox_workloads_pids_limit_hits_total", "Forks refused in the workloads' parent cgroup itself (pids.events max).", nil, nil)
 	descLinkUp    = prometheus.NewDesc("nucbox_link_up", "1 when a link's operstate is up.", []string{"link"}, nil)
 	descRxBytes   = prometheus.NewDesc("nucbox_link_receive_bytes_total", "Bytes received on a link.", []string{"link"}, nil)
 	descTxBytes   = prometheus.NewDesc("nucbox_link_transmit_bytes_total", "Bytes sent on a link.", []string{"link"}, nil)
@@ -37,7 +45,7 @@ var (
 type boxCollector struct{ s *Server }
 
 func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets} {
+	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets} {
 		ch <- d
 	}
 }
@@ -61,6 +69,11 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 	if len(st.Summary) > 0 && json.Unmarshal(st.Summary, &sum) == nil && sum.ReadyMS > 0 {
 		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, float64(sum.ReadyMS)/1000)
 	}
+	if h := st.WorkloadLimits; h != nil {
+		ch <- prometheus.MustNewConstMetric(descAllMem, prometheus.CounterValue, float64(h.Memory.Max))
+		ch <- prometheus.MustNewConstMetric(descAllOOM, prometheus.CounterValue, float64(h.Memory.OOM))
+		ch <- prometheus.MustNewConstMetric(descAllPIDs, prometheus.CounterValue, float64(h.PIDs.Max))
+	}
 	seen := map[[2]string]bool{}
 	for _, w := range c.s.box.Workloads() {
 		// Two sources reporting the same workload would make the
@@ -79,6 +92,17 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, w.Kind, w.Name, w.State)
 		}
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(w.Restarts), w.Kind, w.Name)
+		if h := w.Limits; h != nil {
+			ch <- prometheus.MustNewConstMetric(descMemHits, prometheus.CounterValue, float64(h.Memory.Max), w.Kind, w.Name)
+			ch <- prometheus.MustNewConstMetric(descOOMKills, prometheus.CounterValue, float64(h.Memory.OOMKill), w.Kind, w.Name)
+			ch <- prometheus.MustNewConstMetric(descPIDsHits, prometheus.CounterValue, float64(h.PIDs.Max), w.Kind, w.Name)
+			if h.Memory.Limit > 0 {
+				ch <- prometheus.MustNewConstMetric(descMemLimit, prometheus.GaugeValue, float64(h.Memory.Limit), w.Kind, w.Name)
+			}
+			if h.PIDs.Limit > 0 {
+				ch <- prometheus.MustNewConstMetric(descPIDsLimit, prometheus.GaugeValue, float64(h.PIDs.Limit), w.Kind, w.Name)
+			}
+		}
 		if us, ok := c.s.box.(UsageSource); ok {
 			if u, ok := us.WorkloadUsage(w); ok {
 				ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, u.CPU, w.Kind, w.Name)

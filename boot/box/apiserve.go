@@ -108,6 +108,9 @@ func (a *apiBox) State() api.BoxState {
 	}
 	s.Try = a.b.PendingTry()
 	s.Slot = a.b.slotState()
+	if r := stageOf[*reserveStage](a.b); r != nil {
+		s.WorkloadLimits, _ = r.hits()
+	}
 	return s
 }
 

@@ -2,7 +2,6 @@ package box
 
 import (
 	"context"
-	"github.com/nucbox/nucbox/internal/cgroup"
 	"os/exec"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/containers"
+	"github.com/nucbox/nucbox/internal/cgroup"
 	"github.com/nucbox/nucbox/internal/safe"
 )
 
@@ -72,6 +72,10 @@ type Box struct {
 	// second one is refused rather than queued behind the first.
 	busy bool
 	try  *pendingTry
+
+	// limits starts the watch of the workloads' limits at the first
+	// apply.
+	limits sync.Once
 }
 
 // New makes the box with its stages, none applied yet.
@@ -213,6 +217,7 @@ func (b *Box) applyConfig(ctx context.Context, cfg *config.Config, sum *Summary)
 	if err != nil {
 		return &StageError{"compile", err}
 	}
+	b.limits.Do(b.watchLimits)
 	return b.sup.apply(ctx, &p.Desired, sum)
 }
 

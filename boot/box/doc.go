@@ -24,6 +24,13 @@
 //     over the running one, touching only what changed; a failed apply
 //     goes back to the previous config, and a trial goes back unless
 //     confirmed in time.
+//   - the limits watch (limits.go): from the first apply on, every 2 s,
+//     the memory and pids limit counts of each workload (over all its
+//     runs) and of the workloads' parent; a count that rises is logged
+//     once, naming the workload and the limit ("limits: container hog:
+//     memory limit 1GiB hit, 1 process OOM-killed"), then at most once
+//     per 30 s per workload and limit. The status and the metrics show
+//     the same counts.
 //   - maintenance mode (maintenance.go): without a valid config the box
 //     brings the network up by DHCP and the API up on TCP, and waits for
 //     one.

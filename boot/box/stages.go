@@ -3,12 +3,14 @@ package box
 import (
 	"context"
 	"fmt"
-	"github.com/nucbox/nucbox/internal/cgroup"
+	"path/filepath"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/nucbox/nucbox/config/plan"
+	"github.com/nucbox/nucbox/internal/cgroup"
 	"github.com/nucbox/nucbox/internal/kmod"
 )
 
@@ -86,6 +88,9 @@ func (loopbackStage) Apply(ctx context.Context, d *plan.Desired) error {
 type reserveStage struct {
 	log  logger
 	root string
+
+	mu   sync.Mutex
+	path string // the group made, empty before or without one
 }
 
 func (*reserveStage) Name() string { return plan.StageReserve }
@@ -100,7 +105,27 @@ func (r *reserveStage) Apply(ctx context.Context, d *plan.Desired) error {
 		r.log.Printf("warning: %s: %v: workloads run without the box's reserve", d.Workloads.Path, err)
 		return nil
 	}
+	r.mu.Lock()
+	r.path = d.Workloads.Path
+	r.mu.Unlock()
 	r.log.Printf("workloads under %s: memory.max %d MiB, pids.max %d; the box keeps %d MiB and %d pids",
 		d.Workloads.Path, l.Memory>>20, l.PIDs, d.Workloads.Reserve.Memory>>20, d.Workloads.Reserve.PIDs)
 	return nil
+}
+
+// hits are the workloads' group's own limits and how often they were
+// reached (memory.events.local: a child's limit counts there, not here),
+// and its path; nil before the group was made.
+func (r *reserveStage) hits() (*cgroup.Hits, string) {
+	r.mu.Lock()
+	path := r.path
+	r.mu.Unlock()
+	if path == "" {
+		return nil, ""
+	}
+	h, err := cgroup.ReadHits(filepath.Join(r.root, path), true)
+	if err != nil {
+		return nil, path
+	}
+	return &h, path
 }

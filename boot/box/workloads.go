@@ -235,6 +235,7 @@ func apiWorkload(st workload.Status) api.Workload {
 	if len(w.Details) == 0 {
 		w.Details = nil
 	}
+	w.Limits = st.Limits
 	return w
 }
 

@@ -17,10 +17,15 @@ func (c ctWorkload) Start(ctx context.Context) error { return c.s.Start(ctx) }
 func (c ctWorkload) Done() <-chan struct{}           { return c.s.Done() }
 func (c ctWorkload) Err() error                      { return c.s.Err() }
 func (c ctWorkload) Stop(ctx context.Context) error  { return c.s.Stop(ctx) }
-func (c ctWorkload) Status() Status                  { return containerStatus(c.s.Status()) }
-func (c ctWorkload) Logs() []byte                    { return c.s.Logs() }
-func (c ctWorkload) Note(text string)                { c.s.Note(text) }
-func (c ctWorkload) Close() error                    { return c.s.Close() }
+func (c ctWorkload) Status() Status {
+	st := containerStatus(c.s.Status())
+	h := c.s.Hits()
+	st.Limits = &h
+	return st
+}
+func (c ctWorkload) Logs() []byte     { return c.s.Logs() }
+func (c ctWorkload) Note(text string) { c.s.Note(text) }
+func (c ctWorkload) Close() error     { return c.s.Close() }
 
 func (c ctWorkload) Follow() ([]byte, <-chan []byte, func()) { return c.s.FollowLogs() }
 

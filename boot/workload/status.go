@@ -3,6 +3,8 @@ package workload
 import (
 	"time"
 
+	"github.com/nucbox/nucbox/internal/cgroup"
+
 	"github.com/nucbox/nucbox/netcfg"
 )
 
@@ -70,4 +72,7 @@ type Status struct {
 	// Details are kind-specific facts shown as they are: accelerator,
 	// VNC port, image, digest.
 	Details map[string]string
+	// Limits are the workload's cgroup limits and how often it ran into
+	// them, over all its runs; nil for a kind that has none.
+	Limits *cgroup.Hits
 }

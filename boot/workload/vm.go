@@ -19,8 +19,15 @@ func (v vmWorkload) Start(ctx context.Context) error { return v.g.Start(ctx) }
 func (v vmWorkload) Done() <-chan struct{}           { return v.g.Done() }
 func (v vmWorkload) Err() error                      { return v.g.Err() }
 func (v vmWorkload) Stop(ctx context.Context) error  { return v.g.Stop(ctx) }
-func (v vmWorkload) Status() Status                  { return vmStatus(v.g.Status()) }
-func (v vmWorkload) Logs() []byte                    { return v.g.Serial() }
+func (v vmWorkload) Status() Status {
+	st := vmStatus(v.g.Status())
+	if v.g.Spec().Cgroup != "" {
+		h := v.g.Hits()
+		st.Limits = &h
+	}
+	return st
+}
+func (v vmWorkload) Logs() []byte { return v.g.Serial() }
 
 func (v vmWorkload) Follow() ([]byte, <-chan []byte, func()) { return v.g.FollowSerial() }
 

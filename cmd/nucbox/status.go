@@ -125,6 +125,7 @@ func writeStatus(w io.Writer, st api.Status) error {
 		}
 		tw.Flush()
 	}
+	writeLimits(&b, st)
 	writeLeases(&b, st)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -228,4 +229,48 @@ func roundDuration(d time.Duration) string {
 		return d.Round(time.Minute).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// writeLimits lists the workloads that ran into a limit, and the
+// workloads' parent group when its own limit was reached; nothing when
+// none did.
+func writeLimits(b *strings.Builder, st api.Status) {
+	var rows [][2]string
+	add := func(who string, h *api.LimitHits) {
+		if h == nil || !h.Any() {
+			return
+		}
+		var parts []string
+		if m := h.Memory; m.Max > 0 || m.OOMKill > 0 {
+			parts = append(parts, fmt.Sprintf("memory %s: reached %d times, %d OOM kills", limitText(m.Limit, true), m.Max, m.OOMKill))
+		}
+		if p := h.PIDs; p.Max > 0 {
+			parts = append(parts, fmt.Sprintf("pids %s: %d forks refused", limitText(p.Limit, false), p.Max))
+		}
+		rows = append(rows, [2]string{who, strings.Join(parts, "; ")})
+	}
+	add("all workloads", st.WorkloadLimits)
+	for _, wl := range st.Workloads {
+		add(wl.Kind+" "+wl.Name, wl.Limits)
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LIMIT HIT\tCOUNTS")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+	}
+	tw.Flush()
+}
+
+func limitText(n int64, bytes bool) string {
+	switch {
+	case n <= 0:
+		return "max"
+	case bytes:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprint(n)
 }

@@ -90,8 +90,13 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Firewall = b.firewall()
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
-	for _, vm := range c.VMs {
-		s, ports := b.vm(vm, d.Network.DNS)
+	names := make([]string, len(c.VMs))
+	for i, vm := range c.VMs {
+		names[i] = vm.Name
+	}
+	users := config.VMUsers(names)
+	for i, vm := range c.VMs {
+		s, ports := b.vm(vm, d.Network.DNS, users[i])
 		d.VMs = append(d.VMs, s)
 		d.Switch.Ports = append(d.Switch.Ports, ports...)
 	}

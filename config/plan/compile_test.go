@@ -41,7 +41,10 @@ func TestCompileExamples(t *testing.T) {
 	// Derived MACs are pinned here: a change would move every guest's
 	// DHCP reservation.
 	vmMAC, webMAC, dbMAC := mac("ba:71:26:cf:6c:d4"), mac("8e:bd:0f:a5:64:a2"), mac("76:74:a6:64:69:6e")
-	tap := vswitch.Port{Name: "t-ubuntu1-0", Kind: vswitch.KindTAP, Label: "vm/ubuntu1/0", MAC: vmMAC, VLAN: 10}
+	// QEMU's user: VMUserBase plus the name's hash (config.VMUsers).
+	const vmUser = 1073801435
+	tap := vswitch.Port{Name: "t-ubuntu1-0", Kind: vswitch.KindTAP, Label: "vm/ubuntu1/0", MAC: vmMAC, VLAN: 10,
+		Owner: vmUser, Group: vmUser}
 	web := vswitch.Port{Name: "v-web-0", Kind: vswitch.KindVeth, Label: "ct/web/0", MAC: webMAC, Peer: "p-web-0", VLAN: 10}
 	db := vswitch.Port{Name: "v-db-0", Kind: vswitch.KindVeth, Label: "ct/db/0", MAC: dbMAC, Peer: "p-db-0", VLAN: 20}
 	vnc := 1
@@ -102,6 +105,7 @@ func TestCompileExamples(t *testing.T) {
 				ShutdownTimeout: 90 * time.Second,
 				Cgroup:          "nucbox.workloads/vm-ubuntu1",
 				MemoryMax:       2<<30 + 512<<20,
+				User:            &vmm.User{UID: vmUser, GID: vmUser},
 			}},
 			Containers: []containers.Spec{
 				{

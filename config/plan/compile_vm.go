@@ -12,8 +12,9 @@ import (
 
 // vm compiles one VM: its guest spec and the bridge ports of its NICs,
 // whose TAP names and MACs the spec carries too. dns is the uplink's DNS
-// servers, written into the guest's network-config.
-func (b *compiler) vm(vm config.VM, dns []netip.Addr) (vmm.Spec, []vswitch.Port) {
+// servers, written into the guest's network-config. QEMU runs as uid, in
+// the group of the same number, which also owns the VM's TAPs.
+func (b *compiler) vm(vm config.VM, dns []netip.Addr, uid uint32) (vmm.Spec, []vswitch.Port) {
 	s := vmm.Spec{
 		Name:            vm.Name,
 		Box:             b.c.Hostname,
@@ -31,6 +32,7 @@ func (b *compiler) vm(vm config.VM, dns []netip.Addr) (vmm.Spec, []vswitch.Port)
 		ShutdownTimeout: vm.ShutdownTimeout.Std(),
 		Cgroup:          config.VMCgroup(vm.Name),
 		MemoryMax:       int64(vm.Memory + config.VMMemoryOverhead),
+		User:            &vmm.User{UID: uid, GID: uid},
 	}
 	for _, d := range vm.Disks {
 		s.Disks = append(s.Disks, vmm.Disk{
@@ -54,6 +56,9 @@ func (b *compiler) vm(vm config.VM, dns []netip.Addr) (vmm.Spec, []vswitch.Port)
 	var ports []vswitch.Port
 	for i, n := range vm.NICs {
 		p := b.nicPort(vswitch.KindTAP, vm.Name, i, n)
+		// QEMU gets the TAP's descriptor from nucbox; as its owner it
+		// could also attach by name (a NIC added over QMP).
+		p.Owner, p.Group = uid, uid
 		nic := vmm.NIC{TAP: p.Name, MAC: p.MAC}
 		nic.IPv4.DHCP = n.IPv4.DHCP
 		nic.IPv4.Address, nic.IPv4.Gateway = b.ipv4(fmt.Sprintf("%s: NIC %d: ipv4", vm.Name, i), n.IPv4)

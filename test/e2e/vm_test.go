@@ -225,6 +225,24 @@ func TestNestedVMs(t *testing.T) {
 		if want := fmt.Sprintf("/nucbox.workloads/vm-%s %d 2", g.Name, 160<<20+512<<20); got != want {
 			t.Errorf("QEMU of %s: cgroup, memory.max, seccomp mode %q, want %q", g.Name, got, want)
 		}
+		// Unprivileged: its own uid and gid (not root), no capabilities,
+		// no_new_privs; the box's PID 1 (root, full capabilities) read the
+		// same way is the control.
+		got = strings.Join(strings.Fields(shellValue(t, m, fmt.Sprintf("echo $(grep -E '^(Uid|Gid|CapEff|CapPrm|NoNewPrivs):' /proc/%d/status)", g.PID))), " ")
+		t.Logf("QEMU of %s (pid %d): %s", g.Name, g.PID, got)
+		f := regexp.MustCompile(`^Uid: (\d+) (\d+) (\d+) (\d+) Gid: (\d+) \d+ \d+ \d+ CapPrm: (\w+) CapEff: (\w+) NoNewPrivs: (\d)`).FindStringSubmatch(got)
+		if f == nil || f[1] == "0" || f[1] != f[2] || f[1] != f[3] || f[1] != f[4] || f[5] == "0" || f[6] != "0000000000000000" || f[7] != "0000000000000000" || f[8] != "1" {
+			t.Errorf("QEMU of %s is not unprivileged: %s", g.Name, got)
+		}
+		if ctl := strings.Join(strings.Fields(shellValue(t, m, "echo $(grep -E '^(Uid|CapEff):' /proc/1/status)")), " "); !strings.HasPrefix(ctl, "Uid: 0 0 0 0 CapEff: 000001ff") {
+			t.Errorf("PID 1 read the same way: %q, want root with every capability (the check above proves nothing)", ctl)
+		}
+	}
+	if a, b := ri.Guests[0].PID, ri.Guests[1].PID; a > 0 && b > 0 {
+		uids := shellValue(t, m, fmt.Sprintf("echo $(stat -c %%u /proc/%d) $(stat -c %%u /proc/%d)", a, b))
+		if f := strings.Fields(uids); len(f) != 2 || f[0] == f[1] {
+			t.Errorf("the two QEMUs run as uids %q: want one each", uids)
+		}
 	}
 	out := waitSerial(t, m, nestedTimeout, "g1", "G1-PING-", "G1-")
 	t.Logf("g1 (VLAN 10) %.1fs after ready: %q", time.Since(ready).Seconds(), out)
