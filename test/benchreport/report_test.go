@@ -46,6 +46,13 @@ func TestSaveLoad(t *testing.T) {
 		t.Errorf("missed %q, want P4a", m)
 	}
 
+	// A group whose benchmark saved nothing is a missed row; one that
+	// saved is not repeated.
+	r.Expect("containers", "p6-scale", "")
+	if got := r.Figures[len(r.Figures)-1]; got.ID != "P6" || got.Status != Missed || len(r.Figures) != 4 {
+		t.Errorf("after Expect: %d figures, last %+v; want 4, the last P6 missed", len(r.Figures), got)
+	}
+
 	if err := os.WriteFile(filepath.Join(dir, "figures", "broken.json"), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}

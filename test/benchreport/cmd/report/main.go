@@ -6,6 +6,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -26,10 +27,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	expect := flag.String("expect", "", "comma-separated groups that must have saved figures (missing ones are rows marked missed)")
+	flag.Parse()
 	r, err := benchreport.Load(dir)
 	if err != nil {
 		return err
 	}
+	r.Expect(strings.Split(*expect, ",")...)
 	if len(r.Figures) == 0 {
 		return fmt.Errorf("no figures under %s/figures: did the benchmarks run?", dir)
 	}
