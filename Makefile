@@ -103,16 +103,17 @@ test-e2e:
 # its own so that runc's CLI dependencies stay out of nucbox's go.mod.
 BENCH        := $(BUILD)/bench
 BENCH_GROUPS := p1-network,p2-containers,p3-vm,p4-sizes,p5-boot,p6-scale
-BENCH_TEST    = NUCBOX_BENCH_DIR=$(abspath $(BENCH)) $(GO) test -tags $(TAGS) -count=1 -run '^$$' -benchtime 1x
+BENCH_TEST    = $(GO) test -tags $(TAGS) -count=1 -run '^$$' -benchtime 1x
 RUNC_VERSION  = $(shell $(GO) list -m -f '{{.Version}}' github.com/opencontainers/runc)
 
 bench: deps $(BENCH)/runc ## one table of every figure with its baseline (build/bench/report.md, .json)
 	@rm -rf $(BENCH)/figures; mkdir -p $(BENCH)/figures; failed=; start=$$(date +%s); \
+	export NUCBOX_BENCH_DIR=$(abspath $(BENCH)); \
 	run() { echo "bench: $$*"; "$$@" || failed="$$failed $${@: -1}"; }; \
 	run $(BENCH_TEST) -timeout 5m -bench '^BenchmarkContainerStart$$' ./containers; \
 	run $(BENCH_TEST) -timeout 5m -bench '^BenchmarkVMStart$$' ./vmm; \
 	run $(BENCH_TEST) -timeout 16m -bench '^Benchmark(Sizes|Boot|NetworkReady|Scale)$$' ./test/e2e; \
-	NUCBOX_BENCH_DIR=$(abspath $(BENCH)) $(GO) run ./test/benchreport/cmd/report -expect $(BENCH_GROUPS) || failed="$$failed report"; \
+	$(GO) run ./test/benchreport/cmd/report -expect $(BENCH_GROUPS) || failed="$$failed report"; \
 	echo "bench: $$(( $$(date +%s) - start )) s"; \
 	if [ -n "$$failed" ]; then echo "bench: failed:$$failed" >&2; exit 1; fi
 

@@ -37,7 +37,7 @@ uplink:
 vms:
 `)
 	for i := range scaleVMs {
-		fmt.Fprintf(&b, "  - {name: v%02d, memory: 64MiB, accel: tcg, restart: never}\n", i)
+		fmt.Fprintf(&b, "  - {name: v%02d, memory: 64MiB, accel: tcg}\n", i)
 	}
 	b.WriteString("containers:\n")
 	for i := range containers {
@@ -52,13 +52,13 @@ vms:
 
 // scaleWait applies $1 (unless it is "-"), then polls the local API until
 // at least $2 workloads run and, with $3 and $4, until workload $3 runs
-// with a PID other than $4. It prints the kernel uptime before and after
+// with a PID other than $4, for at most five minutes. It prints the kernel uptime before and after
 // the apply and when the wait ended, and the workloads as
 // "W name state pid started".
 const scaleWait = `a=$(cut -d' ' -f1 /proc/uptime)
 if [ "$1" != - ]; then nucbox apply "$1" >/tmp/apply.out 2>&1 || { cat /tmp/apply.out; echo nbx-apply-failed; exit 1; }; fi
 b=$(cut -d' ' -f1 /proc/uptime)
-while :; do
+while [ $(cut -d. -f1 /proc/uptime) -lt $(( ${a%.*} + 300 )) ]; do
   nucbox status -o json | tr -d ' \n' > /tmp/st.json
   n=$(grep -o '"state":"running"' /tmp/st.json | wc -l)
   if [ "$n" -ge "$2" ]; then
@@ -114,6 +114,16 @@ func scaleStep(b *testing.B, m *harness.Machine, args string) (before, applied, 
 	return before, applied, done, ws
 }
 
+func running(ws map[string]scaleWorkload) int {
+	n := 0
+	for _, w := range ws {
+		if w.state == "running" {
+			n++
+		}
+	}
+	return n
+}
+
 func pid1RSS(b *testing.B, m *harness.Machine) float64 {
 	b.Helper()
 	r := vmRSSLine.FindStringSubmatch(mustShell(b, m, "grep VmRSS /proc/1/status"))
@@ -147,6 +157,9 @@ func BenchmarkScale(b *testing.B) {
 
 	_, _, allUp, ws := scaleStep(b, m, fmt.Sprintf("- %d", total))
 	rss := pid1RSS(b, m)
+	if n := running(ws); n < total {
+		b.Errorf("%d of %d workloads running five minutes after ready", n, total)
+	}
 
 	// One workload changed: it restarts, the other 119 keep their PIDs.
 	old := ws[scaleChanged].pid
