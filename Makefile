@@ -122,7 +122,7 @@ $(BENCH)/runc: go.mod
 	@echo "bench: building runc $(RUNC_VERSION) from its module"
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cd $$tmp && \
 	$(GO) mod init nucbox.bench/runc >/dev/null 2>&1 && \
-	$(GO) get github.com/opencontainers/runc@$(RUNC_VERSION) && \
+	{ $(GO) get github.com/opencontainers/runc@$(RUNC_VERSION) 2>get.log || { cat get.log >&2; exit 1; }; } && \
 	CGO_ENABLED=1 $(GO) build -trimpath -tags seccomp -ldflags '-X main.version=$(patsubst v%,%,$(RUNC_VERSION))' \
 		-o $(abspath $@) github.com/opencontainers/runc
 
