@@ -104,15 +104,19 @@ test-e2e:
 BENCH        := $(BUILD)/bench
 BENCH_GROUPS := p1-network,p2-containers,p3-vm,p4-sizes,p5-boot,p6-scale
 BENCH_TEST    = $(GO) test -tags $(TAGS) -count=1 -run '^$$' -benchtime 1x
+# Prefixes for the host-tier and the QEMU steps, for machines where
+# benchmarks take turns through a lock, e.g. BENCH_QEMU_WRAP='flock /x/qemu.lock'.
+BENCH_HOST_WRAP ?=
+BENCH_QEMU_WRAP ?=
 RUNC_VERSION  = $(shell $(GO) list -m -f '{{.Version}}' github.com/opencontainers/runc)
 
 bench: deps $(BENCH)/runc ## one table of every figure with its baseline (build/bench/report.md, .json)
 	@rm -rf $(BENCH)/figures; mkdir -p $(BENCH)/figures; failed=; start=$$(date +%s); \
 	export NUCBOX_BENCH_DIR=$(abspath $(BENCH)); \
 	run() { echo "bench: $$*"; "$$@" || failed="$$failed $${@: -1}"; }; \
-	run $(BENCH_TEST) -timeout 5m -bench '^BenchmarkContainerStart$$' ./containers; \
-	run $(BENCH_TEST) -timeout 5m -bench '^BenchmarkVMStart$$' ./vmm; \
-	run $(BENCH_TEST) -timeout 16m -bench '^Benchmark(Sizes|Boot|NetworkReady|Scale)$$' ./test/e2e; \
+	run $(BENCH_HOST_WRAP) $(BENCH_TEST) -timeout 5m -bench '^BenchmarkContainerStart$$' ./containers; \
+	run $(BENCH_HOST_WRAP) $(BENCH_TEST) -timeout 5m -bench '^BenchmarkVMStart$$' ./vmm; \
+	run $(BENCH_QEMU_WRAP) $(BENCH_TEST) -timeout 16m -bench '^Benchmark(Sizes|Boot|NetworkReady|Scale)$$' ./test/e2e; \
 	$(GO) run ./test/benchreport/cmd/report -expect $(BENCH_GROUPS) || failed="$$failed report"; \
 	echo "bench: $$(( $$(date +%s) - start )) s"; \
 	if [ -n "$$failed" ]; then echo "bench: failed:$$failed" >&2; exit 1; fi
