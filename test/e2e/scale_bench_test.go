@@ -52,8 +52,9 @@ vms:
 }
 
 // scaleWait applies $1 (unless it is "-"), then polls the local API until
-// at least $2 workloads run and, with $3 and $4, until workload $3 runs
-// with a PID other than $4, for at most scaleDeadline seconds. It prints
+// at least $2 workloads whose names match the pattern $3 run and, with $4
+// and $5, until workload $4 runs with a PID other than $5, for at most
+// scaleDeadline seconds. It prints
 // the kernel uptime before and after the apply and when the wait ended,
 // the number of workloads listed and the CLI's exit status; the
 // workloads are in /tmp/w.txt as "W name state pid started restarts".
@@ -63,11 +64,11 @@ b=$(cut -d' ' -f1 /proc/uptime)
 while [ $(cut -d. -f1 /proc/uptime) -lt $(( ${a%.*} + DEADLINE )) ]; do
   { nucbox status -o json | tr -d ' \n'; echo; } | tr '{' '\n' |
     sed -n 's/.*"name":"\([^"]*\)","state":"\([^"]*\)","pid":\([0-9]*\),"started":"\([^"]*\)","restarts":\([0-9]*\).*/W \1 \2 \3 \4 \5/p' > /tmp/w.txt
-  n=$(grep -c '^W [^ ]* running ' /tmp/w.txt)
+  n=$(grep -c "^W $3[^ ]* running " /tmp/w.txt)
   if [ "$n" -ge "$2" ]; then
-    [ -z "$3" ] && break
-    p=$(grep "^W $3 running " /tmp/w.txt | cut -d' ' -f4)
-    [ -n "$p" ] && [ "$p" != "$4" ] && break
+    [ -z "$4" ] && break
+    p=$(grep "^W $4 running " /tmp/w.txt | cut -d' ' -f4)
+    [ -n "$p" ] && [ "$p" != "$5" ] && break
   fi
 done
 c=$(cut -d' ' -f1 /proc/uptime)
@@ -78,7 +79,7 @@ echo "nbx-wait $a $b $c $(grep -c '^W ' /tmp/w.txt) $r"
 // scaleDeadline bounds each wait: twenty QEMUs starting at once under
 // TCG can keep failing their QMP handshake for a long time, and the
 // benchmark must end within its budget.
-const scaleDeadline = 240
+const scaleDeadline = 180
 
 type scaleWorkload struct {
 	state    string
@@ -178,13 +179,13 @@ func BenchmarkScale(b *testing.B) {
 	openShell(b, m)
 	mustShell(b, m, "cat > /tmp/wait.sh <<'NBX_EOF'\n"+strings.ReplaceAll(scaleWait, "DEADLINE", strconv.Itoa(scaleDeadline))+"NBX_EOF\ntrue")
 
-	_, _, allUp, _, ws := scaleStep(b, m, fmt.Sprintf("- %d", total))
+	_, _, allUp, _, ws := scaleStep(b, m, fmt.Sprintf("- %d .", total))
 	rss := pid1RSS(b, m)
 	upAtFirst := running(ws)
 
 	// One workload changed: it restarts, the other 119 keep their PIDs.
 	old := ws[scaleChanged].pid
-	before, applied, done, oneOK, after := scaleStep(b, m, fmt.Sprintf("/bench/changed.yaml %d %s %d", upAtFirst, scaleChanged, old))
+	before, applied, done, oneOK, after := scaleStep(b, m, fmt.Sprintf("/bench/changed.yaml 0 . %s %d", scaleChanged, old))
 	// A workload the apply left alone keeps its process; one that
 	// restarted by its own policy in the meantime (a VM whose QMP
 	// handshake timed out) shows a higher restart count and is not the
@@ -211,7 +212,7 @@ func BenchmarkScale(b *testing.B) {
 
 	// 100 new containers: their start times, in order, first quarter
 	// against last quarter.
-	before2, applied2, done2, moreOK, all := scaleStep(b, m, fmt.Sprintf("/bench/more.yaml %d", upAtFirst+scaleMoreCts))
+	before2, applied2, done2, moreOK, all := scaleStep(b, m, fmt.Sprintf("/bench/more.yaml %d c", scaleContainers+scaleMoreCts))
 	var starts []time.Time
 	for i := scaleContainers; i < scaleContainers+scaleMoreCts; i++ {
 		if w, ok := all[fmt.Sprintf("c%03d", i)]; ok && !w.started.IsZero() {
