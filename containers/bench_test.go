@@ -1,47 +1,47 @@
 package containers
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 
+	"github.com/nucbox/nucbox/test/benchreport"
 	"github.com/nucbox/nucbox/test/ci"
 )
 
-// BenchmarkContainerStart times a start, from the call to the first
-// process running, through nucbox (rootfs mount, libcontainer create and
-// start) and through `runc run -d` of the same bundle (the same runtime
-// spec, with the image flattened into a plain directory), alternating
-// the two in one run, and reports the ratio (goal: at most 0.8).
+// BenchmarkContainerStart (P2 of `make bench`) times a container start,
+// from the call to the first process running, through nucbox (rootfs
+// mount, libcontainer create and start) and through `runc run -d` of the
+// same bundle (the same runtime spec, the image flattened into a plain
+// directory). The runc binary is built by `make bench` from the runc
+// module at the version go.mod pins, the libcontainer nucbox embeds
+// ($NUCBOX_BENCH_RUNC, default build/bench/runc): a Debian runc of
+// another version would compare two libcontainers, not two designs.
 //
-// Each start, nucbox's and runc's alike, begins after the same pause
-// (settle, timer stopped) following the previous one. Without it each
-// start would inherit kernel state from the start just before: moving a
-// process into a cgroup is slow (an RCU grace period, 4 to 16 ms here)
-// only when no other move happened within the last grace period, so
-// whichever side ran right after the other often skipped the wait. With
-// the pause both start from an idle box, as a start does on an appliance
-// that is not starting other containers at that moment.
+// Four rows, each with its samples alternating which side starts first:
+//   - idle: each start after a pause. Moving a process into a cgroup is
+//     slow (an RCU grace period, 4 to 16 ms here) only when no other move
+//     happened within the last grace period, so the pause makes every
+//     start pay it, as a start on a box doing nothing else does.
+//   - back to back: no pause, starts inherit each other's kernel state,
+//     as when a box starts its workloads at boot.
+//   - both again with a CPU burner (a busy shell loop) on one of the two
+//     cores: the "under load" rows.
 //
 // The two are measured at their own end points: `runc run -d` returns
 // once the container's init has taken its go-ahead, a moment before the
 // program's exec; nucbox waits until the program has replaced the init.
 //
-//	go test -run '^$' -bench ContainerStart ./containers
+//	make bench, or: go test -tags netgo,osusergo,seccomp -run '^$' -bench ContainerStart ./containers
 func BenchmarkContainerStart(b *testing.B) {
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		ci.Missing(b, "runc not installed (apt-get install runc, part of make deps): the baseline of the benchmark")
-	}
+	runc := benchRunc(b)
 	r := newRuntime(b, nil)
 	img, _ := pullBusybox(b, r)
 	ct := spec(ctName(b, "bench"), Source{}, "sleep", "1000")
@@ -49,11 +49,6 @@ func BenchmarkContainerStart(b *testing.B) {
 	// The runc bundle: the same spec, the rootfs flattened.
 	bundle := b.TempDir()
 	rootfs := filepath.Join(bundle, "rootfs")
-	f, err := os.Open(filepath.Join(img.Layers[0], "bin/busybox"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
 	if err := exec.Command("cp", "-a", img.Layers[0], rootfs).Run(); err != nil {
 		b.Fatal(err)
 	}
@@ -78,124 +73,156 @@ func BenchmarkContainerStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer runcOut.Close()
-
 	lg, err := OpenLog(filepath.Join(b.TempDir(), "log"), 0, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer lg.Close()
-	var ours, theirs time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		time.Sleep(settle)
-		b.StartTimer()
+
+	n := 0
+	ours := func() time.Duration {
 		start := time.Now()
-		in, err := r.Create(ct, img, lg, i == 0)
+		in, err := r.Create(ct, img, lg, n == 0)
 		if err == nil {
 			err = in.Start(b.Context())
 		}
-		ours += time.Since(start)
+		took := time.Since(start)
 		if err != nil {
 			b.Fatalf("nucbox start: %v\n%s", err, lg.Tail())
 		}
-		b.StopTimer()
 		in.kill()
 		if err := in.Destroy(); err != nil {
 			b.Fatal(err)
 		}
-		time.Sleep(settle)
-		b.StartTimer()
-
-		id := fmt.Sprintf("%s-runc-%d", ct.Name, i)
-		// A failed iteration must not leave a container running.
-		cleanup := func() { _ = exec.Command(runc, "--root", runcRoot, "delete", "-f", id).Run() }
-		start = time.Now()
+		n++
+		return took
+	}
+	theirs := func() time.Duration {
+		id := fmt.Sprintf("%s-runc-%d", ct.Name, n)
+		n++
+		start := time.Now()
 		// The container inherits runc's stdio: a pipe would never reach
 		// EOF while it runs, so output goes to a file.
 		cmd := exec.Command(runc, "--root", runcRoot, "run", "-d", "--bundle", bundle, id)
 		cmd.Stdout, cmd.Stderr = runcOut, runcOut
-		err = cmd.Run()
-		theirs += time.Since(start)
+		err := cmd.Run()
+		took := time.Since(start)
+		// A failed start must not leave a container running either.
+		out, derr := exec.Command(runc, "--root", runcRoot, "delete", "-f", id).CombinedOutput()
 		if err != nil {
-			cleanup()
-			out, _ := os.ReadFile(runcOut.Name())
-			b.Fatalf("runc run: %v\n%s", err, out)
+			log, _ := os.ReadFile(runcOut.Name())
+			b.Fatalf("runc run: %v\n%s", err, log)
 		}
-		b.StopTimer()
-		if out, err := exec.Command(runc, "--root", runcRoot, "delete", "-f", id).CombinedOutput(); err != nil {
-			b.Fatalf("runc delete: %v\n%s", err, out)
+		if derr != nil {
+			b.Fatalf("runc delete: %v\n%s", derr, out)
 		}
-		b.StartTimer()
+		return took
 	}
-	b.StopTimer()
-	n := float64(b.N)
-	b.ReportMetric(float64(ours.Microseconds())/1000/n, "nucbox-ms/start")
-	b.ReportMetric(float64(theirs.Microseconds())/1000/n, "runc-ms/start")
-	b.ReportMetric(float64(ours)/float64(theirs), "ratio")
-	b.Logf("start: nucbox %.1f ms, runc run -d %.1f ms, ratio %.2f (n=%d, seccomp %v, settle %v)",
-		float64(ours.Microseconds())/1000/n, float64(theirs.Microseconds())/1000/n, float64(ours)/float64(theirs), b.N, seccomp.Enabled, settle)
+
+	const rounds = 20
+	measure := func(pause time.Duration) (o, t []float64) {
+		for i := range rounds {
+			sides := []func() time.Duration{ours, theirs}
+			if i%2 == 1 {
+				sides[0], sides[1] = sides[1], sides[0]
+			}
+			for j, side := range sides {
+				time.Sleep(pause)
+				d := msOf(side())
+				if (i%2 == 0) == (j == 0) {
+					o = append(o, d)
+				} else {
+					t = append(t, d)
+				}
+			}
+		}
+		return o, t
+	}
+	ours() // the first start of a runtime primes its cgroup parent
+	base := "runc run -d (" + runcVersion(b, runc) + ")"
+	note := fmt.Sprintf("host tier (root, cgroup v1 host kernel), busybox `sleep`, seccomp %v, %d rounds alternating which side starts first; idle rows pause %v before each start; runc built from the runc module at go.mod's version",
+		seccomp.Enabled, rounds, settle)
+	row := func(id, name, load string, pause time.Duration) benchreport.Figure {
+		o, t := measure(pause)
+		return benchreport.Figure{ID: id, Name: name, Unit: "ms", Load: load, Ours: o, Baseline: base, BaseSamples: t,
+			Goal: benchreport.AtMostRatio(0.8)}
+	}
+	figs := []benchreport.Figure{
+		row("P2a", "container start, idle (pause between starts)", "idle", settle),
+		row("P2b", "container start, back to back", "idle", 0),
+	}
+	figs[0].Note = note
+	stop := burnCPU(b)
+	figs = append(figs,
+		row("P2c", "container start, idle (pause between starts)", "1 CPU burner", settle),
+		row("P2d", "container start, back to back", "1 CPU burner", 0))
+	stop()
+	saveFigures(b, "p2-containers", figs...)
 }
 
-// settle is the pause before each timed start in BenchmarkContainerStart:
-// several RCU grace periods, so that no start inherits the cgroup lock's
-// fast mode from the one before.
+// settle is the pause before each start of the idle rows: several RCU
+// grace periods, so that no start inherits the cgroup lock's fast mode
+// from the one before.
 const settle = 150 * time.Millisecond
 
-// BenchmarkStart50 starts 50 supervised containers, as a box with 50
-// workloads does at boot, and reports the time until all run and the
-// resident memory of this process (standing in for PID 1) with the 50
-// running.
-//
-//	go test -run '^$' -bench Start50 -benchtime 1x ./containers
-func BenchmarkStart50(b *testing.B) {
-	const n = 50
-	r := newRuntime(b, nil)
-	_, tr := pullBusybox(b, r)
-	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		sups := make([]*Supervisor, n)
-		for j := range sups {
-			ct := spec(fmt.Sprintf("%s-%d", ctName(b, "many"), j), tr.source(b), "sleep", "1000")
-			ct.StopTimeout = 100 * time.Millisecond
-			s, err := r.Supervise(ct)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sups[j] = s
-			// All at once, as the workload pool starts them.
-			go s.Start(context.Background())
+// benchRunc is the runc built from the module nucbox embeds.
+func benchRunc(b *testing.B) string {
+	p := os.Getenv("NUCBOX_BENCH_RUNC")
+	if p == "" {
+		dir, err := benchreport.Dir()
+		if err != nil {
+			b.Fatal(err)
 		}
-		for _, s := range sups {
-			waitStatusFor(b, s, time.Minute, "start", func(st Status) bool { return st.State == StateRunning })
-		}
-		took := time.Since(start)
-		b.StopTimer()
-		rss := vmRSS(b)
-		b.ReportMetric(took.Seconds(), "s/50-starts")
-		b.ReportMetric(float64(rss)/1024, "MiB-RSS")
-		b.Logf("%d containers running after %v; this process's RSS %d KiB", n, took.Round(time.Millisecond), rss)
-		var wg sync.WaitGroup
-		for _, s := range sups {
-			wg.Go(func() { s.Stop(context.Background()) })
-		}
-		wg.Wait()
-		b.StartTimer()
+		p = filepath.Join(dir, "runc")
 	}
+	if _, err := os.Stat(p); err != nil {
+		ci.Missing(b, "%s: the benchmark's runc, built by `make bench` from the runc module at go.mod's version (%v)", p, err)
+	}
+	return p
 }
 
-// vmRSS is this process's resident set in KiB.
-func vmRSS(t testing.TB) int {
-	b, err := os.ReadFile("/proc/self/status")
+func runcVersion(b *testing.B, runc string) string {
+	out, err := exec.Command(runc, "--version").Output()
 	if err != nil {
-		t.Fatal(err)
+		b.Fatalf("%s --version: %v", runc, err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			var kb int
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-			return kb
-		}
+	var v string
+	fmt.Sscanf(string(out), "runc version %s", &v)
+	return v
+}
+
+// burnCPU keeps one core busy with a shell loop until stop is called.
+func burnCPU(b *testing.B) (stop func()) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
 	}
-	return 0
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	// A benchmark that fails midway must not leave the core busy.
+	b.Cleanup(stop)
+	return stop
+}
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func saveFigures(b *testing.B, name string, figs ...benchreport.Figure) {
+	b.Helper()
+	dir, err := benchreport.Dir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := benchreport.Save(dir, name, figs...); err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range figs {
+		f.Evaluate()
+		b.Logf("%s %s [%s]: ours %s ms, %s %s ms, ratio %.3f, goal %s: %s", f.ID, f.Name, f.Load, f.OursStats,
+			f.Baseline, f.BaseStats, f.Ratio, f.Goal, f.Status)
+	}
 }

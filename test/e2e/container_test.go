@@ -96,7 +96,7 @@ const dockerCaps = "00000000a80425fb"
 // into the build cache, under a name derived from the image's digest, so
 // that the appliance image (keyed by the build flags) is rebuilt only
 // when the content changes.
-func busyboxLayout(t *testing.T) string {
+func busyboxLayout(t testing.TB) string {
 	t.Helper()
 	img := imagetest.Busybox(t, []string{"sh", "-c", "echo no command given"}, []string{"PATH=/bin"})
 	dg, err := img.Digest()
