@@ -14,11 +14,13 @@ type Paths struct {
 	Serial  string // serial console log, appended across restarts
 	QEMULog string // QEMU's own messages and each start's argv
 	QMP     string // QMP unix socket
+	VNC     string // VNC unix socket of a guest with a display
 	PID     string // pid of the running QEMU, for humans and rescue shells
 }
 
 // maxSocketPath is sun_path's size minus the terminating NUL: a longer QMP
-// path cannot be bound by QEMU, and its error message does not say why.
+// or VNC path cannot be bound by QEMU, and its error message does not say
+// why. vnc.sock is as long as qmp.sock, so checking one checks both.
 const maxSocketPath = 107
 
 // PathsFor returns the layout of guest name under stateDir.
@@ -30,6 +32,7 @@ func PathsFor(stateDir, name string) Paths {
 		Serial:  filepath.Join(dir, "serial.log"),
 		QEMULog: filepath.Join(dir, "qemu.log"),
 		QMP:     filepath.Join(dir, "qmp.sock"),
+		VNC:     filepath.Join(dir, "vnc.sock"),
 		PID:     filepath.Join(dir, "pid"),
 	}
 }

@@ -10,6 +10,7 @@ func TestPathsFor(t *testing.T) {
 		Serial:  "/data/nucbox/vms/ubuntu1/serial.log",
 		QEMULog: "/data/nucbox/vms/ubuntu1/qemu.log",
 		QMP:     "/data/nucbox/vms/ubuntu1/qmp.sock",
+		VNC:     "/data/nucbox/vms/ubuntu1/vnc.sock",
 		PID:     "/data/nucbox/vms/ubuntu1/pid",
 	}
 	if p != want {

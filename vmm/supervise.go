@@ -150,7 +150,7 @@ func NewGuest(s Spec, opts Options) *Guest {
 		opts:     opts,
 		log:      opts.Log.With("vm", s.Name),
 		ring:     ring,
-		st:       Status{Name: s.Name, State: StateStopped, VNCPort: s.VNCPort()},
+		st:       Status{Name: s.Name, State: StateStopped, Display: s.HasDisplay()},
 		halt:     make(chan struct{}),
 		everDone: closed,
 	}

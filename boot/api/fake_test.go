@@ -40,7 +40,7 @@ func newFakeBox() *fakeBox {
 		},
 		workloads: []Workload{
 			{Kind: "container", Name: "web", State: "running", PID: 321, Started: time.Now().Add(-time.Minute), Restarts: 1, Addresses: []string{"10.0.20.5/24"}},
-			{Kind: "vm", Name: "ubuntu1", State: "starting", Details: map[string]string{"accel": "tcg", "vnc": "5901"}},
+			{Kind: "vm", Name: "ubuntu1", State: "starting", Details: map[string]string{"accel": "tcg", "vnc": "/v1/vms/ubuntu1/vnc"}},
 		},
 		config: &ConfigInfo{Source: "/etc/nucbox/config.yaml", SHA256: sha([]byte(runningConfig)), Text: runningConfig},
 		lines: []LogLine{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strconv"
 
 	"github.com/nucbox/nucbox/vmm"
 )
@@ -50,8 +49,9 @@ func vmStatus(s vmm.Status) Status {
 	if s.Accel != "" {
 		add("accel", string(s.Accel))
 	}
-	if s.VNCPort > 0 {
-		add("vnc_port", strconv.Itoa(s.VNCPort))
+	if s.Display {
+		// Where the screen is: the API's WebSocket, never a TCP port.
+		add("vnc", "/v1/vms/"+s.Name+"/vnc")
 	}
 	if s.QMPStatus != "" {
 		add("qmp_status", s.QMPStatus)
