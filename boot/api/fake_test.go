@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ type fakeBox struct {
 	actions   []string // "action name" of workload requests
 	lease     *Lease
 	usage     map[string]Usage
+	// vncSock is the unix socket of ubuntu1's screen; empty means the
+	// VM has no display.
+	vncSock string
 }
 
 const testToken = "test-token-0123456789abcdef"
@@ -224,6 +228,25 @@ func (b *fakeBox) Console(name string) (io.ReadWriteCloser, error) {
 			return nil, ErrNotRunning
 		}
 		return newEchoConsole(), nil
+	}
+	return nil, ErrNoWorkload
+}
+
+// OpenVNC dials the fake RFB server of ubuntu1's screen.
+func (b *fakeBox) OpenVNC(name string) (io.ReadWriteCloser, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, w := range b.workloads {
+		if w.Name != name || w.Kind != "vm" {
+			continue
+		}
+		switch {
+		case b.vncSock == "":
+			return nil, ErrNoDisplay
+		case w.State != "running":
+			return nil, ErrNotRunning
+		}
+		return net.Dial("unix", b.vncSock)
 	}
 	return nil, ErrNoWorkload
 }

@@ -91,6 +91,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST /v1/power", accessAdmin, false, bodyShort, s.handlePower},
 		{"POST /v1/workloads/{name}/{action}", accessAdmin, false, bodyShort, s.handleWorkload},
 		{"GET /v1/console/{name}", accessAdmin, false, bodyStream, s.handleConsole},
+		{"GET /v1/vms/{name}/vnc", accessAdmin, false, bodyStream, s.handleVNC},
 		{"POST /v1/upgrade", accessAdmin, false, bodyUpload, s.handleUpgrade},
 		{"GET /metrics", accessRead, true, bodyShort, s.metrics.ServeHTTP},
 	}

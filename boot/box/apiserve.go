@@ -271,6 +271,17 @@ func (a *apiBox) Console(name string) (io.ReadWriteCloser, error) {
 	return nil, api.ErrNoWorkload
 }
 
+// OpenVNC opens a VM's screen (QEMU's VNC unix socket).
+func (a *apiBox) OpenVNC(name string) (io.ReadWriteCloser, error) {
+	for _, st := range a.b.workloadStages() {
+		c, err := st.vnc(name)
+		if !errors.Is(err, api.ErrNoWorkload) {
+			return c, err
+		}
+	}
+	return nil, api.ErrNoWorkload
+}
+
 // UplinkLease is the network stage's DHCP lease.
 func (a *apiBox) UplinkLease() *api.Lease {
 	st := a.b.Network()

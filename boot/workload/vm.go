@@ -9,7 +9,7 @@ import (
 )
 
 // VM is a QEMU guest as a Workload: its output is the serial console,
-// and it has a console.
+// and it has a console and, when configured, a screen.
 func VM(g *vmm.Guest) Workload { return vmWorkload{g} }
 
 type vmWorkload struct{ g *vmm.Guest }
@@ -29,6 +29,19 @@ func (v vmWorkload) OpenConsole() (io.ReadWriteCloser, error) {
 		return nil, ErrNotRunning
 	}
 	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v vmWorkload) OpenVNC() (io.ReadWriteCloser, error) {
+	c, err := v.g.OpenVNC()
+	switch {
+	case errors.Is(err, vmm.ErrNotRunning):
+		return nil, ErrNotRunning
+	case errors.Is(err, vmm.ErrNoDisplay):
+		return nil, ErrNoDisplay
+	case err != nil:
 		return nil, err
 	}
 	return c, nil
