@@ -26,7 +26,7 @@ import (
 func (b *Box) StartAPI(rec ConfigRecord, cfg *config.Config) {
 	defer safe.Recover(b.o.Logf, "api")
 	log := b.logger("api: ")
-	opts := api.Options{Box: &apiBox{b: b, boot: rec}, Logf: b.o.Logf}
+	opts := api.Options{Box: &apiBox{b: b, boot: rec}, Logf: b.o.Logf, WebAssets: api.WebAssetsDir}
 	if cfg != nil {
 		opts.PublicStatus = cfg.API.PublicStatus
 	}
