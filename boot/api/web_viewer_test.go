@@ -73,7 +73,7 @@ func serveFakeRFB(c net.Conn) {
 	if _, err := io.ReadFull(c, buf[:1]); err != nil {
 		return
 	}
-	c.Write([]byte{0, 0, 0, 0}) // SecurityResult: OK
+	c.Write([]byte{0, 0, 0, 0})                        // SecurityResult: OK
 	if _, err := io.ReadFull(c, buf[:1]); err != nil { // ClientInit
 		return
 	}
