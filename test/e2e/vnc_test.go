@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/test/ci"
 	"github.com/nucbox/nucbox/test/harness"
 	"github.com/nucbox/nucbox/test/syncbuf"
 )
@@ -76,6 +77,21 @@ func checkScreen(t *testing.T, m *harness.Machine, bin string, remote []string, 
 	}
 	readBanner(t, "nucbox vnc's port", v)
 	v.Close()
+
+	// The page's screen viewer, in the image when build/web was there.
+	resp, err := apiClient().Get(host + "/static/vendor/novnc/core/rfb.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	switch {
+	case harness.WebAssets() == "" && ci.Enforced():
+		t.Errorf("build/web is missing: the test targets run make web-assets first")
+	case harness.WebAssets() == "":
+		t.Logf("no build/web (make web-assets): the image has no viewers for the page")
+	case resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript"):
+		t.Errorf("noVNC from the box: %d %q, want 200 text/javascript", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 
 	// What listens on TCP on the box, IPv4 and IPv6 (state 0A is LISTEN).
 	ls := shellValue(t, m, `cat /proc/net/tcp /proc/net/tcp6 | awk '$4 == "0A" { split($2, a, ":"); print a[2] }' | sort -u | tr '\n' ' '`)
