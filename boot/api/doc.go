@@ -40,6 +40,8 @@
 //	                           ?tries=N boots to reach ready, ?reboot=true
 //	GET  /metrics              Prometheus metrics
 //	GET  /                     the web status page (assets embedded)
+//	GET  /static/vendor/...    the page's viewers, noVNC and xterm.js, from the
+//	                           image's WebAssetsDir (404 when it has none)
 //	POST /login, /logout       the web page's session cookie
 //
 // # Authentication
