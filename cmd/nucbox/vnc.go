@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/internal/safe"
 	"github.com/spf13/cobra"
 )
 
@@ -88,11 +89,12 @@ func dialScreen(ctx context.Context, cl *api.Client, name string) (net.Conn, err
 // new connection from dial. A viewer whose screen cannot be reached is
 // told on msg and closed; the forwarder goes on.
 func forwardScreen(ctx context.Context, l net.Listener, dial func(context.Context) (net.Conn, error), msg io.Writer) error {
+	logf := func(format string, args ...any) { fmt.Fprintf(msg, format+"\n", args...) }
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var mu sync.Mutex
 	open := map[net.Conn]struct{}{}
-	go func() {
+	safe.Go(logf, "vnc: stop", func() {
 		<-ctx.Done()
 		l.Close()
 		mu.Lock()
@@ -100,7 +102,7 @@ func forwardScreen(ctx context.Context, l net.Listener, dial func(context.Contex
 			c.Close()
 		}
 		mu.Unlock()
-	}()
+	})
 	for {
 		viewer, err := l.Accept()
 		if err != nil {
@@ -113,7 +115,7 @@ func forwardScreen(ctx context.Context, l net.Listener, dial func(context.Contex
 		open[viewer] = struct{}{}
 		mu.Unlock()
 		wg.Add(1)
-		go func() {
+		safe.Go(logf, "vnc: viewer", func() {
 			defer wg.Done()
 			defer func() {
 				mu.Lock()
@@ -127,22 +129,22 @@ func forwardScreen(ctx context.Context, l net.Listener, dial func(context.Contex
 				return
 			}
 			fmt.Fprintf(msg, "viewer %s connected\n", viewer.RemoteAddr())
-			join(viewer, screen)
+			join(logf, viewer, screen)
 			fmt.Fprintf(msg, "viewer %s left\n", viewer.RemoteAddr())
-		}()
+		})
 	}
 }
 
 // join copies both ways until either side ends, then closes both.
-func join(a, b net.Conn) {
+func join(logf safe.Logf, a, b net.Conn) {
 	var once sync.Once
 	end := func() { once.Do(func() { a.Close(); b.Close() }) }
 	done := make(chan struct{})
-	go func() {
+	safe.Go(logf, "vnc: viewer input", func() {
 		defer close(done)
+		defer end()
 		io.Copy(b, a)
-		end()
-	}()
+	})
 	io.Copy(a, b)
 	end()
 	<-done
