@@ -228,6 +228,11 @@ func buildImage(tb testing.TB, config string, opts ...ImageOption) (*Image, erro
 		binHash, k.Path, kst.Size(), kst.ModTime().UnixNano(), k.Modules, c.args,
 		filepath.Base(config), len(cfg))
 	h.Write(cfg)
+	if web := WebAssets(); web != "" {
+		// The pinned versions name the viewers' content.
+		pins, _ := os.ReadFile(filepath.Join(web, "PINS"))
+		fmt.Fprintf(h, "web %s\n", pins)
+	}
 	key := hex.EncodeToString(h.Sum(nil))[:20]
 
 	e, _ := images.LoadOrStore(key, &imageEntry{})
