@@ -24,6 +24,23 @@ DEB_PACKAGES := \
 	e2fsprogs ca-certificates openssl \
 	libseccomp-dev gcc libc6-dev make git \
 	iproute2 dnsmasq-base runc chromium
+# npm fetches the web page's viewers (make web-assets). A Node.js that
+# brings its own npm (NodeSource's, which conflicts with Debian's npm
+# package) is kept as it is.
+NPM_PACKAGES := $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
+
+# The web page's viewers, from the npm registry, pinned by version and by
+# the registry's sha512 integrity, fetched at build time (never
+# committed): noVNC shows a VM's screen, xterm.js a serial console.
+# build/web goes into the image at /usr/share/nucbox/web, where the API
+# serves it under /static/vendor/. `npm view PKG@VERSION dist.integrity`
+# gives the value to pin after a version change.
+WEB              := $(BUILD)/web
+NOVNC_VERSION    := 1.7.0
+NOVNC_INTEGRITY  := sha512-ucEJOx4T2avIRCleodk7YobZj5O2Ga2AeLfQ69A/yjG9HHba2+PDgwSkN3FttrmG+70ZGx21sElNFouK13RzyA==
+XTERM_VERSION    := 6.0.0
+XTERM_INTEGRITY  := sha512-TQwDdQGtwwDt+2cgKDLn0IRaSxYu1tSUjgKarSDkUM0ZNiSRXFpjxEsvc/Zgc5kq5omJ+V0a8/kIM2WD3sMOYg==
+WEB_PINS         := @novnc/novnc@$(NOVNC_VERSION) $(NOVNC_INTEGRITY) @xterm/xterm@$(XTERM_VERSION) $(XTERM_INTEGRITY)
 
 # The appliance's binary is static with cgo: libcontainer's nsenter is C, and
 # the initramfs has no libc. The tags keep net and os/user pure Go and turn
@@ -42,13 +59,13 @@ TEST_ENV := $(if $(CI_MODE),CI=true)
 
 FUZZTIME ?= 2m
 
-.PHONY: help deps build image run test test-unit test-host test-e2e vet bench fuzz clean
+.PHONY: help deps web-assets build image run test test-unit test-host test-e2e vet bench fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 deps: ## install every Debian package the build and tests need (idempotent)
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+	@missing=$$(for p in $(DEB_PACKAGES) $(NPM_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing" $$missing; \
@@ -58,12 +75,37 @@ deps: ## install every Debian package the build and tests need (idempotent)
 	fi
 	@command -v $(GO) >/dev/null || { echo "deps: Go 1.26 or newer is needed on PATH" >&2; exit 1; }
 
-build: ## build the static nucbox binary into build/
+# Each package is packed from the registry, its tarball's sha512 compared
+# with the pin (whatever npm itself checked), and only what the page loads
+# is unpacked: noVNC's ES modules with its vendored pako, xterm.js's ES
+# module and stylesheet, and their licenses. Nothing is fetched when
+# build/web already holds the pinned versions.
+web-assets: ## fetch the web page's viewers (noVNC, xterm.js) into build/web
+	@if [ "$$(cat $(WEB)/PINS 2>/dev/null)" = "$(WEB_PINS)" ]; then exit 0; fi; \
+	command -v npm >/dev/null || { echo "web-assets: npm is needed (make deps installs it)" >&2; exit 1; }; \
+	set -euo pipefail; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	fetch() { \
+		npm pack --silent --pack-destination "$$tmp" "$$1" >/dev/null; \
+		tgz="$$tmp/$$(echo "$${1%@*}" | sed 's/^@//; s|/|-|')-$${1##*@}.tgz"; \
+		got="sha512-$$(openssl dgst -sha512 -binary "$$tgz" | base64 -w0)"; \
+		if [ "$$got" != "$$2" ]; then echo "web-assets: $$1 is $$got, not the pinned $$2" >&2; exit 1; fi; \
+		mkdir -p "$$tmp/$$3"; tar -xzf "$$tgz" -C "$$tmp/$$3" --strip-components=1 "$${@:4}"; \
+		echo "web-assets: $$1 $$2"; \
+	}; \
+	fetch @novnc/novnc@$(NOVNC_VERSION) $(NOVNC_INTEGRITY) novnc package/core package/vendor package/LICENSE.txt package/AUTHORS; \
+	fetch @xterm/xterm@$(XTERM_VERSION) $(XTERM_INTEGRITY) xterm package/lib/xterm.mjs package/css/xterm.css package/LICENSE; \
+	echo "$(WEB_PINS)" > "$$tmp/PINS"; \
+	rm -rf $(WEB).new; mkdir -p $(BUILD); mkdir $(WEB).new; \
+	mv "$$tmp/novnc" "$$tmp/xterm" "$$tmp/PINS" $(WEB).new/; \
+	rm -rf $(WEB); mv $(WEB).new $(WEB)
+
+build: web-assets ## build the static nucbox binary into build/ (and the page's viewers into build/web)
 	@mkdir -p $(BUILD)
 	$(STATIC) -o $(BIN) ./cmd/nucbox
 
 image: build ## build kernel + initramfs for CONFIG (default examples/basic.yaml)
-	$(BIN) image build --config $(CONFIG) --kernel $(KERNEL) --modules $(MODULES) -o $(IMAGE)
+	$(BIN) image build --config $(CONFIG) --kernel $(KERNEL) --modules $(MODULES) --web-assets $(WEB) -o $(IMAGE)
 
 run: deps image ## boot the appliance in QEMU with CONFIG, console on this terminal
 	@echo "Booting nucbox with $(CONFIG) under QEMU (TCG, $(MEMORY) MiB)."
@@ -88,14 +130,14 @@ vet: ## gofmt and go vet
 # Pure Go and host-namespace tests; the host tier runs when root. Then
 # the tests built with panicinject: a panic injected into each background
 # component is recovered and the component runs again (internal/inject).
-test-unit:
+test-unit: web-assets
 	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 15m $$($(GO) list ./... | grep -v /test/e2e)
 	$(TEST_ENV) $(GO) test -tags $(TAGS),panicinject -count=1 -timeout 5m -run 'Panic|^TestPoint$$' ./internal/inject \
 		$$(grep -rl --include='*_test.go' '^//go:build panicinject' . | xargs -n1 dirname | sort -u)
 
 # QEMU boots of the real image, one package so boots never compete for the
 # two cores with other tests.
-test-e2e:
+test-e2e: web-assets
 	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 30m -v ./test/e2e
 
 # `make bench`: one table of every figure with its baseline from the same

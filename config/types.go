@@ -129,8 +129,11 @@ type VM struct {
 	// Boot is the boot order in QEMU's letters (c disk, d cdrom, n net).
 	Boot string `yaml:"boot,omitempty" json:"boot,omitempty" jsonschema:"pattern=^[cdn]*$" jsonschema_description:"Boot order in QEMU's letters: c disk, d cdrom, n network"`
 	NICs []NIC  `yaml:"nics,omitempty" json:"nics,omitempty" jsonschema:"maxItems=32" jsonschema_description:"Network ports on the bridge (one TAP each)"`
-	// VNC is a pointer because display 0 is a valid choice.
-	VNC       *int       `yaml:"vnc,omitempty" json:"vnc,omitempty" jsonschema:"minimum=0,maximum=99" jsonschema_description:"VNC display number (port 5900+N)"`
+	// VNC gives the VM a screen. It is a number for the configs written
+	// when it was a display number (5900+N on every address); the number
+	// is still accepted, 0 included, and opens no port: the screen is
+	// served by the API only (GET /v1/vms/NAME/vnc, nucbox vnc NAME).
+	VNC       *int       `yaml:"vnc,omitempty" json:"vnc,omitempty" jsonschema:"minimum=0,maximum=99" jsonschema_description:"Give the VM a screen (any number 0-99; kept from when it was a display number): reachable only through the API (nucbox vnc NAME, the web page), never on a TCP port"`
 	CloudInit *CloudInit `yaml:"cloud-init,omitempty" json:"cloud-init,omitempty" jsonschema_description:"Attach a NoCloud seed; {} attaches one with the generated meta-data and network-config only"`
 	Restart   Restart    `yaml:"restart,omitempty" json:"restart,omitempty" jsonschema:"enum=always,enum=on-failure,enum=never" jsonschema_description:"Restart policy (default always)"`
 	// ShutdownTimeout is how long an ACPI powerdown may take before quit.

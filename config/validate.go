@@ -62,7 +62,6 @@ type checker struct {
 	macs  map[string]string // canonical MAC -> path
 	ips   map[netip.Addr]string
 	links map[string]string
-	vncs  map[int]string
 	disks map[string]string
 }
 
@@ -75,7 +74,7 @@ func (c *Config) validate(l locator) ErrorList {
 	ck := &checker{
 		c: c, loc: l,
 		names: map[string]string{}, macs: map[string]string{}, ips: map[netip.Addr]string{},
-		links: map[string]string{}, vncs: map[int]string{}, disks: map[string]string{},
+		links: map[string]string{}, disks: map[string]string{},
 	}
 	ck.box()
 	ck.uplink()
@@ -453,12 +452,9 @@ func (ck *checker) vm(p string, vm *VM) {
 	}
 	if vm.VNC != nil {
 		d := *vm.VNC
+		// Two VMs may give the same number: it no longer names a port.
 		if d < 0 || d > 99 {
 			ck.add(p+".vnc", "VNC display %d out of range: must be between 0 and 99", d)
-		} else if prev, dup := ck.vncs[d]; dup {
-			ck.add(p+".vnc", "VNC display %d is also used by %s", d, ck.loc.ref(prev))
-		} else {
-			ck.vncs[d] = p + ".vnc"
 		}
 	}
 	ck.restart(p+".restart", vm.Restart)

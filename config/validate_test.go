@@ -224,12 +224,7 @@ containers:
 			"6:35 uplink.addresses[0].address: address 10.0.0.2 is also used by uplink.ipv4.address (line 4)",
 			"10:29 containers[0].nics[0].ipv4.address: address 10.0.0.2 is also used by uplink.ipv4.address (line 4)",
 		}},
-		{"duplicate vnc display", `
-hostname: b
-vms:
-  - {name: a, vnc: 0}
-  - {name: b, vnc: 0}
-`, []string{"5:20 vms[1].vnc: VNC display 0 is also used by vms[0].vnc (line 4)"}},
+
 		{"vnc range", `
 hostname: b
 vms:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path"
 	"strconv"
@@ -32,7 +31,7 @@ const minMemory = 16 << 20
 // Check returns the problems of s that show in the spec alone. config's
 // validation finds them in the config file first, with positions; Check
 // guards a Guest against a spec that did not come from there.
-// What needs the box (files, memory, ports) is checked by Preflight when
+// What needs the box (files, memory) is checked by Preflight when
 // the guest starts.
 func Check(s Spec) []error {
 	var errs []error
@@ -87,6 +86,8 @@ func Check(s Spec) []error {
 		add("initrd and append need a kernel")
 	}
 	if s.VNC != nil && (*s.VNC < 0 || *s.VNC > 99) {
+		// The old display numbers' range, still enforced so that a config
+		// that loaded before loads the same way now.
 		add("vnc display %d: want 0 to 99", *s.VNC)
 	}
 	seen := map[rune]bool{}
@@ -129,12 +130,12 @@ func Check(s Spec) []error {
 	return errs
 }
 
-// CheckAll checks every VM and what VMs can clash on: names, VNC displays
-// and writable disks (two guests writing one image corrupt it).
+// CheckAll checks every VM and what VMs can clash on: names and writable
+// disks (two guests writing one image corrupt it). VNC displays no longer
+// clash: each is a socket in its guest's own directory.
 func CheckAll(specs []Spec) []error {
 	var errs []error
 	names := map[string]bool{}
-	vnc := map[int]string{}
 	disks := map[string]string{}
 	for _, s := range specs {
 		errs = append(errs, Check(s)...)
@@ -142,13 +143,6 @@ func CheckAll(specs []Spec) []error {
 			errs = append(errs, &VMError{s.Name, errors.New("name used by another VM")})
 		}
 		names[s.Name] = true
-		if s.VNC != nil {
-			if other, ok := vnc[*s.VNC]; ok {
-				errs = append(errs, &VMError{s.Name, fmt.Errorf("vnc display %d (port %d) is also used by vm %s", *s.VNC, 5900+*s.VNC, other)})
-			} else {
-				vnc[*s.VNC] = s.Name
-			}
-		}
 		for _, d := range s.Disks {
 			if d.ReadOnly || d.Path == "" {
 				continue
@@ -169,20 +163,17 @@ func CheckAll(specs []Spec) []error {
 type Host struct {
 	// MemTotal is the box's RAM in bytes, 0 when unknown.
 	MemTotal uint64
-	// PortFree reports whether a TCP port can be listened on; nil skips
-	// the check.
-	PortFree func(port int) bool
 }
 
 // HostFacts reads the running box.
 func HostFacts() Host {
-	return Host{MemTotal: memTotal(), PortFree: tcpPortFree}
+	return Host{MemTotal: memTotal()}
 }
 
 // Preflight returns what keeps s from starting on this box: files the
 // config names that are missing (a disk without a size to create it, a
 // backing image, an ISO, a kernel or initrd), more memory than the box
-// has, a VNC port taken by another program. QEMU would fail on each of
+// has, a socket path too long to bind. QEMU would fail on each of
 // these too, but with a message that does not name the config field.
 func Preflight(s Spec, h Host) []error {
 	var errs []error
@@ -222,10 +213,7 @@ func Preflight(s Spec, h Host) []error {
 	if h.MemTotal > 0 && uint64(s.Memory) > h.MemTotal {
 		add("memory %d MiB is more than the box has (%d MiB)", uint64(s.Memory)>>20, h.MemTotal>>20)
 	}
-	if port := s.VNCPort(); port != 0 && h.PortFree != nil && !h.PortFree(port) {
-		add("vnc display %d: port %d is in use", *s.VNC, port)
-	}
-	if err := checkSocketPath(s.Paths().QMP); err != nil {
+	if err := checkSocketPath(s.Paths().VNC); err != nil {
 		add("%v", err)
 	}
 	if err := s.CheckNICs(); err != nil {
@@ -252,13 +240,4 @@ func memTotal() uint64 {
 		}
 	}
 	return 0
-}
-
-func tcpPortFree(port int) bool {
-	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
 }

@@ -64,10 +64,11 @@ func Cmdline(s Spec) ([]string, error) {
 		// touching scheduling and resource limits.
 		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
 	)
-	if s.VNC != nil {
-		// All addresses, like the hand-written kvm lines it replaces: the
-		// console is meant to be reached from the lab network.
-		a = append(a, "-vnc", ":"+strconv.Itoa(*s.VNC),
+	if s.HasDisplay() {
+		// A unix socket only, never a TCP port: QEMU's VNC has no
+		// password worth the name, and the box's VLANs and workloads
+		// must not reach it. nucbox proxies it, authenticated (OpenVNC).
+		a = append(a, "-vnc", "unix:"+opt(p.VNC),
 			"-device", "VGA",
 			// An absolute pointer keeps the VNC cursor and the guest's in step.
 			"-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0")

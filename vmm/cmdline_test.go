@@ -28,6 +28,11 @@ func head(accel, cpu, smp, mem string) []string {
 
 var noDisplay = []string{"-display", "none"}
 
+// screen is the argv of a guest with a display whose VNC socket is sock.
+func screen(sock string) []string {
+	return []string{"-vnc", "unix:" + sock, "-device", "VGA", "-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0"}
+}
+
 func cat(parts ...[]string) []string {
 	var out []string
 	for _, p := range parts {
@@ -79,9 +84,19 @@ func TestCmdline(t *testing.T) {
 			want: cat(strings.Fields(strings.Replace(strings.Join(base, " "), "-machine q35", "-machine pc-q35-7.2", 1)), noDisplay),
 		},
 		{
-			name: "vnc",
+			name: "vnc on the guest's unix socket, whatever the display number",
 			vm:   vm1(func(s *Spec) { s.VNC = intp(3) }),
-			want: cat(base, []string{"-vnc", ":3", "-device", "VGA", "-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0"}),
+			want: cat(base, screen("/s/vms/vm1/screen/vnc.sock")),
+		},
+		{
+			name: "vnc display 0 is a display too",
+			vm:   vm1(func(s *Spec) { s.VNC = intp(0) }),
+			want: cat(base, screen("/s/vms/vm1/screen/vnc.sock")),
+		},
+		{
+			name: "vnc socket path with a comma is escaped",
+			vm:   vm1(func(s *Spec) { s.StateDir, s.VNC = "/s,t", intp(1) }),
+			want: cat(strings.Fields(strings.ReplaceAll(strings.Join(base, " "), "unix:/s/", "unix:/s,,t/")), screen("/s,,t/vms/vm1/screen/vnc.sock")),
 		},
 		{
 			name: "direct kernel boot",
@@ -177,6 +192,12 @@ func TestCmdline(t *testing.T) {
 			}
 			if g, w := strings.Join(got, "\n"), strings.Join(tc.want, "\n"); g != w {
 				t.Errorf("argv:\n%s\n\nwant:\n%s", g, w)
+			}
+			// Whatever else changes: VNC never listens on the network.
+			for i, a := range got {
+				if a == "-vnc" && (i+1 == len(got) || !strings.HasPrefix(got[i+1], "unix:")) {
+					t.Errorf("VNC not on a unix socket: %q", got[i:])
+				}
 			}
 		})
 	}

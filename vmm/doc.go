@@ -16,19 +16,21 @@
 //	g := vmm.NewGuest(p.Desired.VMs[0], vmm.Options{Procs: reaperAwareProcs})
 //	err := g.Start(ctx)   // returns once QMP reports "running", or the start failed
 //	<-g.Done(); g.Err()   // the run ended: nil when the guest powered itself off
-//	st := g.Status()      // state, pid, uptime, accel and why, VNC port, QMP status
+//	st := g.Status()      // state, pid, uptime, accel and why, display, QMP status
+//	c, err := g.OpenVNC() // the screen's RFB stream, for the API to proxy
 //	out := g.Serial()     // tail of the serial console, across runs
 //	err = g.Stop(ctx)     // ACPI powerdown, then quit, then SIGKILL
 //
 // Cmdline, SeedFiles, Check and CheckAll are pure functions of specs;
-// Preflight checks what only the box knows (files, memory, ports) and
+// Preflight checks what only the box knows (files, memory) and
 // runs at every start.
 //
 // # Files
 //
 // Guest files live under <state-dir>/vms/<name>/ (see PathsFor): seed.iso,
-// serial.log (rotated), qemu.log (QEMU's own messages and argv), qmp.sock
-// and pid. Disk, ISO and kernel paths in a Spec are absolute (the config's
+// serial.log (rotated), qemu.log (QEMU's own messages and argv), qmp.sock,
+// screen/vnc.sock (a guest with a display; QEMU's VNC never listens on TCP) and
+// pid. Disk, ISO and kernel paths in a Spec are absolute (the config's
 // relative ones are resolved against the state directory by
 // config/plan). A state directory in RAM (the default
 // /var/lib/nucbox before the box has a data partition) is reported as a

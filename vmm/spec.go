@@ -39,7 +39,11 @@ type Spec struct {
 	// NICs are the guest's network ports, in config order, on the TAPs
 	// vswitch made.
 	NICs []NIC `json:"nics,omitempty"`
-	// VNC is the display number; nil means no display.
+	// VNC gives the guest a screen (a VGA card and a USB tablet) served
+	// by QEMU's VNC on the unix socket Paths.VNC; nil means no display.
+	// The number is the config's old display number, kept so that
+	// configs that name one still load; it opens no port and means
+	// nothing else.
 	VNC       *int       `json:"vnc,omitempty"`
 	CloudInit *CloudInit `json:"cloud-init,omitempty"`
 	// DNS servers written into the cloud-init network-config of NICs with
@@ -204,13 +208,8 @@ func (c *CloudInit) UnmarshalJSON(data []byte) error {
 // Paths returns the guest's files under the state directory.
 func (s Spec) Paths() Paths { return PathsFor(s.StateDir, s.Name) }
 
-// VNCPort is the TCP port of the guest's VNC display, 0 without one.
-func (s Spec) VNCPort() int {
-	if s.VNC == nil {
-		return 0
-	}
-	return 5900 + *s.VNC
-}
+// HasDisplay reports whether the guest has a screen (see OpenVNC).
+func (s Spec) HasDisplay() bool { return s.VNC != nil }
 
 // CheckNICs reports a NIC without a TAP name or with a MAC that is not
 // six bytes: such a guest cannot be started at all.

@@ -10,6 +10,8 @@ func TestPathsFor(t *testing.T) {
 		Serial:  "/data/nucbox/vms/ubuntu1/serial.log",
 		QEMULog: "/data/nucbox/vms/ubuntu1/qemu.log",
 		QMP:     "/data/nucbox/vms/ubuntu1/qmp.sock",
+		Screen:  "/data/nucbox/vms/ubuntu1/screen",
+		VNC:     "/data/nucbox/vms/ubuntu1/screen/vnc.sock",
 		PID:     "/data/nucbox/vms/ubuntu1/pid",
 	}
 	if p != want {

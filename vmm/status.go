@@ -45,8 +45,9 @@ type Status struct {
 	// Accel is the accelerator of the current or last start, and why.
 	Accel       Accel  `json:"accel,omitempty"`
 	AccelReason string `json:"accel-reason,omitempty"`
-	// VNCPort is the TCP port of the VNC display, 0 without one.
-	VNCPort int `json:"vnc-port,omitempty"`
+	// Display is set for a guest with a screen, which OpenVNC reaches
+	// (there is no TCP port).
+	Display bool `json:"display,omitempty"`
 	// QMPStatus is QEMU's run state as QMP last reported it (prelaunch,
 	// running, paused, shutdown, guest-panicked ...).
 	QMPStatus   string `json:"qmp-status,omitempty"`

@@ -163,7 +163,7 @@ func NewGuest(s Spec, opts Options) *Guest {
 		opts:     opts,
 		log:      opts.Log.With("vm", s.Name),
 		ring:     ring,
-		st:       Status{Name: s.Name, State: StateStopped, VNCPort: s.VNCPort()},
+		st:       Status{Name: s.Name, State: StateStopped, Display: s.HasDisplay()},
 		halt:     make(chan struct{}),
 		everDone: closed,
 	}
@@ -454,6 +454,11 @@ func (g *Guest) startOnce(startCtx context.Context, r *run) (*proc, error) {
 	// replaces it, but only once it gets there, and until then a dial
 	// would fail with ECONNREFUSED rather than wait.
 	os.Remove(paths.QMP)
+	if s.HasDisplay() {
+		if err := screenDir(paths, s.User); err != nil {
+			return nil, fmt.Errorf("screen: %w", err)
+		}
+	}
 
 	p, err := g.exec(args, choice.Accel)
 	if err != nil {

@@ -69,6 +69,12 @@ func (s *Server) accessOf(r *http.Request) access {
 		// A wrong token is not silently downgraded to the cookie.
 		return accessNone
 	}
+	if tok, ok := webSocketBearer(r); ok {
+		if tokenMatches(tok, s.token) {
+			return accessAdmin
+		}
+		return accessNone
+	}
 	if c, err := r.Cookie(sessionCookie); err == nil && s.token != "" && tokenMatches(c.Value, sessionValue(s.token)) {
 		return accessRead
 	}
@@ -87,6 +93,11 @@ func (s *Server) need(level access, public bool, kind body, h http.HandlerFunc) 
 			markAuthenticated(r.Context())
 		}
 		if !public && a < level {
+			if a > accessNone {
+				// Known, but the page's login only reads.
+				writeError(w, http.StatusForbidden, "this needs the API token itself: the web page's login only reads")
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="nucbox"`)
 			writeError(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN (the token is printed on the box's console at first boot)")
 			return

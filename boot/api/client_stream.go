@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/coder/websocket"
 )
 
 // FollowLogs is GET /v1/logs/{name}?follow=1: it calls line for the lines
@@ -57,4 +61,32 @@ func (c *Client) FollowLogs(ctx context.Context, name string, tail int, line fun
 // closed, which detaches (the VM runs on).
 func (c *Client) Console(ctx context.Context, vm string) (io.ReadWriteCloser, error) {
 	return c.upgradeTo(ctx, "/v1/console/"+url.PathEscape(vm), ConsoleProtocol)
+}
+
+// VNC is GET /v1/vms/{vm}/vnc as a WebSocket: the connection carries the
+// VM's screen as RFB both ways (QEMU's banner first) until it is closed.
+// The token goes in the Authorization header, as on every request.
+func (c *Client) VNC(ctx context.Context, vm string) (net.Conn, error) {
+	u := "ws" + strings.TrimPrefix(c.base, "http") + VNCPath(url.PathEscape(vm))
+	h := http.Header{}
+	if c.token != "" {
+		h.Set("Authorization", "Bearer "+c.token)
+	}
+	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
+		HTTPClient: c.upgrade, HTTPHeader: h, Subprotocols: []string{BinarySubprotocol},
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			if resp.Body == nil {
+				resp.Body = http.NoBody
+			}
+			return nil, c.httpError(resp)
+		}
+		return nil, c.explain(err)
+	}
+	// A screen's updates are large; the viewer's messages are small, but
+	// a clipboard paste is not: allow a few MiB per message.
+	ws.SetReadLimit(16 << 20)
+	// The connection lives past ctx, which only bounds the handshake.
+	return websocket.NetConn(context.Background(), ws, websocket.MessageBinary), nil
 }

@@ -35,9 +35,9 @@ type Consoler interface {
 var ErrNotRunning = errors.New("the VM is not running")
 
 // handleConsole upgrades the connection to the VM's console. The request
-// must ask for it (Connection: Upgrade, Upgrade: nucbox-console); a plain
-// GET is answered with 426, so that a browser or curl shows what is
-// expected instead of hanging.
+// must ask for it (Connection: Upgrade, Upgrade: nucbox-console, or a
+// WebSocket from the web page); a plain GET is answered with 426, so
+// that a browser or curl shows what is expected instead of hanging.
 func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	cs, ok := s.box.(Consoler)
@@ -45,10 +45,11 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "this box has no VM consoles")
 		return
 	}
-	if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", ConsoleProtocol) {
+	ws := isWebSocket(r)
+	if !ws && (!headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", ConsoleProtocol)) {
 		w.Header().Set("Upgrade", ConsoleProtocol)
 		w.Header().Set("Connection", "Upgrade")
-		writeError(w, http.StatusUpgradeRequired, "the console is a bidirectional stream: request it with Connection: Upgrade and Upgrade: "+ConsoleProtocol+" (nucbox console NAME does)")
+		writeError(w, http.StatusUpgradeRequired, "the console is a bidirectional stream: request it with Connection: Upgrade and Upgrade: "+ConsoleProtocol+" (nucbox console NAME does), or as a WebSocket (the web page does)")
 		return
 	}
 	con, err := cs.Console(name)
@@ -61,6 +62,11 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if ws {
+		// The web page's terminal: the same bytes, as binary messages.
+		s.serveWebSocket(w, r, "console of "+name, con)
 		return
 	}
 	defer con.Close()

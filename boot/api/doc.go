@@ -17,7 +17,12 @@
 //	                           ?follow=1 streams it (SSE) until the client leaves
 //	GET  /v1/console/{vm}      a VM's serial console, interactive: the request
 //	                           asks for Upgrade: nucbox-console and after the 101
-//	                           the connection carries the console's bytes both ways
+//	                           the connection carries the console's bytes both ways;
+//	                           or as a WebSocket (binary messages), for the page
+//	GET  /v1/vms/{vm}/vnc      a VM's screen: a WebSocket (subprotocol binary)
+//	                           carrying the RFB bytes of QEMU's VNC server, which
+//	                           listens on a unix socket only; for noVNC on the page
+//	                           and nucbox vnc (a local port for a native viewer)
 //	POST /v1/workloads/{name}/{start|stop|restart}
 //	                           start, stop (and keep stopped) or restart a VM or
 //	                           container; 404 for a name the box does not run
@@ -35,6 +40,8 @@
 //	                           ?tries=N boots to reach ready, ?reboot=true
 //	GET  /metrics              Prometheus metrics
 //	GET  /                     the web status page (assets embedded)
+//	GET  /static/vendor/...    the page's viewers, noVNC and xterm.js, from the
+//	                           image's WebAssetsDir (404 when it has none)
 //	POST /login, /logout       the web page's session cookie
 //
 // # Authentication
@@ -48,7 +55,14 @@
 // (status, logs, metrics), so a forged cross-site request can never power
 // the box off. With api.public-status the status, the page and the metrics
 // are readable without a token; logs, config and every mutating endpoint
-// still need it.
+// still need it. A request with valid credentials below the route's
+// level (the cookie on an admin route) is answered 403, one without 401.
+//
+// A browser cannot set Authorization on a WebSocket, so the page's screen
+// and terminal send the token (typed on the page, kept in memory only) as
+// a Sec-WebSocket-Protocol entry, BearerProtocolPrefix and the token in
+// base64url; the server answers with the binary subprotocol, never that
+// entry. WebSockets from another origin are refused.
 //
 // # Limits
 //
@@ -108,7 +122,7 @@
 // Box lists what each of them reports, so a new kind of workload shows up
 // in the status, on the page and in the metrics without changes here. The
 // other abilities are optional interfaces: a Box without Applier,
-// WorkloadController, Consoler or Upgrader answers their endpoints with
+// WorkloadController, Consoler, Screener or Upgrader answers their endpoints with
 // 501; one without LeaseSource or UsageSource leaves the leases or the
 // usage out of the status and the metrics. Links and addresses come from
 // netlink directly.

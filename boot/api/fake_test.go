@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ type fakeBox struct {
 	actions   []string // "action name" of workload requests
 	lease     *Lease
 	usage     map[string]Usage
+	// vncSock is the unix socket of ubuntu1's screen; empty means the
+	// VM has no display.
+	vncSock string
 }
 
 const testToken = "test-token-0123456789abcdef"
@@ -40,7 +44,7 @@ func newFakeBox() *fakeBox {
 		},
 		workloads: []Workload{
 			{Kind: "container", Name: "web", State: "running", PID: 321, Started: time.Now().Add(-time.Minute), Restarts: 1, Addresses: []string{"10.0.20.5/24"}},
-			{Kind: "vm", Name: "ubuntu1", State: "starting", Details: map[string]string{"accel": "tcg", "vnc": "5901"}},
+			{Kind: "vm", Name: "ubuntu1", State: "starting", Details: map[string]string{"accel": "tcg", "vnc": "/v1/vms/ubuntu1/vnc"}},
 		},
 		config: &ConfigInfo{Source: "/etc/nucbox/config.yaml", SHA256: sha([]byte(runningConfig)), Text: runningConfig},
 		lines: []LogLine{
@@ -224,6 +228,25 @@ func (b *fakeBox) Console(name string) (io.ReadWriteCloser, error) {
 			return nil, ErrNotRunning
 		}
 		return newEchoConsole(), nil
+	}
+	return nil, ErrNoWorkload
+}
+
+// OpenVNC dials the fake RFB server of ubuntu1's screen.
+func (b *fakeBox) OpenVNC(name string) (io.ReadWriteCloser, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, w := range b.workloads {
+		if w.Name != name || w.Kind != "vm" {
+			continue
+		}
+		switch {
+		case b.vncSock == "":
+			return nil, ErrNoDisplay
+		case w.State != "running":
+			return nil, ErrNotRunning
+		}
+		return net.Dial("unix", b.vncSock)
 	}
 	return nil, ErrNoWorkload
 }

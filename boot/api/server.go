@@ -31,6 +31,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Limits bound the TCP clients; zero fields take DefaultLimits.
 	Limits Limits
+	// WebAssets is the directory of the page's vendored viewers (a box
+	// has them at WebAssetsDir); empty serves none.
+	WebAssets string
 }
 
 // Server is the API's HTTP handler and its listeners.
@@ -43,6 +46,7 @@ type Server struct {
 	limits       Limits
 	mux          *http.ServeMux
 	metrics      http.Handler
+	webAssets    string
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -57,7 +61,7 @@ type Server struct {
 // called.
 func New(o Options) *Server {
 	s := &Server{box: o.Box, token: o.Token, publicStatus: o.PublicStatus, links: o.Links, logf: o.Logf,
-		limits: o.Limits.withDefaults()}
+		limits: o.Limits.withDefaults(), webAssets: o.WebAssets}
 	if s.links == nil {
 		s.links = netlinkLinks
 	}
@@ -93,6 +97,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST /v1/power", accessAdmin, false, bodyShort, s.handlePower},
 		{"POST /v1/workloads/{name}/{action}", accessAdmin, false, bodyShort, s.handleWorkload},
 		{"GET /v1/console/{name}", accessAdmin, false, bodyStream, s.handleConsole},
+		{"GET /v1/vms/{name}/vnc", accessAdmin, false, bodyStream, s.handleVNC},
 		{"POST /v1/upgrade", accessAdmin, false, bodyUpload, s.handleUpgrade},
 		{"GET /metrics", accessRead, true, bodyShort, s.metrics.ServeHTTP},
 	}
@@ -105,6 +110,7 @@ func (s *Server) routes() {
 	}
 	m.HandleFunc("GET /{$}", s.handleIndex)
 	m.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
+	m.Handle("GET /static/vendor/", http.StripPrefix("/static/vendor", vendorFiles(s.webAssets)))
 	m.HandleFunc("POST /login", s.handleLogin)
 	m.HandleFunc("POST /logout", s.handleLogout)
 	s.mux = m

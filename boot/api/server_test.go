@@ -68,6 +68,8 @@ var endpoints = []struct {
 	{"GET", "/v1/logs/web", "", 200, false, false},
 	// A plain GET of the console is told to upgrade.
 	{"GET", "/v1/console/ubuntu1", "", 426, true, false},
+	// So is a plain GET of a VM's screen (a WebSocket).
+	{"GET", "/v1/vms/ubuntu1/vnc", "", 426, true, false},
 	{"GET", "/metrics", "", 200, false, true},
 }
 
@@ -167,7 +169,8 @@ func TestSessionCookieReadsOnly(t *testing.T) {
 		resp.Body.Close()
 		want := e.ok
 		if e.admin {
-			want = http.StatusUnauthorized
+			// Known, but not allowed: the cookie only reads.
+			want = http.StatusForbidden
 		}
 		if resp.StatusCode != want {
 			t.Errorf("with the session cookie: %s %s = %d, want %d", e.method, e.path, resp.StatusCode, want)

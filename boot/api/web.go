@@ -5,14 +5,41 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed web
 var webFS embed.FS
 
 // pageCSP keeps the page to its own origin: no inline script, nothing
-// from other hosts, no framing.
-const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+// from other hosts, no framing. Inline styles are allowed because
+// xterm.js writes its theme and cell sizes into <style> elements; no
+// script can be injected that way. connect-src 'self' covers the
+// page's own WebSockets (ws: and wss: of the same host).
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+// WebAssetsDir is where an image carries the page's viewers, noVNC and
+// xterm.js (make web-assets fetches them from the npm registry, pinned;
+// nucbox image build --web-assets copies them here). They are served
+// under /static/vendor/; an image without them serves a page that says
+// the viewers are not installed.
+const WebAssetsDir = "/usr/share/nucbox/web"
+
+// vendorFiles serves the files of dir, without directory listings; an
+// empty or missing dir answers every request with 404.
+func vendorFiles(dir string) http.Handler {
+	if dir == "" {
+		return http.NotFoundHandler()
+	}
+	fs := http.FileServer(http.Dir(dir))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		fs.ServeHTTP(w, r)
+	})
+}
 
 func staticFiles() http.Handler {
 	sub, err := fs.Sub(webFS, "web")

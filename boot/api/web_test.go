@@ -46,16 +46,8 @@ func artifactsDir(t *testing.T) string {
 	return dir
 }
 
-// TestWebPage drives the status page in headless Chromium: log in with
-// the token, see the workloads of the test status, see a state change and
-// a new log line arrive without a reload.
-func TestWebPage(t *testing.T) {
-	chromium := chromiumPath(t)
-	box := newFakeBox()
-	s := New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf})
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-
+// newBrowser starts a headless Chromium for the test; it ends with it.
+func newBrowser(t *testing.T, chromium string) context.Context {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Headless,
@@ -69,9 +61,25 @@ func TestWebPage(t *testing.T) {
 		chromedp.WindowSize(1280, 900),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancel()
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestWebPage drives the status page in headless Chromium: log in with
+// the token, see the workloads of the test status, see a state change and
+// a new log line arrive without a reload.
+func TestWebPage(t *testing.T) {
+	chromium := chromiumPath(t)
+	box := newFakeBox()
+	s := New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf})
+	ts := httptest.NewServer(s)
+	// Closed after the browser (cleanups run last first), which holds
+	// the followed log open.
+	t.Cleanup(ts.Close)
+
+	ctx := newBrowser(t, chromium)
 
 	start := time.Now()
 	// The first action starts the browser; it must not run under a

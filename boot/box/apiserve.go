@@ -26,7 +26,7 @@ import (
 func (b *Box) StartAPI(rec ConfigRecord, cfg *config.Config) {
 	defer safe.Recover(b.o.Logf, "api")
 	log := b.logger("api: ")
-	opts := api.Options{Box: &apiBox{b: b, boot: rec}, Logf: b.o.Logf}
+	opts := api.Options{Box: &apiBox{b: b, boot: rec}, Logf: b.o.Logf, WebAssets: api.WebAssetsDir}
 	if cfg != nil {
 		opts.PublicStatus = cfg.API.PublicStatus
 	}
@@ -267,6 +267,17 @@ func (a *apiBox) Control(ctx context.Context, name string, act api.WorkloadActio
 func (a *apiBox) Console(name string) (io.ReadWriteCloser, error) {
 	for _, st := range a.b.workloadStages() {
 		c, err := st.console(name)
+		if !errors.Is(err, api.ErrNoWorkload) {
+			return c, err
+		}
+	}
+	return nil, api.ErrNoWorkload
+}
+
+// OpenVNC opens a VM's screen (QEMU's VNC unix socket).
+func (a *apiBox) OpenVNC(name string) (io.ReadWriteCloser, error) {
+	for _, st := range a.b.workloadStages() {
+		c, err := st.vnc(name)
 		if !errors.Is(err, api.ErrNoWorkload) {
 			return c, err
 		}

@@ -58,11 +58,11 @@ func TestPrepareTLSShowsTokenOnce(t *testing.T) {
 func TestVMWorkload(t *testing.T) {
 	started := time.Unix(1000, 0)
 	w := apiWorkload(workload.Status{Kind: "vm", Name: "u1", State: workload.StateRunning, PID: 42, Started: started, Restarts: 2,
-		LastError: "x", Details: map[string]string{"accel": "tcg", "vnc_port": "5901"}})
+		LastError: "x", Details: map[string]string{"accel": "tcg", "vnc": "/v1/vms/u1/vnc"}})
 	if w.Kind != "vm" || w.Name != "u1" || w.State != "running" || w.PID != 42 || !w.Started.Equal(started) || w.Restarts != 2 || w.LastError != "x" {
 		t.Errorf("workload %+v", w)
 	}
-	if w.Details["accel"] != "tcg" || w.Details["vnc_port"] != "5901" {
+	if w.Details["accel"] != "tcg" || w.Details["vnc"] != "/v1/vms/u1/vnc" {
 		t.Errorf("details %v", w.Details)
 	}
 	if w := apiWorkload(workload.Status{Kind: "vm", Name: "u2", State: workload.StateFailed}); w.Details != nil {

@@ -22,6 +22,7 @@ type workloadStage interface {
 	Pool() *workload.Pool
 	control(ctx context.Context, name string, a api.WorkloadAction) (api.Workload, error)
 	console(name string) (io.ReadWriteCloser, error)
+	vnc(name string) (io.ReadWriteCloser, error)
 	log(ctx context.Context, name string, follow bool) ([]api.LogLine, <-chan api.LogLine, bool)
 	usage(w api.Workload) (api.Usage, bool)
 }
@@ -113,6 +114,24 @@ func (s *poolStage) console(name string) (io.ReadWriteCloser, error) {
 	switch {
 	case errors.Is(err, workload.ErrUnknown), errors.Is(err, workload.ErrNoConsole):
 		return nil, api.ErrNoWorkload
+	case errors.Is(err, workload.ErrNotRunning):
+		return nil, api.ErrNotRunning
+	}
+	return c, err
+}
+
+// vnc opens the named workload's screen.
+func (s *poolStage) vnc(name string) (io.ReadWriteCloser, error) {
+	p := s.Pool()
+	if p == nil {
+		return nil, api.ErrNoWorkload
+	}
+	c, err := p.OpenVNC(name)
+	switch {
+	case errors.Is(err, workload.ErrUnknown):
+		return nil, api.ErrNoWorkload
+	case errors.Is(err, workload.ErrNoDisplay):
+		return nil, api.ErrNoDisplay
 	case errors.Is(err, workload.ErrNotRunning):
 		return nil, api.ErrNotRunning
 	}

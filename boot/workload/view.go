@@ -116,6 +116,25 @@ func (p *Pool) Console(name string) (io.ReadWriteCloser, error) {
 	return c.OpenConsole()
 }
 
+// OpenVNC connects to the named workload's screen: ErrUnknown for a name
+// not in the pool, ErrNoDisplay for one without a screen, ErrNotRunning
+// while it does not run.
+func (p *Pool) OpenVNC(name string) (io.ReadWriteCloser, error) {
+	e := p.lookup(name)
+	if e == nil {
+		return nil, ErrUnknown
+	}
+	w, _ := p.made(e)
+	if w == nil {
+		return nil, ErrNotRunning
+	}
+	sc, ok := w.(Screener)
+	if !ok {
+		return nil, ErrNoDisplay
+	}
+	return sc.OpenVNC()
+}
+
 // Usage measures the named workload, when its kind can.
 func (p *Pool) Usage(name string) (Usage, bool) {
 	e := p.lookup(name)

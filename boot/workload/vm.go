@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strconv"
 
 	"github.com/nucbox/nucbox/vmm"
 )
 
 // VM is a QEMU guest as a Workload: its output is the serial console,
-// and it has a console.
+// and it has a console and, when configured, a screen.
 func VM(g *vmm.Guest) Workload { return vmWorkload{g} }
 
 type vmWorkload struct{ g *vmm.Guest }
@@ -42,6 +41,19 @@ func (v vmWorkload) OpenConsole() (io.ReadWriteCloser, error) {
 	return c, nil
 }
 
+func (v vmWorkload) OpenVNC() (io.ReadWriteCloser, error) {
+	c, err := v.g.OpenVNC()
+	switch {
+	case errors.Is(err, vmm.ErrNotRunning):
+		return nil, ErrNotRunning
+	case errors.Is(err, vmm.ErrNoDisplay):
+		return nil, ErrNoDisplay
+	case err != nil:
+		return nil, err
+	}
+	return c, nil
+}
+
 // vmStatus is a guest's status in the one status type.
 func vmStatus(s vmm.Status) Status {
 	st := Status{
@@ -57,8 +69,9 @@ func vmStatus(s vmm.Status) Status {
 	if s.Accel != "" {
 		add("accel", string(s.Accel))
 	}
-	if s.VNCPort > 0 {
-		add("vnc_port", strconv.Itoa(s.VNCPort))
+	if s.Display {
+		// Where the screen is: the API's WebSocket, never a TCP port.
+		add("vnc", "/v1/vms/"+s.Name+"/vnc")
 	}
 	if s.QMPStatus != "" {
 		add("qmp_status", s.QMPStatus)

@@ -11,13 +11,13 @@ import (
 
 func TestVMStatus(t *testing.T) {
 	started := time.Unix(1000, 0)
-	st := vmStatus(vmm.Status{Name: "u1", State: vmm.StateRunning, PID: 42, Started: started, Accel: "tcg", VNCPort: 5901, LastError: "x",
+	st := vmStatus(vmm.Status{Name: "u1", State: vmm.StateRunning, PID: 42, Started: started, Accel: "tcg", Display: true, LastError: "x",
 		StartupTime: 1500 * time.Millisecond, QMPStatus: "running"})
 	if st.Name != "u1" || st.State != StateRunning || st.PID != 42 || !st.Started.Equal(started) || st.LastError != "x" ||
 		st.StartupTime != 1500*time.Millisecond || st.Brief != "tcg" {
 		t.Errorf("status %+v", st)
 	}
-	if st.Details["accel"] != "tcg" || st.Details["vnc_port"] != "5901" || st.Details["qmp_status"] != "running" {
+	if st.Details["accel"] != "tcg" || st.Details["vnc"] != "/v1/vms/u1/vnc" || st.Details["qmp_status"] != "running" {
 		t.Errorf("details %v", st.Details)
 	}
 	if st := vmStatus(vmm.Status{Name: "u2", State: vmm.StateFailed}); len(st.Details) != 0 {

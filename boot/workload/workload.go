@@ -45,6 +45,13 @@ type Consoler interface {
 	OpenConsole() (io.ReadWriteCloser, error)
 }
 
+// Screener is a Workload with a screen (a VM's VNC display).
+type Screener interface {
+	// OpenVNC returns ErrNotRunning when no run is under way and
+	// ErrNoDisplay when the workload has no screen.
+	OpenVNC() (io.ReadWriteCloser, error)
+}
+
 // Usage is a workload's resource use.
 type Usage struct {
 	CPU    time.Duration
@@ -75,6 +82,8 @@ var (
 	ErrNotRunning = errors.New("the workload is not running")
 	// ErrNoConsole is returned for a console of a workload without one.
 	ErrNoConsole = errors.New("the workload has no console")
+	// ErrNoDisplay is returned for the screen of a workload without one.
+	ErrNoDisplay = errors.New("the workload has no display")
 )
 
 // Action is a start, stop or restart request.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/image"
 	"github.com/nucbox/nucbox/image/esp"
@@ -33,6 +34,7 @@ func newImageBuildCmd() *cobra.Command {
 		allowInvalid bool
 	)
 	var files []string
+	var webAssets string
 	var diskSize, espSize, pxeServer string
 	c := &cobra.Command{
 		Use:   "build --config FILE -o OUTDIR",
@@ -117,6 +119,17 @@ The UKI and PXE kernel command line is --cmdline, default
 					o.Files[dst] = src
 				}
 			}
+			if webAssets != "" {
+				// The page's viewers (make web-assets): plain files at
+				// the path the API serves them from.
+				if fi, err := os.Stat(webAssets); err != nil || !fi.IsDir() {
+					return usageError{fmt.Errorf("--web-assets %s: not a directory (make web-assets fills build/web)", webAssets)}
+				}
+				if o.Files == nil {
+					o.Files = map[string]string{}
+				}
+				o.Files[api.WebAssetsDir] = webAssets
+			}
 			o.Progress = c.ErrOrStderr()
 			_, err = image.Build(c.Context(), o)
 			return err
@@ -131,6 +144,7 @@ The UKI and PXE kernel command line is --cmdline, default
 	f.StringVar(&o.Busybox, "busybox", "/bin/busybox", "static busybox for the rescue shell")
 	f.StringSliceVar(&o.Modules, "module", nil, "extra kernel module to include (repeatable)")
 	f.StringSliceVar(&o.Binaries, "add-binary", nil, "host binary to include with its shared libraries (repeatable)")
+	f.StringVar(&webAssets, "web-assets", "", "`DIR` of the web page's screen and console viewers (noVNC, xterm.js; make web-assets fills build/web); without it the page says they are not installed")
 	f.StringArrayVar(&files, "add-file", nil, "IMAGE-PATH=HOST-PATH: host file or directory to include (repeatable), e.g. a guest kernel under the state directory")
 	f.BoolVar(&o.QEMU, "qemu", false, "include QEMU even when the config has no VMs (a config with VMs always gets it)")
 	f.StringVar(&o.Compression, "compress", "zstd", "initramfs compression: zstd or gzip")

@@ -126,9 +126,27 @@ func writeStatus(w io.Writer, st api.Status) error {
 		tw.Flush()
 	}
 	writeLimits(&b, st)
+	writeScreens(&b, st)
 	writeLeases(&b, st)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeScreens says where the VMs' screens are: API routes, never a TCP
+// port; nothing when no VM has one.
+func writeScreens(b *strings.Builder, st api.Status) {
+	first := true
+	for _, wl := range st.Workloads {
+		route := wl.Details["vnc"]
+		if wl.Kind != "vm" || route == "" {
+			continue
+		}
+		if first {
+			b.WriteString("\n")
+			first = false
+		}
+		fmt.Fprintf(b, "screen of %s: %s over the API (nucbox vnc %s, or the web page)\n", wl.Name, route, wl.Name)
+	}
 }
 
 // writeLeases lists the DHCP leases, the box's own first; nothing when

@@ -38,7 +38,8 @@ func newCtlBox() *ctlBox {
 func (b *ctlBox) Workloads() []api.Workload {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return []api.Workload{b.web, {Kind: "vm", Name: "ubuntu1", State: "running", PID: 99, Started: testStart.Add(-time.Hour)}}
+	return []api.Workload{b.web, {Kind: "vm", Name: "ubuntu1", State: "running", PID: 99, Started: testStart.Add(-time.Hour),
+		Details: map[string]string{"vnc": api.VNCPath("ubuntu1")}}}
 }
 
 func (b *ctlBox) Control(ctx context.Context, name string, a api.WorkloadAction) (api.Workload, error) {
@@ -119,6 +120,7 @@ func TestWorkloadGolden(t *testing.T) {
 		{"stop-help", []string{"stop", "--help"}, 0},
 		{"restart-help", []string{"restart", "--help"}, 0},
 		{"console-help", []string{"console", "--help"}, 0},
+		{"vnc-help", []string{"vnc", "--help"}, 0},
 		{"status-leases", []string{"status", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"stop", []string{"stop", "web", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"status-stopped", []string{"status", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},

@@ -292,7 +292,7 @@ func (b *builder) vm(p string, vm *config.VM) {
 		ds = append(ds, b.d("boot", vm.Boot, p+".boot"))
 	}
 	if vm.VNC != nil {
-		ds = append(ds, b.d("vnc", fmt.Sprintf(":%d (port %d)", *vm.VNC, 5900+*vm.VNC), p+".vnc"))
+		ds = append(ds, b.d("vnc", "/v1/vms/"+vm.Name+"/vnc over the API (nucbox vnc "+vm.Name+"); no TCP port", p+".vnc"))
 	}
 	ds = append(ds,
 		b.d("restart", string(vm.Restart), p+".restart"),

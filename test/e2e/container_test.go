@@ -265,6 +265,7 @@ vms:
     initrd: images/vm10.cpio.gz
     append: "` + innerAppend + `"
     nics: [{vlan: 10}]
+    vnc: 1
     restart: never
     shutdown-timeout: 5s
 containers:
@@ -280,6 +281,9 @@ containers:
     nics: [{vlan: 20, ipv4: {address: 10.0.10.20/24, gateway: 10.0.10.1}}]
     restart: never
     stop-timeout: 1s
+api:
+  listen: ":8443"
+  token: ` + apiToken + `
 `
 
 // The VM boots long after the containers run (nested TCG), so ct10 keeps
@@ -306,7 +310,7 @@ while :; do sleep 3600; done
 const labCT10Script = `n=0; until ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; done; ` +
 	`if [ $n -lt 600 ]; then echo LAB-CT10-PING-OK; else echo LAB-CT10-PING-FAILED; fi; ` +
 	`n=0; until ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; done; ` +
-	`if [ $n -lt 60 ]; then echo LAB-CT10-GW-OK; else echo LAB-CT10-GW-FAILED; fi; exec sleep 100000`
+	`if [ $n -lt 60 ]; then echo LAB-CT10-GW-OK; else echo LAB-CT10-GW-FAILED; fi; ` + labVNCChecks + `exec sleep 100000`
 
 const labCT20Script = `while :; do ` +
 	`if ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; then echo LAB-CT20-REACHED-VM; else echo LAB-CT20-PROBE-VM; fi; ` +
@@ -346,8 +350,10 @@ func TestBoxLabVLANs(t *testing.T) {
 		"--add-file", guestState+"/images/busybox="+oci,
 	))
 	start := time.Now()
-	m := img.Boot(t, harness.Options{NICs: uplink(), MemoryMiB: 2048, CPUs: 2})
-	ri := m.ExpectReady(vmReadyTimeout)
+	m := img.Boot(t, harness.Options{NICs: []harness.NIC{{User: &harness.UserNet{
+		Forward: []harness.Forward{{GuestPort: 8443}},
+	}}}, MemoryMiB: 2048, CPUs: 2})
+	remote, ri := apiReady(t, m, vmReadyTimeout)
 	t.Logf("appliance ready after %.1fs: %s", time.Since(start).Seconds(), ri.Line)
 	if ri.Containers != 2 || len(ri.Guests) != 1 || ri.Guests[0].State != "running" {
 		t.Fatalf("ready summary: containers %d, guests %+v; want 2 containers and vm10 running", ri.Containers, ri.Guests)
@@ -379,6 +385,14 @@ func TestBoxLabVLANs(t *testing.T) {
 	if !strings.Contains(out, "LAB-CT10-GW-OK") {
 		t.Errorf("ct10 on VLAN 10 did not reach the uplink gateway 10.0.2.2 through the box: %q", out)
 	}
+	// vm10's screen: through the API only, not from VLAN 10.
+	vncStart := time.Now()
+	checkScreen(t, m, harness.Nucbox(t), remote, "vm10")
+	checkLabVNCFromVLAN(t, m)
+	if st := mustShell(t, m, "/init status"); !strings.Contains(st, "screen of vm10: /v1/vms/vm10/vnc") {
+		t.Errorf("nucbox status does not say where vm10's screen is:\n%s", st)
+	}
+	t.Logf("screen checks took %.1fs", time.Since(vncStart).Seconds())
 	if nat := shellValue(t, m, "cat /proc/sys/net/ipv4/ip_forward"); nat != "1" {
 		t.Errorf("ip_forward on the box = %q, want 1 with a nat VLAN", nat)
 	}

@@ -176,6 +176,21 @@ func BuildImage(tb testing.TB, config string, opts ...ImageOption) *Image {
 	return img
 }
 
+// WebAssets is build/web, the page's viewers that make web-assets fetches
+// (the test targets run it first), or "" when it has not been run. Images
+// built with it carry the viewers, as make image's do.
+func WebAssets() string {
+	root, err := RepoRoot()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Join(root, "build", "web")
+	if _, err := os.Stat(filepath.Join(dir, "PINS")); err != nil {
+		return ""
+	}
+	return dir
+}
+
 func buildImage(tb testing.TB, config string, opts ...ImageOption) (*Image, error) {
 	var c imageConfig
 	for _, o := range opts {
@@ -184,6 +199,9 @@ func buildImage(tb testing.TB, config string, opts ...ImageOption) (*Image, erro
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
+	}
+	if web := WebAssets(); web != "" {
+		c.args = append(c.args, "--web-assets", web)
 	}
 	if !filepath.IsAbs(config) {
 		config = filepath.Join(root, config)
@@ -210,6 +228,11 @@ func buildImage(tb testing.TB, config string, opts ...ImageOption) (*Image, erro
 		binHash, k.Path, kst.Size(), kst.ModTime().UnixNano(), k.Modules, c.args,
 		filepath.Base(config), len(cfg))
 	h.Write(cfg)
+	if web := WebAssets(); web != "" {
+		// The pinned versions name the viewers' content.
+		pins, _ := os.ReadFile(filepath.Join(web, "PINS"))
+		fmt.Fprintf(h, "web %s\n", pins)
+	}
 	key := hex.EncodeToString(h.Sum(nil))[:20]
 
 	e, _ := images.LoadOrStore(key, &imageEntry{})

@@ -58,7 +58,12 @@ function renderWorkloads(ws) {
     for (const l of w.leases || []) {
       cell.appendChild(el("div", "DHCP " + l.address + " from " + (l.server || "?") + (l.expiry ? ", expires " + new Date(l.expiry).toLocaleString() : ""), "details"));
     }
-    const tr = row([w.kind, cell, state, w.pid || "", duration(up), w.restarts, (w.addresses || []).join(", "), w.last_error || ""]);
+    const open = document.createElement("span");
+    if (w.kind === "vm") {
+      if (w.details && w.details.vnc) open.appendChild(openButton("Screen", "screen", w.name));
+      open.appendChild(openButton("Console", "console", w.name));
+    }
+    const tr = row([w.kind, cell, state, w.pid || "", duration(up), w.restarts, (w.addresses || []).join(", "), w.last_error || "", open]);
     tr.dataset.name = w.name;
     tr.dataset.kind = w.kind;
     tr.dataset.state = w.state;
@@ -180,6 +185,163 @@ function followLog() {
   };
 }
 
+// The screen (noVNC) and the serial console (xterm.js) of a VM, over the
+// API's WebSockets, with the viewers the image carries under
+// /static/vendor/ (an image built without them says so). Both need the
+// token itself: the login only reads. A browser cannot put it in an
+// Authorization header of a WebSocket, so it goes as a subprotocol entry
+// (the API's BearerProtocolPrefix); the page keeps it in this variable
+// only, never in storage.
+const VENDOR = "/static/vendor/";
+let apiToken = "";
+let viewer = null;   // the open viewer: {close()}
+let pending = null;  // {kind, name} waiting for the token
+
+function openButton(label, kind, name) {
+  const b = el("button", label, "open");
+  b.type = "button";
+  b.dataset.open = kind;
+  b.addEventListener("click", () => openViewer(kind, name));
+  return b;
+}
+
+function bearerProtocol(tok) {
+  let s = "";
+  for (const c of new TextEncoder().encode(tok)) s += String.fromCharCode(c);
+  return "base64url.bearer.nucbox." + btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function wsURL(path) {
+  return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+}
+
+function setViewerState(state, text) {
+  document.getElementById("viewer-section").dataset.state = state;
+  document.getElementById("viewer-status").textContent = text;
+}
+
+function closeViewer() {
+  if (viewer) viewer.close();
+  viewer = null;
+  pending = null;
+  const box = document.getElementById("viewer");
+  box.replaceChildren();
+  box.className = "";
+  document.getElementById("viewer-section").hidden = true;
+}
+
+function openViewer(kind, name) {
+  closeViewer();
+  const sec = document.getElementById("viewer-section");
+  sec.hidden = false;
+  sec.dataset.kind = kind;
+  sec.dataset.name = name;
+  document.getElementById("viewer-title").textContent = (kind === "screen" ? "Screen of " : "Serial console of ") + name;
+  if (!apiToken) {
+    askToken(kind, name, "");
+    return;
+  }
+  connectViewer(kind, name);
+}
+
+function askToken(kind, name, why) {
+  pending = { kind, name };
+  document.getElementById("viewer-form").hidden = false;
+  setViewerState("token", why);
+  document.getElementById("viewer-token").focus();
+}
+
+function submitToken(ev) {
+  ev.preventDefault();
+  const input = document.getElementById("viewer-token");
+  apiToken = input.value;
+  input.value = "";
+  if (pending) connectViewer(pending.kind, pending.name);
+}
+
+async function connectViewer(kind, name) {
+  pending = null;
+  document.getElementById("viewer-form").hidden = true;
+  const path = kind === "screen" ? "/v1/vms/" + encodeURIComponent(name) + "/vnc" : "/v1/console/" + encodeURIComponent(name);
+  setViewerState("connecting", "connecting…");
+  // A browser does not say why a WebSocket failed: a plain GET with the
+  // token first tells a wrong token (401) from a stream that is there
+  // (426, the upgrade it wants).
+  try {
+    const r = await fetch(path, { headers: { "Authorization": "Bearer " + apiToken }, credentials: "same-origin", cache: "no-store" });
+    if (r.status === 401) {
+      apiToken = "";
+      askToken(kind, name, "That token is not right.");
+      return;
+    }
+    if (r.status !== 426) {
+      const body = await r.json().catch(() => ({}));
+      setViewerState("failed", body.error || "HTTP " + r.status);
+      return;
+    }
+  } catch (e) {
+    setViewerState("failed", "box unreachable (" + e.message + ")");
+    return;
+  }
+  if (kind === "screen") await connectScreen(name, path);
+  else await connectConsole(name, path);
+}
+
+function notInstalled(what, instead) {
+  setViewerState("missing", "The " + what + " is not installed in this image (make image fetches it). Meanwhile " + instead + ".");
+}
+
+async function connectScreen(name, path) {
+  let RFB;
+  try {
+    RFB = (await import(VENDOR + "novnc/core/rfb.js")).default;
+  } catch (e) {
+    notInstalled("screen viewer (noVNC)", "nucbox vnc " + name + " forwards the screen to a native VNC viewer");
+    return;
+  }
+  const box = document.getElementById("viewer");
+  box.className = "screen";
+  const rfb = new RFB(box, wsURL(path), { wsProtocols: ["binary", bearerProtocol(apiToken)] });
+  rfb.scaleViewport = true;
+  rfb.addEventListener("connect", () => setViewerState("connected", "Connected to the screen of " + name + "."));
+  rfb.addEventListener("disconnect", ev => setViewerState("disconnected",
+    ev.detail.clean ? "Disconnected." : "The screen ended or could not be reached (is " + name + " running?)."));
+  viewer = { close: () => rfb.disconnect() };
+}
+
+function addStylesheet(href) {
+  if (document.querySelector('link[href="' + href + '"]')) return;
+  const l = document.createElement("link");
+  l.rel = "stylesheet";
+  l.href = href;
+  document.head.appendChild(l);
+}
+
+async function connectConsole(name, path) {
+  let Terminal;
+  try {
+    ({ Terminal } = await import(VENDOR + "xterm/lib/xterm.mjs"));
+  } catch (e) {
+    notInstalled("console viewer (xterm.js)", "nucbox console " + name + " attaches a terminal");
+    return;
+  }
+  addStylesheet(VENDOR + "xterm/css/xterm.css");
+  const box = document.getElementById("viewer");
+  box.className = "console";
+  const term = new Terminal({ cursorBlink: true, scrollback: 5000 });
+  term.open(box);
+  const ws = new WebSocket(wsURL(path), ["binary", bearerProtocol(apiToken)]);
+  ws.binaryType = "arraybuffer";
+  const enc = new TextEncoder();
+  const typed = term.onData(d => { if (ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
+  ws.onopen = () => { setViewerState("connected", "Connected to the serial console of " + name + "."); term.focus(); };
+  ws.onmessage = ev => term.write(new Uint8Array(ev.data));
+  ws.onclose = () => setViewerState("disconnected", "The console ended (the VM stopped, or the box went away).");
+  viewer = { close: () => { typed.dispose(); ws.close(); term.dispose(); } };
+}
+
+document.getElementById("viewer-form").addEventListener("submit", submitToken);
+document.getElementById("viewer-close").addEventListener("click", closeViewer);
 document.getElementById("confirm-form").addEventListener("submit", confirmTry);
 setInterval(tick, 1000);
 poll();
