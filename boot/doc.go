@@ -19,9 +19,9 @@
 // The console announces each phase as "nucbox: boot: NAME", but for the
 // first, whose line is "nucbox: starting as PID 1".
 //
-//  1. mounts: if / is the initramfs (rootfs), the files move to a tmpfs
-//     that becomes / and PID 1 exec's itself again (rootfs.go), so that
-//     pivot_root works for containers; proc, sysfs, devtmpfs, devpts,
+//  1. mounts: if / is the initramfs (rootfs), a bind mount of it moves
+//     onto / and PID 1 chroots into it (rootfs.go), without copying, so
+//     that pivot_root works for containers; proc, sysfs, devtmpfs, devpts,
 //     /dev/shm, /run, /tmp and cgroup2 are mounted (mount.go); the log is
 //     aligned with the kernel's clock (clock.go); the reaper starts
 //     (reap.go).

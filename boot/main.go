@@ -223,7 +223,9 @@ func (p *pid1) apply() bool {
 // ready prints the ready line, keeps the slot and offers the console
 // shell.
 func (p *pid1) ready() bool {
-	p.sum.Root, _ = rootFSType()
+	if st, err := readRootState(); err == nil {
+		p.sum.Root = st.String()
+	}
 	if err := p.box.Load().Ready(p.rec, p.sum); err != nil {
 		return false
 	}
