@@ -127,7 +127,7 @@ func (p *pid1) boot() {
 // loadBaseModules loads what the disks and NICs need before the config:
 // it may be on the data partition or behind a URL.
 func (p *pid1) loadBaseModules() bool {
-	if _, err := p.loadModules(nil); err != nil {
+	if _, err := p.loadModules(); err != nil {
 		Logf("modules: %v", err)
 	}
 	return true
@@ -149,13 +149,10 @@ func (p *pid1) newBox() *box.Box {
 		Uptime:       sinceBoot,
 		StartCommand: StartCommand,
 		SpawnGuard:   WithSpawnGuard,
-		LoadModules: func(extra []string) error {
-			_, err := p.loadModules(extra)
-			return err
-		},
-		PowerOff: func(reason string) { p.shutdown(PowerOff, reason) },
-		Reboot:   func(reason string) { p.shutdown(Reboot, reason) },
-		Slot:     p.slot,
+		LoadModules:  p.applyModules,
+		PowerOff:     func(reason string) { p.shutdown(PowerOff, reason) },
+		Reboot:       func(reason string) { p.shutdown(Reboot, reason) },
+		Slot:         p.slot,
 	}
 	if p.data.isMounted() {
 		o.DataDir = DataDir
@@ -230,6 +227,7 @@ func (p *pid1) ready() bool {
 		return false
 	}
 	p.slot.MarkGood()
+	p.loadDeferredModules()
 	p.startConsoleShell(false)
 	return true
 }

@@ -454,4 +454,41 @@ func checkPivotRoot(t *testing.T, m *harness.Machine, name string) {
 	if got != "1 0" {
 		t.Errorf("%s: %q, want \"1 0\": a container config with its rootfs and without no_pivot_root", state, got)
 	}
+	checkRootNotInitramfs(t, m)
+}
+
+// checkRootNotInitramfs shows that / is not the initramfs itself: in PID
+// 1's mountinfo the mount on / has a parent (the initramfs, bind-mounted
+// onto itself), while the initramfs ("rootfs") is the mount namespace's
+// root, its own parent, which pivot_root cannot leave. The kernel's
+// threads (kthreadd, PID 2) keep the initramfs as their root, so their
+// view shows that mount, and that the check tells the two apart.
+func checkRootNotInitramfs(t *testing.T, m *harness.Machine) {
+	t.Helper()
+	for _, pid := range []int{1, 2} {
+		lines := shellValue(t, m, fmt.Sprintf("grep ' / / ' /proc/%d/mountinfo | tr '\\n' ';'", pid))
+		nsRoot, bind := false, false
+		for _, l := range strings.Split(lines, ";") {
+			f := strings.Fields(l)
+			if len(f) < 9 {
+				continue
+			}
+			fstype := f[len(f)-3] // after the "-" separator: type, source, options
+			switch {
+			case f[0] == f[1] && fstype == "rootfs":
+				nsRoot = true
+			case f[0] != f[1]:
+				bind = true
+				if pid == 1 {
+					t.Logf("PID 1's root: mount %s on parent %s, filesystem type %s (the initramfs's, not a copy)", f[0], f[1], fstype)
+				}
+			}
+		}
+		switch {
+		case pid == 1 && (nsRoot || !bind):
+			t.Errorf("PID 1's root is the initramfs (the namespace's root mount), not a mount with a parent: %q", lines)
+		case pid == 2 && !nsRoot:
+			t.Errorf("kthreadd's mountinfo shows no initramfs namespace root: %q; the check on PID 1 proves nothing", lines)
+		}
+	}
 }
