@@ -467,28 +467,55 @@ func checkRootNotInitramfs(t *testing.T, m *harness.Machine) {
 	t.Helper()
 	for _, pid := range []int{1, 2} {
 		lines := shellValue(t, m, fmt.Sprintf("grep ' / / ' /proc/%d/mountinfo | tr '\\n' ';'", pid))
-		nsRoot, bind := false, false
-		for _, l := range strings.Split(lines, ";") {
-			f := strings.Fields(l)
-			if len(f) < 9 {
-				continue
-			}
-			fstype := f[len(f)-3] // after the "-" separator: type, source, options
-			switch {
-			case f[0] == f[1] && fstype == "rootfs":
-				nsRoot = true
-			case f[0] != f[1]:
-				bind = true
-				if pid == 1 {
-					t.Logf("PID 1's root: mount %s on parent %s, filesystem type %s (the initramfs's, not a copy)", f[0], f[1], fstype)
-				}
-			}
+		nsRoot, bind, desc := rootMounts(lines)
+		if pid == 1 && desc != "" {
+			t.Logf("PID 1's root: %s", desc)
 		}
 		switch {
 		case pid == 1 && (nsRoot || !bind):
 			t.Errorf("PID 1's root is the initramfs (the namespace's root mount), not a mount with a parent: %q", lines)
 		case pid == 2 && !nsRoot:
 			t.Errorf("kthreadd's mountinfo shows no initramfs namespace root: %q; the check on PID 1 proves nothing", lines)
+		}
+	}
+}
+
+// rootMounts reads the mountinfo lines of mounts on "/" (joined by ";"):
+// whether one is the namespace's root mount of the initramfs (its own
+// parent, type rootfs), whether one is a mount with a parent, and that
+// one described.
+func rootMounts(lines string) (nsRoot, bind bool, desc string) {
+	for _, l := range strings.Split(lines, ";") {
+		f := strings.Fields(l)
+		if len(f) < 9 {
+			continue
+		}
+		fstype := f[len(f)-3] // after the "-" separator: type, source, options
+		switch {
+		case f[0] == f[1] && fstype == "rootfs":
+			nsRoot = true
+		case f[0] != f[1]:
+			bind = true
+			desc = fmt.Sprintf("mount %s on parent %s, filesystem type %s (the initramfs's, not a copy)", f[0], f[1], fstype)
+		}
+	}
+	return nsRoot, bind, desc
+}
+
+// TestRootMounts checks the reading of mountinfo that
+// checkRootNotInitramfs relies on, on the lines a box shows with the
+// initramfs bind-mounted onto / and with nucbox.rootfs=keep.
+func TestRootMounts(t *testing.T) {
+	for _, tc := range []struct {
+		name, lines  string
+		nsRoot, bind bool
+	}{
+		{"PID 1, bind", "21 1 0:2 / / rw - rootfs rootfs rw,size=482400k;", false, true},
+		{"kthreadd, bind", "1 1 0:2 / / rw - rootfs rootfs rw;21 1 0:2 / / rw - rootfs rootfs rw;", true, true},
+		{"PID 1, keep", "1 1 0:2 / / rw - rootfs rootfs rw;", true, false},
+	} {
+		if nsRoot, bind, _ := rootMounts(tc.lines); nsRoot != tc.nsRoot || bind != tc.bind {
+			t.Errorf("%s: namespace root %v, bind %v; want %v, %v", tc.name, nsRoot, bind, tc.nsRoot, tc.bind)
 		}
 	}
 }
