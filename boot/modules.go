@@ -3,6 +3,7 @@ package boot
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -98,11 +99,14 @@ func (p *pid1) loadModules() (count int, err error) {
 		return 0, err
 	}
 	p.modules.startHotplug(l)
-	// Hardware first: a NIC's driver brings its carrier up, which the
-	// kernel's link-state work takes in at once but then waits a second
-	// before the next change (the uplink going up in the network stage);
-	// the earlier the first, the less the network stage waits.
+	// NICs first, then the rest of the hardware, then the base modules:
+	// a NIC's driver brings its carrier up, which the kernel's link-state
+	// work takes in at once but then holds the next change of any link
+	// for a second (the uplink going up in the network stage); the
+	// earlier the first, the less the network stage waits.
+	nics, nicErrs := loadNICDrivers(l)
 	hw, hwWarn := l.ColdplugExcept(isCPUModalias)
+	hw, hwWarn = append(nics, hw...), append(nicErrs, hwWarn...)
 	loaded, reqErrs := l.Load(bootModules())
 	// button and evdev are base modules: the power button exists now.
 	p.watchPowerButtons()
@@ -117,6 +121,21 @@ func (p *pid1) loadModules() (count int, err error) {
 		Logf("modules: coldplug: %s", strings.Join(hw, " "))
 	}
 	return len(all), errors.Join(reqErrs...)
+}
+
+// loadNICDrivers loads the drivers of the PCI network controllers (PCI
+// class 02, "bc02" in the modalias, whose IDs are upper-case hex); what
+// they reveal (virtio_pci's virtio NIC) hotplug takes on at once.
+func loadNICDrivers(l *kmod.Loader) (loaded []string, errs []error) {
+	paths, _ := filepath.Glob("/sys/bus/pci/devices/*/modalias")
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if ma := strings.TrimSpace(string(b)); err == nil && strings.Contains(ma, "bc02") {
+			done, e := l.LoadFor(ma)
+			loaded, errs = append(loaded, done...), append(errs, e...)
+		}
+	}
+	return loaded, errs
 }
 
 // applyModules is the apply's module stage: the config's extra modules
