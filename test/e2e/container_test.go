@@ -500,7 +500,8 @@ func rootMounts(lines string) (nsRoot, bind bool, desc string) {
 
 // TestRootMounts checks the reading of mountinfo that
 // checkRootNotInitramfs relies on, on the lines a box shows with the
-// initramfs bind-mounted onto / and with nucbox.rootfs=keep.
+// initramfs bind-mounted onto / (from a boot of this test) and with
+// nucbox.rootfs=keep (the namespace's root mount, its own parent).
 func TestRootMounts(t *testing.T) {
 	for _, tc := range []struct {
 		name, lines  string
