@@ -19,15 +19,18 @@
 // The console announces each phase as "nucbox: boot: NAME", but for the
 // first, whose line is "nucbox: starting as PID 1".
 //
-//  1. mounts: if / is the initramfs (rootfs), the files move to a tmpfs
-//     that becomes / and PID 1 exec's itself again (rootfs.go), so that
-//     pivot_root works for containers; proc, sysfs, devtmpfs, devpts,
+//  1. mounts: if / is the initramfs (rootfs), a bind mount of it moves
+//     onto / and PID 1 chroots into it (rootfs.go), without copying, so
+//     that pivot_root works for containers; proc, sysfs, devtmpfs, devpts,
 //     /dev/shm, /run, /tmp and cgroup2 are mounted (mount.go); the log is
 //     aligned with the kernel's clock (clock.go); the reaper starts
 //     (reap.go).
-//  2. modules: the base modules and the drivers coldplug finds are loaded,
-//     hotplug listens from then on, and the power button is watched
-//     (modules.go, powerbutton.go).
+//  2. modules: the drivers coldplug finds (but the CPU's, which bring
+//     KVM) and the base modules (but those only workloads use) are
+//     loaded, hotplug listens from then on, and the power button is
+//     watched (modules.go, powerbutton.go). What was left out loads in
+//     the apply when the config has guests or containers, and otherwise
+//     right after ready.
 //  3. slot: the boot loader's variables say which A/B slot booted and
 //     whether it is on trial (bootslot.go).
 //  4. data partition: found, created or grown, checked and mounted at

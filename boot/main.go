@@ -127,7 +127,7 @@ func (p *pid1) boot() {
 // loadBaseModules loads what the disks and NICs need before the config:
 // it may be on the data partition or behind a URL.
 func (p *pid1) loadBaseModules() bool {
-	if _, err := p.loadModules(nil); err != nil {
+	if _, err := p.loadModules(); err != nil {
 		Logf("modules: %v", err)
 	}
 	return true
@@ -149,14 +149,10 @@ func (p *pid1) newBox() *box.Box {
 		Uptime:       sinceBoot,
 		StartCommand: StartCommand,
 		SpawnGuard:   WithSpawnGuard,
-		LoadModules: func(extra []string) error {
-			_, err := p.loadModules(extra)
-			openVMDevices()
-			return err
-		},
-		PowerOff: func(reason string) { p.shutdown(PowerOff, reason) },
-		Reboot:   func(reason string) { p.shutdown(Reboot, reason) },
-		Slot:     p.slot,
+		LoadModules:  p.applyModules,
+		PowerOff:     func(reason string) { p.shutdown(PowerOff, reason) },
+		Reboot:       func(reason string) { p.shutdown(Reboot, reason) },
+		Slot:         p.slot,
 	}
 	if p.data.isMounted() {
 		o.DataDir = DataDir
@@ -224,11 +220,14 @@ func (p *pid1) apply() bool {
 // ready prints the ready line, keeps the slot and offers the console
 // shell.
 func (p *pid1) ready() bool {
-	p.sum.Root, _ = rootFSType()
+	if st, err := readRootState(); err == nil {
+		p.sum.Root = st.String()
+	}
 	if err := p.box.Load().Ready(p.rec, p.sum); err != nil {
 		return false
 	}
 	p.slot.MarkGood()
+	p.loadDeferredModules()
 	p.startConsoleShell(false)
 	return true
 }

@@ -2,12 +2,17 @@ package boot
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/box"
 	"github.com/nucbox/nucbox/internal/kmod"
+	"github.com/nucbox/nucbox/internal/safe"
 )
 
 // kernelModules is PID 1's one module loader, over the image's module
@@ -54,12 +59,39 @@ func (m *kernelModules) startHotplug(l *kmod.Loader) {
 	})
 }
 
-// loadModules loads the base modules, the extra ones the config names and
-// the drivers coldplug finds for the devices present. A requested module
-// that is missing or fails is an error; a coldplug driver that fails is
-// only a warning, because a device the box does not use must not keep it
-// from booting.
-func (p *pid1) loadModules(extra []string) (count int, err error) {
+// Some modules only workloads use, and the boot leaves them out until a
+// config has workloads, or until after ready: the CPU's own drivers are
+// coldplugged like any device's (its modalias lists its features), but
+// what they bring is KVM (kvm with kvm_intel or kvm_amd, ccp, irqbypass),
+// by far the biggest modules, a second of linking under TCG, and the vms
+// stage must find /dev/kvm to choose the accelerator; and the base
+// modules for TAPs, veths and container rootfs (workloadModules).
+
+// cpuModalias is where the kernel publishes the CPU's modalias.
+const cpuModalias = "/sys/devices/system/cpu/modalias"
+
+func isCPUModalias(ma string) bool { return strings.HasPrefix(ma, "cpu:") }
+
+// workloadModules are the base modules only guests and containers use:
+// vxlan and macvlan are loaded for what runs in them.
+var workloadModules = []string{"tun", "veth", "vxlan", "macvlan", "overlay", "xfrm_user"}
+
+// bootModules are the base modules but workloadModules.
+func bootModules() []string {
+	var out []string
+	for _, m := range kmod.BaseModules() {
+		if !slices.Contains(workloadModules, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// loadModules loads the base modules and the drivers coldplug finds for
+// the devices present, but the CPU's. A base module that is missing or
+// fails is an error; a coldplug driver that fails is only a warning,
+// because a device the box does not use must not keep it from booting.
+func (p *pid1) loadModules() (count int, err error) {
 	start := time.Now()
 	kmod.SetModprobeHelper()
 	l, err := p.modules.theLoader()
@@ -67,8 +99,15 @@ func (p *pid1) loadModules(extra []string) (count int, err error) {
 		return 0, err
 	}
 	p.modules.startHotplug(l)
-	loaded, reqErrs := l.Load(append(kmod.BaseModules(), extra...))
-	hw, hwWarn := l.Coldplug()
+	// NICs first, then the rest of the hardware, then the base modules:
+	// a NIC's driver brings its carrier up, which the kernel's link-state
+	// work takes in at once but then holds the next change of any link
+	// for a second (the uplink going up in the network stage); the
+	// earlier the first, the less the network stage waits.
+	nics, nicErrs := loadNICDrivers(l)
+	hw, hwWarn := l.ColdplugExcept(isCPUModalias)
+	hw, hwWarn = append(nics, hw...), append(nicErrs, hwWarn...)
+	loaded, reqErrs := l.Load(bootModules())
 	// button and evdev are base modules: the power button exists now.
 	p.watchPowerButtons()
 	for _, w := range hwWarn {
@@ -82,6 +121,89 @@ func (p *pid1) loadModules(extra []string) (count int, err error) {
 		Logf("modules: coldplug: %s", strings.Join(hw, " "))
 	}
 	return len(all), errors.Join(reqErrs...)
+}
+
+// loadNICDrivers loads the drivers of the PCI network controllers (PCI
+// class 02, "bc02" in the modalias, whose IDs are upper-case hex); what
+// they reveal (virtio_pci's virtio NIC) hotplug takes on at once.
+func loadNICDrivers(l *kmod.Loader) (loaded []string, errs []error) {
+	paths, _ := filepath.Glob("/sys/bus/pci/devices/*/modalias")
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if ma := strings.TrimSpace(string(b)); err == nil && strings.Contains(ma, "bc02") {
+			done, e := l.LoadFor(ma)
+			loaded, errs = append(loaded, done...), append(errs, e...)
+		}
+	}
+	return loaded, errs
+}
+
+// applyModules is the apply's module stage: the config's extra modules
+// (the boot's again, should their load have failed), and what its guests
+// and containers need. Devices are not scanned again: hotplug has
+// listened since the boot's scan.
+func (p *pid1) applyModules(extra []string, needs box.ModuleNeeds) error {
+	start := time.Now()
+	l, err := p.modules.theLoader()
+	if err != nil {
+		return err
+	}
+	names := append(bootModules(), extra...)
+	if needs.VMs || needs.Containers {
+		names = append(names, workloadModules...)
+	}
+	loaded, errs := l.Load(names)
+	if needs.VMs {
+		cpu, cerr := p.loadCPUDrivers()
+		loaded = append(loaded, cpu...)
+		errs = append(errs, cerr)
+		openVMDevices()
+	}
+	if len(loaded) > 0 {
+		sort.Strings(loaded)
+		Logf("modules: loaded %d in %d ms: %s", len(loaded), time.Since(start).Milliseconds(), strings.Join(loaded, " "))
+	}
+	return errors.Join(errs...)
+}
+
+// loadCPUDrivers loads the drivers the CPU's modalias matches (KVM).
+// Their failure is a warning, as in coldplug: a CPU without
+// virtualization runs guests under TCG.
+func (p *pid1) loadCPUDrivers() ([]string, error) {
+	l, err := p.modules.theLoader()
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(cpuModalias)
+	if err != nil {
+		return nil, nil // no CPU modalias: nothing to match
+	}
+	loaded, errs := l.LoadFor(strings.TrimSpace(string(b)))
+	for _, e := range errs {
+		Logf("modules: warning: CPU driver: %v", e)
+	}
+	return loaded, nil
+}
+
+// loadDeferredModules loads, after ready, what the boot left out: the
+// box then has the same modules whatever its config.
+func (p *pid1) loadDeferredModules() {
+	safe.Go(Logf, "modules", func() {
+		start := time.Now()
+		l, err := p.modules.theLoader()
+		if err != nil {
+			return
+		}
+		loaded, errs := l.Load(workloadModules)
+		for _, e := range errs {
+			Logf("modules: warning: after ready: %v", e)
+		}
+		cpu, _ := p.loadCPUDrivers()
+		if loaded = append(loaded, cpu...); len(loaded) > 0 {
+			sort.Strings(loaded)
+			Logf("modules: after ready: loaded %d in %d ms: %s", len(loaded), time.Since(start).Milliseconds(), strings.Join(loaded, " "))
+		}
+	})
 }
 
 // loadNamedModules loads modules a feature needs on demand (a filesystem

@@ -139,19 +139,3 @@ func mountPoints() (map[string]bool, error) {
 	}
 	return set, err
 }
-
-// rootFSType returns the type of the filesystem mounted on "/" as seen by
-// this process: "rootfs" while still on the initramfs.
-func rootFSType() (string, error) {
-	mi, err := mountinfo.GetMounts(nil)
-	if err != nil {
-		return "", err
-	}
-	t := ""
-	for _, m := range mi {
-		if m.Mountpoint == "/" {
-			t = m.FSType // the last mount on / is the visible one
-		}
-	}
-	return t, nil
-}

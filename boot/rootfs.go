@@ -5,49 +5,34 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
-// The initramfs is the kernel's first mount ("rootfs"), which can never
-// be unmounted or pivoted away from: pivot_root(2) fails with EINVAL while
-// / is rootfs, and libcontainer needs pivot_root for every container. So
-// PID 1 first puts another mount on /, with MS_MOVE and chroot (what
-// switch_root does), and exec's itself again from there. The marker in
-// the environment makes the second exec skip this step.
+// The initramfs is the kernel's first mount ("rootfs"), the root of the
+// mount namespace: it has no parent mount, so pivot_root(2) fails with
+// EINVAL while it is /, and libcontainer needs pivot_root for every
+// container. PID 1 therefore bind-mounts the initramfs onto a directory
+// of itself, moves that mount onto / (MS_MOVE) and chroots into it, as
+// switch_root does for a real root. The files are not copied: the new
+// root is the same filesystem (its type still reads "rootfs"), but it is
+// a mount with a parent, which is all pivot_root asks of the caller's
+// root. PID 1 carries on in the same process; its binary is the same
+// file on either mount.
 //
-// The kernel command line picks how (nucbox.rootfs=):
-//   - copy (default): move the files onto a fresh tmpfs, deleting each one
-//     from the initramfs once copied so that memory use does not double.
-//     The root is then a plain tmpfs, but the copy costs time in
-//     proportion to the image (about 35 MB/s under TCG, where the kernel's
-//     memcpy is emulated; a blink on hardware).
-//   - bind: bind-mount the initramfs onto itself and make that the root.
-//     Instant, and pivot_root works just the same (what it needs is a root
-//     mount with a parent), but / still reports itself as rootfs.
-//   - keep: stay on the initramfs; containers then need NoPivotRoot.
+// nucbox.rootfs=keep on the kernel command line stays on the initramfs;
+// containers then refuse to start (package containers), which is how the
+// refusal is shown on a real box.
 
-const (
-	movedEnv   = "NUCBOX_ROOT_MOVED"
-	newRootDir = "/.nucbox-root"
-)
+// newRootDir is where the bind mount is made before it moves onto /.
+const newRootDir = "/.nucbox-root"
 
-// leaveInitramfs moves / off the initramfs and re-exec's PID 1; it returns
-// only if there was nothing to do or the move could not start, in which
-// case PID 1 carries on from the initramfs. After the re-exec it returns
-// the report of the move, for the log: the first exec has no kernel clock
-// to stamp it with yet.
+// leaveInitramfs puts a bind mount of the initramfs on / and chroots into
+// it. It returns what it did, for the log ("" when / was no initramfs or
+// nucbox.rootfs=keep), or why / stays the initramfs.
 func leaveInitramfs() (report string, err error) {
-	if r := os.Getenv(movedEnv); r != "" {
-		os.Unsetenv(movedEnv)
-		os.Remove(newRootDir) // left empty by a bind move
-		return r, nil
-	}
 	ourProc := false
 	if !isProcMounted() {
 		os.Mkdir("/proc", 0o555)
@@ -56,91 +41,69 @@ func leaveInitramfs() (report string, err error) {
 		}
 		ourProc = true
 	}
-	fstype, err := rootFSType()
+	st, err := readRootState()
 	if err != nil {
 		return "", err
 	}
-	mode := "copy"
+	mode := "bind"
 	if cl, err := ReadCmdline(); err == nil {
 		if m, ok := cl.Get("nucbox.rootfs"); ok {
 			mode = m
 		}
 	}
-	if fstype != "rootfs" || mode == "keep" {
-		if ourProc {
+	if !st.initramfs() || mode == "keep" {
+		if ourProc && st.initramfs() {
 			unix.Unmount("/proc", unix.MNT_DETACH)
+		}
+		if st.initramfs() {
+			return "", errors.New("nucbox.rootfs=keep")
 		}
 		return "", nil
 	}
-	if mode != "copy" && mode != "bind" {
-		Logf("rootfs: warning: unknown nucbox.rootfs=%s; using copy", mode)
-		mode = "copy"
+	if mode != "bind" {
+		Logf("rootfs: warning: unknown nucbox.rootfs=%s; using bind", mode)
 	}
-	// Anything mounted on the initramfs would be left behind, hidden under
-	// the new root; take it down now and mount it again after the exec.
+	// A bind mount does not take the mounts below it along: anything
+	// mounted on the initramfs would stay behind, hidden under the new
+	// root, so it goes now and mountEarly mounts it again.
 	mi, _ := mountinfo.GetMounts(nil)
 	for i := len(mi) - 1; i >= 0; i-- {
 		if mi[i].Mountpoint != "/" {
 			unix.Unmount(mi[i].Mountpoint, unix.MNT_DETACH)
 		}
 	}
-
 	start := time.Now()
 	if err := os.MkdirAll(newRootDir, 0o755); err != nil {
 		return "", err
 	}
-	if mode == "bind" {
-		if err := unix.Mount("/", newRootDir, "", unix.MS_BIND, ""); err != nil {
-			return "", fmt.Errorf("bind-mount the initramfs: %w", err)
-		}
-		return "", switchRoot(fmt.Sprintf("bind-mounted the initramfs as the new root in %d ms",
-			time.Since(start).Milliseconds()))
+	if err := unix.Mount("/", newRootDir, "", unix.MS_BIND, ""); err != nil {
+		return "", fmt.Errorf("bind-mount the initramfs: %w", err)
 	}
-	if err := unix.Mount("tmpfs", newRootDir, "tmpfs", 0, "mode=0755"); err != nil {
-		return "", fmt.Errorf("mount tmpfs for the new root: %w", err)
-	}
-	mv, err := newMover("/", newRootDir)
-	if err != nil {
-		unix.Unmount(newRootDir, 0)
+	if err := switchRoot(newRootDir); err != nil {
 		return "", err
 	}
-	// From here on files are gone from the initramfs as soon as they are
-	// copied, so a failure on one entry must not stop the switch: a
-	// missing file is better than a root split in two.
-	mv.moveDir("/", newRootDir)
-	if err := mv.meta(newRootDir, &mv.rootStat); err != nil {
-		mv.fail(err)
-	}
-	for _, e := range mv.errs {
-		Logf("rootfs: warning: %v", e)
-	}
-	return "", switchRoot(fmt.Sprintf("moved the initramfs onto tmpfs: %d files, %.1f MiB in %d ms",
-		mv.files, float64(mv.bytes)/(1<<20), time.Since(start).Milliseconds()))
+	// The directory is on the initramfs, seen through the bind as well.
+	os.Remove(newRootDir)
+	return fmt.Sprintf("the initramfs, bind-mounted onto / in %d µs (no copy)", time.Since(start).Microseconds()), nil
 }
 
-// switchRoot makes newRootDir the root and exec's PID 1 from it, handing
-// report to the next exec.
-func switchRoot(report string) error {
-	if err := os.Chdir(newRootDir); err != nil {
+// switchRoot moves the mount at dir onto / and makes it this process's
+// root, as switch_root does.
+func switchRoot(dir string) error {
+	if err := os.Chdir(dir); err != nil {
 		return err
 	}
 	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
-		// The files are on the new mount by now: chroot into it all the
-		// same, which keeps everything but pivot_root working.
-		Logf("rootfs: warning: cannot move the new root onto /: %v", err)
+		unix.Unmount(dir, unix.MNT_DETACH)
+		os.Chdir("/")
+		return fmt.Errorf("move the bind mount onto /: %w", err)
 	}
 	if err := unix.Chroot("."); err != nil {
+		// The mount covers / now, but this process still has the
+		// initramfs as its root: nothing can mend that, say it.
 		return fmt.Errorf("chroot into the new root: %w", err)
 	}
-	os.Chdir("/")
-	exe := "/init"
-	if len(os.Args) > 0 && strings.HasPrefix(os.Args[0], "/") {
-		exe = os.Args[0]
-	}
-	env := append(os.Environ(), movedEnv+"="+report, initEnv+"="+strconv.FormatInt(int64(firstExec()), 10))
-	err := unix.Exec(exe, os.Args, env)
-	// Still here: the old process image lives on, on the new root.
-	return fmt.Errorf("re-exec %s on the new root: %w", exe, err)
+	return os.Chdir("/")
 }
 
 func isProcMounted() bool {
@@ -148,146 +111,52 @@ func isProcMounted() bool {
 	return unix.Statfs("/proc", &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
 }
 
-// mover moves a directory tree within one filesystem to another path,
-// deleting each source entry once copied so that memory use does not
-// double, and keeping modes, owners, times, symlinks, device nodes and
-// hard links.
-type mover struct {
-	dev      uint64
-	skip     string               // the destination, which lives inside the source
-	links    map[uint64]*hardLink // by source inode
-	rootStat unix.Stat_t
-	files    int
-	bytes    int64
-	errs     []error
-	buf      []byte
+// rootState is the mount this process sees on /.
+type rootState struct {
+	fstype string
+	// nsRoot: the mount is its own parent, the root of the mount
+	// namespace, which pivot_root cannot leave.
+	nsRoot bool
 }
 
-// hardLink is a file with more names still to move.
-type hardLink struct {
-	dst  string // its first name in the destination
-	left uint64 // names not yet moved
-}
+func (s rootState) initramfs() bool { return s.nsRoot && s.fstype == "rootfs" }
 
-func newMover(src, dst string) (*mover, error) {
-	m := &mover{skip: dst, links: map[uint64]*hardLink{}}
-	if err := unix.Lstat(src, &m.rootStat); err != nil {
-		return nil, err
+// String is the summary's "root": how / came to be.
+func (s rootState) String() string {
+	switch {
+	case s.initramfs():
+		return "initramfs"
+	case s.fstype == "rootfs":
+		return "initramfs-bind"
 	}
-	m.dev = m.rootStat.Dev
-	return m, nil
+	return s.fstype
 }
 
-func (m *mover) fail(err error) { m.errs = append(m.errs, err) }
-
-func (m *mover) moveDir(src, dst string) {
-	ents, err := os.ReadDir(src)
+func readRootState() (rootState, error) {
+	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		m.fail(err)
-		return
+		return rootState{}, err
 	}
-	for _, e := range ents {
-		s := filepath.Join(src, e.Name())
-		if s == m.skip {
-			continue
-		}
-		m.moveEntry(s, filepath.Join(dst, e.Name()))
-	}
+	defer f.Close()
+	return parseRootState(f)
 }
 
-func (m *mover) moveEntry(src, dst string) {
-	var st unix.Stat_t
-	if err := unix.Lstat(src, &st); err != nil {
-		m.fail(err)
-		return
-	}
-	var err error
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		if err = os.Mkdir(dst, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			break
-		}
-		// A directory on another filesystem is a mount point: keep it
-		// as an empty directory and leave its contents alone.
-		if st.Dev == m.dev {
-			m.moveDir(src, dst)
-		}
-		// Set the mode last: a read-only directory could not be filled.
-		err = m.meta(dst, &st)
-		unix.Rmdir(src)
-		m.files++
-		if err != nil {
-			m.fail(err)
-		}
-		return
-	case unix.S_IFREG:
-		// The link count drops as names are moved, so a later name of
-		// an inode is recognised by the inode alone.
-		if h, ok := m.links[st.Ino]; ok {
-			if h.left--; h.left == 0 {
-				delete(m.links, st.Ino)
-			}
-			err = os.Link(h.dst, dst)
-			break
-		}
-		if st.Nlink > 1 {
-			m.links[st.Ino] = &hardLink{dst: dst, left: uint64(st.Nlink) - 1}
-		}
-		if err = m.copyFile(src, dst, &st); err == nil {
-			err = m.meta(dst, &st)
-		}
-	case unix.S_IFLNK:
-		var target string
-		if target, err = os.Readlink(src); err == nil {
-			if err = os.Symlink(target, dst); err == nil {
-				err = m.meta(dst, &st)
-			}
-		}
-	default: // devices, fifos, sockets
-		if err = unix.Mknod(dst, st.Mode, int(st.Rdev)); err == nil {
-			err = m.meta(dst, &st)
-		}
-	}
+// parseRootState reads mountinfo: the last mount on "/" is the visible
+// one.
+func parseRootState(r io.Reader) (rootState, error) {
+	mi, err := mountinfo.GetMountsFromReader(r, nil)
 	if err != nil {
-		m.fail(fmt.Errorf("%s: %w", src, err))
-		return
+		return rootState{}, err
 	}
-	m.files++
-	unix.Unlink(src)
-}
-
-func (m *mover) copyFile(src, dst string, st *unix.Stat_t) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if m.buf == nil {
-		m.buf = make([]byte, 1<<20)
-	}
-	n, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, m.buf)
-	m.bytes += n
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// meta copies owner, mode and times; chown comes before chmod because
-// chown clears set-id bits.
-func (m *mover) meta(dst string, st *unix.Stat_t) error {
-	if err := unix.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
-		if err := unix.Chmod(dst, st.Mode&0o7777); err != nil {
-			return err
+	var st rootState
+	found := false
+	for _, m := range mi {
+		if m.Mountpoint == "/" {
+			st, found = rootState{fstype: m.FSType, nsRoot: m.Parent == m.ID}, true
 		}
 	}
-	ts := []unix.Timespec{st.Atim, st.Mtim}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
+	if !found {
+		return st, errors.New("no mount on / in mountinfo")
+	}
+	return st, nil
 }

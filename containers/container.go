@@ -47,17 +47,19 @@ type Options struct {
 	SpawnGuard SpawnGuard
 	// Network wires NICs; nil gives containers only loopback.
 	Network *Network
-	// NoPivotRoot is for a box whose / is the initramfs, where
-	// pivot_root fails; default: detected.
-	NoPivotRoot *bool
+	// mountinfo is the file the root check reads; tests point it at a
+	// fixture. Default /proc/self/mountinfo.
+	mountinfo string
 }
 
 // Runtime runs containers with libcontainer.
 type Runtime struct {
-	o       Options
-	store   *Store
-	log     *slog.Logger
-	noPivot bool
+	o     Options
+	store *Store
+	log   *slog.Logger
+	// rootErr is why containers cannot enter their rootfs by
+	// pivot_root; every start fails with it (rootentry.go).
+	rootErr error
 	// prime starts the cgroup lock's grace period at each start (see
 	// cgroupPrime); nil: not needed or not possible.
 	prime *cgroupPrime
@@ -99,18 +101,13 @@ func New(o Options) (*Runtime, error) {
 				"bytes", fi.Size(), "overlay", err.Error())
 		}
 	}
-	why := "/ is the initramfs, which pivot_root cannot leave"
-	if o.NoPivotRoot != nil {
-		r.noPivot = *o.NoPivotRoot
-		why = "NoPivotRoot is set"
-	} else {
-		r.noPivot = rootIsRamfs()
+	if o.mountinfo == "" {
+		o.mountinfo = selfMountinfo
 	}
-	// A container in a chroot can climb out of it with CAP_SYS_CHROOT,
-	// which Docker's capability set keeps: say which jail every container
-	// of this runtime gets.
-	if r.noPivot {
-		r.log.Warn("rootfs entry: chroot, not pivot_root", "why", why)
+	// Say once how the containers of this runtime enter their rootfs,
+	// or that none will start.
+	if r.rootErr = checkRoot(o.mountinfo); r.rootErr != nil {
+		r.log.Error("rootfs entry: none", "err", r.rootErr)
 	} else {
 		r.log.Info("rootfs entry: pivot_root")
 	}
@@ -119,13 +116,6 @@ func New(o Options) (*Runtime, error) {
 
 // Store is the runtime's image cache.
 func (r *Runtime) Store() *Store { return r.store }
-
-// rootIsRamfs reports whether / is the initramfs, which pivot_root
-// cannot move away from.
-func rootIsRamfs() bool {
-	var st unix.Statfs_t
-	return unix.Statfs("/", &st) == nil && st.Type == unix.RAMFS_MAGIC
-}
 
 // Instance is one run of a container: created, started, exited, destroyed.
 // The Supervisor makes a new Instance for every run.
@@ -153,6 +143,9 @@ func (r *Runtime) Dir(name string) string { return filepath.Join(r.o.StateDir, "
 // Create mounts the container's rootfs over img and creates (but does not
 // start) the libcontainer container. fresh resets the writable layer.
 func (r *Runtime) Create(ct Spec, img *Image, log *Log, fresh bool) (_ *Instance, err error) {
+	if r.rootErr != nil {
+		return nil, r.rootErr
+	}
 	if r.prime != nil {
 		// Start's cgroup attach then finds the lock's grace period
 		// (up to half of a start on an idle box) already under way.
@@ -200,7 +193,7 @@ func (r *Runtime) Create(ct Spec, img *Image, log *Log, fresh bool) (_ *Instance
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := LibcontainerConfig(s, ct.Name, r.noPivot)
+	cfg, err := LibcontainerConfig(s, ct.Name)
 	if err != nil {
 		return nil, err
 	}

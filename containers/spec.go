@@ -303,9 +303,9 @@ func RuntimeSpec(rs RunSpec) (*specs.Spec, error) {
 }
 
 // LibcontainerConfig converts a runtime spec as runc does.
-func LibcontainerConfig(s *specs.Spec, id string, noPivotRoot bool) (*configs.Config, error) {
+func LibcontainerConfig(s *specs.Spec, id string) (*configs.Config, error) {
 	c, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
-		CgroupName: id, Spec: s, NoPivotRoot: noPivotRoot,
+		CgroupName: id, Spec: s,
 	})
 	if err != nil {
 		return nil, err

@@ -113,7 +113,7 @@ func TestLibcontainerConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := LibcontainerConfig(s, "web", false)
+	c, err := LibcontainerConfig(s, "web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +124,9 @@ func TestLibcontainerConfig(t *testing.T) {
 	}
 	if c.Namespaces.Contains(configs.NEWUSER) {
 		t.Error("user namespace set")
+	}
+	if c.NoPivotRoot {
+		t.Error("NoPivotRoot set: the container would enter its rootfs by chroot")
 	}
 	r := c.Cgroups.Resources
 	if r.Memory != 256<<20 || r.MemorySwap != 256<<20 {

@@ -181,6 +181,9 @@ func (s *Supervisor) Start(ctx context.Context) error {
 // begin fetches the image if needed, creates the container and starts
 // its process.
 func (s *Supervisor) begin(ctx context.Context, fresh bool) (*Instance, error) {
+	if err := s.r.rootErr; err != nil {
+		return nil, err // before a pull that would be for nothing
+	}
 	s.mu.Lock()
 	img := s.img
 	s.mu.Unlock()

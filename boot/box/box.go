@@ -37,9 +37,9 @@ type Options struct {
 	// SpawnGuard runs a container runtime's forks with reaping paused and
 	// registers the pids it returns as owned.
 	SpawnGuard func(fn func() (pids []int, err error)) error
-	// LoadModules loads the base modules, the named ones and the drivers
-	// coldplug finds; it logs what it loaded.
-	LoadModules func(extra []string) error
+	// LoadModules loads the base modules, the named ones and those the
+	// config's guests and containers need; it logs what it loaded.
+	LoadModules func(extra []string, needs ModuleNeeds) error
 	// PowerOff and Reboot start PID 1's orderly shutdown and return at
 	// once.
 	PowerOff, Reboot func(reason string)
@@ -94,7 +94,7 @@ func New(o Options) *Box {
 		o.StartCommand = (*exec.Cmd).Start
 	}
 	if o.LoadModules == nil {
-		o.LoadModules = func([]string) error { return nil }
+		o.LoadModules = func([]string, ModuleNeeds) error { return nil }
 	}
 	if o.PowerOff == nil {
 		o.PowerOff = func(string) {}

@@ -20,14 +20,20 @@ import (
 // network, reserve, vms, containers.
 
 // modulesStage loads the base modules, the config's extra modules and
-// the coldplugged drivers, through PID 1's one module loader.
+// those its workloads need, through PID 1's one module loader.
 type modulesStage struct {
-	load func(extra []string) error
+	load func(extra []string, needs ModuleNeeds) error
 }
+
+// ModuleNeeds says which workloads a config has, whose kernel modules
+// (KVM, TAPs, veths, overlay) the boot loads only for them.
+type ModuleNeeds struct{ VMs, Containers bool }
 
 func (*modulesStage) Name() string { return plan.StageModules }
 
-func (m *modulesStage) Apply(ctx context.Context, d *plan.Desired) error { return m.load(d.Modules) }
+func (m *modulesStage) Apply(ctx context.Context, d *plan.Desired) error {
+	return m.load(d.Modules, ModuleNeeds{VMs: len(d.VMs) > 0, Containers: len(d.Containers) > 0})
+}
 
 func (*modulesStage) Report(s *Summary) { s.Modules = len(kmod.Loaded()) }
 

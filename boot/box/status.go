@@ -25,7 +25,9 @@ type Summary struct {
 	RSSKiB int64 `json:"rss_kib"`
 	// Modules is how many kernel modules are loaded.
 	Modules int `json:"modules"`
-	// Root is the filesystem type of /: tmpfs once moved off the initramfs.
+	// Root is how / came to be: initramfs-bind (the initramfs bind-mounted
+	// onto itself, so pivot_root works), initramfs (it stayed, and
+	// containers refuse to start), or the filesystem type of another root.
 	Root       string `json:"root"`
 	VMs        int    `json:"vms"`
 	Containers int    `json:"containers"`

@@ -185,3 +185,69 @@ func TestColdplugRounds(t *testing.T) {
 		t.Errorf("hotplug of a device whose driver is in: %v %v", got, errs)
 	}
 }
+
+// TestColdplugExcept: the skipped device's driver stays out until LoadFor
+// asks for it, and the others load as with Coldplug.
+func TestColdplugExcept(t *testing.T) {
+	l, _ := newFakeLoader(t, 2)
+	l.sysDevices = t.TempDir()
+	for rel, ma := range map[string]string{
+		"pci0000:00/0000:00:03.0/modalias": "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00",
+		"LNXSYSTM:00/LNXPWRBN:00/modalias": "acpi:LNXPWRBN:",
+	} {
+		p := filepath.Join(l.sysDevices, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(ma+"\n"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acpi := func(ma string) bool { return strings.HasPrefix(ma, "acpi:") }
+	loaded, warnings := l.ColdplugExcept(acpi)
+	if len(warnings) > 0 || !slices.Contains(loaded, "virtio_pci") {
+		t.Fatalf("loaded %v, warnings %v: want virtio_pci", loaded, warnings)
+	}
+	if l.isLoaded("button") {
+		t.Fatalf("button loaded for the skipped acpi:LNXPWRBN: (loaded %v)", loaded)
+	}
+	if got, errs := l.LoadFor("acpi:LNXPWRBN:"); !slices.Contains(got, "button") || len(errs) > 0 {
+		t.Errorf("LoadFor the skipped device: %v %v, want button", got, errs)
+	}
+}
+
+// TestColdplugRescansBelowLoaded: a later round walks only below the
+// devices whose drivers the round before loaded, which is where those
+// drivers add devices; one that appears elsewhere is hotplug's.
+func TestColdplugRescansBelowLoaded(t *testing.T) {
+	l, _ := newFakeLoader(t, 2)
+	l.sysDevices = t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(l.sysDevices, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("pci0000:00/0000:00:03.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n")
+	insert := l.insert
+	l.insert = func(path string) error {
+		if Name(path) == "virtio_pci" {
+			write("pci0000:00/0000:00:03.0/virtio0/modalias", "virtio:d00000001v00001AF4\n")
+			write("LNXSYSTM:00/LNXPWRBN:00/modalias", "acpi:LNXPWRBN:\n")
+		}
+		return insert(path)
+	}
+	loaded, _ := l.Coldplug()
+	if !slices.Contains(loaded, "virtio_net") {
+		t.Errorf("virtio_net, for the device below virtio_pci's, not loaded: %v", loaded)
+	}
+	if slices.Contains(loaded, "button") {
+		t.Errorf("button loaded: the later round walked the whole tree again (%v)", loaded)
+	}
+	if got := outermost([]string{"/a/b", "/a", "/ab", "/a/b/c", "/a"}); !slices.Equal(got, []string{"/a", "/ab"}) {
+		t.Errorf("outermost = %v, want [/a /ab]", got)
+	}
+}

@@ -64,6 +64,9 @@ func TestBootReady(t *testing.T) {
 		t.Errorf("boot timeline init_ms=%d ready_ms=%d: want 0 < init <= ready", ri.InitMS, ri.ReadyMS)
 	}
 	t.Logf("ready: %s", ri.Line)
+	if ri.Root != "initramfs-bind" {
+		t.Errorf("ready summary root = %q, want initramfs-bind (the initramfs bind-mounted onto /, no copy)", ri.Root)
+	}
 	if st, err := m.Status(); err != nil || st != "running" {
 		t.Errorf("QEMU status after ready = %q, %v; want running", st, err)
 	}

@@ -468,4 +468,64 @@ func checkPivotRoot(t *testing.T, m *harness.Machine, name string) {
 	if got != "1 0" {
 		t.Errorf("%s: %q, want \"1 0\": a container config with its rootfs and without no_pivot_root", state, got)
 	}
+	checkRootNotInitramfs(t, m)
+}
+
+// checkRootNotInitramfs shows that / is not the initramfs itself: in PID
+// 1's mountinfo the mount on / has a parent (the initramfs, bind-mounted
+// onto itself; the parent lies outside the root and is not listed),
+// while the initramfs ("rootfs") is the mount namespace's root, its own
+// parent, which pivot_root cannot leave. The kernel's threads share PID
+// 1's root, so no process on the box still shows the initramfs mount:
+// TestRootMounts reads the lines of a box booted with
+// nucbox.rootfs=keep, where this check fails.
+func checkRootNotInitramfs(t *testing.T, m *harness.Machine) {
+	t.Helper()
+	lines := shellValue(t, m, "grep ' / / ' /proc/1/mountinfo | tr '\\n' ';'")
+	nsRoot, bind, desc := rootMounts(lines)
+	if nsRoot || !bind {
+		t.Errorf("PID 1's root is the initramfs (the namespace's root mount), not a mount with a parent: %q", lines)
+		return
+	}
+	t.Logf("PID 1's root: %s", desc)
+}
+
+// rootMounts reads the mountinfo lines of mounts on "/" (joined by ";"):
+// whether one is the namespace's root mount of the initramfs (its own
+// parent, type rootfs), whether one is a mount with a parent, and that
+// one described.
+func rootMounts(lines string) (nsRoot, bind bool, desc string) {
+	for _, l := range strings.Split(lines, ";") {
+		f := strings.Fields(l)
+		if len(f) < 9 {
+			continue
+		}
+		fstype := f[len(f)-3] // after the "-" separator: type, source, options
+		switch {
+		case f[0] == f[1] && fstype == "rootfs":
+			nsRoot = true
+		case f[0] != f[1]:
+			bind = true
+			desc = fmt.Sprintf("mount %s on parent %s, filesystem type %s (the initramfs's, not a copy)", f[0], f[1], fstype)
+		}
+	}
+	return nsRoot, bind, desc
+}
+
+// TestRootMounts checks the reading of mountinfo that
+// checkRootNotInitramfs relies on, on the lines a box shows with the
+// initramfs bind-mounted onto / (from a boot of this test) and with
+// nucbox.rootfs=keep (the namespace's root mount, its own parent).
+func TestRootMounts(t *testing.T) {
+	for _, tc := range []struct {
+		name, lines  string
+		nsRoot, bind bool
+	}{
+		{"PID 1, bind", "22 1 0:2 / / rw - rootfs rootfs rw,size=477932k,nr_inodes=119483,inode64;", false, true},
+		{"PID 1, keep", "1 1 0:2 / / rw - rootfs rootfs rw;", true, false},
+	} {
+		if nsRoot, bind, _ := rootMounts(tc.lines); nsRoot != tc.nsRoot || bind != tc.bind {
+			t.Errorf("%s: namespace root %v, bind %v; want %v, %v", tc.name, nsRoot, bind, tc.nsRoot, tc.bind)
+		}
+	}
 }
