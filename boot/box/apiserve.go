@@ -108,6 +108,7 @@ func (a *apiBox) State() api.BoxState {
 	}
 	s.Try = a.b.PendingTry()
 	s.Slot = a.b.slotState()
+	s.Data = a.b.dataPartition()
 	return s
 }
 

@@ -32,6 +32,9 @@ type workloadStage interface {
 type poolStage struct {
 	lg     logger // the stage's log
 	uptime func() time.Duration
+	// hold is which workloads the data partition holds now; nil holds
+	// none.
+	hold func() dataHold
 
 	mu   sync.Mutex
 	pool *workload.Pool
@@ -43,6 +46,14 @@ func (s *poolStage) now() time.Duration {
 		return 0
 	}
 	return s.uptime()
+}
+
+// dataHold is the hold of the data partition at this apply.
+func (s *poolStage) dataHold() dataHold {
+	if s.hold == nil {
+		return dataHold{}
+	}
+	return s.hold()
 }
 
 // thePool returns the stage's pool, made with o the first time.

@@ -103,6 +103,12 @@ type Want struct {
 	// Err, when set, is why the workload cannot run: it is listed as
 	// failed with it, and New is not called.
 	Err error
+	// Hold, when set, is why the workload must not run now (its files
+	// are on a data partition that is not mounted): it is listed as
+	// stopped and held with Hold as its last error, New is not called,
+	// and a start request is refused with it. An apply without Hold
+	// runs it.
+	Hold string
 	// Details are shown for a workload that cannot run (its image).
 	Details map[string]string
 }
