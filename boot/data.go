@@ -107,6 +107,9 @@ func (p *pid1) setupDataPartition() bool {
 		if errors.As(err, &de) {
 			Logf("data partition: %s", de.Help())
 		}
+		if gerr := guardMountPoint(DataDir); gerr != nil {
+			Logf("data partition: warning: %s stays writable: %v", DataDir, gerr)
+		}
 		return true
 	}
 	line := fmt.Sprintf("data partition: %s ready in %d ms, mounted at %s", res.Device, time.Since(start).Milliseconds(), DataDir)
@@ -141,6 +144,20 @@ func dataState(res *datapart.Result, err error) *api.DataPartition {
 		st.State, st.FS, st.Note, st.RepairedFrom = api.DataMounted, "ext4", datapart.Note(res), res.Recovered
 	}
 	return st
+}
+
+// guardMountPoint mounts an empty, read-only filesystem at dir, the data
+// partition's mount point, while the partition exists but is not
+// mounted: whatever would still write its files there (a VM disk, an
+// image cache, a volume) then fails, rather than writing them to RAM on
+// the root, where they would pass for the data partition's and vanish
+// at power off.
+func guardMountPoint(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return unix.Mount("nucbox-data-not-mounted", dir, "tmpfs",
+		unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0555")
 }
 
 // fsSpace is the size of the filesystem mounted at dir and what is left

@@ -100,3 +100,16 @@ func (b *Box) dataPartition() *api.DataPartition {
 	}
 	return b.o.Data()
 }
+
+// volatileCredentials is where the API keeps its token and certificate
+// while the state directory is on a data partition that is not mounted:
+// in RAM, for this boot only, and never under the mount point.
+const volatileCredentials = "/run/nucbox/api"
+
+// credentialsDir is where the API keeps its token and certificate.
+func (b *Box) credentialsDir(stateDir string) string {
+	if b.dataHold().check([]string{stateDir}) == "" {
+		return stateDir
+	}
+	return volatileCredentials
+}
