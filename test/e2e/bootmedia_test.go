@@ -210,7 +210,7 @@ func checkRepairedBoot(t *testing.T, disk, vars string) {
 	bin := harness.Nucbox(t)
 	st := pollStatus(t, bin, remote, "the status with the data partition", time.Minute, func(st *api.Status) bool { return st.Data != nil })
 	if d := st.Data; d.State != api.DataMounted || d.RepairedFrom == 0 || !strings.Contains(d.Note, "repaired from backup at block") ||
-		d.FS != "ext4" || d.Free <= 0 || d.Size < 700<<20 {
+		d.FS != "ext4" || d.Free <= 0 || d.Size < 600<<20 {
 		t.Errorf("status data partition %+v; want mounted, repaired from a backup, with its size and free space", *d)
 	}
 	stdout, _, _ := cli(t, bin, append([]string{"status"}, remote...)...)
