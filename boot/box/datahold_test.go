@@ -170,3 +170,29 @@ func TestDataHoldVMs(t *testing.T) {
 		t.Errorf("guest net %+v, want running", s.Guests[1])
 	}
 }
+
+// The API keeps its token and certificate in the state directory, except
+// while that is on a data partition that is not mounted: then in /run,
+// so that nothing is written under the mount point.
+func TestCredentialsDir(t *testing.T) {
+	mounted := &api.DataPartition{State: api.DataMounted, Device: "/dev/sda2", MountPoint: dataMount}
+	for _, tc := range []struct {
+		data           *api.DataPartition
+		stateDir, want string
+	}{
+		{nil, dataMount, dataMount},
+		{mounted, dataMount, dataMount},
+		{damaged, dataMount, volatileCredentials},
+		{damaged, dataMount + "/api", volatileCredentials},
+		{damaged, "/srv/scratch", "/srv/scratch"},
+	} {
+		b := New(Options{Stages: []Stage{}})
+		if tc.data != nil {
+			d := tc.data
+			b = New(Options{Stages: []Stage{}, Data: func() *api.DataPartition { return d }})
+		}
+		if got := b.credentialsDir(tc.stateDir); got != tc.want {
+			t.Errorf("data %+v, state dir %s: credentials in %s, want %s", tc.data, tc.stateDir, got, tc.want)
+		}
+	}
+}
