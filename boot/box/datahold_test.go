@@ -2,6 +2,7 @@ package box
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -123,7 +124,7 @@ func TestDataHoldContainers(t *testing.T) {
 	if ws[1].State != "running" || ws[1].Held {
 		t.Errorf("scratch %+v, want running", ws[1])
 	}
-	if _, err := c.control(ctx, "keeper", api.WorkloadStart); err == nil || !strings.Contains(err.Error(), "not mounted") {
+	if _, err := c.control(ctx, "keeper", api.WorkloadStart); !errors.Is(err, api.ErrHeld) || !strings.Contains(err.Error(), "not mounted") {
 		t.Errorf("start of the held keeper: %v; want refused with the reason", err)
 	}
 	if fr.count("keeper") != 0 {

@@ -108,11 +108,19 @@ func (s *poolStage) control(ctx context.Context, name string, a api.WorkloadActi
 	switch {
 	case errors.Is(err, workload.ErrUnknown):
 		return api.Workload{}, api.ErrNoWorkload
+	case errors.Is(err, workload.ErrHeld):
+		return api.Workload{}, heldErr{err}
 	case st.Name == "":
 		return api.Workload{}, err
 	}
 	return apiWorkload(st), err
 }
+
+// heldErr is the pool's refusal to start a held workload, as the API
+// knows it (api.ErrHeld), with the pool's message.
+type heldErr struct{ error }
+
+func (heldErr) Is(target error) bool { return target == api.ErrHeld }
 
 // console opens the named workload's console.
 func (s *poolStage) console(name string) (io.ReadWriteCloser, error) {

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -35,7 +36,7 @@ func TestWantHold(t *testing.T) {
 	if strings.Contains(log.String(), "a: FAILED") {
 		t.Errorf("a held workload is reported as failed:\n%s", log.String())
 	}
-	if _, err := p.Control(ctx, "a", Start); err == nil || !strings.Contains(err.Error(), why) {
+	if _, err := p.Control(ctx, "a", Start); !errors.Is(err, ErrHeld) || !strings.Contains(err.Error(), why) {
 		t.Errorf("start of a held workload: %v; want refused with the reason", err)
 	}
 	if fs.count("a") != 0 {

@@ -242,6 +242,7 @@ func (p *Pool) make(e *entry) {
 type heldError struct{ reason string }
 
 func (e *heldError) Error() string { return "held: " + e.reason }
+func (e *heldError) Unwrap() error { return ErrHeld }
 
 // supervise starts a supervision of e: its runs, restarted by its
 // policy, until halted. It returns nil for an entry that cannot run or

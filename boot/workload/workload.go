@@ -75,6 +75,9 @@ var (
 	ErrNotRunning = errors.New("the workload is not running")
 	// ErrNoConsole is returned for a console of a workload without one.
 	ErrNoConsole = errors.New("the workload has no console")
+	// ErrHeld is wrapped by the refusal to start a workload whose Want
+	// has a Hold.
+	ErrHeld = errors.New("held")
 )
 
 // Action is a start, stop or restart request.
