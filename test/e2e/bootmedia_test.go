@@ -294,7 +294,7 @@ func checkDestroyedBoot(t *testing.T, disk, vars string) {
 		}
 	}
 	_, stderr, code := cli(t, bin, append([]string{"start", "keeper"}, remote...)...)
-	if code == 0 || !strings.Contains(stderr, "not mounted") {
+	if code == 0 || !strings.Contains(stderr, "409") || !strings.Contains(stderr, "not mounted") {
 		t.Errorf("nucbox start keeper: exit %d\n%s; want refused while the data partition is not mounted", code, stderr)
 	}
 	// Nothing was made in the data partition's place: no volume, no
