@@ -11,11 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/boot/box"
 	"github.com/nucbox/nucbox/boot/datapart"
 	"github.com/nucbox/nucbox/boot/slot"
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/image/esp"
+	"golang.org/x/sys/unix"
 )
 
 // DataDir is where the data partition is mounted: the default state
@@ -35,6 +37,8 @@ type dataPartition struct {
 	mu      sync.Mutex
 	mounted bool
 	res     *datapart.Result
+	// state is what the status shows, nil before the data phase.
+	state *api.DataPartition
 	// stopLog ends the boot log file, nil without one.
 	stopLog func()
 }
@@ -45,9 +49,28 @@ func (d *dataPartition) isMounted() bool {
 	return d.mounted
 }
 
+// status is the data partition as the box shows it, nil before the data
+// phase.
+func (d *dataPartition) status() *api.DataPartition {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state == nil {
+		return nil
+	}
+	s := *d.state
+	if s.State == api.DataMounted {
+		if size, free, ok := fsSpace(s.MountPoint); ok {
+			s.Size, s.Free = size, free
+		}
+	}
+	return &s
+}
+
 // setupDataPartition finds, creates or grows, checks and mounts the data
 // partition. Without one the box runs on; its state then lasts until
-// power off, and the log says so.
+// power off, and the log says so. One that exists but cannot be mounted
+// is left as it is: the box runs on without it and holds the workloads
+// whose files are on it.
 func (p *pid1) setupDataPartition() bool {
 	defer recoverLog("data")
 	if p.slot.Name != "" {
@@ -70,20 +93,104 @@ func (p *pid1) setupDataPartition() bool {
 		Logf:         Logf,
 		BootPartUUID: p.slot.BootPartUUID,
 	})
+	st := dataState(res, err)
+	p.data.mu.Lock()
+	p.data.state = st
+	if err == nil {
+		p.data.mounted, p.data.res = true, res
+	}
+	p.data.mu.Unlock()
+	var de *datapart.DamagedError
 	switch {
 	case errors.Is(err, datapart.ErrNoDisk):
 		Logf("data partition: none, and no boot disk to make one on; state lasts until power off")
 		return true
 	case err != nil:
-		Logf("data partition: warning: %v; state lasts until power off", err)
+		// One line that says it all, then what an operator can do.
+		Logf("data partition: %s: %s; workloads that need it are held, the box runs on without it",
+			dash(st.Device), st.Reason)
+		if errors.As(err, &de) {
+			Logf("data partition: %s", de.Help())
+		}
+		if gerr := guardMountPoint(DataDir); gerr != nil {
+			Logf("data partition: warning: %s stays writable: %v", DataDir, gerr)
+		}
 		return true
 	}
-	p.data.mu.Lock()
-	p.data.mounted, p.data.res = true, res
-	p.data.mu.Unlock()
-	Logf("data partition: %s ready in %d ms", res.Device, time.Since(start).Milliseconds())
+	line := fmt.Sprintf("data partition: %s ready in %d ms, mounted at %s", res.Device, time.Since(start).Milliseconds(), DataDir)
+	if size, free, ok := fsSpace(DataDir); ok {
+		line += fmt.Sprintf(" (ext4, %s, %s free)", humanBytes(size), humanBytes(free))
+	}
+	if st.Note != "" {
+		line += "; " + st.Note
+	}
+	Logf("%s", line)
 	p.startBootLogFile()
 	return true
+}
+
+// dataState is the data partition as the status shows it, from what
+// datapart.Setup returned; the space is read when asked.
+func dataState(res *datapart.Result, err error) *api.DataPartition {
+	st := &api.DataPartition{MountPoint: DataDir}
+	if res != nil {
+		st.Device, st.Size = res.Device, res.Size
+	}
+	var de *datapart.DamagedError
+	switch {
+	case errors.Is(err, datapart.ErrNoDisk):
+		st.State = api.DataNone
+	case err != nil:
+		st.State, st.Reason = api.DataNotMounted, datapart.Reason(err)
+		if errors.As(err, &de) {
+			st.Device = de.Device
+		}
+	default:
+		st.State, st.FS, st.Note, st.RepairedFrom = api.DataMounted, "ext4", datapart.Note(res), res.Recovered
+	}
+	return st
+}
+
+// guardMountPoint mounts an empty, read-only filesystem at dir, the data
+// partition's mount point, while the partition exists but is not
+// mounted: whatever would still write its files there (a VM disk, an
+// image cache, a volume) then fails, rather than writing them to RAM on
+// the root, where they would pass for the data partition's and vanish
+// at power off.
+func guardMountPoint(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return unix.Mount("nucbox-data-not-mounted", dir, "tmpfs",
+		unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0555")
+}
+
+// fsSpace is the size of the filesystem mounted at dir and what is left
+// of it for files.
+func fsSpace(dir string) (size, free int64, ok bool) {
+	var s unix.Statfs_t
+	if unix.Statfs(dir, &s) != nil {
+		return 0, 0, false
+	}
+	return int64(s.Blocks) * s.Bsize, int64(s.Bavail) * s.Bsize, true
+}
+
+// humanBytes is a size in MiB or GiB, as the console shows sizes.
+func humanBytes(n int64) string {
+	if n >= 10<<30 {
+		return fmt.Sprintf("%.0f GiB", float64(n)/(1<<30))
+	}
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // waitBootDisk waits for the disk the box booted from to show up: a USB

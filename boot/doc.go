@@ -35,6 +35,10 @@
 //     whether it is on trial (bootslot.go).
 //  4. data partition: found, created or grown, checked and mounted at
 //     DataDir; the boot log is written there from then on (data.go).
+//     One that exists but cannot be used (no usable superblock, errors
+//     e2fsck would not fix) is neither mounted nor formatted: DataDir
+//     becomes an empty read-only mount, the console and the status say
+//     why, and the box holds the workloads whose files are on it.
 //  5. config: the box supervisor is made (box.New, with what it takes
 //     from PID 1), and the config is read from the first source that
 //     yields a valid one: nucbox.config= on the kernel command line (a

@@ -153,6 +153,7 @@ func (p *pid1) newBox() *box.Box {
 		PowerOff:     func(reason string) { p.shutdown(PowerOff, reason) },
 		Reboot:       func(reason string) { p.shutdown(Reboot, reason) },
 		Slot:         p.slot,
+		Data:         p.data.status,
 	}
 	if p.data.isMounted() {
 		o.DataDir = DataDir

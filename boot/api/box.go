@@ -61,6 +61,45 @@ type BoxState struct {
 	// (what the box's reserve leaves them) and how often its own limits
 	// were reached; absent without that cgroup.
 	WorkloadLimits *LimitHits `json:"workload_limits,omitempty"`
+	// Data is the data partition, absent before PID 1 looked for one.
+	Data *DataPartition `json:"data_partition,omitempty"`
+}
+
+// Data partition states.
+const (
+	// DataMounted: mounted read-write at MountPoint.
+	DataMounted = "mounted"
+	// DataNone: no data partition and no boot disk to make one on (PXE,
+	// a direct kernel boot); the state directory lasts until power off.
+	DataNone = "none"
+	// DataNotMounted: a data partition exists but was not mounted (see
+	// Reason); it was not formatted either, and the workloads whose
+	// files are on it are held.
+	DataNotMounted = "not mounted"
+)
+
+// DataPartition is the box's data partition: where it is, what it holds
+// and, when it is not mounted, why.
+type DataPartition struct {
+	// State is DataMounted, DataNone or DataNotMounted.
+	State string `json:"state"`
+	// Device is the partition's node, empty when none was found.
+	Device string `json:"device,omitempty"`
+	// MountPoint is where it is mounted, or would be.
+	MountPoint string `json:"mount_point"`
+	FS         string `json:"fs,omitempty"`
+	// Size is the filesystem's size, Free what is left for files, both
+	// read when asked; Size is the partition's while not mounted.
+	Size int64 `json:"size_bytes,omitempty"`
+	Free int64 `json:"free_bytes,omitempty"`
+	// Note is what the boot did besides mounting: created, formatted,
+	// grown, repaired from a backup superblock.
+	Note string `json:"note,omitempty"`
+	// RepairedFrom is the backup superblock (in filesystem blocks) the
+	// primary was repaired from at this boot, 0 if none.
+	RepairedFrom int64 `json:"repaired_from_block,omitempty"`
+	// Reason is why a data partition is not mounted.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Workload is one VM or container.

@@ -38,14 +38,20 @@ var (
 	descTxBytes   = prometheus.NewDesc("nucbox_link_transmit_bytes_total", "Bytes sent on a link.", []string{"link"}, nil)
 	descRxPackets = prometheus.NewDesc("nucbox_link_receive_packets_total", "Packets received on a link.", []string{"link"}, nil)
 	descTxPackets = prometheus.NewDesc("nucbox_link_transmit_packets_total", "Packets sent on a link.", []string{"link"}, nil)
+	descData      = prometheus.NewDesc("nucbox_data_partition_state", "The data partition's state: 1 for the current one (not mounted: it exists but was left as it is, and the workloads that need it are held).", []string{"state", "device"}, nil)
+	descDataSize  = prometheus.NewDesc("nucbox_data_partition_size_bytes", "Size of the mounted data partition's filesystem.", []string{"device"}, nil)
+	descDataFree  = prometheus.NewDesc("nucbox_data_partition_free_bytes", "Space left for files on the mounted data partition.", []string{"device"}, nil)
 )
+
+// dataStates are the data partition's states, one series each.
+var dataStates = []string{DataMounted, DataNone, DataNotMounted}
 
 // boxCollector reads the box's state at every scrape: nothing is kept
 // between scrapes, so the metrics never disagree with /v1/status.
 type boxCollector struct{ s *Server }
 
 func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets} {
+	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descData, descDataSize, descDataFree} {
 		ch <- d
 	}
 }
@@ -73,6 +79,15 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAllMem, prometheus.CounterValue, float64(h.Memory.Max))
 		ch <- prometheus.MustNewConstMetric(descAllOOM, prometheus.CounterValue, float64(h.Memory.OOM))
 		ch <- prometheus.MustNewConstMetric(descAllPIDs, prometheus.CounterValue, float64(h.PIDs.Max))
+	}
+	if d := st.Data; d != nil {
+		for _, s := range dataStates {
+			ch <- prometheus.MustNewConstMetric(descData, prometheus.GaugeValue, b2f(s == d.State), s, d.Device)
+		}
+		if d.State == DataMounted && d.Size > 0 {
+			ch <- prometheus.MustNewConstMetric(descDataSize, prometheus.GaugeValue, float64(d.Size), d.Device)
+			ch <- prometheus.MustNewConstMetric(descDataFree, prometheus.GaugeValue, float64(d.Free), d.Device)
+		}
 	}
 	seen := map[[2]string]bool{}
 	for _, w := range c.s.box.Workloads() {

@@ -494,6 +494,44 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+	if strings.Contains(body, "nucbox_data_partition") {
+		t.Errorf("metrics show a data partition the box did not report")
+	}
+}
+
+// The data partition's state is a gauge per state, and its space is
+// shown while it is mounted.
+func TestMetricsDataPartition(t *testing.T) {
+	for _, tc := range []struct {
+		data       DataPartition
+		want, lack []string
+	}{
+		{DataPartition{State: DataMounted, Device: "/dev/sda2", MountPoint: "/var/lib/nucbox", Size: 1 << 30, Free: 1 << 29},
+			[]string{`nucbox_data_partition_state{device="/dev/sda2",state="mounted"} 1`,
+				`nucbox_data_partition_state{device="/dev/sda2",state="not mounted"} 0`,
+				`nucbox_data_partition_size_bytes{device="/dev/sda2"} 1.073741824e+09`,
+				`nucbox_data_partition_free_bytes{device="/dev/sda2"} 5.36870912e+08`}, nil},
+		{DataPartition{State: DataNotMounted, Device: "/dev/sda2", MountPoint: "/var/lib/nucbox", Size: 1 << 30, Reason: "no usable superblock"},
+			[]string{`nucbox_data_partition_state{device="/dev/sda2",state="not mounted"} 1`,
+				`nucbox_data_partition_state{device="/dev/sda2",state="mounted"} 0`},
+			[]string{"nucbox_data_partition_size_bytes", "nucbox_data_partition_free_bytes"}},
+	} {
+		box := newFakeBox()
+		d := tc.data
+		box.state.Data = &d
+		_, ts := newTestServer(t, box, false)
+		_, body := do(t, "GET", ts.URL+"/metrics", "Bearer "+testToken, "")
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: metrics lack %q", d.State, w)
+			}
+		}
+		for _, l := range tc.lack {
+			if strings.Contains(body, l) {
+				t.Errorf("%s: metrics show %q", d.State, l)
+			}
+		}
+	}
 }
 
 func TestPanicInHandlerIsRecovered(t *testing.T) {

@@ -191,6 +191,16 @@ func TestWebPage(t *testing.T) {
 		t.Error("the Confirm button did not confirm the try")
 	}
 
+	// A data partition that is not mounted is shown among the errors;
+	// none was before.
+	if shown, _ := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.getElementById("errors").textContent.includes("NOT MOUNTED")`)); shown {
+		t.Error("the page shows a data partition the box did not report")
+	}
+	box.mu.Lock()
+	box.state.Data = &DataPartition{State: DataNotMounted, Device: "/dev/sda2", MountPoint: "/var/lib/nucbox", Reason: "no usable superblock"}
+	box.mu.Unlock()
+	step("data partition shown", chromedp.Poll[chromedp.Void](`document.getElementById("errors").textContent.includes("/dev/sda2 NOT MOUNTED: no usable superblock")`))
+
 	png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)

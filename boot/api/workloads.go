@@ -35,6 +35,11 @@ type WorkloadController interface {
 // the API answers it with 404.
 var ErrNoWorkload = errors.New("no such workload")
 
+// ErrHeld wraps the refusal to start a workload the box holds (its files
+// are on a data partition that is not mounted); the API answers it with
+// 409 and the reason.
+var ErrHeld = errors.New("held")
+
 // WorkloadResponse answers a workload action.
 type WorkloadResponse struct {
 	Action   WorkloadAction `json:"action"`
@@ -59,7 +64,7 @@ func (s *Server) handleWorkload(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrNoWorkload):
 		writeError(w, http.StatusNotFound, noWorkload(name))
-	case errors.Is(err, ErrBusy), errors.Is(err, ErrNotReady):
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrNotReady), errors.Is(err, ErrHeld):
 		writeError(w, http.StatusConflict, err.Error())
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())

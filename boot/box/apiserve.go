@@ -67,22 +67,26 @@ type tlsSetup struct {
 // console.
 func (b *Box) prepareTLS(cfg *config.Config) (*tlsSetup, error) {
 	t := &tlsSetup{token: cfg.API.Token}
+	dir := b.credentialsDir(cfg.StateDir)
+	if dir != cfg.StateDir {
+		b.logger("api: ").Printf("the state directory %s is on the data partition, which is not mounted: the token and certificate are kept in %s until power off", cfg.StateDir, dir)
+	}
 	if t.token == "" {
-		tok, created, err := api.LoadOrCreateToken(cfg.StateDir)
+		tok, created, err := api.LoadOrCreateToken(dir)
 		if err != nil {
 			return nil, fmt.Errorf("token: %w", err)
 		}
 		t.token = tok
 		if created {
-			b.o.ConsoleOnly(fmt.Sprintf("api: new token (shown once; also in %s/%s): %s", cfg.StateDir, api.TokenFile, tok))
+			b.o.ConsoleOnly(fmt.Sprintf("api: new token (shown once; also in %s/%s): %s", dir, api.TokenFile, tok))
 		}
 	}
-	cert, created, err := api.LoadOrCreateCert(cfg.StateDir, cfg.Hostname)
+	cert, created, err := api.LoadOrCreateCert(dir, cfg.Hostname)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
 	if created {
-		b.logger("api: ").Printf("created a self-signed certificate in %s", cfg.StateDir)
+		b.logger("api: ").Printf("created a self-signed certificate in %s", dir)
 	}
 	if len(cert.Certificate) == 0 {
 		return nil, errors.New("certificate: empty chain")
@@ -111,6 +115,7 @@ func (a *apiBox) State() api.BoxState {
 	if r := stageOf[*reserveStage](a.b); r != nil {
 		s.WorkloadLimits, _ = r.hits()
 	}
+	s.Data = a.b.dataPartition()
 	return s
 }
 

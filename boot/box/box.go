@@ -49,6 +49,10 @@ type Options struct {
 	// DataDir is where the data partition is mounted, empty without one:
 	// the last known good config is kept there.
 	DataDir string
+	// Data is the data partition as PID 1 set it up, for the status, and
+	// the workloads to hold while one exists but is not mounted; nil
+	// when not known (tests).
+	Data func() *api.DataPartition
 	// Stages replace the box's own stages (tests).
 	Stages []Stage
 }
@@ -109,9 +113,10 @@ func New(o Options) *Box {
 		ctLog := b.logger("containers: ")
 		ct := newContainersStage(ctLog, o.Uptime, o.SpawnGuard)
 		ct.network = func(d *plan.Desired) *containers.Network { return b.net.containerNetwork(d, ctLog) }
+		vms := newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand)
+		ct.hold, vms.hold = b.dataHold, b.dataHold
 		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net,
-			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount},
-			newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand), ct}
+			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount}, vms, ct}
 	}
 	b.sup = &supervisor{stages: stages, logf: o.Logf}
 	return b
@@ -198,6 +203,7 @@ func (b *Box) ApplyConfig(ctx context.Context, cfg *config.Config, sum *Summary)
 func (b *Box) Ready(rec ConfigRecord, sum Summary) error {
 	sum.RSSKiB = rssKiB()
 	sum.ReadyMS = b.o.Uptime().Milliseconds()
+	sum.Data = b.dataPartition()
 	b.mu.Lock()
 	if b.status.Phase == "shutting down" {
 		b.mu.Unlock()

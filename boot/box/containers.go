@@ -97,15 +97,26 @@ type ctKey struct {
 
 // wants turns the compiled containers into the pool's desired
 // workloads: a spec and its restart policy each, or why it cannot run (a
-// policy or an image source that names nothing, no runtime).
+// policy or an image source that names nothing, no runtime), or why it
+// is held (its files are on a data partition that is not mounted). The
+// runtime, which makes its image cache in the state directory, is made
+// only for containers that may run.
 func (c *containersStage) wants(d *plan.Desired, network *containers.Network) []workload.Want {
 	key := d.StateDir + "\x00" + d.Hostname
 	if network != nil {
 		key += "\x00" + fmt.Sprint(network.Bridge)
 	}
+	hold := c.dataHold()
+	holds := make([]string, len(d.Containers))
+	runnable := 0
+	for i, ct := range d.Containers {
+		if holds[i] = hold.check(ctPaths(ct, d.StateDir)); holds[i] == "" {
+			runnable++
+		}
+	}
 	var rt ctRuntime
 	var rtErr error
-	if len(d.Containers) > 0 {
+	if runnable > 0 {
 		rt, rtErr = c.runtime(key, containers.Options{
 			StateDir:   d.StateDir,
 			Box:        d.Hostname,
@@ -115,16 +126,18 @@ func (c *containersStage) wants(d *plan.Desired, network *containers.Network) []
 		})
 	}
 	wants := make([]workload.Want, 0, len(d.Containers))
-	for _, ct := range d.Containers {
+	for i, ct := range d.Containers {
 		policy, err := workload.ParsePolicy(ct.Restart)
 		if err == nil {
 			err = ct.Image.Check()
 		}
 		w := workload.Want{Name: ct.Name, Policy: policy, Key: ctKey{ct, key},
-			Details: map[string]string{"image": ct.Image.String()}}
+			Details: map[string]string{"image": ct.Image.String()}, Hold: holds[i]}
 		switch {
 		case err != nil:
 			w.Err = err
+		case w.Hold != "":
+			// Not made: the pool shows it held.
 		case rtErr != nil:
 			w.Err = fmt.Errorf("container runtime: %w", rtErr)
 		default:

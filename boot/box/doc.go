@@ -34,6 +34,10 @@
 //   - maintenance mode (maintenance.go): without a valid config the box
 //     brings the network up by DHCP and the API up on TCP, and waits for
 //     one.
+//   - the data partition's hold (datahold.go): while one exists but is
+//     not mounted, the VMs and containers with a file under its mount
+//     point are held (shown stopped and held, with the reason, and not
+//     started), and the API keeps its credentials in /run instead.
 //   - the API's view of the box (apiserve.go): status, workloads of every
 //     kind through their pools alike, logs, console, power, apply and
 //     upgrades (upgrade.go, over boot/slot).

@@ -72,7 +72,7 @@ func (b *Box) EnterMaintenance(why string, uplink net.HardwareAddr) error {
 	if sum.Network != nil && len(sum.Network.Addresses) > 0 {
 		addr = strings.SplitN(sum.Network.Addresses[0], "/", 2)[0]
 	}
-	log.Printf("waiting for a config: nucbox apply --host %s%s --token TOKEN FILE (the token is on this console and in %s)", addr, MaintenanceAPI, cfg.StateDir)
+	log.Printf("waiting for a config: nucbox apply --host %s%s --token TOKEN FILE (the token is on this console and in %s)", addr, MaintenanceAPI, b.credentialsDir(cfg.StateDir))
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/nucbox/nucbox/boot/api"
 )
 
 // Summary is the JSON printed on the ready line: what runs, which config,
@@ -37,6 +39,9 @@ type Summary struct {
 	// Guests are the VMs with their state; a VM that failed is listed
 	// with its error while the box is ready.
 	Guests []GuestSummary `json:"guests,omitempty"`
+	// Data is the data partition: where it is mounted and how full, or
+	// why it is not.
+	Data *api.DataPartition `json:"data_partition,omitempty"`
 }
 
 // JSON renders the summary on one line.

@@ -61,19 +61,20 @@ func (v *vmsStage) Apply(ctx context.Context, d *plan.Desired) error {
 		newGuest = func(s vmm.Spec, o vmm.Options) workload.Workload { return workload.VM(vmm.NewGuest(s, o)) }
 	}
 	opts := vmm.Options{Procs: v.procs, Log: log}
-	p.Apply(ctx, vmWants(d.VMs, func(s vmm.Spec) workload.Workload { return newGuest(s, opts) }))
+	p.Apply(ctx, vmWants(d.VMs, v.dataHold(), func(s vmm.Spec) workload.Workload { return newGuest(s, opts) }))
 	return nil
 }
 
 // vmWants turns the compiled guests into the pool's desired workloads:
 // a spec and its restart policy each, or why it cannot run (a policy or
 // a spec that cannot work, such as a NIC MAC that is not an Ethernet
-// address).
-func vmWants(specs []vmm.Spec, newGuest func(vmm.Spec) workload.Workload) []workload.Want {
+// address), or why it is held (hold: its files are on a data partition
+// that is not mounted).
+func vmWants(specs []vmm.Spec, hold dataHold, newGuest func(vmm.Spec) workload.Workload) []workload.Want {
 	wants := make([]workload.Want, 0, len(specs))
 	for _, spec := range specs {
 		policy, err := workload.ParsePolicy(spec.Restart)
-		w := workload.Want{Name: spec.Name, Policy: policy}
+		w := workload.Want{Name: spec.Name, Policy: policy, Hold: hold.check(vmPaths(spec))}
 		if err == nil {
 			err = errors.Join(vmm.Check(spec)...)
 		}

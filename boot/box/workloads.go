@@ -33,6 +33,9 @@ type workloadStage interface {
 type poolStage struct {
 	lg     logger // the stage's log
 	uptime func() time.Duration
+	// hold is which workloads the data partition holds now; nil holds
+	// none.
+	hold func() dataHold
 
 	mu   sync.Mutex
 	pool *workload.Pool
@@ -44,6 +47,14 @@ func (s *poolStage) now() time.Duration {
 		return 0
 	}
 	return s.uptime()
+}
+
+// dataHold is the hold of the data partition at this apply.
+func (s *poolStage) dataHold() dataHold {
+	if s.hold == nil {
+		return dataHold{}
+	}
+	return s.hold()
 }
 
 // thePool returns the stage's pool, made with o the first time.
@@ -98,11 +109,19 @@ func (s *poolStage) control(ctx context.Context, name string, a api.WorkloadActi
 	switch {
 	case errors.Is(err, workload.ErrUnknown):
 		return api.Workload{}, api.ErrNoWorkload
+	case errors.Is(err, workload.ErrHeld):
+		return api.Workload{}, heldErr{err}
 	case st.Name == "":
 		return api.Workload{}, err
 	}
 	return apiWorkload(st), err
 }
+
+// heldErr is the pool's refusal to start a held workload, as the API
+// knows it (api.ErrHeld), with the pool's message.
+type heldErr struct{ error }
+
+func (heldErr) Is(target error) bool { return target == api.ErrHeld }
 
 // console opens the named workload's console.
 func (s *poolStage) console(name string) (io.ReadWriteCloser, error) {

@@ -38,6 +38,10 @@
 //     an offline resize2fs.
 //  4. Mount ext4 at the mount point with noatime.
 //
+// What Setup did, or why it did not mount a partition it found, is what
+// the box's status shows (Note, Reason, Status); PID 1 then holds the
+// workloads whose files would be on the partition.
+//
 // Every step is logged with sizes. Each step is decided from what is on
 // disk, not from a record of earlier boots, so a power cut at any point is
 // repaired by the next boot: go-diskfs writes the backup GPT before the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // ErrDamaged means the data partition holds something that is not a
@@ -26,32 +27,78 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("datapart: %s: %s; not mounted and NOT formatted, its contents are untouched. "+
-		"To recover the files, run e2fsck -b BLOCK %s by hand (mke2fs -n %s lists where backups would be) "+
+	return fmt.Sprintf("datapart: %s: %s; not mounted and NOT formatted, its contents are untouched. %s",
+		e.Device, e.Reason, e.Help())
+}
+
+// Help is what an operator can do about a damaged partition.
+func (e *DamagedError) Help() string {
+	return fmt.Sprintf("To recover the files, run e2fsck -b BLOCK %s by hand (mke2fs -n %s lists where backups would be) "+
 		"or copy the partition to another machine; to start over with an empty data partition, "+
 		"zero its first MiB (dd if=/dev/zero of=%s bs=1M count=1) and reboot",
-		e.Device, e.Reason, e.Device, e.Device, e.Device)
+		e.Device, e.Device, e.Device)
 }
 
 func (e *DamagedError) Unwrap() error { return ErrDamaged }
+
+// Note says what Setup did to a partition it mounted, besides mounting
+// it, for the box's status: empty when there is nothing to say.
+func Note(res *Result) string {
+	if res == nil {
+		return ""
+	}
+	var parts []string
+	switch {
+	case res.Created && res.Formatted:
+		parts = append(parts, "created and formatted at this boot")
+	case res.Formatted:
+		parts = append(parts, "formatted at this boot (its first MiB was blank)")
+	case res.Grown:
+		parts = append(parts, "grown to fill its disk")
+	}
+	if res.Recovered != 0 {
+		parts = append(parts, fmt.Sprintf("primary superblock damaged, repaired from backup at block %d", res.Recovered))
+	}
+	if strings.HasPrefix(res.Check, "errors corrected") {
+		parts = append(parts, "e2fsck: "+res.Check)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Reason says why Setup did not mount a data partition it found, for the
+// box's status; err is what Setup returned.
+func Reason(err error) string {
+	var de *DamagedError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &de):
+		return de.Reason + ": not mounted, not formatted"
+	}
+	return strings.TrimPrefix(err.Error(), "datapart: ") + ": not mounted, not formatted"
+}
 
 // Status is the one line the box shows for its data partition, from what
 // Setup returned.
 func Status(res *Result, err error) string {
 	var de *DamagedError
 	switch {
-	case errors.As(err, &de):
-		return fmt.Sprintf("damaged, not mounted (%s: %s); state lasts until power off", de.Device, de.Reason)
 	case errors.Is(err, ErrNoDisk):
 		return "none; state lasts until power off"
+	case errors.As(err, &de):
+		return fmt.Sprintf("%s NOT MOUNTED: %s", de.Device, Reason(err))
+	case err != nil && res != nil && res.Device != "":
+		return fmt.Sprintf("%s NOT MOUNTED: %s", res.Device, Reason(err))
 	case err != nil:
-		return fmt.Sprintf("not mounted (%v); state lasts until power off", err)
+		return "NOT MOUNTED: " + Reason(err)
 	case res == nil:
 		return "not set up"
-	case res.Recovered != 0:
-		return fmt.Sprintf("%s mounted; repaired from backup superblock %d", res.Device, res.Recovered)
 	}
-	return fmt.Sprintf("%s mounted (e2fsck: %s)", res.Device, res.Check)
+	s := fmt.Sprintf("%s mounted (e2fsck: %s)", res.Device, res.Check)
+	if n := Note(res); n != "" {
+		s += "; " + n
+	}
+	return s
 }
 
 // blankBytes is how much of a partition must read as zeros before Setup
@@ -180,7 +227,7 @@ func recoverFS(ctx context.Context, o *Options, dev string, partBytes int64) (ba
 		return backup{}, "", err
 	}
 	if len(backups) == 0 {
-		return backup{}, "", &DamagedError{Device: dev, Reason: "no ext4 superblock, no backup superblock, and its first MiB is not blank"}
+		return backup{}, "", &DamagedError{Device: dev, Reason: "no usable superblock: no ext4 superblock and no backup superblock, yet its first MiB is not blank"}
 	}
 	var last string
 	for _, b := range backups {
@@ -209,7 +256,7 @@ func recoverFS(ctx context.Context, o *Options, dev string, partBytes int64) (ba
 		}
 	}
 	return backup{}, "", &DamagedError{Device: dev, Reason: fmt.Sprintf(
-		"primary superblock damaged and no backup superblock repaired it (%d tried; last: %s)", len(backups), last)}
+		"no usable superblock: the primary is damaged and no backup superblock repaired it (%d tried; last: %s)", len(backups), last)}
 }
 
 func firstLine(b []byte) string {

@@ -98,7 +98,7 @@ func TestHostPrimarySuperblockZeroed(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(mp, "vm.qcow2")); err != nil || string(b) != "a tenant's disk" {
 		t.Errorf("file after recovery = %q, %v", b, err)
 	}
-	if s := Status(res, err); !strings.Contains(s, "backup superblock") {
+	if s := Status(res, err); !strings.Contains(s, "repaired from backup at block") {
 		t.Errorf("Status = %q", s)
 	}
 	checkMounted(t, mp, dev, 94*mib)
@@ -161,7 +161,8 @@ func TestHostAllSuperblocksDestroyed(t *testing.T) {
 	if mountedAt(dev) != "" {
 		t.Error("damaged partition mounted")
 	}
-	if s := Status(res, err); !strings.Contains(s, "damaged") || !strings.Contains(s, dev) {
+	if s := Status(res, err); !strings.Contains(s, "NOT MOUNTED") || !strings.Contains(s, "no usable superblock") ||
+		!strings.Contains(s, "not formatted") || !strings.Contains(s, dev) {
 		t.Errorf("Status = %q", s)
 	}
 }

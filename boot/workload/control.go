@@ -38,7 +38,7 @@ func (p *Pool) Control(ctx context.Context, name string, a Action) (Status, erro
 		if err == nil {
 			err = errors.New("not made yet")
 		}
-		return Status{}, fmt.Errorf("%s %s cannot run: %v", p.o.Noun, name, err)
+		return Status{}, fmt.Errorf("%s %s cannot run: %w", p.o.Noun, name, err)
 	}
 	// The workload gets its whole stop even when the client gives up.
 	stopCtx := context.WithoutCancel(ctx)

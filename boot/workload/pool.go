@@ -184,7 +184,7 @@ func (p *Pool) diff(wants []Want) (fresh, idle, stale []*entry) {
 	}
 	for name, e := range p.entries {
 		w, ok := byName[name]
-		if ok && w.Err == nil && e.w != nil && e.err == nil && !(e.failed && !e.held) &&
+		if ok && w.Err == nil && w.Hold == "" && e.w != nil && e.err == nil && !(e.failed && !e.held) &&
 			w.Policy == e.want.Policy && reflect.DeepEqual(w.Key, e.want.Key) {
 			continue
 		}
@@ -210,6 +210,9 @@ func (p *Pool) diff(wants []Want) (fresh, idle, stale []*entry) {
 func (p *Pool) make(e *entry) {
 	var w Workload
 	err := e.want.Err
+	if e.want.Hold != "" && err == nil {
+		err = &heldError{e.want.Hold}
+	}
 	if err == nil {
 		err = p.callSafe(e.want.Name+": new", func() error {
 			if e.want.New == nil {
@@ -227,10 +230,21 @@ func (p *Pool) make(e *entry) {
 		e.w = w
 	}
 	p.mu.Unlock()
-	if err != nil {
+	var he *heldError
+	switch {
+	case errors.As(err, &he):
+		p.say("%s: held, not started: %s", e.want.Name, he.reason)
+	case err != nil:
 		p.say("%s: FAILED: %v (the box carries on without it)", e.want.Name, err)
 	}
 }
+
+// heldError is a Want's Hold: the entry cannot run, as with an error,
+// but it is shown as held rather than failed.
+type heldError struct{ reason string }
+
+func (e *heldError) Error() string { return "held: " + e.reason }
+func (e *heldError) Unwrap() error { return ErrHeld }
 
 // supervise starts a supervision of e: its runs, restarted by its
 // policy, until halted. It returns nil for an entry that cannot run or

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"errors"
 	"io"
 	"time"
 )
@@ -36,6 +37,10 @@ func (p *Pool) status(e *entry) Status {
 	st.Kind, st.Name = p.o.Kind, e.want.Name
 	if err != nil {
 		st.State, st.LastError, st.LastErrorAt = StateFailed, err.Error(), errAt
+	}
+	var he *heldError
+	if errors.As(err, &he) {
+		st.State, held = StateStopped, true
 	}
 	st.Restarts, st.Held = restarts, held
 	if !next.IsZero() {

@@ -84,6 +84,9 @@ var (
 	ErrNoConsole = errors.New("the workload has no console")
 	// ErrNoDisplay is returned for the screen of a workload without one.
 	ErrNoDisplay = errors.New("the workload has no display")
+	// ErrHeld is wrapped by the refusal to start a workload whose Want
+	// has a Hold.
+	ErrHeld = errors.New("held")
 )
 
 // Action is a start, stop or restart request.
@@ -112,6 +115,12 @@ type Want struct {
 	// Err, when set, is why the workload cannot run: it is listed as
 	// failed with it, and New is not called.
 	Err error
+	// Hold, when set, is why the workload must not run now (its files
+	// are on a data partition that is not mounted): it is listed as
+	// stopped and held with Hold as its last error, New is not called,
+	// and a start request is refused with it. An apply without Hold
+	// runs it.
+	Hold string
 	// Details are shown for a workload that cannot run (its image).
 	Details map[string]string
 }

@@ -89,6 +89,9 @@ func writeStatus(w io.Writer, st api.Status) error {
 			fmt.Fprintf(tw, "upgrade\t%s\n", sl.RolledBack)
 		}
 	}
+	if d := st.Data; d != nil {
+		fmt.Fprintf(tw, "data\t%s\n", dataText(*d))
+	}
 	fmt.Fprintf(tw, "uptime\t%s\n", roundDuration(time.Duration(st.Uptime)))
 	var sum bootSummary
 	if len(st.Summary) > 0 && json.Unmarshal(st.Summary, &sum) == nil {
@@ -291,4 +294,40 @@ func limitText(n int64, bytes bool) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprint(n)
+}
+
+// dataText is the data partition in one line: where and how full, or
+// why it is not mounted.
+func dataText(d api.DataPartition) string {
+	switch d.State {
+	case api.DataMounted:
+		s := fmt.Sprintf("%s on %s", d.Device, d.MountPoint)
+		if d.FS != "" {
+			s += ", " + d.FS
+		}
+		if d.Size > 0 {
+			s += fmt.Sprintf(", %s, %s free", sizeText(d.Size), sizeText(d.Free))
+		}
+		if d.Note != "" {
+			s += "; " + d.Note
+		}
+		return s
+	case api.DataNone:
+		return fmt.Sprintf("none: %s is in RAM and lasts until power off", d.MountPoint)
+	case api.DataNotMounted:
+		dev := d.Device
+		if dev == "" {
+			dev = "the data partition"
+		}
+		return fmt.Sprintf("NOT MOUNTED: %s: %s; workloads that need it are held", dev, d.Reason)
+	}
+	return d.State
+}
+
+// sizeText is a size in MiB, or GiB from 1 GiB on.
+func sizeText(n int64) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }

@@ -3,17 +3,21 @@ package e2e
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/image"
@@ -39,9 +43,9 @@ const usbConfig = "hostname: stick\n" + apiUplink
 // stickImage builds the USB disk image of cfg and copies it to a fresh
 // file of size bytes, the way it would be flashed to a bigger stick: the
 // box must grow its data partition to the end.
-func stickImage(t *testing.T, cfg string, size int64) string {
+func stickImage(t *testing.T, cfg string, size int64, args ...string) string {
 	t.Helper()
-	img := harness.BuildImage(t, harness.WriteConfig(t, "stick.yaml", cfg), harness.BuildArgs("--disk", "512M"))
+	img := harness.BuildImage(t, harness.WriteConfig(t, "stick.yaml", cfg), harness.BuildArgs(append([]string{"--disk", "512M"}, args...)...))
 	src := filepath.Join(img.Dir, image.DiskName)
 	dst := filepath.Join(t.TempDir(), "stick.img")
 	if out, err := exec.Command("cp", "--sparse=always", src, dst).CombinedOutput(); err != nil {
@@ -57,23 +61,57 @@ func stickImage(t *testing.T, cfg string, size int64) string {
 // forwarded and reboots kept in the same QEMU (EFI variables and the
 // disk live on).
 func bootStick(t *testing.T, disk string) *harness.Machine {
+	return bootStickVars(t, disk, filepath.Join(t.TempDir(), "vars.fd"))
+}
+
+// bootStickVars is bootStick with the EFI variables in vars, so that a
+// later QEMU on the same stick boots the same machine again.
+func bootStickVars(t *testing.T, disk, vars string) *harness.Machine {
 	return harness.Boot(t, harness.Options{
 		Firmware:    harness.OVMF,
-		EFIVars:     filepath.Join(t.TempDir(), "vars.fd"),
+		EFIVars:     vars,
 		Drives:      []harness.Drive{{Path: disk, If: "usb", BootIndex: 1}},
 		NICs:        []harness.NIC{{User: &harness.UserNet{Forward: []harness.Forward{{GuestPort: 8443}}}}},
 		AllowReboot: true,
 	})
 }
 
+// persistConfig is usbConfig with two containers: keeper's volume is on
+// the data partition, scratch needs nothing there (its state directory
+// is elsewhere, in RAM), so that a box without its data partition holds
+// the one and runs the other.
+const persistConfig = usbConfig + `state-dir: /srv/scratch
+containers:
+  - name: keeper
+    image: oci-layout:` + stickBusybox + `
+    command: [sleep, "100000"]
+    volumes: [{source: /var/lib/nucbox/keep, target: /keep}]
+    stop-timeout: 1s
+  - name: scratch
+    image: oci-layout:` + stickBusybox + `
+    command: [sleep, "100000"]
+    stop-timeout: 1s
+`
+
+// stickBusybox is where the stick image carries the containers' image:
+// not under the data partition's mount point, which hides what the
+// image has there.
+const stickBusybox = "/usr/share/e2e/busybox"
+
 // TestUSBImagePersists boots the USB disk image under UEFI: the box
 // formats and grows its data partition on the first boot, a file written
 // there and the config survive a reboot, and the second boot takes its
-// config from the data partition and keeps the first boot's log.
+// config from the data partition and keeps the first boot's log. Then
+// the stick is damaged between boots, as a torn write or a bad flash
+// chip would: with its primary superblock zeroed the third boot repairs
+// it from a backup and keeps the file; with every superblock destroyed
+// the fourth gets ready without it, writes nothing to it and holds the
+// container that needs it (see checkRepairedBoot, checkDestroyedBoot).
 func TestUSBImagePersists(t *testing.T) {
 	harness.Require(t)
-	disk := stickImage(t, usbConfig, 1<<30)
-	m := bootStick(t, disk)
+	disk := stickImage(t, persistConfig, 1<<30, "--add-file", stickBusybox+"="+busyboxLayout(t))
+	vars := filepath.Join(t.TempDir(), "vars.fd")
+	m := bootStickVars(t, disk, vars)
 
 	m.MustExpect(firmwareReadyTimeout, `nucbox: data partition: \S+ formatted ext4`)
 	r1 := m.ExpectReady(firmwareReadyTimeout)
@@ -107,12 +145,17 @@ func TestUSBImagePersists(t *testing.T) {
 		t.Errorf("second boot's config %s from %q, want %s from the data partition", r2.Config, r2.ConfigSource, r1.Config)
 	}
 	openShell(t, m)
-	out, err = m.Shell(shellTimeout, "cat /var/lib/nucbox/probe.txt; grep -c 'nucbox: ready' /var/lib/nucbox/logs/boot.log.1")
+	out, err = m.Shell(shellTimeout, "cat /var/lib/nucbox/probe.txt; test -d /var/lib/nucbox/keep && echo keeper-volume-made; grep -c 'nucbox: ready' /var/lib/nucbox/logs/boot.log.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out, "kept-42") {
 		t.Errorf("the file written before the reboot is gone:\n%s", out)
+	}
+	// The positive control of the last boot's check that nothing is
+	// made under the mount point: a running keeper makes its volume.
+	if !strings.Contains(out, "keeper-volume-made") {
+		t.Errorf("keeper's volume is not on the data partition:\n%s", out)
 	}
 	if !strings.Contains(out, "\n1") {
 		t.Errorf("the first boot's log (boot.log.1) has no ready line:\n%s", out)
@@ -125,6 +168,325 @@ func TestUSBImagePersists(t *testing.T) {
 	if strings.Contains(second, "recovering journal") {
 		t.Error("the data partition's journal needed recovery after an orderly reboot")
 	}
+	powerOff(t, m)
+
+	checkRepairedBoot(t, disk, vars)
+	checkDestroyedBoot(t, disk, vars)
+}
+
+// powerOff presses the power button and waits for QEMU to exit: the
+// stick's file is only changed while no QEMU has it open.
+func powerOff(t *testing.T, m *harness.Machine) {
+	t.Helper()
+	if err := m.Powerdown(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitExit(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dataOutcome is the console's one line on the data partition, mounted
+// or not: the test waits for whichever comes, so that the wrong one
+// fails it at once.
+const dataOutcome = `nucbox: data partition: (\S+ ready in .*|.*; workloads that need it are held, the box runs on without it)$`
+
+// checkRepairedBoot zeroes the data partition's primary superblock and
+// boots the stick: the box must not format it, but repair it from a
+// backup superblock, keep the file written on the first boot, and say
+// so on the console and in its status.
+func checkRepairedBoot(t *testing.T, disk, vars string) {
+	part := dataPart(t, disk)
+	part.write(t, 1024, make([]byte, 1024))
+	if part.superblock(t, 1024) != nil {
+		t.Fatal("the primary superblock still reads after zeroing it")
+	}
+	before := part.hash(t)
+
+	m := bootStickVars(t, disk, vars)
+	line := m.MustExpect(firmwareReadyTimeout, dataOutcome)[1]
+	remote, _ := apiReady(t, m, firmwareReadyTimeout)
+	if !regexp.MustCompile(`ready in .* mounted at /var/lib/nucbox .*; primary superblock damaged, repaired from backup at block [1-9]\d*`).MatchString(line) {
+		t.Errorf("the console's data partition line %q does not say it was repaired from a backup", line)
+	}
+	if strings.Contains(m.Output(), "formatted ext4") {
+		t.Error("the box formatted a data partition whose primary superblock was zeroed")
+	}
+	bin := harness.Nucbox(t)
+	st := pollStatus(t, bin, remote, "the status with the data partition", time.Minute, func(st *api.Status) bool { return st.Data != nil })
+	if d := st.Data; d.State != api.DataMounted || d.RepairedFrom == 0 || !strings.Contains(d.Note, "repaired from backup at block") ||
+		d.FS != "ext4" || d.Free <= 0 || d.Size < 600<<20 {
+		t.Errorf("status data partition %+v; want mounted, repaired from a backup, with its size and free space", *d)
+	}
+	stdout, _, _ := cli(t, bin, append([]string{"status"}, remote...)...)
+	if !regexp.MustCompile(`(?m)^data +/dev/\S+ on /var/lib/nucbox, ext4, .* free; primary superblock damaged, repaired from backup at block \d+`).MatchString(stdout) {
+		t.Errorf("nucbox status does not show the repaired data partition:\n%s", stdout)
+	}
+	openShell(t, m)
+	if out := mustShell(t, m, "cat /var/lib/nucbox/probe.txt"); !strings.Contains(out, "kept-42") {
+		t.Errorf("the file written on the first boot is gone after the repair:\n%s", out)
+	}
+	powerOff(t, m)
+	// The positive control for the last boot's unchanged checksum: this
+	// boot's repair wrote the primary superblock back, and the hash sees it.
+	if part.hash(t) == before {
+		t.Error("the partition's hash did not change although e2fsck repaired it")
+	}
+	if part.superblock(t, 1024) == nil {
+		t.Error("no primary superblock after the repair")
+	}
+}
+
+// checkDestroyedBoot overwrites every superblock of the data partition,
+// the primary and each backup, and boots the stick: the box must get
+// ready without the data partition, leave it exactly as it was (same
+// hash after the boot), say why on the console and in its status, hold
+// keeper, whose volume is on it, and run scratch, which does not need it.
+func checkDestroyedBoot(t *testing.T, disk, vars string) {
+	part := dataPart(t, disk)
+	locs := part.superblockLocations(t)
+	for _, off := range locs {
+		part.write(t, off, make([]byte, 1024))
+	}
+	for _, off := range locs {
+		if part.superblock(t, off) != nil {
+			t.Fatalf("a superblock still reads at byte %d", off)
+		}
+	}
+	// Not blank, or formatting it would be right.
+	if part.zeros(t, 1<<20) {
+		t.Fatal("the partition's first MiB is zeros after destroying its superblocks")
+	}
+	before := part.hash(t)
+
+	m := bootStickVars(t, disk, vars)
+	line := m.MustExpect(firmwareReadyTimeout, dataOutcome)[1]
+	if !regexp.MustCompile(`^/dev/\S+: no usable superblock: .*: not mounted, not formatted; workloads that need it are held, the box runs on without it$`).MatchString(line) {
+		t.Errorf("the console's data partition line %q does not say it is neither mounted nor formatted and what is held", line)
+	}
+	remote, _ := apiReady(t, m, firmwareReadyTimeout)
+	if strings.Contains(m.Output(), "formatted ext4") {
+		t.Error("the box formatted a data partition whose superblocks were destroyed")
+	}
+	bin := harness.Nucbox(t)
+	st := pollStatus(t, bin, remote, "scratch running beside the held keeper", 2*time.Minute, func(st *api.Status) bool {
+		for _, w := range st.Workloads {
+			if w.Name == "scratch" && w.State == "running" {
+				return true
+			}
+		}
+		return false
+	})
+	if d := st.Data; d == nil || d.State != api.DataNotMounted || !strings.Contains(d.Reason, "no usable superblock") ||
+		!strings.Contains(d.Reason, "not formatted") || d.Device == "" {
+		t.Errorf("status data partition %+v; want not mounted, not formatted, no usable superblock", d)
+	}
+	var keeper *api.Workload
+	for i, w := range st.Workloads {
+		if w.Name == "keeper" {
+			keeper = &st.Workloads[i]
+		}
+	}
+	if keeper == nil || !keeper.Held || keeper.State != "stopped" || keeper.PID != 0 ||
+		!strings.Contains(keeper.LastError, "/var/lib/nucbox/keep") || !strings.Contains(keeper.LastError, "not mounted") {
+		t.Errorf("keeper %+v; want held, stopped, with the data partition as the reason", keeper)
+	}
+	stdout, _, _ := cli(t, bin, append([]string{"status"}, remote...)...)
+	for _, re := range []string{`(?m)^data +NOT MOUNTED: /dev/\S+: no usable superblock.*not formatted; workloads that need it are held$`,
+		`(?m)^container +keeper +stopped \(held\) .*/var/lib/nucbox/keep`, `(?m)^container +scratch +running `} {
+		if !regexp.MustCompile(re).MatchString(stdout) {
+			t.Errorf("nucbox status does not match %s:\n%s", re, stdout)
+		}
+	}
+	_, stderr, code := cli(t, bin, append([]string{"start", "keeper"}, remote...)...)
+	if code == 0 || !strings.Contains(stderr, "409") || !strings.Contains(stderr, "not mounted") {
+		t.Errorf("nucbox start keeper: exit %d\n%s; want refused while the data partition is not mounted", code, stderr)
+	}
+	// Nothing was made in the data partition's place: no volume, no
+	// state, not even an empty directory under the mount point.
+	openShell(t, m)
+	out := mustShell(t, m, "ls -A /var/lib/nucbox | wc -l; grep ' /var/lib/nucbox ' /proc/mounts; echo end")
+	if f := strings.Fields(out); len(f) == 0 || f[0] != "0" || strings.Contains(out, "ext4") {
+		t.Errorf("the mount point holds files or the data partition is mounted:\n%s", out)
+	}
+	powerOff(t, m)
+	if part.hash(t) != before {
+		t.Error("the boot wrote to the data partition it refused")
+	}
+}
+
+// stickPart is the data partition inside a stick image file.
+type stickPart struct {
+	path      string
+	off, size int64
+}
+
+// dataPart finds the nucbox-data partition in the stick's GPT.
+func dataPart(t *testing.T, disk string) stickPart {
+	t.Helper()
+	f, err := os.Open(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hdr := make([]byte, 512)
+	if _, err := f.ReadAt(hdr, 512); err != nil || string(hdr[:8]) != "EFI PART" {
+		t.Fatalf("no GPT header in %s: %v", disk, err)
+	}
+	le := binary.LittleEndian
+	entries, n, esize := int64(le.Uint64(hdr[72:])), int64(le.Uint32(hdr[80:])), int64(le.Uint32(hdr[84:]))
+	e := make([]byte, esize)
+	for i := int64(0); i < n; i++ {
+		if _, err := f.ReadAt(e, entries*512+i*esize); err != nil {
+			t.Fatal(err)
+		}
+		u := make([]uint16, 36)
+		for j := range u {
+			u[j] = le.Uint16(e[56+2*j:])
+		}
+		if strings.TrimRight(string(utf16.Decode(u)), "\x00") == "nucbox-data" {
+			first, last := int64(le.Uint64(e[32:])), int64(le.Uint64(e[40:]))
+			return stickPart{path: disk, off: first * 512, size: (last - first + 1) * 512}
+		}
+	}
+	t.Fatalf("no nucbox-data partition in %s", disk)
+	return stickPart{}
+}
+
+func (p stickPart) read(t *testing.T, off int64, n int) []byte {
+	t.Helper()
+	f, err := os.Open(p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, p.off+off); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (p stickPart) write(t *testing.T, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(p.path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(b, p.off+off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hash is the SHA-256 of the whole partition.
+func (p stickPart) hash(t *testing.T) string {
+	t.Helper()
+	f, err := os.Open(p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, p.off, p.size)); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// zeros reports whether the partition's first n bytes are all zero.
+func (p stickPart) zeros(t *testing.T, n int) bool {
+	for _, c := range p.read(t, 0, n) {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ext4SB is what the test needs from an ext4 superblock.
+type ext4SB struct {
+	blockSize, blocks, perGroup, firstData int64
+	group                                  int64 // s_block_group_nr: which group's copy this is
+	sparse, sparse2                        bool
+	backupGroups                           [2]int64 // sparse_super2's two backups
+}
+
+// superblock parses the superblock at off, nil without one.
+func (p stickPart) superblock(t *testing.T, off int64) *ext4SB {
+	b := p.read(t, off, 1024)
+	le := binary.LittleEndian
+	if le.Uint16(b[0x38:]) != 0xEF53 || le.Uint32(b[0x18:]) > 6 {
+		return nil
+	}
+	sb := &ext4SB{
+		blockSize: 1024 << le.Uint32(b[0x18:]),
+		blocks:    int64(le.Uint32(b[0x4:])),
+		perGroup:  int64(le.Uint32(b[0x20:])),
+		firstData: int64(le.Uint32(b[0x14:])),
+		group:     int64(le.Uint16(b[0x5A:])),
+		sparse:    le.Uint32(b[0x64:])&0x1 != 0,   // ro_compat sparse_super
+		sparse2:   le.Uint32(b[0x5C:])&0x200 != 0, // compat sparse_super2
+	}
+	if le.Uint32(b[0x60:])&0x80 != 0 { // incompat 64bit
+		sb.blocks |= int64(le.Uint32(b[0x150:])) << 32
+	}
+	sb.backupGroups = [2]int64{int64(le.Uint32(b[0x24C:])), int64(le.Uint32(b[0x250:]))}
+	return sb
+}
+
+// superblockLocations are the byte offsets of the primary superblock
+// and of every backup, computed from the primary's geometry the way
+// mke2fs places them. Each is checked to hold the copy of its group,
+// and every other group to hold none, so that a location missed here
+// fails the test rather than leaving a backup for the box to find.
+func (p stickPart) superblockLocations(t *testing.T) []int64 {
+	t.Helper()
+	sb := p.superblock(t, 1024)
+	if sb == nil {
+		t.Fatal("no primary superblock to compute the backups from")
+	}
+	groups := (sb.blocks - sb.firstData + sb.perGroup - 1) / sb.perGroup
+	has := func(g int64) bool {
+		switch {
+		case g <= 1:
+			return g == 0 || !sb.sparse2 || sb.backupGroups[0] == 1 || sb.backupGroups[1] == 1
+		case sb.sparse2:
+			return g == sb.backupGroups[0] || g == sb.backupGroups[1]
+		case !sb.sparse:
+			return true
+		}
+		for _, base := range []int64{3, 5, 7} {
+			n := g
+			for n%base == 0 {
+				n /= base
+			}
+			if n == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	locs := []int64{1024}
+	for g := int64(1); g < groups; g++ {
+		off := (g*sb.perGroup + sb.firstData) * sb.blockSize
+		got := p.superblock(t, off)
+		switch {
+		case has(g) && (got == nil || got.group != g):
+			t.Fatalf("group %d: no backup superblock at byte %d where mke2fs puts it (%+v)", g, off, got)
+		case !has(g) && got != nil:
+			t.Fatalf("group %d: a superblock at byte %d where none was expected", g, off)
+		case has(g):
+			locs = append(locs, off)
+		}
+	}
+	if len(locs) < 3 {
+		t.Fatalf("only %d superblocks in %d groups of %+v: the filesystem is not the one the test expects", len(locs), groups, *sb)
+	}
+	t.Logf("superblocks at %v (%d groups of %d blocks of %d bytes)", locs, groups, sb.perGroup, sb.blockSize)
+	return locs
 }
 
 // TestUpgradeRollback upgrades a box booted from its stick to an image

@@ -92,13 +92,16 @@ function render(st) {
   phase.textContent = st.phase;
   phase.className = "badge s-" + String(st.phase).replace(/\s+/g, "-");
   const meta = [];
+  const errs = (st.errors || []).slice();
   if (st.config) meta.push("config " + st.config.sha256.slice(0, 12));
   meta.push("up " + duration(st.uptime));
   if (st.summary && st.summary.ready_ms) meta.push("ready in " + (st.summary.ready_ms / 1000).toFixed(1) + " s");
   const lease = st.uplink_lease;
   if (lease) meta.push("DHCP " + lease.address + (lease.expiry ? " until " + new Date(lease.expiry).toLocaleString() : ""));
+  const data = st.data_partition;
+  if (data && data.state === "mounted") meta.push("data " + data.device + " " + bytes(data.free_bytes || 0) + " free" + (data.note ? " (" + data.note + ")" : ""));
+  if (data && data.state === "not mounted") errs.push("data partition " + (data.device || "") + " NOT MOUNTED: " + data.reason + "; workloads that need it are held");
   document.getElementById("meta").textContent = meta.join(" · ");
-  const errs = st.errors || [];
   document.getElementById("errors-section").hidden = errs.length === 0;
   document.getElementById("errors").replaceChildren(...errs.map(e => el("li", e)));
   renderTry(st.try);

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nucbox/nucbox/boot/api"
+)
+
+// The status shows the data partition on one line: where it is mounted
+// and how full, what the boot did to it, or why it is not mounted.
+func TestStatusDataPartition(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data *api.DataPartition
+		want string
+	}{
+		{"absent", nil, ""},
+		{"mounted", &api.DataPartition{State: api.DataMounted, Device: "/dev/sda2", MountPoint: "/var/lib/nucbox", FS: "ext4",
+			Size: 3 << 30, Free: 2 << 30},
+			"data    /dev/sda2 on /var/lib/nucbox, ext4, 3.0 GiB, 2.0 GiB free\n"},
+		{"repaired", &api.DataPartition{State: api.DataMounted, Device: "/dev/sda2", MountPoint: "/var/lib/nucbox", FS: "ext4",
+			Size: 900 << 20, Free: 800 << 20, Note: "primary superblock damaged, repaired from backup at block 32768", RepairedFrom: 32768},
+			"data    /dev/sda2 on /var/lib/nucbox, ext4, 900 MiB, 800 MiB free; primary superblock damaged, repaired from backup at block 32768\n"},
+		{"none", &api.DataPartition{State: api.DataNone, MountPoint: "/var/lib/nucbox"},
+			"data    none: /var/lib/nucbox is in RAM and lasts until power off\n"},
+		{"not mounted", &api.DataPartition{State: api.DataNotMounted, Device: "/dev/sda2", MountPoint: "/var/lib/nucbox",
+			Reason: "no usable superblock: not mounted, not formatted"},
+			"data    NOT MOUNTED: /dev/sda2: no usable superblock: not mounted, not formatted; workloads that need it are held\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := writeStatus(&b, api.Status{BoxState: api.BoxState{Hostname: "lab1", Phase: "ready", Data: tc.data}}); err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, l := range strings.SplitAfter(b.String(), "\n") {
+				if strings.HasPrefix(l, "data ") {
+					got += l
+				}
+			}
+			if got != tc.want {
+				t.Errorf("data line %q, want %q\n%s", got, tc.want, b.String())
+			}
+		})
+	}
+}
