@@ -177,9 +177,6 @@ func (q *fakeMachine) serve(c net.Conn) {
 			}
 			q.mu.Unlock()
 			send(map[string]any{"return": map[string]any{"status": st, "running": st == "running"}, "id": cmd.ID})
-			if q.mode == "deaf" && st == "running" {
-				time.Sleep(time.Hour)
-			}
 		case "cont":
 			q.mu.Lock()
 			q.running = true
@@ -193,6 +190,9 @@ func (q *fakeMachine) serve(c net.Conn) {
 				send(ok)
 			}
 			fmt.Println("fake guest: console up")
+			if q.mode == "deaf" {
+				time.Sleep(time.Hour)
+			}
 			switch q.mode {
 			case "crash":
 				go func() { time.Sleep(20 * time.Millisecond); q.end(1) }()
