@@ -35,14 +35,26 @@ const qemuModuleDir = "../lib/x86_64-linux-gnu/qemu"
 // which is built in.
 var qemuModules = []string{"accel-tcg-x86_64.so"}
 
-// qemuFirmware are the firmware files an x86 guest may load, by base
-// name, from the directories QEMU searches: SeaBIOS, the option ROMs for
-// -kernel boots and for KVM's APIC, VGA BIOSes for VNC guests and iPXE
-// ROMs for NICs that boot from the network. Everything else there is for
-// other architectures (ppc, sparc, s390, riscv) and would only cost RAM.
+// qemuFirmware are the firmware files an x86 guest of vmm's command line
+// may load, by base name, from the directories QEMU searches. What QEMU
+// ships beyond them is for devices vmm never creates, and each costs the
+// compressed image what it weighs (an iPXE ROM is already compressed):
+//   - SeaBIOS and the machine's other BIOSes (the config may name any
+//     machine type), and the option ROMs of -kernel boots (linuxboot,
+//     multiboot, pvh) and of KVM's APIC (kvmvapic);
+//   - one VGA BIOS: a VNC guest gets "-device VGA" (vgabios-stdvga.bin),
+//     never the cirrus, qxl, vmware, virtio, ati, bochs or ramfb cards;
+//   - one network ROM: every NIC is a virtio-net-pci, whose ROM
+//     (efi-virtio.rom, pxe-virtio.rom in older layouts) only a NIC with a
+//     boot index loads (others get romfile=); the e1000, rtl8139, pcnet,
+//     ne2k, eepro100 and vmxnet3 ROMs are never loaded;
+//   - not sgabios.bin, the ROM of "-device sga", which vmm does not use.
+//
+// TestFirmwareCoversCmdline asks the host's QEMU which ROM each device of
+// vmm's command line loads and fails when one is not kept here.
 var qemuFirmware = []string{
 	"bios*.bin", "qboot.rom", "kvmvapic.bin", "linuxboot*.bin", "multiboot*.bin",
-	"pvh.bin", "vgabios*.bin", "sgabios.bin", "efi-*.rom",
+	"pvh.bin", "vgabios-stdvga.bin", "efi-virtio.rom", "pxe-virtio.rom",
 	// VNC loads the default keyboard layout even when -k is not given.
 	"keymaps/en-us",
 }

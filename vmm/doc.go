@@ -50,8 +50,9 @@
 // # Starting and stopping
 //
 // QEMU starts paused (-S) with QMP on a unix socket; the supervisor
-// connects, checks that QEMU is in prelaunch, sends cont and checks for
-// running. Every QMP command has a deadline, and events are always read,
+// connects, checks with the kernel (SO_PEERCRED) that the QEMU it started
+// serves the socket, sends cont and checks for running: the RESUME event
+// QEMU sends before cont's reply says so, or else query-status. Every QMP command has a deadline, and events are always read,
 // so a wedged QEMU cannot wedge the supervisor. An exit on its own
 // (crash, kill -9, guest poweroff) ends the run: Done is closed and Err
 // says how, and the owner may Start the same Guest again, which keeps

@@ -476,24 +476,36 @@ func (g *Guest) startOnce(startCtx context.Context, r *run) (*proc, error) {
 		}
 		return nil, err
 	}
-	mon, err := dialQMP(ctx, paths.QMP, p.exited, g.opts.QMPTimeout, g.onEvent)
+	var events eventState
+	mon, err := dialQMP(ctx, paths.QMP, p.exited, g.opts.QMPTimeout, func(e qmp.Event) {
+		events.saw(e)
+		g.onEvent(e)
+	})
 	if err != nil {
 		return fail(err)
 	}
 	p.mon = mon
-	// -S leaves QEMU in "prelaunch"; anything else means it is not the
-	// paused, fresh QEMU this code started.
-	if st, err := mon.status(ctx); err != nil {
-		return fail(err)
-	} else if st != "prelaunch" {
-		return fail(fmt.Errorf("QEMU is %q after start, want prelaunch", st))
+	// The QEMU at the socket must be the paused, fresh one just started
+	// (-S): its process, not one left by an earlier run. The kernel
+	// says who listens (no QMP round trip before the guest starts). A
+	// socket nucbox made itself, for a QEMU under its own user, was
+	// handed to this QEMU alone.
+	if s.User == nil {
+		if err := checkPeer(mon.conn, p.cmd.Process.Pid); err != nil {
+			return fail(fmt.Errorf("QMP socket %s: %w", paths.QMP, err))
+		}
 	}
 	if err := mon.run(ctx, "cont", nil, nil); err != nil {
 		return fail(err)
 	}
-	st, err := mon.status(ctx)
-	if err != nil {
-		return fail(err)
+	// QEMU sends RESUME before cont's reply, and the reader hands events
+	// over in order: a RESUME seen by now is the state query-status would
+	// report. Without one (an older or other QEMU), ask.
+	st := events.last()
+	if st != "running" {
+		if st, err = mon.status(ctx); err != nil {
+			return fail(err)
+		}
 	}
 	if st != "running" {
 		return fail(fmt.Errorf("QEMU is %q after cont, want running", st))
@@ -510,14 +522,40 @@ func (g *Guest) startOnce(startCtx context.Context, r *run) (*proc, error) {
 	return p, nil
 }
 
-// onEvent keeps the QMP status current between queries.
-func (g *Guest) onEvent(e qmp.Event) {
-	status := map[string]string{
+// eventStatus is the run state an event announces, "" for other events.
+func eventStatus(event string) string {
+	return map[string]string{
 		"RESUME":         "running",
 		"STOP":           "paused",
 		"SHUTDOWN":       "shutdown",
 		"GUEST_PANICKED": "guest-panicked",
-	}[e.Event]
+	}[event]
+}
+
+// eventState is the run state the events of one QMP connection announced
+// last.
+type eventState struct {
+	mu    sync.Mutex
+	state string
+}
+
+func (es *eventState) saw(e qmp.Event) {
+	if st := eventStatus(e.Event); st != "" {
+		es.mu.Lock()
+		es.state = st
+		es.mu.Unlock()
+	}
+}
+
+func (es *eventState) last() string {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	return es.state
+}
+
+// onEvent keeps the QMP status current between queries.
+func (g *Guest) onEvent(e qmp.Event) {
+	status := eventStatus(e.Event)
 	if status != "" {
 		g.update(func(st *Status) { st.QMPStatus = status })
 	}

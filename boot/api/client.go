@@ -62,6 +62,12 @@ type Client struct {
 	upgrade *http.Client
 }
 
+// callTimeout bounds the calls the box answers from what it knows
+// (status, config, logs, plan). Calls that wait for the box's work
+// (apply, workload actions, upgrade) have no bound of their own: their
+// caller's context has it.
+var callTimeout = 30 * time.Second
+
 // OptionError is ClientOptions that cannot work; nothing was sent.
 type OptionError struct{ msg string }
 
@@ -102,7 +108,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 		}
 		tr.TLSClientConfig = cfg
 	}
-	c.http = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	c.http = &http.Client{Transport: tr, Timeout: callTimeout}
 	c.stream = &http.Client{Transport: tr}
 	// An Upgrade needs HTTP/1.1; a transport that never offers HTTP/2
 	// keeps it there.

@@ -66,7 +66,9 @@ func (c *Client) Apply(ctx context.Context, name string, config []byte, try time
 	if try > 0 {
 		q.Set("try", try.String())
 	}
-	body, err := c.call(ctx, c.http, "POST", "/v1/apply?"+q.Encode(), "application/yaml", config, &ar, "the answer")
+	// The box answers when the apply is done, which takes as long as the
+	// config's new workloads take to start: ctx is the only bound.
+	body, err := c.call(ctx, c.stream, "POST", "/v1/apply?"+q.Encode(), "application/yaml", config, &ar, "the answer")
 	return ar, body, err
 }
 

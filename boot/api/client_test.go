@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -298,5 +299,40 @@ func TestClientConsole(t *testing.T) {
 	var he *HTTPError
 	if _, err := c.Console(context.Background(), "web"); !errors.As(err, &he) || he.Code != 404 {
 		t.Errorf("console of a container: %v, want a 404", err)
+	}
+}
+
+// TestClientApplyOutlivesCallTimeout: an apply the box takes longer to
+// answer than the short bound of status-like calls still gets its answer;
+// its bound is the caller's context. Status against the same slow server
+// is the control that the short bound is in force.
+func TestClientApplyOutlivesCallTimeout(t *testing.T) {
+	defer func(d time.Duration) { callTimeout = d }(callTimeout)
+	callTimeout = 50 * time.Millisecond
+	const answerAfter = 300 * time.Millisecond
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(answerAfter):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"running":"a","new":"b"}`)
+	}))
+	t.Cleanup(ts.Close)
+	c := newTestClient(t, ClientOptions{Host: ts.URL, Token: testToken, Insecure: true})
+
+	if _, _, err := c.Status(context.Background()); err == nil {
+		t.Errorf("Status answered after %v with a %v bound", answerAfter, callTimeout)
+	}
+	start := time.Now()
+	ar, _, err := c.Apply(context.Background(), "big.yaml", []byte("hostname: x\n"), 0)
+	if err != nil || ar.New != "b" {
+		t.Errorf("Apply answered after %v = %+v, %v; want the answer (the bound is the caller's)", time.Since(start), ar, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, _, err := c.Apply(ctx, "big.yaml", []byte("hostname: x\n"), 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Apply past its context's deadline: %v, want context.DeadlineExceeded", err)
 	}
 }

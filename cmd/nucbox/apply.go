@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ func newApplyCmd() *cobra.Command {
 		dryRun  bool
 		confirm bool
 		try     time.Duration
+		timeout time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "apply FILE [--dry-run | --try DURATION] | apply --confirm",
@@ -36,7 +38,11 @@ fails with the reason.
 trial: unless 'nucbox apply --confirm' follows within DURATION, the box
 goes back to the previous config by itself, which saves a box whose new
 network config cut off the person applying it. While a try waits for its
-confirmation, the box refuses other applies.`,
+confirmation, the box refuses other applies.
+
+The box answers when the apply is done, after every new workload started;
+the command waits up to --timeout for it (10 minutes by default), showing
+how long it has waited when stderr is a terminal.`,
 		Example: `  nucbox apply box.yaml --dry-run
   nucbox apply box.yaml
   nucbox apply box.yaml --try 2m --host https://192.168.1.10:8443 --fingerprint SHA256
@@ -50,6 +56,9 @@ confirmation, the box refuses other applies.`,
 			}
 			if dryRun && try != 0 {
 				return usageError{errors.New("--dry-run and --try do not go together")}
+			}
+			if timeout <= 0 {
+				return usageError{errors.New("--timeout needs a positive duration, such as 10m")}
 			}
 			if c.Flags().Changed("try") && try <= 0 {
 				return usageError{errors.New("--try needs a positive duration, such as 2m")}
@@ -85,7 +94,17 @@ confirmation, the box refuses other applies.`,
 			if dryRun {
 				ar.PlanResponse, body, err = cl.Plan(c.Context(), name, data)
 			} else {
-				ar, body, err = cl.Apply(c.Context(), name, data, try)
+				ctx, cancel := context.WithTimeout(c.Context(), timeout)
+				stop := func() {}
+				if isTerminal(c.ErrOrStderr()) {
+					stop = waiting(c.ErrOrStderr(), "applying", time.Second)
+				}
+				ar, body, err = cl.Apply(ctx, name, data, try)
+				stop()
+				cancel()
+				if errors.Is(err, context.DeadlineExceeded) {
+					return fmt.Errorf("the box did not answer within --timeout %v; it may still be applying (see nucbox status): %w", timeout, err)
+				}
 			}
 			var he *api.HTTPError
 			if errors.As(err, &he) && len(he.Errors) > 0 {
@@ -112,6 +131,7 @@ confirmation, the box refuses other applies.`,
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "show the changes without applying them")
 	c.Flags().DurationVar(&try, "try", 0, "apply on trial: go back to the previous config unless confirmed within `DURATION`")
 	c.Flags().BoolVar(&confirm, "confirm", false, "keep the config of the pending --try")
+	c.Flags().DurationVar(&timeout, "timeout", applyTimeout, "how long to wait for the box to finish applying")
 	return c
 }
 

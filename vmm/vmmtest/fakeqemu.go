@@ -2,9 +2,11 @@ package vmmtest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +28,13 @@ import (
 //	poweroff    exits 0 shortly after cont (the guest shut itself down)
 //	fail        prints a QEMU-style error and exits 1 at once
 //	silent      accepts QMP connections but never greets
+//	late-resume as obey, but RESUME comes 100 ms after cont's reply
+//	            instead of before it (QEMU 7.2 sends it first)
+//	proxy       leaves QMP to a child process (mode obey) that it waits
+//	            for: the socket is not served by the QEMU started
+//
+// Every query-status is noted on stderr ("fake qemu: query-status"),
+// which vmm keeps in the QEMU log, so that tests can count them.
 const FakeQEMUEnv = "NUCBOX_FAKE_QEMU"
 
 // RunFakeQEMU makes this process the fake QEMU when FakeQEMUEnv names a
@@ -52,6 +61,21 @@ func FakeQEMU(mode string, args []string) int {
 			paused = true
 		}
 	}
+	switch mode {
+	case "proxy":
+		return proxy(args)
+	case "child":
+		// A child of proxy ends with its parent, as vmm kills only the
+		// process it started.
+		go func() {
+			ppid := os.Getppid()
+			for os.Getppid() == ppid {
+				time.Sleep(10 * time.Millisecond)
+			}
+			os.Exit(0)
+		}()
+		mode = "obey"
+	}
 	if mode == "fail" {
 		fmt.Fprintln(os.Stderr, "qemu-system-x86_64: -drive file=x: Could not open 'x': No such file or directory")
 		return 1
@@ -75,6 +99,23 @@ func FakeQEMU(mode string, args []string) int {
 	ln.Close()
 	os.Remove(sock)
 	return code
+}
+
+// proxy runs the fake QEMU's child with the same arguments and returns
+// its exit status.
+func proxy(args []string) int {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), FakeQEMUEnv+"=child")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "fake qemu:", err)
+		return 1
+	}
+	return 0
 }
 
 type fakeMachine struct {
@@ -128,6 +169,7 @@ func (q *fakeMachine) serve(c net.Conn) {
 		case "qmp_capabilities":
 			send(ok)
 		case "query-status":
+			fmt.Fprintln(os.Stderr, "fake qemu: query-status")
 			q.mu.Lock()
 			st := "prelaunch"
 			if q.running {
@@ -135,16 +177,22 @@ func (q *fakeMachine) serve(c net.Conn) {
 			}
 			q.mu.Unlock()
 			send(map[string]any{"return": map[string]any{"status": st, "running": st == "running"}, "id": cmd.ID})
-			if q.mode == "deaf" && st == "running" {
-				time.Sleep(time.Hour)
-			}
 		case "cont":
 			q.mu.Lock()
 			q.running = true
 			q.mu.Unlock()
-			send(ok)
-			event("RESUME", nil)
+			if q.mode == "late-resume" {
+				send(ok)
+				// Late enough for the reply to be read alone.
+				go func() { time.Sleep(100 * time.Millisecond); event("RESUME", nil) }()
+			} else {
+				event("RESUME", nil)
+				send(ok)
+			}
 			fmt.Println("fake guest: console up")
+			if q.mode == "deaf" {
+				time.Sleep(time.Hour)
+			}
 			switch q.mode {
 			case "crash":
 				go func() { time.Sleep(20 * time.Millisecond); q.end(1) }()
@@ -154,7 +202,7 @@ func (q *fakeMachine) serve(c net.Conn) {
 		case "system_powerdown":
 			send(ok)
 			event("POWERDOWN", nil)
-			if q.mode == "obey" {
+			if q.mode == "obey" || q.mode == "late-resume" {
 				fmt.Println("fake guest: powering off")
 				event("SHUTDOWN", map[string]any{"guest": true, "reason": "guest-shutdown"})
 				go func() { time.Sleep(10 * time.Millisecond); q.end(0) }()
