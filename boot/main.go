@@ -106,6 +106,7 @@ func (p *pid1) phases() []phase {
 		{"data partition", p.setupDataPartition},
 		{"entropy", p.seedEntropy},
 		{"config", p.loadConfig},
+		{"memory", p.limitMemory},
 		{"API", p.startAPI},
 		{"apply", p.apply},
 		{"ready", p.ready},
