@@ -23,22 +23,23 @@ const (
 type memSample struct {
 	uptime                 time.Duration
 	rss, anon, file, shmem int64 // KiB
+	huge                   int64 // KiB of anonymous memory in huge pages
 }
 
 func (s memSample) String() string {
-	return fmt.Sprintf("t=%.1fs rss=%d KiB (anon %d, file %d, shmem %d)",
-		s.uptime.Seconds(), s.rss, s.anon, s.file, s.shmem)
+	return fmt.Sprintf("t=%.1fs rss=%d KiB (anon %d, file %d, shmem %d; anon in huge pages %d)",
+		s.uptime.Seconds(), s.rss, s.anon, s.file, s.shmem, s.huge)
 }
 
 // samplePID1Memory reads PID 1's memory and the kernel's uptime through
 // the console shell, in one command so that both are of the same moment.
 func samplePID1Memory(m *harness.Machine) (memSample, error) {
-	out, err := m.Shell(30*time.Second, "cat /proc/uptime; grep -E '^(VmRSS|RssAnon|RssFile|RssShmem):' /proc/1/status")
+	out, err := m.Shell(30*time.Second, "cat /proc/uptime; grep -E '^(VmRSS|RssAnon|RssFile|RssShmem):' /proc/1/status; grep '^AnonHugePages:' /proc/1/smaps_rollup")
 	if err != nil {
 		return memSample{}, err
 	}
 	var s memSample
-	fields := map[string]*int64{"VmRSS:": &s.rss, "RssAnon:": &s.anon, "RssFile:": &s.file, "RssShmem:": &s.shmem}
+	fields := map[string]*int64{"VmRSS:": &s.rss, "RssAnon:": &s.anon, "RssFile:": &s.file, "RssShmem:": &s.shmem, "AnonHugePages:": &s.huge}
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) == 0 {
