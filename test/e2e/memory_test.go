@@ -87,8 +87,11 @@ func checkRSSFlat(t *testing.T, m *harness.Machine, ri harness.ReadyInfo) {
 	for _, s := range samples {
 		t.Logf("PID 1 memory: %s", s)
 	}
-	if rollup, err := m.Shell(30*time.Second, "cat /proc/1/smaps_rollup"); err == nil {
-		t.Logf("PID 1 smaps_rollup:\n%s", rollup)
+	// Where the memory is: the kernel's huge page settings, and PID 1's
+	// mappings of more than 2 MiB resident.
+	if out, err := m.Shell(30*time.Second, "cat /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none; "+
+		"awk '/^[0-9a-f]+-/{m=$0} /^Rss:/{if ($2 > 2048) print $2 \" kB \" m}' /proc/1/smaps"); err == nil {
+		t.Logf("huge pages and PID 1's large mappings:\n%s", out)
 	}
 	grew := last.rss - first.rss
 	t.Logf("PID 1 RSS: %d KiB at ready (summary %d KiB), %d KiB at ready+%s: %+d KiB (bound +%d KiB)",
