@@ -27,6 +27,10 @@ import (
 // seedFile is the random seed on the data partition.
 const seedFile = DataDir + "/random-seed"
 
+// writeSeed replaces a seed file durably; a variable so that a test can
+// make it fail.
+var writeSeed = atomicfile.WriteFile
+
 // entropyState is what the entropy phase found, for the ready summary.
 type entropyState struct {
 	seed    string        // credited, mixed, none
@@ -55,7 +59,7 @@ func (p *pid1) seedEntropy() bool {
 	Logf("entropy: pool ready at %s (waited %d ms, seed %s)",
 		stamp(p.entropy.readyAt), p.entropy.waited.Milliseconds(), p.entropy.seed)
 	if p.data.isMounted() {
-		if err := atomicfile.WriteFile(seedFile, randseed.Fresh(fresh, id), 0o600); err != nil {
+		if err := writeSeed(seedFile, randseed.Fresh(fresh, id), 0o600); err != nil {
 			Logf("entropy: warning: no seed for the next boot: %v", err)
 		}
 	}
@@ -76,7 +80,7 @@ func mixSeed(path string, id [32]byte) string {
 		return "none"
 	}
 	if v.CreditBits > 0 {
-		if err := atomicfile.WriteFile(path, randseed.Replacement(old, id), 0o600); err != nil {
+		if err := writeSeed(path, randseed.Replacement(old, id), 0o600); err != nil {
 			Logf("entropy: warning: cannot replace the seed, so it is not credited: %v", err)
 			v.CreditBits, v.Reason = 0, "seed not replaceable: mixed in, not credited"
 		}
