@@ -37,7 +37,10 @@
 //     replaced), then one blocking getrandom(2) waits for the kernel's
 //     pool, which makes the kernel collect jitter where no hardware source
 //     made it ready, and a fresh seed is written (entropy.go).
-//  6. config: the box supervisor is made (box.New, with what it takes
+//  6. memory: PID 1's soft memory limit (the default until the config
+//     is read, then the config's), and khugepaged
+//     kept from collapsing sparse memory into huge pages (memory.go).
+//  7. config: the box supervisor is made (box.New, with what it takes
 //     from PID 1), and the config is read from the first source that
 //     yields a valid one: nucbox.config= on the kernel command line (a
 //     path or a URL), the last known good config on the data partition,
@@ -45,8 +48,6 @@
 //     cmdline.go, bootlease.go). Without one the boot fails and the box
 //     goes into maintenance mode (or, on a trial boot, back to the other
 //     slot).
-//  7. memory: PID 1's soft memory limit from the config, and khugepaged
-//     kept from collapsing sparse memory into huge pages (memory.go).
 //  8. API: the box serves the API.
 //  9. apply: the box compiles the config once and applies it, stage by
 //     stage, in the order the compiled plan carries.

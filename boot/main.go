@@ -105,8 +105,8 @@ func (p *pid1) phases() []phase {
 		{"slot", p.detectSlot},
 		{"data partition", p.setupDataPartition},
 		{"entropy", p.seedEntropy},
-		{"config", p.loadConfig},
 		{"memory", p.limitMemory},
+		{"config", p.loadConfig},
 		{"API", p.startAPI},
 		{"apply", p.apply},
 		{"ready", p.ready},
@@ -191,6 +191,7 @@ func (p *pid1) loadConfig() bool {
 		return false
 	}
 	p.rec, p.cfg = rec, cfg
+	setMemoryLimit(cfg)
 	Logf("config: %s (sha256 %s)", rec.Source, rec.SHA256[:12])
 	return true
 }

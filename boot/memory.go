@@ -20,16 +20,25 @@ import (
 const maxPTEsNone = "/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none"
 
 // limitMemory keeps khugepaged from inflating sparse memory and sets the
-// Go runtime's soft memory limit from the config.
+// Go runtime's default soft memory limit; it is before the config, so
+// that maintenance mode has both too. The config's limit replaces it
+// once the config is read.
 func (p *pid1) limitMemory() bool {
 	if err := os.WriteFile(maxPTEsNone, []byte("0\n"), 0); err != nil && !os.IsNotExist(err) {
 		Logf("memory: warning: %v", err)
 	}
-	limit := config.DefaultPID1Memory
-	if p.cfg != nil && p.cfg.Reserve.PID1Memory != 0 {
-		limit = p.cfg.Reserve.PID1Memory
-	}
-	debug.SetMemoryLimit(int64(limit))
-	Logf("memory: soft limit %s", limit)
+	setMemoryLimit(nil)
 	return true
+}
+
+// setMemoryLimit sets PID 1's soft memory limit from cfg, the default
+// without one.
+func setMemoryLimit(cfg *config.Config) {
+	limit := config.DefaultPID1Memory
+	if cfg != nil && cfg.Reserve.PID1Memory != 0 {
+		limit = cfg.Reserve.PID1Memory
+	}
+	if old := debug.SetMemoryLimit(int64(limit)); old != int64(limit) {
+		Logf("memory: soft limit %s", limit)
+	}
 }
