@@ -66,6 +66,7 @@ func samplePID1Memory(m *harness.Machine) (memSample, error) {
 // the resident set grew by more than rssGrowthKiB over the first sample.
 func checkRSSFlat(t *testing.T, m *harness.Machine, ri harness.ReadyInfo) {
 	t.Helper()
+	openShell(t, m)
 	first, err := samplePID1Memory(m)
 	if err != nil {
 		t.Fatalf("PID 1 memory: %v", err)
