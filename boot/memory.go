@@ -7,16 +7,17 @@ import (
 	"github.com/nucbox/nucbox/config"
 )
 
-// PID 1's resident memory grew from about 29 MiB at ready to 80 MiB in
-// the next 25 s with nothing happening. The Debian kernel has transparent
-// huge pages set to "always", and khugepaged, which wakes every 10 s,
-// collapses any 2 MiB range of anonymous memory with at least one page in
-// use into a huge page (max_ptes_none 511 of 512 pages may be empty). The
-// Go heap and stacks are sparse in that sense, so each collapse turned a
-// few KiB into 2 MiB. PID 1 lets khugepaged collapse only ranges that are
-// fully in use: QEMU's guest memory still gets huge pages (at fault time,
-// and by khugepaged once a range is populated), PID 1's sparse heap no
-// longer does.
+// PID 1's memory is mostly its own binary and a small heap: at ready,
+// under QEMU, about 17 MiB of /init's pages (RssShmem, since / is a
+// tmpfs) and 8-12 MiB of anonymous memory, of which 4-10 MiB sit in
+// transparent huge pages, because the Debian kernel has them set to
+// "always". khugepaged, which wakes every 10 s, would also collapse any
+// 2 MiB range of PID 1's sparse heap with a single page in use into a
+// huge page (max_ptes_none is 511 of 512 by default). PID 1 lets it
+// collapse only ranges that are fully in use: QEMU's guest memory still
+// gets huge pages (at fault time, and by khugepaged once populated), a
+// sparse Go heap no longer grows that way. The soft memory limit makes
+// the runtime collect harder and return memory when PID 1 nears it.
 const maxPTEsNone = "/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none"
 
 // limitMemory keeps khugepaged from inflating sparse memory and sets the
