@@ -63,7 +63,9 @@ func samplePID1Memory(m *harness.Machine) (memSample, error) {
 
 // checkRSSFlat samples PID 1's memory from ready until the kernel clock
 // has passed ready+rssSettle, with the box left alone, and fails when
-// the resident set grew by more than rssGrowthKiB over the first sample.
+// the resident set grew by more than rssGrowthKiB over its size at ready,
+// as the ready summary has it: what PID 1 does right after the ready line
+// (marking the boot slot good, say) counts too.
 func checkRSSFlat(t *testing.T, m *harness.Machine, ri harness.ReadyInfo) {
 	t.Helper()
 	openShell(t, m)
@@ -94,11 +96,16 @@ func checkRSSFlat(t *testing.T, m *harness.Machine, ri harness.ReadyInfo) {
 		"awk '/^[0-9a-f]+-/{m=$0} /^Rss:/{if ($2 > 2048) print $2 \" kB \" m}' /proc/1/smaps"); err == nil {
 		t.Logf("huge pages and PID 1's large mappings:\n%s", out)
 	}
-	grew := last.rss - first.rss
-	t.Logf("PID 1 RSS: %d KiB at ready (summary %d KiB), %d KiB at ready+%s: %+d KiB (bound +%d KiB)",
-		first.rss, ri.RSSKiB, last.rss, (last.uptime - time.Duration(ri.ReadyMS)*time.Millisecond).Round(time.Second), grew, rssGrowthKiB)
+	atReady := ri.RSSKiB
+	if atReady <= 0 {
+		t.Errorf("the ready summary has no rss_kib")
+		atReady = first.rss
+	}
+	grew := last.rss - atReady
+	t.Logf("PID 1 RSS: %d KiB at ready, %d KiB at the first sample, %d KiB at ready+%s: %+d KiB (bound +%d KiB)",
+		atReady, first.rss, last.rss, (last.uptime - time.Duration(ri.ReadyMS)*time.Millisecond).Round(time.Second), grew, rssGrowthKiB)
 	if grew > rssGrowthKiB {
-		t.Errorf("PID 1's RSS grew from %d KiB to %d KiB in %s after ready with nothing happening (bound +%d KiB)",
-			first.rss, last.rss, rssSettle, rssGrowthKiB)
+		t.Errorf("PID 1's RSS grew from %d KiB at ready to %d KiB %s later with nothing happening (bound +%d KiB)",
+			atReady, last.rss, rssSettle, rssGrowthKiB)
 	}
 }
