@@ -39,7 +39,14 @@
 //     e2fsck would not fix) is neither mounted nor formatted: DataDir
 //     becomes an empty read-only mount, the console and the status say
 //     why, and the box holds the workloads whose files are on it.
-//  5. config: the box supervisor is made (box.New, with what it takes
+//  5. entropy: the random seed on the data partition is mixed in (and
+//     credited only when this box wrote it and it is unused, after it was
+//     replaced), then one blocking getrandom(2) waits for the kernel's
+//     pool, which makes the kernel collect jitter where no hardware source
+//     made it ready, and a fresh seed is written (entropy.go).
+//  6. memory: PID 1's soft memory limit, the default until the config
+//     is read, then the config's (memory.go).
+//  7. config: the box supervisor is made (box.New, with what it takes
 //     from PID 1), and the config is read from the first source that
 //     yields a valid one: nucbox.config= on the kernel command line (a
 //     path or a URL), the last known good config on the data partition,
@@ -47,10 +54,10 @@
 //     cmdline.go, bootlease.go). Without one the boot fails and the box
 //     goes into maintenance mode (or, on a trial boot, back to the other
 //     slot).
-//  6. API: the box serves the API.
-//  7. apply: the box compiles the config once and applies it, stage by
+//  8. API: the box serves the API.
+//  9. apply: the box compiles the config once and applies it, stage by
 //     stage, in the order the compiled plan carries.
-//  8. ready: the box prints the ready line and keeps the config as the
+//  10. ready: the box prints the ready line and keeps the config as the
 //     last known good one; PID 1 marks the slot good and offers the
 //     console shell.
 //

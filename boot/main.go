@@ -82,6 +82,7 @@ type pid1 struct {
 
 	modules kernelModules
 	data    dataPartition
+	entropy entropyState
 	shell   consoleShell
 
 	shutdownOnce sync.Once
@@ -103,6 +104,8 @@ func (p *pid1) phases() []phase {
 		{"modules", p.loadBaseModules},
 		{"slot", p.detectSlot},
 		{"data partition", p.setupDataPartition},
+		{"entropy", p.seedEntropy},
+		{"memory", p.limitMemory},
 		{"config", p.loadConfig},
 		{"API", p.startAPI},
 		{"apply", p.apply},
@@ -186,6 +189,7 @@ func (p *pid1) loadConfig() bool {
 		return false
 	}
 	p.rec, p.cfg = rec, cfg
+	setMemoryLimit(cfg)
 	Logf("config: %s (sha256 %s)", rec.Source, rec.SHA256[:12])
 	return true
 }
@@ -200,7 +204,8 @@ func (p *pid1) startAPI() bool {
 // apply applies the config; a trial boot's deadline runs meanwhile.
 func (p *pid1) apply() bool {
 	p.slot.WatchTrial()
-	p.sum = box.Summary{Config: p.rec.SHA256, ConfigSource: p.rec.Source, InitMS: ms(p.initAt)}
+	p.sum = box.Summary{Config: p.rec.SHA256, ConfigSource: p.rec.Source, InitMS: ms(p.initAt),
+		EntropyReadyMS: ms(p.entropy.readyAt), EntropySeed: p.entropy.seed}
 	err := p.box.Load().ApplyConfig(context.Background(), p.cfg, &p.sum)
 	if err == nil {
 		return true

@@ -27,6 +27,7 @@ const (
 	DefaultContainerPIDs    = 1024
 	DefaultReserveMemory    = 256 * MiB
 	DefaultReservePIDs      = 512
+	DefaultPID1Memory       = 64 * MiB
 	DefaultStopTimeout      = Duration(10 * time.Second)
 	DefaultDiskFormat       = "qcow2"
 )
@@ -63,6 +64,7 @@ func (c *Config) ApplyDefaults() {
 	r := &c.Reserve
 	set("reserve.memory", r.Memory == 0, func() { r.Memory = DefaultReserveMemory })
 	set("reserve.pids", r.PIDs == 0, func() { r.PIDs = DefaultReservePIDs })
+	set("reserve.pid1-memory", r.PID1Memory == 0, func() { r.PID1Memory = DefaultPID1Memory })
 
 	for i := range c.VMs {
 		vm := &c.VMs[i]

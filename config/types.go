@@ -216,6 +216,10 @@ type API struct {
 type Reserve struct {
 	Memory Size `yaml:"memory,omitempty" json:"memory,omitempty" jsonschema_description:"Memory the workloads together cannot use (default 256MiB)"`
 	PIDs   int  `yaml:"pids,omitempty" json:"pids,omitempty" jsonschema:"minimum=1" jsonschema_description:"Processes and threads the workloads together cannot use (default 512)"`
+	// PID1Memory is PID 1's soft memory limit (the Go runtime's
+	// GOMEMLIMIT): above it the runtime collects garbage harder and
+	// returns freed memory to the kernel at once.
+	PID1Memory Size `yaml:"pid1-memory,omitempty" json:"pid1-memory,omitempty" jsonschema_description:"PID 1's own soft memory limit, within the reserve: above it PID 1 collects garbage harder and returns memory to the kernel (default 64MiB)"`
 }
 
 // Restart is a workload restart policy.

@@ -657,6 +657,12 @@ func (ck *checker) reserve() {
 	if r.Memory != 0 && r.Memory < 64*MiB {
 		ck.add("reserve.memory", "reserve %s is too small for the box itself: use at least 64MiB", r.Memory)
 	}
+	if r.PID1Memory != 0 && r.PID1Memory < 16*MiB {
+		ck.add("reserve.pid1-memory", "PID 1's memory limit %s is too small: use at least 16MiB", r.PID1Memory)
+	}
+	if r.PID1Memory != 0 && r.Memory >= 64*MiB && r.PID1Memory > r.Memory {
+		ck.add("reserve.pid1-memory", "PID 1's memory limit %s is more than the reserve (reserve.memory %s) it lives in", r.PID1Memory, r.Memory)
+	}
 	if r.PIDs < 0 || (r.PIDs > 0 && r.PIDs < 64) {
 		ck.add("reserve.pids", "reserve of %d processes is too small for the box itself: use at least 64", r.PIDs)
 	}

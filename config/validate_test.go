@@ -251,6 +251,17 @@ hostname: b
 uplink:
   bridge: vlan10
 `, []string{`4:11 uplink.bridge: bridge name "vlan10" looks like a name nucbox gives its own links`}},
+		{"PID 1's memory limit too small", `
+hostname: b
+reserve:
+  pid1-memory: 8MiB
+`, []string{"4:16 reserve.pid1-memory: PID 1's memory limit 8MiB is too small: use at least 16MiB"}},
+		{"PID 1's memory limit above the reserve", `
+hostname: b
+reserve:
+  memory: 128MiB
+  pid1-memory: 256MiB
+`, []string{"5:16 reserve.pid1-memory: PID 1's memory limit 256MiB is more than the reserve (reserve.memory 128MiB) it lives in"}},
 		{"memory zero", `
 hostname: b
 vms:

@@ -23,6 +23,11 @@ type Summary struct {
 	// InitMS is when PID 1 was first exec'd, ReadyMS when it got ready.
 	InitMS  int64 `json:"init_ms"`
 	ReadyMS int64 `json:"ready_ms"`
+	// EntropyReadyMS is when the kernel's random pool became ready, and
+	// EntropySeed whether the data partition's seed was credited, only
+	// mixed in, or not there (none).
+	EntropyReadyMS int64  `json:"entropy_ready_ms"`
+	EntropySeed    string `json:"entropy_seed,omitempty"`
 	// RSSKiB is PID 1's resident memory at ready.
 	RSSKiB int64 `json:"rss_kib"`
 	// Modules is how many kernel modules are loaded.

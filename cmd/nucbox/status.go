@@ -56,6 +56,9 @@ type bootSummary struct {
 	ReadyMS int64 `json:"ready_ms"`
 	RSSKiB  int64 `json:"rss_kib"`
 	Modules int   `json:"modules"`
+	// EntropyReadyMS is when the kernel's random pool became ready.
+	EntropyReadyMS int64  `json:"entropy_ready_ms"`
+	EntropySeed    string `json:"entropy_seed"`
 }
 
 func writeStatus(w io.Writer, st api.Status) error {
@@ -96,6 +99,9 @@ func writeStatus(w io.Writer, st api.Status) error {
 	var sum bootSummary
 	if len(st.Summary) > 0 && json.Unmarshal(st.Summary, &sum) == nil {
 		fmt.Fprintf(tw, "boot\tPID 1 at %d ms, ready at %d ms, RSS %d KiB, %d modules\n", sum.InitMS, sum.ReadyMS, sum.RSSKiB, sum.Modules)
+		if sum.EntropySeed != "" {
+			fmt.Fprintf(tw, "entropy\trandom pool ready at %d ms (seed %s)\n", sum.EntropyReadyMS, sum.EntropySeed)
+		}
 	}
 	tw.Flush()
 

@@ -195,6 +195,13 @@ func TestReadAndRewrite(t *testing.T) {
 				string(got.Cmdline) != string(s.Cmdline) || string(got.Uname) != string(s.Uname) {
 				t.Fatal("Read does not return what Build was given")
 			}
+			sec, err := ReadSection(bytes.NewReader(img), OSRel)
+			if err != nil || string(sec) != string(s.OSRel) {
+				t.Fatalf("ReadSection(.osrel) = %q, %v; want %q", sec, err, s.OSRel)
+			}
+			if _, err := ReadSection(bytes.NewReader(img), ".splash"); err == nil {
+				t.Error("ReadSection of a section the image lacks did not fail")
+			}
 
 			same, err := Rewrite(img, nil)
 			if err != nil {

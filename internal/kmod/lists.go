@@ -27,6 +27,12 @@ func HardwareModules() []string {
 		// Virtual and real storage, for guest disks and the data partition.
 		"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_console", "virtio_rng",
 		"ahci", "nvme", "sd_mod", "sr_mod", "usb_storage", "uas", "xhci_pci", "ehci_pci",
+		// Hardware random number generators feed the kernel's pool early:
+		// virtio_rng (above) and VIA's CPU RNG are modules in the Debian
+		// kernel; the TPM's (tpm_tis, tpm_crb) is built in, and RDRAND
+		// needs no driver. The chipset RNGs of 2002 (amd_rng, intel_rng)
+		// are left out: intel_rng probes the firmware hub of every ICH.
+		"via_rng",
 		// Filesystems for the data partition, ESP and seeds.
 		// ext4 needs crc32c, which modules.dep does not list (the kernel asks
 		// for it by name at mount time), so it is named here.

@@ -60,20 +60,55 @@ func stickImage(t *testing.T, cfg string, size int64, args ...string) string {
 // bootStick boots a disk image under OVMF from USB, with the API
 // forwarded and reboots kept in the same QEMU (EFI variables and the
 // disk live on).
-func bootStick(t *testing.T, disk string) *harness.Machine {
-	return bootStickVars(t, disk, filepath.Join(t.TempDir(), "vars.fd"))
+func bootStick(t *testing.T, disk string, opts ...func(*harness.Options)) *harness.Machine {
+	return bootStickVars(t, disk, filepath.Join(t.TempDir(), "vars.fd"), opts...)
 }
 
 // bootStickVars is bootStick with the EFI variables in vars, so that a
 // later QEMU on the same stick boots the same machine again.
-func bootStickVars(t *testing.T, disk, vars string) *harness.Machine {
-	return harness.Boot(t, harness.Options{
+func bootStickVars(t *testing.T, disk, vars string, opts ...func(*harness.Options)) *harness.Machine {
+	o := harness.Options{
 		Firmware:    harness.OVMF,
 		EFIVars:     vars,
 		Drives:      []harness.Drive{{Path: disk, If: "usb", BootIndex: 1}},
 		NICs:        []harness.NIC{{User: &harness.UserNet{Forward: []harness.Forward{{GuestPort: 8443}}}}},
 		AllowReboot: true,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	return harness.Boot(t, o)
+}
+
+// noHardwareEntropy boots a machine as a hypervisor's default CPU model
+// or an older board would: no RDRAND, no virtio-rng.
+func noHardwareEntropy(o *harness.Options) { o.CPU, o.NoRNG = "qemu64", true }
+
+// entropyBootBound is how long a boot may take, from QEMU's start (or the
+// reboot) to the ready line, with no hardware entropy: the pool must not
+// hold it up.
+const entropyBootBound = 30 * time.Second
+
+// checkEntropyBoot checks that a boot with no hardware entropy was ready
+// within entropyBootBound of since, that the ready summary tells when the
+// pool became ready (before ready), and how the seed was used.
+func checkEntropyBoot(t *testing.T, which string, ri harness.ReadyInfo, since time.Time, wantSeed string) {
+	t.Helper()
+	took := time.Since(since)
+	t.Logf("%s boot: ready %.1f s after start; pool ready at kernel %d ms, ready at %d ms, seed %s",
+		which, took.Seconds(), ri.EntropyReadyMS, ri.ReadyMS, ri.EntropySeed)
+	if took > entropyBootBound {
+		t.Errorf("%s boot: ready %.1f s after start, want within %s with no hardware entropy", which, took.Seconds(), entropyBootBound)
+	}
+	if ri.EntropyReadyMS <= 0 || ri.EntropyReadyMS > ri.ReadyMS {
+		t.Errorf("%s boot: entropy_ready_ms %d, want 0 < it <= ready_ms %d", which, ri.EntropyReadyMS, ri.ReadyMS)
+	}
+	if ri.EntropySeed != wantSeed {
+		t.Errorf("%s boot: entropy_seed %q, want %q", which, ri.EntropySeed, wantSeed)
+	}
+	if ri.Network == nil || len(ri.Network.Addresses) == 0 {
+		t.Errorf("%s boot: no DHCP lease in the ready summary", which)
+	}
 }
 
 // persistConfig is usbConfig with two containers: keeper's volume is on
@@ -111,10 +146,11 @@ func TestUSBImagePersists(t *testing.T) {
 	harness.Require(t)
 	disk := stickImage(t, persistConfig, 1<<30, "--add-file", stickBusybox+"="+busyboxLayout(t))
 	vars := filepath.Join(t.TempDir(), "vars.fd")
-	m := bootStickVars(t, disk, vars)
+	m := bootStickVars(t, disk, vars, noHardwareEntropy)
 
 	m.MustExpect(firmwareReadyTimeout, `nucbox: data partition: \S+ formatted ext4`)
 	r1 := m.ExpectReady(firmwareReadyTimeout)
+	checkEntropyBoot(t, "first", r1, m.Started, "none")
 	if r1.ConfigSource != "/etc/nucbox/config.yaml" {
 		t.Errorf("first boot's config source %q, want the baked config", r1.ConfigSource)
 	}
@@ -136,15 +172,22 @@ func TestUSBImagePersists(t *testing.T) {
 		t.Errorf("data partition is %d MiB, want it grown to fill the 1 GiB stick", sectors*512>>20)
 	}
 
+	rebootAt := time.Now()
 	if err := m.Send("reboot\n"); err != nil {
 		t.Fatal(err)
 	}
 	m.MustExpect(firmwareReadyTimeout, `nucbox: data partition: \S+ mounted at /var/lib/nucbox`)
+	// The machine restarts in place, so the second boot's bound runs
+	// from the reboot command: it includes the first boot's shutdown.
 	r2 := m.ExpectReady(firmwareReadyTimeout)
+	checkEntropyBoot(t, "second", r2, rebootAt, "credited")
 	if r2.ConfigSource != "/var/lib/nucbox/config/last-good.yaml" || r2.Config != r1.Config {
 		t.Errorf("second boot's config %s from %q, want %s from the data partition", r2.Config, r2.ConfigSource, r1.Config)
 	}
-	openShell(t, m)
+	// A box booted from its stick marks its slot good after ready; PID
+	// 1's memory stays as it was at ready from then on (this opens the
+	// console shell).
+	checkRSSFlat(t, m, r2)
 	out, err = m.Shell(shellTimeout, "cat /var/lib/nucbox/probe.txt; test -d /var/lib/nucbox/keep && echo keeper-volume-made; grep -c 'nucbox: ready' /var/lib/nucbox/logs/boot.log.1")
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,13 @@ type Options struct {
 	// a deadline (-no-reboot turns the panic's reboot into QEMU exiting).
 	Kernel, Initramfs, Append string
 
+	// CPU is QEMU's -cpu model, default max (which has RDRAND). qemu64
+	// has none, as a hypervisor's default CPU model or an older machine.
+	CPU string
+	// NoRNG leaves out the virtio-rng device the harness adds by default,
+	// so that the guest's kernel has no hardware source of entropy.
+	NoRNG bool
+
 	MemoryMiB int    // default 1024
 	CPUs      int    // default 1; TCG on two shared cores gains little from more
 	Machine   string // default q35, the machine type the appliance's own guests use
@@ -136,6 +143,9 @@ func (o Options) withDefaults() Options {
 	if o.Machine == "" {
 		o.Machine = "q35"
 	}
+	if o.CPU == "" {
+		o.CPU = "max"
+	}
 	return o
 }
 
@@ -168,7 +178,7 @@ func qemuArgs(o Options, qmpSocket string) ([]string, error) {
 	o = o.withDefaults()
 	a := []string{
 		"-accel", "tcg", // KVM hangs here; see ENVIRONMENT.md
-		"-cpu", "max",
+		"-cpu", o.CPU,
 		"-machine", o.Machine,
 		"-m", strconv.Itoa(o.MemoryMiB),
 		"-smp", strconv.Itoa(o.CPUs),
@@ -180,8 +190,10 @@ func qemuArgs(o Options, qmpSocket string) ([]string, error) {
 		// no early failure happens before anyone listens.
 		"-S",
 		"-qmp", "unix:" + qmpSocket + ",server=on,wait=off",
+	}
+	if !o.NoRNG {
 		// Guests that generate keys must not wait for entropy under TCG.
-		"-device", "virtio-rng-pci",
+		a = append(a, "-device", "virtio-rng-pci")
 	}
 	if !o.AllowReboot {
 		a = append(a, "-no-reboot")

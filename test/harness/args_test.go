@@ -44,6 +44,13 @@ func TestQemuArgs(t *testing.T) {
 			base: base[:len(base)-1],
 		},
 		{
+			name: "no RDRAND and no virtio-rng: the guest has no hardware entropy",
+			o:    Options{CPU: "qemu64", NoRNG: true},
+			base: []string{"-accel", "tcg", "-cpu", "qemu64", "-machine", "q35", "-m", "1024", "-smp", "1",
+				"-nographic", "-nodefaults", "-serial", "stdio", "-S",
+				"-qmp", "unix:/s/qmp,server=on,wait=off", "-no-reboot"},
+		},
+		{
 			name: "size and machine",
 			o:    Options{MemoryMiB: 2048, CPUs: 2, Machine: "pc", Extra: []string{"-x"}},
 			base: []string{"-accel", "tcg", "-cpu", "max", "-machine", "pc", "-m", "2048", "-smp", "2"},

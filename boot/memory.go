@@ -1,0 +1,38 @@
+package boot
+
+import (
+	"runtime/debug"
+
+	"github.com/nucbox/nucbox/config"
+)
+
+// PID 1's memory is mostly its own binary and a small heap: at ready,
+// under QEMU, about 17 MiB of /init's pages (RssShmem, since / is a
+// tmpfs) and 8-12 MiB of anonymous memory. It used to grow to about
+// 80 MiB right after ready on boots from a stick: marking the boot slot
+// good read the slot's whole image (about 50 MiB) to find its version,
+// and the Go heap kept those pages (fault-time transparent huge pages,
+// which the Debian kernel has set to "always", and the runtime's
+// scavenger leaves dense huge pages alone). Only the version section is
+// read now (boot/slot). The soft memory limit makes the runtime collect
+// harder and return freed memory when PID 1 nears it.
+
+// limitMemory sets the Go runtime's default soft memory limit; it is
+// before the config, so that maintenance mode has it too. The config's
+// limit replaces it once the config is read.
+func (p *pid1) limitMemory() bool {
+	setMemoryLimit(nil)
+	return true
+}
+
+// setMemoryLimit sets PID 1's soft memory limit from cfg, the default
+// without one.
+func setMemoryLimit(cfg *config.Config) {
+	limit := config.DefaultPID1Memory
+	if cfg != nil && cfg.Reserve.PID1Memory != 0 {
+		limit = cfg.Reserve.PID1Memory
+	}
+	if old := debug.SetMemoryLimit(int64(limit)); old != int64(limit) {
+		Logf("memory: soft limit %s", limit)
+	}
+}
