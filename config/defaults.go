@@ -29,6 +29,8 @@ const (
 	DefaultReservePIDs      = 512
 	DefaultStopTimeout      = Duration(10 * time.Second)
 	DefaultDiskFormat       = "qcow2"
+	DefaultSessionLifetime  = Duration(12 * time.Hour)
+	DefaultSessionIdle      = Duration(time.Hour)
 )
 
 // VMMemoryOverhead is what a VM's QEMU may use besides the guest's
@@ -60,6 +62,9 @@ func (c *Config) ApplyDefaults() {
 	set("uplink.carrier-timeout", u.CarrierTimeout == 0, func() { u.CarrierTimeout = DefaultCarrierTimeout })
 	set("uplink.probe.timeout", u.Probe.Timeout == 0, func() { u.Probe.Timeout = DefaultProbeTimeout })
 	set("state-dir", c.StateDir == "", func() { c.StateDir = DefaultStateDir })
+	a := &c.API
+	set("api.session-lifetime", a.SessionLifetime == 0, func() { a.SessionLifetime = DefaultSessionLifetime })
+	set("api.session-idle", a.SessionIdle == 0, func() { a.SessionIdle = DefaultSessionIdle })
 	r := &c.Reserve
 	set("reserve.memory", r.Memory == 0, func() { r.Memory = DefaultReserveMemory })
 	set("reserve.pids", r.PIDs == 0, func() { r.PIDs = DefaultReservePIDs })
