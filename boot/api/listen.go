@@ -17,14 +17,22 @@ import (
 // The API also comes up before the network stage and regardless of how it
 // ends, so a box whose network failed can be asked why once it is
 // reachable. The firewall, not the bind, decides who reaches the port.
+//
+// SO_REUSEPORT lets a new listener bind before the old one closes when
+// api.listen moves between addresses on the same port (:8443 to
+// 10.0.0.5:8443), so the API is never without one; only root binds on
+// the box, and a socket without the option still refuses it.
 func Listen(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{Control: freebind}
+	lc := net.ListenConfig{Control: listenControl}
 	return lc.Listen(context.Background(), "tcp", addr)
 }
 
-func freebind(network, _ string, c syscall.RawConn) error {
+func listenControl(network, _ string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); serr != nil {
+			return
+		}
 		level, opt := unix.SOL_IP, unix.IP_FREEBIND
 		if domain, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil && domain == unix.AF_INET6 {
 			level, opt = unix.SOL_IPV6, unix.IPV6_FREEBIND

@@ -36,3 +36,30 @@ func TestListenFreebind(t *testing.T) {
 		})
 	}
 }
+
+// TestListenOverlapping: a listener on one address of a port binds while
+// one on every address of it is open (api.listen moving from :P to
+// IP:P, new before old); a plain socket on the port still refuses it.
+func TestListenOverlapping(t *testing.T) {
+	all, err := Listen(":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	_, port, _ := net.SplitHostPort(all.Addr().String())
+	one, err := Listen("127.0.0.1:" + port)
+	if err != nil {
+		t.Fatalf("second listener on the port: %v", err)
+	}
+	one.Close()
+
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if l, err := Listen(plain.Addr().String()); err == nil {
+		l.Close()
+		t.Fatal("bound over a listener without SO_REUSEPORT")
+	}
+}

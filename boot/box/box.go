@@ -64,6 +64,7 @@ type Box struct {
 	log logger // prefixless: each line names its part
 	sup *supervisor
 	net *networkStage // nil when tests bring their own stages
+	api *apiStage     // the API server; a stage unless tests bring theirs
 
 	mu     sync.Mutex
 	status Status
@@ -99,13 +100,14 @@ func New(o Options) *Box {
 		o.Reboot = func(string) {}
 	}
 	b := &Box{o: o, log: logger{logf: o.Logf}, status: Status{Phase: "booting"}}
+	b.api = &apiStage{b: b}
 	stages := o.Stages
 	if stages == nil {
 		b.net = &networkStage{log: b.logger("network: "), uptime: o.Uptime}
 		ctLog := b.logger("containers: ")
 		ct := newContainersStage(ctLog, o.Uptime, o.SpawnGuard)
 		ct.network = func(d *plan.Desired) *containers.Network { return b.net.containerNetwork(d, ctLog) }
-		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net,
+		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net, b.api,
 			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount},
 			newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand), ct}
 	}
