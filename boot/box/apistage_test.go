@@ -3,6 +3,8 @@ package box
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -108,4 +110,52 @@ func TestAPIStageAppliesLive(t *testing.T) {
 
 func newTestAPIServer(b *Box) *api.Server {
 	return api.New(api.Options{Box: &apiBox{b: b}, Logf: b.o.Logf})
+}
+
+// TestLiveApplyOfTheAPISection goes through Box.Apply as nucbox apply
+// does: a config with a new token takes effect when the apply returns,
+// and one whose listen address cannot be bound fails the apply in the api
+// stage, naming the address, and the box goes back to the previous
+// config, still served where it was with its token.
+func TestLiveApplyOfTheAPISection(t *testing.T) {
+	state := t.TempDir()
+	addr := freePort(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	rec := func(listen, token string) ConfigRecord {
+		return NewConfigRecord("/etc/nucbox/config.yaml", []byte(fmt.Sprintf(
+			"hostname: lab1\nstate-dir: %s\nuplink:\n  interface: auto\n  bridge: br0\n  ipv4: dhcp\napi:\n  listen: %q\n  token: %s\n",
+			state, listen, token)))
+	}
+	b, log := newTestBox(t)
+	b.sup.stages = []Stage{b.api}
+	first := rec(addr, tokenA)
+	cfg, err := config.Parse("config.yaml", first.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := apiWant{API: plan.APIOf(cfg), stateDir: state, hostname: "lab1"}
+	want.Socket = filepath.Join(t.TempDir(), "api.sock")
+	b.api.start(newTestAPIServer(b), want)
+	defer b.api.srv.Close()
+	b.status = Status{Phase: "ready", Summary: &Summary{}}
+	b.good = &first
+
+	if _, err := b.Apply(context.Background(), rec(addr, tokenB), 0); err != nil {
+		t.Fatal(err)
+	}
+	if a, bb := statusCode(addr, tokenA), statusCode(addr, tokenB); a != 401 || bb != 200 {
+		t.Errorf("after the apply of a new token: old %d, new %d; want 401 and 200", a, bb)
+	}
+	_, err = b.Apply(context.Background(), rec(busy.Addr().String(), tokenA), 0)
+	var se *StageError
+	if !errors.As(err, &se) || se.Stage != plan.StageAPI || !strings.Contains(err.Error(), busy.Addr().String()) || !strings.Contains(err.Error(), "went back") {
+		t.Fatalf("apply with a listen address in use: %v; want the api stage failing with the address, and the box back on the previous config", err)
+	}
+	if a, bb := statusCode(addr, tokenA), statusCode(addr, tokenB); a != 401 || bb != 200 {
+		t.Errorf("after the failed apply: old token %d, running token %d; want 401 and 200\n%s", a, bb, log.String())
+	}
 }
