@@ -307,28 +307,39 @@ func checkFlood(t *testing.T, m *harness.Machine, bin string, remote []string) {
 		t.Errorf("PID 1 holds %d descriptors under the flood, baseline %d: the connections without a token are not capped", during, baseline)
 	}
 
+	// A client with the token gets its answer within the deadline; one
+	// whose connection the flood's churn closes before its hello arrived
+	// tries again, as a script would.
 	timed := func(what string, args ...string) (string, time.Duration) {
 		t0 := time.Now()
-		stdout, stderr, code := cli(t, bin, append(args, remote...)...)
-		d := time.Since(t0)
-		if code != 0 {
-			t.Errorf("%s under the flood: exit %d after %v\n%s", what, code, d, stderr)
+		for attempt := 1; ; attempt++ {
+			stdout, stderr, code := cli(t, bin, append(args, remote...)...)
+			d := time.Since(t0)
+			if code == 0 {
+				if attempt > 1 {
+					t.Logf("%s under the flood: answered at attempt %d", what, attempt)
+				}
+				return stdout, d
+			}
+			if !strings.Contains(stderr, unreachable) || d > 20*time.Second {
+				t.Errorf("%s under the flood: exit %d after %v (attempt %d)\n%s", what, code, d, attempt, stderr)
+				return stdout, d
+			}
 		}
-		return stdout, d
 	}
-	if _, d := timed("status", "status"); d > 20*time.Second {
-		t.Errorf("status under the flood took %v, want at most 20s", d)
-	}
+	var worst time.Duration
+	_, worst = timed("status", "status")
 	late := harness.WriteConfig(t, "tenants-late.yaml", tenantConfig(apiToken, true))
 	out, d := timed("apply adding a VM and a container", "apply", late)
 	t.Logf("apply under the flood took %v", d)
 	if !strings.Contains(out, "+ vm echo") || !strings.Contains(out, "+ container late") {
 		t.Errorf("apply output:\n%s", out)
 	}
+	// Started: QEMU runs the guest (the box saw it running over QMP) and
+	// the container's process runs. The nested guest's own boot, under
+	// TCG twice over, is TestWorkloadVMConsole's to wait for.
 	pids := workloadPIDs(t, m, "echo", "late")
 	t.Logf("under the flood: VM echo pid %d, container late pid %d", pids["echo"], pids["late"])
-	waitSerial(t, m, nestedTimeout, "echo", "ECHO-READY", "ECHO-")
-	var worst time.Duration
 	for i := 0; i < 3; i++ {
 		_, d := timed("status", "status")
 		worst = max(worst, d)
@@ -417,7 +428,7 @@ func checkRotation(t *testing.T, m *harness.Machine, bin string, remote []string
 }
 
 // flood holds n connections without a token to addr: half idle after
-// the TCP handshake, half trickling a request line a byte every two
+// the TCP handshake, half trickling a TLS handshake a byte every two
 // seconds. A client whose connection the box ends connects again after
 // a pause, as an attacker would.
 type flood struct {
@@ -462,7 +473,9 @@ func (f *flood) hold(ctx context.Context, addr string, trickle bool) {
 		}
 		return
 	}
-	for _, b := range []byte("GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Trickle: " + strings.Repeat("a", 1000)) {
+	// A TLS handshake record that never ends: its header, then its body
+	// a byte at a time.
+	for _, b := range append([]byte{0x16, 0x03, 0x01, 0x02, 0x00}, make([]byte, 512)...) {
 		if _, err := c.Write([]byte{b}); err != nil {
 			if ctx.Err() == nil {
 				f.closedByBox.Add(1)
