@@ -96,6 +96,13 @@ func (st *apiStage) Apply(ctx context.Context, d *plan.Desired) error {
 	}
 	t, err := st.b.prepareTLS(want)
 	if err != nil {
+		if want.Listen == st.listen {
+			// Nothing asked to move: a box whose state directory fails
+			// keeps what it serves rather than failing its boot or the
+			// apply over the API.
+			st.b.logger("api: ").Printf("%s: %v; the API keeps its listener and token", want.Listen, err)
+			return nil
+		}
 		return fmt.Errorf("api.listen %s: %w", want.Listen, err)
 	}
 	if want.Listen != st.listen {

@@ -159,3 +159,29 @@ func TestLiveApplyOfTheAPISection(t *testing.T) {
 		t.Errorf("after the failed apply: old token %d, running token %d; want 401 and 200\n%s", a, bb, log.String())
 	}
 }
+
+// TestAPIStageKeepsServingWithoutItsStateDir: when the token and the
+// certificate cannot be read (a state directory that fails), an apply
+// that does not move the listener keeps the API as it is instead of
+// failing (at boot, the whole box); one that moves it fails.
+func TestAPIStageKeepsServingWithoutItsStateDir(t *testing.T) {
+	b := New(Options{Logf: t.Logf, Stages: []Stage{}})
+	addr := freePort(t)
+	good := &plan.Desired{StateDir: t.TempDir(), Hostname: "lab1", API: plan.API{
+		Socket: filepath.Join(t.TempDir(), "api.sock"), Listen: addr, Token: tokenA}}
+	b.api.start(newTestAPIServer(b), wantOf(good))
+	defer b.api.srv.Close()
+	broken := *good
+	broken.StateDir = "/proc/version/not-a-directory"
+	broken.API.Token = tokenB
+	if err := b.api.Apply(context.Background(), &broken); err != nil {
+		t.Errorf("same listen, state dir failing: %v", err)
+	}
+	if got := statusCode(addr, tokenA); got != 200 {
+		t.Errorf("after the apply without a state dir: %d with the running token, want 200", got)
+	}
+	broken.API.Listen = freePort(t)
+	if err := b.api.Apply(context.Background(), &broken); err == nil {
+		t.Error("a listener moved without a state dir: no error")
+	}
+}
