@@ -119,7 +119,9 @@ vms:
 //     the uplink (QEMU's dump of the uplink NIC), while the same tenant's
 //     datagrams with its own source do, masqueraded, before and after;
 //   - router adverts: one from VLAN 10 changes the routes of the
-//     neighbour container on VLAN 10 but not the box's;
+//     neighbour container on VLAN 10 but not the box's (two layers keep
+//     it out: the input filter, which takes only echo requests and
+//     neighbour discovery from a VLAN, and accept_ra 0 there);
 //   - 2,000 idle and trickling connections without a token: a VM and a
 //     container still start by apply, nucbox status answers within a
 //     deadline, and PID 1's descriptors come back near their baseline;
