@@ -30,6 +30,8 @@ const (
 	DefaultPID1Memory       = 64 * MiB
 	DefaultStopTimeout      = Duration(10 * time.Second)
 	DefaultDiskFormat       = "qcow2"
+	DefaultSessionLifetime  = Duration(12 * time.Hour)
+	DefaultSessionIdle      = Duration(time.Hour)
 )
 
 // VMMemoryOverhead is what a VM's QEMU may use besides the guest's
@@ -61,6 +63,9 @@ func (c *Config) ApplyDefaults() {
 	set("uplink.carrier-timeout", u.CarrierTimeout == 0, func() { u.CarrierTimeout = DefaultCarrierTimeout })
 	set("uplink.probe.timeout", u.Probe.Timeout == 0, func() { u.Probe.Timeout = DefaultProbeTimeout })
 	set("state-dir", c.StateDir == "", func() { c.StateDir = DefaultStateDir })
+	a := &c.API
+	set("api.session-lifetime", a.SessionLifetime == 0, func() { a.SessionLifetime = DefaultSessionLifetime })
+	set("api.session-idle", a.SessionIdle == 0, func() { a.SessionIdle = DefaultSessionIdle })
 	r := &c.Reserve
 	set("reserve.memory", r.Memory == 0, func() { r.Memory = DefaultReserveMemory })
 	set("reserve.pids", r.PIDs == 0, func() { r.PIDs = DefaultReservePIDs })

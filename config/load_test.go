@@ -290,6 +290,7 @@ containers:
 		t.Errorf("container = %+v", ct)
 	}
 	want := []string{
+		"api.session-idle", "api.session-lifetime",
 		"containers[0].memory", "containers[0].pids", "containers[0].restart", "containers[0].stop-timeout",
 		"reserve.memory", "reserve.pid1-memory", "reserve.pids",
 		"state-dir",

@@ -208,6 +208,12 @@ type API struct {
 	// workloads on these VLANs, at the box's address there. Elsewhere
 	// only the lab network reaches it.
 	VLANs []int `yaml:"vlans,omitempty" json:"vlans,omitempty" jsonschema_description:"VLANs whose workloads may reach the TLS API at the box's address there (each needs a box address in uplink.addresses); by default only the lab network reaches it"`
+	// SessionLifetime and SessionIdle end a web page login: at the
+	// latest after SessionLifetime, and after SessionIdle without a
+	// request. A session also ends when the token it logged in with is
+	// no longer the box's.
+	SessionLifetime Duration `yaml:"session-lifetime,omitempty" json:"session-lifetime,omitempty" jsonschema_description:"How long a web page login lasts at most (default 12h)"`
+	SessionIdle     Duration `yaml:"session-idle,omitempty" json:"session-idle,omitempty" jsonschema_description:"How long a web page login lasts without a request (default 1h)"`
 }
 
 // Reserve is kept from the workloads for the box itself: all of them live

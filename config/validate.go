@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -631,6 +632,7 @@ func (ck *checker) api() {
 	if len(a.VLANs) > 0 && a.Listen == "" {
 		ck.add("api.vlans", "api.vlans opens the TLS API, which needs api.listen (such as :8443)")
 	}
+	ck.sessions()
 	addressed := map[int]bool{}
 	for _, b := range ck.c.Uplink.Addresses {
 		addressed[b.VLAN] = true
@@ -647,6 +649,27 @@ func (ck *checker) api() {
 		default:
 			seen[v] = p
 		}
+	}
+}
+
+// minSession is the shortest web login the config may ask for: shorter
+// ones end between two refreshes of the status page.
+const minSession = Duration(time.Minute)
+
+// sessions checks the web login's lifetimes: an idle limit longer than
+// the lifetime would never apply, which is a mistake worth naming.
+func (ck *checker) sessions() {
+	a := ck.c.API
+	for _, f := range []struct {
+		path string
+		v    Duration
+	}{{"api.session-lifetime", a.SessionLifetime}, {"api.session-idle", a.SessionIdle}} {
+		if f.v < minSession {
+			ck.add(f.path, "%s is too short for a web login: use at least %s", f.v, minSession)
+		}
+	}
+	if a.SessionIdle > a.SessionLifetime && a.SessionLifetime >= minSession {
+		ck.add("api.session-idle", "an idle limit of %s is longer than the session lifetime %s (api.session-lifetime)", a.SessionIdle, a.SessionLifetime)
 	}
 }
 

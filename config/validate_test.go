@@ -440,6 +440,17 @@ hostname: b
 api:
   listen: "localhost:8443"
 `, []string{`4:11 api.listen: invalid listen address "localhost:8443": the host part must be an IP address`}},
+		{"web sessions", `
+hostname: b
+api:
+  session-lifetime: 30s
+  session-idle: 1m
+`, []string{"4:21 api.session-lifetime: 30s is too short for a web login: use at least 1m0s"}},
+		{"web session idle beyond the default lifetime", `
+hostname: b
+api:
+  session-idle: 13h
+`, []string{"4:17 api.session-idle: an idle limit of 13h0m0s is longer than the session lifetime 12h0m0s"}},
 		{"state dir", `
 hostname: b
 state-dir: data

@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"net/http"
 	"strings"
 )
@@ -47,62 +45,76 @@ func tokenMatches(got, want string) bool {
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
-// sessionValue is the cookie value for a token: a MAC of a fixed label,
-// so the cookie store never holds the token and changing the token ends
-// every session.
-func sessionValue(token string) string {
-	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte("nucbox web session v1"))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
 // accessOf decides what r may do.
 func (s *Server) accessOf(r *http.Request) access {
+	a, _ := s.credential(r)
+	return a
+}
+
+// credential decides what r may do and, for a request let in by the
+// token or a session made with it, returns the current auth, whose token
+// it was: a stream opened with it ends when that token is replaced.
+func (s *Server) credential(r *http.Request) (access, *Auth) {
 	if isLocal(r.Context()) {
-		return accessAdmin
+		return accessAdmin, nil
 	}
+	a := s.currentAuth()
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") && tokenMatches(strings.TrimSpace(tok), s.token) {
-			return accessAdmin
+		if ok && strings.EqualFold(scheme, "Bearer") && tokenMatches(strings.TrimSpace(tok), a.Token) {
+			return accessAdmin, a
 		}
 		// A wrong token is not silently downgraded to the cookie.
-		return accessNone
+		return accessNone, nil
 	}
 	if tok, ok := webSocketBearer(r); ok {
-		if tokenMatches(tok, s.token) {
-			return accessAdmin
+		if tokenMatches(tok, a.Token) {
+			return accessAdmin, a
 		}
-		return accessNone
+		return accessNone, nil
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil && s.token != "" && tokenMatches(c.Value, sessionValue(s.token)) {
-		return accessRead
+	if c, err := r.Cookie(sessionCookie); err == nil && a.Token != "" && s.sessions.use(c.Value, a.key(), s.now(), a) {
+		return accessRead, a
 	}
-	return accessNone
+	return accessNone, nil
 }
 
 // need wraps h so that it runs only with at least level; public opens it
-// to everyone (api.public-status for the read-only status). A request
+// to everyone while api.public-status is on (the read-only status). A request
 // that carries valid credentials marks its connection authenticated for
 // the connection caps; only a request past the check gets its body's
 // deadline extended or cleared (kind).
 func (s *Server) need(level access, public bool, kind body, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		a := s.accessOf(r)
+		a, by := s.credential(r)
 		if a > accessNone {
 			markAuthenticated(r.Context())
 		}
-		if !public && a < level {
+		if !(public && s.currentAuth().PublicStatus) && a < level {
 			if a > accessNone {
 				// Known, but the page's login only reads.
 				writeError(w, http.StatusForbidden, "this needs the API token itself: the web page's login only reads")
 				return
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="nucbox"`)
-			writeError(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN (the token is printed on the box's console at first boot)")
+			unauthorized(w)
 			return
 		}
-		s.setDeadline(w, r, kind)
+		if s.setDeadline(w, r, kind) == bodyStream && by != nil {
+			// A stream outlives its request's check: it is ended when
+			// the token it was opened with is replaced.
+			ctx, end, ok := s.openStream(r, by)
+			if !ok {
+				unauthorized(w)
+				return
+			}
+			defer end()
+			r = r.WithContext(ctx)
+		}
 		h(w, r)
 	}
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="nucbox"`)
+	writeError(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN (the token is printed on the box's console at first boot)")
 }

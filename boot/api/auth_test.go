@@ -88,10 +88,6 @@ func secretExpr(e ast.Expr) bool {
 		return strings.Contains(strings.ToLower(x.Name), "token")
 	case *ast.SelectorExpr:
 		return strings.Contains(strings.ToLower(x.Sel.Name), "token")
-	case *ast.CallExpr:
-		if id, ok := x.Fun.(*ast.Ident); ok {
-			return id.Name == "sessionValue"
-		}
 	}
 	return false
 }

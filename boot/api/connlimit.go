@@ -5,7 +5,11 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // connLimiter wraps the TCP listener under TLS. It holds at most max
@@ -15,12 +19,17 @@ import (
 // maxUnauth of them: the descriptors PID 1 needs for QEMU, DHCP and
 // containers are never all spent on strangers.
 //
-// When a new connection would pass a cap, the oldest unauthenticated
-// connection is closed to make room: a flood of idle or trickling
-// connections then keeps cycling itself out, and a client with the token
-// still gets through, because its connection only needs to live for the
-// one request that authenticates it. Only when every held connection is
-// authenticated is the new one refused (closed at once).
+// When a new connection would pass a cap, an unauthenticated connection
+// is closed to make room: the oldest that has not sent a byte yet, else
+// the oldest. A flood of idle or trickling connections then keeps cycling
+// itself out, and a client with the token still gets through, because its
+// connection only needs to live for the one request that authenticates
+// it. Silent connections go first because a client starts its TLS
+// handshake at once: under a flood that arrives faster than the box
+// completes a handshake (a slow box, or many connections), closing the
+// oldest alone would close every client mid-handshake. Only when every
+// held connection is authenticated is the new one refused (closed at
+// once).
 type connLimiter struct {
 	net.Listener
 	max, maxUnauth int
@@ -61,7 +70,7 @@ func (cl *connLimiter) admit(c net.Conn) (lc, victim *limitedConn) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	if cl.total >= cl.max || cl.unauth.Len() >= cl.maxUnauth {
-		if e := cl.unauth.Front(); e != nil {
+		if e := cl.evictable(); e != nil {
 			victim = cl.unauth.Remove(e).(*limitedConn)
 			victim.elem = nil
 			victim.counted = false
@@ -77,6 +86,17 @@ func (cl *connLimiter) admit(c net.Conn) (lc, victim *limitedConn) {
 	lc.elem = cl.unauth.PushBack(lc)
 	cl.total++
 	return lc, victim
+}
+
+// evictable is the unauthenticated connection to close for a new one:
+// the oldest that has not spoken, else the oldest.
+func (cl *connLimiter) evictable() *list.Element {
+	for e := cl.unauth.Front(); e != nil; e = e.Next() {
+		if !e.Value.(*limitedConn).hasSpoken() {
+			return e
+		}
+	}
+	return cl.unauth.Front()
 }
 
 // logDropped reports connections closed for a cap at most once a minute,
@@ -128,6 +148,38 @@ type limitedConn struct {
 	cl      *connLimiter
 	elem    *list.Element // in cl.unauth while unauthenticated; guarded by cl.mu
 	counted bool          // guarded by cl.mu
+	spoke   atomic.Bool   // the client has sent a byte
+}
+
+// hasSpoken tells whether the client sent anything: read already, or
+// waiting in the socket's receive queue (the server may not have got to
+// reading a new connection yet).
+func (c *limitedConn) hasSpoken() bool {
+	if c.spoke.Load() {
+		return true
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	queued := 0
+	rc.Control(func(fd uintptr) { queued, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	if queued > 0 {
+		c.spoke.Store(true)
+	}
+	return queued > 0
+}
+
+func (c *limitedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.spoke.Load() {
+		c.spoke.Store(true)
+	}
+	return n, err
 }
 
 func (c *limitedConn) Close() error {

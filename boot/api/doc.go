@@ -50,13 +50,22 @@
 // so being able to connect is the authentication there: every endpoint is
 // open on it. On TCP a request carries the bearer token (Authorization:
 // Bearer ...), compared in constant time. The web page's login form trades
-// the token for an HttpOnly, SameSite=Strict cookie holding a value derived
-// from the token (not the token itself); the cookie grants reading only
-// (status, logs, metrics), so a forged cross-site request can never power
-// the box off. With api.public-status the status, the page and the metrics
-// are readable without a token; logs, config and every mutating endpoint
-// still need it. A request with valid credentials below the route's
-// level (the cookie on an admin route) is answered 403, one without 401.
+// the token for an HttpOnly, SameSite=Strict cookie holding a random
+// session value (sessions.go); the cookie grants reading only (status,
+// logs, metrics), so a forged cross-site request can never power the box
+// off. A session ends at its lifetime, after its idle time, at logout,
+// and when the token changes. With api.public-status the status, the page
+// and the metrics are readable without a token; logs, config and every
+// mutating endpoint still need it. A request with valid credentials
+// below the route's level (the cookie on an admin route) is answered 403,
+// one without 401.
+//
+// SetAuth changes the token, public-status and the session lifetimes of
+// a running server (a config applied live): the next request is checked
+// against the new token, and the sessions and the streams (followed logs,
+// consoles) of the old one end (rotate.go). The TCP listener binds with
+// IP_FREEBIND (Listen), so api.listen may name an address the box gets
+// only later.
 //
 // A browser cannot set Authorization on a WebSocket, so the page's screen
 // and terminal send the token (typed on the page, kept in memory only) as

@@ -91,7 +91,8 @@ const (
 // now, a stream (console, followed log) none at all. Errors from the
 // ResponseController mean a connection without deadlines (a test's
 // recorder), where there is nothing to change.
-func (s *Server) setDeadline(w http.ResponseWriter, r *http.Request, kind body) {
+// It returns the kind the request turned out to be.
+func (s *Server) setDeadline(w http.ResponseWriter, r *http.Request, kind body) body {
 	if kind == bodyFollow {
 		kind = bodyShort
 		if f := r.URL.Query().Get("follow"); f == "1" || f == "true" {
@@ -105,6 +106,7 @@ func (s *Server) setDeadline(w http.ResponseWriter, r *http.Request, kind body) 
 	case bodyStream:
 		rc.SetReadDeadline(time.Time{})
 	}
+	return kind
 }
 
 // errorLog is the http.Server's log of connection errors (failed TLS

@@ -386,3 +386,52 @@ func TestLongHandlerOutlivesReadTimeout(t *testing.T) {
 		t.Errorf("restart taking 1.5 s with ReadTimeout 1 s = %d\n%s", resp.StatusCode, b)
 	}
 }
+
+// TestTokenClientOutlivesAConnectFlood: while connections that send
+// nothing arrive faster than a TLS handshake completes, each closing one
+// without a token, a client with the token that starts its handshake at
+// once still gets its answers: the silent connections go first.
+func TestTokenClientOutlivesAConnectFlood(t *testing.T) {
+	s := New(Options{Box: newFakeBox(), Token: testToken, Links: fakeLinks, Logf: t.Logf,
+		Limits: Limits{ReadHeaderTimeout: time.Minute, MaxConns: 64, MaxUnauthConns: 8}})
+	addr := tlsServer(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	var connects atomic.Int64
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					continue
+				}
+				connects.Add(1)
+				stop := context.AfterFunc(ctx, func() { c.Close() })
+				c.Read(make([]byte, 1)) // until the server closes it
+				stop()
+				c.Close()
+			}
+		}()
+	}
+	for connects.Load() < 1000 {
+		time.Sleep(time.Millisecond)
+	}
+	failed := 0
+	for i := 0; i < 20; i++ {
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: insecureTLS, DisableKeepAlives: true}}
+		if _, err := authedStatus(c, addr); err != nil {
+			failed++
+			t.Logf("request %d: %v", i, err)
+		}
+	}
+	// A client whose hello comes late (this process is busy flooding)
+	// can still lose its slot now and then; closing the oldest connection
+	// alone loses all of them.
+	t.Logf("%d connections of the flood; %d of 20 requests with the token failed", connects.Load(), failed)
+	if failed > 10 {
+		t.Errorf("%d of 20 requests with the token failed during the flood", failed)
+	}
+}

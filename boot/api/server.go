@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nucbox/nucbox/internal/inject"
 )
@@ -31,6 +33,8 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Limits bound the TCP clients; zero fields take DefaultLimits.
 	Limits Limits
+	// SessionLifetime and SessionIdle end a web login (Auth).
+	SessionLifetime, SessionIdle time.Duration
 	// WebAssets is the directory of the page's vendored viewers (a box
 	// has them at WebAssetsDir); empty serves none.
 	WebAssets string
@@ -38,15 +42,17 @@ type Options struct {
 
 // Server is the API's HTTP handler and its listeners.
 type Server struct {
-	box          Box
-	token        string
-	publicStatus bool
-	links        func() ([]Link, error)
-	logf         func(string, ...any)
-	limits       Limits
-	mux          *http.ServeMux
-	metrics      http.Handler
-	webAssets    string
+	box     Box
+	auth    atomic.Pointer[Auth] // replaced whole by SetAuth
+	links   func() ([]Link, error)
+	logf    func(string, ...any)
+	limits  Limits
+	mux     *http.ServeMux
+	metrics http.Handler
+	// sessions are the web logins; now is their clock (tests move it).
+	sessions  sessions
+	now       func() time.Time
+	webAssets string
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -54,14 +60,17 @@ type Server struct {
 	// http.Servers no longer track.
 	hijacked map[net.Conn]struct{}
 	limiters []*connLimiter
-	closed   bool
+	// streams are the open streams let in by a token, ended when it
+	// changes (SetAuth).
+	streams map[*stream]struct{}
+	closed  bool
 }
 
 // New returns a server; it listens only when ServeUnix or ServeTLS is
 // called.
 func New(o Options) *Server {
-	s := &Server{box: o.Box, token: o.Token, publicStatus: o.PublicStatus, links: o.Links, logf: o.Logf,
-		limits: o.Limits.withDefaults(), webAssets: o.WebAssets}
+	s := &Server{box: o.Box, links: o.Links, logf: o.Logf, limits: o.Limits.withDefaults(), now: time.Now, webAssets: o.WebAssets}
+	s.auth.Store(&Auth{Token: o.Token, PublicStatus: o.PublicStatus, SessionLifetime: o.SessionLifetime, SessionIdle: o.SessionIdle})
 	if s.links == nil {
 		s.links = netlinkLinks
 	}
@@ -106,7 +115,7 @@ func (s *Server) apiRoutes() []route {
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	for _, rt := range s.apiRoutes() {
-		m.HandleFunc(rt.pattern, s.need(rt.level, rt.public && s.publicStatus, rt.body, rt.handler))
+		m.HandleFunc(rt.pattern, s.need(rt.level, rt.public, rt.body, rt.handler))
 	}
 	m.HandleFunc("GET /{$}", s.handleIndex)
 	m.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
@@ -161,9 +170,10 @@ func (s *Server) ServeUnix(path string) error {
 	return s.serve(hs, l)
 }
 
-// ServeTLS serves on a TCP address with TLS until Close.
+// ServeTLS serves on a TCP address with TLS until Close; the address
+// need not be the host's yet (Listen).
 func (s *Server) ServeTLS(addr string, cert tls.Certificate) error {
-	l, err := net.Listen("tcp", addr)
+	l, err := Listen(addr)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -216,6 +217,7 @@ func TestVNCAccess(t *testing.T) {
 		return h
 	}
 	bearer := "Bearer " + testToken
+	session := loginVia(t, hc, ts.URL, testToken)
 	for _, tc := range []struct {
 		name      string
 		h         http.Header
@@ -226,7 +228,7 @@ func TestVNCAccess(t *testing.T) {
 		{"wrong token", hdr("Authorization", "Bearer wrong-token-0123456789abcdef"), nil, http.StatusUnauthorized},
 		{"wrong token in a subprotocol", nil, []string{BinarySubprotocol, bearerProtocol("wrong-token-0123456789abcdef")}, http.StatusUnauthorized},
 		{"unreadable subprotocol token", nil, []string{BinarySubprotocol, BearerProtocolPrefix + "!!"}, http.StatusUnauthorized},
-		{"the page's login cookie only reads", hdr("Cookie", sessionCookie+"="+sessionValue(testToken)), nil, http.StatusForbidden},
+		{"the page's login cookie only reads", hdr("Cookie", sessionCookie+"="+session.Value), nil, http.StatusForbidden},
 		{"a foreign page, even with the token", hdr("Authorization", bearer, "Origin", "https://evil.example"), nil, http.StatusForbidden},
 		{"token in the header", hdr("Authorization", bearer), []string{BinarySubprotocol}, http.StatusSwitchingProtocols},
 		{"token in a subprotocol, as from the page", hdr("Origin", ts.URL), []string{BinarySubprotocol, bearerProtocol(testToken)}, http.StatusSwitchingProtocols},
@@ -310,4 +312,24 @@ func TestConsoleWebSocket(t *testing.T) {
 	if _, err := io.ReadFull(nc, b); err != nil || string(b) != "LS\r" {
 		t.Errorf("console answered %q, %v", b, err)
 	}
+}
+
+// loginVia logs in to the page at base through hc, which trusts the
+// server, and returns the session cookie.
+func loginVia(t *testing.T, hc *http.Client, base, token string) *http.Cookie {
+	t.Helper()
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.PostForm(base+"/login", url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if ck.Name == sessionCookie {
+			return ck
+		}
+	}
+	t.Fatalf("login: %d without a session cookie", resp.StatusCode)
+	return nil
 }

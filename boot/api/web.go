@@ -69,7 +69,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", pageCSP)
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	if !s.publicStatus && s.accessOf(r) < accessRead {
+	if !s.currentAuth().PublicStatus && s.accessOf(r) < accessRead {
 		s.writeLogin(w, http.StatusOK, "")
 		return
 	}
@@ -92,15 +92,22 @@ func (s *Server) writeLogin(w http.ResponseWriter, code int, msg string) {
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", pageCSP)
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if err := r.ParseForm(); err != nil || !tokenMatches(r.PostForm.Get("token"), s.token) {
+	a := s.currentAuth()
+	if err := r.ParseForm(); err != nil || !tokenMatches(r.PostForm.Get("token"), a.Token) {
 		s.writeLogin(w, http.StatusUnauthorized, "That token is not right.")
 		return
 	}
 	markAuthenticated(r.Context())
+	value, err := s.sessions.create(a.key(), s.now(), a)
+	if err != nil {
+		s.writeLogin(w, http.StatusInternalServerError, "No session: "+err.Error())
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
-		Value:    sessionValue(s.token),
+		Value:    value,
 		Path:     "/",
+		MaxAge:   int(a.sessionLifetime().Seconds()),
 		HttpOnly: true,
 		Secure:   r.TLS != nil,
 		SameSite: http.SameSiteStrictMode,
@@ -109,6 +116,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.sessions.remove(c.Value)
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

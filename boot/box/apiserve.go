@@ -22,37 +22,17 @@ import (
 // a box whose config failed can still be asked why, and on TCP with TLS
 // when the config sets api.listen. rec is the config read at boot, shown
 // as the running one until a config reaches ready; cfg is nil when the
-// config could not be read. It returns at once.
+// config could not be read. It returns at once; the api stage applies
+// later configs' api sections to the same server.
 func (b *Box) StartAPI(rec ConfigRecord, cfg *config.Config) {
 	defer safe.Recover(b.o.Logf, "api")
-	log := b.logger("api: ")
 	opts := api.Options{Box: &apiBox{b: b, boot: rec}, Logf: b.o.Logf, WebAssets: api.WebAssetsDir}
+	want := apiWant{API: plan.API{Socket: plan.APISocket}}
 	if cfg != nil {
+		want = apiWant{API: plan.APIOf(cfg), stateDir: cfg.StateDir, hostname: cfg.Hostname}
 		opts.PublicStatus = cfg.API.PublicStatus
 	}
-	var cert *tlsSetup
-	if cfg != nil && cfg.API.Listen != "" {
-		var err error
-		if cert, err = b.prepareTLS(cfg); err != nil {
-			log.Printf("not listening on %s: %v", cfg.API.Listen, err)
-		} else {
-			opts.Token = cert.token
-		}
-	}
-	srv := api.New(opts)
-	b.goLoop("api", func() {
-		if err := srv.ServeUnix(plan.APISocket); err != nil {
-			log.Printf("%s: %v", plan.APISocket, err)
-		}
-	})
-	if cert != nil {
-		b.goLoop("api", func() {
-			if err := srv.ServeTLS(cfg.API.Listen, cert.cert); err != nil {
-				log.Printf("%s: %v", cfg.API.Listen, err)
-			}
-		})
-		log.Printf("listening on %s (TLS, certificate SHA-256 %s)", cfg.API.Listen, cert.fingerprint)
-	}
+	b.api.start(api.New(opts), want)
 }
 
 type tlsSetup struct {
@@ -65,11 +45,11 @@ type tlsSetup struct {
 // directory. A generated token is shown once, on the console only: the
 // log ring is served by the API and may be read by more people than the
 // console.
-func (b *Box) prepareTLS(cfg *config.Config) (*tlsSetup, error) {
-	t := &tlsSetup{token: cfg.API.Token}
-	dir := b.credentialsDir(cfg.StateDir)
-	if dir != cfg.StateDir {
-		b.logger("api: ").Printf("the state directory %s is on the data partition, which is not mounted: the token and certificate are kept in %s until power off", cfg.StateDir, dir)
+func (b *Box) prepareTLS(want apiWant) (*tlsSetup, error) {
+	t := &tlsSetup{token: want.Token}
+	dir := b.credentialsDir(want.stateDir)
+	if dir != want.stateDir {
+		b.logger("api: ").Printf("the state directory %s is on the data partition, which is not mounted: the token and certificate are kept in %s until power off", want.stateDir, dir)
 	}
 	if t.token == "" {
 		tok, created, err := api.LoadOrCreateToken(dir)
@@ -81,7 +61,7 @@ func (b *Box) prepareTLS(cfg *config.Config) (*tlsSetup, error) {
 			b.o.ConsoleOnly(fmt.Sprintf("api: new token (shown once; also in %s/%s): %s", dir, api.TokenFile, tok))
 		}
 	}
-	cert, created, err := api.LoadOrCreateCert(dir, cfg.Hostname)
+	cert, created, err := api.LoadOrCreateCert(dir, want.hostname)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/boot/workload"
-	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 )
 
 // TestPrepareTLSShowsTokenOnce: a generated token is printed on the
@@ -20,7 +20,7 @@ func TestPrepareTLSShowsTokenOnce(t *testing.T) {
 	var out bytes.Buffer
 	log := &testLog{}
 	b := New(Options{Logf: log.logf, ConsoleOnly: func(text string) { out.WriteString(text + "\n") }, Stages: []Stage{}})
-	cfg := &config.Config{Hostname: "lab1", StateDir: filepath.Join(t.TempDir(), "state"), API: config.API{Listen: ":8443"}}
+	cfg := apiWant{API: plan.API{Listen: ":8443"}, hostname: "lab1", stateDir: filepath.Join(t.TempDir(), "state")}
 	first, err := b.prepareTLS(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -44,13 +44,13 @@ func TestPrepareTLSShowsTokenOnce(t *testing.T) {
 	if strings.Contains(out.String(), first.token) {
 		t.Errorf("second boot printed the token again:\n%s", out.String())
 	}
-	if b, _ := os.ReadFile(filepath.Join(cfg.StateDir, api.TokenFile)); strings.TrimSpace(string(b)) != first.token {
+	if b, _ := os.ReadFile(filepath.Join(cfg.stateDir, api.TokenFile)); strings.TrimSpace(string(b)) != first.token {
 		t.Error("token file does not hold the token")
 	}
 
-	cfg.API.Token = "configured-token-0123456789"
+	cfg.Token = "configured-token-0123456789"
 	third, err := b.prepareTLS(cfg)
-	if err != nil || third.token != cfg.API.Token {
+	if err != nil || third.token != cfg.Token {
 		t.Errorf("a token in the config must win: %v %q", err, third.token)
 	}
 }

@@ -68,6 +68,7 @@ type Box struct {
 	log logger // prefixless: each line names its part
 	sup *supervisor
 	net *networkStage // nil when tests bring their own stages
+	api *apiStage     // the API server; a stage unless tests bring theirs
 
 	mu     sync.Mutex
 	status Status
@@ -107,6 +108,7 @@ func New(o Options) *Box {
 		o.Reboot = func(string) {}
 	}
 	b := &Box{o: o, log: logger{logf: o.Logf}, status: Status{Phase: "booting"}}
+	b.api = &apiStage{b: b}
 	stages := o.Stages
 	if stages == nil {
 		b.net = &networkStage{log: b.logger("network: "), uptime: o.Uptime}
@@ -115,7 +117,7 @@ func New(o Options) *Box {
 		ct.network = func(d *plan.Desired) *containers.Network { return b.net.containerNetwork(d, ctLog) }
 		vms := newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand)
 		ct.hold, vms.hold = b.dataHold, b.dataHold
-		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net,
+		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net, b.api,
 			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount}, vms, ct}
 	}
 	b.sup = &supervisor{stages: stages, logf: o.Logf}

@@ -20,6 +20,7 @@ const (
 	StageHostname   = "hostname"
 	StageLoopback   = "loopback"
 	StageNetwork    = "network"
+	StageAPI        = "api"
 	StageReserve    = "reserve"
 	StageVMs        = "vms"
 	StageContainers = "containers"
@@ -28,7 +29,10 @@ const (
 // Order is the apply order: the network (the bridge and every port on it)
 // before the workloads that use the ports, and the workloads' parent
 // cgroup, which keeps the box's reserve, before the first of them starts.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageReserve, StageVMs, StageContainers}
+// The API's settings follow the network, whose firewall opens its port,
+// and come before the workloads, so that a new token takes effect without
+// waiting for an image pull.
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageAPI, StageReserve, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every
@@ -71,6 +75,18 @@ type API struct {
 	// never written out.
 	Token        string `json:"-"`
 	PublicStatus bool   `json:"public-status,omitempty"`
+	// SessionLifetime and SessionIdle end a web page login.
+	SessionLifetime config.Duration `json:"session-lifetime"`
+	SessionIdle     config.Duration `json:"session-idle"`
+}
+
+// APIOf is the API's part of the compiled config. The box also takes it
+// straight from the config it read, to serve the API before the config
+// is applied.
+func APIOf(c *config.Config) API {
+	a := c.API
+	return API{Socket: APISocket, Listen: a.Listen, Token: a.Token, PublicStatus: a.PublicStatus,
+		SessionLifetime: a.SessionLifetime, SessionIdle: a.SessionIdle}
 }
 
 // Compile computes the plan of a config returned by config.Parse or
@@ -107,7 +123,7 @@ func Compile(c *config.Config) (*Plan, error) {
 			d.Switch.Ports = append(d.Switch.Ports, n.Port)
 		}
 	}
-	d.API = API{Socket: APISocket, Listen: c.API.Listen, Token: c.API.Token, PublicStatus: c.API.PublicStatus}
+	d.API = APIOf(c)
 	d.Order = slices.Clone(Order)
 	if err := errors.Join(b.errs...); err != nil {
 		return p, err

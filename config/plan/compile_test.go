@@ -67,8 +67,8 @@ func TestCompileExamples(t *testing.T) {
 			},
 			Switch:    vswitch.Desired{Bridge: br0, Uplink: vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink", Native: 1}},
 			Workloads: workloads,
-			API:       API{Socket: APISocket},
-			Order:     []string{"modules", "hostname", "loopback", "network", "reserve", "vms", "containers"},
+			API:       API{Socket: APISocket, SessionLifetime: config.DefaultSessionLifetime, SessionIdle: config.DefaultSessionIdle},
+			Order:     []string{"modules", "hostname", "loopback", "network", "api", "reserve", "vms", "containers"},
 		}},
 		{"lab", Desired{
 			Hostname: "nuc1",
@@ -141,8 +141,8 @@ func TestCompileExamples(t *testing.T) {
 				{Interface: "vlan20", Subnet: pfx("10.0.20.0/24")},
 			}},
 			Workloads: workloads,
-			API:       API{Socket: APISocket, Listen: ":8443", PublicStatus: true},
-			Order:     []string{"modules", "hostname", "loopback", "network", "reserve", "vms", "containers"},
+			API:       API{Socket: APISocket, Listen: ":8443", PublicStatus: true, SessionLifetime: config.DefaultSessionLifetime, SessionIdle: config.DefaultSessionIdle},
+			Order:     []string{"modules", "hostname", "loopback", "network", "api", "reserve", "vms", "containers"},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

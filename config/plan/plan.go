@@ -176,6 +176,9 @@ func Build(c *config.Config) *Plan {
 	if c.API.PublicStatus {
 		api = append(api, b.d("public-status", "read-only status without a token", "api.public-status"))
 	}
+	if c.API.Listen != "" {
+		api = append(api, b.d("web login", fmt.Sprintf("ends after %s, or %s without a request", c.API.SessionLifetime, c.API.SessionIdle), "api.session-lifetime"))
+	}
 	b.step(KindAPI, name, "", api...)
 
 	return &Plan{Hostname: c.Hostname, Steps: b.steps}
