@@ -106,17 +106,9 @@ func (p *Pool) Logs(name string) ([]byte, bool) {
 // in the pool, ErrNoConsole for a kind without one, ErrNotRunning while
 // it does not run.
 func (p *Pool) Console(name string) (io.ReadWriteCloser, error) {
-	e := p.lookup(name)
-	if e == nil {
-		return nil, ErrUnknown
-	}
-	w, _ := p.made(e)
-	if w == nil {
-		return nil, ErrNotRunning
-	}
-	c, ok := w.(Consoler)
-	if !ok {
-		return nil, ErrNoConsole
+	c, err := runningAs[Consoler](p, name, ErrNoConsole)
+	if err != nil {
+		return nil, err
 	}
 	return c.OpenConsole()
 }
@@ -125,19 +117,31 @@ func (p *Pool) Console(name string) (io.ReadWriteCloser, error) {
 // not in the pool, ErrNoDisplay for one without a screen, ErrNotRunning
 // while it does not run.
 func (p *Pool) OpenVNC(name string) (io.ReadWriteCloser, error) {
+	sc, err := runningAs[Screener](p, name, ErrNoDisplay)
+	if err != nil {
+		return nil, err
+	}
+	return sc.OpenVNC()
+}
+
+// runningAs is the named workload's running run as a T: ErrUnknown for a
+// name not in the pool, ErrNotRunning while it does not run, none when
+// its kind is not a T.
+func runningAs[T any](p *Pool, name string, none error) (T, error) {
+	var zero T
 	e := p.lookup(name)
 	if e == nil {
-		return nil, ErrUnknown
+		return zero, ErrUnknown
 	}
 	w, _ := p.made(e)
 	if w == nil {
-		return nil, ErrNotRunning
+		return zero, ErrNotRunning
 	}
-	sc, ok := w.(Screener)
+	t, ok := w.(T)
 	if !ok {
-		return nil, ErrNoDisplay
+		return zero, none
 	}
-	return sc.OpenVNC()
+	return t, nil
 }
 
 // Usage measures the named workload, when its kind can.

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,9 +9,6 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/containers/imagetest"
-
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/nucbox/nucbox/test/harness"
 )
@@ -99,30 +94,7 @@ const dockerCaps = "00000000a80425fb"
 func busyboxLayout(t testing.TB) string {
 	t.Helper()
 	img := imagetest.Busybox(t, []string{"sh", "-c", "echo no command given"}, []string{"PATH=/bin"})
-	dg, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(harness.CacheDir(t, "guests"), "oci-busybox-"+dg.Hex[:16])
-	if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
-		return dir
-	}
-	tmp := fmt.Sprintf("%s.tmp%d", dir, os.Getpid())
-	os.RemoveAll(tmp)
-	p, err := layout.Write(tmp, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
-		if _, serr := os.Stat(filepath.Join(dir, "index.json")); serr != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return writeLayout(t, "oci-busybox", img)
 }
 
 // TestContainerOnVLAN boots the appliance with a container whose image is

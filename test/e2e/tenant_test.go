@@ -570,7 +570,9 @@ func toolsLayout(t *testing.T) string {
 	return writeLayout(t, "oci-tools", img)
 }
 
-func writeLayout(t *testing.T, name string, img v1.Image) string {
+// writeLayout writes img as an OCI layout into the build cache, under
+// name and the image's digest, once: later runs reuse it.
+func writeLayout(t testing.TB, name string, img v1.Image) string {
 	t.Helper()
 	dg, err := img.Digest()
 	if err != nil {
