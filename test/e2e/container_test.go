@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/containers/imagetest"
-
 	"github.com/nucbox/nucbox/test/harness"
 )
 
