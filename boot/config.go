@@ -104,13 +104,35 @@ func retryConfigURL(b *box.Box, cl Cmdline) {
 	}
 	// The box's own network is up now: no temporary lease.
 	u.lease = func(context.Context, string) (bootLease, error) { return runningLease{b}, nil }
-	for wait := 30 * time.Second; ; wait = min(2*wait, 5*time.Minute) {
+	configRetry{
+		first:   30 * time.Second,
+		fetch:   u.Fetch,
+		waiting: func() bool { return b.Status().Phase == "maintenance" },
+		apply: func(name string, data []byte) error {
+			_, err := b.Apply(context.Background(), box.NewConfigRecord(name, data), 0)
+			return err
+		},
+	}.run()
+}
+
+// configRetry is the maintenance mode's loop: it fetches, checks and
+// applies a config, waiting longer after each failure, while the box
+// is still waiting for one.
+type configRetry struct {
+	first   time.Duration
+	fetch   func(context.Context) (string, []byte, error)
+	waiting func() bool
+	apply   func(name string, data []byte) error
+}
+
+func (r configRetry) run() {
+	for wait := r.first; ; wait = min(2*wait, 5*time.Minute) {
 		time.Sleep(wait)
-		if b.Status().Phase != "maintenance" {
+		if !r.waiting() {
 			return
 		}
 		inject.Point("maintenance.retry")
-		name, data, err := u.Fetch(context.Background())
+		name, data, err := r.fetch(context.Background())
 		if err != nil {
 			Logf("maintenance: %v; next try in %s", err, min(2*wait, 5*time.Minute))
 			continue
@@ -119,7 +141,7 @@ func retryConfigURL(b *box.Box, cl Cmdline) {
 			Logf("maintenance: %s is invalid: %v", name, err)
 			continue
 		}
-		if _, err := b.Apply(context.Background(), box.NewConfigRecord(name, data), 0); err != nil {
+		if err := r.apply(name, data); err != nil {
 			Logf("maintenance: applying %s: %v", name, err)
 			continue
 		}
