@@ -121,21 +121,35 @@ func dialQMP(ctx context.Context, path string, exited <-chan struct{}, timeout t
 // handshake reads the greeting and enters command mode. Events that
 // arrive before the capabilities reply are delivered, not mistaken for
 // the reply.
+//
+// QEMU greets once it has built the machine, which on a busy box (many
+// guests starting at once under TCG) takes far longer than answering a
+// command: the greeting is bounded by the start (ctx's deadline), and
+// only without one by the command timeout; the capabilities reply by
+// the command timeout.
 func (m *monitor) handshake(ctx context.Context, dec *json.Decoder) error {
+	greet := m.timeout
 	deadline := time.Now().Add(m.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	if d, ok := ctx.Deadline(); ok {
+		deadline, greet = d, time.Until(d).Round(time.Millisecond)
 	}
 	m.conn.SetDeadline(deadline)
 	defer m.conn.SetDeadline(time.Time{})
 	var greeting qmpMessage
 	if err := dec.Decode(&greeting); err != nil {
-		return deadlineText(err, m.timeout)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("no QMP greeting from QEMU in %v", greet)
+		}
+		return err
 	}
 	if greeting.QMP == nil {
 		return errors.New("no QMP greeting")
 	}
 	m.Version = greeting.QMP.Version.String()
+	if reply := time.Now().Add(m.timeout); reply.Before(deadline) {
+		m.conn.SetDeadline(reply)
+	}
 	if err := json.NewEncoder(m.conn).Encode(qmpRequest{Execute: "qmp_capabilities", ID: 0}); err != nil {
 		return err
 	}
