@@ -45,7 +45,8 @@
 //     pool, which makes the kernel collect jitter where no hardware source
 //     made it ready, and a fresh seed is written (entropy.go).
 //  6. memory: PID 1's soft memory limit, the default until the config
-//     is read, then the config's (memory.go).
+//     is read, then the config's, set again by every apply (memory.go,
+//     the reserve stage of boot/box).
 //  7. config: the box supervisor is made (box.New, with what it takes
 //     from PID 1), and the config is read from the first source that
 //     yields a valid one: nucbox.config= on the kernel command line (a

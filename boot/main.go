@@ -153,6 +153,7 @@ func (p *pid1) newBox() *box.Box {
 		StartCommand: StartCommand,
 		SpawnGuard:   WithSpawnGuard,
 		LoadModules:  p.applyModules,
+		MemoryLimit:  setMemoryLimit,
 		PowerOff:     func(reason string) { p.shutdown(PowerOff, reason) },
 		Reboot:       func(reason string) { p.shutdown(Reboot, reason) },
 		Slot:         p.slot,
@@ -189,7 +190,6 @@ func (p *pid1) loadConfig() bool {
 		return false
 	}
 	p.rec, p.cfg = rec, cfg
-	setMemoryLimit(cfg)
 	Logf("config: %s (sha256 %s)", rec.Source, rec.SHA256[:12])
 	return true
 }

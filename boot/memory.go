@@ -18,21 +18,16 @@ import (
 // harder and return freed memory when PID 1 nears it.
 
 // limitMemory sets the Go runtime's default soft memory limit; it is
-// before the config, so that maintenance mode has it too. The config's
-// limit replaces it once the config is read.
+// before the config, so that maintenance mode has it too. Every apply
+// sets the config's (the reserve stage, setMemoryLimit).
 func (p *pid1) limitMemory() bool {
-	setMemoryLimit(nil)
+	setMemoryLimit(int64(config.DefaultPID1Memory))
 	return true
 }
 
-// setMemoryLimit sets PID 1's soft memory limit from cfg, the default
-// without one.
-func setMemoryLimit(cfg *config.Config) {
-	limit := config.DefaultPID1Memory
-	if cfg != nil && cfg.Reserve.PID1Memory != 0 {
-		limit = cfg.Reserve.PID1Memory
-	}
-	if old := debug.SetMemoryLimit(int64(limit)); old != int64(limit) {
-		Logf("memory: soft limit %s", limit)
+// setMemoryLimit sets PID 1's soft memory limit.
+func setMemoryLimit(limit int64) {
+	if old := debug.SetMemoryLimit(limit); old != limit {
+		Logf("memory: soft limit %s", config.Size(limit))
 	}
 }

@@ -40,6 +40,8 @@ type Options struct {
 	// LoadModules loads the base modules, the named ones and those the
 	// config's guests and containers need; it logs what it loaded.
 	LoadModules func(extra []string, needs ModuleNeeds) error
+	// MemoryLimit sets PID 1's soft memory limit, at every apply.
+	MemoryLimit func(bytes int64)
 	// PowerOff and Reboot start PID 1's orderly shutdown and return at
 	// once.
 	PowerOff, Reboot func(reason string)
@@ -118,7 +120,7 @@ func New(o Options) *Box {
 		vms := newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand)
 		ct.hold, vms.hold = b.dataHold, b.dataHold
 		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net, b.api,
-			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount}, vms, ct}
+			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount, memoryLimit: o.MemoryLimit}, vms, ct}
 	}
 	b.sup = &supervisor{stages: stages, logf: o.Logf}
 	return b

@@ -94,6 +94,8 @@ func (loopbackStage) Apply(ctx context.Context, d *plan.Desired) error {
 type reserveStage struct {
 	log  logger
 	root string
+	// memoryLimit sets PID 1's soft memory limit (nil in tests).
+	memoryLimit func(int64)
 
 	mu   sync.Mutex
 	path string // the group made, empty before or without one
@@ -102,6 +104,9 @@ type reserveStage struct {
 func (*reserveStage) Name() string { return plan.StageReserve }
 
 func (r *reserveStage) Apply(ctx context.Context, d *plan.Desired) error {
+	if r.memoryLimit != nil && d.PID1Memory > 0 {
+		r.memoryLimit(d.PID1Memory)
+	}
 	if !cgroup.IsV2(r.root) {
 		r.log.Printf("warning: no cgroup2 at %s: workloads run without the box's reserve", r.root)
 		return nil

@@ -163,3 +163,19 @@ func TestStopCancelsARunningApply(t *testing.T) {
 		t.Errorf("ran %v", log)
 	}
 }
+
+// Every apply sets PID 1's soft memory limit to the config's, so that
+// `nucbox apply` changes it on a running box; before the cgroup work,
+// which a box without cgroup2 skips.
+func TestReserveStageSetsPID1Memory(t *testing.T) {
+	var got []int64
+	r := &reserveStage{root: t.TempDir(), memoryLimit: func(n int64) { got = append(got, n) }}
+	for _, n := range []int64{64 << 20, 96 << 20} {
+		if err := r.Apply(context.Background(), &plan.Desired{PID1Memory: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []int64{64 << 20, 96 << 20}; !slices.Equal(got, want) {
+		t.Errorf("limits set %v, want %v", got, want)
+	}
+}

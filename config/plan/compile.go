@@ -60,7 +60,10 @@ type Desired struct {
 	// reserve its limits keep for the box; made before the first
 	// workload starts.
 	Workloads floor.Parent `json:"workloads"`
-	API       API          `json:"api"`
+	// PID1Memory is PID 1's own soft memory limit (the Go runtime's),
+	// within the reserve; the reserve stage sets it at every apply.
+	PID1Memory int64 `json:"pid1-memory"`
+	API        API   `json:"api"`
 	// Order lists the stages in apply order.
 	Order []string `json:"order"`
 }
@@ -106,6 +109,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Firewall = b.firewall()
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
+	d.PID1Memory = int64(c.Reserve.PID1Memory)
 	names := make([]string, len(c.VMs))
 	for i, vm := range c.VMs {
 		names[i] = vm.Name

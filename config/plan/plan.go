@@ -152,6 +152,7 @@ func Build(c *config.Config) *Plan {
 	b.step(KindReserve, config.WorkloadsCgroup, "",
 		b.d("memory", c.Reserve.Memory.String(), "reserve.memory"),
 		b.d("pids", strconv.Itoa(c.Reserve.PIDs), "reserve.pids"),
+		b.d("pid 1's memory", c.Reserve.PID1Memory.String()+" soft limit (Go runtime)", "reserve.pid1-memory"),
 		b.d("workloads", "every VM and container, in cgroup "+config.WorkloadsCgroup+
 			", limited to the box's memory and processes minus the reserve", ""),
 		b.d("each vm", "its memory and "+config.VMMemoryOverhead.String()+" for QEMU", ""))
