@@ -178,7 +178,14 @@ func (c *clock) add(d time.Duration) {
 // login posts the token to /login and returns the session cookie.
 func login(t *testing.T, base, token string) *http.Cookie {
 	t.Helper()
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return loginVia(t, http.DefaultClient, base, token)
+}
+
+// loginVia is login through hc (one that trusts a TLS test server).
+func loginVia(t *testing.T, hc *http.Client, base, token string) *http.Cookie {
+	t.Helper()
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.PostForm(base+"/login", url.Values{"token": {token}})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -312,24 +311,4 @@ func TestConsoleWebSocket(t *testing.T) {
 	if _, err := io.ReadFull(nc, b); err != nil || string(b) != "LS\r" {
 		t.Errorf("console answered %q, %v", b, err)
 	}
-}
-
-// loginVia logs in to the page at base through hc, which trusts the
-// server, and returns the session cookie.
-func loginVia(t *testing.T, hc *http.Client, base, token string) *http.Cookie {
-	t.Helper()
-	c := *hc
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.PostForm(base+"/login", url.Values{"token": {token}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	for _, ck := range resp.Cookies() {
-		if ck.Name == sessionCookie {
-			return ck
-		}
-	}
-	t.Fatalf("login: %d without a session cookie", resp.StatusCode)
-	return nil
 }

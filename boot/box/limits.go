@@ -123,22 +123,19 @@ func (b *Box) limitSubjects() []limitSubject {
 	return out
 }
 
-// watchLimits polls the limit counts until the box shuts down. A panic
-// in one poll is logged and the next poll runs: one goroutine for the
-// box's life, whatever happens.
+// watchLimits polls the limit counts until the box shuts down, as one of
+// the box's long-lived parts: after a panic the loop runs again (goLoop),
+// with the counts it had seen.
 func (b *Box) watchLimits() {
 	w := newLimitWatch(b.logger("limits: ").Printf)
-	b.goSafe("limits watch", func() {
+	b.goLoop("limits watch", func() {
 		t := time.NewTicker(limitsPoll)
 		defer t.Stop()
 		for range t.C {
 			if b.shuttingDown() {
 				return
 			}
-			b.sup.callSafe(func() error {
-				w.observe(time.Now(), b.limitSubjects())
-				return nil
-			})
+			w.observe(time.Now(), b.limitSubjects())
 		}
 	})
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vswitch"
@@ -41,12 +40,7 @@ func newBenchNetworkCmd() *cobra.Command {
 		Hidden: true,
 		Args:   exactFiles(1, "one config file"),
 		RunE: func(c *cobra.Command, args []string) error {
-			cfg, err := config.Load(args[0])
-			if err != nil {
-				writeLines(c.ErrOrStderr(), err)
-				return errSilent
-			}
-			p, err := plan.Compile(cfg)
+			p, err := compilePlan(c, args[0])
 			if err != nil {
 				return err
 			}

@@ -27,12 +27,7 @@ plan answers "what will this box do" before it boots.`,
 			if output != "text" && output != "json" {
 				return usageError{fmt.Errorf("--output must be text or json, not %q", output)}
 			}
-			cfg, err := config.Load(args[0])
-			if err != nil {
-				writeLines(c.ErrOrStderr(), err)
-				return errSilent
-			}
-			p, err := plan.Compile(cfg)
+			p, err := compilePlan(c, args[0])
 			if err != nil {
 				return err
 			}
@@ -46,4 +41,15 @@ plan answers "what will this box do" before it boots.`,
 	}
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
+}
+
+// compilePlan loads the config at path and compiles it, as the box does;
+// load errors are printed, one per line, and end the command.
+func compilePlan(c *cobra.Command, path string) (*plan.Plan, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		writeLines(c.ErrOrStderr(), err)
+		return nil, errSilent
+	}
+	return plan.Compile(cfg)
 }
