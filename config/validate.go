@@ -89,6 +89,7 @@ func (c *Config) validate(l locator) ErrorList {
 	ck.registries()
 	ck.api()
 	ck.reserve()
+	ck.time()
 	return ck.errs
 }
 
@@ -99,6 +100,8 @@ var (
 	machineRE  = regexp.MustCompile(`^[a-z0-9][-a-z0-9._]*$`)
 	bootRE     = regexp.MustCompile(`^[cdn]*$`)
 	reservedRE = regexp.MustCompile(`^([tvp]-.*|vlan[0-9]+)$`)
+	// dnsNameRE is a host name with its domain: dot-separated labels.
+	dnsNameRE = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.?$`)
 )
 
 func (ck *checker) box() {
@@ -707,5 +710,31 @@ func (ck *checker) taggedVLANs(path string, vlans []int, native int, port string
 		default:
 			seen[v] = p
 		}
+	}
+}
+
+// time checks the NTP servers: each a host name or IP address, with a
+// port if it is not 123.
+func (ck *checker) time() {
+	seen := map[string]string{}
+	for i, s := range ck.c.Time.Servers {
+		p := fmt.Sprintf("time.servers[%d]", i)
+		host, port := s, ""
+		if h, pt, err := net.SplitHostPort(s); err == nil {
+			host, port = h, pt
+		}
+		if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 1 || n > 65535) {
+			ck.add(p, "invalid NTP server %q: the port must be a number from 1 to 65535", s)
+			continue
+		}
+		if _, err := netip.ParseAddr(host); err != nil && !dnsNameRE.MatchString(host) {
+			ck.add(p, "invalid NTP server %q: use a host name or IP address, with :port when it is not 123", s)
+			continue
+		}
+		if prev, dup := seen[s]; dup {
+			ck.add(p, "NTP server %q is already listed at %s", s, ck.loc.ref(prev))
+			continue
+		}
+		seen[s] = p
 	}
 }

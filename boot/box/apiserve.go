@@ -96,6 +96,7 @@ func (a *apiBox) State() api.BoxState {
 		s.WorkloadLimits, _ = r.hits()
 	}
 	s.Data = a.b.dataPartition()
+	s.Time = timeState(a.b.o.Clock)
 	return s
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/nucbox/nucbox/containers"
 	"github.com/nucbox/nucbox/internal/floor"
 	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
 )
@@ -20,6 +21,7 @@ const (
 	StageHostname   = "hostname"
 	StageLoopback   = "loopback"
 	StageNetwork    = "network"
+	StageTime       = "time"
 	StageAPI        = "api"
 	StageReserve    = "reserve"
 	StageVMs        = "vms"
@@ -27,12 +29,14 @@ const (
 )
 
 // Order is the apply order: the network (the bridge and every port on it)
-// before the workloads that use the ports, and the workloads' parent
+// before the workloads that use the ports; the clock, set once the
+// network is up, before the API's certificate and the registry pulls
+// check dates; and the workloads' parent
 // cgroup, which keeps the box's reserve, before the first of them starts.
 // The API's settings follow the network, whose firewall opens its port,
 // and come before the workloads, so that a new token takes effect without
 // waiting for an image pull.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageAPI, StageReserve, StageVMs, StageContainers}
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageTime, StageAPI, StageReserve, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every
@@ -63,7 +67,9 @@ type Desired struct {
 	// PID1Memory is PID 1's own soft memory limit (the Go runtime's),
 	// within the reserve; the reserve stage sets it at every apply.
 	PID1Memory int64 `json:"pid1-memory"`
-	API        API   `json:"api"`
+	// Time is where the box's clock comes from.
+	Time timesync.Spec `json:"time"`
+	API  API           `json:"api"`
 	// Order lists the stages in apply order.
 	Order []string `json:"order"`
 }
@@ -110,6 +116,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
+	d.Time = timesync.Spec{Servers: slices.Clone(c.Time.Servers)}
 	names := make([]string, len(c.VMs))
 	for i, vm := range c.VMs {
 		names[i] = vm.Name

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/vmm"
 )
 
@@ -23,6 +24,7 @@ const (
 	KindTakeover    = "takeover"
 	KindVLANAddress = "vlan-address"
 	KindFirewall    = "firewall"
+	KindTime        = "time"
 	KindReserve     = "reserve"
 	KindDisk        = "disk"
 	KindCloudInit   = "cloud-init"
@@ -149,6 +151,11 @@ func Build(c *config.Config) *Plan {
 	}
 
 	b.firewall()
+	if len(c.Time.Servers) > 0 {
+		b.step(KindTime, "ntp", "", b.d("servers", strings.Join(c.Time.Servers, ", "), "time.servers"))
+	} else {
+		b.step(KindTime, "ntp", "", dflt("servers", "the uplink lease's (DHCP option 42), else "+strings.Join(timesync.DefaultServers, ", ")))
+	}
 	b.step(KindReserve, config.WorkloadsCgroup, "",
 		b.d("memory", c.Reserve.Memory.String(), "reserve.memory"),
 		b.d("pids", strconv.Itoa(c.Reserve.PIDs), "reserve.pids"),
