@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -90,6 +91,7 @@ func (c *Config) validate(l locator) ErrorList {
 	ck.api()
 	ck.reserve()
 	ck.time()
+	ck.logging()
 	return ck.errs
 }
 
@@ -737,4 +739,39 @@ func (ck *checker) time() {
 		}
 		seen[s] = p
 	}
+}
+
+// logging checks the syslog server's URL and the buffer.
+func (ck *checker) logging() {
+	l := ck.c.Logging
+	if l.Remote != "" {
+		if err := checkSyslogURL(l.Remote); err != nil {
+			ck.add("logging.remote", "invalid syslog server %q: %v", l.Remote, err)
+		}
+	} else if l.Buffer != 0 {
+		ck.add("logging.buffer", "a buffer without a server: set logging.remote")
+	}
+	if l.Buffer != 0 && (l.Buffer < 64*KiB || l.Buffer > 32*MiB) {
+		ck.add("logging.buffer", "buffer %s: use 64KiB to 32MiB (it lives in PID 1's memory)", l.Buffer)
+	}
+}
+
+// checkSyslogURL accepts udp://, tcp:// and tcp+tls:// with a host and
+// an optional port, nothing else.
+func checkSyslogURL(s string) error {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || (scheme != "udp" && scheme != "tcp" && scheme != "tcp+tls") {
+		return errors.New("use udp://HOST[:PORT], tcp://HOST[:PORT] or tcp+tls://HOST[:PORT]")
+	}
+	host, port := rest, ""
+	if h, p, err := net.SplitHostPort(rest); err == nil {
+		host, port = h, p
+	}
+	if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 1 || n > 65535) {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	if _, err := netip.ParseAddr(host); err != nil && !dnsNameRE.MatchString(host) {
+		return errors.New("the host must be a host name or IP address, with nothing after the port")
+	}
+	return nil
 }

@@ -99,6 +99,9 @@ func writeStatus(w io.Writer, st api.Status) error {
 	if t := st.Time; t != nil {
 		fmt.Fprintf(tw, "time\t%s\n", timeText(*t))
 	}
+	if l := st.Logging; l != nil {
+		fmt.Fprintf(tw, "logging\t%s\n", loggingText(*l))
+	}
 	fmt.Fprintf(tw, "uptime\t%s\n", roundDuration(time.Duration(st.Uptime)))
 	var sum bootSummary
 	if len(st.Summary) > 0 && json.Unmarshal(st.Summary, &sum) == nil {
@@ -356,6 +359,22 @@ func timeText(t api.TimeState) string {
 		s += "; last sync: " + t.Error
 	}
 	return s
+}
+
+// loggingText is the log shipping in one line.
+func loggingText(l api.LogShipping) string {
+	state := "connected"
+	if !l.Connected {
+		state = "NOT CONNECTED"
+		if l.LastError != "" {
+			state += " (" + l.LastError + ")"
+		}
+	}
+	queued := fmt.Sprintf("%d queued", l.Queued)
+	if l.QueuedBytes > 0 {
+		queued += fmt.Sprintf(" (%d KiB)", (l.QueuedBytes+1023)>>10)
+	}
+	return fmt.Sprintf("%s: %s; %d sent, %s, %d dropped", l.Remote, state, l.Sent, queued, l.Dropped)
 }
 
 // sizeText is a size in MiB, or GiB from 1 GiB on.

@@ -108,3 +108,30 @@ func TestStatusTime(t *testing.T) {
 		})
 	}
 }
+
+// The status shows where the logs go and how the shipping fares.
+func TestStatusLogging(t *testing.T) {
+	for _, tc := range []struct {
+		l    *api.LogShipping
+		want string
+	}{
+		{nil, ""},
+		{&api.LogShipping{Remote: "tcp+tls://syslog.lab", Connected: true, Sent: 1200}, "logging  tcp+tls://syslog.lab: connected; 1200 sent, 0 queued, 0 dropped\n"},
+		{&api.LogShipping{Remote: "udp://10.0.0.5", LastError: "dial tcp: connection refused", Queued: 30, QueuedBytes: 3 << 20, Dropped: 7},
+			"logging  udp://10.0.0.5: NOT CONNECTED (dial tcp: connection refused); 0 sent, 30 queued (3072 KiB), 7 dropped\n"},
+	} {
+		var b strings.Builder
+		if err := writeStatus(&b, api.Status{BoxState: api.BoxState{Hostname: "lab1", Phase: "ready", Logging: tc.l}}); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, l := range strings.SplitAfter(b.String(), "\n") {
+			if strings.HasPrefix(l, "logging ") {
+				got += l
+			}
+		}
+		if got != tc.want {
+			t.Errorf("logging line %q, want %q", got, tc.want)
+		}
+	}
+}

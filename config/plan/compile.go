@@ -22,6 +22,7 @@ const (
 	StageLoopback   = "loopback"
 	StageNetwork    = "network"
 	StageTime       = "time"
+	StageLogging    = "logging"
 	StageAPI        = "api"
 	StageReserve    = "reserve"
 	StageVMs        = "vms"
@@ -31,12 +32,12 @@ const (
 // Order is the apply order: the network (the bridge and every port on it)
 // before the workloads that use the ports; the clock, set once the
 // network is up, before the API's certificate and the registry pulls
-// check dates; and the workloads' parent
+// check dates, and the log shipping, which needs both; and the workloads' parent
 // cgroup, which keeps the box's reserve, before the first of them starts.
 // The API's settings follow the network, whose firewall opens its port,
 // and come before the workloads, so that a new token takes effect without
 // waiting for an image pull.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageTime, StageAPI, StageReserve, StageVMs, StageContainers}
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageTime, StageLogging, StageAPI, StageReserve, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every
@@ -69,9 +70,19 @@ type Desired struct {
 	PID1Memory int64 `json:"pid1-memory"`
 	// Time is where the box's clock comes from.
 	Time timesync.Spec `json:"time"`
-	API  API           `json:"api"`
+	// Logging is the syslog server the box ships its logs to.
+	Logging Logging `json:"logging"`
+	API     API     `json:"api"`
 	// Order lists the stages in apply order.
 	Order []string `json:"order"`
+}
+
+// Logging is where the box's log and its workloads' output go.
+type Logging struct {
+	// Remote is the syslog server's URL; empty ships nothing.
+	Remote string `json:"remote,omitempty"`
+	// Buffer bounds what waits while the server is unreachable.
+	Buffer int64 `json:"buffer,omitempty"`
 }
 
 // API is the management API's settings.
@@ -117,6 +128,7 @@ func Compile(c *config.Config) (*Plan, error) {
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
 	d.Time = timesync.Spec{Servers: slices.Clone(c.Time.Servers)}
+	d.Logging = Logging{Remote: c.Logging.Remote, Buffer: int64(c.Logging.Buffer)}
 	names := make([]string, len(c.VMs))
 	for i, vm := range c.VMs {
 		names[i] = vm.Name

@@ -25,6 +25,7 @@ const (
 	KindVLANAddress = "vlan-address"
 	KindFirewall    = "firewall"
 	KindTime        = "time"
+	KindLogging     = "logging"
 	KindReserve     = "reserve"
 	KindDisk        = "disk"
 	KindCloudInit   = "cloud-init"
@@ -155,6 +156,16 @@ func Build(c *config.Config) *Plan {
 		b.step(KindTime, "ntp", "", b.d("servers", strings.Join(c.Time.Servers, ", "), "time.servers"))
 	} else {
 		b.step(KindTime, "ntp", "", dflt("servers", "the uplink lease's (DHCP option 42), else "+strings.Join(timesync.DefaultServers, ", ")))
+	}
+	if l := c.Logging; l.Remote != "" {
+		buf := b.d("buffer", l.Buffer.String(), "logging.buffer")
+		if l.Buffer == 0 {
+			buf = dflt("buffer", "2MiB")
+		}
+		b.step(KindLogging, l.Remote, "",
+			b.d("remote", l.Remote, "logging.remote"),
+			dflt("what", "the box's log from boot on and every workload's output, RFC 5424"),
+			buf)
 	}
 	b.step(KindReserve, config.WorkloadsCgroup, "",
 		b.d("memory", c.Reserve.Memory.String(), "reserve.memory"),
