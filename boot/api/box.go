@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/logship"
 	"github.com/nucbox/nucbox/internal/cgroup"
 )
 
@@ -67,20 +68,7 @@ type BoxState struct {
 	Time *TimeState `json:"time,omitempty"`
 	// Logging is the shipping of logs to a syslog server, absent
 	// without one.
-	Logging *LogShipping `json:"logging,omitempty"`
-}
-
-// LogShipping is the state of the log shipping to a syslog server.
-type LogShipping struct {
-	Remote    string `json:"remote"`
-	Connected bool   `json:"connected"`
-	Sent      uint64 `json:"sent"`
-	// Queued messages wait for the server; Dropped were pushed out of
-	// the full buffer.
-	Queued      int    `json:"queued"`
-	QueuedBytes int    `json:"queued_bytes"`
-	Dropped     uint64 `json:"dropped"`
-	LastError   string `json:"last_error,omitempty"`
+	Logging *logship.Status `json:"logging,omitempty"`
 }
 
 // TimeState is the box's clock: what it reads and its last NTP sync.

@@ -100,7 +100,7 @@ func (s *loggingStage) Stop(ctx context.Context) error {
 }
 
 // status is the shipping's state, nil without a server.
-func (s *loggingStage) status() *api.LogShipping {
+func (s *loggingStage) status() *logship.Status {
 	s.mu.Lock()
 	ship := s.ship
 	s.mu.Unlock()
@@ -108,8 +108,7 @@ func (s *loggingStage) status() *api.LogShipping {
 		return nil
 	}
 	st := ship.Status()
-	return &api.LogShipping{Remote: st.Remote, Connected: st.Connected, Sent: st.Sent, Queued: st.Queued,
-		QueuedBytes: st.QueuedBytes, Dropped: st.Dropped, LastError: st.LastError}
+	return &st
 }
 
 // shipLog ships one log from its start until ctx ends or the log does

@@ -321,16 +321,26 @@ func (s *Shipper) pump(ctx context.Context, conn net.Conn, t Target) error {
 		s.trim()
 		s.mu.Unlock()
 	}
-	for {
+	// next waits for wake (a closed channel does not wait) and reports
+	// whether the connection is done instead, with why.
+	next := func(wake <-chan struct{}) (done bool, err error) {
 		select {
 		case err := <-dead:
 			requeue()
-			return fmt.Errorf("connection closed: %w", err)
+			return true, fmt.Errorf("connection closed: %w", err)
 		case <-s.retarget:
-			return nil
+			return true, nil
 		case <-ctx.Done():
-			return ctx.Err()
-		default:
+			return true, ctx.Err()
+		case <-wake:
+			return false, nil
+		}
+	}
+	now := make(chan struct{})
+	close(now)
+	for {
+		if done, err := next(now); done {
+			return err
 		}
 		s.mu.Lock()
 		var msg []byte
@@ -339,15 +349,8 @@ func (s *Shipper) pump(ctx context.Context, conn net.Conn, t Target) error {
 		}
 		s.mu.Unlock()
 		if msg == nil {
-			select {
-			case err := <-dead:
-				requeue()
-				return fmt.Errorf("connection closed: %w", err)
-			case <-s.retarget:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-s.wake:
+			if done, err := next(s.wake); done {
+				return err
 			}
 			continue
 		}
@@ -360,7 +363,7 @@ func (s *Shipper) pump(ctx context.Context, conn net.Conn, t Target) error {
 			requeue()
 			return err
 		}
-		now := time.Now()
+		at := time.Now()
 		s.mu.Lock()
 		if len(s.queue) > 0 && &s.queue[0][0] == &msg[0] {
 			s.qbytes -= len(msg)
@@ -370,8 +373,8 @@ func (s *Shipper) pump(ctx context.Context, conn net.Conn, t Target) error {
 		s.sent++
 		s.mu.Unlock()
 		if stream {
-			sent = append(sent, inflight{msg, now})
-			for len(sent) > 0 && now.Sub(sent[0].at) > resendWindow {
+			sent = append(sent, inflight{msg, at})
+			for len(sent) > 0 && at.Sub(sent[0].at) > resendWindow {
 				sent = sent[1:]
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/boot/logship"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/spf13/cobra"
 )
@@ -362,7 +363,7 @@ func timeText(t api.TimeState) string {
 }
 
 // loggingText is the log shipping in one line.
-func loggingText(l api.LogShipping) string {
+func loggingText(l logship.Status) string {
 	state := "connected"
 	if !l.Connected {
 		state = "NOT CONNECTED"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/boot/logship"
 )
 
 // The status shows the data partition on one line: where it is mounted
@@ -112,12 +113,12 @@ func TestStatusTime(t *testing.T) {
 // The status shows where the logs go and how the shipping fares.
 func TestStatusLogging(t *testing.T) {
 	for _, tc := range []struct {
-		l    *api.LogShipping
+		l    *logship.Status
 		want string
 	}{
 		{nil, ""},
-		{&api.LogShipping{Remote: "tcp+tls://syslog.lab", Connected: true, Sent: 1200}, "logging  tcp+tls://syslog.lab: connected; 1200 sent, 0 queued, 0 dropped\n"},
-		{&api.LogShipping{Remote: "udp://10.0.0.5", LastError: "dial tcp: connection refused", Queued: 30, QueuedBytes: 3 << 20, Dropped: 7},
+		{&logship.Status{Remote: "tcp+tls://syslog.lab", Connected: true, Sent: 1200}, "logging  tcp+tls://syslog.lab: connected; 1200 sent, 0 queued, 0 dropped\n"},
+		{&logship.Status{Remote: "udp://10.0.0.5", LastError: "dial tcp: connection refused", Queued: 30, QueuedBytes: 3 << 20, Dropped: 7},
 			"logging  udp://10.0.0.5: NOT CONNECTED (dial tcp: connection refused); 0 sent, 30 queued (3072 KiB), 7 dropped\n"},
 	} {
 		var b strings.Builder
