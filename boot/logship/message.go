@@ -45,7 +45,8 @@ func encode(r Record, host string, seq uint64) ([]byte, error) {
 	m := &rfc5424.SyslogMessage{}
 	m.SetVersion(1)
 	m.SetPriority(facility*8 + r.Severity)
-	m.SetTimestamp(r.Time.UTC().Format(time.RFC3339Nano))
+	// RFC 5424 allows six digits of a second at most.
+	m.SetTimestamp(r.Time.UTC().Format("2006-01-02T15:04:05.999999Z07:00"))
 	if host != "" {
 		m.SetHostname(host)
 	}
