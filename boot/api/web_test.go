@@ -211,3 +211,75 @@ func TestWebPage(t *testing.T) {
 	}
 	t.Logf("screenshot: %s (%d bytes)", path, len(png))
 }
+
+// TestWebPageActions stops a container with the page's button, sees it
+// stopped, and starts it again. The buttons need the token itself: a wrong
+// one stops nothing and is asked for again.
+func TestWebPageActions(t *testing.T) {
+	chromium := chromiumPath(t)
+	box := newFakeBox()
+	s := New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf})
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	ctx := newBrowser(t, chromium)
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/")); err != nil {
+		t.Fatalf("starting chromium and loading the page: %v", err)
+	}
+	step := func(what string, a chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		tctx, c := context.WithTimeout(ctx, 20*time.Second)
+		defer c()
+		if err := chromedp.Do(tctx, a); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	const web = `#workloads tbody tr[data-name="web"]`
+	step("log in", chromedp.Steps(
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), testToken),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.CSS(web+`[data-state="running"]`)),
+	))
+	step("stop asks for the token", chromedp.Steps(
+		chromedp.Click(chromedp.CSS(web+` button[data-action="stop"]`)),
+		chromedp.WaitVisible(chromedp.ID("action-form")),
+	))
+	step("a wrong token", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("action-token"), "wrong-token-0123456789"),
+		chromedp.Click(chromedp.ID("action-unlock")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("action-why").textContent.includes("not right")`),
+	))
+	if got := box.actionLog(); len(got) != 0 {
+		t.Fatalf("a wrong token ran %v", got)
+	}
+	step("the token stops it", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("action-token"), testToken),
+		chromedp.Click(chromedp.ID("action-unlock")),
+		chromedp.WaitVisible(chromedp.CSS(web+`[data-state="stopped"][data-held="true"]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("action-result").textContent.includes("web: stop done, stopped")`),
+	))
+	tctx, c := context.WithTimeout(ctx, 20*time.Second)
+	defer c()
+	if png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)); err == nil {
+		path := filepath.Join(artifactsDir(t), "status-page-stopped.png")
+		os.WriteFile(path, png, 0o644)
+		t.Logf("screenshot: %s", path)
+	} else {
+		t.Error(err)
+	}
+	// The token is kept for the page's life: the next action asks none.
+	step("start it again", chromedp.Steps(
+		chromedp.Click(chromedp.CSS(web+` button[data-action="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(web+`[data-state="running"][data-held="false"]`)),
+	))
+	step("restart", chromedp.Steps(
+		chromedp.Click(chromedp.CSS(web+` button[data-action="restart"]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("action-result").textContent.includes("web: restart done, running")`),
+	))
+	if hidden, _ := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.getElementById("action-form").hidden`)); !hidden {
+		t.Error("the token was asked for again")
+	}
+	if got, want := strings.Join(box.actionLog(), ", "), "stop web, start web, restart web"; got != want {
+		t.Errorf("the box saw %q, want %q", got, want)
+	}
+}

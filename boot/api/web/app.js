@@ -59,6 +59,16 @@ function renderWorkloads(ws) {
       cell.appendChild(el("div", "DHCP " + l.address + " from " + (l.server || "?") + (l.expiry ? ", expires " + new Date(l.expiry).toLocaleString() : ""), "details"));
     }
     const open = document.createElement("span");
+    // Start, stop and restart go through the API with the token, as
+    // nucbox start/stop/restart do.
+    if (w.state === "running") {
+      open.appendChild(actionButton("Stop", "stop", w.name));
+      open.appendChild(actionButton("Restart", "restart", w.name));
+    } else if (w.state === "stopped" || w.state === "failed" || w.held) {
+      open.appendChild(actionButton("Start", "start", w.name));
+    } else {
+      open.appendChild(actionButton("Stop", "stop", w.name));
+    }
     if (w.kind === "vm") {
       if (w.details && w.details.vnc) open.appendChild(openButton("Screen", "screen", w.name));
       open.appendChild(openButton("Console", "console", w.name));
@@ -156,7 +166,7 @@ async function confirmTry(ev) {
 
 function setConn(text) { document.getElementById("conn").textContent = text; }
 
-async function poll() {
+async function refresh() {
   try {
     const r = await fetch("/v1/status", { credentials: "same-origin", cache: "no-store" });
     if (r.status === 401) { location.reload(); return; }
@@ -165,9 +175,69 @@ async function poll() {
     setConn("updated " + new Date().toLocaleTimeString());
   } catch (e) {
     setConn("box unreachable (" + e.message + "), retrying");
-  } finally {
-    setTimeout(poll, POLL_MS);
   }
+}
+
+async function poll() {
+  await refresh();
+  setTimeout(poll, POLL_MS);
+}
+
+// Workload actions need the token itself, like the screens: the page
+// asks for it once and keeps it in memory with theirs.
+let pendingAction = null; // {name, action} waiting for the token
+
+function actionButton(label, action, name) {
+  const b = el("button", label, "action");
+  b.type = "button";
+  b.dataset.action = action;
+  b.addEventListener("click", () => runAction(name, action));
+  return b;
+}
+
+function askActionToken(name, action, why) {
+  pendingAction = { name, action };
+  document.getElementById("action-form").hidden = false;
+  document.getElementById("action-why").textContent = why;
+  document.getElementById("action-token").focus();
+}
+
+function submitActionToken(ev) {
+  ev.preventDefault();
+  const input = document.getElementById("action-token");
+  apiToken = input.value;
+  input.value = "";
+  document.getElementById("action-form").hidden = true;
+  if (pendingAction) runAction(pendingAction.name, pendingAction.action);
+}
+
+async function runAction(name, action) {
+  if (!apiToken) {
+    askActionToken(name, action, "The API token is needed to " + action + " " + name + ".");
+    return;
+  }
+  pendingAction = null;
+  const out = document.getElementById("action-result");
+  out.textContent = action + " " + name + "…";
+  try {
+    const r = await fetch("/v1/workloads/" + encodeURIComponent(name) + "/" + action, {
+      method: "POST",
+      headers: { "Authorization": "Bearer " + apiToken },
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    const body = await r.json().catch(() => ({}));
+    if (r.status === 401) {
+      apiToken = "";
+      askActionToken(name, action, "That token is not right.");
+      out.textContent = "";
+      return;
+    }
+    out.textContent = r.ok ? name + ": " + action + " done, " + body.workload.state : name + ": " + (body.error || "HTTP " + r.status);
+  } catch (e) {
+    out.textContent = "box unreachable (" + e.message + ")";
+  }
+  refresh();
 }
 
 function followLog() {
@@ -346,6 +416,7 @@ async function connectConsole(name, path) {
 document.getElementById("viewer-form").addEventListener("submit", submitToken);
 document.getElementById("viewer-close").addEventListener("click", closeViewer);
 document.getElementById("confirm-form").addEventListener("submit", confirmTry);
+document.getElementById("action-form").addEventListener("submit", submitActionToken);
 setInterval(tick, 1000);
 poll();
 followLog();
