@@ -74,4 +74,14 @@ func (l *netBootLease) Vars() map[string]string {
 	return map[string]string{"mac": l.st.UplinkMAC.String(), "uuid": l.uuid, "hostname": h}
 }
 
+func (l *netBootLease) NTP() []string {
+	var out []string
+	if l.st.Lease != nil {
+		for _, a := range l.st.Lease.NTP {
+			out = append(out, a.String())
+		}
+	}
+	return out
+}
+
 func (l *netBootLease) Close() error { return l.m.Close() }

@@ -163,4 +163,7 @@ func (l runningLease) Vars() map[string]string {
 	return v
 }
 
+// NTP is nil: the running box's time stage keeps the clock.
+func (runningLease) NTP() []string { return nil }
+
 func (runningLease) Close() error { return nil }

@@ -51,7 +51,7 @@ func TestConfigPin(t *testing.T) {
 			if u, ok := src.(*urlSource); ok {
 				closed := false
 				u.timeout = 5 * time.Second
-				u.lease = func(context.Context, string) (bootLease, error) { return fakeLease{nil, &closed}, nil }
+				u.lease = func(context.Context, string) (bootLease, error) { return fakeLease{closed: &closed}, nil }
 				u.get = func(context.Context, string) ([]byte, error) { gets++; return tc.served, nil }
 			}
 			_, data, err := src.Fetch(context.Background())

@@ -98,7 +98,7 @@ func TestConfigSignature(t *testing.T) {
 			sigErrs := tc.sigErrs
 			closed := false
 			u.timeout = 10 * time.Second
-			u.lease = func(context.Context, string) (bootLease, error) { return fakeLease{nil, &closed}, nil }
+			u.lease = func(context.Context, string) (bootLease, error) { return fakeLease{closed: &closed}, nil }
 			u.get = func(_ context.Context, url string) ([]byte, error) {
 				urls = append(urls, url)
 				if !strings.HasSuffix(url, ".sig") {
@@ -167,7 +167,7 @@ func TestConfigSignatureOverHTTP(t *testing.T) {
 	closed := false
 	u.timeout = 10 * time.Second
 	u.lease = func(context.Context, string) (bootLease, error) {
-		return fakeLease{map[string]string{"mac": "52:54:00:00:00:01"}, &closed}, nil
+		return fakeLease{vars: map[string]string{"mac": "52:54:00:00:00:01"}, closed: &closed}, nil
 	}
 	if _, data, err := u.Fetch(context.Background()); err != nil || string(data) != string(cfg) {
 		t.Fatalf("Fetch = %q, %v", data, err)

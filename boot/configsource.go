@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/internal/configsig"
+	"github.com/nucbox/nucbox/netcfg/timesync"
 )
 
 // DefaultConfigPath is the config baked into the image.
@@ -149,7 +150,11 @@ func cmdlineSourceWithKey(c Cmdline, spec string, key ed25519.PublicKey) (config
 			}
 		}
 		bootif, _ := c.Get("BOOTIF")
-		return &urlSource{template: spec, timeout: timeout, bootif: bootif, pin: pin, key: key}, nil
+		var ntp []string
+		if v, ok := c.Get("nucbox.ntp"); ok {
+			ntp = strings.FieldsFunc(v, func(r rune) bool { return r == ',' })
+		}
+		return &urlSource{template: spec, timeout: timeout, bootif: bootif, pin: pin, key: key, clock: clock, ntp: ntp}, nil
 	default:
 		return nil, fmt.Errorf("nucbox.config=%s: unsupported source %q (use a path or an http(s) URL)", spec, scheme)
 	}
@@ -215,6 +220,10 @@ type urlSource struct {
 	pin string
 	// key is the image's config key; nil asks for no signature.
 	key ed25519.PublicKey
+	// clock is set from NTP before a fetch, from the servers of ntp
+	// (nucbox.ntp=) or the lease's; nil leaves it alone.
+	clock *timesync.Clock
+	ntp   []string
 
 	// lease and get are the network and HTTP steps, replaceable in tests.
 	lease func(ctx context.Context, bootif string) (bootLease, error)
@@ -224,6 +233,8 @@ type urlSource struct {
 // bootLease is a temporary address on the uplink.
 type bootLease interface {
 	Vars() map[string]string
+	// NTP are the time servers the lease names (DHCP option 42).
+	NTP() []string
 	Close() error
 }
 
@@ -252,6 +263,7 @@ func (u *urlSource) Fetch(ctx context.Context) (string, []byte, error) {
 	Logf("config: fetching %s", target)
 	var last error
 	for attempt, wait := 1, time.Second; ; attempt++ {
+		u.syncClock(ctx, l)
 		data, err := get(ctx, target)
 		if err == nil {
 			Logf("config: fetched %s (%d bytes, attempt %d)", target, len(data), attempt)
@@ -280,6 +292,32 @@ func (u *urlSource) Fetch(ctx context.Context) (string, []byte, error) {
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 8*time.Second)
+	}
+}
+
+// syncClock sets the clock from NTP before a fetch, until one sync has
+// worked: an https URL's certificate is only as good as the clock it is
+// checked against. Without servers from the command line or the lease,
+// the public pool is asked only when the clock cannot be right.
+func (u *urlSource) syncClock(ctx context.Context, l bootLease) {
+	if u.clock == nil || u.clock.Status().Synced {
+		return
+	}
+	servers, source := u.ntp, "command line"
+	if len(servers) == 0 {
+		servers, source = l.NTP(), "dhcp"
+	}
+	if len(servers) == 0 {
+		if timesync.Sane(time.Now()) {
+			return
+		}
+		servers, source = timesync.DefaultServers, "default"
+	}
+	u.clock.SetServers(servers, source)
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := u.clock.Sync(sctx); err != nil {
+		Logf("config: clock not set (%v); fetching with the clock at %s", err, time.Now().UTC().Format(time.RFC3339))
 	}
 }
 

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nucbox/nucbox/netcfg/timesync"
 )
 
 func TestConfigSources(t *testing.T) {
@@ -81,10 +84,70 @@ func TestExpandTemplate(t *testing.T) {
 type fakeLease struct {
 	vars   map[string]string
 	closed *bool
+	ntp    []string
 }
 
 func (f fakeLease) Vars() map[string]string { return f.vars }
+func (f fakeLease) NTP() []string           { return f.ntp }
 func (f fakeLease) Close() error            { *f.closed = true; return nil }
+
+// TestURLSourceSetsClock: before fetching, the clock is synced with the
+// servers of nucbox.ntp=, else the lease's; retried at each attempt until
+// one worked, then left to the box; with neither and a clock that can be
+// right, nothing is asked.
+func TestURLSourceSetsClock(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		cmdline, lease []string
+		answerFrom     int // the attempt from which the server answers
+		wantAsked      []string
+		wantSource     string
+		wantSynced     bool
+	}{
+		{name: "command line first", cmdline: []string{"10.0.2.2:1123"}, lease: []string{"10.0.0.1"}, answerFrom: 1,
+			wantAsked: []string{"10.0.2.2:1123"}, wantSource: "command line", wantSynced: true},
+		{name: "the lease's", lease: []string{"10.0.0.1"}, answerFrom: 2,
+			wantAsked: []string{"10.0.0.1", "10.0.0.1"}, wantSource: "dhcp", wantSynced: true},
+		{name: "none, clock sane", answerFrom: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked []string
+			attempt := 1 // the fetch attempt; its sync comes first
+			c := timesync.New(timesync.Options{
+				Query: func(s string) (timesync.Sample, error) {
+					asked = append(asked, s)
+					if attempt < tc.answerFrom {
+						return timesync.Sample{}, errors.New("timeout")
+					}
+					return timesync.Sample{Offset: time.Millisecond, RTT: time.Millisecond, Stratum: 2}, nil
+				},
+				Adjust: func(time.Duration) (bool, error) { return false, nil },
+			})
+			closed := false
+			u := &urlSource{template: "https://10.0.2.2/c.yaml", timeout: time.Minute, clock: c, ntp: tc.cmdline,
+				lease: func(context.Context, string) (bootLease, error) {
+					return fakeLease{closed: &closed, ntp: tc.lease}, nil
+				},
+				get: func(ctx context.Context, url string) ([]byte, error) {
+					defer func() { attempt++ }()
+					if attempt < 2 {
+						return nil, errors.New("x509: certificate has expired or is not yet valid")
+					}
+					return []byte("hostname: a\n"), nil
+				},
+			}
+			if _, _, err := u.Fetch(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(asked, tc.wantAsked) {
+				t.Errorf("asked %q, want %q", asked, tc.wantAsked)
+			}
+			if st := c.Status(); st.Source != tc.wantSource || st.Synced != tc.wantSynced {
+				t.Errorf("clock %+v, want source %q, synced %v", st, tc.wantSource, tc.wantSynced)
+			}
+		})
+	}
+}
 
 func TestURLSourceRetries(t *testing.T) {
 	closed := false
@@ -95,7 +158,7 @@ func TestURLSourceRetries(t *testing.T) {
 			if bootif != "01-52-54-00-aa-bb-cc" {
 				t.Errorf("lease for BOOTIF %q", bootif)
 			}
-			return fakeLease{map[string]string{"mac": "52:54:00:aa:bb:cc"}, &closed}, nil
+			return fakeLease{vars: map[string]string{"mac": "52:54:00:aa:bb:cc"}, closed: &closed}, nil
 		},
 		get: func(_ context.Context, url string) ([]byte, error) {
 			urls = append(urls, url)
@@ -122,7 +185,7 @@ func TestURLSourceGivesUp(t *testing.T) {
 	attempts := 0
 	u := &urlSource{
 		template: "http://10.0.2.2/x", timeout: 1500 * time.Millisecond,
-		lease: func(context.Context, string) (bootLease, error) { return fakeLease{nil, &closed}, nil },
+		lease: func(context.Context, string) (bootLease, error) { return fakeLease{closed: &closed}, nil },
 		get: func(context.Context, string) ([]byte, error) {
 			attempts++
 			return nil, fmt.Errorf("HTTP 404 Not Found")

@@ -146,6 +146,7 @@ func (p *pid1) detectSlot() bool {
 // newBox makes the box supervisor over what the phases so far found.
 func (p *pid1) newBox() *box.Box {
 	o := box.Options{
+		Clock:        clock,
 		Logf:         Logf,
 		ConsoleOnly:  consoleOnly,
 		BootLog:      Log.apiLines,

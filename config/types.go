@@ -29,6 +29,10 @@ type Config struct {
 	// Reserve is what the workloads together can never take from the box
 	// itself: PID 1, its console shell, the API and the DHCP client.
 	Reserve Reserve `yaml:"reserve,omitempty" json:"reserve,omitzero" jsonschema_description:"Memory and processes kept for the box itself; all workloads together get the rest"`
+	// Time is where the box gets the time from.
+	Time Time `yaml:"time,omitempty" json:"time,omitzero" jsonschema_description:"NTP servers the box sets its clock from"`
+	// Logging ships the box's log and its workloads' output.
+	Logging Logging `yaml:"logging,omitempty" json:"logging,omitzero" jsonschema_description:"A remote syslog server for the box's log and its workloads' output"`
 
 	// defaulted records the paths ApplyDefaults filled in, so that plan can
 	// tell the user which values they did not write.
@@ -237,3 +241,17 @@ const (
 	RestartOnFailure Restart = "on-failure"
 	RestartNever     Restart = "never"
 )
+
+// Time names the NTP servers the box sets its clock from. Without any, it
+// asks those its uplink's DHCP lease names (option 42), else the public
+// pool.
+type Time struct {
+	Servers []string `yaml:"servers,omitempty" json:"servers,omitempty" jsonschema_description:"NTP servers as host or host:port (default: the DHCP lease's, else pool.ntp.org)"`
+}
+
+// Logging sends the box's log and every workload's output to a syslog
+// server.
+type Logging struct {
+	Remote string `yaml:"remote,omitempty" json:"remote,omitempty" jsonschema_description:"Syslog server as udp://HOST[:514], tcp://HOST[:514] or tcp+tls://HOST[:6514] (RFC 5424 messages)"`
+	Buffer Size   `yaml:"buffer,omitempty" json:"buffer,omitempty" jsonschema_description:"Messages kept while the server is unreachable, oldest dropped first (default 2MiB, at most 32MiB)"`
+}

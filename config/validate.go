@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -89,6 +90,8 @@ func (c *Config) validate(l locator) ErrorList {
 	ck.registries()
 	ck.api()
 	ck.reserve()
+	ck.time()
+	ck.logging()
 	return ck.errs
 }
 
@@ -99,6 +102,8 @@ var (
 	machineRE  = regexp.MustCompile(`^[a-z0-9][-a-z0-9._]*$`)
 	bootRE     = regexp.MustCompile(`^[cdn]*$`)
 	reservedRE = regexp.MustCompile(`^([tvp]-.*|vlan[0-9]+)$`)
+	// dnsNameRE is a host name with its domain: dot-separated labels.
+	dnsNameRE = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.?$`)
 )
 
 func (ck *checker) box() {
@@ -708,4 +713,65 @@ func (ck *checker) taggedVLANs(path string, vlans []int, native int, port string
 			seen[v] = p
 		}
 	}
+}
+
+// time checks the NTP servers: each a host name or IP address, with a
+// port if it is not 123.
+func (ck *checker) time() {
+	seen := map[string]string{}
+	for i, s := range ck.c.Time.Servers {
+		p := fmt.Sprintf("time.servers[%d]", i)
+		host, port := s, ""
+		if h, pt, err := net.SplitHostPort(s); err == nil {
+			host, port = h, pt
+		}
+		if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 1 || n > 65535) {
+			ck.add(p, "invalid NTP server %q: the port must be a number from 1 to 65535", s)
+			continue
+		}
+		if _, err := netip.ParseAddr(host); err != nil && !dnsNameRE.MatchString(host) {
+			ck.add(p, "invalid NTP server %q: use a host name or IP address, with :port when it is not 123", s)
+			continue
+		}
+		if prev, dup := seen[s]; dup {
+			ck.add(p, "NTP server %q is already listed at %s", s, ck.loc.ref(prev))
+			continue
+		}
+		seen[s] = p
+	}
+}
+
+// logging checks the syslog server's URL and the buffer.
+func (ck *checker) logging() {
+	l := ck.c.Logging
+	if l.Remote != "" {
+		if err := checkSyslogURL(l.Remote); err != nil {
+			ck.add("logging.remote", "invalid syslog server %q: %v", l.Remote, err)
+		}
+	} else if l.Buffer != 0 {
+		ck.add("logging.buffer", "a buffer without a server: set logging.remote")
+	}
+	if l.Buffer != 0 && (l.Buffer < 64*KiB || l.Buffer > 32*MiB) {
+		ck.add("logging.buffer", "buffer %s: use 64KiB to 32MiB (it lives in PID 1's memory)", l.Buffer)
+	}
+}
+
+// checkSyslogURL accepts udp://, tcp:// and tcp+tls:// with a host and
+// an optional port, nothing else.
+func checkSyslogURL(s string) error {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || (scheme != "udp" && scheme != "tcp" && scheme != "tcp+tls") {
+		return errors.New("use udp://HOST[:PORT], tcp://HOST[:PORT] or tcp+tls://HOST[:PORT]")
+	}
+	host, port := rest, ""
+	if h, p, err := net.SplitHostPort(rest); err == nil {
+		host, port = h, p
+	}
+	if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 1 || n > 65535) {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	if _, err := netip.ParseAddr(host); err != nil && !dnsNameRE.MatchString(host) {
+		return errors.New("the host must be a host name or IP address, with nothing after the port")
+	}
+	return nil
 }

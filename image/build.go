@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -514,6 +515,15 @@ func addCACerts(t *tree, o Options) error {
 	}
 	if _, ok := o.Files[DefaultCACerts]; ok {
 		return nil // the caller brings its own
+	}
+	if o.CACerts != "" {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("CA bundle: %w", err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			return fmt.Errorf("CA bundle %s: no PEM certificate in it", src)
+		}
 	}
 	return t.hostFile(DefaultCACerts, src, 0o644, "CA certificates "+src)
 }

@@ -3,9 +3,16 @@ package image
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"debug/elf"
 	"encoding/binary"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"os"
 	"path"
 	"path/filepath"
@@ -192,7 +199,12 @@ func TestBuildArchive(t *testing.T) {
 	o := fixtureOptions(t)
 	o.Modules = []string{"ext4", "nls-iso8859-1"}
 	o.CACerts = filepath.Join(t.TempDir(), "ca.crt")
-	os.WriteFile(o.CACerts, []byte("-----BEGIN CERTIFICATE-----\ntest\n"), 0o644)
+	os.WriteFile(o.CACerts, []byte("not a certificate\n"), 0o644)
+	if _, err := Build(context.Background(), o); err == nil || !strings.Contains(err.Error(), "no PEM certificate in it") {
+		t.Fatalf("a CA bundle without certificates: %v", err)
+	}
+	caPEM := testCertPEM(t)
+	os.WriteFile(o.CACerts, caPEM, 0o644)
 	res, err := Build(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +220,7 @@ func TestBuildArchive(t *testing.T) {
 		t.Errorf("KernelVersion = %q", res.KernelVersion)
 	}
 	a := readArchive(t, res.Initramfs)
-	if got := a.content(t, "etc/ssl/certs/ca-certificates.crt"); got != "-----BEGIN CERTIFICATE-----\ntest\n" {
+	if got := a.content(t, "etc/ssl/certs/ca-certificates.crt"); got != string(caPEM) {
 		t.Errorf("CA bundle in the image: %q", got)
 	}
 	if res.Files != len(a.order) {
@@ -678,4 +690,20 @@ func TestNeedsLibraries(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testCertPEM is a self-signed certificate in PEM.
+func testCertPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lab CA"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -66,7 +66,7 @@ func (c *dhcpClient) modifiers() []dhcpv4.Modifier {
 		dhcpv4.WithRequestedOptions(
 			dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer,
 			dhcpv4.OptionDomainName, dhcpv4.OptionDNSDomainSearchList, dhcpv4.OptionIPAddressLeaseTime,
-			dhcpv4.OptionRenewTimeValue, dhcpv4.OptionRebindingTimeValue),
+			dhcpv4.OptionRenewTimeValue, dhcpv4.OptionRebindingTimeValue, dhcpv4.OptionNTPServers),
 	}
 	if host != "" {
 		mods = append(mods, dhcpv4.WithOption(dhcpv4.OptHostName(host)))
@@ -367,6 +367,9 @@ func leaseOf(l *nclient4.Lease) (st Lease, dropped []string) {
 	}
 	for _, d := range ack.DNS() {
 		st.DNS = append(st.DNS, addrOf(d))
+	}
+	for _, d := range ack.NTPServers() {
+		st.NTP = append(st.NTP, addrOf(d))
 	}
 	return st, dropped
 }

@@ -41,7 +41,9 @@ type Lease struct {
 	Server  netip.Addr
 	Router  netip.Addr
 	DNS     []netip.Addr
-	Domain  string
+	// NTP are the time servers the DHCP server named (option 42).
+	NTP    []netip.Addr
+	Domain string
 	// Hostname is the name the server assigned (option 12), if any.
 	Hostname string
 	Link     string

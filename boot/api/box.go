@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/logship"
 	"github.com/nucbox/nucbox/internal/cgroup"
 )
 
@@ -63,6 +64,34 @@ type BoxState struct {
 	WorkloadLimits *LimitHits `json:"workload_limits,omitempty"`
 	// Data is the data partition, absent before PID 1 looked for one.
 	Data *DataPartition `json:"data_partition,omitempty"`
+	// Time is the box's clock and where it was set from.
+	Time *TimeState `json:"time,omitempty"`
+	// Logging is the shipping of logs to a syslog server, absent
+	// without one.
+	Logging *logship.Status `json:"logging,omitempty"`
+}
+
+// TimeState is the box's clock: what it reads and its last NTP sync.
+type TimeState struct {
+	// Now is the box's clock when the status was made.
+	Now time.Time `json:"now"`
+	// Servers are the NTP servers it asks; Source says where they came
+	// from: config, dhcp, command line, default.
+	Servers []string `json:"servers,omitempty"`
+	Source  string   `json:"source,omitempty"`
+	// Synced is set once a server answered since boot.
+	Synced bool `json:"synced"`
+	// Server answered the last sync that worked, at At; Offset is how
+	// far off the clock was then (seconds), and Stepped whether it
+	// jumped rather than slewed.
+	Server  string    `json:"server,omitempty"`
+	Offset  Duration  `json:"offset,omitempty"`
+	RTT     Duration  `json:"rtt,omitempty"`
+	Stratum int       `json:"stratum,omitempty"`
+	Stepped bool      `json:"stepped,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+	// Error is the last sync's failure, cleared by a success.
+	Error string `json:"error,omitempty"`
 }
 
 // Data partition states.

@@ -71,14 +71,14 @@ func LoadOrCreateCert(dir, hostname string) (cert tls.Certificate, created bool,
 	if hostname == "" {
 		hostname = "nucbox"
 	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: hostname, Organization: []string{"nucbox"}},
 		// The box's clock may start at 1970 before NTP: a certificate
-		// valid from the epoch is usable whatever the clock says.
+		// valid from the epoch to RFC 5280's "no expiration date" is
+		// usable whatever the clock said when it was made and says now.
 		NotBefore:             time.Unix(0, 0),
-		NotAfter:              now.AddDate(20, 0, 0),
+		NotAfter:              time.Date(9999, time.December, 31, 23, 59, 59, 0, time.UTC),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,

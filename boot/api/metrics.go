@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -40,6 +41,12 @@ var (
 	descTxPackets = prometheus.NewDesc("nucbox_link_transmit_packets_total", "Packets sent on a link.", []string{"link"}, nil)
 	descData      = prometheus.NewDesc("nucbox_data_partition_state", "The data partition's state: 1 for the current one (not mounted: it exists but was left as it is, and the workloads that need it are held).", []string{"state", "device"}, nil)
 	descDataSize  = prometheus.NewDesc("nucbox_data_partition_size_bytes", "Size of the mounted data partition's filesystem.", []string{"device"}, nil)
+	descLogConn   = prometheus.NewDesc("nucbox_log_shipping_connected", "1 while the connection to the syslog server is up.", []string{"remote"}, nil)
+	descLogSent   = prometheus.NewDesc("nucbox_log_messages_sent_total", "Messages sent to the syslog server.", []string{"remote"}, nil)
+	descLogDrop   = prometheus.NewDesc("nucbox_log_messages_dropped_total", "Messages dropped from the full buffer while the syslog server was unreachable.", []string{"remote"}, nil)
+	descLogQueue  = prometheus.NewDesc("nucbox_log_messages_queued", "Messages waiting for the syslog server.", []string{"remote"}, nil)
+	descTimeSync  = prometheus.NewDesc("nucbox_time_synced", "1 once an NTP server answered since boot.", nil, nil)
+	descTimeOff   = prometheus.NewDesc("nucbox_time_offset_seconds", "How far off the clock was at the last NTP sync that worked (server minus box).", nil, nil)
 	descDataFree  = prometheus.NewDesc("nucbox_data_partition_free_bytes", "Space left for files on the mounted data partition.", []string{"device"}, nil)
 )
 
@@ -51,7 +58,7 @@ var dataStates = []string{DataMounted, DataNone, DataNotMounted}
 type boxCollector struct{ s *Server }
 
 func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descData, descDataSize, descDataFree} {
+	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue} {
 		ch <- d
 	}
 }
@@ -88,6 +95,18 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descDataSize, prometheus.GaugeValue, float64(d.Size), d.Device)
 			ch <- prometheus.MustNewConstMetric(descDataFree, prometheus.GaugeValue, float64(d.Free), d.Device)
 		}
+	}
+	if t := st.Time; t != nil {
+		ch <- prometheus.MustNewConstMetric(descTimeSync, prometheus.GaugeValue, b2f(t.Synced))
+		if t.Synced {
+			ch <- prometheus.MustNewConstMetric(descTimeOff, prometheus.GaugeValue, time.Duration(t.Offset).Seconds())
+		}
+	}
+	if l := st.Logging; l != nil {
+		ch <- prometheus.MustNewConstMetric(descLogConn, prometheus.GaugeValue, b2f(l.Connected), l.Remote)
+		ch <- prometheus.MustNewConstMetric(descLogSent, prometheus.CounterValue, float64(l.Sent), l.Remote)
+		ch <- prometheus.MustNewConstMetric(descLogDrop, prometheus.CounterValue, float64(l.Dropped), l.Remote)
+		ch <- prometheus.MustNewConstMetric(descLogQueue, prometheus.GaugeValue, float64(l.Queued), l.Remote)
 	}
 	seen := map[[2]string]bool{}
 	for _, w := range c.s.box.Workloads() {

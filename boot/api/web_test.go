@@ -211,3 +211,130 @@ func TestWebPage(t *testing.T) {
 	}
 	t.Logf("screenshot: %s (%d bytes)", path, len(png))
 }
+
+// TestWebPageActions stops a container with the page's button, sees it
+// stopped, and starts it again. The buttons need the token itself: a wrong
+// one stops nothing and is asked for again.
+func TestWebPageActions(t *testing.T) {
+	chromium := chromiumPath(t)
+	box := newFakeBox()
+	s := New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf})
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	ctx := newBrowser(t, chromium)
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/")); err != nil {
+		t.Fatalf("starting chromium and loading the page: %v", err)
+	}
+	step := func(what string, a chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		tctx, c := context.WithTimeout(ctx, 20*time.Second)
+		defer c()
+		if err := chromedp.Do(tctx, a); err != nil {
+			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`"result: " + document.getElementById("apply-result").textContent + " | go hidden: " + document.getElementById("apply-go").hidden + " | why: " + document.getElementById("action-why").textContent`))
+			t.Fatalf("%s: %v (%s)", what, err, state)
+		}
+	}
+	const web = `#workloads tbody tr[data-name="web"]`
+	step("log in", chromedp.Steps(
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), testToken),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.CSS(web+`[data-state="running"]`)),
+	))
+	step("stop asks for the token", chromedp.Steps(
+		chromedp.Click(chromedp.CSS(web+` button[data-action="stop"]`)),
+		chromedp.WaitVisible(chromedp.ID("action-form")),
+	))
+	step("a wrong token", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("action-token"), "wrong-token-0123456789"),
+		chromedp.Click(chromedp.ID("action-unlock")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("action-why").textContent.includes("not right")`),
+	))
+	if got := box.actionLog(); len(got) != 0 {
+		t.Fatalf("a wrong token ran %v", got)
+	}
+	step("the token stops it", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("action-token"), testToken),
+		chromedp.Click(chromedp.ID("action-unlock")),
+		chromedp.WaitVisible(chromedp.CSS(web+`[data-state="stopped"][data-held="true"]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("action-result").textContent.includes("web: stop done, stopped")`),
+	))
+	tctx, c := context.WithTimeout(ctx, 20*time.Second)
+	defer c()
+	if png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)); err == nil {
+		path := filepath.Join(artifactsDir(t), "status-page-stopped.png")
+		os.WriteFile(path, png, 0o644)
+		t.Logf("screenshot: %s", path)
+	} else {
+		t.Error(err)
+	}
+	// The token is kept for the page's life: the next action asks none.
+	step("start it again", chromedp.Steps(
+		chromedp.Click(chromedp.CSS(web+` button[data-action="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(web+`[data-state="running"][data-held="false"]`)),
+	))
+	step("restart", chromedp.Steps(
+		chromedp.Click(chromedp.CSS(web+` button[data-action="restart"]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("action-result").textContent.includes("web: restart done, running")`),
+	))
+	if hidden, _ := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.getElementById("action-form").hidden`)); !hidden {
+		t.Error("the token was asked for again")
+	}
+	if got, want := strings.Join(box.actionLog(), ", "), "stop web, start web, restart web"; got != want {
+		t.Errorf("the box saw %q, want %q", got, want)
+	}
+
+	// Apply: the running config, edited, its changes shown before
+	// anything is applied, and applied only as shown.
+	step("load the running config", chromedp.Steps(
+		chromedp.Click(chromedp.ID("apply-load")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("apply-config").value.startsWith("hostname: lab1")`),
+	))
+	if _, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`const a = document.getElementById("apply-config");
+		a.value = a.value.replace("containers:\n", "containers:\n  - name: cache\n    image: docker.io/library/redis:7\n"); true`)); err != nil {
+		t.Fatal(err)
+	}
+	step("show the changes", chromedp.Steps(
+		chromedp.Click(chromedp.ID("apply-plan")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("apply-diff").textContent.includes("cache")`),
+		chromedp.WaitVisible(chromedp.ID("apply-go")),
+	))
+	diff, _ := chromedp.Run(tctx, chromedp.Evaluate[string](`document.getElementById("apply-diff").textContent`))
+	if len(box.appliedNames()) != 0 {
+		t.Fatalf("showing the changes applied %v", box.appliedNames())
+	}
+	if png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)); err == nil {
+		os.WriteFile(filepath.Join(artifactsDir(t), "status-page-apply.png"), png, 0o644)
+	}
+	// A config edited after its changes were shown is not applied.
+	if _, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.getElementById("apply-config").value += "# edited\n"; true`)); err != nil {
+		t.Fatal(err)
+	}
+	step("apply refuses an edited config", chromedp.Steps(
+		chromedp.Click(chromedp.ID("apply-go")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("apply-result").textContent.includes("changed since its changes were shown")`),
+	))
+	if len(box.appliedNames()) != 0 {
+		t.Fatalf("an edited config was applied: %v", box.appliedNames())
+	}
+	step("show again and apply", chromedp.Steps(
+		chromedp.Click(chromedp.ID("apply-plan")),
+		chromedp.WaitVisible(chromedp.ID("apply-go")),
+		chromedp.Click(chromedp.ID("apply-go")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("apply-result").textContent.startsWith("Applied: the box runs config")`),
+	))
+	cfg, _ := box.RunningConfig()
+	if got := box.appliedNames(); len(got) != 1 || got[0] != "page.yaml" || !strings.Contains(cfg.Text, "name: cache") {
+		t.Errorf("applied %v, running config:\n%s", got, cfg.Text)
+	}
+	t.Logf("changes shown:\n%s", diff)
+	// An invalid config shows where it is wrong and offers no apply.
+	if _, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.getElementById("apply-config").value = "hostname: Bad_Name\n"; true`)); err != nil {
+		t.Fatal(err)
+	}
+	step("an invalid config", chromedp.Steps(
+		chromedp.Click(chromedp.ID("apply-plan")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("apply-diff").textContent.includes("page.yaml:1:")`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("apply-go").hidden`),
+	))
+}

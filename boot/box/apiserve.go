@@ -96,6 +96,10 @@ func (a *apiBox) State() api.BoxState {
 		s.WorkloadLimits, _ = r.hits()
 	}
 	s.Data = a.b.dataPartition()
+	s.Time = timeState(a.b.o.Clock)
+	if l := stageOf[*loggingStage](a.b); l != nil {
+		s.Logging = l.status()
+	}
 	return s
 }
 

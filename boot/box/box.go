@@ -13,6 +13,7 @@ import (
 	"github.com/nucbox/nucbox/containers"
 	"github.com/nucbox/nucbox/internal/cgroup"
 	"github.com/nucbox/nucbox/internal/safe"
+	"github.com/nucbox/nucbox/netcfg/timesync"
 )
 
 // Options are what the box takes from PID 1. Every field may be left
@@ -55,6 +56,9 @@ type Options struct {
 	// the workloads to hold while one exists but is not mounted; nil
 	// when not known (tests).
 	Data func() *api.DataPartition
+	// Clock is the box's NTP client, shared with PID 1's config fetch;
+	// nil leaves the clock alone (tests).
+	Clock *timesync.Clock
 	// Stages replace the box's own stages (tests).
 	Stages []Stage
 }
@@ -119,7 +123,9 @@ func New(o Options) *Box {
 		ct.network = func(d *plan.Desired) *containers.Network { return b.net.containerNetwork(d, ctLog) }
 		vms := newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand)
 		ct.hold, vms.hold = b.dataHold, b.dataHold
-		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net, b.api,
+		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net,
+			&timeStage{log: b.logger("time: "), clock: o.Clock, leaseNTP: b.net.leaseNTP},
+			&loggingStage{log: b.logger(""), uptime: o.Uptime, follow: (&apiBox{b: b}).Log, workloads: (&apiBox{b: b}).Workloads}, b.api,
 			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount, memoryLimit: o.MemoryLimit}, vms, ct}
 	}
 	b.sup = &supervisor{stages: stages, logf: o.Logf}

@@ -225,6 +225,17 @@ func (n *networkStage) containerNetwork(d *plan.Desired, log logger) *containers
 	return &containers.Network{Switch: sw, Host: ns, Bridge: d.Switch.Bridge, Logger: log.Slog(nil)}
 }
 
+// leaseNTP are the NTP servers of the uplink's DHCP lease.
+func (n *networkStage) leaseNTP() []string {
+	var out []string
+	if st := n.status(); st != nil && st.Lease != nil {
+		for _, a := range st.Lease.NTP {
+			out = append(out, a.String())
+		}
+	}
+	return out
+}
+
 // status is netcfg's state of the box's network, nil before the stage
 // ran.
 func (n *networkStage) status() *netcfg.Status {

@@ -156,6 +156,7 @@ The UKI and PXE kernel command line is --cmdline, default
 	f.StringVar(&o.ConfigURL, "config-url", "", "PXE: config URL `TEMPLATE`, e.g. http://10.0.0.1/configs/${mac}.yaml")
 	f.StringVar(&pxeServer, "pxe-server", "", "PXE: config server `HOST[:PORT]`, for http://HOST[:PORT]"+pxe.ConfigPathTemplate)
 	f.StringVar(&o.ConfigKey, "config-key", "", "public key `PUBKEY` ("+configsig.PublicKeyName+" from 'nucbox config keygen'): configs from a URL must be signed with its private key")
+	f.StringVar(&o.CACerts, "ca-certs", "", "CA bundle `FILE` (PEM) the box checks https config URLs and registries against (default "+image.DefaultCACerts+"); to trust a lab CA besides the public ones, give a file with both")
 	f.StringVar(&o.Cmdline, "cmdline", image.DefaultCmdline, "kernel command line of the UKI, disk image and PXE boot")
 	f.StringVar(&o.Stub, "stub", image.DefaultStub, "systemd EFI stub for the UKI")
 	f.StringVar(&o.BootLoader, "bootloader", image.DefaultBootLoader, "systemd-boot EFI binary for the disk image")

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/boot/logship"
+	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/spf13/cobra"
 )
 
@@ -94,6 +96,12 @@ func writeStatus(w io.Writer, st api.Status) error {
 	}
 	if d := st.Data; d != nil {
 		fmt.Fprintf(tw, "data\t%s\n", dataText(*d))
+	}
+	if t := st.Time; t != nil {
+		fmt.Fprintf(tw, "time\t%s\n", timeText(*t))
+	}
+	if l := st.Logging; l != nil {
+		fmt.Fprintf(tw, "logging\t%s\n", loggingText(*l))
 	}
 	fmt.Fprintf(tw, "uptime\t%s\n", roundDuration(time.Duration(st.Uptime)))
 	var sum bootSummary
@@ -328,6 +336,46 @@ func dataText(d api.DataPartition) string {
 		return fmt.Sprintf("NOT MOUNTED: %s: %s; workloads that need it are held", dev, d.Reason)
 	}
 	return d.State
+}
+
+// timeText is the box's clock and its last NTP sync in one line.
+func timeText(t api.TimeState) string {
+	s := t.Now.UTC().Format("2006-01-02 15:04:05 UTC")
+	switch {
+	case t.Synced:
+		s += fmt.Sprintf("; synced with %s %s ago", t.Server, roundDuration(t.Now.Sub(t.At)))
+		if off := time.Duration(t.Offset); off != 0 {
+			how := "slewed"
+			if t.Stepped {
+				how = "stepped"
+			}
+			s += fmt.Sprintf(" (was off by %s, %s)", timesync.FormatOffset(off.Abs()), how)
+		}
+	case len(t.Servers) == 0:
+		s += "; NOT SYNCED: no NTP server"
+	default:
+		s += "; NOT SYNCED with " + strings.Join(t.Servers, ", ")
+	}
+	if t.Error != "" {
+		s += "; last sync: " + t.Error
+	}
+	return s
+}
+
+// loggingText is the log shipping in one line.
+func loggingText(l logship.Status) string {
+	state := "connected"
+	if !l.Connected {
+		state = "NOT CONNECTED"
+		if l.LastError != "" {
+			state += " (" + l.LastError + ")"
+		}
+	}
+	queued := fmt.Sprintf("%d queued", l.Queued)
+	if l.QueuedBytes > 0 {
+		queued += fmt.Sprintf(" (%d KiB)", (l.QueuedBytes+1023)>>10)
+	}
+	return fmt.Sprintf("%s: %s; %d sent, %s, %d dropped", l.Remote, state, l.Sent, queued, l.Dropped)
 }
 
 // sizeText is a size in MiB, or GiB from 1 GiB on.

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/boot/logship"
 )
 
 // The status shows the data partition on one line: where it is mounted
@@ -68,6 +70,69 @@ func TestStatusShowsEntropy(t *testing.T) {
 		}
 		if tc.want != "" && !strings.Contains(got, tc.want) {
 			t.Errorf("summary %s: no %q in:\n%s", tc.summary, tc.want, got)
+		}
+	}
+}
+
+// The status shows the box's clock and its last NTP sync, or that it was
+// never synced and why.
+func TestStatusTime(t *testing.T) {
+	now := time.Date(2026, 12, 7, 7, 6, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		tm   *api.TimeState
+		want string
+	}{
+		{"absent", nil, ""},
+		{"stepped", &api.TimeState{Now: now, Synced: true, Server: "10.0.2.2:123", At: now.Add(-90 * time.Second),
+			Offset: api.Duration(323743 * time.Hour), Stepped: true},
+			"time    2026-12-07 07:06:00 UTC; synced with 10.0.2.2:123 1m30s ago (was off by 13489 days, stepped)\n"},
+		{"slewed", &api.TimeState{Now: now, Synced: true, Server: "ntp1", At: now, Offset: api.Duration(-4 * time.Millisecond)},
+			"time    2026-12-07 07:06:00 UTC; synced with ntp1 0s ago (was off by 4ms, slewed)\n"},
+		{"never", &api.TimeState{Now: now, Servers: []string{"pool.ntp.org"}, Error: "no NTP server answered: pool.ntp.org: i/o timeout"},
+			"time    2026-12-07 07:06:00 UTC; NOT SYNCED with pool.ntp.org; last sync: no NTP server answered: pool.ntp.org: i/o timeout\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := writeStatus(&b, api.Status{BoxState: api.BoxState{Hostname: "lab1", Phase: "ready", Time: tc.tm}}); err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, l := range strings.SplitAfter(b.String(), "\n") {
+				if strings.HasPrefix(l, "time ") {
+					got += l
+				}
+			}
+			if got != tc.want {
+				t.Errorf("time line %q, want %q\n%s", got, tc.want, b.String())
+			}
+		})
+	}
+}
+
+// The status shows where the logs go and how the shipping fares.
+func TestStatusLogging(t *testing.T) {
+	for _, tc := range []struct {
+		l    *logship.Status
+		want string
+	}{
+		{nil, ""},
+		{&logship.Status{Remote: "tcp+tls://syslog.lab", Connected: true, Sent: 1200}, "logging  tcp+tls://syslog.lab: connected; 1200 sent, 0 queued, 0 dropped\n"},
+		{&logship.Status{Remote: "udp://10.0.0.5", LastError: "dial tcp: connection refused", Queued: 30, QueuedBytes: 3 << 20, Dropped: 7},
+			"logging  udp://10.0.0.5: NOT CONNECTED (dial tcp: connection refused); 0 sent, 30 queued (3072 KiB), 7 dropped\n"},
+	} {
+		var b strings.Builder
+		if err := writeStatus(&b, api.Status{BoxState: api.BoxState{Hostname: "lab1", Phase: "ready", Logging: tc.l}}); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, l := range strings.SplitAfter(b.String(), "\n") {
+			if strings.HasPrefix(l, "logging ") {
+				got += l
+			}
+		}
+		if got != tc.want {
+			t.Errorf("logging line %q, want %q", got, tc.want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nucbox/nucbox/containers"
 	"github.com/nucbox/nucbox/internal/floor"
 	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
 )
@@ -20,6 +21,8 @@ const (
 	StageHostname   = "hostname"
 	StageLoopback   = "loopback"
 	StageNetwork    = "network"
+	StageTime       = "time"
+	StageLogging    = "logging"
 	StageAPI        = "api"
 	StageReserve    = "reserve"
 	StageVMs        = "vms"
@@ -27,12 +30,14 @@ const (
 )
 
 // Order is the apply order: the network (the bridge and every port on it)
-// before the workloads that use the ports, and the workloads' parent
+// before the workloads that use the ports; the clock, set once the
+// network is up, before the API's certificate and the registry pulls
+// check dates, and the log shipping, which needs both; and the workloads' parent
 // cgroup, which keeps the box's reserve, before the first of them starts.
 // The API's settings follow the network, whose firewall opens its port,
 // and come before the workloads, so that a new token takes effect without
 // waiting for an image pull.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageAPI, StageReserve, StageVMs, StageContainers}
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageTime, StageLogging, StageAPI, StageReserve, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every
@@ -63,9 +68,21 @@ type Desired struct {
 	// PID1Memory is PID 1's own soft memory limit (the Go runtime's),
 	// within the reserve; the reserve stage sets it at every apply.
 	PID1Memory int64 `json:"pid1-memory"`
-	API        API   `json:"api"`
+	// Time is where the box's clock comes from.
+	Time timesync.Spec `json:"time"`
+	// Logging is the syslog server the box ships its logs to.
+	Logging Logging `json:"logging"`
+	API     API     `json:"api"`
 	// Order lists the stages in apply order.
 	Order []string `json:"order"`
+}
+
+// Logging is where the box's log and its workloads' output go.
+type Logging struct {
+	// Remote is the syslog server's URL; empty ships nothing.
+	Remote string `json:"remote,omitempty"`
+	// Buffer bounds what waits while the server is unreachable.
+	Buffer int64 `json:"buffer,omitempty"`
 }
 
 // API is the management API's settings.
@@ -110,6 +127,8 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
+	d.Time = timesync.Spec{Servers: slices.Clone(c.Time.Servers)}
+	d.Logging = Logging{Remote: c.Logging.Remote, Buffer: int64(c.Logging.Buffer)}
 	names := make([]string, len(c.VMs))
 	for i, vm := range c.VMs {
 		names[i] = vm.Name

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/vmm"
 )
 
@@ -23,6 +24,8 @@ const (
 	KindTakeover    = "takeover"
 	KindVLANAddress = "vlan-address"
 	KindFirewall    = "firewall"
+	KindTime        = "time"
+	KindLogging     = "logging"
 	KindReserve     = "reserve"
 	KindDisk        = "disk"
 	KindCloudInit   = "cloud-init"
@@ -149,6 +152,21 @@ func Build(c *config.Config) *Plan {
 	}
 
 	b.firewall()
+	if len(c.Time.Servers) > 0 {
+		b.step(KindTime, "ntp", "", b.d("servers", strings.Join(c.Time.Servers, ", "), "time.servers"))
+	} else {
+		b.step(KindTime, "ntp", "", dflt("servers", "the uplink lease's (DHCP option 42), else "+strings.Join(timesync.DefaultServers, ", ")))
+	}
+	if l := c.Logging; l.Remote != "" {
+		buf := b.d("buffer", l.Buffer.String(), "logging.buffer")
+		if l.Buffer == 0 {
+			buf = dflt("buffer", "2MiB")
+		}
+		b.step(KindLogging, l.Remote, "",
+			b.d("remote", l.Remote, "logging.remote"),
+			dflt("what", "the box's log from boot on and every workload's output, RFC 5424"),
+			buf)
+	}
 	b.step(KindReserve, config.WorkloadsCgroup, "",
 		b.d("memory", c.Reserve.Memory.String(), "reserve.memory"),
 		b.d("pids", strconv.Itoa(c.Reserve.PIDs), "reserve.pids"),

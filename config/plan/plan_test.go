@@ -111,6 +111,7 @@ containers:
 		"takeover br0",
 		"vlan-address vlan10",
 		"firewall inet nucbox",
+		"time ntp",
 		"reserve nucbox.workloads",
 		"disk /var/lib/nucbox/a.qcow2",
 		"disk /srv/b.img",
@@ -215,5 +216,28 @@ func TestPlanJSON(t *testing.T) {
 	var back Plan
 	if err := json.Unmarshal(b, &back); err != nil || len(back.Steps) != len(p.Steps) {
 		t.Errorf("round trip: %v", err)
+	}
+}
+
+// The time and logging sections compile into the plan's steps and the
+// desired state; without logging there is no logging step.
+func TestPlanTimeAndLogging(t *testing.T) {
+	c := parse(t, "hostname: b\ntime:\n  servers: [ntp1.lab, \"10.0.0.1:1123\"]\nlogging:\n  remote: tcp+tls://syslog.lab\n  buffer: 4MiB\n")
+	p, err := Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Desired; !slices.Equal(d.Time.Servers, []string{"ntp1.lab", "10.0.0.1:1123"}) || d.Logging != (Logging{Remote: "tcp+tls://syslog.lab", Buffer: 4 << 20}) {
+		t.Errorf("desired time %+v, logging %+v", d.Time, d.Logging)
+	}
+	var text bytes.Buffer
+	p.WriteText(&text)
+	for _, want := range []string{"time ntp", "servers:  ntp1.lab, 10.0.0.1:1123", "logging tcp+tls://syslog.lab", "buffer:  4MiB"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, text.String())
+		}
+	}
+	if p := Build(parse(t, "hostname: b\n")); slices.ContainsFunc(p.Steps, func(s Step) bool { return s.Kind == KindLogging }) {
+		t.Error("a logging step without logging")
 	}
 }

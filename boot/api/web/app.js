@@ -59,6 +59,16 @@ function renderWorkloads(ws) {
       cell.appendChild(el("div", "DHCP " + l.address + " from " + (l.server || "?") + (l.expiry ? ", expires " + new Date(l.expiry).toLocaleString() : ""), "details"));
     }
     const open = document.createElement("span");
+    // Start, stop and restart go through the API with the token, as
+    // nucbox start/stop/restart do.
+    if (w.state === "running") {
+      open.appendChild(actionButton("Stop", "stop", w.name));
+      open.appendChild(actionButton("Restart", "restart", w.name));
+    } else if (w.state === "stopped" || w.state === "failed" || w.held) {
+      open.appendChild(actionButton("Start", "start", w.name));
+    } else {
+      open.appendChild(actionButton("Stop", "stop", w.name));
+    }
     if (w.kind === "vm") {
       if (w.details && w.details.vnc) open.appendChild(openButton("Screen", "screen", w.name));
       open.appendChild(openButton("Console", "console", w.name));
@@ -156,7 +166,7 @@ async function confirmTry(ev) {
 
 function setConn(text) { document.getElementById("conn").textContent = text; }
 
-async function poll() {
+async function refresh() {
   try {
     const r = await fetch("/v1/status", { credentials: "same-origin", cache: "no-store" });
     if (r.status === 401) { location.reload(); return; }
@@ -165,9 +175,154 @@ async function poll() {
     setConn("updated " + new Date().toLocaleTimeString());
   } catch (e) {
     setConn("box unreachable (" + e.message + "), retrying");
-  } finally {
-    setTimeout(poll, POLL_MS);
   }
+}
+
+async function poll() {
+  await refresh();
+  setTimeout(poll, POLL_MS);
+}
+
+// Workload actions and applies need the token itself, like the screens:
+// the page asks for it once and keeps it in memory with theirs.
+let pendingAction = null; // what runs once the token is given
+
+function actionButton(label, action, name) {
+  const b = el("button", label, "action");
+  b.type = "button";
+  b.dataset.action = action;
+  b.addEventListener("click", () => runAction(name, action));
+  return b;
+}
+
+// withToken runs fn now when the page has the token, else after asking.
+function withToken(why, fn) {
+  if (apiToken) { fn(); return; }
+  pendingAction = fn;
+  document.getElementById("action-form").hidden = false;
+  document.getElementById("action-why").textContent = why;
+  document.getElementById("action-token").focus();
+}
+
+function submitActionToken(ev) {
+  ev.preventDefault();
+  const input = document.getElementById("action-token");
+  apiToken = input.value;
+  input.value = "";
+  document.getElementById("action-form").hidden = true;
+  const fn = pendingAction;
+  pendingAction = null;
+  if (fn) fn();
+}
+
+// adminFetch calls the API with the token; on 401 it forgets the token,
+// asks again and retries, and returns null.
+async function adminFetch(path, opts, retry) {
+  const r = await fetch(path, Object.assign({ headers: { "Authorization": "Bearer " + apiToken }, credentials: "same-origin", cache: "no-store" }, opts));
+  if (r.status === 401) {
+    apiToken = "";
+    withToken("That token is not right.", retry);
+    return null;
+  }
+  return r;
+}
+
+async function runAction(name, action) {
+  const retry = () => runAction(name, action);
+  if (!apiToken) {
+    withToken("The API token is needed to " + action + " " + name + ".", retry);
+    return;
+  }
+  const out = document.getElementById("action-result");
+  out.textContent = action + " " + name + "…";
+  try {
+    const r = await adminFetch("/v1/workloads/" + encodeURIComponent(name) + "/" + action, { method: "POST" }, retry);
+    if (!r) { out.textContent = ""; return; }
+    const body = await r.json().catch(() => ({}));
+    out.textContent = r.ok ? name + ": " + action + " done, " + body.workload.state : name + ": " + (body.error || "HTTP " + r.status);
+  } catch (e) {
+    out.textContent = "box unreachable (" + e.message + ")";
+  }
+  refresh();
+}
+
+// Apply: the changes are shown first (POST /v1/plan, as nucbox apply
+// --dry-run), and the config applied is the one whose changes were shown.
+let plannedConfig = null;
+
+async function loadRunningConfig() {
+  const out = document.getElementById("apply-result");
+  if (!apiToken) { withToken("The API token is needed to read the running config.", loadRunningConfig); return; }
+  try {
+    const r = await adminFetch("/v1/config", {}, loadRunningConfig);
+    if (!r) return;
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) { out.textContent = body.error || "HTTP " + r.status; return; }
+    document.getElementById("apply-config").value = body.text;
+    out.textContent = "Loaded the running config " + body.sha256.slice(0, 12) + ".";
+  } catch (e) {
+    out.textContent = "box unreachable (" + e.message + ")";
+  }
+}
+
+async function planConfig() {
+  const out = document.getElementById("apply-result");
+  const diff = document.getElementById("apply-diff");
+  const go = document.getElementById("apply-go");
+  if (!apiToken) { withToken("The API token is needed to check a config.", planConfig); return; }
+  const text = document.getElementById("apply-config").value;
+  plannedConfig = null;
+  go.hidden = true;
+  try {
+    const r = await adminFetch("/v1/plan?name=page.yaml", { method: "POST", body: text }, planConfig);
+    if (!r) return;
+    const body = await r.json().catch(() => ({}));
+    diff.hidden = false;
+    if (!r.ok) {
+      diff.textContent = [body.error || "HTTP " + r.status, ...(body.errors || [])].join("\n");
+      diff.className = "invalid";
+      out.textContent = "The config is not valid: nothing was applied.";
+      return;
+    }
+    diff.className = "";
+    diff.textContent = body.text;
+    if (body.empty) {
+      out.textContent = "No changes: the box runs this config.";
+      return;
+    }
+    plannedConfig = text;
+    go.hidden = false;
+    out.textContent = "These are the changes; nothing is applied until you press Apply.";
+  } catch (e) {
+    out.textContent = "box unreachable (" + e.message + ")";
+  }
+}
+
+async function applyConfig() {
+  const out = document.getElementById("apply-result");
+  const text = document.getElementById("apply-config").value;
+  if (plannedConfig === null || text !== plannedConfig) {
+    out.textContent = "The config changed since its changes were shown: show them again first.";
+    document.getElementById("apply-go").hidden = true;
+    return;
+  }
+  let path = "/v1/apply?name=page.yaml";
+  if (document.getElementById("apply-try").checked) path += "&try=" + encodeURIComponent(document.getElementById("apply-try-for").value);
+  out.textContent = "applying…";
+  try {
+    const r = await adminFetch(path, { method: "POST", body: text }, applyConfig);
+    if (!r) return;
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) { out.textContent = "Not applied: " + [body.error || "HTTP " + r.status, ...(body.errors || [])].join("; "); return; }
+    plannedConfig = null;
+    document.getElementById("apply-go").hidden = true;
+    const res = body.result;
+    out.textContent = "Applied: the box runs config " + res.config.slice(0, 12) +
+      (res.try ? ", on trial until " + new Date(res.try.deadline).toLocaleTimeString() + " unless confirmed" : "") + ".";
+  } catch (e) {
+    out.textContent = "box unreachable (" + e.message + ")";
+  }
+  refresh();
 }
 
 function followLog() {
@@ -346,6 +501,10 @@ async function connectConsole(name, path) {
 document.getElementById("viewer-form").addEventListener("submit", submitToken);
 document.getElementById("viewer-close").addEventListener("click", closeViewer);
 document.getElementById("confirm-form").addEventListener("submit", confirmTry);
+document.getElementById("action-form").addEventListener("submit", submitActionToken);
+document.getElementById("apply-load").addEventListener("click", loadRunningConfig);
+document.getElementById("apply-plan").addEventListener("click", planConfig);
+document.getElementById("apply-go").addEventListener("click", applyConfig);
 setInterval(tick, 1000);
 poll();
 followLog();
