@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -40,6 +41,7 @@ var (
 	descTxPackets = prometheus.NewDesc("nucbox_link_transmit_packets_total", "Packets sent on a link.", []string{"link"}, nil)
 	descData      = prometheus.NewDesc("nucbox_data_partition_state", "The data partition's state: 1 for the current one (not mounted: it exists but was left as it is, and the workloads that need it are held).", []string{"state", "device"}, nil)
 	descDataSize  = prometheus.NewDesc("nucbox_data_partition_size_bytes", "Size of the mounted data partition's filesystem.", []string{"device"}, nil)
+	descServed    = prometheus.NewDesc("nucbox_dhcp_leases", "Active leases of the box's DHCP server on a VLAN.", []string{"vlan"}, nil)
 	descDataFree  = prometheus.NewDesc("nucbox_data_partition_free_bytes", "Space left for files on the mounted data partition.", []string{"device"}, nil)
 )
 
@@ -51,7 +53,7 @@ var dataStates = []string{DataMounted, DataNone, DataNotMounted}
 type boxCollector struct{ s *Server }
 
 func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descData, descDataSize, descDataFree} {
+	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descData, descDataSize, descDataFree, descServed} {
 		ch <- d
 	}
 }
@@ -131,6 +133,20 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, cpu, w.Kind, w.Name)
 				ch <- prometheus.MustNewConstMetric(descRSS, prometheus.GaugeValue, float64(rss), w.Kind, w.Name)
 			}
+		}
+	}
+	if ss, ok := c.s.box.(ServedLeaseSource); ok {
+		active := map[int]int{}
+		for _, l := range ss.ServedLeases() {
+			if _, ok := active[l.VLAN]; !ok {
+				active[l.VLAN] = 0
+			}
+			if l.Active {
+				active[l.VLAN]++
+			}
+		}
+		for v, n := range active {
+			ch <- prometheus.MustNewConstMetric(descServed, prometheus.GaugeValue, float64(n), strconv.Itoa(v))
 		}
 	}
 	links, _ := c.s.links()

@@ -10,6 +10,8 @@ import (
 	"github.com/nucbox/nucbox/containers"
 	"github.com/nucbox/nucbox/internal/floor"
 	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/netcfg/dhcpd"
+	"github.com/nucbox/nucbox/netcfg/dnsd"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
 )
@@ -20,6 +22,7 @@ const (
 	StageHostname   = "hostname"
 	StageLoopback   = "loopback"
 	StageNetwork    = "network"
+	StageServe      = "serve"
 	StageAPI        = "api"
 	StageReserve    = "reserve"
 	StageVMs        = "vms"
@@ -29,10 +32,13 @@ const (
 // Order is the apply order: the network (the bridge and every port on it)
 // before the workloads that use the ports, and the workloads' parent
 // cgroup, which keeps the box's reserve, before the first of them starts.
+// The DHCP and DNS servers (serve) follow the network, whose VLAN
+// interfaces they bind to, and come before the workloads, whose DHCP
+// clients they answer.
 // The API's settings follow the network, whose firewall opens its port,
 // and come before the workloads, so that a new token takes effect without
 // waiting for an image pull.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageAPI, StageReserve, StageVMs, StageContainers}
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageServe, StageAPI, StageReserve, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every
@@ -53,7 +59,10 @@ type Desired struct {
 	// Switch is the bridge with every port and box VLAN address. Its
 	// uplink port is a template the network stage names once it has
 	// selected the link (vswitch.Desired.WithUplink).
-	Switch     vswitch.Desired   `json:"switch"`
+	Switch vswitch.Desired `json:"switch"`
+	// DHCP and DNS are the box's servers on its VLANs.
+	DHCP       dhcpd.Spec        `json:"dhcp"`
+	DNS        dnsd.Spec         `json:"dns"`
 	VMs        []vmm.Spec        `json:"vms,omitempty"`
 	Containers []containers.Spec `json:"containers,omitempty"`
 	// Workloads is the cgroup every VM and container runs under, with the
@@ -107,6 +116,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Modules = slices.Clone(c.Modules)
 	d.Network, d.Switch = b.network()
 	d.Firewall = b.firewall()
+	d.DHCP, d.DNS = b.serve()
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
@@ -132,7 +142,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	if err := errors.Join(b.errs...); err != nil {
 		return p, err
 	}
-	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate())
+	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate(), d.DHCP.Validate(), d.DNS.Validate())
 }
 
 // compiler collects every problem of one Compile.

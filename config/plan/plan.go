@@ -23,6 +23,8 @@ const (
 	KindTakeover    = "takeover"
 	KindVLANAddress = "vlan-address"
 	KindFirewall    = "firewall"
+	KindDHCP        = "dhcp"
+	KindDNS         = "dns"
 	KindReserve     = "reserve"
 	KindDisk        = "disk"
 	KindCloudInit   = "cloud-init"
@@ -149,6 +151,7 @@ func Build(c *config.Config) *Plan {
 	}
 
 	b.firewall()
+	b.serve()
 	b.step(KindReserve, config.WorkloadsCgroup, "",
 		b.d("memory", c.Reserve.Memory.String(), "reserve.memory"),
 		b.d("pids", strconv.Itoa(c.Reserve.PIDs), "reserve.pids"),
@@ -198,8 +201,14 @@ func (b *builder) firewall() {
 	_, apiPort, _ := net.SplitHostPort(c.API.Listen)
 	for i, a := range u.Addresses {
 		link := config.VLANIfName(a.VLAN)
+		served := ""
+		if a.DHCP != nil {
+			served = ", DHCP and DNS"
+		}
 		if j := slices.Index(c.API.VLANs, a.VLAN); j >= 0 && c.API.Listen != "" {
-			ds = append(ds, b.d(link+" to the box", "ping, the API on port "+apiPort, fmt.Sprintf("api.vlans[%d]", j)))
+			ds = append(ds, b.d(link+" to the box", "ping"+served+", the API on port "+apiPort, fmt.Sprintf("api.vlans[%d]", j)))
+		} else if served != "" {
+			ds = append(ds, b.d(link+" to the box", "ping"+served, fmt.Sprintf("uplink.addresses[%d].dhcp", i)))
 		} else {
 			ds = append(ds, b.d(link+" to the box", "ping only", ""))
 		}

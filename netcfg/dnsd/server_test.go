@@ -89,8 +89,8 @@ func TestAnswers(t *testing.T) {
 	to := s.Addr(netip.MustParseAddr("127.0.0.1"))
 	for _, tc := range []struct {
 		name, net, from, q string
-		qtype             uint16
-		want              string
+		qtype              uint16
+		want               string
 	}{
 		{"config name", "udp", "127.0.0.2", "vm1.lab.", dns.TypeA, "NOERROR 10.0.10.5"},
 		{"upper case", "udp", "127.0.0.2", "VM1.Lab.", dns.TypeA, "NOERROR 10.0.10.5"},
