@@ -41,6 +41,7 @@ type Server struct {
 // runner is the socket and loop serving one scope's interface.
 type runner struct {
 	iface  string
+	index  int // the link's index when the socket was bound
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	conn   net.PacketConn
@@ -81,7 +82,9 @@ func (s *Server) Apply(spec Spec, uplink string) error {
 		want[sc.VLAN] = &sc
 	}
 	for vlan, r := range s.running {
-		if sc := want[vlan]; sc == nil || sc.Interface != r.iface {
+		// A link deleted and made again has a new index, and a socket
+		// bound to the old one hears nothing: bind again.
+		if sc := want[vlan]; sc == nil || sc.Interface != r.iface || linkIndex(r.iface) != r.index {
 			r.stop()
 			delete(s.running, vlan)
 		}
@@ -110,16 +113,28 @@ func (s *Server) start(vlan int, iface string) (*runner, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runner{iface: iface, cancel: cancel, conn: conn}
+	r := &runner{iface: iface, index: linkIndex(iface), cancel: cancel, conn: conn}
 	name := fmt.Sprintf("dhcp server on %s", iface)
 	safe.Loop(ctx, s.o.Logf, name, safe.DefaultBackoff, func(ctx context.Context) error {
 		c, err := r.socket(ctx)
 		if err != nil {
 			return err
 		}
-		return s.serve(ctx, vlan, c)
+		if err := s.serve(ctx, vlan, c); err != nil {
+			r.drop(c)
+			return err
+		}
+		return nil
 	})
 	return r, nil
+}
+
+// linkIndex is the index of the link named name, 0 when there is none.
+func linkIndex(name string) int {
+	if ifc, err := net.InterfaceByName(name); err == nil {
+		return ifc.Index
+	}
+	return 0
 }
 
 // listen opens the server's socket bound to iface, port 67.
@@ -142,6 +157,16 @@ func (r *runner) socket(ctx context.Context) (net.PacketConn, error) {
 		r.conn = c
 	}
 	return r.conn, nil
+}
+
+// drop closes a socket that failed, so that the next run binds anew.
+func (r *runner) drop(c net.PacketConn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c.Close()
+	if r.conn == c {
+		r.conn = nil
+	}
 }
 
 func (r *runner) stop() {

@@ -47,6 +47,7 @@ type Server struct {
 }
 
 type listener struct {
+	index  int // the link's index when the sockets were bound
 	cancel context.CancelFunc
 	udp    net.PacketConn
 	tl     net.Listener
@@ -109,7 +110,9 @@ func (s *Server) Apply(spec Spec) error {
 		want[l] = true
 	}
 	for l, ln := range s.listeners {
-		if !want[l] {
+		// A link deleted and made again has a new index, and sockets
+		// bound to the old one hear nothing: bind again.
+		if !want[l] || linkIndex(l.Interface) != ln.index {
 			ln.stop()
 			delete(s.listeners, l)
 		}
@@ -146,6 +149,18 @@ func control(iface string) func(network, address string, c syscall.RawConn) erro
 	}
 }
 
+// linkIndex is the index of the link named name, 0 when there is none
+// or no name.
+func linkIndex(name string) int {
+	if name == "" {
+		return 0
+	}
+	if ifc, err := net.InterfaceByName(name); err == nil {
+		return ifc.Index
+	}
+	return 0
+}
+
 func (s *Server) start(l Listener) (*listener, error) {
 	lc := net.ListenConfig{Control: control(l.Interface)}
 	addr := netip.AddrPortFrom(l.Address.Addr(), uint16(s.o.Port)).String()
@@ -164,7 +179,7 @@ func (s *Server) start(l Listener) (*listener, error) {
 		return nil, err
 	}
 	sub := l.Address.Masked()
-	ln := &listener{cancel: cancel, udp: udp, tl: tl}
+	ln := &listener{index: linkIndex(l.Interface), cancel: cancel, udp: udp, tl: tl}
 	ln.tcp = &dns.Server{Listener: tl, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 		// miekg/dns runs this in a goroutine of its own, without recover.
 		defer safe.Recover(s.o.Logf, "dns query over tcp")
