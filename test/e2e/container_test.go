@@ -360,6 +360,8 @@ func TestBoxLabVLANs(t *testing.T) {
 	openShell(t, m)
 	ready := time.Now()
 	checkPlanMatchesBox(t, m, ri, "lab.yaml", labConfig)
+	bin := harness.Nucbox(t)
+	checkUplinkDHCP(t, bin, remote, dump)
 	out := waitLog(t, m, nestedTimeout, guestState+"/vms/vm10/serial.log", "LAB-VM-RESOLVED", "LAB-VM-")
 	t.Logf("vm10 %.1fs after ready: %q", time.Since(ready).Seconds(), out)
 	// The VM's address is its fixed lease by MAC, with the box as
@@ -371,10 +373,10 @@ func TestBoxLabVLANs(t *testing.T) {
 		t.Fatalf("vm10 on VLAN 10 did not resolve or reach ct10.lab on VLAN 10")
 	}
 	out = waitLog(t, m, 2*time.Minute, guestState+"/containers/ct10.log", "LAB-CT10-PING-", "LAB-CT10-")
-	if !strings.Contains(out, "LAB-CT10-PING-OK") || !regexp.MustCompile(`LAB-CT10-RESOLVED .*Name: ?vm10\.lab Address: ?10\.0\.10\.10`).MatchString(out) {
+	if !strings.Contains(out, "LAB-CT10-PING-OK") || !regexp.MustCompile(`LAB-CT10-RESOLVED .*Name: ?vm10\.lab Address: ?10\.0\.10\.10\b`).MatchString(out) {
 		t.Fatalf("ct10 on VLAN 10 did not resolve or reach vm10.lab: %q", out)
 	}
-	checkServedDHCP(t, harness.Nucbox(t), remote, dump, "https://"+m.HostAddr(8443))
+	checkServedDHCP(t, bin, remote, "https://"+m.HostAddr(8443))
 	out = waitLog(t, m, nestedTimeout, guestState+"/vms/vm10/serial.log", "LAB-VM-GW-", "LAB-VM-")
 	t.Logf("vm10 %.1fs after ready: %q", time.Since(ready).Seconds(), out)
 	if !strings.Contains(out, "LAB-VM-GW-OK") {
@@ -386,7 +388,7 @@ func TestBoxLabVLANs(t *testing.T) {
 	}
 	// vm10's screen: through the API only, not from VLAN 10.
 	vncStart := time.Now()
-	checkScreen(t, m, harness.Nucbox(t), remote, "vm10")
+	checkScreen(t, m, bin, remote, "vm10")
 	checkLabVNCFromVLAN(t, m)
 	if st := mustShell(t, m, "/init status"); !strings.Contains(st, "screen of vm10: /v1/vms/vm10/vnc") {
 		t.Errorf("nucbox status does not say where vm10's screen is:\n%s", st)
@@ -414,44 +416,33 @@ func TestBoxLabVLANs(t *testing.T) {
 	}
 }
 
-// checkServedDHCP checks the box's DHCP server from its status, its
-// metrics and a dump of its uplink: vm10 holds its fixed lease and ct10
-// one from the range, both from the box; ctup on the uplink's VLAN got
-// its lease from the lab's server (QEMU's, 10.0.2.2: DHCP works there,
-// the positive control) and the box sent no DHCP answer out of its
-// uplink, nor holds a lease for ctup.
-func checkServedDHCP(t *testing.T, bin string, remote []string, dump, host string) {
-	t.Helper()
-	leaseOf := func(st *api.Status, name string) *api.Lease {
-		for _, w := range st.Workloads {
-			if w.Name == name && len(w.Leases) > 0 {
-				return &w.Leases[0]
-			}
+// leaseOf is the first DHCP lease of a workload in st, nil for none.
+func leaseOf(st *api.Status, name string) *api.Lease {
+	for _, w := range st.Workloads {
+		if w.Name == name && len(w.Leases) > 0 {
+			return &w.Leases[0]
 		}
-		return nil
 	}
-	st := pollStatus(t, bin, remote, "the served leases of vm10 and ct10 and ctup's lease", 2*time.Minute, func(st *api.Status) bool {
-		return len(st.ServedLeases) >= 2 && leaseOf(st, "ctup") != nil && leaseOf(st, "ct10") != nil
-	})
-	served := map[string]api.ServedLease{}
+	return nil
+}
+
+// checkUplinkDHCP checks that ctup, on the uplink's VLAN, got its lease
+// from the lab's server (QEMU's, 10.0.2.2: DHCP works there, the
+// positive control), that the box holds no lease for it, and that no DHCP
+// answer but the lab server's crossed the box's uplink (QEMU's dump of
+// it): the box's server never answered the lab network.
+func checkUplinkDHCP(t *testing.T, bin string, remote []string, dump string) {
+	t.Helper()
+	st := pollStatus(t, bin, remote, "ctup's lease", 2*time.Minute, func(st *api.Status) bool { return leaseOf(st, "ctup") != nil })
+	if l := leaseOf(st, "ctup"); l.Server != "10.0.2.2" {
+		t.Errorf("ctup on the uplink's VLAN got its lease from %s, want 10.0.2.2 (the lab's server)", l.Server)
+	}
 	for _, l := range st.ServedLeases {
-		served[l.Name] = l
+		if l.Name == "ctup" {
+			t.Errorf("the box holds a lease for ctup on the uplink's VLAN: %+v", l)
+		}
 	}
-	if l := served["vm10"]; l.Address != "10.0.10.10" || !l.Fixed || !l.Active || l.VLAN != 10 {
-		t.Errorf("served lease of vm10: %+v, want the fixed 10.0.10.10", l)
-	}
-	ct10 := leaseOf(st, "ct10")
-	if l := served["ct10"]; !l.Active || !strings.HasPrefix(l.Address, "10.0.10.1") || l.Address != ct10.Address || ct10.Server != "10.0.10.1" {
-		t.Errorf("ct10: served %+v, its lease %+v; want one address of the range, from 10.0.10.1", l, ct10)
-	}
-	ctup := leaseOf(st, "ctup")
-	if ctup.Server != "10.0.2.2" {
-		t.Errorf("ctup on the uplink's VLAN got its lease from %s, want 10.0.2.2 (the lab's server)", ctup.Server)
-	}
-	if l, ok := served["ctup"]; ok {
-		t.Errorf("the box holds a lease for ctup on the uplink's VLAN: %+v", l)
-	}
-	var lab, box int
+	var lab, other int
 	for _, f := range readDump(t, dump) {
 		fr := f.data
 		ihl := int(fr[14]&0x0f) * 4
@@ -461,13 +452,34 @@ func checkServedDHCP(t *testing.T, bin string, remote []string, dump, host strin
 		if f.src == "10.0.2.2" {
 			lab++
 		} else {
-			box++
-			t.Errorf("a DHCP answer from %s left the box's uplink", f.src)
+			other++
+			t.Errorf("a DHCP answer from %s crossed the box's uplink", f.src)
 		}
 	}
-	t.Logf("DHCP answers on the uplink: %d from the lab's server, %d from elsewhere", lab, box)
+	t.Logf("DHCP answers on the uplink: %d from the lab's server, %d from elsewhere", lab, other)
 	if lab < 4 {
 		t.Errorf("the uplink dump holds %d DHCP answers from 10.0.2.2, want at least 4 (the box's and ctup's offers and acks): the dump proves nothing", lab)
+	}
+}
+
+// checkServedDHCP checks the box's DHCP server from its status and
+// metrics: vm10 holds its fixed lease and ct10 one from the range, both
+// from the box.
+func checkServedDHCP(t *testing.T, bin string, remote []string, host string) {
+	t.Helper()
+	st := pollStatus(t, bin, remote, "the served leases of vm10 and ct10", 2*time.Minute, func(st *api.Status) bool {
+		return len(st.ServedLeases) >= 2 && leaseOf(st, "ct10") != nil
+	})
+	served := map[string]api.ServedLease{}
+	for _, l := range st.ServedLeases {
+		served[l.Name] = l
+	}
+	if l := served["vm10"]; l.Address != "10.0.10.10" || !l.Fixed || !l.Active || l.VLAN != 10 {
+		t.Errorf("served lease of vm10: %+v, want the fixed 10.0.10.10", l)
+	}
+	ct10 := leaseOf(st, "ct10")
+	if l := served["ct10"]; !l.Active || !strings.HasPrefix(l.Address, "10.0.10.1") || l.Address+"/24" != ct10.Address || ct10.Server != "10.0.10.1" {
+		t.Errorf("ct10: served %+v, its lease %+v; want one address of the range, from 10.0.10.1", l, ct10)
 	}
 	checkMetrics(t, apiClient(), host, `nucbox_dhcp_leases{vlan="10"} 2`)
 }
