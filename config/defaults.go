@@ -32,6 +32,8 @@ const (
 	DefaultDiskFormat       = "qcow2"
 	DefaultSessionLifetime  = Duration(12 * time.Hour)
 	DefaultSessionIdle      = Duration(time.Hour)
+	DefaultDHCPLease        = Duration(time.Hour)
+	DefaultDomain           = "lab"
 )
 
 // VMMemoryOverhead is what a VM's QEMU may use besides the guest's
@@ -63,6 +65,15 @@ func (c *Config) ApplyDefaults() {
 	set("uplink.carrier-timeout", u.CarrierTimeout == 0, func() { u.CarrierTimeout = DefaultCarrierTimeout })
 	set("uplink.probe.timeout", u.Probe.Timeout == 0, func() { u.Probe.Timeout = DefaultProbeTimeout })
 	set("state-dir", c.StateDir == "", func() { c.StateDir = DefaultStateDir })
+	set("dns.domain", c.DNS.Domain == "", func() { c.DNS.Domain = DefaultDomain })
+	for i := range u.Addresses {
+		if d := u.Addresses[i].DHCP; d != nil {
+			set(fmt.Sprintf("uplink.addresses[%d].dhcp.lease", i), d.Lease == 0, func() { d.Lease = DefaultDHCPLease })
+		}
+	}
+	if d := u.DHCPServer; d != nil {
+		set("uplink.dhcp-server.lease", d.Lease == 0, func() { d.Lease = DefaultDHCPLease })
+	}
 	a := &c.API
 	set("api.session-lifetime", a.SessionLifetime == 0, func() { a.SessionLifetime = DefaultSessionLifetime })
 	set("api.session-idle", a.SessionIdle == 0, func() { a.SessionIdle = DefaultSessionIdle })

@@ -292,6 +292,7 @@ containers:
 	want := []string{
 		"api.session-idle", "api.session-lifetime",
 		"containers[0].memory", "containers[0].pids", "containers[0].restart", "containers[0].stop-timeout",
+		"dns.domain",
 		"reserve.memory", "reserve.pid1-memory", "reserve.pids",
 		"state-dir",
 		"uplink.bridge", "uplink.carrier-timeout", "uplink.interface", "uplink.ipv4", "uplink.native-vlan", "uplink.probe.timeout",

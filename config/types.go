@@ -33,6 +33,8 @@ type Config struct {
 	Time Time `yaml:"time,omitempty" json:"time,omitzero" jsonschema_description:"NTP servers the box sets its clock from"`
 	// Logging ships the box's log and its workloads' output.
 	Logging Logging `yaml:"logging,omitempty" json:"logging,omitzero" jsonschema_description:"A remote syslog server for the box's log and its workloads' output"`
+	// DNS is the box's name server on the VLANs it serves DHCP on.
+	DNS DNS `yaml:"dns,omitempty" json:"dns,omitzero" jsonschema_description:"The box's DNS server on the VLANs whose box address has dhcp: workload names under the domain, other names forwarded to the uplink's resolvers"`
 
 	// defaulted records the paths ApplyDefaults filled in, so that plan can
 	// tell the user which values they did not write.
@@ -63,6 +65,9 @@ type Uplink struct {
 	// Addresses are box addresses on internal VLANs (VLAN interfaces on
 	// the bridge).
 	Addresses []VLANAddress `yaml:"addresses,omitempty" json:"addresses,omitempty" jsonschema_description:"Static box addresses on VLANs (one VLAN interface per VLAN on the bridge)"`
+	// DHCPServer serves DHCP on the uplink's native VLAN, the lab
+	// network itself: only with a static uplink.ipv4 and on-uplink: true.
+	DHCPServer *DHCPServer `yaml:"dhcp-server,omitempty" json:"dhcp-server,omitempty" jsonschema_description:"Serve DHCP on the lab network (the uplink's native VLAN) from the static uplink.ipv4; needs on-uplink: true"`
 	// Probe is the connectivity check after moving the address onto the
 	// bridge; failure rolls the move back.
 	Probe Probe `yaml:"probe,omitempty" json:"probe,omitzero" jsonschema_description:"Connectivity check after the bridge takeover"`
@@ -87,6 +92,29 @@ type VLANAddress struct {
 	// is forwarded to the uplink and masqueraded behind the box's uplink
 	// address, so workloads on the VLAN need no route on the lab's side.
 	NAT bool `yaml:"nat,omitempty" json:"nat,omitempty" jsonschema_description:"Route this VLAN's subnet to the uplink, masqueraded behind the box's uplink address (workloads use this address as their gateway); other VLANs stay unreachable from it"`
+	// DHCP makes the box this VLAN's DHCP and DNS server.
+	DHCP *DHCPServer `yaml:"dhcp,omitempty" json:"dhcp,omitempty" jsonschema_description:"Serve DHCP (and DNS) on this VLAN from this address"`
+}
+
+// DHCPServer is the box's DHCP server on one VLAN. Workload NICs on the
+// VLAN with a static address get it as a fixed lease by their MAC; other
+// clients get addresses from the range.
+type DHCPServer struct {
+	Range string `yaml:"range" json:"range" jsonschema:"required,pattern=^[0-9.]+-[0-9.]+$" jsonschema_description:"First and last address handed out, such as 10.0.10.100-10.0.10.199; inside the subnet, without the box's address"`
+	// Lease is how long an address is given for.
+	Lease Duration `yaml:"lease,omitempty" json:"lease,omitempty" jsonschema_description:"Lease time (default 1h, at least 1m)"`
+	// MTU is sent to clients when set (a VLAN carried over a tunnel).
+	MTU int `yaml:"mtu,omitempty" json:"mtu,omitempty" jsonschema:"minimum=576,maximum=9000" jsonschema_description:"Interface MTU sent to clients (default: none sent)"`
+	// OnUplink is the opt-in for a VLAN the uplink carries: the lab may
+	// have its own DHCP server there, and two servers on one network hand
+	// out conflicting addresses.
+	OnUplink bool `yaml:"on-uplink,omitempty" json:"on-uplink,omitempty" jsonschema_description:"Serve even though the VLAN reaches the lab network (the uplink's native VLAN or one of uplink.vlans); a second DHCP server on a LAN breaks it"`
+}
+
+// DNS is the box's name server.
+type DNS struct {
+	// Domain is appended to workload names: vm1.lab.
+	Domain string `yaml:"domain,omitempty" json:"domain,omitempty" jsonschema:"pattern=^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" jsonschema_description:"Domain of the workloads' names, such as lab for vm1.lab (default lab)"`
 }
 
 // Probe describes the connectivity check.

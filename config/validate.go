@@ -87,6 +87,7 @@ func (c *Config) validate(l locator) ErrorList {
 		ck.container(fmt.Sprintf("containers[%d]", i), &c.Containers[i])
 	}
 	ck.boxAddressVLANs()
+	ck.dhcp()
 	ck.registries()
 	ck.api()
 	ck.reserve()
@@ -467,8 +468,8 @@ func (ck *checker) vm(p string, vm *VM) {
 	ck.positive(p+".shutdown-timeout", int64(vm.ShutdownTimeout))
 	ck.nics(p, vm.Name, vm.NICs, TAPName)
 	for i, n := range vm.NICs {
-		if !n.IPv4.DHCP && n.IPv4.Address != "" && vm.CloudInit == nil {
-			ck.add(fmt.Sprintf("%s.nics[%d].ipv4", p, i), "a VM's static address is set through cloud-init: add cloud-init: {} to the VM")
+		if !n.IPv4.DHCP && n.IPv4.Address != "" && vm.CloudInit == nil && !ck.c.servedStatic(&n) {
+			ck.add(fmt.Sprintf("%s.nics[%d].ipv4", p, i), "a VM's static address is set through cloud-init (add cloud-init: {} to the VM) or by the box's DHCP server on its VLAN (add dhcp to the box's address there)")
 		}
 	}
 }

@@ -30,4 +30,7 @@
 // opens itself, to create the bridge and attach the uplink, in the order
 // the takeover needs. The Spec comes complete from config/plan: netcfg
 // reads no config and sets no defaults.
+//
+// The box's own servers on its VLANs are packages of their own beside it:
+// netcfg/dhcpd (DHCPv4) and netcfg/dnsd (DNS for workload names).
 package netcfg

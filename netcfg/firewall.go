@@ -52,6 +52,9 @@ type Segment struct {
 	// TCP are the box's ports the segment may reach (the API, when the
 	// config opens it on the VLAN).
 	TCP []uint16 `json:"tcp,omitempty"`
+	// UDP are the box's UDP ports the segment may reach (DHCP and DNS,
+	// where the box serves them).
+	UDP []uint16 `json:"udp,omitempty"`
 }
 
 // NATs are the segments the box routes and masquerades.
@@ -84,8 +87,8 @@ func (f Firewall) Validate() error {
 		if s.NAT && !s.Subnet.Addr().Is4() {
 			errs = append(errs, fmt.Errorf("%s: NAT needs an IPv4 subnet, not %s", where, s.Subnet))
 		}
-		if slices.Contains(s.TCP, 0) {
-			errs = append(errs, fmt.Errorf("%s: TCP port 0", where))
+		if slices.Contains(s.TCP, 0) || slices.Contains(s.UDP, 0) {
+			errs = append(errs, fmt.Errorf("%s: port 0", where))
 		}
 	}
 	return errors.Join(errs...)
@@ -240,6 +243,11 @@ func buildFirewall(uplink string, f Firewall) *fwTable {
 		for _, p := range s.TCP {
 			add(in, fmt.Sprintf("iifname %s tcp dport %d accept", q(s.Interface), p),
 				ifMatch(expr.MetaKeyIIFNAME, s.Interface), l4Match(unix.IPPROTO_TCP), tcpDport(p), accept)
+		}
+		for _, p := range s.UDP {
+			// The destination port sits where TCP's does.
+			add(in, fmt.Sprintf("iifname %s udp dport %d accept", q(s.Interface), p),
+				ifMatch(expr.MetaKeyIIFNAME, s.Interface), l4Match(unix.IPPROTO_UDP), tcpDport(p), accept)
 		}
 	}
 

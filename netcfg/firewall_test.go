@@ -551,7 +551,7 @@ func TestFirewallValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("invalid firewall accepted")
 	}
-	for _, want := range []string{"empty", "not a network prefix", "listed twice", "needs an IPv4 subnet", "TCP port 0"} {
+	for _, want := range []string{"empty", "not a network prefix", "listed twice", "needs an IPv4 subnet", "port 0"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -189,6 +189,26 @@ type LeaseSource interface {
 	UplinkLease() *Lease
 }
 
+// ServedLeaseSource is implemented by a Box that serves DHCP on its
+// VLANs: the status and the metrics list the leases it gave.
+type ServedLeaseSource interface {
+	ServedLeases() []ServedLease
+}
+
+// ServedLease is one lease the box's DHCP server gave.
+type ServedLease struct {
+	VLAN    int    `json:"vlan"`
+	MAC     string `json:"mac"`
+	Address string `json:"address"`
+	// Name is the workload the MAC belongs to; Hostname what the client
+	// called itself.
+	Name     string    `json:"name,omitempty"`
+	Hostname string    `json:"hostname,omitempty"`
+	Fixed    bool      `json:"fixed,omitempty"`
+	Expires  time.Time `json:"expires"`
+	Active   bool      `json:"active"`
+}
+
 // Usage is a workload's resource use.
 type Usage struct {
 	// CPU is the CPU time used, in seconds.
@@ -243,10 +263,13 @@ type Status struct {
 	Config *ConfigRef `json:"config,omitempty"`
 	// UplinkLease is the box's own DHCP lease, absent with a static
 	// address.
-	UplinkLease *Lease     `json:"uplink_lease,omitempty"`
-	Links       []Link     `json:"links"`
-	LinkError   string     `json:"link_error,omitempty"`
-	Workloads   []Workload `json:"workloads"`
+	UplinkLease *Lease `json:"uplink_lease,omitempty"`
+	// ServedLeases are the leases the box's DHCP server gave on its
+	// VLANs, expired ones included until their address is reused.
+	ServedLeases []ServedLease `json:"served_leases,omitempty"`
+	Links        []Link        `json:"links"`
+	LinkError    string        `json:"link_error,omitempty"`
+	Workloads    []Workload    `json:"workloads"`
 }
 
 // ConfigRef names the running config without its text.

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,7 @@ var (
 	descLogQueue  = prometheus.NewDesc("nucbox_log_messages_queued", "Messages waiting for the syslog server.", []string{"remote"}, nil)
 	descTimeSync  = prometheus.NewDesc("nucbox_time_synced", "1 once an NTP server answered since boot.", nil, nil)
 	descTimeOff   = prometheus.NewDesc("nucbox_time_offset_seconds", "How far off the clock was at the last NTP sync that worked (server minus box).", nil, nil)
+	descServed    = prometheus.NewDesc("nucbox_dhcp_leases", "Active leases of the box's DHCP server on a VLAN.", []string{"vlan"}, nil)
 	descDataFree  = prometheus.NewDesc("nucbox_data_partition_free_bytes", "Space left for files on the mounted data partition.", []string{"device"}, nil)
 )
 
@@ -58,7 +60,7 @@ var dataStates = []string{DataMounted, DataNone, DataNotMounted}
 type boxCollector struct{ s *Server }
 
 func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue} {
+	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue, descServed} {
 		ch <- d
 	}
 }
@@ -150,6 +152,20 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, cpu, w.Kind, w.Name)
 				ch <- prometheus.MustNewConstMetric(descRSS, prometheus.GaugeValue, float64(rss), w.Kind, w.Name)
 			}
+		}
+	}
+	if ss, ok := c.s.box.(ServedLeaseSource); ok {
+		active := map[int]int{}
+		for _, l := range ss.ServedLeases() {
+			if _, ok := active[l.VLAN]; !ok {
+				active[l.VLAN] = 0
+			}
+			if l.Active {
+				active[l.VLAN]++
+			}
+		}
+		for v, n := range active {
+			ch <- prometheus.MustNewConstMetric(descServed, prometheus.GaugeValue, float64(n), strconv.Itoa(v))
 		}
 	}
 	links, _ := c.s.links()

@@ -14,6 +14,9 @@ func (s *Server) status() Status {
 	if ls, ok := s.box.(LeaseSource); ok {
 		st.UplinkLease = ls.UplinkLease()
 	}
+	if ss, ok := s.box.(ServedLeaseSource); ok {
+		st.ServedLeases = ss.ServedLeases()
+	}
 	links, err := s.links()
 	if err != nil {
 		st.LinkError = err.Error()

@@ -285,6 +285,14 @@ func (a *apiBox) UplinkLease() *api.Lease {
 	return &al
 }
 
+// ServedLeases are the box's DHCP server's leases.
+func (a *apiBox) ServedLeases() []api.ServedLease {
+	if a.b.srv == nil {
+		return nil
+	}
+	return a.b.srv.leases()
+}
+
 // WorkloadUsage measures a workload whose kind can (a container, from
 // its cgroup); a VM is left to QEMU's /proc entry.
 func (a *apiBox) WorkloadUsage(w api.Workload) (api.Usage, bool) {

@@ -74,6 +74,7 @@ type Box struct {
 	log logger // prefixless: each line names its part
 	sup *supervisor
 	net *networkStage // nil when tests bring their own stages
+	srv *serveStage   // nil when tests bring their own stages
 	api *apiStage     // the API server; a stage unless tests bring theirs
 
 	mu     sync.Mutex
@@ -89,7 +90,9 @@ type Box struct {
 	limits sync.Once
 }
 
-// New makes the box with its stages, none applied yet.
+// New makes the box with its stages, none applied yet: modules,
+// hostname, loopback, network, serve (DHCP and DNS), api, reserve, vms,
+// containers.
 func New(o Options) *Box {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
@@ -123,7 +126,8 @@ func New(o Options) *Box {
 		ct.network = func(d *plan.Desired) *containers.Network { return b.net.containerNetwork(d, ctLog) }
 		vms := newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand)
 		ct.hold, vms.hold = b.dataHold, b.dataHold
-		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net,
+		b.srv = &serveStage{log: b.logger("serve: "), dir: o.DataDir, net: b.net}
+		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net, b.srv,
 			&timeStage{log: b.logger("time: "), clock: o.Clock, leaseNTP: b.net.leaseNTP},
 			&loggingStage{log: b.logger(""), uptime: o.Uptime, follow: (&apiBox{b: b}).Log, workloads: (&apiBox{b: b}).Workloads}, b.api,
 			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount, memoryLimit: o.MemoryLimit}, vms, ct}

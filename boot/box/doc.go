@@ -7,9 +7,11 @@
 //
 // A Box owns:
 //
-//   - the stages (stages.go, network.go, vms.go, containers.go,
+//   - the stages (stages.go, network.go, serve.go, vms.go, containers.go,
 //     workloads.go): modules, hostname, loopback, the network with the
-//     box's one vswitch.Switch, the VMs and the containers, the last two
+//     box's one vswitch.Switch, the DHCP and DNS servers on its VLANs
+//     (netcfg/dhcpd, netcfg/dnsd; leases kept on the data partition), the
+//     API, the reserve, the VMs and the containers, the last two
 //     each over a boot/workload pool. Each stage has its own logger, which
 //     prefixes its lines ("network: ", "vms: ").
 //   - the supervisor (supervise.go), which runs the stages in the order

@@ -145,6 +145,7 @@ func writeStatus(w io.Writer, st api.Status) error {
 	writeLimits(&b, st)
 	writeScreens(&b, st)
 	writeLeases(&b, st)
+	writeServed(&b, st)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -200,6 +201,32 @@ func writeLeases(b *strings.Builder, st api.Status) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.who, dash(l.Link), dash(l.Address), dash(l.Server), dash(state),
 			clock(l.Obtained), when(l.Renew), expires)
+	}
+	tw.Flush()
+}
+
+// writeServed lists the leases the box's DHCP server gave; nothing when
+// it gave none.
+func writeServed(b *strings.Builder, st api.Status) {
+	if len(st.ServedLeases) == 0 {
+		return
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVED LEASE\tVLAN\tMAC\tADDRESS\tEXPIRES")
+	for _, l := range st.ServedLeases {
+		who := l.Name
+		if who == "" {
+			who = l.Hostname
+		}
+		exp := when(l.Expires)
+		switch {
+		case l.Fixed:
+			exp += " (fixed)"
+		case !l.Active:
+			exp = "expired " + clock(l.Expires)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", dash(who), l.VLAN, l.MAC, l.Address, exp)
 	}
 	tw.Flush()
 }

@@ -136,3 +136,29 @@ func TestStatusLogging(t *testing.T) {
 		}
 	}
 }
+
+// The leases the box's DHCP server gave are listed under their workload
+// (or the client's host name), fixed and expired ones marked; a box that
+// serves no DHCP shows no such table.
+func TestStatusServedLeases(t *testing.T) {
+	var b strings.Builder
+	if err := writeStatus(&b, api.Status{BoxState: api.BoxState{Hostname: "lab1", Phase: "ready"}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "SERVED LEASE") {
+		t.Errorf("a box without served leases shows the table:\n%s", b.String())
+	}
+	b.Reset()
+	st := api.Status{BoxState: api.BoxState{Hostname: "lab1", Phase: "ready"}, ServedLeases: []api.ServedLease{
+		{VLAN: 10, MAC: "02:00:00:00:00:05", Address: "10.0.10.5", Name: "vm1", Fixed: true, Active: true},
+		{VLAN: 10, MAC: "02:aa:00:00:00:01", Address: "10.0.10.100", Hostname: "laptop", Active: false},
+	}}
+	if err := writeStatus(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"SERVED LEASE", "vm1", "10.0.10.5", "(fixed)", "laptop", "10.0.10.100", "expired"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"github.com/nucbox/nucbox/containers"
 	"github.com/nucbox/nucbox/internal/floor"
 	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/netcfg/dhcpd"
+	"github.com/nucbox/nucbox/netcfg/dnsd"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
@@ -23,6 +25,7 @@ const (
 	StageNetwork    = "network"
 	StageTime       = "time"
 	StageLogging    = "logging"
+	StageServe      = "serve"
 	StageAPI        = "api"
 	StageReserve    = "reserve"
 	StageVMs        = "vms"
@@ -34,10 +37,13 @@ const (
 // network is up, before the API's certificate and the registry pulls
 // check dates, and the log shipping, which needs both; and the workloads' parent
 // cgroup, which keeps the box's reserve, before the first of them starts.
+// The DHCP and DNS servers (serve) follow the network, whose VLAN
+// interfaces they bind to, and come before the workloads, whose DHCP
+// clients they answer.
 // The API's settings follow the network, whose firewall opens its port,
 // and come before the workloads, so that a new token takes effect without
 // waiting for an image pull.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageTime, StageLogging, StageAPI, StageReserve, StageVMs, StageContainers}
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageServe, StageTime, StageLogging, StageAPI, StageReserve, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every
@@ -58,7 +64,10 @@ type Desired struct {
 	// Switch is the bridge with every port and box VLAN address. Its
 	// uplink port is a template the network stage names once it has
 	// selected the link (vswitch.Desired.WithUplink).
-	Switch     vswitch.Desired   `json:"switch"`
+	Switch vswitch.Desired `json:"switch"`
+	// DHCP and DNS are the box's servers on its VLANs.
+	DHCP       dhcpd.Spec        `json:"dhcp"`
+	DNS        dnsd.Spec         `json:"dns"`
 	VMs        []vmm.Spec        `json:"vms,omitempty"`
 	Containers []containers.Spec `json:"containers,omitempty"`
 	// Workloads is the cgroup every VM and container runs under, with the
@@ -124,6 +133,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Modules = slices.Clone(c.Modules)
 	d.Network, d.Switch = b.network()
 	d.Firewall = b.firewall()
+	d.DHCP, d.DNS = b.serve()
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
@@ -151,7 +161,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	if err := errors.Join(b.errs...); err != nil {
 		return p, err
 	}
-	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate())
+	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate(), d.DHCP.Validate(), d.DNS.Validate())
 }
 
 // compiler collects every problem of one Compile.

@@ -95,6 +95,11 @@ func (b *compiler) firewall() netcfg.Firewall {
 		if api != 0 && slices.Contains(c.API.VLANs, a.VLAN) {
 			s.TCP = []uint16{api}
 		}
+		if a.DHCP != nil {
+			// DNS and DHCP, served on this VLAN.
+			s.TCP = append(s.TCP, 53)
+			s.UDP = []uint16{53, 67}
+		}
 		f.Segments = append(f.Segments, s)
 	}
 	return f

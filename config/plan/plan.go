@@ -26,6 +26,8 @@ const (
 	KindFirewall    = "firewall"
 	KindTime        = "time"
 	KindLogging     = "logging"
+	KindDHCP        = "dhcp"
+	KindDNS         = "dns"
 	KindReserve     = "reserve"
 	KindDisk        = "disk"
 	KindCloudInit   = "cloud-init"
@@ -152,6 +154,7 @@ func Build(c *config.Config) *Plan {
 	}
 
 	b.firewall()
+	b.serve()
 	if len(c.Time.Servers) > 0 {
 		b.step(KindTime, "ntp", "", b.d("servers", strings.Join(c.Time.Servers, ", "), "time.servers"))
 	} else {
@@ -216,8 +219,14 @@ func (b *builder) firewall() {
 	_, apiPort, _ := net.SplitHostPort(c.API.Listen)
 	for i, a := range u.Addresses {
 		link := config.VLANIfName(a.VLAN)
+		served := ""
+		if a.DHCP != nil {
+			served = ", DHCP and DNS"
+		}
 		if j := slices.Index(c.API.VLANs, a.VLAN); j >= 0 && c.API.Listen != "" {
-			ds = append(ds, b.d(link+" to the box", "ping, the API on port "+apiPort, fmt.Sprintf("api.vlans[%d]", j)))
+			ds = append(ds, b.d(link+" to the box", "ping"+served+", the API on port "+apiPort, fmt.Sprintf("api.vlans[%d]", j)))
+		} else if served != "" {
+			ds = append(ds, b.d(link+" to the box", "ping"+served, fmt.Sprintf("uplink.addresses[%d].dhcp", i)))
 		} else {
 			ds = append(ds, b.d(link+" to the box", "ping only", ""))
 		}

@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/containers/imagetest"
 	"github.com/nucbox/nucbox/test/harness"
 )
@@ -228,14 +231,14 @@ uplink:
   bridge: br0
   ipv4: dhcp
   addresses:
-    - {vlan: 10, address: 10.0.10.1/24, nat: true}
+    - {vlan: 10, address: 10.0.10.1/24, nat: true, dhcp: {range: 10.0.10.100-10.0.10.199, lease: 10m}}
 vms:
   - name: vm10
     memory: 160MiB
     kernel: images/vmlinuz
     initrd: images/vm10.cpio.gz
     append: "` + innerAppend + `"
-    nics: [{vlan: 10}]
+    nics: [{vlan: 10, ipv4: {address: 10.0.10.10/24}}]
     vnc: 1
     restart: never
     shutdown-timeout: 5s
@@ -243,13 +246,19 @@ containers:
   - name: ct10
     image: oci-layout:images/busybox
     command: [sh, -c, "` + labCT10Script + `"]
-    nics: [{vlan: 10, ipv4: {address: 10.0.10.5/24, gateway: 10.0.10.1}}]
+    nics: [{vlan: 10, ipv4: dhcp}]
     restart: never
     stop-timeout: 1s
   - name: ct20
     image: oci-layout:images/busybox
     command: [sh, -c, "` + labCT20Script + `"]
     nics: [{vlan: 20, ipv4: {address: 10.0.10.20/24, gateway: 10.0.10.1}}]
+    restart: never
+    stop-timeout: 1s
+  - name: ctup
+    image: oci-layout:images/busybox
+    command: [sleep, "100000"]
+    nics: [{ipv4: dhcp}]
     restart: never
     stop-timeout: 1s
 api:
@@ -260,15 +269,26 @@ api:
 // The VM boots long after the containers run (nested TCG), so ct10 keeps
 // trying for minutes.
 const labVMScript = `ip link set eth0 up
-ip addr add 10.0.10.10/24 dev eth0
-ip route add default via 10.0.10.1
+mkdir -p /etc
+printf '%s\n' '#!/bin/sh' 'case "$1" in bound|renew)' \
+  'ip addr add $ip/$mask dev $interface; ip route add default via $router' \
+  'echo "nameserver $dns" > /etc/resolv.conf' \
+  'echo "LAB-VM-LEASE ip=$ip server=$serverid router=$router dns=$dns domain=$domain";;' 'esac' > /bin/lease
+chmod +x /bin/lease
+n=0
+until udhcpc -i eth0 -s /bin/lease -q -n -t 5 -T 2 2>/dev/null; do
+  n=$((n+1))
+  if [ $n -ge 30 ]; then echo LAB-VM-DHCP-FAILED; break; fi
+done
 echo LAB-VM-BOOTED
 n=0
-until ping -c 1 -W 1 10.0.10.5 >/dev/null 2>&1; do
+until ping -c 1 -W 1 ct10.lab >/dev/null 2>&1; do
   n=$((n+1))
   if [ $n -ge 120 ]; then echo LAB-VM-PING-FAILED; break; fi
+  sleep 1
 done
 [ $n -lt 120 ] && echo LAB-VM-PING-OK
+echo "LAB-VM-RESOLVED $(nslookup ct10.lab 2>&1 | tr -s '\t\n' '  ')"
 n=0
 until ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; do
   n=$((n+1))
@@ -278,7 +298,8 @@ done
 while :; do sleep 3600; done
 `
 
-const labCT10Script = `n=0; until ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; done; ` +
+const labCT10Script = `n=0; until ping -c 1 -W 1 vm10.lab >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; sleep 1; done; ` +
+	`echo LAB-CT10-RESOLVED $(nslookup vm10.lab 2>&1 | tr -s '\t\n' '  '); ` +
 	`if [ $n -lt 600 ]; then echo LAB-CT10-PING-OK; else echo LAB-CT10-PING-FAILED; fi; ` +
 	`n=0; until ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; done; ` +
 	`if [ $n -lt 60 ]; then echo LAB-CT10-GW-OK; else echo LAB-CT10-GW-FAILED; fi; ` + labVNCChecks + `exec sleep 100000`
@@ -321,15 +342,16 @@ func TestBoxLabVLANs(t *testing.T) {
 		"--add-file", guestState+"/images/busybox="+oci,
 	))
 	start := time.Now()
+	dump := filepath.Join(harness.ArtifactsDir(t), "uplink.pcap")
 	m := img.Boot(t, harness.Options{NICs: []harness.NIC{{User: &harness.UserNet{
 		Forward: []harness.Forward{{GuestPort: 8443}},
-	}}}, MemoryMiB: 2048, CPUs: 2})
+	}}}, MemoryMiB: 2048, CPUs: 2, Extra: []string{"-object", "filter-dump,id=dump0,netdev=net0,file=" + dump}})
 	remote, ri := apiReady(t, m, vmReadyTimeout)
 	t.Logf("appliance ready after %.1fs: %s", time.Since(start).Seconds(), ri.Line)
-	if ri.Containers != 2 || len(ri.Guests) != 1 || ri.Guests[0].State != "running" {
-		t.Fatalf("ready summary: containers %d, guests %+v; want 2 containers and vm10 running", ri.Containers, ri.Guests)
+	if ri.Containers != 3 || len(ri.Guests) != 1 || ri.Guests[0].State != "running" {
+		t.Fatalf("ready summary: containers %d, guests %+v; want 3 containers and vm10 running", ri.Containers, ri.Guests)
 	}
-	for _, ct := range []string{"ct10", "ct20"} {
+	for _, ct := range []string{"ct10", "ct20", "ctup"} {
 		if !regexp.MustCompile(`containers: ` + ct + `: running pid \d+`).MatchString(m.Output()) {
 			t.Fatalf("%s is not running", ct)
 		}
@@ -338,15 +360,23 @@ func TestBoxLabVLANs(t *testing.T) {
 	openShell(t, m)
 	ready := time.Now()
 	checkPlanMatchesBox(t, m, ri, "lab.yaml", labConfig)
-	out := waitLog(t, m, nestedTimeout, guestState+"/vms/vm10/serial.log", "LAB-VM-PING-", "LAB-VM-")
+	bin := harness.Nucbox(t)
+	checkUplinkDHCP(t, bin, remote, dump)
+	out := waitLog(t, m, nestedTimeout, guestState+"/vms/vm10/serial.log", "LAB-VM-RESOLVED", "LAB-VM-")
 	t.Logf("vm10 %.1fs after ready: %q", time.Since(ready).Seconds(), out)
-	if !strings.Contains(out, "LAB-VM-PING-OK") {
-		t.Fatalf("vm10 on VLAN 10 did not reach ct10 on VLAN 10")
+	// The VM's address is its fixed lease by MAC, with the box as
+	// router and name server, with no cloud-init.
+	if !strings.Contains(out, "LAB-VM-LEASE ip=10.0.10.10 server=10.0.10.1 router=10.0.10.1 dns=10.0.10.1 domain=lab") {
+		t.Errorf("vm10's DHCP lease from the box is not its fixed one with the box's options: %q", out)
+	}
+	if !strings.Contains(out, "LAB-VM-PING-OK") || !regexp.MustCompile(`LAB-VM-RESOLVED .*Name: ?ct10\.lab Address: ?10\.0\.10\.1\d\d`).MatchString(out) {
+		t.Fatalf("vm10 on VLAN 10 did not resolve or reach ct10.lab on VLAN 10")
 	}
 	out = waitLog(t, m, 2*time.Minute, guestState+"/containers/ct10.log", "LAB-CT10-PING-", "LAB-CT10-")
-	if !strings.Contains(out, "LAB-CT10-PING-OK") {
-		t.Fatalf("ct10 on VLAN 10 did not reach vm10: %q", out)
+	if !strings.Contains(out, "LAB-CT10-PING-OK") || !regexp.MustCompile(`LAB-CT10-RESOLVED .*Name: ?vm10\.lab Address: ?10\.0\.10\.10\b`).MatchString(out) {
+		t.Fatalf("ct10 on VLAN 10 did not resolve or reach vm10.lab: %q", out)
 	}
+	checkServedDHCP(t, bin, remote, "https://"+m.HostAddr(8443))
 	out = waitLog(t, m, nestedTimeout, guestState+"/vms/vm10/serial.log", "LAB-VM-GW-", "LAB-VM-")
 	t.Logf("vm10 %.1fs after ready: %q", time.Since(ready).Seconds(), out)
 	if !strings.Contains(out, "LAB-VM-GW-OK") {
@@ -358,7 +388,7 @@ func TestBoxLabVLANs(t *testing.T) {
 	}
 	// vm10's screen: through the API only, not from VLAN 10.
 	vncStart := time.Now()
-	checkScreen(t, m, harness.Nucbox(t), remote, "vm10")
+	checkScreen(t, m, bin, remote, "vm10")
 	checkLabVNCFromVLAN(t, m)
 	if st := mustShell(t, m, "/init status"); !strings.Contains(st, "screen of vm10: /v1/vms/vm10/vnc") {
 		t.Errorf("nucbox status does not say where vm10's screen is:\n%s", st)
@@ -384,6 +414,74 @@ func TestBoxLabVLANs(t *testing.T) {
 	if reached != 0 || probes < 9 {
 		t.Errorf("ct20 on VLAN 20 reached VLAN 10 or the uplink gateway %d times (%d failed probes): VLANs do not separate workloads", reached, probes)
 	}
+}
+
+// leaseOf is the first DHCP lease of a workload in st, nil for none.
+func leaseOf(st *api.Status, name string) *api.Lease {
+	for _, w := range st.Workloads {
+		if w.Name == name && len(w.Leases) > 0 {
+			return &w.Leases[0]
+		}
+	}
+	return nil
+}
+
+// checkUplinkDHCP checks that ctup, on the uplink's VLAN, got its lease
+// from the lab's server (QEMU's, 10.0.2.2: DHCP works there, the
+// positive control), that the box holds no lease for it, and that no DHCP
+// answer but the lab server's crossed the box's uplink (QEMU's dump of
+// it): the box's server never answered the lab network.
+func checkUplinkDHCP(t *testing.T, bin string, remote []string, dump string) {
+	t.Helper()
+	st := pollStatus(t, bin, remote, "ctup's lease", 2*time.Minute, func(st *api.Status) bool { return leaseOf(st, "ctup") != nil })
+	if l := leaseOf(st, "ctup"); l.Server != "10.0.2.2" {
+		t.Errorf("ctup on the uplink's VLAN got its lease from %s, want 10.0.2.2 (the lab's server)", l.Server)
+	}
+	for _, l := range st.ServedLeases {
+		if l.Name == "ctup" {
+			t.Errorf("the box holds a lease for ctup on the uplink's VLAN: %+v", l)
+		}
+	}
+	var lab, other int
+	for _, f := range readDump(t, dump) {
+		fr := f.data
+		ihl := int(fr[14]&0x0f) * 4
+		if fr[23] != 17 || len(fr) < 14+ihl+4 || binary.BigEndian.Uint16(fr[14+ihl:]) != 67 {
+			continue
+		}
+		if f.src == "10.0.2.2" {
+			lab++
+		} else {
+			other++
+			t.Errorf("a DHCP answer from %s crossed the box's uplink", f.src)
+		}
+	}
+	t.Logf("DHCP answers on the uplink: %d from the lab's server, %d from elsewhere", lab, other)
+	if lab < 4 {
+		t.Errorf("the uplink dump holds %d DHCP answers from 10.0.2.2, want at least 4 (the box's and ctup's offers and acks): the dump proves nothing", lab)
+	}
+}
+
+// checkServedDHCP checks the box's DHCP server from its status and
+// metrics: vm10 holds its fixed lease and ct10 one from the range, both
+// from the box.
+func checkServedDHCP(t *testing.T, bin string, remote []string, host string) {
+	t.Helper()
+	st := pollStatus(t, bin, remote, "the served leases of vm10 and ct10", 2*time.Minute, func(st *api.Status) bool {
+		return len(st.ServedLeases) >= 2 && leaseOf(st, "ct10") != nil
+	})
+	served := map[string]api.ServedLease{}
+	for _, l := range st.ServedLeases {
+		served[l.Name] = l
+	}
+	if l := served["vm10"]; l.Address != "10.0.10.10" || !l.Fixed || !l.Active || l.VLAN != 10 {
+		t.Errorf("served lease of vm10: %+v, want the fixed 10.0.10.10", l)
+	}
+	ct10 := leaseOf(st, "ct10")
+	if l := served["ct10"]; !l.Active || !strings.HasPrefix(l.Address, "10.0.10.1") || l.Address+"/24" != ct10.Address || ct10.Server != "10.0.10.1" {
+		t.Errorf("ct10: served %+v, its lease %+v; want one address of the range, from 10.0.10.1", l, ct10)
+	}
+	checkMetrics(t, apiClient(), host, `nucbox_dhcp_leases{vlan="10"} 2`)
 }
 
 // shellLastLine is the last line of a shell command's output that holds

@@ -1,0 +1,133 @@
+package box
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nucbox/nucbox/boot/api"
+	"github.com/nucbox/nucbox/config/plan"
+	"github.com/nucbox/nucbox/netcfg/dhcpd"
+	"github.com/nucbox/nucbox/netcfg/dnsd"
+)
+
+// serveStage runs the box's DHCP and DNS servers on its VLANs from
+// d.DHCP and d.DNS. It comes after the network stage, whose VLAN
+// interfaces the servers bind to and whose status names the uplink's
+// link and resolvers. A server that cannot start is a warning, not a
+// failed boot: the box and its workloads run without it, and the log and
+// the status say so.
+type serveStage struct {
+	log logger
+	// dir keeps the leases: the data partition's, empty without one.
+	dir string
+	net *networkStage
+
+	mu   sync.Mutex
+	dhcp *dhcpd.Server
+	dns  *dnsd.Server
+	// boxAddrs are the box's VLAN addresses, never used as upstreams.
+	boxAddrs []netip.Addr
+}
+
+func (*serveStage) Name() string { return plan.StageServe }
+
+func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(d.DHCP.Scopes) == 0 && len(d.DNS.Listen) == 0 && s.dhcp == nil {
+		return nil
+	}
+	if s.dhcp == nil {
+		dir := ""
+		if s.dir != "" {
+			dir = filepath.Join(s.dir, "dhcpd")
+		}
+		srv, err := dhcpd.New(dhcpd.Options{Dir: dir, Logf: s.log.Printf})
+		if err != nil {
+			return err
+		}
+		s.dhcp = srv
+		s.dns = dnsd.New(dnsd.Options{Logf: s.log.Printf, Lookup: srv.Lookup, Upstreams: s.upstreams})
+	}
+	s.boxAddrs = s.boxAddrs[:0]
+	for _, a := range d.Switch.Addresses {
+		s.boxAddrs = append(s.boxAddrs, a.Prefix.Addr())
+	}
+	link := ""
+	if st := s.net.status(); st != nil {
+		link = st.Link
+	}
+	if err := s.dhcp.Apply(d.DHCP, link); err != nil {
+		s.log.Printf("warning: %v", err)
+	}
+	if err := s.dns.Apply(d.DNS); err != nil {
+		s.log.Printf("warning: %v", err)
+	}
+	for _, sc := range d.DHCP.Scopes {
+		iface := sc.Interface
+		if iface == "" {
+			iface = link
+		}
+		s.log.Printf("dhcp on %s (VLAN %d): %s-%s, %d known host(s), lease %s", iface, sc.VLAN, sc.First, sc.Last, len(sc.Hosts), sc.Lease)
+	}
+	if len(d.DNS.Listen) > 0 {
+		var at []string
+		for _, l := range d.DNS.Listen {
+			at = append(at, l.Address.Addr().String())
+		}
+		s.log.Printf("dns for .%s on %s", d.DNS.Domain, strings.Join(at, ", "))
+	}
+	return nil
+}
+
+// upstreams are the uplink's resolvers as the network stage has them
+// (the lease's and the config's), without the box's own addresses.
+func (s *serveStage) upstreams() []netip.Addr {
+	st := s.net.status()
+	if st == nil {
+		return nil
+	}
+	s.mu.Lock()
+	own := slices.Clone(s.boxAddrs)
+	s.mu.Unlock()
+	var out []netip.Addr
+	for _, a := range st.DNS {
+		if a.Is4() && !slices.Contains(own, a) && !a.IsLoopback() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Stop stops both servers; the leases stay saved.
+func (s *serveStage) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dhcp != nil {
+		s.dhcp.Close()
+		s.dns.Close()
+	}
+	return nil
+}
+
+// leases are the DHCP server's leases for the API.
+func (s *serveStage) leases() []api.ServedLease {
+	s.mu.Lock()
+	srv := s.dhcp
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	now := time.Now()
+	var out []api.ServedLease
+	for _, l := range srv.Leases() {
+		out = append(out, api.ServedLease{VLAN: l.VLAN, MAC: l.MAC, Address: l.Address.String(), Name: l.Name,
+			Hostname: l.Hostname, Fixed: l.Fixed, Expires: l.Expires, Active: l.Active(now)})
+	}
+	return out
+}

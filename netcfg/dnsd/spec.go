@@ -1,0 +1,56 @@
+package dnsd
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Spec is the DNS server as the config wants it.
+type Spec struct {
+	// Domain holds the workloads' names, without a trailing dot (lab).
+	Domain string `json:"domain"`
+	// Listen are the box's addresses served, one per VLAN interface.
+	Listen []Listener `json:"listen,omitempty"`
+	// Hosts are names with fixed addresses from the config.
+	Hosts []Host `json:"hosts,omitempty"`
+}
+
+// Listener is one box address to serve on.
+type Listener struct {
+	// Interface binds the sockets (vlan10); empty binds none (tests).
+	Interface string `json:"interface,omitempty"`
+	// Address is the box's address with its subnet: queries from outside
+	// the subnet are refused.
+	Address netip.Prefix `json:"address"`
+}
+
+// Host is one name under the domain.
+type Host struct {
+	Name      string       `json:"name"`
+	Addresses []netip.Addr `json:"addresses"`
+}
+
+// Validate reports every inconsistency of s at once.
+func (s Spec) Validate() error {
+	var errs []error
+	if len(s.Listen) > 0 && (s.Domain == "" || strings.HasSuffix(s.Domain, ".") || strings.HasPrefix(s.Domain, ".")) {
+		errs = append(errs, fmt.Errorf("dns: domain %q must be a name without leading or trailing dot", s.Domain))
+	}
+	seen := map[netip.Addr]bool{}
+	for _, l := range s.Listen {
+		if !l.Address.IsValid() || !l.Address.Addr().Is4() {
+			errs = append(errs, fmt.Errorf("dns: listener on %q: no IPv4 address", l.Interface))
+		} else if seen[l.Address.Addr()] {
+			errs = append(errs, fmt.Errorf("dns: address %s listed twice", l.Address.Addr()))
+		}
+		seen[l.Address.Addr()] = true
+	}
+	for _, h := range s.Hosts {
+		if h.Name == "" || strings.Contains(h.Name, ".") {
+			errs = append(errs, fmt.Errorf("dns: host name %q is not one label", h.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
