@@ -22,6 +22,7 @@ const (
 	StageLoopback   = "loopback"
 	StageNetwork    = "network"
 	StageTime       = "time"
+	StageLLDP       = "lldp"
 	StageLogging    = "logging"
 	StageAPI        = "api"
 	StageReserve    = "reserve"
@@ -37,7 +38,7 @@ const (
 // The API's settings follow the network, whose firewall opens its port,
 // and come before the workloads, so that a new token takes effect without
 // waiting for an image pull.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageTime, StageLogging, StageAPI, StageReserve, StageVMs, StageContainers}
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageLLDP, StageTime, StageLogging, StageAPI, StageReserve, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every
@@ -68,6 +69,9 @@ type Desired struct {
 	// PID1Memory is PID 1's own soft memory limit (the Go runtime's),
 	// within the reserve; the reserve stage sets it at every apply.
 	PID1Memory int64 `json:"pid1-memory"`
+	// LLDP is what the box does with LLDP on the uplink: advertise,
+	// listen or off.
+	LLDP string `json:"lldp"`
 	// Time is where the box's clock comes from.
 	Time timesync.Spec `json:"time"`
 	// Logging is the syslog server the box ships its logs to.
@@ -127,6 +131,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
+	d.LLDP = c.Uplink.LLDP
 	d.Time = timesync.Spec{Servers: slices.Clone(c.Time.Servers)}
 	d.Logging = Logging{Remote: c.Logging.Remote, Buffer: int64(c.Logging.Buffer)}
 	names := make([]string, len(c.VMs))

@@ -146,4 +146,3 @@ func tickNumber(m syslogtest.Message) int {
 	}
 	return 0
 }
-
