@@ -150,8 +150,8 @@ func TestStatusNeighbors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"switch   eno1 is on lab-switch port Gi1/0/7 (rack 3), management 10.0.0.2\n",
-		"switch   eno1 is on SW2 port 7\n",
+		"switch  eno1 is on lab-switch port Gi1/0/7 (rack 3), management 10.0.0.2\n",
+		"switch  eno1 is on SW2 port 7\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in:\n%s", want, b.String())
