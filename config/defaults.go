@@ -36,6 +36,13 @@ const (
 	DefaultDomain           = "lab"
 )
 
+// uplink.lldp's values.
+const (
+	LLDPAdvertise = "advertise"
+	LLDPListen    = "listen"
+	LLDPOff       = "off"
+)
+
 // VMMemoryOverhead is what a VM's QEMU may use besides the guest's
 // memory: its own code and heap, device buffers and, under TCG, the
 // translation cache (at most an eighth of the box's memory). A VM's cgroup
@@ -60,6 +67,7 @@ func (c *Config) ApplyDefaults() {
 	u := &c.Uplink
 	set("uplink.interface", u.Interface == "" && u.MAC == "", func() { u.Interface = DefaultInterface })
 	set("uplink.bridge", u.Bridge == "", func() { u.Bridge = DefaultBridge })
+	set("uplink.lldp", u.LLDP == "", func() { u.LLDP = LLDPAdvertise })
 	set("uplink.ipv4", u.IPv4.IsZero(), func() { u.IPv4 = IPv4{DHCP: true} })
 	set("uplink.native-vlan", u.NativeVLAN == 0, func() { u.NativeVLAN = DefaultNativeVLAN })
 	set("uplink.carrier-timeout", u.CarrierTimeout == 0, func() { u.CarrierTimeout = DefaultCarrierTimeout })

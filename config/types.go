@@ -71,6 +71,9 @@ type Uplink struct {
 	// Probe is the connectivity check after moving the address onto the
 	// bridge; failure rolls the move back.
 	Probe Probe `yaml:"probe,omitempty" json:"probe,omitzero" jsonschema_description:"Connectivity check after the bridge takeover"`
+	// LLDP is what the box does with LLDP on the uplink: advertise
+	// itself and listen, listen only, or neither.
+	LLDP string `yaml:"lldp,omitempty" json:"lldp,omitempty" jsonschema:"enum=advertise,enum=listen,enum=off" jsonschema_description:"LLDP on the uplink: advertise (send the box's name and listen for the switch's), listen, or off (default advertise)"`
 }
 
 // IPv4 is either DHCP or a static address. In YAML it is the string

@@ -133,6 +133,11 @@ func (ck *checker) box() {
 
 func (ck *checker) uplink() {
 	u := &ck.c.Uplink
+	switch u.LLDP {
+	case LLDPAdvertise, LLDPListen, LLDPOff:
+	default:
+		ck.add("uplink.lldp", "unknown LLDP mode %q: use advertise, listen or off", u.LLDP)
+	}
 	if u.Interface != "" && u.MAC != "" {
 		ck.add("uplink.mac", "give either uplink.interface or uplink.mac, not both")
 	}

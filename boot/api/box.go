@@ -7,6 +7,7 @@ import (
 
 	"github.com/nucbox/nucbox/boot/logship"
 	"github.com/nucbox/nucbox/internal/cgroup"
+	"github.com/nucbox/nucbox/netcfg/lldp"
 )
 
 // Box is the running appliance as the API sees it. PID 1 implements it;
@@ -66,6 +67,9 @@ type BoxState struct {
 	Data *DataPartition `json:"data_partition,omitempty"`
 	// Time is the box's clock and where it was set from.
 	Time *TimeState `json:"time,omitempty"`
+	// Neighbors are the uplink's LLDP neighbours: the switch port the
+	// box is plugged into.
+	Neighbors []lldp.Neighbor `json:"lldp_neighbors,omitempty"`
 	// Logging is the shipping of logs to a syslog server, absent
 	// without one.
 	Logging *logship.Status `json:"logging,omitempty"`

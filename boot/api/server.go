@@ -107,6 +107,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST /v1/workloads/{name}/{action}", accessAdmin, false, bodyShort, s.handleWorkload},
 		{"GET /v1/console/{name}", accessAdmin, false, bodyStream, s.handleConsole},
 		{"GET /v1/vms/{name}/vnc", accessAdmin, false, bodyStream, s.handleVNC},
+		{"GET /v1/capture/{port}", accessAdmin, false, bodyStream, s.handleCapture},
 		{"POST /v1/upgrade", accessAdmin, false, bodyUpload, s.handleUpgrade},
 		{"GET /metrics", accessRead, true, bodyShort, s.metrics.ServeHTTP},
 	}

@@ -100,6 +100,9 @@ func (a *apiBox) State() api.BoxState {
 	if l := stageOf[*loggingStage](a.b); l != nil {
 		s.Logging = l.status()
 	}
+	if l := stageOf[*lldpStage](a.b); l != nil {
+		s.Neighbors = l.neighbors()
+	}
 	return s
 }
 

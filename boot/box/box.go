@@ -127,7 +127,8 @@ func New(o Options) *Box {
 		vms := newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand)
 		ct.hold, vms.hold = b.dataHold, b.dataHold
 		b.srv = &serveStage{log: b.logger("serve: "), dir: o.DataDir, net: b.net}
-		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net, b.srv,
+		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net,
+			&lldpStage{log: b.logger(""), net: b.net}, b.srv,
 			&timeStage{log: b.logger("time: "), clock: o.Clock, leaseNTP: b.net.leaseNTP},
 			&loggingStage{log: b.logger(""), uptime: o.Uptime, follow: (&apiBox{b: b}).Log, workloads: (&apiBox{b: b}).Workloads}, b.api,
 			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount, memoryLimit: o.MemoryLimit}, vms, ct}

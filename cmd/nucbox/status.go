@@ -10,6 +10,7 @@ import (
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/boot/logship"
+	"github.com/nucbox/nucbox/netcfg/lldp"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/spf13/cobra"
 )
@@ -99,6 +100,9 @@ func writeStatus(w io.Writer, st api.Status) error {
 	}
 	if t := st.Time; t != nil {
 		fmt.Fprintf(tw, "time\t%s\n", timeText(*t))
+	}
+	for _, n := range st.Neighbors {
+		fmt.Fprintf(tw, "switch\t%s\n", neighborText(n))
 	}
 	if l := st.Logging; l != nil {
 		fmt.Fprintf(tw, "logging\t%s\n", loggingText(*l))
@@ -385,6 +389,23 @@ func timeText(t api.TimeState) string {
 	}
 	if t.Error != "" {
 		s += "; last sync: " + t.Error
+	}
+	return s
+}
+
+// neighborText is an LLDP neighbour in one line: the switch and port the
+// box's link is plugged into.
+func neighborText(n lldp.Neighbor) string {
+	who := n.SystemName
+	if who == "" {
+		who = n.ChassisID
+	}
+	s := fmt.Sprintf("%s is on %s port %s", n.Link, who, n.PortID)
+	if n.PortDescription != "" {
+		s += " (" + n.PortDescription + ")"
+	}
+	if len(n.MgmtAddresses) > 0 {
+		s += ", management " + strings.Join(n.MgmtAddresses, ", ")
 	}
 	return s
 }

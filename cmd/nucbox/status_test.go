@@ -8,6 +8,7 @@ import (
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/boot/logship"
+	"github.com/nucbox/nucbox/netcfg/lldp"
 )
 
 // The status shows the data partition on one line: where it is mounted
@@ -159,6 +160,27 @@ func TestStatusServedLeases(t *testing.T) {
 	for _, want := range []string{"SERVED LEASE", "vm1", "10.0.10.5", "(fixed)", "laptop", "10.0.10.100", "expired"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// The status names the switch port each LLDP neighbour says the box is
+// plugged into.
+func TestStatusNeighbors(t *testing.T) {
+	var b strings.Builder
+	st := api.Status{BoxState: api.BoxState{Hostname: "lab1", Phase: "ready", Neighbors: []lldp.Neighbor{
+		{Link: "eno1", ChassisID: "00:1b:21:aa:bb:cc", PortID: "Gi1/0/7", PortDescription: "rack 3", SystemName: "lab-switch", MgmtAddresses: []string{"10.0.0.2"}},
+		{Link: "eno1", ChassisID: "SW2", PortID: "7"},
+	}}}
+	if err := writeStatus(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"switch  eno1 is on lab-switch port Gi1/0/7 (rack 3), management 10.0.0.2\n",
+		"switch  eno1 is on SW2 port 7\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in:\n%s", want, b.String())
 		}
 	}
 }

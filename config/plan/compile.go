@@ -24,6 +24,7 @@ const (
 	StageLoopback   = "loopback"
 	StageNetwork    = "network"
 	StageTime       = "time"
+	StageLLDP       = "lldp"
 	StageLogging    = "logging"
 	StageServe      = "serve"
 	StageAPI        = "api"
@@ -43,7 +44,7 @@ const (
 // The API's settings follow the network, whose firewall opens its port,
 // and come before the workloads, so that a new token takes effect without
 // waiting for an image pull.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageServe, StageTime, StageLogging, StageAPI, StageReserve, StageVMs, StageContainers}
+var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageLLDP, StageServe, StageTime, StageLogging, StageAPI, StageReserve, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every
@@ -77,6 +78,9 @@ type Desired struct {
 	// PID1Memory is PID 1's own soft memory limit (the Go runtime's),
 	// within the reserve; the reserve stage sets it at every apply.
 	PID1Memory int64 `json:"pid1-memory"`
+	// LLDP is what the box does with LLDP on the uplink: advertise,
+	// listen or off.
+	LLDP string `json:"lldp"`
 	// Time is where the box's clock comes from.
 	Time timesync.Spec `json:"time"`
 	// Logging is the syslog server the box ships its logs to.
@@ -137,6 +141,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
+	d.LLDP = c.Uplink.LLDP
 	d.Time = timesync.Spec{Servers: slices.Clone(c.Time.Servers)}
 	d.Logging = Logging{Remote: c.Logging.Remote, Buffer: int64(c.Logging.Buffer)}
 	names := make([]string, len(c.VMs))

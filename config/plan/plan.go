@@ -39,6 +39,13 @@ const (
 	KindAPI         = "api"
 )
 
+// lldpText says what each uplink.lldp mode does.
+var lldpText = map[string]string{
+	config.LLDPAdvertise: "advertise the box and show the switch port",
+	config.LLDPListen:    "show the switch port, advertise nothing",
+	config.LLDPOff:       "off",
+}
+
 // APISocket is where the management API always listens on the box.
 const APISocket = "/run/nucbox/api.sock"
 
@@ -124,7 +131,8 @@ func Build(c *config.Config) *Plan {
 		b.d("vlan-filtering", "on", ""),
 		b.d("mac", "the uplink's", ""),
 		b.d("uplink native-vlan", strconv.Itoa(u.NativeVLAN)+" (untagged)", "uplink.native-vlan"),
-		b.d("uplink tagged vlans", tagged, "uplink.vlans"))
+		b.d("uplink tagged vlans", tagged, "uplink.vlans"),
+		b.d("lldp", lldpText[u.LLDP], "uplink.lldp"))
 
 	tk := []Detail{
 		b.d("enslave", "uplink into "+u.Bridge, ""),

@@ -3,13 +3,20 @@ package e2e
 import (
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/boot/logship"
@@ -22,7 +29,8 @@ import (
 // structured data. The server goes away for a while: nothing of the box's
 // or the container's lines is lost once it is back (checked by the
 // sequence numbers and the container's own count), and the API answers
-// all along.
+// all along. The same boot serves nucbox capture: the pcap of one
+// container's port holds its pings to the other and their answers.
 func TestLogShipping(t *testing.T) {
 	harness.Require(t)
 	caPEM, cert := labPKI(t, net.IPv4(10, 0, 2, 2))
@@ -42,7 +50,13 @@ func TestLogShipping(t *testing.T) {
 containers:
   - name: ticker
     image: oci-layout:images/busybox
-    command: [sh, -c, "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done"]
+    command: [sh, -c, "i=0; while true; do i=$((i+1)); echo tick $i; ping -c 1 -W 1 10.0.10.6 >/dev/null; sleep 0.5; done"]
+    nics: [{vlan: 10, ipv4: {address: 10.0.10.5/24}}]
+    stop-timeout: 1s
+  - name: peer
+    image: oci-layout:images/busybox
+    command: [sleep, "100000"]
+    nics: [{vlan: 10, ipv4: {address: 10.0.10.6/24}}]
     stop-timeout: 1s
 `
 	img := harness.BuildImage(t, harness.WriteConfig(t, "shipper.yaml", cfg),
@@ -130,6 +144,50 @@ containers:
 		t.Errorf("only ticks %d to %d arrived: the outage was not covered", tickNumber(tick), hi)
 	}
 	t.Logf("%d messages; ticks %d to %d; %d connections", len(msgs), tickNumber(tick), hi, rcv.Connections())
+
+	checkCapture(t, bin, remote)
+}
+
+// checkCapture records ticker's port from the host with nucbox capture and
+// reads the pcap back: ticker's echo requests to peer and peer's replies.
+func checkCapture(t *testing.T, bin string, remote []string) {
+	t.Helper()
+	pcapFile := filepath.Join(t.TempDir(), "ticker.pcap")
+	_, stderr, code := cli(t, bin, append([]string{"capture", "ticker.0", "--count", "12", "-w", pcapFile}, remote...)...)
+	if code != 0 || !strings.Contains(stderr, "ticker.0: 12 packets") {
+		t.Fatalf("nucbox capture: exit %d\n%s", code, stderr)
+	}
+	f, err := os.Open(pcapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatalf("the capture is not a pcap file: %v", err)
+	}
+	seen := map[string]int{}
+	for {
+		data, _, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		icmp, _ := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+		if ip == nil || icmp == nil {
+			seen["other"]++
+			continue
+		}
+		seen[fmt.Sprintf("%s %s>%s", icmp.TypeCode, ip.SrcIP, ip.DstIP)]++
+	}
+	t.Logf("captured on ticker.0: %v", seen)
+	if seen["EchoRequest 10.0.10.5>10.0.10.6"] == 0 || seen["EchoReply 10.0.10.6>10.0.10.5"] == 0 {
+		t.Errorf("no ping from ticker to peer and back in the capture: %v", seen)
+	}
 }
 
 var tickLine = regexp.MustCompile(`^tick (\d+)$`)
@@ -146,4 +204,3 @@ func tickNumber(m syslogtest.Message) int {
 	}
 	return 0
 }
-

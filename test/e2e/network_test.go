@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/boot/box"
+	"github.com/nucbox/nucbox/netcfg/lldp"
 	"github.com/nucbox/nucbox/test/harness"
 )
 
@@ -276,6 +278,65 @@ func TestVLANTagging(t *testing.T) {
 			id, _ := f.VLAN()
 			t.Errorf("b answered ARP for 10.0.99.2 (VLAN %d)", id)
 		}
+	}
+
+	// LLDP: each box tells the segment who it is, and sees the other
+	// and a switch that a device of the test plays.
+	for _, m := range []*harness.Machine{a, b} {
+		f, err := seg.WaitFrame(time.Minute, func(f harness.Frame) bool {
+			n, err := lldp.Parse(f.Data)
+			return err == nil && f.From == m.Name+".nic0" && n.SystemName == "vlan-"+m.Name
+		})
+		if err != nil {
+			t.Errorf("%s: no LLDP frame of its own on the wire: %v", m.Name, err)
+			continue
+		}
+		n, _ := lldp.Parse(f.Data)
+		if n.PortID != "eth0" || n.PortDescription != "uplink of br0" || len(n.MgmtAddresses) == 0 {
+			t.Errorf("%s advertises %+v", m.Name, n)
+		}
+	}
+	seg.Inject("switch", lldpSwitchFrame(t, "lab-switch", "Gi1/0/7", "rack 3"))
+	for _, m := range []*harness.Machine{a, b} {
+		other := map[string]string{"a": "vlan-b", "b": "vlan-a"}[m.Name]
+		waitStatus(t, m, "the switch and the other box as LLDP neighbours",
+			`switch +eth0 is on lab-switch port Gi1/0/7 \(rack 3\)`,
+			`switch +eth0 is on `+other+` port eth0 \(uplink of br0\), management 192\.168\.50\.`)
+	}
+}
+
+// lldpSwitchFrame is the LLDP frame of a lab switch's port.
+func lldpSwitchFrame(t *testing.T, system, port, desc string) []byte {
+	t.Helper()
+	f, err := lldp.Frame(lldp.Local{MAC: net.HardwareAddr{0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc}, Port: port, PortDesc: desc, SystemName: system})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// waitStatus runs nucbox status in m's console shell until its output
+// matches every pattern, for up to a minute.
+func waitStatus(t *testing.T, m *harness.Machine, what string, patterns ...string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out := mustShell(t, m, "nucbox status")
+		missing := ""
+		for _, p := range patterns {
+			if !regexp.MustCompile(`(?m)^` + p).MatchString(out) {
+				missing = p
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: %s: no line matching %s in nucbox status:\n%s", m.Name, what, missing, out)
+			return
+		}
+		time.Sleep(time.Second) // the status is polled, as a person would
 	}
 }
 

@@ -141,6 +141,23 @@ func (s *Segment) WaitFrame(timeout time.Duration, match func(Frame) bool) (Fram
 	}
 }
 
+// Inject puts a frame on the segment as a device of the test named from
+// would (a switch sending LLDP, a rogue server): every machine gets it
+// and it is recorded like the machines' own.
+func (s *Segment) Inject(from string, b []byte) {
+	s.mu.Lock()
+	f := Frame{Time: time.Now(), From: from, Data: append([]byte(nil), b...)}
+	s.record(f)
+	var dst []string
+	for p := range s.members {
+		dst = append(dst, p)
+	}
+	s.mu.Unlock()
+	for _, p := range dst {
+		s.send(p, f.Data)
+	}
+}
+
 func (s *Segment) forward() {
 	defer close(s.done)
 	buf := make([]byte, 65536)
