@@ -594,23 +594,23 @@ func TestUpgradeRollback(t *testing.T) {
 	m.MustExpect(2*time.Minute, `nucbox: upgrade: trial boot of slot b not ready after 1m0s, stuck in phase apply, stage reserve; rebooting`)
 	rolledBack(`not ready after 1m0s, stuck in phase apply, stage reserve`)
 	if ev := watchdogEvents(m); len(ev) > 0 {
-		t.Fatalf("the watchdog fired during a trial boot that fed it: %v", ev)
+		t.Errorf("the watchdog fired during a trial boot that fed it: %v", ev)
 	}
 	t.Logf("hung stage: upgrade to rolled back and ready in %s", time.Since(start).Round(time.Second))
 
 	// A boot that hangs and whose PID 1 stops feeding the watchdog: its
 	// trial timeout is 30 minutes, so only the watchdog can end it.
 	start = upgrade(wedge)
-	mark := len(m.Output())
+	mark, fired := len(m.Output()), len(watchdogEvents(m))
 	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: trial boot of slot b \(.*nucbox-b\+0-1\.efi\)`)
 	m.MustExpect(time.Minute, `nucbox: upgrade: hardware watchdog watchdog\d \(i6300ESB timer\) armed until ready`)
 	m.MustExpect(time.Minute, `nucbox: upgrade: injected hang at watchdog\.ping: blocking for good`)
-	ev, err := m.WaitEvent(rollbackTimeout, "WATCHDOG")
-	if err != nil {
-		t.Fatalf("the watchdog did not fire: %v", err)
-	}
-	t.Logf("QEMU: %s %v, %s after the upgrade", ev.Event, ev.Data, time.Since(start).Round(time.Second))
 	rolledBack(`the hardware watchdog watchdog\d \(i6300ESB timer\) reset the machine \(PID 1 stopped feeding it\)`)
+	if ev := watchdogEvents(m)[fired:]; len(ev) != 1 {
+		t.Errorf("QEMU's WATCHDOG events of the wedged trial boot: %v, want one", ev)
+	} else {
+		t.Logf("QEMU: WATCHDOG %s", ev[0])
+	}
 	if out := m.Output()[mark:]; strings.Contains(out, "not ready after") || strings.Contains(out, "trial boot failed") {
 		t.Errorf("PID 1 rebooted a trial boot that should have hung until the watchdog fired:\n%s", out)
 	}
