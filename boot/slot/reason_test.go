@@ -65,7 +65,7 @@ func TestWatchdogReset(t *testing.T) {
 	}{
 		{nil, ""},
 		{[]string{"0"}, ""},
-		{[]string{"32"}, "watchdog0 (i6300ESB timer)"},     // WDIOF_CARDRESET
+		{[]string{"32"}, "watchdog0 (i6300ESB timer)"},      // WDIOF_CARDRESET
 		{[]string{"0", "33"}, "watchdog1 (i6300ESB timer)"}, // and WDIOF_OVERHEAT
 		{[]string{"16"}, ""},                                // WDIOF_FANFAULT only
 		{[]string{"garbage"}, ""},
