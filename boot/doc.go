@@ -32,7 +32,9 @@
 //     the apply when the config has guests or containers, and otherwise
 //     right after ready.
 //  3. slot: the boot loader's variables say which A/B slot booted and
-//     whether it is on trial (bootslot.go).
+//     whether it is on trial (bootslot.go); a trial boot's deadline
+//     (nucbox.trial-timeout=) and the hardware watchdogs run from here
+//     until ready, so a hang in any later phase reboots the box.
 //  4. data partition: found, created or grown, checked and mounted at
 //     DataDir; the boot log is written there from then on (data.go).
 //     One that exists but cannot be used (no usable superblock, errors

@@ -73,6 +73,7 @@ func idle() {
 // one value.
 type pid1 struct {
 	initAt time.Duration // when PID 1 was first exec'd, on the log's clock
+	phase  atomic.Value  // string: the boot phase running now
 	slot   *slot.Slot
 	box    atomic.Pointer[box.Box] // from the config phase on
 	cl     Cmdline
@@ -118,6 +119,7 @@ func (p *pid1) phases() []phase {
 // "starting as PID 1".
 func (p *pid1) boot() {
 	for i, ph := range p.phases() {
+		p.phase.Store(ph.name)
 		if i > 0 {
 			Logf("boot: %s", ph.name)
 		}
@@ -137,10 +139,29 @@ func (p *pid1) loadBaseModules() bool {
 }
 
 // detectSlot reads the boot loader's variables: they name the disk the
-// box booted from, which is the one whose data partition counts.
+// box booted from, which is the one whose data partition counts. A
+// trial boot's deadline and watchdogs run from here on, so that a hang
+// in any later phase ends in a reboot too.
 func (p *pid1) detectSlot() bool {
 	p.slot = p.detectBootSlot()
+	p.slot.WatchTrial(p.bootPosition)
 	return true
+}
+
+// bootPosition is where the boot is: its phase, and the stage when the
+// box is applying its config.
+func (p *pid1) bootPosition() string {
+	ph, _ := p.phase.Load().(string)
+	if ph == "" {
+		return ""
+	}
+	pos := "phase " + ph
+	if b := p.box.Load(); b != nil {
+		if st := b.ApplyingStage(); st != "" {
+			pos += ", stage " + st
+		}
+	}
+	return pos
 }
 
 // newBox makes the box supervisor over what the phases so far found.
@@ -184,7 +205,7 @@ func (p *pid1) loadConfig() bool {
 	if err != nil {
 		p.failConfig(rec.Source, err)
 		if p.slot.OnTrial() {
-			p.slot.Fail("config")
+			p.slot.Fail("config", err)
 			return false
 		}
 		p.enterMaintenance(b, rec.Source)
@@ -202,9 +223,8 @@ func (p *pid1) startAPI() bool {
 	return true
 }
 
-// apply applies the config; a trial boot's deadline runs meanwhile.
+// apply applies the config.
 func (p *pid1) apply() bool {
-	p.slot.WatchTrial()
 	p.sum = box.Summary{Config: p.rec.SHA256, ConfigSource: p.rec.Source, InitMS: ms(p.initAt),
 		EntropyReadyMS: ms(p.entropy.readyAt), EntropySeed: p.entropy.seed}
 	err := p.box.Load().ApplyConfig(context.Background(), p.cfg, &p.sum)
@@ -217,10 +237,11 @@ func (p *pid1) apply() bool {
 	var se *box.StageError
 	if errors.As(err, &se) {
 		p.fail(se.Stage, se.Err)
+		p.slot.Fail("stage "+se.Stage, se.Err)
 	} else {
 		p.fail("apply", err)
+		p.slot.Fail("apply", err)
 	}
-	p.slot.Fail("apply")
 	return false
 }
 

@@ -53,7 +53,8 @@ type SlotState struct {
 	// Trial is set while a new image has not reached ready yet.
 	Trial bool `json:"trial,omitempty"`
 	// RolledBack describes an upgrade that failed and was undone by the
-	// boot loader.
+	// boot loader, and why: "slot b (generation 2) was rolled back: not
+	// ready after 10m0s, stuck in phase apply, stage network".
 	RolledBack string `json:"rolled_back,omitempty"`
 }
 

@@ -242,6 +242,10 @@ func (b *Box) applyConfig(ctx context.Context, cfg *config.Config, sum *Summary)
 	return b.sup.apply(ctx, &p.Desired, sum)
 }
 
+// ApplyingStage names the stage an apply is in now, "" when none runs:
+// what a boot that never gets ready was stuck in.
+func (b *Box) ApplyingStage() string { return b.sup.currentStage() }
+
 // BeginShutdown marks the box as shutting down: applies and requests end
 // or are refused from now on. PID 1 then calls Stop.
 func (b *Box) BeginShutdown() { b.setPhase("shutting down") }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/config/plan"
+	"github.com/nucbox/nucbox/internal/inject"
 	"github.com/nucbox/nucbox/internal/safe"
 )
 
@@ -41,6 +42,7 @@ type supervisor struct {
 	mu      sync.Mutex
 	applied []Stage
 	cancel  context.CancelFunc // of the running apply
+	current string             // the stage applying now, for a trial boot's timeout
 }
 
 func (s *supervisor) printf(format string, args ...any) {
@@ -89,7 +91,13 @@ func (s *supervisor) apply(ctx context.Context, d *plan.Desired, sum *Summary) e
 			return &StageError{st.Name(), ctx.Err()}
 		}
 		t := time.Now()
-		if err := s.callSafe(func() error { return st.Apply(ctx, d) }); err != nil {
+		s.setCurrent(st.Name())
+		err := s.callSafe(func() error {
+			inject.Hang("stage."+st.Name(), s.printf)
+			return st.Apply(ctx, d)
+		})
+		s.setCurrent("")
+		if err != nil {
 			return &StageError{st.Name(), err}
 		}
 		// applied lists the stages that ever applied, in order: a stage
@@ -109,6 +117,19 @@ func (s *supervisor) apply(ctx context.Context, d *plan.Desired, sum *Summary) e
 		}
 	}
 	return nil
+}
+
+func (s *supervisor) setCurrent(name string) {
+	s.mu.Lock()
+	s.current = name
+	s.mu.Unlock()
+}
+
+// applying is the stage an apply is in, "" between applies.
+func (s *supervisor) currentStage() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
 }
 
 // stop cancels a running apply, waits (within ctx) for it to return, and

@@ -151,6 +151,10 @@ func TestStopCancelsARunningApply(t *testing.T) {
 	applied := make(chan error, 1)
 	go func() { applied <- s.apply(context.Background(), order("a", "netcfg"), &Summary{}) }()
 	<-b.started
+	// A trial boot that times out names the stage it is stuck in.
+	if got := s.currentStage(); got != "netcfg" {
+		t.Errorf("applying stage %q while netcfg blocks", got)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.stop(ctx); err != nil {
@@ -158,6 +162,9 @@ func TestStopCancelsARunningApply(t *testing.T) {
 	}
 	if err := <-applied; !errors.Is(err, context.Canceled) {
 		t.Errorf("apply returned %v", err)
+	}
+	if got := s.currentStage(); got != "" {
+		t.Errorf("applying stage %q after the apply returned", got)
 	}
 	if !slices.Equal(log, []string{"apply a", "stop a"}) {
 		t.Errorf("ran %v", log)

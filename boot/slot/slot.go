@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/image/esp"
+	"github.com/nucbox/nucbox/internal/inject"
 	"github.com/nucbox/nucbox/internal/safe"
 	"golang.org/x/sys/unix"
 )
@@ -51,8 +52,11 @@ type Options struct {
 	// TrialTimeout is how long a trial boot may take to get ready
 	// (default DefaultTrialTimeout).
 	TrialTimeout time.Duration
-	EFIVars      EFIVars
-	ESPMount     string // default DefaultESPMount
+	// WatchdogTimeout is the hardware watchdogs' timeout during a trial
+	// boot (default DefaultWatchdogTimeout).
+	WatchdogTimeout time.Duration
+	EFIVars         EFIVars
+	ESPMount        string // default DefaultESPMount
 }
 
 // Slot is what the boot loader says about this boot, and the trial and
@@ -74,8 +78,8 @@ type Slot struct {
 	opts Options
 
 	mu   sync.Mutex
-	done bool // marked good or failed: the trial is over
-	wd   *os.File
+	done bool        // marked good or failed: the trial is over
+	wds  []*watchdog // armed until the trial is over
 	// generation and version are the running image's, and rolledBack
 	// describes the other slot when its upgrade was undone; all three
 	// are read from the ESP once the box is ready.
@@ -165,8 +169,10 @@ func parseBootEntry(s *Slot, entry, countPath string) {
 func (s *Slot) OnTrial() bool { return s != nil && s.Trial }
 
 // WatchTrial arms the deadline of a trial boot and, when the machine has
-// one, the hardware watchdog, so that a hang reboots the box too.
-func (s *Slot) WatchTrial() {
+// them, the hardware watchdogs, so that a hang reboots the box too.
+// where says what the boot is doing (a phase and a stage): the reason a
+// timed out trial records names it.
+func (s *Slot) WatchTrial(where func() string) {
 	if !s.OnTrial() {
 		return
 	}
@@ -174,33 +180,51 @@ func (s *Slot) WatchTrial() {
 	if timeout <= 0 {
 		timeout = DefaultTrialTimeout
 	}
-	if wd, err := os.OpenFile("/dev/watchdog", os.O_WRONLY, 0); err == nil {
-		s.mu.Lock()
-		s.wd = wd
-		s.mu.Unlock()
-		s.logf("hardware watchdog armed until ready")
-		// A pinger that died would have the watchdog reset a healthy
-		// box: it is restarted after a panic.
-		safe.Loop(context.Background(), s.logf, "watchdog", safe.DefaultBackoff, func(context.Context) error {
-			for {
-				s.mu.Lock()
-				if s.wd == nil {
-					s.mu.Unlock()
-					return nil
-				}
-				s.wd.Write([]byte{0})
-				s.mu.Unlock()
-				time.Sleep(5 * time.Second)
-			}
-		})
+	wdTimeout := s.opts.WatchdogTimeout
+	if wdTimeout < time.Second {
+		wdTimeout = DefaultWatchdogTimeout
 	}
+	// A pinger that died would have the watchdog reset a healthy box: it
+	// is restarted after a panic. It also arms the watchdogs, and any
+	// whose driver the hotplug loads later (iTCO_wdt comes after the
+	// chipset's lpc_ich).
+	safe.Loop(context.Background(), s.logf, "watchdog", safe.DefaultBackoff, func(context.Context) error {
+		for s.feedWatchdogs(wdTimeout) {
+			time.Sleep(wdTimeout / 6)
+			inject.Hang("watchdog.ping", s.logf)
+		}
+		return nil
+	})
 	time.AfterFunc(timeout, func() {
 		defer s.recover()
-		if s.finish() {
-			s.logf("trial boot of slot %s not ready after %s; rebooting so the boot loader falls back", s.Name, timeout)
-			s.reboot("trial boot timed out")
+		if !s.finish() {
+			return
 		}
+		reason := fmt.Sprintf("not ready after %s", timeout)
+		if where != nil {
+			if w := where(); w != "" {
+				reason += ", stuck in " + w
+			}
+		}
+		s.logf("trial boot of slot %s %s; rebooting so the boot loader falls back", s.Name, reason)
+		s.recordReason(reason)
+		s.reboot("trial boot timed out")
 	})
+}
+
+// feedWatchdogs arms the watchdogs not armed yet and pings them all; it
+// reports false once the trial is over.
+func (s *Slot) feedWatchdogs(timeout time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return false
+	}
+	s.wds = append(s.wds, openWatchdogs(watchdogClass, s.wds, timeout, s.logf)...)
+	for _, w := range s.wds {
+		w.ping()
+	}
+	return true
 }
 
 // finish ends the trial once; it reports whether this call ended it.
@@ -211,24 +235,33 @@ func (s *Slot) finish() bool {
 		return false
 	}
 	s.done = true
-	if s.wd != nil {
-		// The magic close: the watchdog stops instead of firing.
-		s.wd.Write([]byte("V"))
-		s.wd.Close()
-		s.wd = nil
+	for _, w := range s.wds {
+		w.stop()
 	}
+	s.wds = nil
 	return true
 }
 
-// Fail ends a trial boot that failed: reboot at once, so the boot
-// counter runs down instead of the box sitting in a rescue shell on a
-// version that does not work.
-func (s *Slot) Fail(stage string) {
+// Fail ends a trial boot that failed in stage with err: reboot at once,
+// so the boot counter runs down instead of the box sitting in a rescue
+// shell on a version that does not work.
+func (s *Slot) Fail(stage string, err error) {
 	if !s.OnTrial() || !s.finish() {
 		return
 	}
-	s.logf("trial boot of slot %s failed at %s; rebooting so the boot loader falls back", s.Name, stage)
+	s.logf("trial boot of slot %s failed in %s; rebooting so the boot loader falls back", s.Name, stage)
+	s.recordReason(failReason(stage, err))
 	s.reboot("trial boot failed")
+}
+
+// recordReason leaves on the ESP why this trial boot failed, for the
+// old slot's next boot to tell.
+func (s *Slot) recordReason(reason string) {
+	entry := s.Path[strings.LastIndexAny(s.Path, `\/`)+1:]
+	err := s.withESP(func(dir string) error { return writeReason(dir, s.Name, entry, reason) })
+	if err != nil {
+		s.logf("warning: recording why the trial failed: %v", err)
+	}
 }
 
 // MarkGood makes a trial boot that reached ready the default for good by
@@ -257,9 +290,7 @@ func (s *Slot) MarkGood() {
 		if trial {
 			s.logf("slot %s reached ready and is now the default", s.Name)
 		}
-		other := otherSlot(s.Name)
-		if f, left := slotFile(linux, other); f != "" && left == 0 {
-			msg := fmt.Sprintf("slot %s (%s) ran out of boot tries and was rolled back", other, f)
+		if msg := rollbackReport(dir, otherSlot(s.Name), watchdogClass, s.logf); msg != "" {
 			s.mu.Lock()
 			s.rolledBack = msg
 			s.mu.Unlock()

@@ -110,6 +110,11 @@ func (s *Slot) Upgrade(data []byte, tries int) (UpgradeResult, error) {
 				return err
 			}
 		}
+		// The reason an earlier image of that slot was rolled back is
+		// not this image's: its attempts have the same file names.
+		if err := os.Remove(reasonFile(dir, res.Slot)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 		var st unix.Statfs_t
 		if err := unix.Statfs(linux, &st); err == nil {
 			if free := int64(st.Bavail) * st.Bsize; free < int64(len(out)) {

@@ -17,3 +17,8 @@ func TestPoint(t *testing.T) {
 		t.Error("a point fired twice for one arming")
 	}
 }
+
+func TestHangUnarmed(t *testing.T) {
+	// Never armed in either build: returns and says nothing.
+	Hang("quiet", t.Errorf)
+}

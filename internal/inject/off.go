@@ -10,3 +10,6 @@ func Point(string) {}
 
 // Arm does nothing without the build tag panicinject.
 func Arm(string) {}
+
+// Hang does nothing without the build tag panicinject.
+func Hang(string, func(format string, args ...any)) {}

@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/image"
-	"github.com/nucbox/nucbox/image/uki"
 	"github.com/nucbox/nucbox/internal/configsig"
 	"github.com/nucbox/nucbox/test/harness"
 )
@@ -530,110 +528,6 @@ func (p stickPart) superblockLocations(t *testing.T) []int64 {
 	}
 	t.Logf("superblocks at %v (%d groups of %d blocks of %d bytes)", locs, groups, sb.perGroup, sb.blockSize)
 	return locs
-}
-
-// TestUpgradeRollback upgrades a box booted from its stick to an image
-// whose kernel cannot start its init: the trial boot panics, the boot
-// loader's counter runs out, and the old slot boots again by itself.
-func TestUpgradeRollback(t *testing.T) {
-	harness.Require(t)
-	disk := stickImage(t, usbConfig, 1<<30)
-	bad := badUKI(t)
-	m := bootStick(t, disk)
-	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a\b`)
-	remote, _ := apiReady(t, m, firmwareReadyTimeout)
-	bin := harness.Nucbox(t)
-
-	stdout, stderr, code := cliRetry(t, bin, append([]string{"upgrade", bad, "--tries", "1"}, remote...)...)
-	if code != 0 {
-		t.Fatalf("nucbox upgrade: exit %d\n%s%s", code, stdout, stderr)
-	}
-	m.MustExpect(time.Minute, `nucbox: upgrade: wrote nucbox-b\+1\.efi .*generation 2`)
-	// The trial boot: the bad image's init exits, the kernel panics and
-	// reboots; then the boot loader finds slot b out of tries.
-	m.MustExpect(rollbackTimeout, `Kernel panic|end Kernel panic`)
-	m.MustExpect(rollbackTimeout, `nucbox: upgrade: booted slot a\b`)
-	m.ExpectReady(firmwareReadyTimeout)
-	m.MustExpect(time.Minute, `nucbox: upgrade: slot b \(nucbox-b\+0-1\.efi\) ran out of boot tries and was rolled back; running slot a`)
-
-	// The status says so too.
-	stdout, _, code = cli(t, bin, append([]string{"status", "-o", "json"}, remote...)...)
-	var st api.Status
-	if err := json.Unmarshal([]byte(stdout), &st); code != 0 || err != nil {
-		t.Fatalf("status: exit %d, %v\n%s", code, err, stdout)
-	}
-	if sl := st.Slot; sl == nil || sl.Slot != "a" || sl.Generation != 1 || !strings.Contains(sl.RolledBack, "slot b") {
-		t.Errorf("status boot slot %+v, want slot a, generation 1, with slot b rolled back", sl)
-	}
-}
-
-// TestUpgradeGood upgrades a box booted from its stick to a new image of
-// the same config: the trial boot reaches ready, the new slot becomes the
-// default (its boot counter is gone), and it boots again without a trial.
-func TestUpgradeGood(t *testing.T) {
-	harness.Require(t)
-	disk := stickImage(t, usbConfig, 1<<30)
-	next := harness.BuildImage(t, harness.WriteConfig(t, "stick.yaml", usbConfig), harness.BuildArgs("--uki"))
-	m := bootStick(t, disk)
-	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot a\b`)
-	remote, _ := apiReady(t, m, firmwareReadyTimeout)
-	bin := harness.Nucbox(t)
-
-	stdout, stderr, code := cliRetry(t, bin, append([]string{"upgrade", filepath.Join(next.Dir, image.UKIName), "--tries", "2"}, remote...)...)
-	if code != 0 || !strings.Contains(stdout, "rebooting into slot b") {
-		t.Fatalf("nucbox upgrade: exit %d\n%s%s", code, stdout, stderr)
-	}
-	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: trial boot of slot b \(.*nucbox-b\+1-1\.efi\)`)
-	m.ExpectReady(firmwareReadyTimeout)
-	m.MustExpect(time.Minute, `nucbox: upgrade: slot b reached ready and is now the default`)
-
-	stdout, _, code = cli(t, bin, append([]string{"status", "-o", "json"}, remote...)...)
-	var st api.Status
-	if err := json.Unmarshal([]byte(stdout), &st); code != 0 || err != nil {
-		t.Fatalf("status: exit %d, %v\n%s", code, err, stdout)
-	}
-	if sl := st.Slot; sl == nil || sl.Slot != "b" || sl.Generation != 2 || sl.Trial || sl.RolledBack != "" {
-		t.Errorf("status boot slot %+v, want slot b, generation 2, not on trial", sl)
-	}
-
-	// The next boot takes slot b for good.
-	if _, _, code = cli(t, bin, append([]string{"reboot"}, remote...)...); code != 0 {
-		t.Fatalf("reboot: exit %d", code)
-	}
-	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: booted slot b\b`)
-	m.ExpectReady(firmwareReadyTimeout)
-}
-
-// badUKI is a unified kernel image of the Debian kernel with an init that
-// crashes the kernel at once: an image that boots and never gets ready.
-func badUKI(t *testing.T) string {
-	t.Helper()
-	k, err := harness.DebianKernel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	initrd := harness.TinyInitramfs(t, harness.Tiny{Script: "echo bad image: crashing\necho c > /proc/sysrq-trigger\n"})
-	var secs uki.Sections
-	for p, dst := range map[string]*[]byte{k.Path: &secs.Linux, initrd: &secs.Initrd} {
-		if *dst, err = os.ReadFile(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stub, err := os.ReadFile(image.DefaultStub)
-	if err != nil {
-		t.Fatalf("the EFI stub (package systemd-boot-efi): %v", err)
-	}
-	secs.OSRel = uki.NewOSRelease("broken", 1).Bytes()
-	secs.Cmdline = []byte("console=ttyS0,115200 panic=5")
-	b, err := uki.Build(stub, secs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "bad.efi")
-	if err := os.WriteFile(out, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // rackConfigs serves configs by MAC, each with its signature beside it

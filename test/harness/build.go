@@ -56,12 +56,14 @@ func CacheDir(tb testing.TB, sub string) string {
 // imageCacheMaxAge is how long an image nobody booted stays in the cache.
 const imageCacheMaxAge = 7 * 24 * time.Hour
 
-var (
-	binOnce sync.Once
-	binPath string
-	binHash string
-	binErr  error
-)
+// builtBin is one build of the appliance binary, by its extra tags.
+type builtBin struct {
+	once       sync.Once
+	path, hash string
+	err        error
+}
+
+var bins sync.Map // extra tags -> *builtBin
 
 // Nucbox builds the appliance binary the way the Makefile does (static,
 // cgo, netgo/osusergo/seccomp, stripped) once per test process and returns its path.
@@ -69,20 +71,37 @@ var (
 // with Go's build cache and means a test never boots stale code.
 func Nucbox(tb testing.TB) string {
 	tb.Helper()
-	binOnce.Do(func() {
-		start := time.Now()
-		binPath, binHash, binErr = buildNucbox()
-		if binErr == nil {
-			logInfo(tb, "built %s in %.1fs", binPath, time.Since(start).Seconds())
-		}
-	})
-	if binErr != nil {
-		tb.Fatalf("building nucbox: %v", binErr)
-	}
-	return binPath
+	path, _ := nucboxTagged(tb, "")
+	return path
 }
 
-func buildNucbox() (string, string, error) {
+// NucboxTagged is Nucbox built with the extra build tags tags as well
+// (comma separated), such as panicinject for a binary with injection
+// points; it is kept beside the plain one as nucbox-TAGS.
+func NucboxTagged(tb testing.TB, tags string) string {
+	tb.Helper()
+	path, _ := nucboxTagged(tb, tags)
+	return path
+}
+
+func nucboxTagged(tb testing.TB, tags string) (path, hash string) {
+	tb.Helper()
+	e, _ := bins.LoadOrStore(tags, &builtBin{})
+	b := e.(*builtBin)
+	b.once.Do(func() {
+		start := time.Now()
+		b.path, b.hash, b.err = buildNucbox(tags)
+		if b.err == nil {
+			logInfo(tb, "built %s in %.1fs", b.path, time.Since(start).Seconds())
+		}
+	})
+	if b.err != nil {
+		tb.Fatalf("building nucbox: %v", b.err)
+	}
+	return b.path, b.hash
+}
+
+func buildNucbox(extraTags string) (string, string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", "", err
@@ -92,12 +111,17 @@ func buildNucbox() (string, string, error) {
 		return "", "", err
 	}
 	bin := filepath.Join(cache, "nucbox")
+	tags := "netgo,osusergo,seccomp"
+	if extraTags != "" {
+		bin += "-" + strings.ReplaceAll(extraTags, ",", "-")
+		tags += "," + extraTags
+	}
 	// Built under a temporary name and renamed, so that a concurrent test
 	// process never executes a half-written file.
 	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
 	// The flags of the Makefile's build, so that the sizes and memory the
 	// benchmark reports are those of the shipped binary.
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "netgo,osusergo,seccomp",
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", tags,
 		"-ldflags", "-s -w -extldflags -static -X main.version=test", "-o", tmp, "./cmd/nucbox")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
@@ -139,12 +163,20 @@ type ImageOption func(*imageConfig)
 
 type imageConfig struct {
 	args []string
+	tags string
 }
 
 // AllowInvalidConfig builds an image whose config does not validate, to
 // test how the appliance fails at boot.
 func AllowInvalidConfig() ImageOption {
 	return BuildArgs("--allow-invalid-config")
+}
+
+// Tagged builds the image with NucboxTagged(tags) instead of the plain
+// binary: with "panicinject", an image whose boot hangs or panics where
+// the kernel command line (NUCBOX_HANG=, NUCBOX_PANIC=) says.
+func Tagged(tags string) ImageOption {
+	return func(c *imageConfig) { c.tags = tags }
 }
 
 // BuildArgs passes extra flags to `nucbox image build`.
@@ -214,7 +246,7 @@ func buildImage(tb testing.TB, config string, opts ...ImageOption) (*Image, erro
 	if err != nil {
 		return nil, err
 	}
-	bin := Nucbox(tb)
+	bin, binHash := nucboxTagged(tb, c.tags)
 	cache, err := cacheDir()
 	if err != nil {
 		return nil, err
