@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -43,13 +44,18 @@ const (
 // heap and the API's connections settle):
 //   - RSS at most +10 %.
 //   - goroutines at most +soakGoroutineSlack, descriptors at most
-//     +soakFDSlack. A sample is the least of soakReads reads about 0.3 s
-//     apart, so that it does not count what a container start or stop,
-//     an apply or a request holds for a moment; the slack covers the rare
-//     sample whose every read lands in one (a container start holds a
-//     few descriptors and goroutines for about a second). A leak of one
-//     goroutine or descriptor per looper run (some 10 a minute) or per
-//     apply (2 a minute) passes the slack within the next minute or two.
+//     +soakFDSlack.
+//
+// A sample is the least of each figure over the minute's reads: soakReads
+// reads about 0.3 s apart every 30 s, before each apply. The least, so
+// that a sample counts neither what a container start or stop, an apply
+// or a request holds for a moment nor the heap's peak between two
+// collections; a leak raises the least as much as the rest. The slack
+// covers the rare minute whose every read lands in such a moment (a
+// container start holds a few descriptors and goroutines for about a
+// second). A leak of one goroutine or descriptor per looper run (some 10
+// a minute) or per apply (2 a minute) passes the slack within a minute
+// or two.
 const (
 	soakRSSGrowth      = 0.10
 	soakGoroutineSlack = 4
@@ -169,6 +175,7 @@ func TestSoak(t *testing.T) {
 		return ws["looper"].State == "stopped" && ws["looper"].PID == 0
 	})
 	hc := apiClient()
+	soakMountNamespace(t, m, "at the start")
 	before := soakInventory(t, m)
 	g0, f0 := soakCounts(t, m, hc, host)
 	// The lists see what runs: the VM's TAP, steady's veth, both
@@ -198,48 +205,61 @@ func TestSoak(t *testing.T) {
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
 	}
-	followDone := make(chan error, 1)
-	go func() { followDone <- follow.Wait() }()
-	defer func() {
+	followDone := make(chan struct{})
+	go func() { follow.Wait(); close(followDone) }()
+	stopFollow := func() {
 		follow.Process.Kill()
 		<-followDone
-	}()
+	}
+	defer stopFollow()
 
 	load := time.Now()
-	samples := []soakSample{soakTake(t, m, hc, host, 0, poll, followed, 0)}
+	// Every 30 s: read PID 1 (soakReads reads of each figure), then
+	// apply the next config, B first; every other time, that is each
+	// minute, the reads since the last sample make one. The last tick
+	// only reads: the last apply, A, came 30 s before.
+	var samples []soakSample
+	var pending *soakSample
 	tick := time.NewTicker(soakApplyEvery)
 	defer tick.Stop()
 	applies, cfgs, names := 0, []string{cfgB, cfgA}, []string{"B", "A"}
-	for n := 1; n <= int(dur/soakApplyEvery); n++ {
-		<-tick.C
+	for n := 0; ; n++ {
+		if n > 0 {
+			<-tick.C
+		}
+		pending = soakTake(t, m, hc, host, pending)
 		if n%2 == 0 {
-			s := soakTake(t, m, hc, host, n/2, poll, followed, applies)
-			samples = append(samples, s)
+			s := *pending
+			s.minute, s.applies = n/2, applies
+			s.polls, s.pollErrors, s.runs = poll.counts()
+			s.followRuns = len(liveRun.FindAllString(followed.String(), -1))
+			samples, pending = append(samples, s), nil
 			t.Logf("minute %d: rss %.1f MiB, %d goroutines, %d descriptors, looper runs %d, applies %d, polls %d",
 				s.minute, s.rss/(1<<20), s.goroutines, s.fds, s.runs, s.applies, s.polls)
 		}
-		cfg := cfgs[(n-1)%2]
-		stdout, _, code := cli(t, bin, append([]string{"apply", cfg}, remote...)...)
+		if n == int(dur/soakApplyEvery) {
+			break
+		}
+		stdout, _, code := cli(t, bin, append([]string{"apply", cfgs[n%2]}, remote...)...)
 		if code != 0 || !strings.Contains(stdout, "~ container looper") || !strings.Contains(stdout, "~ vm tiny") || !strings.Contains(stdout, "applied: the box runs config") {
-			t.Fatalf("apply %d (config %s): exit %d\n%s", n, names[(n-1)%2], code, stdout)
+			t.Fatalf("apply %d (config %s): exit %d\n%s", n+1, names[n%2], code, stdout)
 		}
 		applies++
 		// The control for the list at the end: B's VLAN 20 link and the
 		// VM's second TAP are there after B and gone after A.
 		links := soakLinks(t, m)
 		for _, l := range []string{config.VLANIfName(20), config.TAPName("tiny", 1)} {
-			if got, wantB := slices.Contains(links, l), n%2 == 1; got != wantB {
-				t.Errorf("after apply %d (config %s): %s present %v, want %v", n, names[(n-1)%2], l, got, wantB)
+			if got, wantB := slices.Contains(links, l), n%2 == 0; got != wantB {
+				t.Errorf("after apply %d (config %s): %s present %v, want %v", n+1, names[n%2], l, got, wantB)
 			}
 		}
 	}
 	cancel()
 	wg.Wait()
-	follow.Process.Kill()
-	<-followDone
+	stopFollow()
 	loadFor := time.Since(load)
 	t.Logf("load ended after %s: %d applies; %s", loadFor.Round(time.Second), applies, poll.summary(loadFor))
-	t.Logf("PID 1 during the soak (each figure the least of %d reads; max in brackets):\n%s", soakReads, soakTable(samples))
+	t.Logf("PID 1 during the soak (each figure the least of the minute's reads, %d every 30 s; the most in brackets):\n%s", soakReads, soakTable(samples))
 
 	// Nothing left behind: the same config as at the start (the last
 	// apply was A), looper stopped again.
@@ -247,6 +267,7 @@ func TestSoak(t *testing.T) {
 	end := soakStatus(t, bin, remote, "looper stopped, the VM running", 60*time.Second, func(ws map[string]api.Workload) bool {
 		return ws["looper"].State == "stopped" && ws["looper"].PID == 0 && ws["tiny"].State == "running" && ws["tiny"].PID > 0
 	})
+	soakMountNamespace(t, m, "after the soak")
 	after := soakInventory(t, m)
 	if gone, extra := soakDiff(before, after); len(gone)+len(extra) > 0 {
 		t.Errorf("links, cgroups and mounts after the soak differ from the start's with the same config:\nleft behind:\n  %s\ngone:\n  %s",
@@ -393,29 +414,27 @@ func (p *soakPoller) summary(d time.Duration) string {
 // lines carry the box's uptime; the backlog's do not).
 var liveRun = regexp.MustCompile(`(?m)^\[\s*\d+\.\d{6}\] LOOP-RUN [ab] \d+\.\d+\s*$`)
 
-// soakTake samples PID 1: RSS and goroutines from /metrics, descriptors
-// from /proc/1/fd in the console shell, each the least of soakReads reads.
-func soakTake(t *testing.T, m *harness.Machine, hc *http.Client, host string, minute int, p *soakPoller, followed *syncbuf.Buffer, applies int) soakSample {
+// soakTake reads PID 1 soakReads times: RSS and goroutines from
+// /metrics, descriptors from /proc/1/fd in the console shell. It folds
+// the reads into s (a new sample when nil): the least of each figure,
+// and the most goroutines and descriptors.
+func soakTake(t *testing.T, m *harness.Machine, hc *http.Client, host string, s *soakSample) *soakSample {
 	t.Helper()
-	s := soakSample{minute: minute, applies: applies}
+	if s == nil {
+		s = &soakSample{rss: math.Inf(1), goroutines: math.MaxInt, fds: math.MaxInt}
+	}
 	for i := range soakReads {
 		if i > 0 {
 			time.Sleep(300 * time.Millisecond) // spreads the reads; waits for nothing
 		}
 		v := soakMetrics(t, hc, host, "process_resident_memory_bytes", "go_goroutines")
 		g := int(v["go_goroutines"])
-		if i == 0 || v["process_resident_memory_bytes"] < s.rss {
-			s.rss = v["process_resident_memory_bytes"]
-		}
-		if i == 0 || g < s.goroutines {
-			s.goroutines = g
-		}
-		s.maxGoroutines = max(s.maxGoroutines, g)
+		s.rss = min(s.rss, v["process_resident_memory_bytes"])
+		s.goroutines, s.maxGoroutines = min(s.goroutines, g), max(s.maxGoroutines, g)
 	}
-	fds := soakFDs(t, m)
-	s.fds, s.maxFDs = slices.Min(fds), slices.Max(fds)
-	s.polls, s.pollErrors, s.runs = p.counts()
-	s.followRuns = len(liveRun.FindAllString(followed.String(), -1))
+	for _, f := range soakFDs(t, m) {
+		s.fds, s.maxFDs = min(s.fds, f), max(s.maxFDs, f)
+	}
 	return s
 }
 
@@ -529,6 +548,24 @@ func soakInventory(t *testing.T, m *harness.Machine) []string {
 	}
 	sort.Strings(inv)
 	return inv
+}
+
+// soakMountNamespace checks that PID 1 is in the box's mount namespace,
+// the one the console shell's commands run in, so that /proc/1/mountinfo
+// lists the box's mounts: the kernel shows a process's namespaces as
+// those of its main thread, which a container start once left parked in
+// the container's namespace. The shell's own namespace is the control: a
+// container's init, read the same way, is in another.
+func soakMountNamespace(t *testing.T, m *harness.Machine, when string) {
+	t.Helper()
+	got := strings.Fields(shellValue(t, m, "readlink /proc/1/ns/mnt /proc/self/ns/mnt"))
+	if len(got) != 2 || got[0] != got[1] {
+		t.Errorf("%s: PID 1's mount namespace and the console shell's: %q; want the same one", when, got)
+	}
+	ct := shellValue(t, m, fmt.Sprintf("readlink /proc/$(head -n 1 /sys/fs/cgroup/%s/cgroup.procs)/ns/mnt", config.ContainerCgroup("steady")))
+	if len(got) == 2 && ct == got[1] {
+		t.Errorf("%s: steady's process is in the box's mount namespace (%s): the check above proves nothing", when, ct)
+	}
 }
 
 // soakDiff is what before has that after lacks, and what after has more,
