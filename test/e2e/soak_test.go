@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -119,10 +120,15 @@ while :; do sleep 3600; done
 
 // soakSample is PID 1 at one minute of the soak.
 type soakSample struct {
-	minute                 int
-	rss                    float64 // bytes, least of the reads
-	goroutines, fds        int     // least of the reads
-	maxGoroutines, maxFDs  int
+	minute int
+	// rss is the least of the reads; heap and kept (the runtime's idle
+	// heap not yet returned to the kernel) are of the same read.
+	rss, heap, kept       float64 // bytes
+	goroutines, fds       int     // least of the reads
+	maxGoroutines, maxFDs int
+	// fdKinds counts PID 1's descriptors by what they are (socket, pipe,
+	// a path), from the last read.
+	fdKinds                map[string]int
 	runs, applies, polls   int
 	pollErrors, followRuns int
 }
@@ -234,8 +240,8 @@ func TestSoak(t *testing.T) {
 			s.polls, s.pollErrors, s.runs = poll.counts()
 			s.followRuns = len(liveRun.FindAllString(followed.String(), -1))
 			samples, pending = append(samples, s), nil
-			t.Logf("minute %d: rss %.1f MiB, %d goroutines, %d descriptors, looper runs %d, applies %d, polls %d",
-				s.minute, s.rss/(1<<20), s.goroutines, s.fds, s.runs, s.applies, s.polls)
+			t.Logf("minute %d: rss %.1f MiB (heap %.1f, kept %.1f), %d goroutines, %d descriptors (%s), looper runs %d, applies %d, polls %d",
+				s.minute, s.rss/(1<<20), s.heap/(1<<20), s.kept/(1<<20), s.goroutines, s.fds, fdKindsText(s.fdKinds), s.runs, s.applies, s.polls)
 		}
 		if n == int(dur/soakApplyEvery) {
 			break
@@ -427,14 +433,20 @@ func soakTake(t *testing.T, m *harness.Machine, hc *http.Client, host string, s 
 		if i > 0 {
 			time.Sleep(300 * time.Millisecond) // spreads the reads; waits for nothing
 		}
-		v := soakMetrics(t, hc, host, "process_resident_memory_bytes", "go_goroutines")
+		v := soakMetrics(t, hc, host, "process_resident_memory_bytes", "go_goroutines",
+			"go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes")
 		g := int(v["go_goroutines"])
-		s.rss = min(s.rss, v["process_resident_memory_bytes"])
+		if rss := v["process_resident_memory_bytes"]; rss < s.rss {
+			s.rss, s.heap = rss, v["go_memstats_heap_inuse_bytes"]
+			s.kept = v["go_memstats_heap_idle_bytes"] - v["go_memstats_heap_released_bytes"]
+		}
 		s.goroutines, s.maxGoroutines = min(s.goroutines, g), max(s.maxGoroutines, g)
 	}
-	for _, f := range soakFDs(t, m) {
+	fds, kinds := soakFDs(t, m)
+	for _, f := range fds {
 		s.fds, s.maxFDs = min(s.fds, f), max(s.maxFDs, f)
 	}
+	s.fdKinds = kinds
 	return s
 }
 
@@ -448,7 +460,8 @@ func soakCounts(t *testing.T, m *harness.Machine, hc *http.Client, host string) 
 			goroutines = g
 		}
 	}
-	return goroutines, slices.Min(soakFDs(t, m))
+	counts, _ := soakFDs(t, m)
+	return goroutines, slices.Min(counts)
 }
 
 // soakSettle waits, after the load, until PID 1 holds no more
@@ -504,21 +517,64 @@ func soakMetrics(t *testing.T, hc *http.Client, host string, names ...string) ma
 	return v
 }
 
-var fdLine = regexp.MustCompile(`(?m)^nbx-fd:(\d+)\s*$`)
+var (
+	fdLine     = regexp.MustCompile(`(?m)^nbx-fd:(\d+)\s*$`)
+	fdKindLine = regexp.MustCompile(`(?m)^nbx-fdk:(\S*)\s*$`)
+)
 
-// soakFDs counts PID 1's open descriptors soakReads times, 0.3 s apart.
-func soakFDs(t *testing.T, m *harness.Machine) []int {
+// soakFDs counts PID 1's open descriptors soakReads times, 0.3 s apart,
+// and then counts them by what they are: socket, pipe, anon_inode:[...]
+// or the path of a file or device.
+func soakFDs(t *testing.T, m *harness.Machine) (counts []int, kinds map[string]int) {
 	t.Helper()
-	out := mustShell(t, m, fmt.Sprintf("for i in $(seq %d); do echo nbx-fd:$(ls /proc/1/fd | wc -l); usleep 300000; done", soakReads))
-	var fds []int
+	out := mustShell(t, m, fmt.Sprintf("for i in $(seq %d); do echo nbx-fd:$(ls /proc/1/fd | wc -l); usleep 300000; done; "+
+		`echo "nbx-fdk:$(ls -l /proc/1/fd | sed -n 's/.* -> //; s/:\[[0-9]*\]$//p' | sort | uniq -c | awk '{printf "%%s=%%s,", $2, $1}')"`, soakReads))
 	for _, f := range fdLine.FindAllStringSubmatch(out, -1) {
 		n, _ := strconv.Atoi(f[1])
-		fds = append(fds, n)
+		counts = append(counts, n)
 	}
-	if len(fds) == 0 {
+	if len(counts) == 0 {
 		t.Fatalf("no descriptor count in:\n%s", out)
 	}
-	return fds
+	kinds = map[string]int{}
+	if k := fdKindLine.FindStringSubmatch(out); k != nil {
+		for _, kv := range strings.Split(strings.TrimSuffix(k[1], ","), ",") {
+			if name, n, ok := strings.Cut(kv, "="); ok {
+				kinds[name], _ = strconv.Atoi(n)
+			}
+		}
+	}
+	return counts, kinds
+}
+
+// fdKindsText is the kinds as kind=count, sorted.
+func fdKindsText(kinds map[string]int) string {
+	var d []string
+	for k, n := range kinds {
+		d = append(d, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(d)
+	return strings.Join(d, " ")
+}
+
+// fdKindsDiff says how the descriptors of two samples differ by kind.
+func fdKindsDiff(from, to map[string]int) string {
+	var d []string
+	for k := range maps.Keys(from) {
+		if to[k] != from[k] {
+			d = append(d, fmt.Sprintf("%s %d→%d", k, from[k], to[k]))
+		}
+	}
+	for k := range maps.Keys(to) {
+		if _, ok := from[k]; !ok {
+			d = append(d, fmt.Sprintf("%s 0→%d", k, to[k]))
+		}
+	}
+	sort.Strings(d)
+	if len(d) == 0 {
+		return "the same kinds"
+	}
+	return strings.Join(d, ", ")
 }
 
 // soakLinks lists the box's network links.
@@ -558,7 +614,7 @@ func soakInventory(t *testing.T, m *harness.Machine) []string {
 // container's init, read the same way, is in another.
 func soakMountNamespace(t *testing.T, m *harness.Machine, when string) {
 	t.Helper()
-	got := strings.Fields(shellValue(t, m, "readlink /proc/1/ns/mnt /proc/self/ns/mnt"))
+	got := strings.Fields(shellValue(t, m, "echo $(readlink /proc/1/ns/mnt) $(readlink /proc/self/ns/mnt)"))
 	if len(got) != 2 || got[0] != got[1] {
 		t.Errorf("%s: PID 1's mount namespace and the console shell's: %q; want the same one", when, got)
 	}
@@ -594,7 +650,7 @@ func soakDiff(before, after []string) (gone, extra []string) {
 // soakTable is the samples as a table.
 func soakTable(samples []soakSample) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%6s %9s %7s %12s %13s %11s %8s %9s %8s\n", "minute", "RSS MiB", "ΔRSS", "goroutines", "descriptors", "looper runs", "applies", "polls", "followed")
+	fmt.Fprintf(&b, "%6s %8s %7s %9s %9s %11s %12s %11s %8s %8s %9s\n", "minute", "RSS MiB", "ΔRSS", "heap MiB", "kept MiB", "goroutines", "descriptors", "looper runs", "followed", "applies", "polls")
 	var base soakSample
 	for i, s := range samples {
 		d := "-"
@@ -604,8 +660,8 @@ func soakTable(samples []soakSample) string {
 		if i > 1 {
 			d = fmt.Sprintf("%+.1f%%", 100*(s.rss/base.rss-1))
 		}
-		fmt.Fprintf(&b, "%6d %9.1f %7s %12s %13s %11d %8d %9d %8d\n", s.minute, s.rss/(1<<20), d,
-			fmt.Sprintf("%d [%d]", s.goroutines, s.maxGoroutines), fmt.Sprintf("%d [%d]", s.fds, s.maxFDs), s.runs, s.applies, s.polls, s.followRuns)
+		fmt.Fprintf(&b, "%6d %8.1f %7s %9.1f %9.1f %11s %12s %11d %8d %8d %9d\n", s.minute, s.rss/(1<<20), d, s.heap/(1<<20), s.kept/(1<<20),
+			fmt.Sprintf("%d [%d]", s.goroutines, s.maxGoroutines), fmt.Sprintf("%d [%d]", s.fds, s.maxFDs), s.runs, s.followRuns, s.applies, s.polls)
 	}
 	return b.String()
 }
@@ -627,7 +683,8 @@ func soakCheck(t *testing.T, samples []soakSample, p *soakPoller, d time.Duratio
 			t.Errorf("minute %d: %d goroutines, %d at minute %d (slack %d): a goroutine leak", s.minute, s.goroutines, warm.goroutines, warm.minute, soakGoroutineSlack)
 		}
 		if s.fds > warm.fds+soakFDSlack {
-			t.Errorf("minute %d: %d open descriptors, %d at minute %d (slack %d): a descriptor leak", s.minute, s.fds, warm.fds, warm.minute, soakFDSlack)
+			t.Errorf("minute %d: %d open descriptors, %d at minute %d (slack %d): a descriptor leak (by kind: %s)",
+				s.minute, s.fds, warm.fds, warm.minute, soakFDSlack, fdKindsDiff(warm.fdKinds, s.fdKinds))
 		}
 	}
 	polls, errs, runs := p.counts()
