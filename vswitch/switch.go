@@ -2,11 +2,13 @@ package vswitch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/vishvananda/netlink"
 )
@@ -21,6 +23,8 @@ type Switch struct {
 	// changes counts mutating netlink calls, so "a second apply changes
 	// nothing" is a number a test can check.
 	changes atomic.Int64
+	// beforeExec, set by tests only, runs before each action.
+	beforeExec func(action)
 }
 
 // Status is what Reconcile did and what the switch looks like after it.
@@ -167,17 +171,36 @@ func (s *Switch) converge(ctx context.Context, d Desired, keep func(action) bool
 		if pass == 3 {
 			return done, fmt.Errorf("bridge %s does not converge; still to do: %s", d.Bridge.Name, joinActions(acts))
 		}
+	acts:
 		for _, a := range acts {
 			if err := ctx.Err(); err != nil {
 				return done, err
 			}
+			if s.beforeExec != nil {
+				s.beforeExec(a)
+			}
 			if err := s.exec(a); err != nil {
+				if vanished(err) {
+					// A link went away under the plan: a container's veth
+					// goes with the container's namespace when its run
+					// ends, at any moment of an apply. The next pass plans
+					// from what is there now.
+					s.log.Info("vswitch: a link went away; planning again", "action", a.String(), "error", err.Error())
+					break acts
+				}
 				return done, fmt.Errorf("%s: %w", a, err)
 			}
 			s.log.Debug("vswitch", "do", a.String())
 			done = append(done, a.String())
 		}
 	}
+}
+
+// vanished reports whether an action failed because its link no longer
+// exists.
+func vanished(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, syscall.ENODEV)
 }
 
 func joinActions(acts []action) string {

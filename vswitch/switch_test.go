@@ -203,3 +203,45 @@ func vlansOf(vs []vswitch.VLAN) string {
 	}
 	return "[" + strings.Join(ss, " ") + "]"
 }
+
+// A veth that goes away between the plan and an action on it (its
+// container's namespace ended) makes Reconcile plan again from what is
+// there, not fail: the port is made anew as asked for. The change here
+// is the container's MAC; in a box it is as often its VLANs.
+func TestReconcileLinkGoneMidway(t *testing.T) {
+	ns := netnstest.New(t, "sw")
+	sw := open(t, ns)
+	ctx := context.Background()
+	d := flatDesired()
+	if _, err := sw.Reconcile(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+
+	newMAC := net.HardwareAddr{0x02, 0xbb, 0, 0, 0, 2}
+	d.Ports[1].MAC = newMAC
+	deleted := 0
+	vswitch.BeforeExec(sw, func(act, link string) {
+		if link == "v-ct1-0" && deleted == 0 {
+			deleted++
+			if err := ns.H.LinkDel(ns.Link(t, link)); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("deleted %s before %q", link, act)
+		}
+	})
+	st, err := sw.Reconcile(ctx, d)
+	if deleted != 1 {
+		t.Fatalf("the veth was deleted %d times before an action on it; the test proves nothing", deleted)
+	}
+	if err != nil {
+		t.Fatalf("reconcile with the veth gone midway: %v", err)
+	}
+	t.Logf("actions: %s", strings.Join(st.Actions, "; "))
+	if !slices.Contains(st.Actions, "create-veth v-ct1-0") {
+		t.Errorf("actions %q: the veth was not made anew", st.Actions)
+	}
+	checkPort(t, ns.Link(t, "v-ct1-0"), ns.Link(t, "br0"), "fe:bb:00:00:00:02")
+	if got := ns.Link(t, "p-ct1-0").Attrs().HardwareAddr.String(); got != newMAC.String() {
+		t.Errorf("veth peer MAC = %s, want %s", got, newMAC)
+	}
+}
