@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -14,9 +15,13 @@ import (
 )
 
 // Switch manages the bridge and its ports in one network namespace. Its
-// methods are meant to be called by one goroutine at a time (the
-// supervisor's apply stage).
+// methods may be called from several goroutines (the apply stage's
+// Reconcile, each container's EnsurePort at its starts): one observes,
+// plans and acts at a time, so that none sees a link another is halfway
+// through making (a new veth has its alias, which marks it nucbox's, only
+// after a second call).
 type Switch struct {
+	mu  sync.Mutex // held by converge and Detach
 	ns  *Namespace
 	h   *netlink.Handle
 	log *slog.Logger
@@ -123,6 +128,8 @@ func (s *Switch) Attach(ctx context.Context, b Bridge, p Port) ([]string, error)
 
 // Detach takes an external link off its bridge.
 func (s *Switch) Detach(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	l, err := s.h.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("detach %s: %w", name, err)
@@ -149,6 +156,8 @@ func (s *Switch) BringUp(name string) error {
 // normal after creating a bridge: the kernel gives a new bridge VLAN 1
 // before the default PVID of 0 takes effect, and only a fresh read shows it.
 func (s *Switch) converge(ctx context.Context, d Desired, keep func(action) bool) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var done []string
 	for pass := 0; ; pass++ {
 		o, err := s.observe(d.Bridge.Name)
