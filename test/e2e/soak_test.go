@@ -248,7 +248,7 @@ func TestSoak(t *testing.T) {
 		}
 		stdout, _, code := cli(t, bin, append([]string{"apply", cfgs[n%2]}, remote...)...)
 		if code != 0 || !strings.Contains(stdout, "~ container looper") || !strings.Contains(stdout, "~ vm tiny") || !strings.Contains(stdout, "applied: the box runs config") {
-			t.Fatalf("apply %d (config %s): exit %d\n%s", n+1, names[n%2], code, stdout)
+			t.Fatalf("apply %d (config %s): exit %d\n%s\nPID 1 until then:\n%s", n+1, names[n%2], code, stdout, soakTable(samples))
 		}
 		applies++
 		// The control for the list at the end: B's VLAN 20 link and the
