@@ -528,7 +528,7 @@ var (
 func soakFDs(t *testing.T, m *harness.Machine) (counts []int, kinds map[string]int) {
 	t.Helper()
 	out := mustShell(t, m, fmt.Sprintf("for i in $(seq %d); do echo nbx-fd:$(ls /proc/1/fd | wc -l); usleep 300000; done; "+
-		`echo "nbx-fdk:$(ls -l /proc/1/fd | sed -n 's/.* -> //; s/:\[[0-9]*\]$//p' | sort | uniq -c | awk '{printf "%%s=%%s,", $2, $1}')"`, soakReads))
+		`echo "nbx-fdk:$(ls -l /proc/1/fd | sed -n 's/.* -> //p' | sed 's/:\[[0-9]*\]$//' | sort | uniq -c | awk '{printf "%%s=%%s,", $2, $1}')"`, soakReads))
 	for _, f := range fdLine.FindAllStringSubmatch(out, -1) {
 		n, _ := strconv.Atoi(f[1])
 		counts = append(counts, n)
