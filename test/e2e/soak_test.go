@@ -124,10 +124,11 @@ type soakSample struct {
 	// rss is the least of the reads; heap and kept (the runtime's idle
 	// heap not yet returned to the kernel) are of the same read.
 	rss, heap, kept float64 // bytes
-	// anon and file split the RSS the kernel counts into anonymous
-	// memory and file pages (the binary's code among them), at the
-	// minute's last read.
-	anon, file            float64 // bytes
+	// anon and files split the RSS the kernel counts into anonymous
+	// memory and pages of files (RssFile and RssShmem: the binary is a
+	// file of the initramfs, which the kernel counts as shared memory),
+	// at the minute's last read.
+	anon, files           float64 // bytes
 	goroutines, fds       int     // least of the reads
 	maxGoroutines, maxFDs int
 	// fdKinds counts PID 1's descriptors by what they are (socket, pipe,
@@ -451,11 +452,12 @@ func soakTake(t *testing.T, m *harness.Machine, hc *http.Client, host string, s 
 		s.fds, s.maxFDs = min(s.fds, f), max(s.maxFDs, f)
 	}
 	s.fdKinds = kinds
-	split := strings.Fields(shellValue(t, m, `grep -E '^Rss(Anon|File):' /proc/1/status | awk '{printf "%s ", $2}'`))
-	if len(split) == 2 {
+	split := strings.Fields(shellValue(t, m, `grep -E '^Rss(Anon|File|Shmem):' /proc/1/status | awk '{printf "%s ", $2}'`))
+	if len(split) == 3 {
 		anon, _ := strconv.ParseFloat(split[0], 64)
 		file, _ := strconv.ParseFloat(split[1], 64)
-		s.anon, s.file = anon*1024, file*1024
+		shmem, _ := strconv.ParseFloat(split[2], 64)
+		s.anon, s.files = anon*1024, (file+shmem)*1024
 	}
 	return s
 }
@@ -660,7 +662,7 @@ func soakDiff(before, after []string) (gone, extra []string) {
 // soakTable is the samples as a table.
 func soakTable(samples []soakSample) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%6s %8s %7s %9s %9s %9s %9s %11s %12s %11s %8s %8s %9s\n", "minute", "RSS MiB", "ΔRSS", "anon MiB", "file MiB", "heap MiB", "kept MiB",
+	fmt.Fprintf(&b, "%6s %8s %7s %9s %10s %9s %9s %11s %12s %11s %8s %8s %9s\n", "minute", "RSS MiB", "ΔRSS", "anon MiB", "files MiB", "heap MiB", "kept MiB",
 		"goroutines", "descriptors", "looper runs", "followed", "applies", "polls")
 	var base soakSample
 	for i, s := range samples {
@@ -671,8 +673,8 @@ func soakTable(samples []soakSample) string {
 		if i > 1 {
 			d = fmt.Sprintf("%+.1f%%", 100*(s.rss/base.rss-1))
 		}
-		fmt.Fprintf(&b, "%6d %8.1f %7s %9.1f %9.1f %9.1f %9.1f %11s %12s %11d %8d %8d %9d\n", s.minute, s.rss/(1<<20), d,
-			s.anon/(1<<20), s.file/(1<<20), s.heap/(1<<20), s.kept/(1<<20),
+		fmt.Fprintf(&b, "%6d %8.1f %7s %9.1f %10.1f %9.1f %9.1f %11s %12s %11d %8d %8d %9d\n", s.minute, s.rss/(1<<20), d,
+			s.anon/(1<<20), s.files/(1<<20), s.heap/(1<<20), s.kept/(1<<20),
 			fmt.Sprintf("%d [%d]", s.goroutines, s.maxGoroutines), fmt.Sprintf("%d [%d]", s.fds, s.maxFDs), s.runs, s.followRuns, s.applies, s.polls)
 	}
 	return b.String()
