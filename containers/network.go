@@ -36,8 +36,9 @@ type Network struct {
 	// trying.
 	LeaseTimeout time.Duration
 
-	// portMu serialises port changes: the switch expects one caller at a
-	// time, and containers (re)start from their own goroutines.
+	// portMu serialises the containers' port changes, which they make
+	// from their own goroutines at each (re)start; the switch itself
+	// also runs one change at a time against the apply's Reconcile.
 	portMu sync.Mutex
 }
 

@@ -2,25 +2,34 @@ package vswitch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/vishvananda/netlink"
 )
 
 // Switch manages the bridge and its ports in one network namespace. Its
-// methods are meant to be called by one goroutine at a time (the
-// supervisor's apply stage).
+// methods may be called from several goroutines (the apply stage's
+// Reconcile, each container's EnsurePort at its starts): one observes,
+// plans and acts at a time, so that none sees a link another is halfway
+// through making (a new veth has its alias, which marks it nucbox's, only
+// after a second call).
 type Switch struct {
+	mu  sync.Mutex // held by converge and Detach
 	ns  *Namespace
 	h   *netlink.Handle
 	log *slog.Logger
 	// changes counts mutating netlink calls, so "a second apply changes
 	// nothing" is a number a test can check.
 	changes atomic.Int64
+	// beforeExec, set by tests only, runs before each action.
+	beforeExec func(action)
 }
 
 // Status is what Reconcile did and what the switch looks like after it.
@@ -119,6 +128,8 @@ func (s *Switch) Attach(ctx context.Context, b Bridge, p Port) ([]string, error)
 
 // Detach takes an external link off its bridge.
 func (s *Switch) Detach(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	l, err := s.h.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("detach %s: %w", name, err)
@@ -145,6 +156,8 @@ func (s *Switch) BringUp(name string) error {
 // normal after creating a bridge: the kernel gives a new bridge VLAN 1
 // before the default PVID of 0 takes effect, and only a fresh read shows it.
 func (s *Switch) converge(ctx context.Context, d Desired, keep func(action) bool) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var done []string
 	for pass := 0; ; pass++ {
 		o, err := s.observe(d.Bridge.Name)
@@ -167,17 +180,36 @@ func (s *Switch) converge(ctx context.Context, d Desired, keep func(action) bool
 		if pass == 3 {
 			return done, fmt.Errorf("bridge %s does not converge; still to do: %s", d.Bridge.Name, joinActions(acts))
 		}
+	acts:
 		for _, a := range acts {
 			if err := ctx.Err(); err != nil {
 				return done, err
 			}
+			if s.beforeExec != nil {
+				s.beforeExec(a)
+			}
 			if err := s.exec(a); err != nil {
+				if vanished(err) {
+					// A link went away under the plan: a container's veth
+					// goes with the container's namespace when its run
+					// ends, at any moment of an apply. The next pass plans
+					// from what is there now.
+					s.log.Info("vswitch: a link went away; planning again", "action", a.String(), "error", err.Error())
+					break acts
+				}
 				return done, fmt.Errorf("%s: %w", a, err)
 			}
 			s.log.Debug("vswitch", "do", a.String())
 			done = append(done, a.String())
 		}
 	}
+}
+
+// vanished reports whether an action failed because its link no longer
+// exists.
+func vanished(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, syscall.ENODEV)
 }
 
 func joinActions(acts []action) string {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nucbox/nucbox/test/ci"
 	"github.com/nucbox/nucbox/vswitch"
@@ -202,4 +203,94 @@ func vlansOf(vs []vswitch.VLAN) string {
 		ss[i] = v.String()
 	}
 	return "[" + strings.Join(ss, " ") + "]"
+}
+
+// A veth that goes away between the plan and an action on it (its
+// container's namespace ended) makes Reconcile plan again from what is
+// there, not fail: the port is made anew as asked for. The change here
+// is the container's MAC; in a box it is as often its VLANs.
+func TestReconcileLinkGoneMidway(t *testing.T) {
+	ns := netnstest.New(t, "sw")
+	sw := open(t, ns)
+	ctx := context.Background()
+	d := flatDesired()
+	if _, err := sw.Reconcile(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+
+	newMAC := net.HardwareAddr{0x02, 0xbb, 0, 0, 0, 2}
+	d.Ports[1].MAC = newMAC
+	deleted := 0
+	vswitch.BeforeExec(sw, func(act, link string) {
+		if link == "v-ct1-0" && deleted == 0 {
+			deleted++
+			if err := ns.H.LinkDel(ns.Link(t, link)); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("deleted %s before %q", link, act)
+		}
+	})
+	st, err := sw.Reconcile(ctx, d)
+	if deleted != 1 {
+		t.Fatalf("the veth was deleted %d times before an action on it; the test proves nothing", deleted)
+	}
+	if err != nil {
+		t.Fatalf("reconcile with the veth gone midway: %v", err)
+	}
+	t.Logf("actions: %s", strings.Join(st.Actions, "; "))
+	if !slices.Contains(st.Actions, "create-veth v-ct1-0") {
+		t.Errorf("actions %q: the veth was not made anew", st.Actions)
+	}
+	checkPort(t, ns.Link(t, "v-ct1-0"), ns.Link(t, "br0"), "fe:bb:00:00:00:02")
+	if got := ns.Link(t, "p-ct1-0").Attrs().HardwareAddr.String(); got != newMAC.String() {
+		t.Errorf("veth peer MAC = %s, want %s", got, newMAC)
+	}
+}
+
+// Reconcile and a container's EnsurePort at once, as an apply and a
+// restarting container: a Reconcile that starts while EnsurePort is about
+// to make the container's veth waits for it, instead of making the same
+// veth in between (EnsurePort then failed with "file exists") or seeing
+// it before its alias marks it nucbox's.
+func TestReconcileWaitsForEnsurePort(t *testing.T) {
+	ns := netnstest.New(t, "sw")
+	sw := open(t, ns)
+	ctx := context.Background()
+	d := flatDesired()
+	if _, err := sw.Reconcile(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.H.LinkDel(ns.Link(t, "v-ct1-0")); err != nil { // the container's run ended
+		t.Fatal(err)
+	}
+	reconciled := make(chan error, 1)
+	started := false
+	vswitch.BeforeExec(sw, func(act, link string) {
+		if act != "create-veth v-ct1-0" || started {
+			return
+		}
+		started = true
+		go func() {
+			_, err := sw.Reconcile(ctx, d)
+			reconciled <- err
+		}()
+		// Give the Reconcile the time to make the veth first, which it
+		// does in milliseconds when nothing holds it back.
+		select {
+		case err := <-reconciled:
+			reconciled <- err
+			t.Errorf("a Reconcile ran to its end (%v) while EnsurePort was making a port", err)
+		case <-time.After(time.Second):
+		}
+	})
+	if _, err := sw.EnsurePort(ctx, d.Bridge, d.Ports[1]); err != nil {
+		t.Errorf("EnsurePort with a Reconcile started meanwhile: %v", err)
+	}
+	if !started {
+		t.Fatal("EnsurePort made no veth: the test proves nothing")
+	}
+	if err := <-reconciled; err != nil {
+		t.Errorf("the Reconcile started meanwhile: %v", err)
+	}
+	checkPort(t, ns.Link(t, "v-ct1-0"), ns.Link(t, "br0"), "fe:bb:00:00:00:01")
 }
