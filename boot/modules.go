@@ -105,9 +105,22 @@ func (p *pid1) loadModules() (count int, err error) {
 	// for a second (the uplink going up in the network stage); the
 	// earlier the first, the less the network stage waits.
 	nics, nicErrs := loadNICDrivers(l)
+	// The base modules load beside the coldplug: a disk controller's
+	// driver sleeps in its init until its links are probed (ahci, a
+	// third of a second under TCG with nothing attached), and the bridge
+	// and nftables modules, which the CPU links meanwhile, need no device.
+	var (
+		loaded  []string
+		reqErrs []error
+		base    = make(chan struct{})
+	)
+	safe.Go(Logf, "base modules", func() {
+		defer close(base) // also after a panic, which safe.Go logs
+		loaded, reqErrs = l.Load(bootModules())
+	})
 	hw, hwWarn := l.ColdplugExcept(isCPUModalias)
 	hw, hwWarn = append(nics, hw...), append(nicErrs, hwWarn...)
-	loaded, reqErrs := l.Load(bootModules())
+	<-base
 	// button and evdev are base modules: the power button exists now.
 	p.watchPowerButtons()
 	for _, w := range hwWarn {

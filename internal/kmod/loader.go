@@ -20,7 +20,13 @@ import (
 
 // Loader loads modules from a DB into the running kernel and remembers
 // what is loaded, so that coldplug, hotplug and requests by name share
-// one view of it. It is safe for concurrent use; loads run one at a time.
+// one view of it. It is safe for concurrent use. Each Load runs up to
+// parallel inserts at once, and separate Loads do not wait for each
+// other: a driver whose init sleeps (ahci waits a third of a second for
+// its links under TCG, as module init waits for the probes it started)
+// must not hold back unrelated modules, which the CPU could link
+// meanwhile. Two Loads that want the same module both insert it; the
+// kernel lets the second wait for the first and answers EEXIST.
 type Loader struct {
 	db         *DB
 	logf       func(format string, args ...any)
@@ -50,8 +56,8 @@ func NewLoader(db *DB, logf func(format string, args ...any)) *Loader {
 // failure only holds back the modules that depend on the failed one.
 func (l *Loader) Load(names []string) ([]string, []error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	p := l.db.plan(names, l.loaded)
+	l.mu.Unlock()
 	var errs []error
 	for _, m := range p.missing {
 		errs = append(errs, errors.New(m))
@@ -105,6 +111,8 @@ func (l *Loader) Load(names []string) ([]string, []error) {
 		})
 	}
 	wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, e := range p.order {
 		if err := res[e.Name].err; err != nil {
 			errs = append(errs, err)

@@ -209,6 +209,55 @@ func TestLoaderLoadsInDependencyOrder(t *testing.T) {
 	}
 }
 
+// A Load whose module sleeps in its init (ahci waiting for its links)
+// does not hold back another Load; both end with their modules loaded.
+func TestLoaderLoadsDoNotWaitForEachOther(t *testing.T) {
+	l, f := newFakeLoader(t, 1)
+	release, entered := make(chan struct{}), make(chan struct{})
+	fake := l.insert
+	l.insert = func(path string) error {
+		if Name(path) == "tun" {
+			close(entered)
+			<-release
+		}
+		return fake(path)
+	}
+	slow := make(chan []string)
+	go func() {
+		done, _ := l.Load([]string{"tun"})
+		slow <- done
+	}()
+	<-entered
+	fast := make(chan []string)
+	go func() {
+		done, _ := l.Load([]string{"bridge"})
+		fast <- done
+	}()
+	select {
+	case done := <-fast:
+		if !slices.Contains(done, "bridge") {
+			t.Errorf("second load while the first sleeps: %v, want bridge", done)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a load waited for another one's sleeping module")
+	}
+	select {
+	case <-slow:
+		t.Fatal("the sleeping module's load ended before its init returned")
+	default:
+	}
+	close(release)
+	if done := <-slow; !slices.Contains(done, "tun") {
+		t.Errorf("first load: %v, want tun", done)
+	}
+	if !l.isLoaded("tun") || !l.isLoaded("bridge") {
+		t.Errorf("loaded = %v, want tun and bridge", l.loaded)
+	}
+	for _, e := range f.errs {
+		t.Error(e)
+	}
+}
+
 func TestLoaderFailures(t *testing.T) {
 	l, f := newFakeLoader(t, 2)
 	f.fail["stp"] = unix.ENOEXEC
