@@ -22,6 +22,8 @@ func TestRing(t *testing.T) {
 		{"wrap twice", 4, []string{"ab", "cd", "ef", "gh", "i"}, "fghi"},
 		{"one big write", 4, []string{"0123456789"}, "6789"},
 		{"big after small", 4, []string{"x", "0123456789"}, "6789"},
+		{"fill then wrap", 6, []string{"ab", "cd", "efg", "h"}, "cdefgh"},
+		{"fill to one short then wrap", 6, []string{"abcde", "fg"}, "bcdefg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewRing(tc.size)
@@ -34,6 +36,21 @@ func TestRing(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A ring holds what was written, not its size: a quiet guest costs
+// PID 1 a few bytes. The positive control is a ring written past its
+// size, which holds all of it.
+func TestRingGrowsWithWrites(t *testing.T) {
+	quiet, loud := NewRing(64<<10), NewRing(64<<10)
+	quiet.Write([]byte("booting\n"))
+	loud.Write(bytes.Repeat([]byte("x"), 100<<10))
+	if c := cap(quiet.buf); c > 1<<10 {
+		t.Errorf("a ring of 64 KiB holding 8 bytes has %d bytes allocated", c)
+	}
+	if c := len(loud.buf); c != 64<<10 {
+		t.Errorf("a ring of 64 KiB written 100 KiB holds %d bytes", c)
 	}
 }
 

@@ -153,7 +153,8 @@ func vmsRunning(ws map[string]scaleWorkload) int {
 
 var (
 	statusRSSLine = regexp.MustCompile(`(?m)^(RssAnon|RssFile|RssShmem|Threads):\s+(\d+)`)
-	memStatsLine  = regexp.MustCompile(`(?m)^# (HeapInuse|HeapIdle|HeapReleased|StackInuse|MSpanInuse|GCSys|OtherSys|Sys) = (\d+)`)
+	memStatsLine  = regexp.MustCompile(`(?m)^# (HeapInuse|HeapIdle|HeapReleased|Stack|MSpan|GCSys|OtherSys|Sys) = (\d+)`)
+	hugeLine      = regexp.MustCompile(`(?m)^AnonHugePages:\s+(\d+) kB`)
 	goroutineLine = regexp.MustCompile(`goroutine profile: total (\d+)`)
 	base64Line    = regexp.MustCompile(`(?m)^[A-Za-z0-9+/=]{4,76}\r?$`)
 )
@@ -175,13 +176,21 @@ func pid1Memory(b *testing.B, m *harness.Machine, name string) string {
 			parts = append(parts, fmt.Sprintf("%s %.1f MiB", l[1], float64(v)/1024))
 		}
 	}
+	if h := hugeLine.FindStringSubmatch(mustShell(b, m, "cat /proc/1/smaps_rollup")); h != nil {
+		v, _ := strconv.Atoi(h[1])
+		parts = append(parts, fmt.Sprintf("AnonHugePages %.1f MiB", float64(v)/1024))
+	}
 	stats := mustShell(b, m, "nucbox debug pprof heap --debug 1 | sed -n '/^# runtime.MemStats/,$p'")
 	for _, l := range memStatsLine.FindAllStringSubmatch(stats, -1) {
 		v, _ := strconv.ParseFloat(l[2], 64)
 		parts = append(parts, fmt.Sprintf("Go %s %.1f MiB", l[1], v/(1<<20)))
 	}
-	if g := goroutineLine.FindStringSubmatch(mustShell(b, m, "nucbox debug pprof goroutine --debug 1 | head -n 1")); g != nil {
+	gs := mustShell(b, m, "nucbox debug pprof goroutine --debug 1 | grep -v '^#' | grep .")
+	if g := goroutineLine.FindStringSubmatch(gs); g != nil {
 		parts = append(parts, g[1]+" goroutines")
+	}
+	if dir, err := benchreport.Dir(); err == nil {
+		os.WriteFile(filepath.Join(dir, name+"-goroutines.txt"), []byte(gs), 0o644)
 	}
 	out := mustShell(b, m, "nucbox debug pprof heap --gc | base64")
 	var enc strings.Builder
