@@ -185,7 +185,7 @@ func pid1Memory(b *testing.B, m *harness.Machine, name string) string {
 		v, _ := strconv.ParseFloat(l[2], 64)
 		parts = append(parts, fmt.Sprintf("Go %s %.1f MiB", l[1], v/(1<<20)))
 	}
-	gs := mustShell(b, m, "nucbox debug pprof goroutine --debug 1 | grep -v '^#' | grep .")
+	gs := mustShell(b, m, "nucbox debug pprof goroutine --debug 1")
 	if g := goroutineLine.FindStringSubmatch(gs); g != nil {
 		parts = append(parts, g[1]+" goroutines")
 	}
