@@ -140,7 +140,9 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		})
 	})
 	safe.Go(logf, g.spec.Name+": QEMU wait", func() {
-		exitwait.Exited(cmd.Process.Pid) // without holding a thread meanwhile
+		if cmd.Process != nil {
+			exitwait.Exited(cmd.Process.Pid) // without holding a thread meanwhile
+		}
 		p.waitErr = g.opts.Procs.Wait(cmd)
 		inW.Close()
 		qlog.Close()
