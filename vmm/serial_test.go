@@ -95,3 +95,20 @@ func TestCopySerialSurvivesLogFailure(t *testing.T) {
 		t.Errorf("ring: %q", got)
 	}
 }
+
+// Whatever the writes, the ring holds the last size bytes of them.
+func TestRingKeepsTheLastBytes(t *testing.T) {
+	for size := 1; size < 20; size++ {
+		r := NewRing(size)
+		var all []byte
+		for i := range 60 {
+			w := bytes.Repeat([]byte{byte('a' + i%26)}, (i*7+size)%(2*size+1))
+			r.Write(w)
+			all = append(all, w...)
+			want := all[max(0, len(all)-size):]
+			if got := r.Bytes(); !bytes.Equal(got, want) {
+				t.Fatalf("size %d after %d writes: %q, want %q", size, i+1, got, want)
+			}
+		}
+	}
+}
