@@ -163,11 +163,11 @@ func TestColdplugRounds(t *testing.T) {
 	write("pci0000:00/0000:00:03.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n")
 	write("LNXSYSTM:00/LNXPWRBN:00/modalias", "acpi:LNXPWRBN:\n")
 	insert := l.insert
-	l.insert = func(path string) error {
+	l.insert = func(path, params string) error {
 		if Name(path) == "virtio_pci" {
 			write("pci0000:00/0000:00:03.0/virtio0/modalias", "virtio:d00000001v00001AF4\n")
 		}
-		return insert(path)
+		return insert(path, params)
 	}
 	loaded, warnings := l.Coldplug()
 	if len(warnings) > 0 || len(f.errs) > 0 {
@@ -233,12 +233,12 @@ func TestColdplugRescansBelowLoaded(t *testing.T) {
 	}
 	write("pci0000:00/0000:00:03.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n")
 	insert := l.insert
-	l.insert = func(path string) error {
+	l.insert = func(path, params string) error {
 		if Name(path) == "virtio_pci" {
 			write("pci0000:00/0000:00:03.0/virtio0/modalias", "virtio:d00000001v00001AF4\n")
 			write("LNXSYSTM:00/LNXPWRBN:00/modalias", "acpi:LNXPWRBN:\n")
 		}
-		return insert(path)
+		return insert(path, params)
 	}
 	loaded, _ := l.Coldplug()
 	if !slices.Contains(loaded, "virtio_net") {

@@ -34,9 +34,20 @@ type Loader struct {
 
 	mu       sync.Mutex
 	loaded   map[string]bool // by the kernel, before or by us
-	insert   func(path string) error
+	insert   func(path, params string) error
 	parallel int
 }
+
+// The kernel makes every module's init wait for all asynchronous work
+// in the system before it returns (async_synchronize_full), which
+// includes the link probes of a disk controller loaded beside it: under
+// TCG, bridge or nf_tables would wait a third of a second for ahci.
+// The generic async_probe parameter lifts that wait, and makes the
+// module's driver probe asynchronously, so it is given only to modules
+// that bind no devices (no device alias in modules.alias): for them it
+// changes nothing else. Drivers keep their synchronous probe, which
+// coldplug counts on. One insert more than CPUs may run at once, so
+// that an insert sleeping in that wait does not hold the CPUs' share.
 
 // NewLoader returns a loader for db that starts from the modules the
 // kernel has loaded now. logf receives what hotplug loads and what
@@ -45,7 +56,7 @@ func NewLoader(db *DB, logf func(format string, args ...any)) *Loader {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	return &Loader{db: db, logf: logf, sysDevices: "/sys/devices", loaded: Loaded(), insert: insertModule, parallel: runtime.NumCPU()}
+	return &Loader{db: db, logf: logf, sysDevices: "/sys/devices", loaded: Loaded(), insert: insertModule, parallel: runtime.NumCPU() + 1}
 }
 
 // Load loads the named modules and their dependencies, several at a
@@ -58,6 +69,7 @@ func (l *Loader) Load(names []string) ([]string, []error) {
 	l.mu.Lock()
 	p := l.db.plan(names, l.loaded)
 	l.mu.Unlock()
+	aliases, aerr := l.db.aliases()
 	var errs []error
 	for _, m := range p.missing {
 		errs = append(errs, errors.New(m))
@@ -96,8 +108,12 @@ func (l *Loader) Load(names []string) ([]string, []error) {
 					}
 				}
 			}
+			params := ""
+			if aerr == nil && aliases.bindsNoDevices(e.Name) {
+				params = "async_probe"
+			}
 			slots <- struct{}{}
-			err := l.insert(filepath.Join(l.db.dir, e.Path))
+			err := l.insert(filepath.Join(l.db.dir, e.Path), params)
 			<-slots
 			if err != nil && !errors.Is(err, unix.EEXIST) {
 				r.err = fmt.Errorf("%s: %w", e.Name, err)
@@ -157,7 +173,7 @@ const moduleInitCompressedFile = 4
 // (and check the signature of) the file itself; compressed modules are
 // handed over the same way when the kernel can decompress them, and
 // decompressed here otherwise.
-func insertModule(path string) error {
+func insertModule(path, params string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -165,9 +181,9 @@ func insertModule(path string) error {
 	defer f.Close()
 	ext := filepath.Ext(path)
 	if ext == ".ko" {
-		return unix.FinitModule(int(f.Fd()), "", 0)
+		return unix.FinitModule(int(f.Fd()), params, 0)
 	}
-	err = unix.FinitModule(int(f.Fd()), "", moduleInitCompressedFile)
+	err = unix.FinitModule(int(f.Fd()), params, moduleInitCompressedFile)
 	if err == nil || errors.Is(err, unix.EEXIST) {
 		return err
 	}
@@ -193,7 +209,7 @@ func insertModule(path string) error {
 	if _, err := io.Copy(&buf, r); err != nil {
 		return err
 	}
-	return unix.InitModule(buf.Bytes(), "")
+	return unix.InitModule(buf.Bytes(), params)
 }
 
 // SetModprobeHelper points the kernel's on-demand module loading (a

@@ -144,12 +144,13 @@ type fakeInsert struct {
 	in      map[string]bool
 	order   []string
 	fail    map[string]error
+	params  map[string]string
 	running atomic.Int32
 	peak    atomic.Int32
 	errs    []string
 }
 
-func (f *fakeInsert) insert(path string) error {
+func (f *fakeInsert) insert(path, params string) error {
 	name := Name(path)
 	n := f.running.Add(1)
 	defer f.running.Add(-1)
@@ -172,6 +173,10 @@ func (f *fakeInsert) insert(path string) error {
 	}
 	f.in[name] = true
 	f.order = append(f.order, name)
+	if f.params == nil {
+		f.params = map[string]string{}
+	}
+	f.params[name] = params
 	return nil
 }
 
@@ -215,12 +220,12 @@ func TestLoaderLoadsDoNotWaitForEachOther(t *testing.T) {
 	l, f := newFakeLoader(t, 1)
 	release, entered := make(chan struct{}), make(chan struct{})
 	fake := l.insert
-	l.insert = func(path string) error {
+	l.insert = func(path, params string) error {
 		if Name(path) == "tun" {
 			close(entered)
 			<-release
 		}
-		return fake(path)
+		return fake(path, params)
 	}
 	slow := make(chan []string)
 	go func() {
@@ -255,6 +260,21 @@ func TestLoaderLoadsDoNotWaitForEachOther(t *testing.T) {
 	}
 	for _, e := range f.errs {
 		t.Error(e)
+	}
+}
+
+// Modules that bind no devices skip the kernel's wait for all async
+// work; drivers (a device alias in modules.alias) keep their
+// synchronous probe.
+func TestLoaderAsyncProbeOnlyWithoutDevices(t *testing.T) {
+	l, f := newFakeLoader(t, 2)
+	if _, errs := l.Load([]string{"bridge", "tun", "virtio_pci", "button"}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for name, want := range map[string]string{"bridge": "async_probe", "llc": "async_probe", "tun": "async_probe", "virtio_pci": "", "button": ""} {
+		if got, ok := f.params[name]; !ok || got != want {
+			t.Errorf("%s loaded with %q (loaded: %v), want %q", name, got, ok, want)
+		}
 	}
 }
 
