@@ -108,8 +108,18 @@ func (p *pid1) loadModules() (count int, err error) {
 	// Then the disk controllers' drivers, beside everything else: such a
 	// driver sleeps in its init until its links are probed (ahci, a
 	// third of a second under TCG even with nothing attached), and the
-	// CPU can link the rest meanwhile. The base modules load beside the
-	// coldplug too; they need no device.
+	// CPU can link the rest meanwhile. Their libraries (libata,
+	// scsi_mod) load first and alone, so that the probe starts as early
+	// as it can, rather than after the CPU shared the linking of
+	// everything. The base modules load beside the coldplug too; they
+	// need no device.
+	storageDevs := pciDevices(isStorageController)
+	var storageDrivers []string
+	for _, d := range storageDevs {
+		storageDrivers = append(storageDrivers, l.DriversFor(d.modalias)...)
+	}
+	libs, libErrs := l.Load(l.Dependencies(storageDrivers))
+	nics, nicErrs = append(nics, libs...), append(nicErrs, libErrs...)
 	var (
 		loaded, disks      []string
 		reqErrs, diskWarns []error
@@ -117,7 +127,7 @@ func (p *pid1) loadModules() (count int, err error) {
 	)
 	safe.Go(Logf, "storage drivers", func() {
 		defer close(storage) // also after a panic, which safe.Go logs
-		disks, diskWarns = l.ColdplugUnder(dirs(pciDevices(isStorageController)))
+		disks, diskWarns = l.ColdplugUnder(dirs(storageDevs))
 	})
 	safe.Go(Logf, "base modules", func() {
 		defer close(base)

@@ -149,20 +149,46 @@ func (l *Loader) isLoaded(name string) bool {
 // that are not loaded yet. A DB whose aliases cannot be read matches
 // nothing here; Coldplug reports that once.
 func (l *Loader) LoadFor(modalias string) ([]string, []error) {
-	aliases, err := l.db.aliases()
-	if err != nil {
-		return nil, nil
-	}
-	var want []string
-	for _, m := range aliases.match(modalias) {
-		if !l.isLoaded(m) {
-			want = append(want, m)
-		}
-	}
+	want := l.DriversFor(modalias)
 	if len(want) == 0 {
 		return nil, nil
 	}
 	return l.Load(want)
+}
+
+// DriversFor returns the modules whose aliases match a device's
+// modalias and that are not loaded yet, without loading them.
+func (l *Loader) DriversFor(modalias string) []string {
+	aliases, err := l.db.aliases()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range aliases.match(modalias) {
+		if !l.isLoaded(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Dependencies returns what Load(names) would load before the named
+// modules themselves, in load order.
+func (l *Loader) Dependencies(names []string) []string {
+	l.mu.Lock()
+	p := l.db.plan(names, l.loaded)
+	l.mu.Unlock()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[Name(n)] = true
+	}
+	var out []string
+	for _, e := range p.order {
+		if !want[e.Name] {
+			out = append(out, e.Name)
+		}
+	}
+	return out
 }
 
 // moduleInitCompressedFile asks finit_module to decompress the file itself

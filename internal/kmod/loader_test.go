@@ -319,3 +319,27 @@ func TestOpenWithoutFiles(t *testing.T) {
 		t.Errorf("plan in an empty image: %+v", p)
 	}
 }
+
+// Dependencies is what a Load would insert before the named modules;
+// DriversFor the drivers a device still lacks.
+func TestDependenciesAndDriversFor(t *testing.T) {
+	l, _ := newFakeLoader(t, 2)
+	deps := l.Dependencies([]string{"bridge"})
+	if slices.Contains(deps, "bridge") || !slices.Contains(deps, "llc") || !slices.Contains(deps, "stp") {
+		t.Errorf("Dependencies(bridge) = %v, want llc and stp without bridge", deps)
+	}
+	const virtio = "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"
+	if got := l.DriversFor(virtio); !slices.Equal(got, []string{"virtio_pci"}) {
+		t.Errorf("DriversFor before = %v, want [virtio_pci]", got)
+	}
+	if l.isLoaded("virtio_pci") || l.isLoaded("llc") {
+		t.Fatal("asking loaded something")
+	}
+	l.Load([]string{"virtio_pci", "bridge"})
+	if got := l.DriversFor(virtio); len(got) != 0 {
+		t.Errorf("DriversFor after loading = %v, want none", got)
+	}
+	if got := l.Dependencies([]string{"bridge"}); len(got) != 0 {
+		t.Errorf("Dependencies after loading = %v, want none", got)
+	}
+}
