@@ -105,9 +105,38 @@ func (p *pid1) loadModules() (count int, err error) {
 	// for a second (the uplink going up in the network stage); the
 	// earlier the first, the less the network stage waits.
 	nics, nicErrs := loadNICDrivers(l)
-	hw, hwWarn := l.ColdplugExcept(isCPUModalias)
-	hw, hwWarn = append(nics, hw...), append(nicErrs, hwWarn...)
-	loaded, reqErrs := l.Load(bootModules())
+	// Then the disk controllers' drivers, beside everything else: such a
+	// driver sleeps in its init until its links are probed (ahci, a
+	// third of a second under TCG even with nothing attached), and the
+	// CPU can link the rest meanwhile. Their libraries (libata,
+	// scsi_mod) load first and alone, so that the probe starts as early
+	// as it can, rather than after the CPU shared the linking of
+	// everything. The base modules load beside the coldplug too; they
+	// need no device.
+	storageDevs := pciDevices(isStorageController)
+	var storageDrivers []string
+	for _, d := range storageDevs {
+		storageDrivers = append(storageDrivers, l.DriversFor(d.modalias)...)
+	}
+	libs, libErrs := l.Load(l.Dependencies(storageDrivers))
+	nics, nicErrs = append(nics, libs...), append(nicErrs, libErrs...)
+	var (
+		loaded, disks      []string
+		reqErrs, diskWarns []error
+		base, storage      = make(chan struct{}), make(chan struct{})
+	)
+	safe.Go(Logf, "storage drivers", func() {
+		defer close(storage) // also after a panic, which safe.Go logs
+		disks, diskWarns = l.ColdplugUnder(dirs(storageDevs))
+	})
+	safe.Go(Logf, "base modules", func() {
+		defer close(base)
+		loaded, reqErrs = l.Load(bootModules())
+	})
+	hw, hwWarn := l.ColdplugExcept(func(ma string) bool { return isCPUModalias(ma) || isStorageController(ma) })
+	<-storage
+	<-base
+	hw, hwWarn = append(append(nics, disks...), hw...), append(append(nicErrs, diskWarns...), hwWarn...)
 	// button and evdev are base modules: the power button exists now.
 	p.watchPowerButtons()
 	for _, w := range hwWarn {
@@ -127,15 +156,46 @@ func (p *pid1) loadModules() (count int, err error) {
 // class 02, "bc02" in the modalias, whose IDs are upper-case hex); what
 // they reveal (virtio_pci's virtio NIC) hotplug takes on at once.
 func loadNICDrivers(l *kmod.Loader) (loaded []string, errs []error) {
+	for _, d := range pciDevices(func(ma string) bool { return strings.Contains(ma, "bc02") }) {
+		done, e := l.LoadFor(d.modalias)
+		loaded, errs = append(loaded, done...), append(errs, e...)
+	}
+	return loaded, errs
+}
+
+// isStorageController matches a PCI mass storage controller (class 01:
+// SATA, NVMe, SCSI, virtio-blk's transitional ID is class 01 too).
+func isStorageController(ma string) bool {
+	return strings.HasPrefix(ma, "pci:") && strings.Contains(ma, "bc01")
+}
+
+// pciDevice is a PCI device: its modalias and its directory in
+// /sys/devices.
+type pciDevice struct{ modalias, dir string }
+
+// pciDevices are the PCI devices whose modalias matches.
+func pciDevices(match func(string) bool) []pciDevice {
+	var out []pciDevice
 	paths, _ := filepath.Glob("/sys/bus/pci/devices/*/modalias")
 	for _, path := range paths {
 		b, err := os.ReadFile(path)
-		if ma := strings.TrimSpace(string(b)); err == nil && strings.Contains(ma, "bc02") {
-			done, e := l.LoadFor(ma)
-			loaded, errs = append(loaded, done...), append(errs, e...)
+		if ma := strings.TrimSpace(string(b)); err == nil && match(ma) {
+			dir, _ := filepath.EvalSymlinks(filepath.Dir(path))
+			out = append(out, pciDevice{ma, dir})
 		}
 	}
-	return loaded, errs
+	return out
+}
+
+// dirs are the devices' directories, where known.
+func dirs(devs []pciDevice) []string {
+	var out []string
+	for _, d := range devs {
+		if d.dir != "" {
+			out = append(out, d.dir)
+		}
+	}
+	return out
 }
 
 // applyModules is the apply's module stage: the config's extra modules

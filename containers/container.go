@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"golang.org/x/sys/unix"
 
+	"github.com/nucbox/nucbox/internal/exitwait"
 	"github.com/nucbox/nucbox/internal/safe"
 )
 
@@ -233,7 +234,10 @@ func (in *Instance) Start(ctx context.Context) error {
 		defer outR.Close()
 		// A panic loses what was in flight, not the rest of the output.
 		safe.Run(context.Background(), logf, in.ct.Name+": output", safe.DefaultBackoff, func(context.Context) error {
-			_, _ = io.Copy(in.log, outR)
+			// A small buffer: a hundred containers each hold one for as
+			// long as they run. readerOnly hides the pipe's WriteTo,
+			// through which io.CopyBuffer would take a 32 KiB one anyway.
+			_, _ = io.CopyBuffer(in.log, readerOnly{outR}, make([]byte, 4<<10))
 			return nil
 		})
 	})
@@ -254,6 +258,9 @@ func (in *Instance) Start(ctx context.Context) error {
 	in.started = time.Now()
 	return nil
 }
+
+// readerOnly is a reader without its other methods (WriteTo).
+type readerOnly struct{ io.Reader }
 
 // waitExec waits until the process behind exe no longer runs the init
 // binary. Exec returns when the init has read its go-ahead, a moment
@@ -284,6 +291,9 @@ func (in *Instance) Pid() int { return in.pid }
 func (in *Instance) Wait() (*os.ProcessState, error) {
 	var ps *os.ProcessState
 	in.waitOnce.Do(func() {
+		if in.pid > 0 {
+			exitwait.Exited(in.pid) // without holding a thread meanwhile
+		}
 		ps, in.waitErr = in.proc.Wait()
 		// The last output is still in the pipe; a process the first one
 		// left behind that keeps the pipe open must not hold Wait up.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nucbox/nucbox/internal/cgroup"
+	"github.com/nucbox/nucbox/internal/exitwait"
 	"github.com/nucbox/nucbox/internal/safe"
 )
 
@@ -139,6 +140,9 @@ func (g *Guest) exec(args []string, accel Accel) (*proc, error) {
 		})
 	})
 	safe.Go(logf, g.spec.Name+": QEMU wait", func() {
+		if cmd.Process != nil {
+			exitwait.Exited(cmd.Process.Pid) // without holding a thread meanwhile
+		}
 		p.waitErr = g.opts.Procs.Wait(cmd)
 		inW.Close()
 		qlog.Close()

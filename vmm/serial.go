@@ -11,8 +11,12 @@ import (
 // console, readable through the API while the guest runs and after it
 // crashed, without reading a log file that may be megabytes long.
 type Ring struct {
-	mu   sync.Mutex
+	mu sync.Mutex
+	// buf grows with what is written, up to size: a guest that prints
+	// little (most wait quietly after their boot) costs PID 1 only that,
+	// not size bytes per VM.
 	buf  []byte
+	size int
 	next int  // where the next byte goes
 	full bool // buf has wrapped at least once
 	subs map[*ringSub]struct{}
@@ -30,7 +34,7 @@ type ringSub struct {
 const followBuffer = 256
 
 // NewRing returns a ring that keeps the last size bytes.
-func NewRing(size int) *Ring { return &Ring{buf: make([]byte, size)} }
+func NewRing(size int) *Ring { return &Ring{size: max(size, 1)} }
 
 // Write appends p, dropping the oldest bytes; it never fails.
 func (r *Ring) Write(p []byte) (int, error) {
@@ -49,6 +53,14 @@ func (r *Ring) Write(p []byte) (int, error) {
 		}
 	}
 	n := len(p)
+	if !r.full && r.next+n < r.size {
+		r.buf = append(r.buf[:r.next], p...)
+		r.next += n
+		return n, nil
+	}
+	if len(r.buf) < r.size {
+		r.buf = append(r.buf[:r.next], make([]byte, r.size-r.next)...)
+	}
 	if n >= len(r.buf) {
 		copy(r.buf, p[n-len(r.buf):])
 		r.next, r.full = 0, true
@@ -174,7 +186,9 @@ func (l *logFile) Close() error {
 // happens to the log: a full pipe would stall the guest's console and,
 // with it, the guest.
 func copySerial(r io.Reader, log io.Writer, ring *Ring) {
-	buf := make([]byte, 32<<10)
+	// Small: twenty VMs each hold one for as long as they run, and a
+	// serial console delivers a few bytes at a time.
+	buf := make([]byte, 4<<10)
 	logOK := log != nil
 	for {
 		n, err := r.Read(buf)

@@ -22,6 +22,8 @@ func TestRing(t *testing.T) {
 		{"wrap twice", 4, []string{"ab", "cd", "ef", "gh", "i"}, "fghi"},
 		{"one big write", 4, []string{"0123456789"}, "6789"},
 		{"big after small", 4, []string{"x", "0123456789"}, "6789"},
+		{"fill then wrap", 6, []string{"ab", "cd", "efg", "h"}, "cdefgh"},
+		{"fill to one short then wrap", 6, []string{"abcde", "fg"}, "bcdefg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewRing(tc.size)
@@ -34,6 +36,21 @@ func TestRing(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A ring holds what was written, not its size: a quiet guest costs
+// PID 1 a few bytes. The positive control is a ring written past its
+// size, which holds all of it.
+func TestRingGrowsWithWrites(t *testing.T) {
+	quiet, loud := NewRing(64<<10), NewRing(64<<10)
+	quiet.Write([]byte("booting\n"))
+	loud.Write(bytes.Repeat([]byte("x"), 100<<10))
+	if c := cap(quiet.buf); c > 1<<10 {
+		t.Errorf("a ring of 64 KiB holding 8 bytes has %d bytes allocated", c)
+	}
+	if c := len(loud.buf); c != 64<<10 {
+		t.Errorf("a ring of 64 KiB written 100 KiB holds %d bytes", c)
 	}
 }
 
@@ -76,5 +93,22 @@ func TestCopySerialSurvivesLogFailure(t *testing.T) {
 	copySerial(strings.NewReader("boot ok\n"), failWriter{}, ring)
 	if got := ring.Bytes(); !bytes.Contains(got, []byte("boot ok")) || !bytes.Contains(got, []byte("serial log write failed")) {
 		t.Errorf("ring: %q", got)
+	}
+}
+
+// Whatever the writes, the ring holds the last size bytes of them.
+func TestRingKeepsTheLastBytes(t *testing.T) {
+	for size := 1; size < 20; size++ {
+		r := NewRing(size)
+		var all []byte
+		for i := range 60 {
+			w := bytes.Repeat([]byte{byte('a' + i%26)}, (i*7+size)%(2*size+1))
+			r.Write(w)
+			all = append(all, w...)
+			want := all[max(0, len(all)-size):]
+			if got := r.Bytes(); !bytes.Equal(got, want) {
+				t.Fatalf("size %d after %d writes: %q, want %q", size, i+1, got, want)
+			}
+		}
 	}
 }

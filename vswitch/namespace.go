@@ -7,6 +7,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/nucbox/nucbox/internal/safe"
 )
@@ -46,9 +47,12 @@ func (n *Namespace) Handle() netns.NsHandle { return n.h }
 func (n *Namespace) Close() error { return n.h.Close() }
 
 // Netlink opens a netlink handle whose sockets live in the namespace, so it
-// can be used from any goroutine.
+// can be used from any goroutine. Only a route socket: the library's
+// default also opens an XFRM and a netfilter one, and the kernel loads
+// xfrm_user to answer the first, a tenth of a second of the boot's
+// network stage under TCG for a module nothing here uses.
 func (n *Namespace) Netlink() (*netlink.Handle, error) {
-	h, err := netlink.NewHandleAt(n.h)
+	h, err := netlink.NewHandleAt(n.h, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netlink in namespace %q: %w", n.path, err)
 	}

@@ -110,6 +110,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET /v1/capture/{port}", accessAdmin, false, bodyStream, s.handleCapture},
 		{"POST /v1/upgrade", accessAdmin, false, bodyUpload, s.handleUpgrade},
 		{"GET /metrics", accessRead, true, bodyShort, s.metrics.ServeHTTP},
+		{"GET /v1/debug/pprof/{profile}", accessAdmin, false, bodyShort, s.handleProfile},
 	}
 }
 

@@ -71,6 +71,7 @@ var endpoints = []struct {
 	// So is a plain GET of a VM's screen (a WebSocket).
 	{"GET", "/v1/vms/ubuntu1/vnc", "", 426, true, false},
 	{"GET", "/metrics", "", 200, false, true},
+	{"GET", "/v1/debug/pprof/heap", "", 200, true, false},
 }
 
 func TestEndpointsWithToken(t *testing.T) {

@@ -22,13 +22,21 @@ type modAlias struct {
 type aliasDB struct {
 	byBus map[string][]modAlias
 	wild  []modAlias
+	// drivers are the modules with a device alias: they bind devices.
+	// Without a modules.alias (fromFile false) nothing is known.
+	drivers  map[string]bool
+	fromFile bool
 }
+
+// notDevices are alias prefixes before a ':' that name no bus: a device
+// node (devname:net/tun) or an exported symbol.
+var notDevices = map[string]bool{"devname": true, "symbol": true}
 
 // parseModulesAlias reads modules.alias, keeping the aliases of modules
 // for which keep is true (those the image carries: Debian's file lists
 // every module of the kernel).
 func parseModulesAlias(r io.Reader, keep func(module string) bool) (*aliasDB, error) {
-	a := &aliasDB{byBus: map[string][]modAlias{}}
+	a := &aliasDB{byBus: map[string][]modAlias{}, drivers: map[string]bool{}, fromFile: true}
 	sc := newScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -40,6 +48,9 @@ func parseModulesAlias(r io.Reader, keep func(module string) bool) (*aliasDB, er
 			continue
 		}
 		bus, _, ok := strings.Cut(m.pattern, ":")
+		if ok && !notDevices[bus] {
+			a.drivers[m.module] = true
+		}
 		if !ok || strings.ContainsAny(bus, `*?[\`) {
 			a.wild = append(a.wild, m)
 			continue
@@ -48,6 +59,10 @@ func parseModulesAlias(r io.Reader, keep func(module string) bool) (*aliasDB, er
 	}
 	return a, sc.Err()
 }
+
+// bindsNoDevices says that module has no device alias, as far as
+// modules.alias tells.
+func (a *aliasDB) bindsNoDevices(module string) bool { return a.fromFile && !a.drivers[module] }
 
 // match returns the modules whose aliases match a device's modalias, in
 // file order, without duplicates.

@@ -66,13 +66,26 @@ func (l *Loader) Coldplug() (loaded []string, warnings []error) { return l.Coldp
 // accepts: their drivers can wait (the CPU's, which bring KVM, until a
 // guest needs it), and LoadFor loads them later.
 func (l *Loader) ColdplugExcept(skip func(modalias string) bool) (loaded []string, warnings []error) {
+	return l.coldplug([]string{l.sysDevices}, skip)
+}
+
+// ColdplugUnder is Coldplug for the devices in the given device
+// directories and below them only: a driver that is wanted early, or
+// beside the rest, without a walk of the whole tree.
+func (l *Loader) ColdplugUnder(dirs []string) (loaded []string, warnings []error) {
+	if len(dirs) == 0 {
+		return nil, nil
+	}
+	return l.coldplug(outermost(dirs), nil)
+}
+
+func (l *Loader) coldplug(roots []string, skip func(modalias string) bool) (loaded []string, warnings []error) {
 	aliases, err := l.db.aliases()
 	if err != nil {
 		return nil, []error{err}
 	}
 	matched := map[string]bool{} // modalias strings already handled
 	tried := map[string]bool{}
-	roots := []string{l.sysDevices}
 	for round := 0; round < coldplugRounds && len(roots) > 0; round++ {
 		found := scanModaliases(roots)
 		var want []string

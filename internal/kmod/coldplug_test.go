@@ -163,11 +163,11 @@ func TestColdplugRounds(t *testing.T) {
 	write("pci0000:00/0000:00:03.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n")
 	write("LNXSYSTM:00/LNXPWRBN:00/modalias", "acpi:LNXPWRBN:\n")
 	insert := l.insert
-	l.insert = func(path string) error {
+	l.insert = func(path, params string) error {
 		if Name(path) == "virtio_pci" {
 			write("pci0000:00/0000:00:03.0/virtio0/modalias", "virtio:d00000001v00001AF4\n")
 		}
-		return insert(path)
+		return insert(path, params)
 	}
 	loaded, warnings := l.Coldplug()
 	if len(warnings) > 0 || len(f.errs) > 0 {
@@ -233,12 +233,12 @@ func TestColdplugRescansBelowLoaded(t *testing.T) {
 	}
 	write("pci0000:00/0000:00:03.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n")
 	insert := l.insert
-	l.insert = func(path string) error {
+	l.insert = func(path, params string) error {
 		if Name(path) == "virtio_pci" {
 			write("pci0000:00/0000:00:03.0/virtio0/modalias", "virtio:d00000001v00001AF4\n")
 			write("LNXSYSTM:00/LNXPWRBN:00/modalias", "acpi:LNXPWRBN:\n")
 		}
-		return insert(path)
+		return insert(path, params)
 	}
 	loaded, _ := l.Coldplug()
 	if !slices.Contains(loaded, "virtio_net") {
@@ -249,5 +249,38 @@ func TestColdplugRescansBelowLoaded(t *testing.T) {
 	}
 	if got := outermost([]string{"/a/b", "/a", "/ab", "/a/b/c", "/a"}); !slices.Equal(got, []string{"/a", "/ab"}) {
 		t.Errorf("outermost = %v, want [/a /ab]", got)
+	}
+}
+
+// ColdplugUnder loads the drivers of the devices below the given
+// directories and nothing else; the rest of the tree, loaded after,
+// shows that the other device had a driver to load.
+func TestColdplugUnder(t *testing.T) {
+	l, _ := newFakeLoader(t, 2)
+	l.sysDevices = t.TempDir()
+	for rel, ma := range map[string]string{
+		"pci0000:00/0000:00:03.0/modalias": "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00",
+		"LNXSYSTM:00/LNXPWRBN:00/modalias": "acpi:LNXPWRBN:",
+	} {
+		p := filepath.Join(l.sysDevices, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(ma+"\n"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded, warnings := l.ColdplugUnder([]string{filepath.Join(l.sysDevices, "LNXSYSTM:00")})
+	if len(warnings) > 0 || !slices.Contains(loaded, "button") {
+		t.Fatalf("loaded %v, warnings %v: want button", loaded, warnings)
+	}
+	if l.isLoaded("virtio_pci") {
+		t.Fatalf("virtio_pci loaded for a device outside the given directory (loaded %v)", loaded)
+	}
+	if loaded, _ := l.ColdplugUnder(nil); len(loaded) > 0 {
+		t.Errorf("no directories loaded %v", loaded)
+	}
+	if rest, _ := l.Coldplug(); !slices.Contains(rest, "virtio_pci") || slices.Contains(rest, "button") {
+		t.Errorf("the whole tree after: %v, want virtio_pci alone", rest)
 	}
 }

@@ -209,7 +209,7 @@ func (db *DB) aliases() (*aliasDB, error) {
 	db.aliasOnce.Do(func() {
 		f, err := os.Open(filepath.Join(db.dir, "modules.alias"))
 		if errors.Is(err, os.ErrNotExist) {
-			db.aliasDB = &aliasDB{byBus: map[string][]modAlias{}}
+			db.aliasDB = &aliasDB{byBus: map[string][]modAlias{}, drivers: map[string]bool{}}
 			return
 		}
 		if err != nil {

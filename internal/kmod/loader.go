@@ -20,7 +20,13 @@ import (
 
 // Loader loads modules from a DB into the running kernel and remembers
 // what is loaded, so that coldplug, hotplug and requests by name share
-// one view of it. It is safe for concurrent use; loads run one at a time.
+// one view of it. It is safe for concurrent use. Each Load runs up to
+// parallel inserts at once, and separate Loads do not wait for each
+// other: a driver whose init sleeps (ahci waits a third of a second for
+// its links under TCG, as module init waits for the probes it started)
+// must not hold back unrelated modules, which the CPU could link
+// meanwhile. Two Loads that want the same module both insert it; the
+// kernel lets the second wait for the first and answers EEXIST.
 type Loader struct {
 	db         *DB
 	logf       func(format string, args ...any)
@@ -28,9 +34,20 @@ type Loader struct {
 
 	mu       sync.Mutex
 	loaded   map[string]bool // by the kernel, before or by us
-	insert   func(path string) error
+	insert   func(path, params string) error
 	parallel int
 }
+
+// The kernel makes every module's init wait for all asynchronous work
+// in the system before it returns (async_synchronize_full), which
+// includes the link probes of a disk controller loaded beside it: under
+// TCG, bridge or nf_tables would wait a third of a second for ahci.
+// The generic async_probe parameter lifts that wait, and makes the
+// module's driver probe asynchronously, so it is given only to modules
+// that bind no devices (no device alias in modules.alias): for them it
+// changes nothing else. Drivers keep their synchronous probe, which
+// coldplug counts on. One insert more than CPUs may run at once, so
+// that an insert sleeping in that wait does not hold the CPUs' share.
 
 // NewLoader returns a loader for db that starts from the modules the
 // kernel has loaded now. logf receives what hotplug loads and what
@@ -39,7 +56,7 @@ func NewLoader(db *DB, logf func(format string, args ...any)) *Loader {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	return &Loader{db: db, logf: logf, sysDevices: "/sys/devices", loaded: Loaded(), insert: insertModule, parallel: runtime.NumCPU()}
+	return &Loader{db: db, logf: logf, sysDevices: "/sys/devices", loaded: Loaded(), insert: insertModule, parallel: runtime.NumCPU() + 1}
 }
 
 // Load loads the named modules and their dependencies, several at a
@@ -50,8 +67,9 @@ func NewLoader(db *DB, logf func(format string, args ...any)) *Loader {
 // failure only holds back the modules that depend on the failed one.
 func (l *Loader) Load(names []string) ([]string, []error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	p := l.db.plan(names, l.loaded)
+	l.mu.Unlock()
+	aliases, aerr := l.db.aliases()
 	var errs []error
 	for _, m := range p.missing {
 		errs = append(errs, errors.New(m))
@@ -90,8 +108,12 @@ func (l *Loader) Load(names []string) ([]string, []error) {
 					}
 				}
 			}
+			params := ""
+			if aerr == nil && aliases.bindsNoDevices(e.Name) {
+				params = "async_probe"
+			}
 			slots <- struct{}{}
-			err := l.insert(filepath.Join(l.db.dir, e.Path))
+			err := l.insert(filepath.Join(l.db.dir, e.Path), params)
 			<-slots
 			if err != nil && !errors.Is(err, unix.EEXIST) {
 				r.err = fmt.Errorf("%s: %w", e.Name, err)
@@ -105,6 +127,8 @@ func (l *Loader) Load(names []string) ([]string, []error) {
 		})
 	}
 	wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, e := range p.order {
 		if err := res[e.Name].err; err != nil {
 			errs = append(errs, err)
@@ -125,20 +149,46 @@ func (l *Loader) isLoaded(name string) bool {
 // that are not loaded yet. A DB whose aliases cannot be read matches
 // nothing here; Coldplug reports that once.
 func (l *Loader) LoadFor(modalias string) ([]string, []error) {
-	aliases, err := l.db.aliases()
-	if err != nil {
-		return nil, nil
-	}
-	var want []string
-	for _, m := range aliases.match(modalias) {
-		if !l.isLoaded(m) {
-			want = append(want, m)
-		}
-	}
+	want := l.DriversFor(modalias)
 	if len(want) == 0 {
 		return nil, nil
 	}
 	return l.Load(want)
+}
+
+// DriversFor returns the modules whose aliases match a device's
+// modalias and that are not loaded yet, without loading them.
+func (l *Loader) DriversFor(modalias string) []string {
+	aliases, err := l.db.aliases()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range aliases.match(modalias) {
+		if !l.isLoaded(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Dependencies returns what Load(names) would load before the named
+// modules themselves, in load order.
+func (l *Loader) Dependencies(names []string) []string {
+	l.mu.Lock()
+	p := l.db.plan(names, l.loaded)
+	l.mu.Unlock()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[Name(n)] = true
+	}
+	var out []string
+	for _, e := range p.order {
+		if !want[e.Name] {
+			out = append(out, e.Name)
+		}
+	}
+	return out
 }
 
 // moduleInitCompressedFile asks finit_module to decompress the file itself
@@ -149,7 +199,7 @@ const moduleInitCompressedFile = 4
 // (and check the signature of) the file itself; compressed modules are
 // handed over the same way when the kernel can decompress them, and
 // decompressed here otherwise.
-func insertModule(path string) error {
+func insertModule(path, params string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -157,9 +207,9 @@ func insertModule(path string) error {
 	defer f.Close()
 	ext := filepath.Ext(path)
 	if ext == ".ko" {
-		return unix.FinitModule(int(f.Fd()), "", 0)
+		return unix.FinitModule(int(f.Fd()), params, 0)
 	}
-	err = unix.FinitModule(int(f.Fd()), "", moduleInitCompressedFile)
+	err = unix.FinitModule(int(f.Fd()), params, moduleInitCompressedFile)
 	if err == nil || errors.Is(err, unix.EEXIST) {
 		return err
 	}
@@ -185,7 +235,7 @@ func insertModule(path string) error {
 	if _, err := io.Copy(&buf, r); err != nil {
 		return err
 	}
-	return unix.InitModule(buf.Bytes(), "")
+	return unix.InitModule(buf.Bytes(), params)
 }
 
 // SetModprobeHelper points the kernel's on-demand module loading (a

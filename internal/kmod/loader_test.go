@@ -144,12 +144,13 @@ type fakeInsert struct {
 	in      map[string]bool
 	order   []string
 	fail    map[string]error
+	params  map[string]string
 	running atomic.Int32
 	peak    atomic.Int32
 	errs    []string
 }
 
-func (f *fakeInsert) insert(path string) error {
+func (f *fakeInsert) insert(path, params string) error {
 	name := Name(path)
 	n := f.running.Add(1)
 	defer f.running.Add(-1)
@@ -172,6 +173,10 @@ func (f *fakeInsert) insert(path string) error {
 	}
 	f.in[name] = true
 	f.order = append(f.order, name)
+	if f.params == nil {
+		f.params = map[string]string{}
+	}
+	f.params[name] = params
 	return nil
 }
 
@@ -205,6 +210,70 @@ func TestLoaderLoadsInDependencyOrder(t *testing.T) {
 		// Loading again does nothing.
 		if done, errs := l.Load(BaseModules()); len(done) != 0 || len(errs) != 0 {
 			t.Errorf("second load: %v %v", done, errs)
+		}
+	}
+}
+
+// A Load whose module sleeps in its init (ahci waiting for its links)
+// does not hold back another Load; both end with their modules loaded.
+func TestLoaderLoadsDoNotWaitForEachOther(t *testing.T) {
+	l, f := newFakeLoader(t, 1)
+	release, entered := make(chan struct{}), make(chan struct{})
+	fake := l.insert
+	l.insert = func(path, params string) error {
+		if Name(path) == "tun" {
+			close(entered)
+			<-release
+		}
+		return fake(path, params)
+	}
+	slow := make(chan []string)
+	go func() {
+		done, _ := l.Load([]string{"tun"})
+		slow <- done
+	}()
+	<-entered
+	fast := make(chan []string)
+	go func() {
+		done, _ := l.Load([]string{"bridge"})
+		fast <- done
+	}()
+	select {
+	case done := <-fast:
+		if !slices.Contains(done, "bridge") {
+			t.Errorf("second load while the first sleeps: %v, want bridge", done)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a load waited for another one's sleeping module")
+	}
+	select {
+	case <-slow:
+		t.Fatal("the sleeping module's load ended before its init returned")
+	default:
+	}
+	close(release)
+	if done := <-slow; !slices.Contains(done, "tun") {
+		t.Errorf("first load: %v, want tun", done)
+	}
+	if !l.isLoaded("tun") || !l.isLoaded("bridge") {
+		t.Errorf("loaded = %v, want tun and bridge", l.loaded)
+	}
+	for _, e := range f.errs {
+		t.Error(e)
+	}
+}
+
+// Modules that bind no devices skip the kernel's wait for all async
+// work; drivers (a device alias in modules.alias) keep their
+// synchronous probe.
+func TestLoaderAsyncProbeOnlyWithoutDevices(t *testing.T) {
+	l, f := newFakeLoader(t, 2)
+	if _, errs := l.Load([]string{"bridge", "tun", "virtio_pci", "button"}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for name, want := range map[string]string{"bridge": "async_probe", "llc": "async_probe", "tun": "async_probe", "virtio_pci": "", "button": ""} {
+		if got, ok := f.params[name]; !ok || got != want {
+			t.Errorf("%s loaded with %q (loaded: %v), want %q", name, got, ok, want)
 		}
 	}
 }
@@ -248,5 +317,29 @@ func TestOpenWithoutFiles(t *testing.T) {
 	}
 	if p := db.plan([]string{"bridge"}, nil); len(p.missing) != 1 {
 		t.Errorf("plan in an empty image: %+v", p)
+	}
+}
+
+// Dependencies is what a Load would insert before the named modules;
+// DriversFor the drivers a device still lacks.
+func TestDependenciesAndDriversFor(t *testing.T) {
+	l, _ := newFakeLoader(t, 2)
+	deps := l.Dependencies([]string{"bridge"})
+	if slices.Contains(deps, "bridge") || !slices.Contains(deps, "llc") || !slices.Contains(deps, "stp") {
+		t.Errorf("Dependencies(bridge) = %v, want llc and stp without bridge", deps)
+	}
+	const virtio = "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"
+	if got := l.DriversFor(virtio); !slices.Equal(got, []string{"virtio_pci"}) {
+		t.Errorf("DriversFor before = %v, want [virtio_pci]", got)
+	}
+	if l.isLoaded("virtio_pci") || l.isLoaded("llc") {
+		t.Fatal("asking loaded something")
+	}
+	l.Load([]string{"virtio_pci", "bridge"})
+	if got := l.DriversFor(virtio); len(got) != 0 {
+		t.Errorf("DriversFor after loading = %v, want none", got)
+	}
+	if got := l.Dependencies([]string{"bridge"}); len(got) != 0 {
+		t.Errorf("Dependencies after loading = %v, want none", got)
 	}
 }

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -148,6 +151,65 @@ func vmsRunning(ws map[string]scaleWorkload) int {
 	return n
 }
 
+var (
+	statusRSSLine = regexp.MustCompile(`(?m)^(RssAnon|RssFile|RssShmem|Threads):\s+(\d+)`)
+	memStatsLine  = regexp.MustCompile(`(?m)^# (HeapInuse|HeapIdle|HeapReleased|Stack|MSpan|GCSys|OtherSys|Sys) = (\d+)`)
+	hugeLine      = regexp.MustCompile(`(?m)^AnonHugePages:\s+(\d+) kB`)
+	goroutineLine = regexp.MustCompile(`goroutine profile: total (\d+)`)
+	base64Line    = regexp.MustCompile(`(?m)^[A-Za-z0-9+/=]{4,76}\r?$`)
+)
+
+// pid1Memory says where PID 1's resident memory is: the kernel's split
+// of it (anonymous, file, shared memory: the binary's pages, since / is
+// a tmpfs), the Go runtime's own accounts and the number of goroutines.
+// It also saves PID 1's heap profile as NAME-heap.pb.gz in the report's
+// directory, for `go tool pprof`. It runs after the RSS was read, since
+// the profile is taken after a collection.
+func pid1Memory(b *testing.B, m *harness.Machine, name string) string {
+	b.Helper()
+	var parts []string
+	for _, l := range statusRSSLine.FindAllStringSubmatch(mustShell(b, m, "cat /proc/1/status"), -1) {
+		v, _ := strconv.Atoi(l[2])
+		if l[1] == "Threads" {
+			parts = append(parts, fmt.Sprintf("%d threads", v))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %.1f MiB", l[1], float64(v)/1024))
+		}
+	}
+	if h := hugeLine.FindStringSubmatch(mustShell(b, m, "cat /proc/1/smaps_rollup")); h != nil {
+		v, _ := strconv.Atoi(h[1])
+		parts = append(parts, fmt.Sprintf("AnonHugePages %.1f MiB", float64(v)/1024))
+	}
+	stats := mustShell(b, m, "nucbox debug pprof heap --debug 1 | sed -n '/^# runtime.MemStats/,$p'")
+	for _, l := range memStatsLine.FindAllStringSubmatch(stats, -1) {
+		v, _ := strconv.ParseFloat(l[2], 64)
+		parts = append(parts, fmt.Sprintf("Go %s %.1f MiB", l[1], v/(1<<20)))
+	}
+	gs := mustShell(b, m, "nucbox debug pprof goroutine --debug 1")
+	if g := goroutineLine.FindStringSubmatch(gs); g != nil {
+		parts = append(parts, g[1]+" goroutines")
+	}
+	if dir, err := benchreport.Dir(); err == nil {
+		os.WriteFile(filepath.Join(dir, name+"-goroutines.txt"), []byte(gs), 0o644)
+	}
+	out := mustShell(b, m, "nucbox debug pprof heap --gc | base64")
+	var enc strings.Builder
+	for _, l := range base64Line.FindAllString(out, -1) {
+		enc.WriteString(strings.TrimSpace(l))
+	}
+	if raw, err := base64.StdEncoding.DecodeString(enc.String()); err != nil {
+		b.Logf("heap profile of PID 1: %v", err)
+	} else if dir, err := benchreport.Dir(); err == nil {
+		path := filepath.Join(dir, name+"-heap.pb.gz")
+		if err := os.WriteFile(path, raw, 0o644); err == nil {
+			b.Logf("heap profile of PID 1: %s (go tool pprof -top %s)", path, path)
+		}
+	}
+	note := strings.Join(parts, ", ")
+	b.Logf("PID 1 memory (%s): %s", name, note)
+	return note
+}
+
 func pid1RSS(b *testing.B, m *harness.Machine) float64 {
 	b.Helper()
 	r := vmRSSLine.FindStringSubmatch(mustShell(b, m, "grep VmRSS /proc/1/status"))
@@ -181,6 +243,7 @@ func BenchmarkScale(b *testing.B) {
 
 	_, _, allUp, _, ws := scaleStep(b, m, fmt.Sprintf("- %d .", total))
 	rss := pid1RSS(b, m)
+	memNote := pid1Memory(b, m, "p6-120")
 	upAtFirst := running(ws)
 
 	// One workload changed: it restarts, the other 119 keep their PIDs.
@@ -229,13 +292,14 @@ func BenchmarkScale(b *testing.B) {
 		perLast = msOf(starts[len(starts)-1].Sub(starts[len(starts)-q])) / float64(q-1)
 	}
 	rssMore := pid1RSS(b, m)
+	pid1Memory(b, m, "p6-220")
 	m.Close()
 
 	note := fmt.Sprintf("one appliance under TCG (4 GiB, 2 vCPUs): %d busybox containers and %d VMs of 64 MiB with no disk, kernel or NIC "+
 		"(QEMU runs its firmware, finds nothing to boot and waits: twenty nested TCG kernel boots do not fit the budget); "+
 		"times on the kernel clock, waits by polling the local API from the console (a few hundred ms of resolution); "+
 		"running when the first wait ended: %d of %d (VMs: %d of %d); PIDs kept through the one-workload change: %d of the %d running, "+
-		"%d restarted by their own policy meanwhile", scaleContainers, scaleVMs, upAtFirst, total, vmsRunning(ws), scaleVMs, kept, upAtFirst-1, ownRestart)
+		"%d restarted by their own policy meanwhile; PID 1 with 120 running: %s", scaleContainers, scaleVMs, upAtFirst, total, vmsRunning(ws), scaleVMs, kept, upAtFirst-1, ownRestart, memNote)
 	for _, a := range []struct {
 		ok   bool
 		what string
