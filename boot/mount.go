@@ -45,6 +45,9 @@ func (p *pid1) mount() bool {
 	if err := floor.ProtectSelf(floor.PID1); err != nil {
 		Logf("floor: warning: %v", err)
 	}
+	if err := floor.HugePagesOnRequest(floor.THPDir); err != nil {
+		Logf("floor: warning: %v", err)
+	}
 	// A name for the rescue shell's prompt until the config sets one.
 	unix.Sethostname([]byte(box.DefaultHostname))
 	Children.logf = func(f string, a ...any) { Logf("reaper: "+f, a...) }
