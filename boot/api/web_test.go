@@ -67,6 +67,35 @@ func newBrowser(t *testing.T, chromium string) context.Context {
 	return ctx
 }
 
+// openPage starts Chromium on url and returns its context and a step
+// runner: each step gets 20 s, and a failed one reports what the
+// JavaScript expression diag reads from the page ("" for nothing). The
+// first action starts the browser, so it runs without a timeout, which
+// would end the browser with it.
+func openPage(t *testing.T, chromium, url, diag string) (context.Context, func(string, chromedp.Action[chromedp.Void])) {
+	t.Helper()
+	ctx := newBrowser(t, chromium)
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("starting chromium and loading the page: %v", err)
+	}
+	t.Logf("chromium up and page loaded in %v", time.Since(start).Round(time.Millisecond))
+	step := func(what string, a chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		tctx, c := context.WithTimeout(ctx, 20*time.Second)
+		defer c()
+		if err := chromedp.Do(tctx, a); err == nil {
+			return
+		} else if diag == "" {
+			t.Fatalf("%s: %v", what, err)
+		} else {
+			st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](diag))
+			t.Fatalf("%s: %v (%s)", what, err, st)
+		}
+	}
+	return ctx, step
+}
+
 // TestWebPage drives the status page in headless Chromium: log in with
 // the token, see the workloads of the test status, see a state change and
 // a new log line arrive without a reload.
@@ -79,23 +108,7 @@ func TestWebPage(t *testing.T) {
 	// the followed log open.
 	t.Cleanup(ts.Close)
 
-	ctx := newBrowser(t, chromium)
-
-	start := time.Now()
-	// The first action starts the browser; it must not run under a
-	// timeout, which would end the browser with it.
-	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/")); err != nil {
-		t.Fatalf("starting chromium and loading the page: %v", err)
-	}
-	t.Logf("chromium up and page loaded in %v", time.Since(start).Round(time.Millisecond))
-	step := func(what string, a chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		tctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		if err := chromedp.Do(tctx, a); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	ctx, step := openPage(t, chromium, ts.URL+"/", "")
 
 	step("login form", chromedp.WaitVisible(chromedp.ID("token")))
 	step("log in", chromedp.Steps(
@@ -221,19 +234,8 @@ func TestWebPageActions(t *testing.T) {
 	s := New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf})
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
-	ctx := newBrowser(t, chromium)
-	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/")); err != nil {
-		t.Fatalf("starting chromium and loading the page: %v", err)
-	}
-	step := func(what string, a chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		tctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		if err := chromedp.Do(tctx, a); err != nil {
-			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`"result: " + document.getElementById("apply-result").textContent + " | go hidden: " + document.getElementById("apply-go").hidden + " | why: " + document.getElementById("action-why").textContent`))
-			t.Fatalf("%s: %v (%s)", what, err, state)
-		}
-	}
+	ctx, step := openPage(t, chromium, ts.URL+"/",
+		`"result: " + document.getElementById("apply-result").textContent + " | go hidden: " + document.getElementById("apply-go").hidden + " | why: " + document.getElementById("action-why").textContent`)
 	const web = `#workloads tbody tr[data-name="web"]`
 	step("log in", chromedp.Steps(
 		chromedp.WaitVisible(chromedp.ID("token")),

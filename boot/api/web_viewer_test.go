@@ -117,19 +117,8 @@ func TestWebPageViewers(t *testing.T) {
 		tsBare.Close()
 	})
 
-	ctx := newBrowser(t, chromium)
-	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/")); err != nil {
-		t.Fatalf("starting chromium and loading the page: %v", err)
-	}
-	step := func(what string, a chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		tctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		if err := chromedp.Do(tctx, a); err != nil {
-			st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("viewer-section").dataset.state + ": " + document.getElementById("viewer-status").textContent + " | " + (document.querySelector("#viewer .xterm-rows") || {textContent: "no rows"}).textContent`))
-			t.Fatalf("%s: %v (viewer %q)", what, err, st)
-		}
-	}
+	ctx, step := openPage(t, chromium, ts.URL+"/",
+		`"viewer " + document.getElementById("viewer-section").dataset.state + ": " + document.getElementById("viewer-status").textContent + " | " + (document.querySelector("#viewer .xterm-rows") || {textContent: "no rows"}).textContent`)
 	login := func() {
 		step("log in", chromedp.Steps(
 			chromedp.WaitVisible(chromedp.ID("token")),

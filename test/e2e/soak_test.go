@@ -438,7 +438,7 @@ func soakTake(t *testing.T, m *harness.Machine, hc *http.Client, host string, s 
 		if i > 0 {
 			time.Sleep(300 * time.Millisecond) // spreads the reads; waits for nothing
 		}
-		v := soakMetrics(t, hc, host, "process_resident_memory_bytes", "go_goroutines",
+		v := metricValues(t, hc, host, "process_resident_memory_bytes", "go_goroutines",
 			"go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes")
 		g := int(v["go_goroutines"])
 		if rss := v["process_resident_memory_bytes"]; rss < s.rss {
@@ -467,7 +467,7 @@ func soakTake(t *testing.T, m *harness.Machine, hc *http.Client, host string, s 
 func soakCounts(t *testing.T, m *harness.Machine, hc *http.Client, host string) (goroutines, fds int) {
 	t.Helper()
 	for i := range soakReads {
-		g := int(soakMetrics(t, hc, host, "go_goroutines")["go_goroutines"])
+		g := int(metricValues(t, hc, host, "go_goroutines")["go_goroutines"])
 		if i == 0 || g < goroutines {
 			goroutines = g
 		}
@@ -496,37 +496,6 @@ func soakSettle(t *testing.T, m *harness.Machine, hc *http.Client, host string, 
 		}
 		time.Sleep(time.Second) // the polling interval
 	}
-}
-
-// soakMetrics reads named series without labels from one scrape.
-func soakMetrics(t *testing.T, hc *http.Client, host string, names ...string) map[string]float64 {
-	t.Helper()
-	req, _ := http.NewRequest("GET", host+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+apiToken)
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	v := map[string]float64{}
-	for _, l := range strings.Split(string(b), "\n") {
-		for _, n := range names {
-			if s, ok := strings.CutPrefix(l, n+" "); ok {
-				f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-				if err != nil {
-					t.Fatalf("metrics: %s: %v", l, err)
-				}
-				v[n] = f
-			}
-		}
-	}
-	for _, n := range names {
-		if _, ok := v[n]; !ok {
-			t.Fatalf("metrics (%d) lack %s", resp.StatusCode, n)
-		}
-	}
-	return v
 }
 
 var (

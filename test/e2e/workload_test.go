@@ -293,6 +293,13 @@ func TestWorkloadVMConsole(t *testing.T) {
 // `name{labels}` exactly as Prometheus' text format writes it.
 func metricValue(t *testing.T, hc *http.Client, host, series string) float64 {
 	t.Helper()
+	return metricValues(t, hc, host, series)[series]
+}
+
+// metricValues reads the named series from one scrape; a series missing
+// from it fails t.
+func metricValues(t *testing.T, hc *http.Client, host string, series ...string) map[string]float64 {
+	t.Helper()
 	req, _ := http.NewRequest("GET", host+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+apiToken)
 	resp, err := hc.Do(req)
@@ -301,17 +308,24 @@ func metricValue(t *testing.T, hc *http.Client, host, series string) float64 {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	v := map[string]float64{}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, series+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				t.Fatalf("metrics: %s: %v", l, err)
+		for _, n := range series {
+			if s, ok := strings.CutPrefix(l, n+" "); ok {
+				f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+				if err != nil {
+					t.Fatalf("metrics: %s: %v", l, err)
+				}
+				v[n] = f
 			}
-			return f
 		}
 	}
-	t.Fatalf("metrics (%d) lack %s", resp.StatusCode, series)
-	return 0
+	for _, n := range series {
+		if _, ok := v[n]; !ok {
+			t.Fatalf("metrics (%d) lack %s", resp.StatusCode, n)
+		}
+	}
+	return v
 }
 
 // checkContainerMemoryMetric compares the memory /metrics reports for a
