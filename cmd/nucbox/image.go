@@ -96,15 +96,8 @@ The UKI and PXE kernel command line is --cmdline, default
 				return err
 			}
 			o.Config = baked
-			if o.Kernel == "" {
-				k, err := newestKernel("/boot")
-				if err != nil {
-					return err
-				}
-				o.Kernel = k
-			}
-			if o.ModulesDir == "" {
-				o.ModulesDir = modulesDirFor(o.Kernel)
+			if err := defaultKernel(&o); err != nil {
+				return err
 			}
 			if err := mediaFlags(c, &o, diskSize, espSize, pxeServer); err != nil {
 				return err
@@ -222,6 +215,22 @@ func parseDiskSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
 	return int64(n), nil
+}
+
+// defaultKernel fills in the kernel and its modules when the flags did not
+// name them.
+func defaultKernel(o *image.Options) error {
+	if o.Kernel == "" {
+		k, err := newestKernel("/boot")
+		if err != nil {
+			return err
+		}
+		o.Kernel = k
+	}
+	if o.ModulesDir == "" {
+		o.ModulesDir = modulesDirFor(o.Kernel)
+	}
+	return nil
 }
 
 // newestKernel picks the highest-versioned Debian kernel in dir.

@@ -109,8 +109,10 @@ func (c *Console) closeErr() error {
 }
 
 // ReadFrom copies r into the console until EOF or error and then closes it.
+// The console is hidden behind a plain Writer: io.Copy would otherwise
+// call this method again.
 func (c *Console) ReadFrom(r io.Reader) (int64, error) {
-	n, err := io.Copy(c, r)
+	n, err := io.Copy(struct{ io.Writer }{c}, r)
 	c.Close(err)
 	return n, err
 }

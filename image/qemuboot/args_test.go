@@ -1,0 +1,79 @@
+package qemuboot
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestArgs(t *testing.T) {
+	kernel := Options{Kernel: "k", Initramfs: "i", Cmdline: "console=ttyS0", Accel: "tcg", MemoryMiB: 2048, CPUs: 2,
+		Forward: []Forward{{Host: "127.0.0.1:40000", GuestPort: 8443}}}
+	usb := Options{Disk: "nucbox.img", EFIVars: "vars.fd", Accel: "kvm", MemoryMiB: 1024, CPUs: 1}
+	tests := []struct {
+		name    string
+		o       Options
+		want    []string // each must appear, in this order
+		absent  []string
+		wantErr string
+	}{
+		{name: "kernel", o: kernel, want: []string{
+			"-accel tcg -cpu max -machine q35 -m 2048 -smp 2 -nographic",
+			"-kernel k -initrd i -append console=ttyS0",
+			"-netdev user,id=uplink,hostfwd=tcp:127.0.0.1:40000-:8443 -device virtio-net-pci,netdev=uplink",
+		}, absent: []string{"pflash", "-no-reboot"}},
+		{name: "usb under OVMF", o: usb, want: []string{
+			"-accel kvm -cpu host",
+			"-drive if=pflash,format=raw,unit=0,readonly=on,file=" + OVMFCode,
+			"-drive if=pflash,format=raw,unit=1,file=vars.fd",
+			"-drive if=none,id=stick,format=raw,file=nucbox.img -device usb-storage,bus=xhci.0,drive=stick,bootindex=1",
+			"-netdev user,id=uplink -device",
+		}, absent: []string{"-kernel"}},
+		{name: "both", o: func() Options { o := kernel; o.Disk = "d"; return o }(), wantErr: "not both or neither"},
+		{name: "neither", o: Options{Accel: "tcg", MemoryMiB: 512, CPUs: 1}, wantErr: "not both or neither"},
+		{name: "no initramfs", o: func() Options { o := kernel; o.Initramfs = ""; return o }(), wantErr: "needs the initramfs"},
+		{name: "no vars", o: func() Options { o := usb; o.EFIVars = ""; return o }(), wantErr: "variable store"},
+		{name: "accel", o: func() Options { o := kernel; o.Accel = "hvf"; return o }(), wantErr: `accelerator "hvf"`},
+		{name: "memory", o: func() Options { o := kernel; o.MemoryMiB = 64; return o }(), wantErr: "at least 256"},
+		{name: "cpus", o: func() Options { o := kernel; o.CPUs = 0; return o }(), wantErr: "cpus 0"},
+		{name: "bad forward", o: func() Options { o := kernel; o.Forward = []Forward{{Host: "40000", GuestPort: 1}}; return o }(), wantErr: `forward "40000"`},
+		{name: "guest port", o: func() Options { o := kernel; o.Forward = []Forward{{Host: "127.0.0.1:1", GuestPort: 70000}}; return o }(), wantErr: "guest port 70000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := Args(tt.o)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Args: err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			line := strings.Join(a, " ")
+			at := 0
+			for _, w := range tt.want {
+				i := strings.Index(line[at:], w)
+				if i < 0 {
+					t.Fatalf("%q not found (in order) in\n%s", w, line)
+				}
+				at += i + len(w)
+			}
+			for _, w := range tt.absent {
+				if strings.Contains(line, w) {
+					t.Errorf("%q in %s", w, line)
+				}
+			}
+		})
+	}
+}
+
+func TestFreePort(t *testing.T) {
+	a, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(a, "127.0.0.1:") || strings.HasSuffix(a, ":0") {
+		t.Fatalf("FreePort = %q", a)
+	}
+}
