@@ -35,6 +35,10 @@
 //	                           409 while an apply or a try is in progress
 //	POST /v1/apply/confirm     keep the config of the pending try (409 if none)
 //	POST /v1/power             {"action": "poweroff" | "reboot"}
+//	POST /v1/probe             {"from": "ct10" | "box", "kind": "ping" | "connect" |
+//	                           "resolve", "target": ...}: one probe sent from inside
+//	                           a container's network namespace (nucbox test);
+//	                           409 for a VM or a container not running
 //	POST /v1/upgrade           a unified kernel image in the body, written into
 //	                           the boot slot not running, on trial;
 //	                           ?tries=N boots to reach ready, ?reboot=true

@@ -108,6 +108,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET /v1/console/{name}", accessAdmin, false, bodyStream, s.handleConsole},
 		{"GET /v1/vms/{name}/vnc", accessAdmin, false, bodyStream, s.handleVNC},
 		{"GET /v1/capture/{port}", accessAdmin, false, bodyStream, s.handleCapture},
+		{"POST /v1/probe", accessAdmin, false, bodyShort, s.handleProbe},
 		{"POST /v1/upgrade", accessAdmin, false, bodyUpload, s.handleUpgrade},
 		{"GET /metrics", accessRead, true, bodyShort, s.metrics.ServeHTTP},
 		{"GET /v1/debug/pprof/{profile}", accessAdmin, false, bodyShort, s.handleProfile},

@@ -102,15 +102,8 @@ The UKI and PXE kernel command line is --cmdline, default
 			if err := mediaFlags(c, &o, diskSize, espSize, pxeServer); err != nil {
 				return err
 			}
-			if len(files) > 0 {
-				o.Files = map[string]string{}
-				for _, f := range files {
-					dst, src, ok := strings.Cut(f, "=")
-					if !ok || dst == "" || src == "" {
-						return usageError{fmt.Errorf("--add-file %q: want IMAGE-PATH=HOST-PATH", f)}
-					}
-					o.Files[dst] = src
-				}
+			if o.Files, err = addFiles(files); err != nil {
+				return err
 			}
 			if webAssets != "" {
 				// The page's viewers (make web-assets): plain files at
@@ -215,6 +208,22 @@ func parseDiskSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
 	return int64(n), nil
+}
+
+// addFiles reads --add-file IMAGE-PATH=HOST-PATH flags.
+func addFiles(files []string) (map[string]string, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		dst, src, ok := strings.Cut(f, "=")
+		if !ok || dst == "" || src == "" {
+			return nil, usageError{fmt.Errorf("--add-file %q: want IMAGE-PATH=HOST-PATH", f)}
+		}
+		out[dst] = src
+	}
+	return out, nil
 }
 
 // defaultKernel fills in the kernel and its modules when the flags did not

@@ -49,7 +49,7 @@ shows what the box would create (plan), prints the config's JSON Schema
 	})
 	root.AddCommand(newValidateCmd(), newPlanCmd(), newSchemaCmd(), newImageCmd(), newVersionCmd(), newInitCmd(), newStatusCmd(), newLogsCmd(), newPowerOffCmd(), newRebootCmd(), newApplyCmd(),
 		newStartCmd(), newStopCmd(), newRestartCmd(), newConsoleCmd(), newVNCCmd(), newCaptureCmd(), newFlashCmd(), newUpgradeCmd(), newConfigCmd(),
-		newRunCmd(), newBenchNetworkCmd(), newDebugCmd())
+		newRunCmd(), newTestCmd(), newBenchNetworkCmd(), newDebugCmd())
 	return root
 }
 

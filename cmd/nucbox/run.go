@@ -32,6 +32,20 @@ type runOptions struct {
 	cache           string
 	kernel, modules string
 	rebuild         bool
+	files           []string
+}
+
+// addBootFlags gives `nucbox run` and `nucbox test` the flags of the
+// machine they boot and the image they build.
+func addBootFlags(c *cobra.Command, ro *runOptions) {
+	f := c.Flags()
+	f.IntVar(&ro.memory, "memory", 2048, "the box's memory in `MiB`")
+	f.IntVar(&ro.cpus, "cpus", 2, "the box's CPUs")
+	f.StringVar(&ro.accel, "accel", "auto", "QEMU accelerator: auto (KVM when it works here), kvm or tcg")
+	f.StringVar(&ro.cache, "cache", "", "`DIR` for built images (default: the user's cache directory, nucbox/run)")
+	f.StringVar(&ro.kernel, "kernel", "", "kernel image (default: as 'nucbox image build')")
+	f.StringVar(&ro.modules, "modules", "", "kernel modules directory (default: as 'nucbox image build')")
+	f.StringArrayVar(&ro.files, "add-file", nil, "IMAGE-PATH=HOST-PATH: host file or directory to include, as with 'nucbox image build' (repeatable)")
 }
 
 func newRunCmd() *cobra.Command {
@@ -70,13 +84,8 @@ to the next; --rebuild starts from a new stick.`,
 	f := c.Flags()
 	f.BoolVar(&ro.usb, "usb", false, "boot the USB disk image under UEFI (OVMF) instead of the kernel and initramfs")
 	f.StringVar(&ro.diskSize, "disk", "2GiB", "`SIZE` of the USB disk image with --usb")
-	f.IntVar(&ro.memory, "memory", 2048, "the box's memory in `MiB`")
-	f.IntVar(&ro.cpus, "cpus", 2, "the box's CPUs")
 	f.IntVar(&ro.apiPort, "api-port", 0, "loopback `PORT` the box's API is forwarded to (default: a free one)")
-	f.StringVar(&ro.accel, "accel", "auto", "QEMU accelerator: auto (KVM when it works here), kvm or tcg")
-	f.StringVar(&ro.cache, "cache", "", "`DIR` for built images (default: the user's cache directory, nucbox/run)")
-	f.StringVar(&ro.kernel, "kernel", "", "kernel image (default: as 'nucbox image build')")
-	f.StringVar(&ro.modules, "modules", "", "kernel modules directory (default: as 'nucbox image build')")
+	addBootFlags(c, &ro)
 	f.BoolVar(&ro.rebuild, "rebuild", false, "build again even when the cache has this image (with --usb: a new stick, its data gone)")
 	return c
 }
@@ -91,7 +100,7 @@ func runBox(c *cobra.Command, path string, ro runOptions) error {
 	if err != nil {
 		return errors.New("qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86)")
 	}
-	cfgData, guestPort, token, note, err := runConfig(path)
+	_, cfgData, guestPort, token, note, err := runConfig(path)
 	if err != nil {
 		return err
 	}
@@ -163,28 +172,28 @@ func runBox(c *cobra.Command, path string, ro runOptions) error {
 // the API's port inside the box, the token when the config sets one, and
 // a note when the run adds the API listener the config lacks. An invalid
 // config is refused with the loader's errors (file, line and field).
-func runConfig(path string) (data []byte, port int, token, note string, err error) {
-	cfg, err := config.Load(path)
+func runConfig(path string) (cfg *config.Config, data []byte, port int, token, note string, err error) {
+	cfg, err = config.Load(path)
 	if err != nil {
-		return nil, 0, "", "", fmt.Errorf("config %s is invalid: %w", path, err)
+		return nil, nil, 0, "", "", fmt.Errorf("config %s is invalid: %w", path, err)
 	}
 	data, err = os.ReadFile(path)
 	if err != nil {
-		return nil, 0, "", "", err
+		return nil, nil, 0, "", "", err
 	}
 	listen := cfg.API.Listen
 	if listen == "" {
 		listen = ":8443"
 		if data, err = config.WithAPIListen(data, listen); err != nil {
-			return nil, 0, "", "", fmt.Errorf("config %s: adding api.listen for this run: %w", path, err)
+			return nil, nil, 0, "", "", fmt.Errorf("config %s: adding api.listen for this run: %w", path, err)
 		}
 		note = `the config has no api.listen: this run's image listens on ":8443" so that the CLI can reach the box (` + path + ` is unchanged)`
 	}
 	_, p, err := splitPort(listen)
 	if err != nil {
-		return nil, 0, "", "", fmt.Errorf("config %s: api.listen %q: %w", path, listen, err)
+		return nil, nil, 0, "", "", fmt.Errorf("config %s: api.listen %q: %w", path, listen, err)
 	}
-	return data, p, cfg.API.Token, note, nil
+	return cfg, data, p, cfg.API.Token, note, nil
 }
 
 func splitPort(addr string) (string, int, error) {
@@ -248,6 +257,9 @@ func runBuild(c *cobra.Command, path string, cfgData []byte, ro runOptions) (str
 		return "", fmt.Errorf("config %s: %w", path, err)
 	}
 	o.Config, o.OutDir, o.Version, o.Progress = baked, scratch, version, c.ErrOrStderr()
+	if o.Files, err = addFiles(ro.files); err != nil {
+		return "", err
+	}
 	if ro.usb {
 		n, err := parseDiskSize(ro.diskSize)
 		if err != nil {
@@ -284,7 +296,7 @@ func runKey(exe string, cfgData []byte, kernel, modules string, ro runOptions) (
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(h, "\x00%s\x00%s\x00%s\x00usb=%t,%s\x00", version, kernel, modules, ro.usb, ro.diskSize)
+	fmt.Fprintf(h, "\x00%s\x00%s\x00%s\x00usb=%t,%s\x00%q\x00", version, kernel, modules, ro.usb, ro.diskSize, ro.files)
 	h.Write(cfgData)
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }

@@ -62,15 +62,15 @@ func TestRunConfig(t *testing.T) {
 		return p
 	}
 	base := "hostname: lab\nuplink:\n  interface: auto\n  bridge: br0\n  ipv4: dhcp\n"
-	data, port, token, note, err := runConfig(write("plain.yaml", base))
+	_, data, port, token, note, err := runConfig(write("plain.yaml", base))
 	if err != nil || port != 8443 || token != "" || !strings.Contains(note, "no api.listen") || !strings.Contains(string(data), `listen: ":8443"`) {
 		t.Fatalf("plain: port %d token %q note %q err %v\n%s", port, token, note, err, data)
 	}
-	data, port, token, note, err = runConfig(write("api.yaml", base+"api:\n  listen: \":9443\"\n  token: abcdefghijklmnop0123\n"))
+	_, data, port, token, note, err = runConfig(write("api.yaml", base+"api:\n  listen: \":9443\"\n  token: abcdefghijklmnop0123\n"))
 	if err != nil || port != 9443 || token != "abcdefghijklmnop0123" || note != "" || string(data) != base+"api:\n  listen: \":9443\"\n  token: abcdefghijklmnop0123\n" {
 		t.Fatalf("api: port %d token %q note %q err %v\n%s", port, token, note, err, data)
 	}
-	_, _, _, _, err = runConfig(write("bad.yaml", base+"hostnam: x\n"))
+	_, _, _, _, _, err = runConfig(write("bad.yaml", base+"hostnam: x\n"))
 	if err == nil || !strings.Contains(err.Error(), "bad.yaml:6") {
 		t.Fatalf("bad config: %v, want the file and line", err)
 	}

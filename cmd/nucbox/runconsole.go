@@ -25,10 +25,28 @@ type runWatch struct {
 	// data partition shows it only on its first boot.
 	saveToken func(string)
 	announce  func(string)
+	// onReady, when set, learns the outcome of the boot: true for the
+	// ready line, false for a failed boot.
+	onReady func(ok bool)
 
 	mu          sync.Mutex
 	fingerprint string
 	done        bool
+	failed      string
+}
+
+// credentials returns the token and certificate fingerprint seen so far.
+func (w *runWatch) credentials() (token, fingerprint string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.token, w.fingerprint
+}
+
+// failure is the failed line's reason, once the boot failed.
+func (w *runWatch) failure() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
 }
 
 // watch consumes r line by line until it ends.
@@ -54,7 +72,14 @@ func (w *runWatch) line(l string) {
 	}
 	if m := runReadyRE.FindStringSubmatch(l); m != nil && !w.done {
 		w.done = true
-		w.announce(w.message(strings.HasPrefix(m[1], "ready")))
+		ok := strings.HasPrefix(m[1], "ready")
+		if !ok {
+			w.failed = l[strings.Index(l, "failed: ")+len("failed: "):]
+		}
+		w.announce(w.message(ok))
+		if w.onReady != nil {
+			w.onReady(ok)
+		}
 	}
 }
 

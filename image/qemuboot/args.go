@@ -28,6 +28,10 @@ type Options struct {
 	MemoryMiB, CPUs int
 	// Forward makes guest TCP ports reachable on the host.
 	Forward []Forward
+	// Unattended is a boot nobody types into (`nucbox test`): the
+	// console is only written to stdout, there is no monitor on it, and
+	// a reboot ends QEMU instead of booting again.
+	Unattended bool
 }
 
 // Forward is one guest TCP port reachable at Host (127.0.0.1:PORT).
@@ -38,7 +42,7 @@ type Forward struct {
 
 // Args returns QEMU's arguments for o. The console is the terminal
 // (-nographic: Ctrl-A X quits, Ctrl-A C is QEMU's monitor), and a reboot
-// reboots, as a real box would after an upgrade.
+// reboots, as a real box would after an upgrade, unless o.Unattended.
 func Args(o Options) ([]string, error) {
 	if (o.Kernel == "") == (o.Disk == "") {
 		return nil, errors.New("give a kernel or a disk image to boot, not both or neither")
@@ -61,8 +65,11 @@ func Args(o Options) ([]string, error) {
 		"-accel", o.Accel, "-cpu", cpu, "-machine", "q35",
 		"-m", strconv.Itoa(o.MemoryMiB), "-smp", strconv.Itoa(o.CPUs),
 		"-nographic",
-		"-device", "virtio-rng-pci",
 	}
+	if o.Unattended {
+		a = append(a, "-nodefaults", "-serial", "stdio", "-no-reboot")
+	}
+	a = append(a, "-device", "virtio-rng-pci")
 	if o.Kernel != "" {
 		if o.Initramfs == "" {
 			return nil, errors.New("a kernel boot needs the initramfs")

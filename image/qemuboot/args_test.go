@@ -28,6 +28,9 @@ func TestArgs(t *testing.T) {
 			"-drive if=none,id=stick,format=raw,file=nucbox.img -device usb-storage,bus=xhci.0,drive=stick,bootindex=1",
 			"-netdev user,id=uplink -device",
 		}, absent: []string{"-kernel"}},
+		{name: "unattended", o: func() Options { o := kernel; o.Unattended = true; return o }(), want: []string{
+			"-nographic -nodefaults -serial stdio -no-reboot -device virtio-rng-pci",
+		}},
 		{name: "both", o: func() Options { o := kernel; o.Disk = "d"; return o }(), wantErr: "not both or neither"},
 		{name: "neither", o: Options{Accel: "tcg", MemoryMiB: 512, CPUs: 1}, wantErr: "not both or neither"},
 		{name: "no initramfs", o: func() Options { o := kernel; o.Initramfs = ""; return o }(), wantErr: "needs the initramfs"},
