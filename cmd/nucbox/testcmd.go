@@ -29,10 +29,12 @@ func newTestCmd() *cobra.Command {
 		Use:   "test CONFIG [TESTFILE...]",
 		Short: "Boot CONFIG in QEMU and check what its test files say it must reach, and must not",
 		Long: `Give a config CI: build its image (cached, as 'nucbox run' does), boot it in
-QEMU with its uplink on QEMU's user network (a DHCP server, a gateway at
-10.0.2.2 and a name server at 10.0.2.3, as a lab LAN has), wait until it is
-ready, and check each TESTFILE (default: CONFIG with .test.yaml for .yaml).
-A test file lists checks:
+QEMU with its uplink on a virtual lab's wire, wait until it is ready, and
+check each TESTFILE (default: CONFIG with .test.yaml for .yaml). On the wire
+are QEMU's user network, untagged (a DHCP server, a gateway at 10.0.2.2 and
+a name server at 10.0.2.3, as a lab LAN has), and the test files' lab
+hosts, which answer ARP and ping on the VLANs they name, tagged, as
+machines behind the lab switch would. A test file lists checks:
 
   within: 2m                  # how long checks that must pass keep trying
   checks:
@@ -46,6 +48,10 @@ A test file lists checks:
       answer: 10.0.10.10
     - status: vm10            # a VM or container
       state: running
+    - from: ct30
+      ping: 10.0.30.5         # the lab host below, through the uplink
+  lab:
+    - {vlan: 30, address: 10.0.30.5}
 
 Each probe is sent by the box from inside the container's network
 namespace, so it meets the same VLANs, routes and firewall as the
@@ -126,9 +132,21 @@ func testConfig(c *cobra.Command, path string, testFiles []string, ro runOptions
 	if err != nil {
 		return fmt.Errorf("finding a free port for the API: %w", err)
 	}
+	var hosts []qemuboot.LabHost
+	for _, f := range files {
+		for _, h := range f.Lab {
+			hosts = append(hosts, qemuboot.LabHost{VLAN: h.VLAN, Addr: h.Addr})
+		}
+	}
+	lab, err := qemuboot.StartLab(hosts)
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	safe.Go(log.Printf, "lab hosts", lab.Serve)
 	qargs, err := qemuboot.Args(qemuboot.Options{Accel: string(choice.Accel), MemoryMiB: ro.memory, CPUs: ro.cpus,
 		Kernel: filepath.Join(dir, "vmlinuz"), Initramfs: filepath.Join(dir, "initramfs.cpio.zst"), Cmdline: "console=ttyS0 panic=-1",
-		Forward: []qemuboot.Forward{{Host: host, GuestPort: guestPort}}, Unattended: true})
+		Forward: []qemuboot.Forward{{Host: host, GuestPort: guestPort}}, Lab: lab, Unattended: true})
 	if err != nil {
 		return usageError{err}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 )
 
@@ -27,6 +28,17 @@ type File struct {
 	Path   string
 	Within time.Duration
 	Checks []Check
+	// Lab are the machines on the uplink's wire that answer ARP and
+	// ping, each on a VLAN the switch port carries tagged (or untagged
+	// when VLAN is 0).
+	Lab []LabHost
+}
+
+// LabHost is a lab machine on the uplink's wire.
+type LabHost struct {
+	VLAN    int        `yaml:"vlan"`
+	Address string     `yaml:"address"`
+	Addr    netip.Addr `yaml:"-"`
 }
 
 // Check is one line of expectation. Exactly one of Ping, Connect,
@@ -48,8 +60,9 @@ type Check struct {
 }
 
 type fileYAML struct {
-	Within string  `yaml:"within"`
-	Checks []Check `yaml:"checks"`
+	Within string    `yaml:"within"`
+	Checks []Check   `yaml:"checks"`
+	Lab    []LabHost `yaml:"lab"`
 }
 
 // Load reads and checks the test file at path.
@@ -68,7 +81,7 @@ func Parse(name string, data []byte) (*File, error) {
 	if err := yaml.UnmarshalWithOptions(data, &raw, yaml.Strict()); err != nil {
 		return nil, fmt.Errorf("%s: %s", name, strings.TrimSpace(yaml.FormatError(err, false, true)))
 	}
-	f := &File{Path: name, Within: DefaultWithin, Checks: raw.Checks}
+	f := &File{Path: name, Within: DefaultWithin, Checks: raw.Checks, Lab: raw.Lab}
 	var errs []error
 	at := func(line int, field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", name, line, field, fmt.Sprintf(format, args...)))
@@ -83,23 +96,43 @@ func Parse(name string, data []byte) (*File, error) {
 	if len(f.Checks) == 0 {
 		at(1, "checks", "no checks: a test file lists at least one")
 	}
-	ast, _ := parser.ParseBytes(data, 0)
+	tree, _ := parser.ParseBytes(data, 0)
 	for i := range f.Checks {
 		c := &f.Checks[i]
-		c.Line = 1
-		if p, err := yaml.PathString(fmt.Sprintf("$.checks[%d]", i)); err == nil && ast != nil {
-			if n, err := p.FilterFile(ast); err == nil && n != nil {
-				c.Line = n.GetToken().Position.Line
-			}
-		}
+		c.Line = lineOf(tree, fmt.Sprintf("$.checks[%d]", i))
 		for _, e := range c.check() {
 			at(c.Line, fmt.Sprintf("checks[%d].%s", i, e.field), "%s", e.msg)
+		}
+	}
+	for i := range f.Lab {
+		h := &f.Lab[i]
+		line := lineOf(tree, fmt.Sprintf("$.lab[%d]", i))
+		a, err := netip.ParseAddr(h.Address)
+		if err != nil || !a.Is4() {
+			at(line, fmt.Sprintf("lab[%d].address", i), "%q: want an IPv4 address", h.Address)
+		}
+		h.Addr = a
+		if h.VLAN < 0 || h.VLAN > 4094 {
+			at(line, fmt.Sprintf("lab[%d].vlan", i), "%d: want 1-4094, or leave it out for the untagged LAN", h.VLAN)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// lineOf is the line of the node at a YAML path, or 1.
+func lineOf(f *ast.File, path string) int {
+	p, err := yaml.PathString(path)
+	if err != nil || f == nil {
+		return 1
+	}
+	n, err := p.FilterFile(f)
+	if err != nil || n == nil {
+		return 1
+	}
+	return n.GetToken().Position.Line
 }
 
 type fieldError struct{ field, msg string }

@@ -19,6 +19,9 @@ checks:
     expect: unreachable
   - status: vm10
     state: running
+lab:
+  - {vlan: 30, address: 10.0.30.5}
+  - {address: 10.0.2.50}
 `
 
 func TestParse(t *testing.T) {
@@ -35,6 +38,9 @@ func TestParse(t *testing.T) {
 		if c.Line != wantLines[i] || c.Title() != wantTitles[i] {
 			t.Errorf("check %d: line %d title %q, want %d %q", i, c.Line, c.Title(), wantLines[i], wantTitles[i])
 		}
+	}
+	if len(f.Lab) != 2 || f.Lab[0].VLAN != 30 || f.Lab[0].Addr.String() != "10.0.30.5" || f.Lab[1].VLAN != 0 {
+		t.Errorf("lab %+v", f.Lab)
 	}
 	if f.Checks[0].Expect != Reachable {
 		t.Errorf("default expect %q", f.Checks[0].Expect)
@@ -59,6 +65,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad server", "checks:\n  - from: a\n    resolve: x.lab\n    server: dns\n", `checks[0].server: "dns"`},
 		{"within", "within: soon\nchecks:\n  - from: a\n    ping: 10.0.0.1\n", `within: "soon"`},
 		{"not yaml", "checks: [\n", "t.yaml:"},
+		{"lab address", "checks:\n  - from: a\n    ping: 10.0.0.1\nlab:\n  - {vlan: 30, address: lab1}\n", `t.yaml:5: lab[0].address: "lab1"`},
+		{"lab vlan", "checks:\n  - from: a\n    ping: 10.0.0.1\nlab:\n  - {vlan: 5000, address: 10.0.30.5}\n", `t.yaml:5: lab[0].vlan: 5000`},
 	}
 	for _, tt := range tests {
 		_, err := Parse("t.yaml", []byte(tt.in))

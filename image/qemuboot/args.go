@@ -28,6 +28,9 @@ type Options struct {
 	MemoryMiB, CPUs int
 	// Forward makes guest TCP ports reachable on the host.
 	Forward []Forward
+	// Lab, when set, shares the uplink's wire with the lab's tagged
+	// hosts through QEMU's hub; the user network stays on it untagged.
+	Lab *Lab
 	// Unattended is a boot nobody types into (`nucbox test`): the
 	// console is only written to stdout, there is no monitor on it, and
 	// a reboot ends QEMU instead of booting again.
@@ -97,7 +100,16 @@ func Args(o Options) ([]string, error) {
 		}
 		user += fmt.Sprintf(",hostfwd=tcp:%s:%s-:%d", host, port, f.GuestPort)
 	}
-	a = append(a, "-netdev", user, "-device", "virtio-net-pci,netdev=uplink")
+	if o.Lab == nil {
+		a = append(a, "-netdev", user, "-device", "virtio-net-pci,netdev=uplink")
+		return a, nil
+	}
+	// One hub: the box's NIC, the user network and the lab's socket each
+	// on a port of it, so every frame reaches the other two.
+	a = append(a,
+		"-netdev", user, "-netdev", "hubport,id=hub-user,hubid=0,netdev=uplink",
+		"-netdev", o.Lab.netdev(), "-netdev", "hubport,id=hub-lab,hubid=0,netdev=lab",
+		"-netdev", "hubport,id=hub-nic,hubid=0", "-device", "virtio-net-pci,netdev=hub-nic")
 	return a, nil
 }
 

@@ -1,6 +1,7 @@
 package qemuboot
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -78,5 +79,32 @@ func TestFreePort(t *testing.T) {
 	}
 	if !strings.HasPrefix(a, "127.0.0.1:") || strings.HasSuffix(a, ":0") {
 		t.Fatalf("FreePort = %q", a)
+	}
+}
+
+func TestArgsWithLab(t *testing.T) {
+	lab, err := StartLab([]LabHost{{VLAN: 30, Addr: netip.MustParseAddr("10.0.30.5")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go lab.Serve()
+	defer lab.Close()
+	a, err := Args(Options{Kernel: "k", Initramfs: "i", Accel: "tcg", MemoryMiB: 512, CPUs: 1, Lab: lab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(a, " ")
+	for _, want := range []string{
+		"-netdev user,id=uplink -netdev hubport,id=hub-user,hubid=0,netdev=uplink",
+		"-netdev dgram,id=lab,local.type=unix,local.path=" + lab.qemu + ",remote.type=unix,remote.path=" + lab.conn.LocalAddr().String(),
+		"-netdev hubport,id=hub-lab,hubid=0,netdev=lab",
+		"-netdev hubport,id=hub-nic,hubid=0 -device virtio-net-pci,netdev=hub-nic",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("%q not in %s", want, line)
+		}
+	}
+	if strings.Contains(line, "netdev=uplink -device") {
+		t.Errorf("the NIC is on the user network directly: %s", line)
 	}
 }

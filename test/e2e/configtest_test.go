@@ -12,13 +12,15 @@ import (
 
 // labTestConfig is a Box Lab box for `nucbox test`: a VM and containers on
 // VLAN 10 (served DHCP and DNS by the box, NATed to the uplink), two
-// containers alone on VLAN 20, and one on the uplink's LAN. It has no
+// containers alone on VLAN 20, one on VLAN 30, which the uplink carries
+// tagged to the lab, and one on the uplink's LAN. It has no
 // api.listen: nucbox test adds one for its run.
 const labTestConfig = `hostname: lab
 uplink:
   interface: auto
   bridge: br0
   ipv4: dhcp
+  vlans: [30]
   addresses:
     - {vlan: 10, address: 10.0.10.1/24, nat: true, dhcp: {range: 10.0.10.100-10.0.10.199, lease: 10m}}
 dns: {domain: lab}
@@ -34,10 +36,11 @@ containers:
   - {name: ct10, image: "oci-layout:images/busybox", command: [sleep, "100000"], nics: [{vlan: 10, ipv4: dhcp}], stop-timeout: 1s}
   - {name: ct20, image: "oci-layout:images/busybox", command: [sleep, "100000"], nics: [{vlan: 20, ipv4: {address: 10.0.20.5/24}}], stop-timeout: 1s}
   - {name: ct20b, image: "oci-layout:images/busybox", command: [sleep, "100000"], nics: [{vlan: 20, ipv4: {address: 10.0.20.6/24}}], stop-timeout: 1s}
+  - {name: ct30, image: "oci-layout:images/busybox", command: [sleep, "100000"], nics: [{vlan: 30, ipv4: {address: 10.0.30.9/24}}], stop-timeout: 1s}
   - {name: ctup, image: "oci-layout:images/busybox", command: [sleep, "100000"], nics: [{ipv4: dhcp}], stop-timeout: 1s}
 `
 
-// labChecks are twelve checks that hold for labTestConfig. The %s line
+// labChecks are fourteen checks that hold for labTestConfig. The %s line
 // is where the deliberately wrong expectation goes in the failing file.
 // Checks that something is unreachable stay inside the box: what leaves
 // through QEMU's user network is answered by whatever the host reaches
@@ -58,11 +61,17 @@ checks:
   - {from: ctup, connect: "10.0.2.15:22", expect: unreachable}
   - {from: box, resolve: vm10.lab, server: 10.0.10.1, answer: 10.0.10.10}
   - {status: vm10, state: running}
+  - {from: ct30, ping: 10.0.30.5}
+  - {from: ct30, ping: 10.0.30.6, expect: unreachable}
+lab:
+  - {vlan: 30, address: 10.0.30.5}
+  - {vlan: 31, address: 10.0.30.6}
 `
 
 // TestConfigTests runs `nucbox test` as a lab's CI would, over the Box
-// Lab config with two test files in one boot: one whose twelve checks
-// hold passes; the same with one expectation turned wrong fails, naming
+// Lab config with two test files in one boot: one whose fourteen checks
+// hold passes (among them a container on VLAN 30 reaching a lab host on
+// VLAN 30 through the uplink, and not one on VLAN 31); the same with one expectation turned wrong fails, naming
 // that check by file and line, and the command exits 1.
 func TestConfigTests(t *testing.T) {
 	harness.Require(t)
@@ -92,12 +101,12 @@ func TestConfigTests(t *testing.T) {
 	if code != 1 {
 		t.Errorf("nucbox test exited %d, want 1 (one check of wrong.test.yaml fails)", code)
 	}
-	if !strings.Contains(stdout, "ok  \t"+good+"\t12 checks") {
-		t.Errorf("lab.test.yaml did not pass all twelve checks:\n%s", stdout)
+	if !strings.Contains(stdout, "ok  \t"+good+"\t14 checks") {
+		t.Errorf("lab.test.yaml did not pass all fourteen checks:\n%s", stdout)
 	}
 	for _, want := range []string{
 		"--- FAIL: " + bad + ":9: ct20 ping 10.0.10.1 (",
-		"FAIL\t" + bad + "\t1 of 12 checks failed",
+		"FAIL\t" + bad + "\t1 of 14 checks failed",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q", want)
@@ -106,7 +115,7 @@ func TestConfigTests(t *testing.T) {
 	if n := strings.Count(stdout, "--- FAIL"); n != 1 {
 		t.Errorf("%d checks failed, want exactly the wrong one", n)
 	}
-	if !strings.Contains(stderr, "1 of 24 checks failed") || !regexp.MustCompile(`console is kept in \S+`).MatchString(stderr) {
+	if !strings.Contains(stderr, "1 of 28 checks failed") || !regexp.MustCompile(`console is kept in \S+`).MatchString(stderr) {
 		t.Errorf("stderr does not sum up the failure and keep the console:\n%s", stderr)
 	}
 }
