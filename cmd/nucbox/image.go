@@ -80,6 +80,12 @@ unless nucbox.config.sha256= in --cmdline pins the one config it may
 get, so such a build is refused: give --config-key, an https URL, or the
 pin.
 
+Secure Boot: --sign-key and --sign-cert (db.key and db.crt from 'nucbox
+secureboot keys') sign the UKI and systemd-boot; --enroll-keys DIR puts
+the set's PK/KEK/db .auth files on the disk's ESP, and systemd-boot enrols
+them by itself on a machine whose firmware is in setup mode. Every UKI
+has an .sbat section; --microcode adds a CPU microcode cpio as .ucode.
+
 The UKI and PXE kernel command line is --cmdline, default
 "` + image.DefaultCmdline + `".`,
 		Example: `  nucbox image build --config examples/basic.yaml -o build/image
