@@ -95,6 +95,16 @@ func TestSignVerify(t *testing.T) {
 		if _, err := Verify(tampered, []*x509.Certificate{cert}); err == nil || !strings.Contains(err.Error(), "changed after") {
 			t.Fatalf("verify tampered image: %v", err)
 		}
+		plain, err := Unsign(signed)
+		if err != nil || Signed(plain) {
+			t.Fatalf("Unsign: %v", err)
+		}
+		if h3, _ := Hash(plain); string(h3) != string(h1) {
+			t.Fatal("Unsign changed the hash")
+		}
+		if _, err := Verify(plain, []*x509.Certificate{cert}); !errors.Is(err, ErrUnsigned) {
+			t.Fatalf("verify unsigned-again image: %v", err)
+		}
 		if _, err := Sign(signed, key, cert); err == nil {
 			t.Fatal("signing a signed image worked")
 		}

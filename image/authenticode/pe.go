@@ -217,3 +217,17 @@ func Verify(img []byte, trusted []*x509.Certificate) (*x509.Certificate, error) 
 	}
 	return p.verify(indirect.Bytes, trusted)
 }
+
+// Unsign returns img without its signature (an unsigned image as it is).
+func Unsign(img []byte) ([]byte, error) {
+	l, err := layout(img)
+	if err != nil {
+		return nil, err
+	}
+	if l.certSize == 0 {
+		return img, nil
+	}
+	out := append([]byte(nil), img[:l.certOff]...)
+	clear(out[l.secDir : l.secDir+8])
+	return out, nil
+}
