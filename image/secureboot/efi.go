@@ -15,7 +15,7 @@ import (
 // fields little-endian).
 type GUID [16]byte
 
-// MustGUID parses "8be4df61-93ca-11d0-aa0d-00a0c90c4b8c".
+// MustGUID parses "8be4df61-93ca-11d2-aa0d-00e098032b8c".
 func MustGUID(s string) GUID {
 	g, err := ParseGUID(s)
 	if err != nil {
@@ -46,7 +46,7 @@ func (g GUID) String() string {
 // Well-known GUIDs.
 var (
 	// GlobalVariable owns PK, KEK, SecureBoot and SetupMode.
-	GlobalVariable = MustGUID("8be4df61-93ca-11d0-aa0d-00a0c90c4b8c")
+	GlobalVariable = MustGUID("8be4df61-93ca-11d2-aa0d-00e098032b8c")
 	// ImageSecurityDatabase owns db and dbx.
 	ImageSecurityDatabase = MustGUID("d719b2cb-3d3a-4596-a3bc-dad00e67656f")
 	certX509              = MustGUID("a5c059a1-94e4-4aa7-87b5-ab155c2bf072")

@@ -10,12 +10,19 @@ import (
 )
 
 func TestGUID(t *testing.T) {
-	const s = "8be4df61-93ca-11d0-aa0d-00a0c90c4b8c"
+	const s = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 	g := MustGUID(s)
 	if g.String() != s || g[0] != 0x61 || g[3] != 0x8b || g[8] != 0xaa {
 		t.Fatalf("GUID %s: % x", g, g[:])
 	}
-	if _, err := ParseGUID("8be4df61-93ca-11d0-aa0d"); err == nil {
+	// The names efivarfs gives the variables, as the kernel spells them.
+	if got := "SecureBoot-" + GlobalVariable.String(); got != "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c" {
+		t.Errorf("efivarfs name %s", got)
+	}
+	if got := "db-" + ImageSecurityDatabase.String(); got != "db-d719b2cb-3d3a-4596-a3bc-dad00e67656f" {
+		t.Errorf("efivarfs name %s", got)
+	}
+	if _, err := ParseGUID("8be4df61-93ca-11d2-aa0d"); err == nil {
 		t.Fatal("short GUID parsed")
 	}
 }
