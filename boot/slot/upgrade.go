@@ -30,10 +30,14 @@ var (
 	// ErrNotTrusted: the box booted with Secure Boot on and its firmware
 	// would not boot the image (unsigned, or signed by a key not in db).
 	ErrNotTrusted = errors.New("refused by Secure Boot")
+	// ErrGeneration: a signed image whose generation is not above the
+	// running one; the box cannot raise it without breaking the
+	// signature.
+	ErrGeneration = errors.New("the signed image's generation is too low")
 )
 
 // RefusedError is an upgrade refused for Reason (ErrNoSlots, ErrOnTrial,
-// ErrBadImage), with the details in Detail.
+// ErrBadImage, ErrNotTrusted, ErrGeneration), with the details in Detail.
 type RefusedError struct {
 	Reason error
 	Detail string
@@ -109,7 +113,7 @@ func (s *Slot) Upgrade(data []byte, tries int) (UpgradeResult, error) {
 		out := data
 		if signed {
 			if osr.ImageVersion <= cur {
-				return refuse(ErrBadImage, "the image is signed and says generation %d, but slot %s runs generation %d: the box cannot raise it without breaking the signature; build it with --image-version %d", osr.ImageVersion, s.Name, cur, cur+1)
+				return refuse(ErrGeneration, "it says generation %d and slot %s runs generation %d; the box cannot raise it without breaking the signature: build it with --image-version %d", osr.ImageVersion, s.Name, cur, cur+1)
 			}
 		} else {
 			osr.ImageVersion = cur + 1

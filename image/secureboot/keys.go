@@ -57,7 +57,9 @@ func Generate(dir string, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		c, err := selfSigned(k, commonNames[n], now)
+		// The owner GUID's first field tells key sets apart in messages
+		// ("signed by nucbox image signing key 1a2b3c4d, db holds ...").
+		c, err := selfSigned(k, commonNames[n]+" "+owner.String()[:8], now)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,11 @@ func TestSecureBoot(t *testing.T) {
 		}
 	}
 	dbKey, dbCert := secureboot.KeyFile(keys, "db"), secureboot.CertFile(keys, "db")
+	db, err := secureboot.LoadCert(dbCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbName := db.Subject.CommonName
 	img := harness.BuildImage(t, harness.WriteConfig(t, "stick.yaml", usbConfig), harness.BuildArgs(
 		"--disk", "512M", "--uki", "--sign-key", dbKey, "--sign-cert", dbCert, "--enroll-keys", keys))
 	stick := filepath.Join(t.TempDir(), "stick.img")
@@ -106,8 +112,8 @@ func TestSecureBoot(t *testing.T) {
 
 	for _, c := range []struct{ name, file, want string }{
 		{"unsigned", unsignedFile, "refused by Secure Boot: this box booted with Secure Boot on and the image is not signed"},
-		{"signed by another key", foreignFile, `this box's db holds "nucbox image signing key"`},
-		{"signed, generation not higher", gen1File, "build it with --image-version 2"},
+		{"signed by another key", foreignFile, `this box's db holds "` + dbName + `"`},
+		{"signed, generation not higher", gen1File, "generation is too low: it says generation 1 and slot a runs generation 1; the box cannot raise it without breaking the signature: build it with --image-version 2"},
 	} {
 		_, stderr, code := cli(t, bin, append([]string{"upgrade", c.file, "--no-reboot"}, remote...)...)
 		if code == 0 || !strings.Contains(stderr, c.want) {
@@ -119,7 +125,7 @@ func TestSecureBoot(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "slot b:") {
 		t.Fatalf("upgrade signed by db: exit %d\n%s%s", code, stdout, stderr)
 	}
-	m.MustExpect(time.Minute, `nucbox: upgrade: upgrade signed by "nucbox image signing key", a key in db`)
+	m.MustExpect(time.Minute, `nucbox: upgrade: upgrade signed by "`+regexp.QuoteMeta(dbName)+`", a key in db`)
 	if err := m.Quit(); err != nil {
 		t.Fatal(err)
 	}
