@@ -21,7 +21,7 @@ SMP     ?= 2
 DEB_PACKAGES := \
 	linux-image-amd64 kmod busybox-static \
 	qemu-system-x86 qemu-utils ipxe-qemu ovmf systemd-boot-efi \
-	e2fsprogs ca-certificates openssl \
+	e2fsprogs ca-certificates openssl osslsigncode \
 	libseccomp-dev gcc libc6-dev make git \
 	iproute2 dnsmasq-base runc chromium
 # npm fetches the web page's viewers (make web-assets). A Node.js that

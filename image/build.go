@@ -103,6 +103,16 @@ type Options struct {
 	// Stub and BootLoader are systemd-boot-efi's files; default
 	// DefaultStub and DefaultBootLoader.
 	Stub, BootLoader string
+	// SignKey and SignCert (PEM key, PEM or DER certificate) sign the
+	// UKI and the disk's boot loader for Secure Boot.
+	SignKey, SignCert string
+	// EnrollKeys is a directory made by 'nucbox secureboot keys': its
+	// PK, KEK and db .auth files go onto the disk's ESP, and systemd-boot
+	// enrols them on a machine whose firmware is in setup mode.
+	EnrollKeys string
+	// Microcode is a CPU microcode cpio (kernel/x86/microcode/...)
+	// put into the UKI as its .ucode section.
+	Microcode string
 
 	// Progress receives the step list, a progress bar when it is a
 	// terminal, and the final sizes. Nil means quiet.

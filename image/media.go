@@ -70,6 +70,12 @@ func (o Options) checkMedia() error {
 	if (o.UKI || o.DiskSize > 0) && strings.ContainsAny(o.Cmdline, "\n\r") {
 		return fmt.Errorf("kernel command line spans lines")
 	}
+	if o.ImageVersion < 0 {
+		return fmt.Errorf("image version %d: want 1 or more", o.ImageVersion)
+	}
+	if _, err := o.loadSigning(); err != nil {
+		return err
+	}
 	return o.CheckConfigSource()
 }
 
@@ -85,9 +91,13 @@ func buildMedia(o Options, p *progress, kernelFile, initrdFile, kver string, res
 			}
 		}
 	}()
+	sig, err := o.loadSigning()
+	if err != nil {
+		return nil, err
+	}
 	var image []byte
 	if o.UKI || o.DiskSize > 0 {
-		image, err = buildUKI(o, kernelFile, initrdFile, kver)
+		image, err = buildUKI(o, sig, kernelFile, initrdFile, kver)
 		if err != nil {
 			return nil, err
 		}
@@ -100,10 +110,10 @@ func buildMedia(o Options, p *progress, kernelFile, initrdFile, kver string, res
 		}
 		outs = append(outs, out)
 		res.UKI = out.dst
-		p.step("uki", "%s: %s, command line %q", UKIName, size(int64(len(image))), o.cmdline())
+		p.step("uki", "%s: %s, command line %q%s", UKIName, size(int64(len(image))), o.cmdline(), sig.note())
 	}
 	if o.DiskSize > 0 {
-		out, err := buildDisk(o, image)
+		out, err := buildDisk(o, sig, image)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +161,7 @@ func espSize(o Options) int64 {
 	return esp.DefaultESPSize
 }
 
-func buildUKI(o Options, kernelFile, initrdFile, kver string) ([]byte, error) {
+func buildUKI(o Options, sig *signing, kernelFile, initrdFile, kver string) ([]byte, error) {
 	stubPath := o.Stub
 	if stubPath == "" {
 		stubPath = DefaultStub
@@ -182,14 +192,16 @@ func buildUKI(o Options, kernelFile, initrdFile, kver string) ([]byte, error) {
 		Uname:   []byte(kver),
 		Initrd:  initrd,
 		Linux:   kernel,
+		SBAT:    o.sbat(),
+		Ucode:   sig.microcode,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("UKI from %s: %w", stubPath, err)
 	}
-	return img, nil
+	return sig.sign("the UKI", img)
 }
 
-func buildDisk(o Options, image []byte) (*pendingOutput, error) {
+func buildDisk(o Options, sig *signing, image []byte) (*pendingOutput, error) {
 	loaderPath := o.BootLoader
 	if loaderPath == "" {
 		loaderPath = DefaultBootLoader
@@ -197,6 +209,20 @@ func buildDisk(o Options, image []byte) (*pendingOutput, error) {
 	loader, err := os.ReadFile(loaderPath)
 	if err != nil {
 		return nil, fmt.Errorf("boot loader: %w (install systemd-boot-efi or pass its path)", err)
+	}
+	if loader, err = sig.sign("the boot loader "+loaderPath, loader); err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{
+		esp.BootLoader:          loader,
+		esp.LoaderConf:          esp.LoaderConfig(),
+		esp.SlotPath(esp.SlotA): image,
+	}
+	if len(sig.enroll) > 0 {
+		files[esp.LoaderConf] = esp.EnrollingLoaderConfig()
+		for p, b := range sig.enroll {
+			files[p] = b
+		}
 	}
 	f, pend, err := createPending(o.OutDir, DiskName)
 	if err != nil {
@@ -206,11 +232,7 @@ func buildDisk(o Options, image []byte) (*pendingOutput, error) {
 	err = disk.WriteTo(f, disk.Options{
 		Size:    o.DiskSize,
 		ESPSize: o.ESPSize,
-		Files: map[string][]byte{
-			esp.BootLoader:          loader,
-			esp.LoaderConf:          esp.LoaderConfig(),
-			esp.SlotPath(esp.SlotA): image,
-		},
+		Files:   files,
 	})
 	if err == nil {
 		err = finish(f)

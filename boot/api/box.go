@@ -59,6 +59,9 @@ type BoxState struct {
 	// Slot is the boot slot the box runs from, absent when it did not
 	// boot from a disk with slots (PXE, a direct kernel boot).
 	Slot *SlotState `json:"boot_slot,omitempty"`
+	// SecureBoot is "on" or "off" as the firmware said at boot; absent
+	// when the box did not boot through UEFI.
+	SecureBoot string `json:"secure_boot,omitempty"`
 	// WorkloadLimits are the limits of the cgroup all workloads share
 	// (what the box's reserve leaves them) and how often its own limits
 	// were reached; absent without that cgroup.

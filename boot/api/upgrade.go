@@ -22,6 +22,13 @@ var (
 	ErrNoSlots = errors.New("no boot slots")
 	// ErrBadImage: the upload is not a nucbox unified kernel image.
 	ErrBadImage = errors.New("not a nucbox image")
+	// ErrUntrusted: the box booted with Secure Boot on and its firmware
+	// would not boot the upload.
+	ErrUntrusted = errors.New("refused by Secure Boot")
+	// ErrGeneration: a signed upload whose generation is not above the
+	// running image's, which the box cannot raise without breaking the
+	// signature.
+	ErrGeneration = errors.New("the signed image's generation is too low")
 )
 
 // MaxUpgradeBytes bounds an uploaded image; one with QEMU inside is
@@ -92,7 +99,7 @@ func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	s.logf("api: upgrade with a %d MiB image (request from %s)", len(data)>>20, who(r))
 	res, err := up.Upgrade(data, tries)
 	switch {
-	case errors.Is(err, ErrBadImage):
+	case errors.Is(err, ErrBadImage), errors.Is(err, ErrUntrusted), errors.Is(err, ErrGeneration):
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, ErrNoSlots), errors.Is(err, ErrBusy):

@@ -92,6 +92,7 @@ func (a *apiBox) State() api.BoxState {
 	}
 	s.Try = a.b.PendingTry()
 	s.Slot = a.b.slotState()
+	s.SecureBoot = a.b.o.Slot.SecureBootState()
 	if r := stageOf[*reserveStage](a.b); r != nil {
 		s.WorkloadLimits, _ = r.hits()
 	}

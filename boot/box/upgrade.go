@@ -14,7 +14,7 @@ func (b *Box) Upgrade(data []byte, tries int) (api.UpgradeResult, error) {
 	r, err := b.o.Slot.Upgrade(data, tries)
 	var refused *slot.RefusedError
 	if errors.As(err, &refused) {
-		kind := map[error]error{slot.ErrNoSlots: api.ErrNoSlots, slot.ErrOnTrial: api.ErrBusy, slot.ErrBadImage: api.ErrBadImage}[refused.Reason]
+		kind := map[error]error{slot.ErrNoSlots: api.ErrNoSlots, slot.ErrOnTrial: api.ErrBusy, slot.ErrBadImage: api.ErrBadImage, slot.ErrNotTrusted: api.ErrUntrusted, slot.ErrGeneration: api.ErrGeneration}[refused.Reason]
 		return api.UpgradeResult{}, fmt.Errorf("%w: %s", kind, refused.Detail)
 	}
 	return api.UpgradeResult{From: r.From, Slot: r.Slot, File: r.File, Generation: r.Generation,

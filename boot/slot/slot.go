@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nucbox/nucbox/image/esp"
+	"github.com/nucbox/nucbox/image/secureboot"
 	"github.com/nucbox/nucbox/internal/inject"
 	"github.com/nucbox/nucbox/internal/safe"
 	"golang.org/x/sys/unix"
@@ -57,6 +58,9 @@ type Options struct {
 	WatchdogTimeout time.Duration
 	EFIVars         EFIVars
 	ESPMount        string // default DefaultESPMount
+	// Firmware reads SecureBoot and db (default: efivarfs at its usual
+	// place).
+	Firmware secureboot.Firmware
 }
 
 // Slot is what the boot loader says about this boot, and the trial and
@@ -74,6 +78,10 @@ type Slot struct {
 	// BootPartUUID is the GUID of the partition the firmware booted
 	// from, upper case; empty when the loader did not say.
 	BootPartUUID string
+	// UEFI is set when the box booted through UEFI, and SecureBoot when
+	// the firmware had Secure Boot on: then upgrades must be signed by a
+	// key in the firmware's db, or the new image would not boot.
+	UEFI, SecureBoot bool
 
 	opts Options
 
@@ -97,10 +105,13 @@ func Detect(opts Options) *Slot {
 	if _, err := os.Stat("/sys/firmware/efi"); err != nil {
 		return s
 	}
+	s.UEFI = true
 	if err := s.mountEFIVars(); err != nil {
 		s.logf("warning: %v", err)
 		return s
 	}
+	s.SecureBoot = opts.Firmware.SecureBoot()
+	s.logf("Secure Boot %s", onOff(s.SecureBoot))
 	entry, _ := opts.EFIVars.Loader("LoaderEntrySelected")
 	count, _ := opts.EFIVars.Loader("LoaderBootCountPath")
 	s.BootPartUUID = opts.EFIVars.BootPartUUID()
@@ -428,4 +439,20 @@ func (s *Slot) mountEFIVars() error {
 		return fmt.Errorf("mount efivarfs: %w", err)
 	}
 	return nil
+}
+
+// SecureBootState is "on" or "off" as the firmware said at boot, and ""
+// when the box did not boot through UEFI.
+func (s *Slot) SecureBootState() string {
+	if s == nil || !s.UEFI {
+		return ""
+	}
+	return onOff(s.SecureBoot)
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }

@@ -1,11 +1,14 @@
 package slot
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/nucbox/nucbox/image/authenticode"
 	"github.com/nucbox/nucbox/image/esp"
 	"github.com/nucbox/nucbox/image/uki"
 	"github.com/nucbox/nucbox/internal/atomicfile"
@@ -24,10 +27,17 @@ var (
 	ErrOnTrial = errors.New("the running slot is on trial")
 	// ErrBadImage: the image is not a nucbox unified kernel image.
 	ErrBadImage = errors.New("not a nucbox image")
+	// ErrNotTrusted: the box booted with Secure Boot on and its firmware
+	// would not boot the image (unsigned, or signed by a key not in db).
+	ErrNotTrusted = errors.New("refused by Secure Boot")
+	// ErrGeneration: a signed image whose generation is not above the
+	// running one; the box cannot raise it without breaking the
+	// signature.
+	ErrGeneration = errors.New("the signed image's generation is too low")
 )
 
 // RefusedError is an upgrade refused for Reason (ErrNoSlots, ErrOnTrial,
-// ErrBadImage), with the details in Detail.
+// ErrBadImage, ErrNotTrusted, ErrGeneration), with the details in Detail.
 type RefusedError struct {
 	Reason error
 	Detail string
@@ -87,6 +97,12 @@ func (s *Slot) Upgrade(data []byte, tries int) (UpgradeResult, error) {
 	if osr.ID != "nucbox" {
 		return UpgradeResult{}, refuse(ErrBadImage, "its .osrel says ID=%q", osr.ID)
 	}
+	if err := s.checkSignature(data); err != nil {
+		return UpgradeResult{}, err
+	}
+	// A signed image is written as it is: stamping its generation would
+	// break the signature, so it must carry a higher one already.
+	signed := authenticode.Signed(data)
 	res := UpgradeResult{From: s.Name, Slot: otherSlot(s.Name), Version: osr.VersionID, Tries: tries}
 	err = s.withESP(func(dir string) error {
 		linux := filepath.Join(dir, filepath.FromSlash(esp.LinuxDir))
@@ -94,10 +110,16 @@ func (s *Slot) Upgrade(data []byte, tries int) (UpgradeResult, error) {
 		if err != nil {
 			return err
 		}
-		osr.ImageVersion = cur + 1
-		out, err := uki.Rewrite(data, map[string][]byte{uki.OSRel: osr.Bytes()})
-		if err != nil {
-			return err
+		out := data
+		if signed {
+			if osr.ImageVersion <= cur {
+				return refuse(ErrGeneration, "it says generation %d and slot %s runs generation %d; the box cannot raise it without breaking the signature: build it with --image-version %d", osr.ImageVersion, s.Name, cur, cur+1)
+			}
+		} else {
+			osr.ImageVersion = cur + 1
+			if out, err = uki.Rewrite(data, map[string][]byte{uki.OSRel: osr.Bytes()}); err != nil {
+				return err
+			}
 		}
 		// The old image of the other slot goes first: the ESP is sized
 		// for two images plus slack, not three.
@@ -159,4 +181,42 @@ func slotRelease(linux, slot string) (int, string, error) {
 		return 0, "", fmt.Errorf("%s: %w", f, err)
 	}
 	return o.ImageVersion, o.VersionID, nil
+}
+
+// checkSignature refuses, on a box that booted with Secure Boot on, an
+// image its firmware would not boot: after the reboot the boot loader
+// would refuse it at every try and fall back, so the upgrade would only
+// look like a failed one.
+func (s *Slot) checkSignature(data []byte) error {
+	if !s.SecureBoot {
+		return nil
+	}
+	db, err := s.opts.Firmware.DB()
+	if err != nil {
+		return refuse(ErrNotTrusted, "this box booted with Secure Boot on, and its db variable cannot be read to check the image: %v", err)
+	}
+	signer, err := authenticode.Verify(data, db)
+	var untrusted *authenticode.UntrustedError
+	switch {
+	case err == nil:
+		s.logf("upgrade signed by %q, a key in db", signer.Subject.CommonName)
+		return nil
+	case errors.Is(err, authenticode.ErrUnsigned):
+		return refuse(ErrNotTrusted, "this box booted with Secure Boot on and the image is not signed, so the firmware would not boot it; build it with --sign-key and --sign-cert (a key in this box's db: %s)", certNames(db))
+	case errors.As(err, &untrusted):
+		return refuse(ErrNotTrusted, "this box booted with Secure Boot on and the image is %v; this box's db holds %s, so the firmware would not boot it", err, certNames(db))
+	default:
+		return refuse(ErrNotTrusted, "this box booted with Secure Boot on and the image's signature is bad: %v", err)
+	}
+}
+
+func certNames(certs []*x509.Certificate) string {
+	if len(certs) == 0 {
+		return "no certificates"
+	}
+	var names []string
+	for _, c := range certs {
+		names = append(names, fmt.Sprintf("%q", c.Subject.CommonName))
+	}
+	return strings.Join(names, ", ")
 }

@@ -95,6 +95,9 @@ func writeStatus(w io.Writer, st api.Status) error {
 			fmt.Fprintf(tw, "upgrade\t%s\n", sl.RolledBack)
 		}
 	}
+	if st.SecureBoot != "" {
+		fmt.Fprintf(tw, "secure boot\t%s\n", st.SecureBoot)
+	}
 	if d := st.Data; d != nil {
 		fmt.Fprintf(tw, "data\t%s\n", dataText(*d))
 	}

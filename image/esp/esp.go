@@ -54,6 +54,11 @@ const (
 	SlotB = "nucbox-b.efi"
 )
 
+// KeysDir is where systemd-boot looks for Secure Boot keys to enrol
+// (PK.auth, KEK.auth, db.auth). Only a directory named "auto" is
+// enrolled without a choice in the menu ("secure-boot-enroll force").
+const KeysDir = "/loader/keys/auto"
+
 // SlotPath is a slot's path on the ESP, e.g. /EFI/Linux/nucbox-a.efi.
 func SlotPath(slot string) string { return path.Join(LinuxDir, slot) }
 
@@ -62,4 +67,12 @@ func SlotPath(slot string) string { return path.Join(LinuxDir, slot) }
 // command line (which would bypass the config source it names).
 func LoaderConfig() []byte {
 	return []byte("# nucbox: boot at once; entries are the unified kernel images in " + LinuxDir + "\ntimeout 0\neditor no\n")
+}
+
+// EnrollingLoaderConfig is LoaderConfig plus the order to enrol the keys
+// in KeysDir by itself when the firmware is in setup mode (systemd-boot
+// 252 and later); the machine reboots with Secure Boot on. Outside
+// setup mode the keys are ignored.
+func EnrollingLoaderConfig() []byte {
+	return append(LoaderConfig(), "secure-boot-enroll force\n"...)
 }

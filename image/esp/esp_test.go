@@ -20,3 +20,17 @@ func TestNames(t *testing.T) {
 		t.Error("a name is too long for its field")
 	}
 }
+
+func TestEnrollingLoaderConfig(t *testing.T) {
+	conf := string(EnrollingLoaderConfig())
+	if !strings.HasPrefix(conf, string(LoaderConfig())) || !strings.HasSuffix(conf, "\nsecure-boot-enroll force\n") {
+		t.Errorf("loader.conf for enrolment:\n%s", conf)
+	}
+	// systemd-boot 252 enrols without asking only from a directory named auto.
+	if KeysDir != "/loader/keys/auto" {
+		t.Errorf("KeysDir %s", KeysDir)
+	}
+	if strings.Contains(string(LoaderConfig()), "secure-boot-enroll") {
+		t.Error("the plain loader.conf enrols")
+	}
+}

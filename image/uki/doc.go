@@ -11,4 +11,7 @@
 // point stay valid. Because payload always follows the stub, Rewrite can
 // cut an image back to its stub and rebuild it with new payload, which is
 // how an upgrade stamps a new .osrel into an image it received.
+// An image may also carry .sbat (the stub's SBAT lines merged with the
+// image's own; the stub's section is renamed so that there is one) and
+// .ucode (a microcode cpio for stubs that hand it to the kernel).
 package uki

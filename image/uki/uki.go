@@ -15,11 +15,23 @@ const (
 	Uname   = ".uname"
 	Initrd  = ".initrd"
 	Linux   = ".linux"
+	// SBAT is the image's Secure Boot Advanced Targeting metadata (CSV
+	// lines naming each component and its security generation), read
+	// by shim and by firmware that revokes by generation.
+	SBAT = ".sbat"
+	// Ucode is a CPU microcode cpio that systemd-stub (from 256 on)
+	// hands to the kernel ahead of the initramfs; older stubs ignore it.
+	Ucode = ".ucode"
 )
+
+// stubSBAT is what the stub's own .sbat section is renamed to when the
+// image gets one: shim refuses an image with two .sbat sections, and the
+// stub's lines are carried over into the image's (see Build).
+const stubSBAT = ".sbatstb"
 
 // order is the order payload is laid out in. The kernel goes last, as
 // ukify puts it: nothing else then sits in memory right after it.
-var order = []string{OSRel, Cmdline, Uname, ".splash", ".dtb", ".pcrpkey", ".pcrsig", Initrd, Linux}
+var order = []string{SBAT, OSRel, Cmdline, Uname, ".splash", ".dtb", ".pcrpkey", ".pcrsig", Ucode, Initrd, Linux}
 
 // isPayload reports whether a section name is one systemd-stub reads as
 // payload, which is what tells an image's payload from its stub.
@@ -40,11 +52,16 @@ type Sections struct {
 	Uname   []byte // kernel release, as uname -r prints it
 	Initrd  []byte // initramfs, compressed as the kernel reads it
 	Linux   []byte // the kernel's EFI-stub bzImage
+	// SBAT lines for the image's own components; Build puts the stub's
+	// lines before them.
+	SBAT []byte
+	// Ucode is an uncompressed cpio with kernel/x86/microcode/*.bin.
+	Ucode []byte
 }
 
 func (s Sections) named() map[string][]byte {
 	m := map[string][]byte{}
-	for name, b := range map[string][]byte{OSRel: s.OSRel, Cmdline: s.Cmdline, Uname: s.Uname, Initrd: s.Initrd, Linux: s.Linux} {
+	for name, b := range map[string][]byte{OSRel: s.OSRel, Cmdline: s.Cmdline, Uname: s.Uname, Initrd: s.Initrd, Linux: s.Linux, SBAT: s.SBAT, Ucode: s.Ucode} {
 		if len(b) > 0 {
 			m[name] = b
 		}
@@ -53,7 +70,7 @@ func (s Sections) named() map[string][]byte {
 }
 
 func sectionsFrom(m map[string][]byte) Sections {
-	return Sections{OSRel: m[OSRel], Cmdline: m[Cmdline], Uname: m[Uname], Initrd: m[Initrd], Linux: m[Linux]}
+	return Sections{OSRel: m[OSRel], Cmdline: m[Cmdline], Uname: m[Uname], Initrd: m[Initrd], Linux: m[Linux], SBAT: m[SBAT], Ucode: m[Ucode]}
 }
 
 // Section characteristics (PE/COFF specification).
@@ -70,6 +87,12 @@ const sectionHeaderSize = 40
 func Build(stub []byte, s Sections) ([]byte, error) {
 	if len(s.Linux) == 0 {
 		return nil, errors.New("uki: no kernel (.linux) to put into the image")
+	}
+	if len(s.SBAT) > 0 {
+		own, err := ReadSection(bytes.NewReader(stub), SBAT)
+		if err == nil {
+			s.SBAT = mergeSBAT(own, s.SBAT)
+		}
 	}
 	return assemble(stub, s.named())
 }
@@ -177,7 +200,7 @@ func assemble(stub []byte, payload map[string][]byte) ([]byte, error) {
 		return nil, err
 	}
 	for _, s := range h.f.Sections {
-		if isPayload(s.Name) {
+		if isPayload(s.Name) && s.Name != SBAT {
 			return nil, fmt.Errorf("uki: the stub already has a %s section; give the bare stub or use Rewrite", s.Name)
 		}
 	}
@@ -187,6 +210,14 @@ func assemble(stub []byte, payload map[string][]byte) ([]byte, error) {
 		return nil, errors.New("uki: the stub is signed; give an unsigned stub and sign the finished image")
 	}
 	fa, sa := o.FileAlignment, o.SectionAlignment
+	if len(payload[SBAT]) > 0 {
+		for i, s := range h.f.Sections {
+			if s.Name == SBAT {
+				off := h.secTable + i*sectionHeaderSize
+				copy(h.data[off:off+8], stubSBAT)
+			}
+		}
+	}
 
 	// A symbol table at the end of the file would end up between the stub
 	// and the payload, where nothing describes it; images carry none.
@@ -283,7 +314,8 @@ func split(data []byte) ([]byte, map[string][]byte, error) {
 		k--
 	}
 	for _, s := range secs[:k] {
-		if isPayload(s.Name) {
+		// A stub's own .sbat (systemd's) sits among its sections.
+		if isPayload(s.Name) && s.Name != SBAT {
 			return nil, nil, fmt.Errorf("uki: payload section %s sits among the stub's sections", s.Name)
 		}
 	}

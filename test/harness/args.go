@@ -15,14 +15,22 @@ const (
 	BIOS Firmware = iota
 	// OVMF is UEFI, for USB disk images and unified kernel images.
 	OVMF
+	// OVMFSecureBoot is OVMF built with Secure Boot, its variables
+	// behind SMM as on real hardware. The empty variable store starts in
+	// setup mode: no keys, nothing checked until a PK is enrolled.
+	OVMFSecureBoot
 )
+
+// UEFI reports whether f is an OVMF build, which needs a variable store.
+func (f Firmware) UEFI() bool { return f == OVMF || f == OVMFSecureBoot }
 
 // OVMF firmware files from Debian's ovmf package. The 4M build is the one
 // the product targets; its variable store is copied per machine because
 // QEMU writes to it.
 var (
-	OVMFCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
-	OVMFVars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+	OVMFCode           = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	OVMFSecureBootCode = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+	OVMFVars           = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 )
 
 // Options describe one QEMU machine. The zero value of every field is a
@@ -142,6 +150,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Machine == "" {
 		o.Machine = "q35"
+		if o.Firmware == OVMFSecureBoot {
+			o.Machine = "q35,smm=on"
+		}
 	}
 	if o.CPU == "" {
 		o.CPU = "max"
@@ -200,12 +211,19 @@ func qemuArgs(o Options, qmpSocket string) ([]string, error) {
 	}
 	switch o.Firmware {
 	case BIOS:
-	case OVMF:
+	case OVMF, OVMFSecureBoot:
 		if o.EFIVars == "" {
 			return nil, errors.New("OVMF needs a variable store (Boot makes one)")
 		}
+		code := OVMFCode
+		if o.Firmware == OVMFSecureBoot {
+			// The Secure Boot build refuses to start without SMM, and
+			// only code in SMM may write its variable store.
+			code = OVMFSecureBootCode
+			a = append(a, "-global", "driver=cfi.pflash01,property=secure,value=on")
+		}
 		a = append(a,
-			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+OVMFCode,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+code,
 			"-drive", "if=pflash,format=raw,unit=1,file="+o.EFIVars)
 	default:
 		return nil, fmt.Errorf("unknown firmware %d", o.Firmware)

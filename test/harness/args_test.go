@@ -170,3 +170,24 @@ func TestShellQuote(t *testing.T) {
 		t.Errorf("got %s\nwant %s", got, want)
 	}
 }
+
+func TestQemuArgsSecureBoot(t *testing.T) {
+	got, err := qemuArgs(Options{Firmware: OVMFSecureBoot, EFIVars: "/a/vars.fd"}, "/s/qmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(got, " ")
+	for _, want := range []string{
+		"-machine q35,smm=on ",
+		"-global driver=cfi.pflash01,property=secure,value=on",
+		"file=" + OVMFSecureBootCode + " ",
+		"unit=1,file=/a/vars.fd",
+	} {
+		if !strings.Contains(line+" ", want) {
+			t.Errorf("no %q in %s", want, line)
+		}
+	}
+	if strings.Contains(line, "file="+OVMFCode+" ") {
+		t.Errorf("the plain OVMF build too: %s", line)
+	}
+}

@@ -120,7 +120,7 @@ func start(tb testing.TB, o Options) (*Machine, error) {
 			n.segmentLocal = n.Segment.attach(fmt.Sprintf("%s.nic%d", o.Name, i))
 		}
 	}
-	if o.Firmware == OVMF {
+	if o.Firmware.UEFI() {
 		if o.EFIVars == "" {
 			o.EFIVars = filepath.Join(artifacts, safeName(o.Name)+"-OVMF_VARS.fd")
 			os.Remove(o.EFIVars)
