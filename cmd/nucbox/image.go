@@ -23,7 +23,7 @@ func newImageCmd() *cobra.Command {
 		Use:   "image",
 		Short: "Build bootable nucbox images",
 	}
-	c.AddCommand(newImageBuildCmd())
+	c.AddCommand(newImageBuildCmd(), newImageLockCmd())
 	return c
 }
 
