@@ -54,10 +54,10 @@ func match(p Package, size int64, sum, from string) error {
 
 // MismatchError is a .deb whose bytes are not what the lock pins.
 type MismatchError struct {
-	Package      Package
-	From         string
-	Size         int64
-	SHA256       string
+	Package Package
+	From    string
+	Size    int64
+	SHA256  string
 }
 
 func (e *MismatchError) Error() string {
