@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/nucbox/nucbox/internal/configsig"
@@ -181,6 +182,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	p := newProgress(o.Progress, steps)
 	p.printf("building %s for %s\n", filepath.Join(o.OutDir, initramfsFile), o.Kernel)
 	t := newTree()
+	if t.mtime, err = sourceDateEpoch(); err != nil {
+		return nil, err
+	}
 
 	cfg, err := addConfig(t, o, p)
 	if err != nil {
@@ -332,6 +336,20 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	p.summary(res)
 	return res, nil
+}
+
+// sourceDateEpoch reads SOURCE_DATE_EPOCH, the time reproducible builds
+// stamp their files with (reproducible-builds.org); unset means 0.
+func sourceDateEpoch() (uint64, error) {
+	s := strings.TrimSpace(os.Getenv("SOURCE_DATE_EPOCH"))
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970 as a whole number (newc archives hold 32 bits)", s)
+	}
+	return n, nil
 }
 
 // rootNote names a file as the progress lines show it: in the platform

@@ -5,16 +5,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/image"
 	"github.com/nucbox/nucbox/image/esp"
+	"github.com/nucbox/nucbox/image/platform"
 	"github.com/nucbox/nucbox/image/pxe"
 	"github.com/nucbox/nucbox/internal/configsig"
-	"github.com/nucbox/nucbox/internal/natsort"
 	"github.com/spf13/cobra"
 )
 
@@ -36,6 +35,7 @@ func newImageBuildCmd() *cobra.Command {
 	var files []string
 	var webAssets string
 	var diskSize, espSize, pxeServer string
+	var mirror, cache string
 	c := &cobra.Command{
 		Use:   "build --config FILE -o OUTDIR",
 		Short: "Build a kernel + initramfs with nucbox as /init and the config baked in",
@@ -51,8 +51,20 @@ libraries, the TCG accelerator module and the x86 firmware.
 Every image also carries mke2fs, e2fsck and resize2fs with their
 libraries, for the box's data partition.
 
-Without --kernel the newest /boot/vmlinuz-*-amd64 is used, and without
---modules the matching /lib/modules/VERSION.
+Without --kernel the image is built from the pinned platform: the exact
+Debian packages (kernel and modules, busybox-static, QEMU and its
+libraries, e2fsprogs, systemd-boot, iPXE, SeaBIOS, CA certificates) that
+the lock file built into this binary names with their sha256. They are
+fetched once from the Debian archive (--mirror, or $NUCBOX_MIRROR, default
+` + platform.DefaultMirrorURL + `), checked, unpacked without dpkg or root into
+--cache (default $XDG_CACHE_HOME/nucbox/platform, about 110 MiB of
+packages and 450 MiB unpacked) and reused. The same config, lock and nucbox
+version give byte-identical images on any Linux host; SOURCE_DATE_EPOCH
+sets the archive's file times.
+
+With --kernel (and --modules, default /lib/modules/VERSION) the kernel is
+yours and busybox, e2fsprogs, QEMU, systemd-boot and the CA bundle come
+from this host's Debian packages, as the flags below name them.
 
 Boot media, in OUTDIR besides vmlinuz and the initramfs:
   --uki          nucbox.efi, a unified kernel image: systemd's EFI stub
@@ -97,11 +109,14 @@ The UKI and PXE kernel command line is --cmdline, default
 			}
 			o.Config = baked
 			if o.Kernel == "" {
-				k, err := newestKernel("/boot")
-				if err != nil {
+				if o.ModulesDir != "" {
+					return usageError{fmt.Errorf("--modules is for a custom kernel: give --kernel too")}
+				}
+				if err := usePlatform(c, &o, mirror, cache); err != nil {
 					return err
 				}
-				o.Kernel = k
+			} else if mirror != "" || cache != "" {
+				return usageError{fmt.Errorf("--mirror and --cache are for the pinned platform, which a build with --kernel does not use")}
 			}
 			if o.ModulesDir == "" {
 				o.ModulesDir = modulesDirFor(o.Kernel)
@@ -138,8 +153,10 @@ The UKI and PXE kernel command line is --cmdline, default
 	f := c.Flags()
 	f.StringVarP(&configPath, "config", "c", "", "config file to bake into the image (required)")
 	f.StringVarP(&o.OutDir, "output", "o", "", "directory for vmlinuz and the initramfs (required)")
-	f.StringVar(&o.Kernel, "kernel", "", "kernel image (default: newest /boot/vmlinuz-*-amd64)")
-	f.StringVar(&o.ModulesDir, "modules", "", "kernel modules directory (default: /lib/modules/<kernel version>)")
+	f.StringVar(&o.Kernel, "kernel", "", "custom kernel image; then busybox, QEMU and the rest come from this host (default: the pinned platform's)")
+	f.StringVar(&o.ModulesDir, "modules", "", "the custom kernel's modules directory (default: /lib/modules/<kernel version>)")
+	f.StringVar(&mirror, "mirror", "", "Debian mirror `URL` holding debian/ and debian-security/ for the pinned platform (default $"+platform.MirrorEnv+" or "+platform.DefaultMirrorURL+")")
+	f.StringVar(&cache, "cache", "", "`DIR` for the pinned platform's packages and unpacked tree (default $XDG_CACHE_HOME/nucbox/platform)")
 	f.StringVar(&o.Init, "init", "", "nucbox binary to use as /init (default: this binary)")
 	f.StringVar(&o.Busybox, "busybox", "/bin/busybox", "static busybox for the rescue shell")
 	f.StringSliceVar(&o.Modules, "module", nil, "extra kernel module to include (repeatable)")
@@ -224,14 +241,27 @@ func parseDiskSize(s string) (int64, error) {
 	return int64(n), nil
 }
 
-// newestKernel picks the highest-versioned Debian kernel in dir.
-func newestKernel(dir string) (string, error) {
-	matches, _ := filepath.Glob(filepath.Join(dir, "vmlinuz-*-amd64"))
-	if len(matches) == 0 {
-		return "", fmt.Errorf("no kernel found as %s/vmlinuz-*-amd64: install linux-image-amd64 (make deps) or pass --kernel", dir)
+// usePlatform points the build at the pinned platform, fetching and
+// unpacking it first when the cache does not have it. Flags the user set
+// (--busybox, --stub, --bootloader) still name host files.
+func usePlatform(c *cobra.Command, o *image.Options, mirror, cache string) error {
+	root, err := platform.Ensure(c.Context(), platform.Options{
+		Mirror:   mirror,
+		Cache:    cache,
+		Progress: c.ErrOrStderr(),
+	})
+	if err != nil {
+		return err
 	}
-	sort.Slice(matches, func(i, j int) bool { return natsort.Less(matches[i], matches[j]) })
-	return matches[len(matches)-1], nil
+	o.Root = root.Dir
+	o.Kernel, o.ModulesDir = root.Kernel(), root.ModulesDir()
+	o.QEMUVersion = root.Version("qemu-system-x86")
+	for flag, v := range map[string]*string{"busybox": &o.Busybox, "stub": &o.Stub, "bootloader": &o.BootLoader} {
+		if !c.Flags().Changed(flag) {
+			*v = ""
+		}
+	}
+	return nil
 }
 
 // modulesDirFor maps /boot/vmlinuz-VERSION to /lib/modules/VERSION.

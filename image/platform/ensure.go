@@ -120,6 +120,9 @@ func Ensure(ctx context.Context, o Options) (*Root, error) {
 	}
 	r.Fetched = n
 	start := time.Now()
+	if err := os.MkdirAll(filepath.Dir(r.Dir), 0o755); err != nil {
+		return nil, err
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(r.Dir), ".unpack-*")
 	if err != nil {
 		return nil, err
