@@ -103,6 +103,11 @@ func Ensure(ctx context.Context, o Options) (*Root, error) {
 		}
 		o.Cache = c
 	}
+	abs, err := filepath.Abs(o.Cache)
+	if err != nil {
+		return nil, err
+	}
+	o.Cache = abs
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 10 * time.Minute}
 	}
