@@ -22,7 +22,7 @@ func newImageCmd() *cobra.Command {
 		Use:   "image",
 		Short: "Build bootable nucbox images",
 	}
-	c.AddCommand(newImageBuildCmd(), newImageLockCmd())
+	c.AddCommand(newImageBuildCmd(), newImageFetchCmd(), newImageLockCmd())
 	return c
 }
 

@@ -8,6 +8,28 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// newImageFetchCmd fetches and unpacks the pinned platform ahead of a
+// build: before going offline, or to warm a CI machine's cache once.
+func newImageFetchCmd() *cobra.Command {
+	var mirror, cache string
+	c := &cobra.Command{
+		Use:   "fetch [--mirror URL] [--cache DIR]",
+		Short: "Fetch, check and unpack the pinned platform that image build uses without --kernel",
+		Args:  exactFiles(0, "flags only, no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			r, err := platform.Ensure(c.Context(), platform.Options{Mirror: mirror, Cache: cache, Progress: c.ErrOrStderr()})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "pinned platform: %d packages, kernel %s, in %s\n", len(r.Lock.Packages), r.Lock.Kernel, r.Dir)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&mirror, "mirror", "", "Debian mirror `URL` holding debian/ and debian-security/ (default $"+platform.MirrorEnv+" or "+platform.DefaultMirrorURL+")")
+	c.Flags().StringVar(&cache, "cache", "", "`DIR` for the packages and the unpacked tree (default $XDG_CACHE_HOME/nucbox/platform)")
+	return c
+}
+
 // newImageLockCmd is the maintainer's command that regenerates
 // image/platform/platform.lock from the archive's indexes, or with
 // --check says whether the embedded lock is still what the archive

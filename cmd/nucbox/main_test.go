@@ -156,3 +156,28 @@ func TestModulesDirFor(t *testing.T) {
 		t.Fatalf("modulesDirFor = %q", got)
 	}
 }
+
+// TestImageBuildPlatformFlags: --modules and the platform's flags are
+// refused where they would be ignored, and an unreachable mirror stops
+// the build with the URL it tried and no output directory.
+func TestImageBuildPlatformFlags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--modules", "/lib/modules/x"}, "--modules is for a custom kernel: give --kernel too"},
+		{[]string{"--kernel", "/boot/vmlinuz-x", "--mirror", "http://x"}, "--mirror and --cache are for the pinned platform"},
+		{[]string{"--kernel", "/boot/vmlinuz-x", "--cache", "/tmp/x"}, "--mirror and --cache are for the pinned platform"},
+		{[]string{"--mirror", "http://127.0.0.1:1", "--cache", filepath.Join(t.TempDir(), "cache")}, "http://127.0.0.1:1/debian"},
+	} {
+		args := append([]string{"image", "build", "--config", "../../examples/basic.yaml", "-o", out}, c.args...)
+		_, stderr, code := run(args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", c.args, code, stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a refused build created the output directory")
+	}
+}
