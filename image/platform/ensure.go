@@ -133,6 +133,11 @@ func Ensure(ctx context.Context, o Options) (*Root, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	// Readable by every user, like the packages' own files: one cache
+	// can serve builds by other users (CI runs them as nobody).
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
 	for _, p := range o.Lock.Packages {
 		if err := ctx.Err(); err != nil {
 			return nil, err

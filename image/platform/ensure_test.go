@@ -186,3 +186,23 @@ func TestEnsureUnreachableMirror(t *testing.T) {
 		t.Fatalf("err = %v, want a 404 naming the package", err)
 	}
 }
+
+// TestEnsureCacheReadableByAll: a cache filled by one user serves builds
+// by others, so the tree and the packages are world-readable.
+func TestEnsureCacheReadableByAll(t *testing.T) {
+	m := newTestMirror(t)
+	cache := t.TempDir()
+	r, err := Ensure(context.Background(), m.options(cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{r.Dir, filepath.Join(r.Dir, completeName), filepath.Join(cache, "debs", debName(m.lock.Packages[0])), r.Kernel()} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o004 == 0 {
+			t.Errorf("%s is %v: not readable by other users", p, fi.Mode().Perm())
+		}
+	}
+}

@@ -93,6 +93,9 @@ func download(ctx context.Context, client *http.Client, mirror, dir string, p Pa
 	if err := match(p, n, hex.EncodeToString(h.Sum(nil)), url); err != nil {
 		return err
 	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return err
+	}
 	return os.Rename(tmp, filepath.Join(dir, debName(p)))
 }
 
