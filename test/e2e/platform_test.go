@@ -35,10 +35,11 @@ for f in ` + "$HIDE_FILES" + `; do [ -e "$f" ] && mount --bind "$emptyfile" "$f"
 exec setpriv --reuid=65534 --regid=65534 --clear-groups -- sh -c 'echo "building as uid $(id -u)"; exec "$@"' sh "$@"
 `
 
-// TestPlatformImageHiddenHost builds examples/basic.yaml as an
+// TestPlatformImageHiddenHost builds examples/basic.yaml with QEMU as an
 // unprivileged user with the host's kernel, modules, QEMU, busybox and
 // e2fsprogs hidden, so that everything must come from the pinned
-// platform, and boots it to ready. Control: in the same namespace a
+// platform, boots it to ready and runs the platform's QEMU and mke2fs
+// in it. Control: in the same namespace a
 // build that asks for the host's kernel fails. One boot, about 20 s
 // (plus about 15 s once per machine to fetch and unpack the platform,
 // which make platform does before the suite).
@@ -102,7 +103,7 @@ func TestPlatformImageHiddenHost(t *testing.T) {
 		return string(o), err
 	}
 	k, _ := harness.DebianKernel()
-	base := []string{"image", "build", "--config", filepath.Join(work, "basic.yaml"), "--cache", cache}
+	base := []string{"image", "build", "--config", filepath.Join(work, "basic.yaml"), "--qemu", "--cache", cache}
 
 	// Control: the host's kernel is not there to be used.
 	log, err := hidden(append(base[:len(base)-2], "--kernel", k.Path, "-o", filepath.Join(out, "host"))...)
@@ -136,5 +137,17 @@ func TestPlatformImageHiddenHost(t *testing.T) {
 	t.Logf("platform image ready in %.1fs: %s", time.Since(bootStart).Seconds(), ri.Line)
 	if ri.Hostname == "" {
 		t.Errorf("ready summary without a hostname: %s", ri.Line)
+	}
+	// The platform's QEMU runs in the box: its libraries were found from
+	// ELF headers inside the platform, not by the host's loader, and
+	// mke2fs with e2fsprogs' own libraries likewise.
+	sh, err := m.Shell(shellTimeout, "qemu-system-x86_64 --version && qemu-img --version && mke2fs -V 2>&1")
+	if err != nil {
+		t.Fatalf("platform QEMU and mke2fs in the box: %v\n%s", err, sh)
+	}
+	for _, w := range []string{"QEMU emulator version 7.2", "qemu-img version 7.2", "mke2fs 1.47"} {
+		if !strings.Contains(sh, w) {
+			t.Errorf("the box's shell printed no %q:\n%s", w, sh)
+		}
 	}
 }
