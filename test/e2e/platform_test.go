@@ -141,7 +141,13 @@ func TestPlatformImageHiddenHost(t *testing.T) {
 	// The platform's QEMU runs in the box: its libraries were found from
 	// ELF headers inside the platform, not by the host's loader, and
 	// mke2fs with e2fsprogs' own libraries likewise.
-	sh, err := m.Shell(shellTimeout, "qemu-system-x86_64 --version && qemu-img --version && mke2fs -V 2>&1")
+	if _, err := m.Expect(shellTimeout, `press Enter for a shell`); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send("\n"); err != nil {
+		t.Fatal(err)
+	}
+	sh, err := m.Shell(shellTimeout, "/usr/bin/qemu-system-x86_64 --version && /usr/bin/qemu-img --version && /sbin/mke2fs -V 2>&1")
 	if err != nil {
 		t.Fatalf("platform QEMU and mke2fs in the box: %v\n%s", err, sh)
 	}
