@@ -108,17 +108,12 @@ The UKI and PXE kernel command line is --cmdline, default
 				return err
 			}
 			o.Config = baked
-			if o.Kernel == "" {
-				if o.ModulesDir != "" {
-					return usageError{fmt.Errorf("--modules is for a custom kernel: give --kernel too")}
-				}
-				if err := usePlatform(c, &o, mirror, cache); err != nil {
-					return err
-				}
-			} else if mirror != "" || cache != "" {
+			switch {
+			case o.Kernel == "" && o.ModulesDir != "":
+				return usageError{fmt.Errorf("--modules is for a custom kernel: give --kernel too")}
+			case o.Kernel != "" && (mirror != "" || cache != ""):
 				return usageError{fmt.Errorf("--mirror and --cache are for the pinned platform, which a build with --kernel does not use")}
-			}
-			if o.ModulesDir == "" {
+			case o.Kernel != "" && o.ModulesDir == "":
 				o.ModulesDir = modulesDirFor(o.Kernel)
 			}
 			if err := mediaFlags(c, &o, diskSize, espSize, pxeServer); err != nil {
@@ -144,6 +139,13 @@ The UKI and PXE kernel command line is --cmdline, default
 					o.Files = map[string]string{}
 				}
 				o.Files[api.WebAssetsDir] = webAssets
+			}
+			// Flags are checked before the platform is fetched: a
+			// mistake on the command line costs no download.
+			if o.Kernel == "" {
+				if err := usePlatform(c, &o, mirror, cache); err != nil {
+					return err
+				}
 			}
 			o.Progress = c.ErrOrStderr()
 			_, err = image.Build(c.Context(), o)

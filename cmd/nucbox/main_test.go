@@ -181,3 +181,13 @@ func TestImageBuildPlatformFlags(t *testing.T) {
 		t.Error("a refused build created the output directory")
 	}
 }
+
+// TestImageBuildFlagsBeforeFetch: a usage mistake in a platform build is
+// reported without touching the mirror (here one that would fail).
+func TestImageBuildFlagsBeforeFetch(t *testing.T) {
+	_, stderr, code := run("image", "build", "--config", "../../examples/basic.yaml", "-o", t.TempDir(),
+		"--mirror", "http://127.0.0.1:1", "--cache", t.TempDir(), "--disk", "1GB")
+	if code != 2 || strings.Contains(stderr, "127.0.0.1") || !strings.Contains(stderr, "--disk") {
+		t.Fatalf("exit %d, stderr %q; want the --disk mistake alone", code, stderr)
+	}
+}
