@@ -30,7 +30,7 @@
 // headers there rather than by running the host's loader.
 //
 // Output is reproducible: the same inputs give the same bytes, because
-// records are written in sorted order with fixed owners, times and inode
+// records are written in sorted order with fixed owners and inode
 // numbers, and SOURCE_DATE_EPOCH (0 when unset) as every record's time.
 // Output files appear atomically, so a failed build never leaves a
 // truncated image where a boot would pick it up.
