@@ -10,10 +10,6 @@ BIN     := $(BUILD)/nucbox
 CONFIG  ?= examples/basic.yaml
 IMAGE   := $(BUILD)/image
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-# Evaluated when used, so that a kernel installed by `make deps` in the same
-# run is found.
-KERNEL  = $(shell ls -v /boot/vmlinuz-*-amd64 2>/dev/null | tail -n 1)
-MODULES = /lib/modules/$(patsubst vmlinuz-%,%,$(notdir $(KERNEL)))
 MEMORY  ?= 2048
 SMP     ?= 2
 
@@ -59,7 +55,13 @@ TEST_ENV := $(if $(CI_MODE),CI=true)
 
 FUZZTIME ?= 2m
 
-.PHONY: help deps web-assets build image run test test-unit test-host test-e2e vet bench soak fuzz clean
+# The pinned platform (image/platform/platform.lock) in the tests' cache,
+# where the image tests and the QEMU tier find it: fetched once per
+# machine, about 110 MiB, then only checked.
+TEST_CACHE     = $(or $(NUCBOX_TEST_CACHE),$(BUILD)/test)
+PLATFORM_CACHE = $(TEST_CACHE)/platform
+
+.PHONY: help deps web-assets platform build image run test test-unit test-host test-e2e vet bench soak fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -100,12 +102,15 @@ web-assets: ## fetch the web page's viewers (noVNC, xterm.js) into build/web
 	mv "$$tmp/novnc" "$$tmp/xterm" "$$tmp/PINS" $(WEB).new/; \
 	rm -rf $(WEB); mv $(WEB).new $(WEB)
 
+platform: ## fetch and unpack the pinned platform into the test cache (once per machine)
+	$(GO) run -tags $(TAGS) ./cmd/nucbox image fetch --cache $(PLATFORM_CACHE)
+
 build: web-assets ## build the static nucbox binary into build/ (and the page's viewers into build/web)
 	@mkdir -p $(BUILD)
 	$(STATIC) -o $(BIN) ./cmd/nucbox
 
-image: build ## build kernel + initramfs for CONFIG (default examples/basic.yaml)
-	$(BIN) image build --config $(CONFIG) --kernel $(KERNEL) --modules $(MODULES) --web-assets $(WEB) -o $(IMAGE)
+image: build ## build kernel + initramfs for CONFIG (default examples/basic.yaml) from the pinned platform
+	$(BIN) image build --config $(CONFIG) --web-assets $(WEB) -o $(IMAGE)
 
 run: deps image ## boot the appliance in QEMU with CONFIG, console on this terminal
 	@echo "Booting nucbox with $(CONFIG) under QEMU (TCG, $(MEMORY) MiB)."
@@ -130,7 +135,7 @@ vet: ## gofmt and go vet
 # Pure Go and host-namespace tests; the host tier runs when root. Then
 # the tests built with panicinject: a panic injected into each background
 # component is recovered and the component runs again (internal/inject).
-test-unit: web-assets
+test-unit: web-assets platform
 	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 15m $$($(GO) list ./... | grep -v /test/e2e)
 	$(TEST_ENV) $(GO) test -tags $(TAGS),panicinject -count=1 -timeout 5m -run 'Panic|^TestPoint$$' ./internal/inject \
 		$$(grep -rl --include='*_test.go' '^//go:build panicinject' . | xargs -n1 dirname | sort -u)
@@ -138,7 +143,7 @@ test-unit: web-assets
 # QEMU boots of the real image, one package so boots never compete for the
 # two cores with other tests. About 26 minutes with the 6-minute soak;
 # the timeout is the suite's budget.
-test-e2e: web-assets
+test-e2e: web-assets platform
 	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 40m -v ./test/e2e
 
 # `make bench`: one table of every figure with its baseline from the same

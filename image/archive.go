@@ -42,6 +42,9 @@ func (e *entry) isRegular() bool { return e.mode&cpio.S_IFMT == cpio.S_IFREG }
 // names carry no leading slash).
 type tree struct {
 	entries map[string]*entry
+	// mtime is every record's modification time: SOURCE_DATE_EPOCH,
+	// or 0.
+	mtime uint64
 }
 
 func newTree() *tree { return &tree{entries: make(map[string]*entry)} }
@@ -223,7 +226,7 @@ func (t *tree) counts() (files int, archive int64) {
 }
 
 // writeTo writes the tree as a newc archive. Every record gets owner root,
-// time zero and an inode number from its sorted position, so the archive
+// the time t.mtime and an inode number from its sorted position, so the archive
 // depends only on names, modes and contents.
 func (t *tree) writeTo(ctx context.Context, w io.Writer) error {
 	rw := cpio.Newc.Writer(w)
@@ -255,6 +258,7 @@ func (t *tree) writeTo(ctx context.Context, w io.Writer) error {
 			info.FileSize = uint64(len(e.data))
 		}
 		rec := cpio.MakeReproducible(cpio.Record{ReaderAt: r, Info: info})
+		rec.MTime = t.mtime
 		if err := rw.WriteRecord(rec); err != nil {
 			return fmt.Errorf("writing /%s: %w", n, err)
 		}

@@ -101,15 +101,28 @@ var powerApplets = map[string]bool{"poweroff": true, "reboot": true, "halt": tru
 
 // addBusybox adds busybox at /bin/busybox and a link for every applet the
 // given binary was built with, where its own --list-full says it belongs.
-func (t *tree) addBusybox(ctx context.Context, src string) (applets int, libs int, err error) {
-	if _, err := os.Stat(src); err != nil {
+func (t *tree) addBusybox(ctx context.Context, r sysroot, src string) (applets int, libs int, err error) {
+	host, err := r.host(src)
+	if err == nil {
+		_, err = os.Stat(host)
+	}
+	if err != nil {
 		return 0, 0, fmt.Errorf("busybox for the rescue shell: %w (install busybox-static or pass its path)", err)
 	}
-	list, err := busyboxApplets(ctx, src)
+	// Running it is safe in a platform too: busybox-static needs no
+	// libraries.
+	list, err := busyboxApplets(ctx, host)
 	if err != nil {
 		return 0, 0, err
 	}
-	libs, err = t.addBinary("bin/busybox", src, 0o755, "busybox "+src)
+	if err := t.hostFile("bin/busybox", host, 0o755, "busybox "+src); err != nil {
+		return 0, 0, err
+	}
+	if r == "" {
+		libs, err = t.addLibraries(host, "busybox "+src)
+	} else {
+		libs, err = t.addRootLibraries(r, src, host, "busybox "+src, map[string]bool{})
+	}
 	if err != nil {
 		return 0, 0, err
 	}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/nucbox/nucbox/internal/configsig"
@@ -114,6 +115,18 @@ type Options struct {
 	// put into the UKI as its .ucode section.
 	Microcode string
 
+	// Root is a directory standing for / that the build takes its
+	// default programs and files from (busybox, e2fsprogs, QEMU with
+	// its libraries and firmware, the CA bundle, systemd-boot): an
+	// unpacked pinned platform (package platform). Libraries are then
+	// found by reading ELF headers inside Root, and nothing in it is
+	// run but busybox, which is static. Empty means the host. Paths
+	// given explicitly (Busybox, FSTools, ...) are host paths either way.
+	Root string
+	// QEMUVersion names the QEMU a Root provides, for the progress
+	// line (a host QEMU is asked with --version).
+	QEMUVersion string
+
 	// Progress receives the step list, a progress bar when it is a
 	// terminal, and the final sizes. Nil means quiet.
 	Progress io.Writer
@@ -163,9 +176,6 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("init binary: %w", err)
 		}
 	}
-	if o.Busybox == "" {
-		o.Busybox = DefaultBusybox
-	}
 	if err := o.checkMedia(); err != nil {
 		return nil, err
 	}
@@ -182,6 +192,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	p := newProgress(o.Progress, steps)
 	p.printf("building %s for %s\n", filepath.Join(o.OutDir, initramfsFile), o.Kernel)
 	t := newTree()
+	if t.mtime, err = sourceDateEpoch(); err != nil {
+		return nil, err
+	}
 
 	cfg, err := addConfig(t, o, p)
 	if err != nil {
@@ -240,12 +253,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := t.add("usr/bin/nucbox", &entry{mode: symlinkMode, link: "/init", origin: "the nucbox CLI"}); err != nil {
 		return nil, err
 	}
-	applets, bbLibs, err := t.addBusybox(ctx, o.Busybox)
+	bbRoot, busybox := o.from(o.Busybox), o.Busybox
+	if busybox == "" {
+		busybox = DefaultBusybox
+	}
+	applets, bbLibs, err := t.addBusybox(ctx, bbRoot, busybox)
 	if err != nil {
 		return nil, err
 	}
 	p.step("init", "/init from %s%s; busybox %s with %d applets%s",
-		o.Init, libNote(initLibs), o.Busybox, applets, libNote(bbLibs))
+		o.Init, libNote(initLibs), rootNote(bbRoot, busybox), applets, libNote(bbLibs))
 
 	fsBins, fsLibs, err := addFSTools(t, o)
 	if err != nil {
@@ -331,6 +348,29 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// sourceDateEpoch reads SOURCE_DATE_EPOCH, the time reproducible builds
+// stamp their files with (reproducible-builds.org); unset means 0.
+func sourceDateEpoch() (uint64, error) {
+	s := strings.TrimSpace(os.Getenv("SOURCE_DATE_EPOCH"))
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970 as a whole number (newc archives hold 32 bits)", s)
+	}
+	return n, nil
+}
+
+// rootNote names a file as the progress lines show it: in the platform
+// or on the host.
+func rootNote(r sysroot, p string) string {
+	if r == "" {
+		return p
+	}
+	return p + " (platform)"
+}
+
 func libNote(n int) string {
 	if n == 0 {
 		return " (static)"
@@ -407,6 +447,7 @@ func addQEMUIfNeeded(ctx context.Context, t *tree, o Options, vms int) (string, 
 	if !o.QEMU && vms == 0 {
 		return "", nil
 	}
+	r := o.from(o.QEMUBinary + o.QemuImg)
 	qemu, qemuImg := o.QEMUBinary, o.QemuImg
 	if qemu == "" {
 		qemu = DefaultQEMU
@@ -414,12 +455,15 @@ func addQEMUIfNeeded(ctx context.Context, t *tree, o Options, vms int) (string, 
 	if qemuImg == "" {
 		qemuImg = DefaultQemuImg
 	}
-	set, err := findQEMU(ctx, qemu, qemuImg)
+	set, err := findQEMU(ctx, r, qemu, qemuImg)
 	if err != nil {
 		return "", err
 	}
 	_, before := t.counts()
-	libs, fw, err := t.addQEMU(set)
+	if r != "" {
+		set.version = o.QEMUVersion
+	}
+	libs, fw, err := t.addQEMU(r, set)
 	if err != nil {
 		return "", err
 	}
@@ -518,10 +562,10 @@ const DefaultCACerts = "/etc/ssl/certs/ca-certificates.crt"
 func addCACerts(t *tree, o Options) error {
 	src := o.CACerts
 	if src == "" {
-		if _, err := os.Stat(DefaultCACerts); err != nil {
+		var err error
+		if src, err = o.from("").host(DefaultCACerts); err != nil {
 			return nil
 		}
-		src = DefaultCACerts
 	}
 	if _, ok := o.Files[DefaultCACerts]; ok {
 		return nil // the caller brings its own
@@ -535,5 +579,9 @@ func addCACerts(t *tree, o Options) error {
 			return fmt.Errorf("CA bundle %s: no PEM certificate in it", src)
 		}
 	}
-	return t.hostFile(DefaultCACerts, src, 0o644, "CA certificates "+src)
+	origin := "CA certificates " + src
+	if o.from(o.CACerts) != "" {
+		origin = "CA certificates " + rootNote(o.from(o.CACerts), DefaultCACerts)
+	}
+	return t.hostFile(DefaultCACerts, src, 0o644, origin)
 }

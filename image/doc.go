@@ -23,9 +23,16 @@
 // 53 MiB unpacked, 17 MiB compressed. Guest kernels and disk images for
 // tests go in through Options.Files, under the state directory.
 //
+// Options.Root builds from an unpacked pinned platform (package platform)
+// instead of the host: busybox, e2fsprogs, QEMU with its firmware,
+// systemd-boot and the CA bundle are then resolved inside it, absolute
+// symlinks included, and shared libraries are found by reading ELF
+// headers there rather than by running the host's loader.
+//
 // Output is reproducible: the same inputs give the same bytes, because
-// records are written in sorted order with fixed owners, times and inode
-// numbers. Output files appear atomically, so a failed build never leaves a
+// records are written in sorted order with fixed owners and inode
+// numbers, and SOURCE_DATE_EPOCH (0 when unset) as every record's time.
+// Output files appear atomically, so a failed build never leaves a
 // truncated image where a boot would pick it up.
 //
 // Every image also carries e2fsprogs (mke2fs, e2fsck, resize2fs), which

@@ -35,7 +35,7 @@ func TestFirmwareCoversCmdline(t *testing.T) {
 	if len(kernels) == 0 {
 		ci.Missing(t, "no /boot/vmlinuz-* for the -kernel boot (apt-get install linux-image-amd64, part of make deps)")
 	}
-	set, err := findQEMU(context.Background(), DefaultQEMU, DefaultQemuImg)
+	set, err := findQEMU(context.Background(), "", DefaultQEMU, DefaultQemuImg)
 	if err != nil {
 		t.Fatal(err)
 	}

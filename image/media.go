@@ -154,6 +154,13 @@ func buildMedia(o Options, p *progress, kernelFile, initrdFile, kver string, res
 	return outs, nil
 }
 
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 func espSize(o Options) int64 {
 	if o.ESPSize > 0 {
 		return o.ESPSize
@@ -162,9 +169,9 @@ func espSize(o Options) int64 {
 }
 
 func buildUKI(o Options, sig *signing, kernelFile, initrdFile, kver string) ([]byte, error) {
-	stubPath := o.Stub
-	if stubPath == "" {
-		stubPath = DefaultStub
+	stubPath, err := o.from(o.Stub).host(orDefault(o.Stub, DefaultStub))
+	if err != nil {
+		return nil, fmt.Errorf("UKI stub %s: %w (install systemd-boot-efi or pass its path)", orDefault(o.Stub, DefaultStub), err)
 	}
 	stub, err := os.ReadFile(stubPath)
 	if err != nil {
@@ -202,9 +209,9 @@ func buildUKI(o Options, sig *signing, kernelFile, initrdFile, kver string) ([]b
 }
 
 func buildDisk(o Options, sig *signing, image []byte) (*pendingOutput, error) {
-	loaderPath := o.BootLoader
-	if loaderPath == "" {
-		loaderPath = DefaultBootLoader
+	loaderPath, err := o.from(o.BootLoader).host(orDefault(o.BootLoader, DefaultBootLoader))
+	if err != nil {
+		return nil, fmt.Errorf("boot loader %s: %w (install systemd-boot-efi or pass its path)", orDefault(o.BootLoader, DefaultBootLoader), err)
 	}
 	loader, err := os.ReadFile(loaderPath)
 	if err != nil {
@@ -287,23 +294,23 @@ func pendingFrom(dir, name string, r io.Reader) (*pendingOutput, error) {
 // addFSTools adds the e2fsprogs programs with their libraries, and
 // returns how many programs and libraries came along.
 func addFSTools(t *tree, o Options) (bins, libs int, err error) {
-	tools := o.FSTools
+	tools, r := o.FSTools, sysroot("")
 	if tools == nil {
-		tools = DefaultFSTools
+		tools, r = DefaultFSTools, sysroot(o.Root)
 	}
 	for _, b := range tools {
-		if _, err := os.Stat(b); err != nil {
+		if _, err := r.host(b); err != nil {
 			return 0, 0, fmt.Errorf("%w (the box formats its data partition with e2fsprogs: install e2fsprogs)", err)
 		}
-		n, err := t.addBinary(b, b, 0, "file system tool "+b)
+		n, err := t.addRootBinary(r, b, 0, "file system tool "+rootNote(r, b))
 		if err != nil {
 			return 0, 0, err
 		}
 		libs += n
 	}
 	if len(tools) > 0 {
-		if _, err := os.Stat(mke2fsConf); err == nil {
-			if err := t.hostFile(mke2fsConf, mke2fsConf, 0o644, "mke2fs defaults"); err != nil {
+		if conf, err := r.host(mke2fsConf); err == nil {
+			if err := t.hostFile(mke2fsConf, conf, 0o644, "mke2fs defaults"); err != nil {
 				return 0, 0, err
 			}
 		}

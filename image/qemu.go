@@ -66,11 +66,20 @@ type qemuSet struct {
 	version  string
 }
 
+// debianDataDirs are the firmware directories Debian 12's QEMU names
+// with -L help, relative to its executable; a platform's QEMU is not run
+// to ask.
+var debianDataDirs = []string{"../share/qemu", "../share/seabios", "../lib/ipxe/qemu"}
+
 // findQEMU collects the QEMU binary, qemu-img, the accelerator module
-// and the x86 firmware from the host.
-func findQEMU(ctx context.Context, qemu, qemuImg string) (*qemuSet, error) {
+// and the x86 firmware from the host, or from the root r.
+func findQEMU(ctx context.Context, r sysroot, qemu, qemuImg string) (*qemuSet, error) {
 	for _, b := range []string{qemu, qemuImg} {
-		if fi, err := os.Stat(b); err != nil {
+		h, err := r.host(b)
+		if err != nil {
+			return nil, fmt.Errorf("QEMU for the config's VMs: %w (install qemu-system-x86 and qemu-utils)", err)
+		}
+		if fi, err := os.Stat(h); err != nil {
 			return nil, fmt.Errorf("QEMU for the config's VMs: %w (install qemu-system-x86 and qemu-utils)", err)
 		} else if !fi.Mode().IsRegular() {
 			return nil, fmt.Errorf("QEMU for the config's VMs: %s is not a file", b)
@@ -79,24 +88,31 @@ func findQEMU(ctx context.Context, qemu, qemuImg string) (*qemuSet, error) {
 	s := &qemuSet{binaries: []string{qemu, qemuImg}, files: map[string]string{}}
 	bindir := filepath.Dir(qemu)
 	modDir := filepath.Join(bindir, qemuModuleDir)
-	if _, err := os.Stat(modDir); err == nil {
+	if r.exists(modDir) {
 		for _, m := range qemuModules {
 			p := filepath.Join(modDir, m)
-			if _, err := os.Stat(p); err != nil {
-				return nil, fmt.Errorf("QEMU module: %w (QEMU loads it for -accel tcg)", err)
+			if !r.exists(p) {
+				return nil, fmt.Errorf("QEMU module %s is missing (QEMU loads it for -accel tcg)", p)
 			}
 			s.binaries = append(s.binaries, p)
 		}
 	}
 	// A QEMU without a module directory was built with everything inside.
 
-	s.version = qemuVersion(ctx, qemu)
-	dirs, err := qemuDataDirs(ctx, qemu)
-	if err != nil {
-		return nil, err
+	var dirs []string
+	if r == "" {
+		s.version = qemuVersion(ctx, qemu)
+		var err error
+		if dirs, err = qemuDataDirs(ctx, qemu); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, d := range debianDataDirs {
+			dirs = append(dirs, filepath.Join(bindir, d))
+		}
 	}
 	for _, d := range dirs {
-		if err := addFirmware(s.files, d); err != nil {
+		if err := addFirmware(r, s.files, d); err != nil {
 			return nil, err
 		}
 	}
@@ -147,23 +163,36 @@ func qemuVersion(ctx context.Context, qemu string) string {
 // when the image is written (Debian's firmware directories link into
 // other packages); a link whose target is not installed is skipped, as
 // QEMU itself would not find it either.
-func addFirmware(files map[string]string, dir string) error {
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+func addFirmware(r sysroot, files map[string]string, dir string) error {
+	hostDir, err := r.host(dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	if err != nil {
+		return err
+	}
 	for _, pat := range qemuFirmware {
-		matches, err := filepath.Glob(filepath.Join(dir, pat))
+		matches, err := filepath.Glob(filepath.Join(hostDir, pat))
 		if err != nil {
 			return err
 		}
 		for _, m := range matches {
-			fi, err := os.Stat(m)
+			rel, err := filepath.Rel(hostDir, m)
+			if err != nil {
+				return err
+			}
+			name := filepath.Join(dir, rel)
+			host, err := r.host(name)
+			if err != nil {
+				continue // a link to a package that is not there
+			}
+			fi, err := os.Stat(host)
 			if err != nil || !fi.Mode().IsRegular() {
 				continue
 			}
 			// The first directory QEMU searches wins, as in QEMU.
-			if _, dup := files[m]; !dup {
-				files[m] = m
+			if _, dup := files[name]; !dup {
+				files[name] = host
 			}
 		}
 	}
@@ -172,9 +201,9 @@ func addFirmware(files map[string]string, dir string) error {
 
 // addQEMU adds s to the tree; it returns how many libraries and firmware
 // files came along.
-func (t *tree) addQEMU(s *qemuSet) (libs, firmware int, err error) {
+func (t *tree) addQEMU(r sysroot, s *qemuSet) (libs, firmware int, err error) {
 	for _, b := range s.binaries {
-		n, err := t.addBinary(b, b, 0, "QEMU "+path.Base(b))
+		n, err := t.addRootBinary(r, b, 0, "QEMU "+path.Base(b))
 		if err != nil {
 			return 0, 0, err
 		}

@@ -5,16 +5,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/image"
 	"github.com/nucbox/nucbox/image/esp"
+	"github.com/nucbox/nucbox/image/platform"
 	"github.com/nucbox/nucbox/image/pxe"
 	"github.com/nucbox/nucbox/internal/configsig"
-	"github.com/nucbox/nucbox/internal/natsort"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +22,7 @@ func newImageCmd() *cobra.Command {
 		Use:   "image",
 		Short: "Build bootable nucbox images",
 	}
-	c.AddCommand(newImageBuildCmd())
+	c.AddCommand(newImageBuildCmd(), newImageFetchCmd(), newImageLockCmd())
 	return c
 }
 
@@ -36,6 +35,7 @@ func newImageBuildCmd() *cobra.Command {
 	var files []string
 	var webAssets string
 	var diskSize, espSize, pxeServer string
+	var mirror, cache string
 	c := &cobra.Command{
 		Use:   "build --config FILE -o OUTDIR",
 		Short: "Build a kernel + initramfs with nucbox as /init and the config baked in",
@@ -51,8 +51,20 @@ libraries, the TCG accelerator module and the x86 firmware.
 Every image also carries mke2fs, e2fsck and resize2fs with their
 libraries, for the box's data partition.
 
-Without --kernel the newest /boot/vmlinuz-*-amd64 is used, and without
---modules the matching /lib/modules/VERSION.
+Without --kernel the image is built from the pinned platform: the exact
+Debian packages (kernel and modules, busybox-static, QEMU and its
+libraries, e2fsprogs, systemd-boot, iPXE, SeaBIOS, CA certificates) that
+the lock file built into this binary names with their sha256. They are
+fetched once from the Debian archive (--mirror, or $NUCBOX_MIRROR, default
+` + platform.DefaultMirrorURL + `), checked, unpacked without dpkg or root into
+--cache (default $XDG_CACHE_HOME/nucbox/platform, about 110 MiB of
+packages and 450 MiB unpacked) and reused. The same config, lock and nucbox
+version give byte-identical images on any Linux host; SOURCE_DATE_EPOCH
+sets the archive's file times.
+
+With --kernel (and --modules, default /lib/modules/VERSION) the kernel is
+yours and busybox, e2fsprogs, QEMU, systemd-boot and the CA bundle come
+from this host's Debian packages, as the flags below name them.
 
 Boot media, in OUTDIR besides vmlinuz and the initramfs:
   --uki          nucbox.efi, a unified kernel image: systemd's EFI stub
@@ -80,12 +92,6 @@ unless nucbox.config.sha256= in --cmdline pins the one config it may
 get, so such a build is refused: give --config-key, an https URL, or the
 pin.
 
-Secure Boot: --sign-key and --sign-cert (db.key and db.crt from 'nucbox
-secureboot keys') sign the UKI and systemd-boot; --enroll-keys DIR puts
-the set's PK/KEK/db .auth files on the disk's ESP, and systemd-boot enrols
-them by itself on a machine whose firmware is in setup mode. Every UKI
-has an .sbat section; --microcode adds a CPU microcode cpio as .ucode.
-
 The UKI and PXE kernel command line is --cmdline, default
 "` + image.DefaultCmdline + `".`,
 		Example: `  nucbox image build --config examples/basic.yaml -o build/image
@@ -102,8 +108,13 @@ The UKI and PXE kernel command line is --cmdline, default
 				return err
 			}
 			o.Config = baked
-			if err := defaultKernel(&o); err != nil {
-				return err
+			switch {
+			case o.Kernel == "" && o.ModulesDir != "":
+				return usageError{fmt.Errorf("--modules is for a custom kernel: give --kernel too")}
+			case o.Kernel != "" && (mirror != "" || cache != ""):
+				return usageError{fmt.Errorf("--mirror and --cache are for the pinned platform, which a build with --kernel does not use")}
+			case o.Kernel != "" && o.ModulesDir == "":
+				o.ModulesDir = modulesDirFor(o.Kernel)
 			}
 			if err := mediaFlags(c, &o, diskSize, espSize, pxeServer); err != nil {
 				return err
@@ -122,6 +133,13 @@ The UKI and PXE kernel command line is --cmdline, default
 				}
 				o.Files[api.WebAssetsDir] = webAssets
 			}
+			// Flags are checked before the platform is fetched: a
+			// mistake on the command line costs no download.
+			if o.Kernel == "" {
+				if err := usePlatform(c, &o, mirror, cache); err != nil {
+					return err
+				}
+			}
 			o.Progress = c.ErrOrStderr()
 			_, err = image.Build(c.Context(), o)
 			return err
@@ -130,8 +148,10 @@ The UKI and PXE kernel command line is --cmdline, default
 	f := c.Flags()
 	f.StringVarP(&configPath, "config", "c", "", "config file to bake into the image (required)")
 	f.StringVarP(&o.OutDir, "output", "o", "", "directory for vmlinuz and the initramfs (required)")
-	f.StringVar(&o.Kernel, "kernel", "", "kernel image (default: newest /boot/vmlinuz-*-amd64)")
-	f.StringVar(&o.ModulesDir, "modules", "", "kernel modules directory (default: /lib/modules/<kernel version>)")
+	f.StringVar(&o.Kernel, "kernel", "", "custom kernel image; then busybox, QEMU and the rest come from this host (default: the pinned platform's)")
+	f.StringVar(&o.ModulesDir, "modules", "", "the custom kernel's modules directory (default: /lib/modules/<kernel version>)")
+	f.StringVar(&mirror, "mirror", "", "Debian mirror `URL` holding debian/ and debian-security/ for the pinned platform (default $"+platform.MirrorEnv+" or "+platform.DefaultMirrorURL+")")
+	f.StringVar(&cache, "cache", "", "`DIR` for the pinned platform's packages and unpacked tree (default $XDG_CACHE_HOME/nucbox/platform)")
 	f.StringVar(&o.Init, "init", "", "nucbox binary to use as /init (default: this binary)")
 	f.StringVar(&o.Busybox, "busybox", "/bin/busybox", "static busybox for the rescue shell")
 	f.StringSliceVar(&o.Modules, "module", nil, "extra kernel module to include (repeatable)")
@@ -152,11 +172,6 @@ The UKI and PXE kernel command line is --cmdline, default
 	f.StringVar(&o.Cmdline, "cmdline", image.DefaultCmdline, "kernel command line of the UKI, disk image and PXE boot")
 	f.StringVar(&o.Stub, "stub", image.DefaultStub, "systemd EFI stub for the UKI")
 	f.StringVar(&o.BootLoader, "bootloader", image.DefaultBootLoader, "systemd-boot EFI binary for the disk image")
-	f.StringVar(&o.SignKey, "sign-key", "", "Secure Boot: private key `FILE` (PEM) that signs the UKI and the disk's boot loader (db.key from 'nucbox secureboot keys')")
-	f.StringVar(&o.SignCert, "sign-cert", "", "Secure Boot: certificate `FILE` of --sign-key (db.crt)")
-	f.StringVar(&o.EnrollKeys, "enroll-keys", "", "Secure Boot: key set `DIR` ('nucbox secureboot keys') whose .auth files go onto the disk's ESP, for systemd-boot to enrol on a machine in setup mode")
-	f.StringVar(&o.Microcode, "microcode", "", "CPU microcode `CPIO` (kernel/x86/microcode/*.bin, uncompressed newc) to put into the UKI as .ucode")
-	f.IntVar(&o.ImageVersion, "image-version", 1, "the UKI's generation (IMAGE_VERSION); a box with Secure Boot on cannot re-stamp a signed upgrade, so give one more than the box runs")
 	return c
 }
 
@@ -237,30 +252,43 @@ func addFiles(files []string) (map[string]string, error) {
 	return out, nil
 }
 
-// defaultKernel fills in the kernel and its modules when the flags did not
-// name them.
-func defaultKernel(o *image.Options) error {
-	if o.Kernel == "" {
-		k, err := newestKernel("/boot")
-		if err != nil {
-			return err
-		}
-		o.Kernel = k
-	}
-	if o.ModulesDir == "" {
+// defaultKernel takes the kernel and everything else from the pinned
+// platform when no --kernel names a custom one, as image build does.
+func defaultKernel(c *cobra.Command, o *image.Options, platformCache string) error {
+	switch {
+	case o.Kernel == "" && o.ModulesDir != "":
+		return usageError{fmt.Errorf("--modules is for a custom kernel: give --kernel too")}
+	case o.Kernel != "" && platformCache != "":
+		return usageError{fmt.Errorf("--platform-cache is for the pinned platform, which a build with --kernel does not use")}
+	case o.Kernel == "":
+		return usePlatform(c, o, "", platformCache)
+	case o.ModulesDir == "":
 		o.ModulesDir = modulesDirFor(o.Kernel)
 	}
 	return nil
 }
 
-// newestKernel picks the highest-versioned Debian kernel in dir.
-func newestKernel(dir string) (string, error) {
-	matches, _ := filepath.Glob(filepath.Join(dir, "vmlinuz-*-amd64"))
-	if len(matches) == 0 {
-		return "", fmt.Errorf("no kernel found as %s/vmlinuz-*-amd64: install linux-image-amd64 (make deps) or pass --kernel", dir)
+// usePlatform points the build at the pinned platform, fetching and
+// unpacking it first when the cache does not have it. Flags the user set
+// (--busybox, --stub, --bootloader) still name host files.
+func usePlatform(c *cobra.Command, o *image.Options, mirror, cache string) error {
+	root, err := platform.Ensure(c.Context(), platform.Options{
+		Mirror:   mirror,
+		Cache:    cache,
+		Progress: c.ErrOrStderr(),
+	})
+	if err != nil {
+		return err
 	}
-	sort.Slice(matches, func(i, j int) bool { return natsort.Less(matches[i], matches[j]) })
-	return matches[len(matches)-1], nil
+	o.Root = root.Dir
+	o.Kernel, o.ModulesDir = root.Kernel(), root.ModulesDir()
+	o.QEMUVersion = root.Version("qemu-system-x86")
+	for flag, v := range map[string]*string{"busybox": &o.Busybox, "stub": &o.Stub, "bootloader": &o.BootLoader} {
+		if !c.Flags().Changed(flag) {
+			*v = ""
+		}
+	}
+	return nil
 }
 
 // modulesDirFor maps /boot/vmlinuz-VERSION to /lib/modules/VERSION.

@@ -151,21 +151,43 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func TestNewestKernel(t *testing.T) {
-	dir := t.TempDir()
-	for _, n := range []string{"vmlinuz-6.1.0-9-amd64", "vmlinuz-6.1.0-26-amd64", "config-6.1.0-30-amd64"} {
-		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := newestKernel(dir)
-	if err != nil || filepath.Base(got) != "vmlinuz-6.1.0-26-amd64" {
-		t.Fatalf("newestKernel = %q, %v; want vmlinuz-6.1.0-26-amd64", got, err)
-	}
-	if _, err := newestKernel(t.TempDir()); err == nil || !strings.Contains(err.Error(), "linux-image-amd64") {
-		t.Fatalf("empty dir: err = %v, want a hint to install linux-image-amd64", err)
-	}
+func TestModulesDirFor(t *testing.T) {
 	if got := modulesDirFor("/boot/vmlinuz-6.1.0-26-amd64"); got != "/lib/modules/6.1.0-26-amd64" {
 		t.Fatalf("modulesDirFor = %q", got)
+	}
+}
+
+// TestImageBuildPlatformFlags: --modules and the platform's flags are
+// refused where they would be ignored, and an unreachable mirror stops
+// the build with the URL it tried and no output directory.
+func TestImageBuildPlatformFlags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--modules", "/lib/modules/x"}, "--modules is for a custom kernel: give --kernel too"},
+		{[]string{"--kernel", "/boot/vmlinuz-x", "--mirror", "http://x"}, "--mirror and --cache are for the pinned platform"},
+		{[]string{"--kernel", "/boot/vmlinuz-x", "--cache", "/tmp/x"}, "--mirror and --cache are for the pinned platform"},
+		{[]string{"--mirror", "http://127.0.0.1:1", "--cache", filepath.Join(t.TempDir(), "cache")}, "http://127.0.0.1:1/debian"},
+	} {
+		args := append([]string{"image", "build", "--config", "../../examples/basic.yaml", "-o", out}, c.args...)
+		_, stderr, code := run(args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", c.args, code, stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a refused build created the output directory")
+	}
+}
+
+// TestImageBuildFlagsBeforeFetch: a usage mistake in a platform build is
+// reported without touching the mirror (here one that would fail).
+func TestImageBuildFlagsBeforeFetch(t *testing.T) {
+	_, stderr, code := run("image", "build", "--config", "../../examples/basic.yaml", "-o", t.TempDir(),
+		"--mirror", "http://127.0.0.1:1", "--cache", t.TempDir(), "--disk", "1GB")
+	if code != 2 || strings.Contains(stderr, "127.0.0.1") || !strings.Contains(stderr, "--disk") {
+		t.Fatalf("exit %d, stderr %q; want the --disk mistake alone", code, stderr)
 	}
 }

@@ -33,6 +33,7 @@ type runOptions struct {
 	kernel, modules string
 	rebuild         bool
 	files           []string
+	platformCache   string
 }
 
 // addBootFlags gives `nucbox run` and `nucbox test` the flags of the
@@ -43,8 +44,9 @@ func addBootFlags(c *cobra.Command, ro *runOptions) {
 	f.IntVar(&ro.cpus, "cpus", 2, "the box's CPUs")
 	f.StringVar(&ro.accel, "accel", "auto", "QEMU accelerator: auto (KVM when it works here), kvm or tcg")
 	f.StringVar(&ro.cache, "cache", "", "`DIR` for built images (default: the user's cache directory, nucbox/run)")
-	f.StringVar(&ro.kernel, "kernel", "", "kernel image (default: as 'nucbox image build')")
-	f.StringVar(&ro.modules, "modules", "", "kernel modules directory (default: as 'nucbox image build')")
+	f.StringVar(&ro.kernel, "kernel", "", "custom kernel image (default: the pinned platform's, as 'nucbox image build')")
+	f.StringVar(&ro.modules, "modules", "", "the custom kernel's modules directory (default: /lib/modules/<kernel version>)")
+	f.StringVar(&ro.platformCache, "platform-cache", "", "`DIR` of the pinned platform's packages (default $XDG_CACHE_HOME/nucbox/platform)")
 	f.StringArrayVar(&ro.files, "add-file", nil, "IMAGE-PATH=HOST-PATH: host file or directory to include, as with 'nucbox image build' (repeatable)")
 }
 
@@ -214,7 +216,7 @@ func splitPort(addr string) (string, int, error) {
 // build never passes for a finished one.
 func runBuild(c *cobra.Command, path string, cfgData []byte, ro runOptions) (string, error) {
 	o := image.Options{Kernel: ro.kernel, ModulesDir: ro.modules}
-	if err := defaultKernel(&o); err != nil {
+	if err := defaultKernel(c, &o, ro.platformCache); err != nil {
 		return "", err
 	}
 	exe, err := os.Executable()

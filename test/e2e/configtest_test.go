@@ -93,7 +93,7 @@ func TestConfigTests(t *testing.T) {
 	good := write("lab.test.yaml", strings.Replace(labChecks, "%s", "unreachable", 1))
 	bad := write("wrong.test.yaml", strings.Replace(labChecks, "%s", "reachable", 1))
 	bin := harness.Nucbox(t)
-	stdout, stderr, code := cli(t, bin, "test", cfg, good, bad, "--cache", filepath.Join(dir, "cache"),
+	stdout, stderr, code := cli(t, bin, "test", cfg, good, bad, "--cache", filepath.Join(dir, "cache"), "--platform-cache", harness.CacheDir(t, "platform"),
 		"--accel", "tcg", "--memory", "2048", "--cpus", "2", "--keep-console",
 		"--add-file", guestState+"/images/vmlinuz="+k.Path,
 		"--add-file", guestState+"/images/idle.cpio.gz="+idle,

@@ -109,7 +109,7 @@ func TestRunCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	cache := t.TempDir()
-	args := []string{"run", filepath.Join(root, basicConfig), "--cache", cache, "--accel", "tcg", "--memory", "1024", "--cpus", "1"}
+	args := []string{"run", filepath.Join(root, basicConfig), "--cache", cache, "--platform-cache", harness.CacheDir(t, "platform"), "--accel", "tcg", "--memory", "1024", "--cpus", "1"}
 
 	r := startInTerminal(t, "run", bin, args...)
 	r.expect(t, 30*time.Second, `no api.listen: this run's image listens on ":8443"`)

@@ -1,0 +1,123 @@
+package image
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/image/platform"
+	"github.com/nucbox/nucbox/test/ci"
+)
+
+// testPlatform is the pinned platform from the test cache
+// ($NUCBOX_TEST_CACHE/platform, or build/test/platform), fetched on
+// first use: about 110 MiB once per machine (make platform does it
+// before the test tiers).
+func testPlatform(t *testing.T) *platform.Root {
+	t.Helper()
+	cache := os.Getenv("NUCBOX_TEST_CACHE")
+	if cache == "" {
+		cache = "../build/test"
+	}
+	start := time.Now()
+	r, err := platform.Ensure(context.Background(), platform.Options{Cache: filepath.Join(cache, "platform")})
+	if err != nil {
+		ci.Missing(t, "the pinned platform: %v (the Debian archive must be reachable once; make platform fetches it)", err)
+	}
+	if r.Fetched > 0 {
+		t.Logf("fetched and unpacked the pinned platform in %.1fs", time.Since(start).Seconds())
+	}
+	return r
+}
+
+func fileSum(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestPlatformBuildReproducible builds the same config from the pinned
+// platform twice, into different directories and through a different
+// path to the platform (as another host's cache would be), and wants
+// byte-identical kernel, initramfs, UKI and disk image. Every archive
+// record carries SOURCE_DATE_EPOCH and owner root, in sorted order; a
+// third build with another SOURCE_DATE_EPOCH shows the time is really
+// written (a small build: no QEMU, no boot media).
+func TestPlatformBuildReproducible(t *testing.T) {
+	ci.ShortMode(t, "three image builds from the pinned platform")
+	r := testPlatform(t)
+	const epoch = 1700000000
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	elsewhere := filepath.Join(t.TempDir(), "other-host-cache")
+	if err := os.Symlink(r.Dir, elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	build := func(root, out string, media bool) *Result {
+		t.Helper()
+		res, err := Build(context.Background(), Options{
+			Config:     &Baked{Path: "testdata/config.yaml"},
+			Root:       root,
+			Kernel:     filepath.Join(root, "boot", "vmlinuz-"+r.Lock.Kernel),
+			ModulesDir: filepath.Join(root, "lib", "modules", r.Lock.Kernel),
+			OutDir:     out,
+			Init:       "testdata/init",
+			QEMU:       media,
+			UKI:        media,
+			DiskSize:   map[bool]int64{true: 160 << 20}[media],
+			ESPSize:    128 << 20,
+			Version:    "test",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	one := build(r.Dir, filepath.Join(t.TempDir(), "one"), true)
+	two := build(elsewhere, filepath.Join(t.TempDir(), "two"), true)
+	for _, f := range []struct{ name, a, b string }{
+		{"kernel", one.Kernel, two.Kernel},
+		{"initramfs", one.Initramfs, two.Initramfs},
+		{"UKI", one.UKI, two.UKI},
+		{"disk image", one.Disk, two.Disk},
+	} {
+		if a, b := fileSum(t, f.a), fileSum(t, f.b); a != b {
+			t.Errorf("%s differs between two builds: %s and %s", f.name, a, b)
+		} else {
+			t.Logf("%-10s sha256 %s", f.name, a)
+		}
+	}
+
+	a := readArchive(t, one.Initramfs)
+	if !sort.StringsAreSorted(a.order) {
+		t.Error("archive records are not in sorted order")
+	}
+	for _, n := range a.order {
+		rec := a.recs[n]
+		if rec.MTime != epoch || rec.UID != 0 || rec.GID != 0 {
+			t.Fatalf("/%s: mtime %d uid %d gid %d, want %d, 0, 0", n, rec.MTime, rec.UID, rec.GID, epoch)
+		}
+	}
+	// What came from the platform: QEMU's libraries found from ELF
+	// headers, busybox, e2fsprogs, the CA bundle made at unpack time.
+	for _, n := range []string{"usr/bin/qemu-system-x86_64", "usr/lib/x86_64-linux-gnu/libglib-2.0.so.0", "lib64/ld-linux-x86-64.so.2",
+		"usr/share/seabios/bios-256k.bin", "usr/share/qemu/kvmvapic.bin", "usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so", "sbin/mke2fs", "etc/mke2fs.conf", "bin/busybox",
+		strings.TrimPrefix(DefaultCACerts, "/")} {
+		a.resolve(t, n)
+	}
+
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000001")
+	three := build(r.Dir, filepath.Join(t.TempDir(), "three"), false)
+	if rec := readArchive(t, three.Initramfs).get(t, "init"); rec.MTime != epoch+1 {
+		t.Errorf("/init mtime %d with SOURCE_DATE_EPOCH=%d", rec.MTime, epoch+1)
+	}
+}
