@@ -138,7 +138,7 @@ func testConfig(c *cobra.Command, path string, testFiles []string, ro runOptions
 			hosts = append(hosts, qemuboot.LabHost{VLAN: h.VLAN, Addr: h.Addr})
 		}
 	}
-	lab, err := qemuboot.StartLab(hosts)
+	lab, err := qemuboot.StartLab(hosts, "")
 	if err != nil {
 		return err
 	}

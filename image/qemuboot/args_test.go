@@ -83,7 +83,7 @@ func TestFreePort(t *testing.T) {
 }
 
 func TestArgsWithLab(t *testing.T) {
-	lab, err := StartLab([]LabHost{{VLAN: 30, Addr: netip.MustParseAddr("10.0.30.5")}})
+	lab, err := StartLab([]LabHost{{VLAN: 30, Addr: netip.MustParseAddr("10.0.30.5")}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
