@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -25,6 +26,7 @@ import (
 // runOptions are the flags of `nucbox run`.
 type runOptions struct {
 	usb             bool
+	trunk           string
 	diskSize        string
 	memory, cpus    int
 	apiPort         int
@@ -71,6 +73,12 @@ file itself is not changed), since nothing else could reach the box.
 KVM is used when this machine has one that runs guests at full speed
 (--accel auto), TCG otherwise; the choice is printed.
 
+--trunk=NAME puts the uplink on a wire shared by every box run with the
+same --trunk on this machine: frames tagged with a VLAN go to all of them,
+as through one switch, so that two boxes' workloads on VLAN 30 reach each
+other; untagged frames stay on each box's own user network (give the boxes
+different hostnames, since their MACs derive from them).
+
 --usb builds the USB disk image instead and boots it under UEFI (OVMF), as
 a NUC boots the stick. The disk is kept in the cache with the build, so
 the box's data partition (volumes, the generated token) lasts from one run
@@ -87,6 +95,8 @@ to the next; --rebuild starts from a new stick.`,
 	f.BoolVar(&ro.usb, "usb", false, "boot the USB disk image under UEFI (OVMF) instead of the kernel and initramfs")
 	f.StringVar(&ro.diskSize, "disk", "2GiB", "`SIZE` of the USB disk image with --usb")
 	f.IntVar(&ro.apiPort, "api-port", 0, "loopback `PORT` the box's API is forwarded to (default: a free one)")
+	f.StringVar(&ro.trunk, "trunk", "", "put the uplink on trunk `NAME` (--trunk=NAME; --trunk alone is lab), shared with every box run with the same trunk on this machine: their tagged VLANs meet as on one switch")
+	f.Lookup("trunk").NoOptDefVal = "lab"
 	addBootFlags(c, &ro)
 	f.BoolVar(&ro.rebuild, "rebuild", false, "build again even when the cache has this image (with --usb: a new stick, its data gone)")
 	return c
@@ -102,7 +112,7 @@ func runBox(c *cobra.Command, path string, ro runOptions) error {
 	if err != nil {
 		return errors.New("qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86)")
 	}
-	_, cfgData, guestPort, token, note, err := runConfig(path)
+	cfg, cfgData, guestPort, token, note, err := runConfig(path)
 	if err != nil {
 		return err
 	}
@@ -124,7 +134,7 @@ func runBox(c *cobra.Command, path string, ro runOptions) error {
 			return fmt.Errorf("finding a free port for the API: %w", err)
 		}
 	}
-	o := qemuboot.Options{Accel: string(choice.Accel), MemoryMiB: ro.memory, CPUs: ro.cpus,
+	o := qemuboot.Options{Accel: string(choice.Accel), MemoryMiB: ro.memory, CPUs: ro.cpus, MAC: qemuboot.MACFor(cfg.Hostname),
 		Forward: []qemuboot.Forward{{Host: host, GuestPort: guestPort}}}
 	if ro.usb {
 		o.Disk, o.EFIVars = filepath.Join(dir, image.DiskName), filepath.Join(dir, "efivars.fd")
@@ -134,6 +144,20 @@ func runBox(c *cobra.Command, path string, ro runOptions) error {
 	} else {
 		o.Kernel, o.Initramfs = filepath.Join(dir, "vmlinuz"), filepath.Join(dir, "initramfs.cpio.zst")
 		o.Cmdline = "console=ttyS0 panic=-1"
+	}
+	if ro.trunk != "" {
+		dir, err := trunkDir(ro.trunk)
+		if err != nil {
+			return err
+		}
+		lab, err := qemuboot.StartLab(nil, dir)
+		if err != nil {
+			return err
+		}
+		defer lab.Close()
+		safe.Go(log.Printf, "trunk", lab.Serve)
+		o.Lab = lab
+		fmt.Fprintf(stderr, "nucbox run: the uplink is on trunk %q: its tagged VLANs reach every box run with --trunk=%s on this machine; untagged traffic stays on this box's user network\n", ro.trunk, ro.trunk)
 	}
 	qargs, err := qemuboot.Args(o)
 	if err != nil {
@@ -301,6 +325,24 @@ func runKey(exe string, cfgData []byte, kernel, modules string, ro runOptions) (
 	fmt.Fprintf(h, "\x00%s\x00%s\x00%s\x00usb=%t,%s\x00%q\x00", version, kernel, modules, ro.usb, ro.diskSize, ro.files)
 	h.Write(cfgData)
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+var trunkNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// trunkDir is where the boxes on trunk name meet: a directory of the
+// user's own, so that only the user's boxes share it.
+func trunkDir(name string) (string, error) {
+	if !trunkNameRE.MatchString(name) {
+		return "", usageError{fmt.Errorf("--trunk %q: a name of lower-case letters, digits and dashes", name)}
+	}
+	base := os.Getenv("XDG_RUNTIME_DIR")
+	if base == "" {
+		base = filepath.Join(os.TempDir(), fmt.Sprintf("nucbox-%d", os.Getuid()))
+		if err := os.MkdirAll(base, 0o700); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(base, "nucbox-trunk-"+name), nil
 }
 
 // copyIfMissing copies src to dst unless dst exists: the UEFI variables

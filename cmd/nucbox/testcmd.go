@@ -138,13 +138,13 @@ func testConfig(c *cobra.Command, path string, testFiles []string, ro runOptions
 			hosts = append(hosts, qemuboot.LabHost{VLAN: h.VLAN, Addr: h.Addr})
 		}
 	}
-	lab, err := qemuboot.StartLab(hosts)
+	lab, err := qemuboot.StartLab(hosts, "")
 	if err != nil {
 		return err
 	}
 	defer lab.Close()
 	safe.Go(log.Printf, "lab hosts", lab.Serve)
-	qargs, err := qemuboot.Args(qemuboot.Options{Accel: string(choice.Accel), MemoryMiB: ro.memory, CPUs: ro.cpus,
+	qargs, err := qemuboot.Args(qemuboot.Options{Accel: string(choice.Accel), MemoryMiB: ro.memory, CPUs: ro.cpus, MAC: qemuboot.MACFor(cfg.Hostname),
 		Kernel: filepath.Join(dir, "vmlinuz"), Initramfs: filepath.Join(dir, "initramfs.cpio.zst"), Cmdline: "console=ttyS0 panic=-1",
 		Forward: []qemuboot.Forward{{Host: host, GuestPort: guestPort}}, Lab: lab, Unattended: true})
 	if err != nil {

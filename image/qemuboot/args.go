@@ -1,6 +1,7 @@
 package qemuboot
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,9 @@ type Options struct {
 	MemoryMiB, CPUs int
 	// Forward makes guest TCP ports reachable on the host.
 	Forward []Forward
+	// MAC is the uplink NIC's address; QEMU's default is the same for
+	// every machine, which boxes sharing a trunk cannot have.
+	MAC string
 	// Lab, when set, shares the uplink's wire with the lab's tagged
 	// hosts through QEMU's hub; the user network stays on it untagged.
 	Lab *Lab
@@ -100,8 +104,17 @@ func Args(o Options) ([]string, error) {
 		}
 		user += fmt.Sprintf(",hostfwd=tcp:%s:%s-:%d", host, port, f.GuestPort)
 	}
+	nic := "virtio-net-pci,netdev="
+	mac := ""
+	if o.MAC != "" {
+		hw, err := net.ParseMAC(o.MAC)
+		if err != nil || len(hw) != 6 {
+			return nil, fmt.Errorf("MAC %q: want six bytes such as 52:54:00:12:34:56", o.MAC)
+		}
+		mac = ",mac=" + hw.String()
+	}
 	if o.Lab == nil {
-		a = append(a, "-netdev", user, "-device", "virtio-net-pci,netdev=uplink")
+		a = append(a, "-netdev", user, "-device", nic+"uplink"+mac)
 		return a, nil
 	}
 	// One hub: the box's NIC, the user network and the lab's socket each
@@ -109,8 +122,16 @@ func Args(o Options) ([]string, error) {
 	a = append(a,
 		"-netdev", user, "-netdev", "hubport,id=hub-user,hubid=0,netdev=uplink",
 		"-netdev", o.Lab.netdev(), "-netdev", "hubport,id=hub-lab,hubid=0,netdev=lab",
-		"-netdev", "hubport,id=hub-nic,hubid=0", "-device", "virtio-net-pci,netdev=hub-nic")
+		"-netdev", "hubport,id=hub-nic,hubid=0", "-device", nic+"hub-nic"+mac)
 	return a, nil
+}
+
+// MACFor derives a stable, locally administered uplink MAC from a name
+// (the box's hostname), so that boxes on one trunk differ and a box keeps
+// its DHCP lease from run to run.
+func MACFor(name string) string {
+	h := sha256.Sum256([]byte(name))
+	return net.HardwareAddr{0x52, 0x54, 0x00, h[0], h[1], h[2]}.String()
 }
 
 // FreePort returns a TCP address on the loopback that was free a moment

@@ -40,6 +40,8 @@ func TestArgs(t *testing.T) {
 		{name: "memory", o: func() Options { o := kernel; o.MemoryMiB = 64; return o }(), wantErr: "at least 256"},
 		{name: "cpus", o: func() Options { o := kernel; o.CPUs = 0; return o }(), wantErr: "cpus 0"},
 		{name: "bad forward", o: func() Options { o := kernel; o.Forward = []Forward{{Host: "40000", GuestPort: 1}}; return o }(), wantErr: `forward "40000"`},
+		{name: "mac", o: func() Options { o := kernel; o.MAC = "52:54:00:AA:BB:CC"; return o }(), want: []string{"-device virtio-net-pci,netdev=uplink,mac=52:54:00:aa:bb:cc"}},
+		{name: "bad mac", o: func() Options { o := kernel; o.MAC = "52:54:00"; return o }(), wantErr: `MAC "52:54:00"`},
 		{name: "guest port", o: func() Options { o := kernel; o.Forward = []Forward{{Host: "127.0.0.1:1", GuestPort: 70000}}; return o }(), wantErr: "guest port 70000"},
 	}
 	for _, tt := range tests {
@@ -83,7 +85,7 @@ func TestFreePort(t *testing.T) {
 }
 
 func TestArgsWithLab(t *testing.T) {
-	lab, err := StartLab([]LabHost{{VLAN: 30, Addr: netip.MustParseAddr("10.0.30.5")}})
+	lab, err := StartLab([]LabHost{{VLAN: 30, Addr: netip.MustParseAddr("10.0.30.5")}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,5 +108,12 @@ func TestArgsWithLab(t *testing.T) {
 	}
 	if strings.Contains(line, "netdev=uplink -device") {
 		t.Errorf("the NIC is on the user network directly: %s", line)
+	}
+}
+
+func TestMACFor(t *testing.T) {
+	a, b := MACFor("lab-a"), MACFor("lab-b")
+	if a == b || a != MACFor("lab-a") || !strings.HasPrefix(a, "52:54:00:") {
+		t.Errorf("MACFor: %s, %s", a, b)
 	}
 }

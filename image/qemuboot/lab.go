@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // LabHost is a machine of the lab on the box's uplink wire: it answers ARP
@@ -33,6 +34,11 @@ type Lab struct {
 	done  chan struct{}
 	// serving is set once Serve runs, so that Close waits for it.
 	serving atomic.Bool
+	// trunk is the directory of the labs this one shares tagged frames
+	// with; peers are their sockets, looked up again now and then.
+	trunk     string
+	peers     []string
+	peersSeen time.Time
 
 	mu      sync.Mutex
 	answers map[netip.Addr]int
@@ -44,8 +50,13 @@ type labHost struct {
 	mac  net.HardwareAddr
 }
 
-// StartLab starts the lab hosts; Close stops them.
-func StartLab(hosts []LabHost) (*Lab, error) {
+// StartLab starts the lab hosts; Close stops them. A non-empty trunk is a
+// directory shared by the labs of other boxes on this machine (`nucbox
+// run --trunk`): tagged frames go to every box whose lab socket is there,
+// so their VLANs meet as on one switch, while untagged frames stay on
+// each box's own user network (two user networks on one wire would hand
+// out the same address twice).
+func StartLab(hosts []LabHost, trunk string) (*Lab, error) {
 	l := &Lab{done: make(chan struct{}), answers: map[netip.Addr]int{}}
 	seen := map[LabHost]bool{}
 	for i, h := range hosts {
@@ -69,7 +80,16 @@ func StartLab(hosts []LabHost) (*Lab, error) {
 		return nil, err
 	}
 	l.dir, l.qemu = dir, filepath.Join(dir, "q")
-	l.conn, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "l"), Net: "unixgram"})
+	sock := filepath.Join(dir, "l")
+	if trunk != "" {
+		if err := os.MkdirAll(trunk, 0o700); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("trunk %s: %w", trunk, err)
+		}
+		l.trunk = trunk
+		sock = filepath.Join(trunk, filepath.Base(dir)+".sock")
+	}
+	l.conn, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -83,12 +103,26 @@ func (l *Lab) Serve() {
 	defer close(l.done)
 	buf := make([]byte, 65536)
 	for {
-		n, _, err := l.conn.ReadFromUnix(buf)
+		n, from, err := l.conn.ReadFromUnix(buf)
 		if err != nil {
 			return
 		}
-		if reply := l.answer(buf[:n]); reply != nil {
-			l.send(reply)
+		if from == nil {
+			continue
+		}
+		f := buf[:n]
+		switch {
+		case from.Name == l.qemu:
+			if reply := l.answer(f); reply != nil {
+				l.send(l.qemu, reply)
+			}
+			if l.trunk != "" && tagged(f) {
+				for _, p := range l.peerSockets() {
+					l.send(p, f)
+				}
+			}
+		case l.trunk != "" && filepath.Dir(from.Name) == l.trunk && tagged(f):
+			l.send(l.qemu, f)
 		}
 	}
 }
@@ -110,6 +144,9 @@ func (l *Lab) Close() {
 	if l.serving.Load() {
 		<-l.done
 	}
+	if l.trunk != "" {
+		os.Remove(l.conn.LocalAddr().String())
+	}
 	os.RemoveAll(l.dir)
 }
 
@@ -118,17 +155,40 @@ func (l *Lab) netdev() string {
 	return "dgram,id=lab,local.type=unix,local.path=" + l.qemu + ",remote.type=unix,remote.path=" + l.conn.LocalAddr().String()
 }
 
-// send never blocks: QEMU not reading yet (or any more) loses the frame,
-// as a wire would.
-func (l *Lab) send(b []byte) {
+// send never blocks: QEMU (or a peer) not reading yet, or any more, loses
+// the frame, as a wire would.
+func (l *Lab) send(path string, b []byte) {
 	rc, err := l.conn.SyscallConn()
 	if err != nil {
 		return
 	}
 	_ = rc.Write(func(fd uintptr) bool {
-		_ = syscall.Sendto(int(fd), b, syscall.MSG_DONTWAIT, &syscall.SockaddrUnix{Name: l.qemu})
+		_ = syscall.Sendto(int(fd), b, syscall.MSG_DONTWAIT, &syscall.SockaddrUnix{Name: path})
 		return true
 	})
+}
+
+// peerSockets lists the other labs on the trunk, at most once a second:
+// boxes join and leave while this one runs.
+func (l *Lab) peerSockets() []string {
+	if time.Since(l.peersSeen) < time.Second {
+		return l.peers
+	}
+	self := l.conn.LocalAddr().String()
+	all, _ := filepath.Glob(filepath.Join(l.trunk, "*.sock"))
+	l.peers = l.peers[:0]
+	for _, p := range all {
+		if p != self {
+			l.peers = append(l.peers, p)
+		}
+	}
+	l.peersSeen = time.Now()
+	return l.peers
+}
+
+// tagged reports whether a frame carries an 802.1Q tag.
+func tagged(f []byte) bool {
+	return len(f) >= 18 && binary.BigEndian.Uint16(f[12:14]) == etherVLAN
 }
 
 const (

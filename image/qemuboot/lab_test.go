@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -36,7 +37,7 @@ func echoRequest(dst net.HardwareAddr, vlan int, from, to string) []byte {
 }
 
 func TestLabAnswers(t *testing.T) {
-	l, err := StartLab([]LabHost{{VLAN: 30, Addr: netip.MustParseAddr("10.0.30.5")}, {Addr: netip.MustParseAddr("10.0.2.50")}})
+	l, err := StartLab([]LabHost{{VLAN: 30, Addr: netip.MustParseAddr("10.0.30.5")}, {Addr: netip.MustParseAddr("10.0.2.50")}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestLabAnswers(t *testing.T) {
 // TestLabSocket sends a request the way QEMU does, from the socket the
 // lab's netdev names, and reads the answer there.
 func TestLabSocket(t *testing.T) {
-	l, err := StartLab([]LabHost{{VLAN: 30, Addr: netip.MustParseAddr("10.0.30.5")}})
+	l, err := StartLab([]LabHost{{VLAN: 30, Addr: netip.MustParseAddr("10.0.30.5")}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +116,92 @@ func TestLabSocket(t *testing.T) {
 }
 
 func TestStartLabRefuses(t *testing.T) {
-	if _, err := StartLab([]LabHost{{VLAN: 5000, Addr: netip.MustParseAddr("10.0.0.1")}}); err == nil {
+	if _, err := StartLab([]LabHost{{VLAN: 5000, Addr: netip.MustParseAddr("10.0.0.1")}}, ""); err == nil {
 		t.Error("VLAN 5000 accepted")
 	}
-	if _, err := StartLab([]LabHost{{Addr: netip.MustParseAddr("fd00::1")}}); err == nil {
+	if _, err := StartLab([]LabHost{{Addr: netip.MustParseAddr("fd00::1")}}, ""); err == nil {
 		t.Error("an IPv6 lab host accepted")
+	}
+}
+
+// TestLabTrunk joins two boxes' labs on one trunk: a tagged frame from
+// one box's QEMU reaches the other's; an untagged one (each box's own user
+// network) does not.
+func TestLabTrunk(t *testing.T) {
+	trunk := filepath.Join(t.TempDir(), "trunk")
+	qemu := func() (*Lab, *net.UnixConn) {
+		l, err := StartLab(nil, trunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go l.Serve()
+		q, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: l.qemu, Net: "unixgram"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { q.Close(); l.Close() })
+		return l, q
+	}
+	a, qa := qemu()
+	b, qb := qemu()
+	// A bare socket on the trunk sees what a lab sends to its peers.
+	peer, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(trunk, "peer.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	send := func(from *net.UnixConn, l *Lab, f []byte) {
+		if _, err := from.WriteToUnix(f, l.conn.LocalAddr().(*net.UnixAddr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv := func(q *net.UnixConn, d time.Duration) []byte {
+		_ = q.SetReadDeadline(time.Now().Add(d))
+		buf := make([]byte, 2048)
+		n, err := q.Read(buf)
+		if err != nil {
+			return nil
+		}
+		return buf[:n]
+	}
+	untagged := echoRequest(boxMAC, 0, "10.0.2.15", "10.0.2.2")
+	tagged := echoRequest(boxMAC, 30, "10.0.30.9", "10.0.30.10")
+	send(qa, a, untagged)
+	send(qa, a, tagged)
+	if got := recv(qb, 5*time.Second); !bytes.Equal(got, tagged) {
+		t.Fatalf("box B's QEMU got % x, want the tagged frame from A", got)
+	}
+	if got := recv(qb, 300*time.Millisecond); got != nil {
+		t.Errorf("box B's QEMU also got % x: untagged frames must stay on A", got)
+	}
+	// Each side holds untagged frames back on its own: A sends the
+	// trunk only the tagged one, and B does not pass on an untagged one
+	// a peer sends.
+	if got := recv(peer, 5*time.Second); !bytes.Equal(got, tagged) {
+		t.Errorf("the trunk got % x from A first, want the tagged frame", got)
+	}
+	if got := recv(peer, 300*time.Millisecond); got != nil {
+		t.Errorf("the trunk got % x from A too", got)
+	}
+	send(peer, b, untagged)
+	send(peer, b, tagged)
+	if got := recv(qb, 5*time.Second); !bytes.Equal(got, tagged) {
+		t.Errorf("box B's QEMU got % x from a peer first, want the tagged frame", got)
+	}
+	// And back, from B to A.
+	send(qb, b, tagged)
+	if got := recv(qa, 5*time.Second); !bytes.Equal(got, tagged) {
+		t.Errorf("box A's QEMU got % x, want the tagged frame from B", got)
+	}
+	// A socket outside the trunk is not listened to.
+	var stranger *net.UnixConn
+	stranger, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "x.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	send(stranger, a, tagged)
+	if got := recv(qa, 300*time.Millisecond); got != nil {
+		t.Errorf("a frame from outside the trunk reached box A's QEMU: % x", got)
 	}
 }

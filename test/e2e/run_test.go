@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -135,4 +136,71 @@ func TestRunCommand(t *testing.T) {
 	if strings.Contains(again.console.String(), "building the image") {
 		t.Error("the second run built the image again")
 	}
+}
+
+// trunkConfig is a box with one container on VLAN 30, which its uplink
+// carries tagged.
+func trunkConfig(host, ct, addr string) string {
+	return `hostname: ` + host + `
+uplink:
+  interface: auto
+  bridge: br0
+  ipv4: dhcp
+  vlans: [30]
+containers:
+  - {name: ` + ct + `, image: "oci-layout:images/busybox", command: [sleep, "100000"], nics: [{vlan: 30, ipv4: {address: ` + addr + `/24}}], stop-timeout: 1s}
+api:
+  listen: ":8443"
+  token: ` + apiToken + `
+`
+}
+
+// TestRunTrunk runs two boxes with `nucbox run --trunk` on one machine:
+// a container on VLAN 30 of one reaches the container on VLAN 30 of the
+// other through the trunk, as two boxes on one lab switch would.
+func TestRunTrunk(t *testing.T) {
+	harness.Require(t)
+	bin := harness.Nucbox(t)
+	oci := busyboxLayout(t)
+	trunk := fmt.Sprintf("e2e-%d", os.Getpid())
+	cache, platformCache := t.TempDir(), harness.CacheDir(t, "platform")
+	start := func(name, cfg string) *termRun {
+		p := harness.WriteConfig(t, name+".yaml", cfg)
+		return startInTerminal(t, name, bin, "run", p, "--trunk="+trunk, "--cache", cache, "--platform-cache", platformCache,
+			"--accel", "tcg", "--memory", "1024", "--cpus", "1", "--add-file", guestState+"/images/busybox="+oci)
+	}
+	a := start("trunk-a", trunkConfig("trunk-a", "ct30a", "10.0.30.1"))
+	b := start("trunk-b", trunkConfig("trunk-b", "ct30b", "10.0.30.2"))
+	client := func(r *termRun) *api.Client {
+		m := r.expect(t, 4*time.Minute, `nucbox status --host (https://127\.0\.0\.1:\d+) --token (\S+) --fingerprint ([0-9A-F:]{95})`)
+		c, err := api.NewClient(api.ClientOptions{Host: m[1], Token: m[2], Fingerprint: m[3]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a.expect(t, time.Minute, `on trunk "`+trunk+`"`)
+	ca, cb := client(a), client(b)
+	probe := func(c *api.Client, from, to string) api.ProbeResult {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			res, err := c.Probe(context.Background(), api.ProbeRequest{From: from, Kind: "ping", Target: to})
+			if err != nil {
+				t.Fatalf("probe from %s: %v", from, err)
+			}
+			if res.OK || time.Now().After(deadline) {
+				t.Logf("%s pings %s: ok=%t %s (%.1f ms)", from, to, res.OK, res.Detail, res.MS)
+				return res
+			}
+		}
+	}
+	if res := probe(ca, "ct30a", "10.0.30.2"); !res.OK {
+		t.Errorf("ct30a on box A did not reach ct30b on box B over the trunk's VLAN 30: %s", res.Detail)
+	}
+	if res := probe(cb, "ct30b", "10.0.30.1"); !res.OK {
+		t.Errorf("ct30b on box B did not reach ct30a on box A: %s", res.Detail)
+	}
+	a.quit(t)
+	b.quit(t)
 }
