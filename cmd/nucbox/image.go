@@ -92,6 +92,12 @@ unless nucbox.config.sha256= in --cmdline pins the one config it may
 get, so such a build is refused: give --config-key, an https URL, or the
 pin.
 
+Secure Boot: --sign-key and --sign-cert (db.key and db.crt from 'nucbox
+secureboot keys') sign the UKI and systemd-boot; --enroll-keys DIR puts
+the set's PK/KEK/db .auth files on the disk's ESP, and systemd-boot enrols
+them by itself on a machine whose firmware is in setup mode. Every UKI
+has an .sbat section; --microcode adds a CPU microcode cpio as .ucode.
+
 The UKI and PXE kernel command line is --cmdline, default
 "` + image.DefaultCmdline + `".`,
 		Example: `  nucbox image build --config examples/basic.yaml -o build/image
@@ -172,6 +178,11 @@ The UKI and PXE kernel command line is --cmdline, default
 	f.StringVar(&o.Cmdline, "cmdline", image.DefaultCmdline, "kernel command line of the UKI, disk image and PXE boot")
 	f.StringVar(&o.Stub, "stub", image.DefaultStub, "systemd EFI stub for the UKI")
 	f.StringVar(&o.BootLoader, "bootloader", image.DefaultBootLoader, "systemd-boot EFI binary for the disk image")
+	f.StringVar(&o.SignKey, "sign-key", "", "Secure Boot: private key `FILE` (PEM) that signs the UKI and the disk's boot loader (db.key from 'nucbox secureboot keys')")
+	f.StringVar(&o.SignCert, "sign-cert", "", "Secure Boot: certificate `FILE` of --sign-key (db.crt)")
+	f.StringVar(&o.EnrollKeys, "enroll-keys", "", "Secure Boot: key set `DIR` ('nucbox secureboot keys') whose .auth files go onto the disk's ESP, for systemd-boot to enrol on a machine in setup mode")
+	f.StringVar(&o.Microcode, "microcode", "", "CPU microcode `CPIO` (kernel/x86/microcode/*.bin, uncompressed newc) to put into the UKI as .ucode")
+	f.IntVar(&o.ImageVersion, "image-version", 1, "the UKI's generation (IMAGE_VERSION); a box with Secure Boot on cannot re-stamp a signed upgrade, so give one more than the box runs")
 	return c
 }
 
