@@ -61,7 +61,7 @@ func TestArchive(t *testing.T) {
 		"intel-ucode/06-9e-0a", "intel-ucode/06-55-04", "intel-ucode/06-8f-08",
 		"amd-ucode/microcode_amd_fam19h.bin", "amd-ucode/microcode_amd.bin",
 		"amd-ucode/microcode_amd_fam19h.bin.asc", // a signature, not microcode
-		"amd/amd_sev_fam19h_model0xh.sbin", // not under amd-ucode
+		"amd/amd_sev_fam19h_model0xh.sbin",       // not under amd-ucode
 	)
 	a, parts, err := Archive(root, 1700000000)
 	if err != nil {
