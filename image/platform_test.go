@@ -20,7 +20,7 @@ import (
 
 // testPlatform is the pinned platform from the test cache
 // ($NUCBOX_TEST_CACHE/platform, or build/test/platform), fetched on
-// first use: about 110 MiB once per machine (make platform does it
+// first use: about 122 MiB once per machine (make platform does it
 // before the test tiers).
 func testPlatform(t *testing.T) *platform.Root {
 	t.Helper()

@@ -53,12 +53,13 @@ libraries, for the box's data partition.
 
 Without --kernel the image is built from the pinned platform: the exact
 Debian packages (kernel and modules, busybox-static, QEMU and its
-libraries, e2fsprogs, systemd-boot, iPXE, SeaBIOS, CA certificates) that
+libraries, e2fsprogs, systemd-boot, iPXE, SeaBIOS, CA certificates, CPU
+microcode) that
 the lock file built into this binary names with their sha256. They are
 fetched once from the Debian archive (--mirror, or $NUCBOX_MIRROR, default
 ` + platform.DefaultMirrorURL + `), checked, unpacked without dpkg or root into
---cache (default $XDG_CACHE_HOME/nucbox/platform, about 110 MiB of
-packages and 450 MiB unpacked) and reused. The same config, lock and nucbox
+--cache (default $XDG_CACHE_HOME/nucbox/platform, about 122 MiB of
+packages and 600 MiB unpacked) and reused. The same config, lock and nucbox
 version give byte-identical images on any Linux host; SOURCE_DATE_EPOCH
 sets the archive's file times.
 
