@@ -57,7 +57,7 @@ FUZZTIME ?= 2m
 
 # The pinned platform (image/platform/platform.lock) in the tests' cache,
 # where the image tests and the QEMU tier find it: fetched once per
-# machine, about 110 MiB, then only checked.
+# machine, about 122 MiB, then only checked.
 TEST_CACHE     = $(or $(NUCBOX_TEST_CACHE),$(BUILD)/test)
 PLATFORM_CACHE = $(TEST_CACHE)/platform
 

@@ -112,7 +112,9 @@ type Options struct {
 	// enrols them on a machine whose firmware is in setup mode.
 	EnrollKeys string
 	// Microcode is a CPU microcode cpio (kernel/x86/microcode/...)
-	// put into the UKI as its .ucode section.
+	// put into the UKI as its .ucode section. Empty means, in a build
+	// from Root, the archive made from Root's intel-ucode and amd-ucode
+	// (package microcode), and otherwise none; MicrocodeNone means none.
 	Microcode string
 
 	// Root is a directory standing for / that the build takes its

@@ -121,14 +121,21 @@ func readArchive(t *testing.T, file string) *archive {
 	default:
 		t.Fatalf("unknown compression of %s", file)
 	}
+	return readArchiveBytes(t, file, data)
+}
+
+// readArchiveBytes reads an uncompressed newc archive; what names it in
+// errors.
+func readArchiveBytes(t *testing.T, what string, data []byte) *archive {
+	t.Helper()
 	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(data)))
 	if err != nil {
-		t.Fatalf("reading %s: %v", file, err)
+		t.Fatalf("reading %s: %v", what, err)
 	}
 	a := &archive{recs: make(map[string]cpio.Record)}
 	for _, r := range recs {
 		if _, dup := a.recs[r.Name]; dup {
-			t.Errorf("%s: %s appears twice", file, r.Name)
+			t.Errorf("%s: %s appears twice", what, r.Name)
 		}
 		a.order = append(a.order, r.Name)
 		a.recs[r.Name] = r

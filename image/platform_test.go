@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,13 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nucbox/nucbox/image/microcode"
 	"github.com/nucbox/nucbox/image/platform"
+	"github.com/nucbox/nucbox/image/uki"
 	"github.com/nucbox/nucbox/test/ci"
 )
 
 // testPlatform is the pinned platform from the test cache
 // ($NUCBOX_TEST_CACHE/platform, or build/test/platform), fetched on
-// first use: about 110 MiB once per machine (make platform does it
+// first use: about 122 MiB once per machine (make platform does it
 // before the test tiers).
 func testPlatform(t *testing.T) *platform.Root {
 	t.Helper()
@@ -62,9 +65,10 @@ func TestPlatformBuildReproducible(t *testing.T) {
 	if err := os.Symlink(r.Dir, elsewhere); err != nil {
 		t.Fatal(err)
 	}
-	build := func(root, out string, media bool) *Result {
+	build := func(root, out string, media bool, ucode string) *Result {
 		t.Helper()
 		res, err := Build(context.Background(), Options{
+			Microcode:  ucode,
 			Config:     &Baked{Path: "testdata/config.yaml"},
 			Root:       root,
 			Kernel:     filepath.Join(root, "boot", "vmlinuz-"+r.Lock.Kernel),
@@ -72,7 +76,7 @@ func TestPlatformBuildReproducible(t *testing.T) {
 			OutDir:     out,
 			Init:       "testdata/init",
 			QEMU:       media,
-			UKI:        media,
+			UKI:        true,
 			DiskSize:   map[bool]int64{true: 160 << 20}[media],
 			ESPSize:    128 << 20,
 			Version:    "test",
@@ -82,8 +86,8 @@ func TestPlatformBuildReproducible(t *testing.T) {
 		}
 		return res
 	}
-	one := build(r.Dir, filepath.Join(t.TempDir(), "one"), true)
-	two := build(elsewhere, filepath.Join(t.TempDir(), "two"), true)
+	one := build(r.Dir, filepath.Join(t.TempDir(), "one"), true, "")
+	two := build(elsewhere, filepath.Join(t.TempDir(), "two"), true, "")
 	for _, f := range []struct{ name, a, b string }{
 		{"kernel", one.Kernel, two.Kernel},
 		{"initramfs", one.Initramfs, two.Initramfs},
@@ -115,9 +119,55 @@ func TestPlatformBuildReproducible(t *testing.T) {
 		a.resolve(t, n)
 	}
 
+	// The UKI carries the platform's microcode as .ucode, stamped like
+	// the rest; the one with --microcode none has no such section.
+	ucode := ukiSection(t, one.UKI, uki.Ucode)
+	mc := readArchiveBytes(t, ".ucode", ucode)
+	intel := mc.get(t, microcode.Intel)
+	amd := mc.get(t, microcode.AMD)
+	if intel.MTime != epoch || intel.FileSize < 1<<20 || amd.FileSize == 0 {
+		t.Errorf("%s: mtime %d, %d bytes; %s: %d bytes", microcode.Intel, intel.MTime, intel.FileSize, microcode.AMD, amd.FileSize)
+	}
+	if got, want := mc.content(t, microcode.Intel), firstIntelUpdate(t, r.Dir); !strings.HasPrefix(got, string(want)) {
+		t.Errorf("%s does not start with the platform's first intel-ucode file (%d bytes)", microcode.Intel, len(want))
+	}
+	t.Logf(".ucode %d bytes: %s %d, %s %d; UKI %d bytes", len(ucode), microcode.Intel, intel.FileSize, microcode.AMD, amd.FileSize, one.UKIBytes)
+
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000001")
-	three := build(r.Dir, filepath.Join(t.TempDir(), "three"), false)
+	three := build(r.Dir, filepath.Join(t.TempDir(), "three"), false, MicrocodeNone)
 	if rec := readArchive(t, three.Initramfs).get(t, "init"); rec.MTime != epoch+1 {
 		t.Errorf("/init mtime %d with SOURCE_DATE_EPOCH=%d", rec.MTime, epoch+1)
 	}
+	if efi, err := os.ReadFile(three.UKI); err != nil {
+		t.Fatal(err)
+	} else if b, err := uki.ReadSection(bytes.NewReader(efi), uki.Ucode); err == nil {
+		t.Errorf("--microcode none: the UKI has a .ucode section of %d bytes", len(b))
+	}
+}
+
+func ukiSection(t *testing.T, file, name string) []byte {
+	t.Helper()
+	efi, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := uki.ReadSection(bytes.NewReader(efi), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// firstIntelUpdate is the platform's first Intel microcode file by name.
+func firstIntelUpdate(t *testing.T, root string) []byte {
+	t.Helper()
+	des, err := os.ReadDir(filepath.Join(root, "lib/firmware/intel-ucode"))
+	if err != nil || len(des) == 0 {
+		t.Fatalf("the platform's intel-ucode: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "lib/firmware/intel-ucode", des[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

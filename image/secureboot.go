@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/x509"
 	"fmt"
@@ -27,11 +26,13 @@ type signing struct {
 	cert      *x509.Certificate
 	enroll    map[string][]byte // ESP path -> .auth file
 	microcode []byte
+	microNote string // where the microcode came from, for the progress line
 }
 
 func (o Options) loadSigning() (*signing, error) {
 	media := o.UKI || o.DiskSize > 0
 	s := &signing{}
+	var err error
 	if (o.SignKey == "") != (o.SignCert == "") {
 		return nil, fmt.Errorf("signing needs both a key and its certificate (--sign-key and --sign-cert)")
 	}
@@ -39,23 +40,12 @@ func (o Options) loadSigning() (*signing, error) {
 		if !media {
 			return nil, fmt.Errorf("signing is for the UKI and the disk image: build one of them (--uki or --disk)")
 		}
-		var err error
 		if s.key, s.cert, err = secureboot.LoadSigner(o.SignKey, o.SignCert); err != nil {
 			return nil, err
 		}
 	}
-	if o.Microcode != "" {
-		if !media {
-			return nil, fmt.Errorf("microcode %s goes into the UKI: build it (--uki or --disk)", o.Microcode)
-		}
-		b, err := os.ReadFile(o.Microcode)
-		if err != nil {
-			return nil, fmt.Errorf("microcode: %w", err)
-		}
-		if !bytes.HasPrefix(b, []byte("070701")) {
-			return nil, fmt.Errorf("microcode %s: not an uncompressed cpio (newc) archive", o.Microcode)
-		}
-		s.microcode = b
+	if s.microcode, s.microNote, err = o.loadMicrocode(); err != nil {
+		return nil, err
 	}
 	if o.EnrollKeys != "" {
 		if o.DiskSize == 0 {
@@ -126,8 +116,5 @@ func (s *signing) note() string {
 	if s.key != nil {
 		n += fmt.Sprintf(", signed by %q", s.cert.Subject.CommonName)
 	}
-	if s.microcode != nil {
-		n += fmt.Sprintf(", microcode %s", size(int64(len(s.microcode))))
-	}
-	return n
+	return n + s.microNote
 }

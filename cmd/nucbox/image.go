@@ -53,12 +53,13 @@ libraries, for the box's data partition.
 
 Without --kernel the image is built from the pinned platform: the exact
 Debian packages (kernel and modules, busybox-static, QEMU and its
-libraries, e2fsprogs, systemd-boot, iPXE, SeaBIOS, CA certificates) that
+libraries, e2fsprogs, systemd-boot, iPXE, SeaBIOS, CA certificates, CPU
+microcode) that
 the lock file built into this binary names with their sha256. They are
 fetched once from the Debian archive (--mirror, or $NUCBOX_MIRROR, default
 ` + platform.DefaultMirrorURL + `), checked, unpacked without dpkg or root into
---cache (default $XDG_CACHE_HOME/nucbox/platform, about 110 MiB of
-packages and 450 MiB unpacked) and reused. The same config, lock and nucbox
+--cache (default $XDG_CACHE_HOME/nucbox/platform, about 122 MiB of
+packages and 600 MiB unpacked) and reused. The same config, lock and nucbox
 version give byte-identical images on any Linux host; SOURCE_DATE_EPOCH
 sets the archive's file times.
 
@@ -91,6 +92,15 @@ it over plain http too. Without a key the box refuses a plain http URL
 unless nucbox.config.sha256= in --cmdline pins the one config it may
 get, so such a build is refused: give --config-key, an https URL, or the
 pin.
+
+Secure Boot: --sign-key and --sign-cert (db.key and db.crt from 'nucbox
+secureboot keys') sign the UKI and systemd-boot; --enroll-keys DIR puts
+the set's PK/KEK/db .auth files on the disk's ESP, and systemd-boot enrols
+them by itself on a machine whose firmware is in setup mode. Every UKI
+has an .sbat section. A UKI built from the pinned platform carries its
+Intel and AMD microcode (intel-microcode, amd64-microcode) as .ucode,
+which systemd-stub 256 and later hand to the kernel before the initramfs;
+--microcode FILE puts another cpio there; --microcode none leaves it out.
 
 The UKI and PXE kernel command line is --cmdline, default
 "` + image.DefaultCmdline + `".`,
@@ -172,6 +182,11 @@ The UKI and PXE kernel command line is --cmdline, default
 	f.StringVar(&o.Cmdline, "cmdline", image.DefaultCmdline, "kernel command line of the UKI, disk image and PXE boot")
 	f.StringVar(&o.Stub, "stub", image.DefaultStub, "systemd EFI stub for the UKI")
 	f.StringVar(&o.BootLoader, "bootloader", image.DefaultBootLoader, "systemd-boot EFI binary for the disk image")
+	f.StringVar(&o.SignKey, "sign-key", "", "Secure Boot: private key `FILE` (PEM) that signs the UKI and the disk's boot loader (db.key from 'nucbox secureboot keys')")
+	f.StringVar(&o.SignCert, "sign-cert", "", "Secure Boot: certificate `FILE` of --sign-key (db.crt)")
+	f.StringVar(&o.EnrollKeys, "enroll-keys", "", "Secure Boot: key set `DIR` ('nucbox secureboot keys') whose .auth files go onto the disk's ESP, for systemd-boot to enrol on a machine in setup mode")
+	f.StringVar(&o.Microcode, "microcode", "", "CPU microcode `CPIO` (kernel/x86/microcode/*.bin, uncompressed newc) to put into the UKI as .ucode instead of the pinned platform's Intel and AMD microcode; \""+image.MicrocodeNone+"\" for no .ucode")
+	f.IntVar(&o.ImageVersion, "image-version", 1, "the UKI's generation (IMAGE_VERSION); a box with Secure Boot on cannot re-stamp a signed upgrade, so give one more than the box runs")
 	return c
 }
 

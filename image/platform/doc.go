@@ -1,7 +1,8 @@
 // Package platform is the pinned platform an image is built from when no
 // kernel is given: exact Debian packages (the kernel with its modules,
 // busybox-static, QEMU with every library it links, e2fsprogs,
-// systemd-boot-efi, iPXE, SeaBIOS and the CA certificates), each named
+// systemd-boot-efi, iPXE, SeaBIOS, the CA certificates and, from
+// non-free-firmware, Intel's and AMD's CPU microcode), each named
 // with its version, pool path, size and sha256 in platform.lock, which is
 // embedded in the binary.
 //
@@ -17,7 +18,8 @@
 // leaves a half-unpacked platform that a later build would trust.
 //
 // Generate is the maintainer's side: it reads the archive's Release and
-// Packages indexes (bookworm, bookworm-updates, bookworm-security),
+// Packages indexes (bookworm, bookworm-updates, bookworm-security; main
+// and non-free-firmware),
 // picks the newest version of each root package, follows Depends and
 // Pre-Depends to the closure of libraries QEMU and e2fsprogs need, and
 // writes a new lock (nucbox image lock).

@@ -29,6 +29,10 @@ var roots = []root{
 	{"ipxe-qemu", false},
 	{"seabios", false},
 	{"ca-certificates", false},
+	// The CPU microcode (non-free-firmware) for the UKI's .ucode. Both
+	// depend on iucode-tool, which only their initramfs hooks run.
+	{"intel-microcode", false},
+	{"amd64-microcode", false},
 }
 
 // skipDeps are dependencies of the roots that no image file needs: they
@@ -47,8 +51,9 @@ var skipDeps = map[string]bool{
 
 var kernelDepRE = regexp.MustCompile(`^linux-image-([0-9][^ ]*-amd64)$`)
 
-// Generate resolves the roots against the archive's indexes at mirror and
-// returns the lock with a header saying which releases it came from.
+// Generate resolves the roots against the archive's indexes (Components
+// of DefaultSuites) at mirror and returns the lock with a header saying
+// which releases it came from.
 func Generate(ctx context.Context, client *http.Client, mirror string) (*Lock, []string, error) {
 	if client == nil {
 		client = http.DefaultClient
@@ -120,7 +125,7 @@ func Generate(ctx context.Context, client *http.Client, mirror string) (*Lock, [
 		"nucbox pinned platform: the Debian packages `nucbox image build` builds from without --kernel.",
 		"Regenerate on any machine that reaches the archive: nucbox image lock > image/platform/platform.lock",
 		"Format: kernel RELEASE; deb NAME VERSION ARCH ARCHIVE POOL-PATH SIZE SHA256.",
-		"Resolved from:",
+		"Resolved from (components " + strings.Join(Components, ", ") + "):",
 	}
 	for _, r := range idx.releases {
 		header = append(header, "  "+r)

@@ -67,6 +67,11 @@ var DefaultSuites = []Suite{
 	{"debian-security", "bookworm-security"},
 }
 
+// Components are the archive components the lock is resolved from:
+// main, and non-free-firmware for the CPU microcode (Debian 12 moved
+// firmware there, where the installer enables it by default).
+var Components = []string{"main", "non-free-firmware"}
+
 // indexed is a Packages entry with the archive it came from.
 type indexed struct {
 	stanza
@@ -110,8 +115,10 @@ func getAll(ctx context.Context, client *http.Client, url string) ([]byte, error
 	return b, nil
 }
 
-// loadIndex reads each suite's Release and its main/binary-amd64
-// Packages index, checked against the sha256 the Release gives.
+// loadIndex reads each suite's Release and the binary-amd64 Packages
+// index of each of Components, checked against the sha256 the Release
+// gives. A package in two components or suites counts at its newest
+// version.
 func loadIndex(ctx context.Context, client *http.Client, mirror string, suites []Suite) (*index, error) {
 	idx := &index{pkgs: map[string]indexed{}, provides: map[string][]string{}}
 	for _, s := range suites {
@@ -125,38 +132,10 @@ func loadIndex(ctx context.Context, client *http.Client, mirror string, suites [
 			return nil, fmt.Errorf("%sRelease: not a Release file", base)
 		}
 		idx.releases = append(idx.releases, fmt.Sprintf("%s/%s %s (%s)", s.Archive, s.Name, st[0]["Version"], st[0]["Date"]))
-		const file = "main/binary-amd64/Packages.xz"
-		want := ""
-		for _, l := range strings.Split(st[0]["SHA256"], "\n") {
-			f := strings.Fields(l)
-			if len(f) == 3 && f[2] == file {
-				want = f[0]
+		for _, comp := range Components {
+			if err := idx.readPackages(ctx, client, base, comp+"/binary-amd64/Packages.xz", st[0]["SHA256"], s.Archive); err != nil {
+				return nil, err
 			}
-		}
-		if want == "" {
-			return nil, fmt.Errorf("%sRelease lists no %s", base, file)
-		}
-		data, err := getAll(ctx, client, base+file)
-		if err != nil {
-			return nil, err
-		}
-		if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != want {
-			return nil, fmt.Errorf("%s%s: sha256 %x, but Release says %s", base, file, got, want)
-		}
-		xr, err := xz.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("%s%s: %w", base, file, err)
-		}
-		stanzas, err := parseControl(xr)
-		if err != nil {
-			return nil, fmt.Errorf("%s%s: %w", base, file, err)
-		}
-		for _, p := range stanzas {
-			name := p["Package"]
-			if old, ok := idx.pkgs[name]; ok && compareVersions(old.stanza["Version"], p["Version"]) >= 0 {
-				continue
-			}
-			idx.pkgs[name] = indexed{p, s.Archive}
 		}
 	}
 	for name, p := range idx.pkgs {
@@ -165,6 +144,44 @@ func loadIndex(ctx context.Context, client *http.Client, mirror string, suites [
 		}
 	}
 	return idx, nil
+}
+
+// readPackages adds one Packages.xz to the index after checking it
+// against the sha256 list of its Release.
+func (idx *index) readPackages(ctx context.Context, client *http.Client, base, file, sums, archive string) error {
+	want := ""
+	for _, l := range strings.Split(sums, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 3 && f[2] == file {
+			want = f[0]
+		}
+	}
+	if want == "" {
+		return fmt.Errorf("%sRelease lists no %s", base, file)
+	}
+	data, err := getAll(ctx, client, base+file)
+	if err != nil {
+		return err
+	}
+	if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != want {
+		return fmt.Errorf("%s%s: sha256 %x, but Release says %s", base, file, got, want)
+	}
+	xr, err := xz.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s%s: %w", base, file, err)
+	}
+	stanzas, err := parseControl(xr)
+	if err != nil {
+		return fmt.Errorf("%s%s: %w", base, file, err)
+	}
+	for _, p := range stanzas {
+		name := p["Package"]
+		if old, ok := idx.pkgs[name]; ok && compareVersions(old.stanza["Version"], p["Version"]) >= 0 {
+			continue
+		}
+		idx.pkgs[name] = indexed{p, archive}
+	}
+	return nil
 }
 
 // splitList reads a relation field ("a (>= 1), b | c:any") into the names

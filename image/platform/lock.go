@@ -38,6 +38,20 @@ type Package struct {
 // ID names the package as apt does: name=version/arch.
 func (p Package) ID() string { return p.Name + "=" + p.Version + "/" + p.Arch }
 
+// Component is the archive component the package is in, read from its
+// pool path (pool/COMPONENT/... or, in debian-security,
+// pool/updates/COMPONENT/...): main or non-free-firmware.
+func (p Package) Component() string {
+	parts := strings.Split(p.Pool, "/")
+	if len(parts) > 2 && parts[1] == "updates" {
+		parts = parts[1:]
+	}
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
+
 // Lock is a parsed lock file.
 type Lock struct {
 	// Source names the file in errors.

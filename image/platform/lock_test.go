@@ -79,13 +79,30 @@ func TestEmbeddedLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	have := map[string]bool{}
+	comp := map[string]string{}
 	for _, p := range l.Packages {
 		have[p.Name] = true
+		comp[p.Name] = p.Component()
 	}
 	for _, r := range append([]root{{"linux-image-" + l.Kernel, false}}, roots...) {
 		if !have[r.name] {
 			t.Errorf("%s pins no %s", LockName, r.name)
 		}
+	}
+	// The microcode comes from non-free-firmware, everything else from
+	// main; iucode-tool, which only the packages' initramfs hooks run,
+	// stays out.
+	for _, p := range l.Packages {
+		want := "main"
+		if p.Name == "intel-microcode" || p.Name == "amd64-microcode" {
+			want = "non-free-firmware"
+		}
+		if comp[p.Name] != want {
+			t.Errorf("%s:%d: %s is in component %q, want %s", LockName, p.Line, p.Name, comp[p.Name], want)
+		}
+	}
+	if have["iucode-tool"] {
+		t.Errorf("%s pins iucode-tool, which only the microcode packages' initramfs hooks run", LockName)
 	}
 	for _, lib := range []string{"libc6", "libglib2.0-0", "libext2fs2"} {
 		if !have[lib] {
