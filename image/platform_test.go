@@ -86,8 +86,8 @@ func TestPlatformBuildReproducible(t *testing.T) {
 		}
 		return res
 	}
-	one := build(r.Dir, filepath.Join(t.TempDir(), "one"), true, "")
-	two := build(elsewhere, filepath.Join(t.TempDir(), "two"), true, "")
+	one := build(r.Dir, filepath.Join(t.TempDir(), "one"), true, MicrocodePlatform)
+	two := build(elsewhere, filepath.Join(t.TempDir(), "two"), true, MicrocodePlatform)
 	for _, f := range []struct{ name, a, b string }{
 		{"kernel", one.Kernel, two.Kernel},
 		{"initramfs", one.Initramfs, two.Initramfs},
@@ -120,7 +120,7 @@ func TestPlatformBuildReproducible(t *testing.T) {
 	}
 
 	// The UKI carries the platform's microcode as .ucode, stamped like
-	// the rest; the one with --microcode none has no such section.
+	// the rest; an unsigned one built without asking for it has none.
 	ucode := ukiSection(t, one.UKI, uki.Ucode)
 	mc := readArchiveBytes(t, ".ucode", ucode)
 	intel := mc.get(t, microcode.Intel)
@@ -134,14 +134,14 @@ func TestPlatformBuildReproducible(t *testing.T) {
 	t.Logf(".ucode %d bytes: %s %d, %s %d; UKI %d bytes", len(ucode), microcode.Intel, intel.FileSize, microcode.AMD, amd.FileSize, one.UKIBytes)
 
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000001")
-	three := build(r.Dir, filepath.Join(t.TempDir(), "three"), false, MicrocodeNone)
+	three := build(r.Dir, filepath.Join(t.TempDir(), "three"), false, "")
 	if rec := readArchive(t, three.Initramfs).get(t, "init"); rec.MTime != epoch+1 {
 		t.Errorf("/init mtime %d with SOURCE_DATE_EPOCH=%d", rec.MTime, epoch+1)
 	}
 	if efi, err := os.ReadFile(three.UKI); err != nil {
 		t.Fatal(err)
 	} else if b, err := uki.ReadSection(bytes.NewReader(efi), uki.Ucode); err == nil {
-		t.Errorf("--microcode none: the UKI has a .ucode section of %d bytes", len(b))
+		t.Errorf("an unsigned UKI: a .ucode section of %d bytes", len(b))
 	}
 }
 

@@ -97,10 +97,12 @@ Secure Boot: --sign-key and --sign-cert (db.key and db.crt from 'nucbox
 secureboot keys') sign the UKI and systemd-boot; --enroll-keys DIR puts
 the set's PK/KEK/db .auth files on the disk's ESP, and systemd-boot enrols
 them by itself on a machine whose firmware is in setup mode. Every UKI
-has an .sbat section. A UKI built from the pinned platform carries its
-Intel and AMD microcode (intel-microcode, amd64-microcode) as .ucode,
-which systemd-stub 256 and later hand to the kernel before the initramfs;
---microcode FILE puts another cpio there; --microcode none leaves it out.
+has an .sbat section. A signed UKI built from the pinned platform carries
+its Intel and AMD microcode (intel-microcode, amd64-microcode, 20 MiB) as
+.ucode, which systemd-stub 256 and later hand to the kernel before the
+initramfs (Debian 12's stub 252 ignores it); --microcode platform adds it
+to an unsigned UKI too, --microcode FILE puts another cpio there and
+--microcode none leaves it out.
 
 The UKI and PXE kernel command line is --cmdline, default
 "` + image.DefaultCmdline + `".`,
@@ -185,7 +187,7 @@ The UKI and PXE kernel command line is --cmdline, default
 	f.StringVar(&o.SignKey, "sign-key", "", "Secure Boot: private key `FILE` (PEM) that signs the UKI and the disk's boot loader (db.key from 'nucbox secureboot keys')")
 	f.StringVar(&o.SignCert, "sign-cert", "", "Secure Boot: certificate `FILE` of --sign-key (db.crt)")
 	f.StringVar(&o.EnrollKeys, "enroll-keys", "", "Secure Boot: key set `DIR` ('nucbox secureboot keys') whose .auth files go onto the disk's ESP, for systemd-boot to enrol on a machine in setup mode")
-	f.StringVar(&o.Microcode, "microcode", "", "CPU microcode `CPIO` (kernel/x86/microcode/*.bin, uncompressed newc) to put into the UKI as .ucode instead of the pinned platform's Intel and AMD microcode; \""+image.MicrocodeNone+"\" for no .ucode")
+	f.StringVar(&o.Microcode, "microcode", "", "CPU microcode `CPIO` (kernel/x86/microcode/*.bin, uncompressed newc) for the UKI's .ucode; \""+image.MicrocodePlatform+"\" for the pinned platform's Intel and AMD microcode (the default of a signed build), \""+image.MicrocodeNone+"\" for none")
 	f.IntVar(&o.ImageVersion, "image-version", 1, "the UKI's generation (IMAGE_VERSION); a box with Secure Boot on cannot re-stamp a signed upgrade, so give one more than the box runs")
 	return c
 }
