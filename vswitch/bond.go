@@ -176,6 +176,8 @@ func (s *Switch) hasSlaves(index int) bool {
 
 // BondState reads the bond b as the kernel has it.
 func (s *Switch) BondState(b Bond) (BondStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	t, err := ReadLinks(s.h)
 	if err != nil {
 		return BondStatus{}, err

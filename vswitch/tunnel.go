@@ -240,6 +240,8 @@ type LearnedMAC struct {
 
 // Tunnels reads the tunnel ports d names as the kernel has them.
 func (s *Switch) Tunnels(d Desired) ([]TunnelStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	t, err := ReadLinks(s.h)
 	if err != nil {
 		return nil, err
