@@ -202,7 +202,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	p.step("kernel", "%s (%s, %s)", o.Kernel, kver, size(kfi.Size()))
 
-	want := append(append(kmod.BaseModules(), kmod.FeatureModules()...), kmod.HardwareModules()...)
+	want := append(kmod.BaseModules(), kmod.HardwareModules()...)
 	want = append(want, o.Modules...)
 	want = uniqueNames(append(want, cfg.Modules...))
 	set, err := db.Select(want)

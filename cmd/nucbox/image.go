@@ -5,11 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
+	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/image"
 	"github.com/nucbox/nucbox/image/esp"
 	"github.com/nucbox/nucbox/image/pxe"
@@ -256,7 +258,9 @@ func bakedConfig(path string, allowInvalid bool) (*image.Baked, error) {
 		b.Invalid = err.Error()
 		return b, nil
 	}
-	b.Modules, b.VMs = cfg.Modules, len(cfg.VMs)
+	// The overlays' and the bond's modules (ip_gre, bonding) come
+	// along only for a config that uses them, as its own modules do.
+	b.Modules, b.VMs = append(slices.Clone(cfg.Modules), plan.OverlayModules(cfg)...), len(cfg.VMs)
 	for _, f := range cfg.VMFiles() {
 		b.GuestFiles = append(b.GuestFiles, image.GuestFile(f))
 	}

@@ -16,14 +16,6 @@ func BaseModules() []string {
 	}
 }
 
-// FeatureModules are carried by the image and loaded only for a config
-// that asks for the feature: GRE tunnels (ip_gre) and uplink bonds
-// (bonding, which makes a bond0 of its own as it loads). VXLAN is a base
-// module.
-func FeatureModules() []string {
-	return []string{"ip_gre", "bonding"}
-}
-
 // HardwareModules are drivers that coldplug may need for the devices of a
 // NUC, a rack server or a QEMU guest. The image carries them (with their
 // dependencies); at boot only those whose modalias matches a device present
