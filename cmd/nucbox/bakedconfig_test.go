@@ -49,8 +49,10 @@ vms:
 
 	// A bonded uplink and a gretap overlay bring their modules along.
 	ov := write("overlay.yaml", "hostname: ov\nuplink: {interface: {bond: [eth0, eth1]}}\noverlays: [{vlan: 20, gretap: {remote: 10.0.0.2}}]\n")
-	if b, err := bakedConfig(ov, false); err != nil || !reflect.DeepEqual(b.Modules, []string{"ip_gre", "bonding"}) {
-		t.Errorf("overlay config: modules %v, %v; want ip_gre and bonding", b.Modules, err)
+	if b, err := bakedConfig(ov, false); err != nil {
+		t.Errorf("overlay config: %v", err)
+	} else if !reflect.DeepEqual(b.Modules, []string{"ip_gre", "bonding"}) {
+		t.Errorf("overlay config: modules %v, want ip_gre and bonding", b.Modules)
 	}
 
 	// An invalid config is refused, nothing built; asked for, it is baked

@@ -125,3 +125,13 @@ func (b *builder) overlaySteps() {
 		b.step(KindOverlay, TunnelName(o), "", ds...)
 	}
 }
+
+// overlayMTUOf is the MTU of the overlay carrying VLAN vid, 0 for none.
+func overlayMTUOf(c *config.Config, vid int) int {
+	for _, o := range c.Overlays {
+		if o.VLAN == vid {
+			return o.TunnelMTU()
+		}
+	}
+	return 0
+}

@@ -14,6 +14,8 @@ const overlayYAML = `
 hostname: a
 uplink:
   interface: {bond: [eno1, eno2], mode: balance-xor}
+  addresses:
+    - {vlan: 10, address: 10.0.10.1/24, dhcp: {range: 10.0.10.100-10.0.10.199}}
 overlays:
   - {vlan: 10, vxlan: {vni: 1010, remotes: [192.168.1.21, 192.168.1.22]}}
   - {vlan: 20, gretap: {remote: 192.168.1.21}}
@@ -68,6 +70,10 @@ func TestCompileOverlaysAndBond(t *testing.T) {
 	}
 	if !slices.Equal(d.NetModules, []string{"vxlan", "ip_gre", "bonding"}) {
 		t.Errorf("modules: %v", d.NetModules)
+	}
+
+	if len(d.DHCP.Scopes) != 1 || d.DHCP.Scopes[0].MTU != 1450 {
+		t.Errorf("DHCP on the VXLAN's VLAN: %+v, want MTU 1450 sent", d.DHCP.Scopes)
 	}
 
 	var text strings.Builder
