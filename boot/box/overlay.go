@@ -89,7 +89,7 @@ func (n *networkStage) watchBond(ctx context.Context, sw *vswitch.Switch, b vswi
 				if m.Carrier {
 					n.log.Printf("bond %s: member %s carrier up", b.Name, m.Name)
 				} else {
-					n.log.Printf("bond %s: member %s LOST CARRIER (link failures %d)", b.Name, m.Name, m.LinkFailures)
+					n.log.Printf("bond %s: member %s LOST CARRIER", b.Name, m.Name)
 				}
 			}
 		}
