@@ -205,11 +205,12 @@ func readFDB(h *netlink.Handle, idx map[int]bool) (map[int][]fdbEntry, error) {
 
 var zeroMAC = make(net.HardwareAddr, 6)
 
-// floodRemotes are the head-end replication entries among es.
+// floodRemotes are the head-end replication entries among es. The
+// kernel's own entry for a multicast group is not one of them.
 func floodRemotes(es []fdbEntry) []netip.Addr {
 	var out []netip.Addr
 	for _, e := range es {
-		if e.Self && bytes.Equal(e.MAC, zeroMAC) && e.Remote.IsValid() && !slices.Contains(out, e.Remote) {
+		if e.Self && bytes.Equal(e.MAC, zeroMAC) && e.Remote.IsValid() && !e.Remote.IsMulticast() && !slices.Contains(out, e.Remote) {
 			out = append(out, e.Remote)
 		}
 	}

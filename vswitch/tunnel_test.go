@@ -200,3 +200,41 @@ func ping4(t *testing.T, n *netnstest.NS, dst string) bool {
 	}
 	return false
 }
+
+// The multicast form: both boxes join 239.1.1.10 on their underlay link
+// and reach each other with no remote listed; a box in another group is
+// the negative, and joining the same group again the positive control.
+func TestVXLANMulticastGroup(t *testing.T) {
+	la, lb := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	group := netip.MustParseAddr("239.1.1.10")
+	mcast := func(b *overlayBox, local netip.Addr, g netip.Addr) vswitch.Desired {
+		d := b.d
+		d.Ports = slices.Clone(d.Ports)
+		d.Ports[0].Tunnel = &vswitch.Tunnel{VNI: 1010, Group: g, Port: 4789}
+		return d.WithTunnelSource(local, "up0")
+	}
+	a := newOverlayBox(t, "a", la, lb, 1010)
+	b := newOverlayBox(t, "b", lb, la, 1010)
+	netnstest.Veth(t, a.ns, "up0", b.ns, "up0", true)
+	a.ns.Up(t, "up0")
+	a.ns.AddAddr(t, "up0", "192.0.2.1/24")
+	b.ns.AddAddr(t, "up0", "192.0.2.2/24")
+	a.reconcile(t, mcast(a, la, group))
+	b.reconcile(t, mcast(b, lb, netip.MustParseAddr("239.1.1.11")))
+	a.wire(t, "a", "10.99.0.1/24")
+	b.wire(t, "b", "10.99.0.2/24")
+	if v, ok := a.ns.Link(t, "vxlan10").(*netlink.Vxlan); !ok || !v.Group.Equal(group.AsSlice()) || v.VtepDevIndex != a.ns.Link(t, "up0").Attrs().Index {
+		t.Errorf("vxlan10 = %+v, want group %s on up0", a.ns.Link(t, "vxlan10"), group)
+	}
+	if ping4(t, a.work, "10.99.0.2") {
+		t.Error("group 239.1.1.10 reached a box in group 239.1.1.11")
+	}
+	b.reconcile(t, mcast(b, lb, group))
+	if !ping4(t, a.work, "10.99.0.2") {
+		t.Fatal("the two boxes in group 239.1.1.10 cannot ping each other")
+	}
+	ts, err := a.sw.Tunnels(a.d)
+	if err != nil || len(ts) != 1 || ts[0].Group != group || len(ts[0].Remotes) != 0 {
+		t.Errorf("status: %+v, %v", ts, err)
+	}
+}
