@@ -5,13 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/config"
-	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/image"
 	"github.com/nucbox/nucbox/image/esp"
 	"github.com/nucbox/nucbox/image/pxe"
@@ -258,9 +256,7 @@ func bakedConfig(path string, allowInvalid bool) (*image.Baked, error) {
 		b.Invalid = err.Error()
 		return b, nil
 	}
-	// The overlays' and the bond's modules (ip_gre, bonding) come
-	// along only for a config that uses them, as its own modules do.
-	b.Modules, b.VMs = append(slices.Clone(cfg.Modules), plan.OverlayModules(cfg)...), len(cfg.VMs)
+	b.Modules, b.VMs = bakedModules(cfg), len(cfg.VMs)
 	for _, f := range cfg.VMFiles() {
 		b.GuestFiles = append(b.GuestFiles, image.GuestFile(f))
 	}
