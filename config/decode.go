@@ -346,6 +346,7 @@ var (
 	sizeType     = reflect.TypeFor[Size]()
 	durationType = reflect.TypeFor[Duration]()
 	ipv4Type     = reflect.TypeFor[IPv4]()
+	ifaceType    = reflect.TypeFor[Interface]()
 )
 
 // value decodes node n into v (addressable), recording the position of
@@ -391,6 +392,9 @@ func (d *decoder) value(path string, n ast.Node, v reflect.Value) {
 		return
 	case ipv4Type:
 		d.ipv4(path, p, n, v)
+		return
+	case ifaceType:
+		d.iface(path, p, n, v)
 		return
 	}
 
@@ -751,4 +755,23 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// iface reads the uplink's interface: a link name, or a bond mapping.
+func (d *decoder) iface(path string, p position, n ast.Node, v reflect.Value) {
+	if s, ok := stringValue(n); ok {
+		v.Set(reflect.ValueOf(Interface{Name: s}))
+		return
+	}
+	es, ok := d.entries(path, n, 0)
+	if !ok {
+		d.errorAt(p, path, "invalid interface: %v, got %s", errInterfaceForm, describe(n))
+		return
+	}
+	var b Bond
+	d.structFields(path, es, reflect.ValueOf(&b).Elem())
+	if b.Members == nil && !d.failed[path+".bond"] {
+		d.errorAt(p, path+".bond", "required: the NICs of the bond, such as bond: [eno1, eno2]")
+	}
+	v.Set(reflect.ValueOf(Interface{Bond: &b}))
 }

@@ -65,7 +65,16 @@ func (c *Config) ApplyDefaults() {
 		}
 	}
 	u := &c.Uplink
-	set("uplink.interface", u.Interface == "" && u.MAC == "", func() { u.Interface = DefaultInterface })
+	set("uplink.interface", u.Interface.IsZero() && u.MAC == "", func() { u.Interface.Name = DefaultInterface })
+	if b := u.Interface.Bond; b != nil {
+		set("uplink.interface.mode", b.Mode == "", func() { b.Mode = BondActiveBackup })
+		set("uplink.interface.name", b.Name == "", func() { b.Name = DefaultBondName })
+	}
+	for i := range c.Overlays {
+		if x := c.Overlays[i].VXLAN; x != nil {
+			set(fmt.Sprintf("overlays[%d].vxlan.port", i), x.Port == 0, func() { x.Port = DefaultVXLANPort })
+		}
+	}
 	set("uplink.bridge", u.Bridge == "", func() { u.Bridge = DefaultBridge })
 	set("uplink.lldp", u.LLDP == "", func() { u.LLDP = LLDPAdvertise })
 	set("uplink.ipv4", u.IPv4.IsZero(), func() { u.IPv4 = IPv4{DHCP: true} })

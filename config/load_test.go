@@ -50,7 +50,7 @@ func TestBasicExampleHasNoWorkloads(t *testing.T) {
 	if len(c.VMs)+len(c.Containers) != 0 || len(c.Uplink.Addresses) != 0 || len(c.Uplink.VLANs) != 0 {
 		t.Errorf("basic.yaml has workloads or VLANs: %+v", c)
 	}
-	if !c.Uplink.IPv4.DHCP || c.Uplink.Bridge != "br0" || c.Uplink.Interface != "auto" {
+	if !c.Uplink.IPv4.DHCP || c.Uplink.Bridge != "br0" || c.Uplink.Interface.Name != "auto" {
 		t.Errorf("basic.yaml uplink = %+v", c.Uplink)
 	}
 }
@@ -264,7 +264,7 @@ containers:
 		t.Fatal(err)
 	}
 	u := c.Uplink
-	if u.Interface != "auto" || u.Bridge != "br0" || !u.IPv4.DHCP || u.NativeVLAN != 1 ||
+	if u.Interface.Name != "auto" || u.Bridge != "br0" || !u.IPv4.DHCP || u.NativeVLAN != 1 ||
 		u.CarrierTimeout.Std() != 30*time.Second || u.Probe.Timeout.Std() != 10*time.Second {
 		t.Errorf("uplink = %+v", u)
 	}
@@ -315,7 +315,7 @@ containers:
 	}
 	// An uplink selected by MAC gets no default interface.
 	c2, err := Parse("box.yaml", []byte("hostname: b\nuplink: {mac: '52:54:00:12:34:56'}\n"))
-	if err != nil || c2.Uplink.Interface != "" {
+	if err != nil || !c2.Uplink.Interface.IsZero() {
 		t.Errorf("uplink by MAC: %+v, %v", c2, err)
 	}
 }

@@ -35,6 +35,8 @@ type Config struct {
 	Logging Logging `yaml:"logging,omitempty" json:"logging,omitzero" jsonschema_description:"A remote syslog server for the box's log and its workloads' output"`
 	// DNS is the box's name server on the VLANs it serves DHCP on.
 	DNS DNS `yaml:"dns,omitempty" json:"dns,omitzero" jsonschema_description:"The box's DNS server on the VLANs whose box address has dhcp: workload names under the domain, other names forwarded to the uplink's resolvers"`
+	// Overlays carry bridge VLANs to other boxes over tunnels.
+	Overlays []Overlay `yaml:"overlays,omitempty" json:"overlays,omitempty" jsonschema_description:"VLANs carried to other boxes over VXLAN or GRE tunnels (for a lab switch that cannot carry them)"`
 
 	// defaulted records the paths ApplyDefaults filled in, so that plan can
 	// tell the user which values they did not write.
@@ -46,7 +48,8 @@ type Config struct {
 type Uplink struct {
 	// Interface is "auto" (the first Ethernet link with carrier) or a link
 	// name such as eno1.
-	Interface string `yaml:"interface,omitempty" json:"interface,omitempty" jsonschema_description:"auto or a link name such as eno1 (default auto unless mac is given)"`
+	// or a bond of several NICs ({bond: [eno1, eno2], mode: active-backup}).
+	Interface Interface `yaml:"interface,omitempty" json:"interface,omitzero" jsonschema_description:"auto, a link name such as eno1 (default auto unless mac is given), or a bond {bond: [eno1, eno2], mode: active-backup}"`
 	// MAC selects the uplink by hardware address instead of by name.
 	MAC string `yaml:"mac,omitempty" json:"mac,omitempty" jsonschema_description:"Select the uplink by MAC address instead of by name"`
 	// CarrierTimeout bounds the wait for a link with carrier.

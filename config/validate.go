@@ -80,6 +80,10 @@ func (c *Config) validate(l locator) ErrorList {
 	}
 	ck.box()
 	ck.uplink()
+	if b := c.Uplink.Interface.Bond; b != nil {
+		ck.bond(b)
+	}
+	ck.overlays()
 	for i := range c.VMs {
 		ck.vm(fmt.Sprintf("vms[%d]", i), &c.VMs[i])
 	}
@@ -138,13 +142,13 @@ func (ck *checker) uplink() {
 	default:
 		ck.add("uplink.lldp", "unknown LLDP mode %q: use advertise, listen or off", u.LLDP)
 	}
-	if u.Interface != "" && u.MAC != "" {
+	if u.Interface.Name != "" && u.MAC != "" {
 		ck.add("uplink.mac", "give either uplink.interface or uplink.mac, not both")
 	}
-	if u.Interface != "" && u.Interface != DefaultInterface {
-		if msg := linkNameProblem(u.Interface); msg != "" {
-			ck.add("uplink.interface", "invalid link name %q: %s", u.Interface, msg)
-		} else if u.Interface == u.Bridge {
+	if name := u.Interface.Name; name != "" && name != DefaultInterface {
+		if msg := linkNameProblem(name); msg != "" {
+			ck.add("uplink.interface", "invalid link name %q: %s", name, msg)
+		} else if name == u.Bridge {
 			ck.add("uplink.interface", "the uplink cannot be the bridge %q itself", u.Bridge)
 		}
 	}
@@ -239,6 +243,9 @@ func (ck *checker) boxAddressVLANs() {
 	for _, v := range u.VLANs {
 		carried[v] = true
 	}
+	for _, o := range ck.c.Overlays {
+		carried[o.VLAN] = true
+	}
 	eachNIC(ck.c, func(_ string, _ string, _ int, n *NIC) {
 		carried[n.VLAN] = true
 		carried[n.Native] = true
@@ -248,7 +255,7 @@ func (ck *checker) boxAddressVLANs() {
 	})
 	for i, a := range u.Addresses {
 		if a.VLAN >= 1 && a.VLAN <= 4094 && a.VLAN != u.NativeVLAN && !carried[a.VLAN] {
-			ck.add(fmt.Sprintf("uplink.addresses[%d].vlan", i), "VLAN %d is not carried by the uplink (uplink.vlans) nor used by any workload NIC", a.VLAN)
+			ck.add(fmt.Sprintf("uplink.addresses[%d].vlan", i), "VLAN %d is not carried by the uplink (uplink.vlans), an overlay nor used by any workload NIC", a.VLAN)
 		}
 	}
 }

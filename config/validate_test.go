@@ -388,7 +388,7 @@ uplink:
   addresses:
     - {vlan: 10, address: 10.0.10.1/24}
     - {vlan: 30, address: 10.0.30.1/24}
-`, []string{"7:14 uplink.addresses[1].vlan: VLAN 30 is not carried by the uplink (uplink.vlans) nor used by any workload NIC"}},
+`, []string{"7:14 uplink.addresses[1].vlan: VLAN 30 is not carried by the uplink (uplink.vlans), an overlay nor used by any workload NIC"}},
 		{"box address on a workload-only vlan is fine, on the native vlan not", `
 hostname: b
 uplink:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,8 @@ type Switch interface {
 	Attach(ctx context.Context, b vswitch.Bridge, p vswitch.Port) ([]string, error)
 	Detach(name string) error
 	BringUp(name string) error
+	// EnsureBond makes the uplink bond of its members.
+	EnsureBond(ctx context.Context, b vswitch.Bond) ([]string, error)
 	// Changes counts the switch's mutating netlink calls so far.
 	Changes() int64
 }
@@ -199,6 +202,18 @@ func (m *Manager) Apply(ctx context.Context, spec Spec) (Status, error) {
 }
 
 func (m *Manager) apply(ctx context.Context, k kernel, spec Spec, st *Status) error {
+	if b := spec.Uplink.Bond; b != nil {
+		if m.sw == nil {
+			return fmt.Errorf("netcfg: bond %s but no switch to make it", b.Name)
+		}
+		done, err := m.sw.EnsureBond(ctx, *b)
+		if err != nil {
+			return err
+		}
+		if len(done) > 0 {
+			m.log.Info("uplink bond "+b.Name, "mode", b.Mode, "members", strings.Join(b.Members, ","), "done", strings.Join(done, "; "))
+		}
+	}
 	up, err := m.selectUplink(ctx, k, spec.Uplink, spec.Bridge.Name, spec.Uplink.CarrierTimeout)
 	if err != nil {
 		return err

@@ -39,6 +39,9 @@ type Selector struct {
 	MAC  net.HardwareAddr `json:"mac,omitempty"`
 	// CarrierTimeout bounds the wait for carrier.
 	CarrierTimeout time.Duration `json:"carrier-timeout"`
+	// Bond, when set, is made of its members first and is the uplink;
+	// Name is then the bond's name.
+	Bond *vswitch.Bond `json:"bond,omitempty"`
 }
 
 // Auto reports whether the selector picks a link by itself.
@@ -154,6 +157,9 @@ func (s Spec) Validate() error {
 	}
 	if len(s.Uplink.MAC) != 0 && len(s.Uplink.MAC) != 6 {
 		errs = append(errs, fmt.Errorf("uplink: MAC %s is not an Ethernet address", s.Uplink.MAC))
+	}
+	if b := s.Uplink.Bond; b != nil && (b.Name != s.Uplink.Name || len(b.Members) == 0) {
+		errs = append(errs, fmt.Errorf("uplink: bond %q with members %v is not the uplink %q", b.Name, b.Members, s.Uplink.Name))
 	}
 	if s.Uplink.CarrierTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("uplink: carrier timeout %v is not positive", s.Uplink.CarrierTimeout))

@@ -32,7 +32,7 @@ func (m *Manager) candidate(l netlink.Link, bridgeIndex int, named string) (bool
 	switch {
 	case a.Flags&net.FlagLoopback != 0:
 		return false, "loopback"
-	case vswitch.Owned(a.Alias):
+	case vswitch.Owned(a.Alias) && (a.Name != named || l.Type() != "bond"):
 		return false, "created by nucbox"
 	case a.Name != named && !slices.Contains(m.physical, l.Type()):
 		return false, "not a physical NIC"

@@ -33,6 +33,12 @@ func (s *Switch) exec(a action) error {
 	if a.Op == opCreateVeth {
 		return s.createVeth(a.Port)
 	}
+	if a.Op == opCreateTunnel {
+		return s.createTunnel(a.Port)
+	}
+	if a.Op == opFDBAdd || a.Op == opFDBDel {
+		return s.fdb(a.Link, a.Addr.Addr(), a.Op == opFDBAdd)
+	}
 	if a.Op == opCreateVLAN {
 		return s.createVLANLink(a.Link, a.Master, a.VLAN.ID)
 	}
@@ -54,6 +60,8 @@ func (s *Switch) exec(a action) error {
 		return s.mut(func() error { return h.BridgeSetVlanDefaultPVID(l, 0) })
 	case opSetMAC:
 		return s.mut(func() error { return h.LinkSetHardwareAddr(l, a.MAC) })
+	case opSetMTU:
+		return s.mut(func() error { return h.LinkSetMTU(l, a.Port.MTU) })
 	case opSetAlias:
 		return s.mut(func() error { return h.LinkSetAlias(l, a.Alias) })
 	case opDown:
@@ -142,14 +150,24 @@ func (s *Switch) createTAP(p Port) error {
 			return err
 		}
 	}
+	if p.MTU != 0 {
+		l, err := s.h.LinkByName(p.Name)
+		if err != nil {
+			return err
+		}
+		if err := s.mut(func() error { return s.h.LinkSetMTU(l, p.MTU) }); err != nil {
+			return err
+		}
+	}
 	return s.ensureAlias(p.Name, portAlias(p))
 }
 
 func (s *Switch) createVeth(p Port) error {
 	v := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: p.Name, HardwareAddr: p.HostMAC(), Alias: portAlias(p)},
+		LinkAttrs:        netlink.LinkAttrs{Name: p.Name, HardwareAddr: p.HostMAC(), Alias: portAlias(p), MTU: p.MTU},
 		PeerName:         p.Peer,
 		PeerHardwareAddr: p.MAC,
+		PeerMTU:          uint32(p.MTU),
 	}
 	if err := s.mut(func() error { return s.h.LinkAdd(v) }); err != nil {
 		return err

@@ -40,6 +40,11 @@ type Link struct {
 	// row for the bridge itself), sorted by ID.
 	VLANs []VLAN
 	Stats *netlink.LinkStatistics
+	// Tunnel describes a VXLAN or gretap device (not its FDB).
+	Tunnel *Tunnel
+	// Bond describes a bond, BondSlave a bond's member.
+	Bond      *BondInfo
+	BondSlave *BondSlaveInfo
 }
 
 // LinkTable is every link of a namespace, sorted by index.
@@ -100,11 +105,23 @@ func ReadLinks(h *netlink.Handle) (LinkTable, error) {
 		switch l := l.(type) {
 		case *netlink.Vlan:
 			k.VLANID, k.Parent = l.VlanId, names[a.ParentIndex]
+		case *netlink.Vxlan:
+			k.Tunnel = &Tunnel{VNI: l.VxlanId, Group: addrOf(l.Group), Local: addrOf(l.SrcAddr), Port: l.Port}
+		case *netlink.Gretap:
+			k.Tunnel = &Tunnel{Local: addrOf(l.Local)}
+			if r := addrOf(l.Remote); r.IsValid() {
+				k.Tunnel.Remotes = []netip.Addr{r}
+			}
+		case *netlink.Bond:
+			k.Bond = bondInfo(l, names)
 		case *netlink.Bridge:
 			k.Filtering = l.VlanFiltering != nil && *l.VlanFiltering
 			if l.VlanDefaultPVID != nil {
 				k.DefaultPVID = int(*l.VlanDefaultPVID)
 			}
+		}
+		if bs, ok := a.Slave.(*netlink.BondSlave); ok {
+			k.BondSlave = bondSlaveInfo(bs)
 		}
 		for _, in := range table[int32(a.Index)] {
 			k.VLANs = append(k.VLANs, VLAN{

@@ -19,10 +19,14 @@ func (s *Switch) observe(bridge string) (observed, error) {
 	if err != nil {
 		return o, err
 	}
+	vx := map[int]string{}
 	for _, l := range t.Links {
 		o.links[l.Name] = obsLink{
 			Name: l.Name, Index: l.Index, Kind: l.Kind, MAC: l.MAC, Master: l.Master,
-			Up: l.Up, Alias: l.Alias, VlanID: l.VLANID, Parent: l.Parent,
+			Up: l.Up, Alias: l.Alias, VlanID: l.VLANID, Parent: l.Parent, MTU: l.MTU, Tunnel: l.Tunnel,
+		}
+		if Owned(l.Alias) && l.Kind == string(KindVXLAN) {
+			vx[l.Index] = l.Name
 		}
 		if l.Kind == "bridge" && l.Name == bridge {
 			o.filtering, o.defaultPVID = l.Filtering, l.DefaultPVID
@@ -33,6 +37,21 @@ func (s *Switch) observe(bridge string) (observed, error) {
 					o.addrs[l.Name] = append(o.addrs[l.Name], p)
 				}
 			}
+		}
+	}
+	if len(vx) > 0 {
+		idx := map[int]bool{}
+		for i := range vx {
+			idx[i] = true
+		}
+		fdb, err := readFDB(s.h, idx)
+		if err != nil {
+			return o, err
+		}
+		for i, name := range vx {
+			l := o.links[name]
+			l.FloodTo = floodRemotes(fdb[i])
+			o.links[name] = l
 		}
 	}
 	if !o.filtering {

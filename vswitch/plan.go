@@ -33,6 +33,11 @@ type obsLink struct {
 	Alias  string
 	VlanID int    // for vlan links
 	Parent string // for vlan links
+	MTU    int
+	// Tunnel is a tunnel device's identity, FloodTo its head-end
+	// replication remotes (VXLAN's all-zero FDB entries).
+	Tunnel  *Tunnel
+	FloodTo []netip.Addr
 }
 
 type op string
@@ -56,6 +61,10 @@ const (
 	opUp           op = "up"
 	opAddrAdd      op = "addr-add"
 	opAddrDel      op = "addr-del"
+	opCreateTunnel op = "create-tunnel"
+	opFDBAdd       op = "fdb-add"
+	opFDBDel       op = "fdb-del"
+	opSetMTU       op = "set-mtu"
 )
 
 // action is one step of a plan. Only the fields its op needs are set.
@@ -89,6 +98,10 @@ func (a action) String() string {
 		s += " " + a.Master
 	case opAddrAdd, opAddrDel:
 		s += " " + a.Addr.String()
+	case opFDBAdd, opFDBDel:
+		s += " 00:00:00:00:00:00 dst " + a.Addr.Addr().String()
+	case opSetMTU:
+		s += fmt.Sprint(" ", a.Port.MTU)
 	case opFiltering:
 		s += fmt.Sprint(" ", a.On)
 	case opCreateVLAN:
@@ -126,6 +139,8 @@ func plan(d Desired, o observed) ([]action, error) {
 			kind = string(KindTAP)
 		case strings.HasPrefix(l.Alias, aliasPort) && l.Kind == "veth":
 			kind = string(KindVeth)
+		case strings.HasPrefix(l.Alias, aliasPort) && isTunnel(PortKind(l.Kind)):
+			kind = l.Kind
 		case strings.HasPrefix(l.Alias, aliasVLAN):
 			kind = "stale"
 			if l.Parent == br.Name && wantVLANLink(d, name, l.VlanID) {
@@ -197,13 +212,24 @@ func plan(d Desired, o observed) ([]action, error) {
 			errs = append(errs, fmt.Errorf("port %s: a link of that name exists and was not created by nucbox", p.Name))
 			continue
 		}
+		if ok && isTunnel(p.Kind) && !sameTunnel(p, l) {
+			// A tunnel's identity (VNI, source, peer) is fixed at
+			// creation: it is made anew.
+			do(action{Op: opDelete, Link: p.Name})
+			delete(o.links, p.Name)
+			ok = false
+		}
 		if !ok {
 			op := opCreateTAP
-			if p.Kind == KindVeth {
+			switch {
+			case p.Kind == KindVeth:
 				op = opCreateVeth
+			case isTunnel(p.Kind):
+				op = opCreateTunnel
 			}
 			// Created down, enslaved, given its VLANs, and only then up.
 			do(action{Op: op, Link: p.Name, Port: p})
+			acts = append(acts, fdbDiff(p, nil)...)
 			do(action{Op: opMaster, Link: p.Name, Master: br.Name})
 			if filtering {
 				acts = append(acts, vlanDiff(p.Name, false, nil, wantVLANs)...)
@@ -217,6 +243,10 @@ func plan(d Desired, o observed) ([]action, error) {
 		if a := portAlias(p); a != l.Alias {
 			do(action{Op: opSetAlias, Link: p.Name, Alias: a})
 		}
+		if p.MTU != 0 && p.MTU != l.MTU {
+			do(action{Op: opSetMTU, Link: p.Name, Port: p})
+		}
+		acts = append(acts, fdbDiff(p, l.FloodTo)...)
 		up := l.Up
 		if l.Master != br.Name {
 			if up {

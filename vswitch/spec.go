@@ -114,6 +114,11 @@ type Port struct {
 	VLAN   int    `json:"vlan,omitempty"`
 	Trunk  []int  `json:"trunk,omitempty"`
 	Native int    `json:"native,omitempty"`
+	// MTU is the port's MTU (0: the kernel's default): lowered on the
+	// ports of a VLAN carried over a tunnel.
+	MTU int `json:"mtu,omitempty"`
+	// Tunnel is the far side of a tunnel port (KindVXLAN, KindGretap).
+	Tunnel *Tunnel `json:"tunnel,omitempty"`
 	// Owner and Group may open the TAP (QEMU running unprivileged).
 	Owner uint32 `json:"owner,omitempty"`
 	Group uint32 `json:"group,omitempty"`
@@ -272,6 +277,13 @@ func (d Desired) Validate() error {
 		seen[p.Name] = true
 		switch p.Kind {
 		case KindTAP, KindExternal:
+		case KindVXLAN, KindGretap:
+			if msg := p.Tunnel.problem(p.Kind); msg != "" {
+				add("port %s: %s", p.Name, msg)
+			}
+			if p.VLAN == 0 && filtering(d) {
+				add("port %s: a tunnel port needs its access VLAN", p.Name)
+			}
 		case KindVeth:
 			if p.Peer == "" || len(p.Peer) > 15 {
 				add("port %s: veth peer name %q invalid", p.Name, p.Peer)

@@ -8,6 +8,7 @@ import (
 	"github.com/nucbox/nucbox/boot/logship"
 	"github.com/nucbox/nucbox/internal/cgroup"
 	"github.com/nucbox/nucbox/netcfg/lldp"
+	"github.com/nucbox/nucbox/vswitch"
 )
 
 // Box is the running appliance as the API sees it. PID 1 implements it;
@@ -73,6 +74,12 @@ type BoxState struct {
 	// Neighbors are the uplink's LLDP neighbours: the switch port the
 	// box is plugged into.
 	Neighbors []lldp.Neighbor `json:"lldp_neighbors,omitempty"`
+	// Overlays are the tunnels carrying VLANs to other boxes, with
+	// their remotes and the MACs learned over them.
+	Overlays []vswitch.TunnelStatus `json:"overlays,omitempty"`
+	// UplinkBond is the uplink bond: its active member and each
+	// member's carrier.
+	UplinkBond *vswitch.BondStatus `json:"uplink_bond,omitempty"`
 	// Logging is the shipping of logs to a syslog server, absent
 	// without one.
 	Logging *logship.Status `json:"logging,omitempty"`

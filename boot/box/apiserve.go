@@ -104,6 +104,9 @@ func (a *apiBox) State() api.BoxState {
 	if l := stageOf[*lldpStage](a.b); l != nil {
 		s.Neighbors = l.neighbors()
 	}
+	if n := stageOf[*networkStage](a.b); n != nil {
+		s.Overlays, s.UplinkBond = n.tunnels(), n.bondState()
+	}
 	return s
 }
 

@@ -40,6 +40,15 @@ type networkStage struct {
 	ns  *vswitch.Namespace
 	sw  *vswitch.Switch
 	sum *NetworkSummary
+	// vsw, desired (the switch last reconciled) and bond (the uplink
+	// bond) are what the status reads back, under vmu.
+	vmu     sync.Mutex
+	vsw     *vswitch.Switch
+	desired *vswitch.Desired
+	bond    *vswitch.Bond
+	// bondWatch names the bond whose watcher runs; stopWatch ends it.
+	bondWatch string
+	stopWatch context.CancelFunc
 	// applying quiets netcfg's own progress lines while Apply runs, since
 	// the stage sums them up in plain words; between applies they are the
 	// only news of DHCP renewals and so are shown.
@@ -126,11 +135,16 @@ func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 	if st.Bridge == "" {
 		uplink = ""
 	}
-	sw := d.Switch.WithUplink(uplink)
+	sw := d.Switch.WithUplink(uplink).WithTunnelSource(tunnelSource(st), st.Link)
 	vst, err := n.sw.Reconcile(ctx, sw)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", sw.Bridge.Name, err)
 	}
+	n.setView(n.sw, &sw, spec.Uplink.Bond)
+	if ts, err := n.sw.Tunnels(sw); err == nil {
+		logTunnels(n.log, ts)
+	}
+	n.startBondWatch(spec.Uplink.Bond)
 	sum.Filtering, sum.Ports = vst.Filtering, len(vst.Ports)
 	for _, a := range sw.Addresses {
 		sum.VLANAddresses = append(sum.VLANAddresses, fmt.Sprintf("%s %s", a.Link, a.Prefix))
@@ -203,6 +217,11 @@ func (n *networkStage) Stop(ctx context.Context) error {
 		return nil
 	}
 	dhcp := n.mgr.Status().Lease != nil
+	if n.stopWatch != nil {
+		n.stopWatch()
+		n.stopWatch, n.bondWatch = nil, ""
+	}
+	n.setView(nil, nil, nil)
 	err := n.mgr.Close()
 	n.sw.Close()
 	n.ns.Close()

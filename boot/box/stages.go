@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -32,7 +33,7 @@ type ModuleNeeds struct{ VMs, Containers bool }
 func (*modulesStage) Name() string { return plan.StageModules }
 
 func (m *modulesStage) Apply(ctx context.Context, d *plan.Desired) error {
-	return m.load(d.Modules, ModuleNeeds{VMs: len(d.VMs) > 0, Containers: len(d.Containers) > 0})
+	return m.load(append(slices.Clone(d.Modules), d.NetModules...), ModuleNeeds{VMs: len(d.VMs) > 0, Containers: len(d.Containers) > 0})
 }
 
 func (*modulesStage) Report(s *Summary) { s.Modules = len(kmod.Loaded()) }

@@ -47,6 +47,14 @@ vms:
 		t.Errorf("baked:\n got %+v\nwant %+v", b, want)
 	}
 
+	// A bonded uplink and a gretap overlay bring their modules along.
+	ov := write("overlay.yaml", "hostname: ov\nuplink: {interface: {bond: [eth0, eth1]}}\noverlays: [{vlan: 20, gretap: {remote: 10.0.0.2}}]\n")
+	if b, err := bakedConfig(ov, false); err != nil {
+		t.Errorf("overlay config: %v", err)
+	} else if !reflect.DeepEqual(b.Modules, []string{"ip_gre", "bonding"}) {
+		t.Errorf("overlay config: modules %v, want ip_gre and bonding", b.Modules)
+	}
+
 	// An invalid config is refused, nothing built; asked for, it is baked
 	// as it is, with the reason.
 	bad := write("invalid.yaml", "hostname: Not_A_Hostname\nno-such-field: 1\n")

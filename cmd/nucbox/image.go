@@ -330,7 +330,7 @@ func bakedConfig(path string, allowInvalid bool) (*image.Baked, error) {
 		b.Invalid = err.Error()
 		return b, nil
 	}
-	b.Modules, b.VMs = cfg.Modules, len(cfg.VMs)
+	b.Modules, b.VMs = bakedModules(cfg), len(cfg.VMs)
 	for _, f := range cfg.VMFiles() {
 		b.GuestFiles = append(b.GuestFiles, image.GuestFile(f))
 	}

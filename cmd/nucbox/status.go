@@ -107,6 +107,12 @@ func writeStatus(w io.Writer, st api.Status) error {
 	for _, n := range st.Neighbors {
 		fmt.Fprintf(tw, "switch\t%s\n", neighborText(n))
 	}
+	if bd := st.UplinkBond; bd != nil {
+		fmt.Fprintf(tw, "bond\t%s\n", bondLine(*bd))
+	}
+	for _, t := range st.Overlays {
+		fmt.Fprintf(tw, "overlay\t%s\n", overlayLine(t))
+	}
 	if l := st.Logging; l != nil {
 		fmt.Fprintf(tw, "logging\t%s\n", loggingText(*l))
 	}

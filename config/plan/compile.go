@@ -56,6 +56,9 @@ type Desired struct {
 	StateDir string `json:"state-dir"`
 	// Modules are the config's extra kernel modules.
 	Modules []string `json:"modules,omitempty"`
+	// NetModules are the kernel modules its overlays and uplink bond
+	// need (vxlan, ip_gre, bonding).
+	NetModules []string `json:"net-modules,omitempty"`
 	// Network is the box's own network: uplink selection, address, DNS,
 	// the bridge takeover and its probe.
 	Network netcfg.Spec `json:"network"`
@@ -135,6 +138,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Hostname = c.Hostname
 	d.StateDir = c.StateDir
 	d.Modules = slices.Clone(c.Modules)
+	d.NetModules = OverlayModules(c)
 	d.Network, d.Switch = b.network()
 	d.Firewall = b.firewall()
 	d.DHCP, d.DNS = b.serve()

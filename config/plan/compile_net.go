@@ -36,8 +36,10 @@ func (b *compiler) network() (netcfg.Spec, vswitch.Desired) {
 			b.fail("uplink.mac: %w", err)
 		}
 		s.Uplink.MAC = m
-	} else if u.Interface != config.DefaultInterface {
-		s.Uplink.Name = u.Interface
+	} else if bd := bondOf(c); bd != nil {
+		s.Uplink.Name, s.Uplink.Bond = bd.Name, bd
+	} else if u.Interface.Name != config.DefaultInterface {
+		s.Uplink.Name = u.Interface.Name
 	}
 	if u.IPv4.DHCP {
 		s.IPv4.DHCP = true
@@ -59,7 +61,7 @@ func (b *compiler) network() (netcfg.Spec, vswitch.Desired) {
 		s.Probe.Target = a
 	}
 
-	sw := vswitch.Desired{Bridge: bridge, Uplink: uplink}
+	sw := vswitch.Desired{Bridge: bridge, Uplink: uplink, Ports: b.tunnels()}
 	for _, a := range u.Addresses {
 		p, err := netip.ParsePrefix(a.Address)
 		if err != nil {
@@ -124,6 +126,7 @@ func (b *compiler) nicPort(kind vswitch.PortKind, workload string, i int, n conf
 		p.Name, p.Label = config.VethName(workload, i), fmt.Sprintf("ct/%s/%d", workload, i)
 		p.Peer = config.PeerName(workload, i)
 	}
+	p.MTU = b.overlayMTU(p)
 	switch m, err := net.ParseMAC(n.MAC); {
 	case n.MAC == "":
 		b.fail("%s: NIC %d: no MAC (the config was not defaulted)", workload, i)

@@ -83,6 +83,11 @@ func (b *compiler) scope(vlan int, link string, box netip.Prefix, d *config.DHCP
 	}
 	sc := dhcpd.Scope{VLAN: vlan, Interface: link, Server: box, First: first, Last: last,
 		Lease: d.Lease.Std(), Domain: b.c.DNS.Domain, MTU: d.MTU}
+	if sc.MTU == 0 {
+		// A VLAN carried over a tunnel tells its DHCP clients (VMs) the
+		// tunnel's MTU, as the box sets it on its containers itself.
+		sc.MTU = overlayMTUOf(b.c, vlan)
+	}
 	add := func(workload string, n config.NIC) {
 		v := n.VLAN
 		if len(n.Trunk) > 0 {
@@ -134,6 +139,8 @@ func (b *builder) serve() {
 		}
 		if d.MTU != 0 {
 			ds = append(ds, b.d("mtu", fmt.Sprint(d.MTU), p+".mtu"))
+		} else if m := overlayMTUOf(c, vlan); m != 0 {
+			ds = append(ds, dflt("mtu", fmt.Sprint(m)+" (the overlay's)"))
 		}
 		for _, h := range b.fixed(vlan) {
 			ds = append(ds, b.d("fixed lease", h, ""))

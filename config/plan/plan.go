@@ -22,6 +22,7 @@ const (
 	KindUplink      = "uplink"
 	KindBridge      = "bridge"
 	KindTakeover    = "takeover"
+	KindOverlay     = "overlay"
 	KindVLANAddress = "vlan-address"
 	KindFirewall    = "firewall"
 	KindTime        = "time"
@@ -112,12 +113,19 @@ func Build(c *config.Config) *Plan {
 		b.step(KindUplink, u.MAC, "",
 			b.d("select", "the link with MAC "+u.MAC, "uplink.mac"),
 			b.d("carrier-timeout", u.CarrierTimeout.String(), "uplink.carrier-timeout"))
+	} else if bd := u.Interface.Bond; bd != nil {
+		b.step(KindUplink, bd.Name, "",
+			b.d("bond", strings.Join(bd.Members, ", "), "uplink.interface.bond"),
+			b.d("mode", bd.Mode, "uplink.interface.mode"),
+			dflt("mii monitor", "100ms; a member losing carrier is logged"),
+			b.d("carrier-timeout", u.CarrierTimeout.String(), "uplink.carrier-timeout"))
 	} else {
-		sel := "the link " + u.Interface
-		if u.Interface == config.DefaultInterface {
+		name := u.Interface.Name
+		sel := "the link " + name
+		if name == config.DefaultInterface {
 			sel = "the first Ethernet link with carrier"
 		}
-		b.step(KindUplink, u.Interface, "",
+		b.step(KindUplink, name, "",
 			b.d("select", sel, "uplink.interface"),
 			b.d("carrier-timeout", u.CarrierTimeout.String(), "uplink.carrier-timeout"))
 	}
@@ -152,6 +160,7 @@ func Build(c *config.Config) *Plan {
 			b.d("probe timeout", u.Probe.Timeout.String()+", then roll back", "uplink.probe.timeout"))
 	}
 	b.step(KindTakeover, u.Bridge, "", tk...)
+	b.overlaySteps()
 
 	for i, a := range u.Addresses {
 		p := fmt.Sprintf("uplink.addresses[%d]", i)
