@@ -346,6 +346,7 @@ var (
 	sizeType     = reflect.TypeFor[Size]()
 	durationType = reflect.TypeFor[Duration]()
 	ipv4Type     = reflect.TypeFor[IPv4]()
+	rateType     = reflect.TypeFor[Rate]()
 )
 
 // value decodes node n into v (addressable), recording the position of
@@ -392,6 +393,13 @@ func (d *decoder) value(path string, n ast.Node, v reflect.Value) {
 	case ipv4Type:
 		d.ipv4(path, p, n, v)
 		return
+	case rateType:
+		// A bare number is read as text so that validation can say
+		// what unit it lacks, instead of a type mismatch.
+		if s, ok := scalarText(n); ok {
+			v.SetString(s)
+			return
+		}
 	}
 
 	switch v.Kind() {

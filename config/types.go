@@ -35,6 +35,8 @@ type Config struct {
 	Logging Logging `yaml:"logging,omitempty" json:"logging,omitzero" jsonschema_description:"A remote syslog server for the box's log and its workloads' output"`
 	// DNS is the box's name server on the VLANs it serves DHCP on.
 	DNS DNS `yaml:"dns,omitempty" json:"dns,omitzero" jsonschema_description:"The box's DNS server on the VLANs whose box address has dhcp: workload names under the domain, other names forwarded to the uplink's resolvers"`
+	// Switch holds VLAN-wide port policies and port mirrors (policy.go).
+	Switch Switch `yaml:"switch,omitempty" json:"switch,omitzero" jsonschema_description:"Port policies per VLAN and port mirrors"`
 
 	// defaulted records the paths ApplyDefaults filled in, so that plan can
 	// tell the user which values they did not write.
@@ -145,6 +147,8 @@ type NIC struct {
 	// IPv4 is dhcp or static; for VMs it goes into the cloud-init
 	// network-config.
 	IPv4 IPv4 `yaml:"ipv4,omitempty" json:"ipv4,omitzero" jsonschema_description:"dhcp or a static address (for VMs: written to the cloud-init network-config)"`
+	// Policy is the port's ACL, rate limit and guards (policy.go).
+	Policy *PortPolicy `yaml:"policy,omitempty" json:"policy,omitempty" jsonschema_description:"Port policy: allow/deny rules, rate limit, spoof, BPDU and RA guards"`
 }
 
 // VM is one QEMU guest.
