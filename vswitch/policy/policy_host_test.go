@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/vishvananda/netlink"
 
+	"github.com/nucbox/nucbox/vswitch"
 	"github.com/nucbox/nucbox/vswitch/netnstest"
 )
 
@@ -249,8 +250,7 @@ func TestPortPolicyInNamespace(t *testing.T) {
 			for {
 				data, _, err := h.ReadPacketData()
 				if err != nil {
-					t.Logf("m: %v", err)
-					return
+					return // closed
 				}
 				if strings.Contains(string(data), "mirror-me") {
 					seen.Add(1)
@@ -291,6 +291,19 @@ func TestPortPolicyInNamespace(t *testing.T) {
 		h.Close()
 		<-done
 	})
+
+	// The bridge's MAC table has learnt a's MAC on its port.
+	fdb, err := vswitch.ReadFDB(l.box.H, "br0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	learnt := false
+	for _, e := range fdb {
+		learnt = learnt || e.Port == "v-a-0" && e.MAC.String() == l.macA.String() && !e.Local
+	}
+	if !learnt {
+		t.Errorf("MAC table without a's %s on v-a-0: %+v", l.macA, fdb)
+	}
 
 	// Removing every policy leaves no table, qdisc or filter behind.
 	if _, err := Apply(ns, Spec{}); err != nil {
