@@ -116,4 +116,3 @@ func TestParseRate(t *testing.T) {
 		}
 	}
 }
-
