@@ -3,6 +3,7 @@ package plan
 import (
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/nucbox/nucbox/vswitch/policy"
@@ -50,5 +51,17 @@ switch:
 	}
 	if !reflect.DeepEqual(d.Policy, want) {
 		t.Errorf("policy:\n got %+v\nwant %+v", d.Policy, want)
+	}
+}
+
+// A change of switch.* alone is a change of the network, not an empty
+// apply.
+func TestDiffSwitch(t *testing.T) {
+	const base = "hostname: box\nuplink: {vlans: [10]}\ncontainers: [{name: ct, image: oci-layout:/x, nics: [{vlan: 10}]}]\n"
+	old := parse(t, base)
+	next := parse(t, base+"switch: {mirrors: [{from: [ct.0], to: capture0}]}\n")
+	d := Diff(old, next)
+	if d.Empty() || len(d.Network) == 0 || !strings.HasPrefix(d.Network[0].Path, "switch.mirrors") {
+		t.Errorf("diff of a new mirror: %+v", d.Network)
 	}
 }
