@@ -54,6 +54,9 @@ func Apply(ns *vswitch.Namespace, s Spec) (Status, error) {
 	if !same {
 		t.send(c)
 		if err := c.Flush(); err != nil {
+			if what := explain(c, t); what != "" {
+				return st, fmt.Errorf("nftables table bridge %s: %w (the kernel refuses %s)", Table, err, what)
+			}
 			return st, fmt.Errorf("nftables table bridge %s: %w", Table, err)
 		}
 		st.Changes++
@@ -61,6 +64,40 @@ func Apply(ns *vswitch.Namespace, s Spec) (Status, error) {
 	n, err := applyTC(h, s, &st)
 	st.Changes += n
 	return st, err
+}
+
+// explain finds the first part of t the kernel refuses, building it piece
+// by piece in a scratch table of its own (removed again), so that an
+// error names the chain or rule instead of only the kernel's errno.
+func explain(c *nftables.Conn, t *table) string {
+	scratch := &nftables.Table{Name: Table + "-check", Family: nftables.TableFamilyBridge}
+	defer func() {
+		c.DelTable(scratch)
+		_ = c.Flush()
+	}()
+	c.AddTable(scratch)
+	if err := c.Flush(); err != nil {
+		return "the table itself: " + err.Error()
+	}
+	chains := map[string]*nftables.Chain{}
+	for _, ch := range t.chains {
+		x := *ch.chain
+		x.Table = scratch
+		c.AddChain(&x)
+		if err := c.Flush(); err != nil {
+			return "chain " + x.Name + ": " + err.Error()
+		}
+		chains[x.Name] = &x
+	}
+	for _, ch := range t.chains {
+		for _, r := range ch.rules {
+			c.AddRule(&nftables.Rule{Table: scratch, Chain: chains[ch.chain.Name], Exprs: r.exprs})
+			if err := c.Flush(); err != nil {
+				return "rule " + ch.chain.Name + ": " + r.comment + ": " + err.Error()
+			}
+		}
+	}
+	return ""
 }
 
 // applyTC sets every rate and mirror of s on the links that exist, and
