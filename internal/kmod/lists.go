@@ -5,9 +5,11 @@ package kmod
 // VLANs, TAPs and veths, overlay rootfs for containers, the netlink families
 // libcontainer uses, nftables with connection tracking and masquerading for
 // VLANs the box routes to the uplink, and the ACPI power button with its
-// input events so that a powerdown request reaches PID 1, and traffic
-// control for port rates and mirrors (TBF, clsact, u32, mirred, IFB and
-// dummy links).
+// input events so that a powerdown request reaches PID 1, and the port
+// policies: nftables' bridge-family meta (where it is a module the
+// kernel refuses meta matches in bridge tables without it) and traffic
+// control for rates and mirrors (TBF, clsact, u32, mirred, IFB and dummy
+// links).
 func BaseModules() []string {
 	return []string{
 		"button", "evdev",
@@ -15,7 +17,7 @@ func BaseModules() []string {
 		"overlay", "xfrm_user", "nfnetlink",
 		"nf_conntrack", "nf_nat", "nf_tables", "nft_ct", "nft_chain_nat", "nft_masq",
 		"af_packet",
-		"sch_tbf", "sch_ingress", "cls_u32", "act_mirred", "ifb", "dummy",
+		"nft_meta_bridge", "sch_tbf", "sch_ingress", "cls_u32", "act_mirred", "ifb", "dummy",
 	}
 }
 
