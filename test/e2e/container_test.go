@@ -62,6 +62,8 @@ containers:
           rules: [{action: deny, proto: tcp, port: 8081}]
     restart: never
     stop-timeout: 1s
+switch:
+  mirrors: [{from: [pinger.0], to: capture0}]
 api:
   listen: ":8443"
 `

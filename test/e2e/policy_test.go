@@ -16,7 +16,9 @@ import (
 // refused and 8080 reached, and the box itself reaches 8081; a 2 MiB
 // download through the limit takes what 8 Mbit/s allow, within 15 %;
 // with pinger's MAC, or an address not its own, policed reaches nothing,
-// and with its own it does. out is the console output so far.
+// and with its own it does; status shows the drops and the MAC table;
+// pinger's port is mirrored to capture0. out is the console output so
+// far.
 func checkPortPolicy(t *testing.T, m *harness.Machine, out string) {
 	t.Helper()
 	start := time.Now()
@@ -84,5 +86,17 @@ func checkPortPolicy(t *testing.T, m *harness.Machine, out string) {
 	if !strings.Contains(st, "MAC table (learnt):") || !strings.Contains(st, own.String()) {
 		t.Errorf("nucbox status has no MAC table with policed's %s:\n%s", own, st)
 	}
+	// The mirror of pinger's port to capture0, a dummy link the box
+	// made: a capture there records the box's pings to pinger.
+	pcapSize := func(target string) string {
+		return shellValue(t, m, "rm -f /tmp/m.pcap; (timeout 8 /init capture capture0 --count 4 -w /tmp/m.pcap >/dev/null 2>&1 &); "+
+			"sleep 1; ping -c 3 -W 1 "+target+" >/dev/null 2>&1; sleep 1; wc -c < /tmp/m.pcap")
+	}
+	mirrored := pcapSize("10.0.10.5")
+	if n, _ := strconv.Atoi(mirrored); n <= 24 {
+		t.Errorf("a capture on capture0 while the box pinged pinger: %s bytes of pcap, want frames after the 24-byte header", mirrored)
+	}
+	t.Logf("capture on the mirror capture0: %s bytes for the box's pings to pinger", mirrored)
+
 	t.Logf("port policy checks took %s (from waiting for policed's log on)", time.Since(start).Round(100*time.Millisecond))
 }
