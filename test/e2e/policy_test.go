@@ -89,8 +89,11 @@ func checkPortPolicy(t *testing.T, m *harness.Machine, out string) {
 	// The mirror of pinger's port to capture0, a dummy link the box
 	// made: a capture there records the box's pings to pinger.
 	pcapSize := func(target string) string {
-		return shellValue(t, m, "rm -f /tmp/m.pcap; (timeout 8 /init capture capture0 --count 4 -w /tmp/m.pcap >/dev/null 2>&1 &); "+
-			"sleep 1; ping -c 3 -W 1 "+target+" >/dev/null 2>&1; sleep 1; wc -c < /tmp/m.pcap")
+		// The pings run in the background until the capture has its
+		// four frames (two pings and their answers), however late it
+		// starts.
+		return shellValue(t, m, "rm -f /tmp/m.pcap; ping -c 15 -W 1 "+target+" >/dev/null 2>&1 & p=$!; "+
+			"timeout 12 /init capture capture0 --count 4 -w /tmp/m.pcap >/dev/null 2>&1; kill $p 2>/dev/null; wc -c < /tmp/m.pcap")
 	}
 	mirrored := pcapSize("10.0.10.5")
 	if n, _ := strconv.Atoi(mirrored); n <= 24 {
