@@ -73,8 +73,10 @@ const cpuModalias = "/sys/devices/system/cpu/modalias"
 func isCPUModalias(ma string) bool { return strings.HasPrefix(ma, "cpu:") }
 
 // workloadModules are the base modules only guests and containers use:
-// vxlan and macvlan are loaded for what runs in them.
-var workloadModules = []string{"tun", "veth", "vxlan", "macvlan", "overlay", "xfrm_user"}
+// vxlan and macvlan are loaded for what runs in them; the port policies'
+// (bridge-family nftables meta, tc) only matter with workload ports.
+var workloadModules = []string{"tun", "veth", "vxlan", "macvlan", "overlay", "xfrm_user",
+	"nft_meta_bridge", "sch_tbf", "sch_ingress", "cls_u32", "act_mirred", "ifb", "dummy"}
 
 // bootModules are the base modules but workloadModules.
 func bootModules() []string {

@@ -347,6 +347,7 @@ var (
 	durationType = reflect.TypeFor[Duration]()
 	ipv4Type     = reflect.TypeFor[IPv4]()
 	ifaceType    = reflect.TypeFor[Interface]()
+	rateType     = reflect.TypeFor[Rate]()
 )
 
 // value decodes node n into v (addressable), recording the position of
@@ -396,6 +397,13 @@ func (d *decoder) value(path string, n ast.Node, v reflect.Value) {
 	case ifaceType:
 		d.iface(path, p, n, v)
 		return
+	case rateType:
+		// A bare number is read as text so that validation can say
+		// what unit it lacks, instead of a type mismatch.
+		if s, ok := scalarText(n); ok {
+			v.SetString(s)
+			return
+		}
 	}
 
 	switch v.Kind() {

@@ -37,6 +37,8 @@ type Config struct {
 	DNS DNS `yaml:"dns,omitempty" json:"dns,omitzero" jsonschema_description:"The box's DNS server on the VLANs whose box address has dhcp: workload names under the domain, other names forwarded to the uplink's resolvers"`
 	// Overlays carry bridge VLANs to other boxes over tunnels.
 	Overlays []Overlay `yaml:"overlays,omitempty" json:"overlays,omitempty" jsonschema_description:"VLANs carried to other boxes over VXLAN or GRE tunnels (for a lab switch that cannot carry them)"`
+	// Switch holds VLAN-wide port policies and port mirrors (policy.go).
+	Switch Switch `yaml:"switch,omitempty" json:"switch,omitzero" jsonschema_description:"Port policies per VLAN and port mirrors"`
 
 	// defaulted records the paths ApplyDefaults filled in, so that plan can
 	// tell the user which values they did not write.
@@ -148,6 +150,8 @@ type NIC struct {
 	// IPv4 is dhcp or static; for VMs it goes into the cloud-init
 	// network-config.
 	IPv4 IPv4 `yaml:"ipv4,omitempty" json:"ipv4,omitzero" jsonschema_description:"dhcp or a static address (for VMs: written to the cloud-init network-config)"`
+	// Policy is the port's ACL, rate limit and guards (policy.go).
+	Policy *PortPolicy `yaml:"policy,omitempty" json:"policy,omitempty" jsonschema_description:"Port policy: allow/deny rules, rate limit, spoof, BPDU and RA guards"`
 }
 
 // VM is one QEMU guest.

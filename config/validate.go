@@ -91,6 +91,7 @@ func (c *Config) validate(l locator) ErrorList {
 		ck.container(fmt.Sprintf("containers[%d]", i), &c.Containers[i])
 	}
 	ck.boxAddressVLANs()
+	ck.switchPolicies()
 	ck.dhcp()
 	ck.registries()
 	ck.api()
@@ -578,6 +579,7 @@ func (ck *checker) nics(p, workload string, nics []NIC, linkName func(string, in
 		}
 		ck.mac(np+".mac", n.MAC)
 		ck.ipv4(np+".ipv4", n.IPv4)
+		ck.policy(np+".policy", n.Policy)
 		if len(n.Trunk) > 0 && n.Native == 0 && !n.IPv4.IsZero() {
 			ck.add(np+".ipv4", "a trunk without a native VLAN carries no untagged traffic for an address: set native")
 		}

@@ -16,3 +16,18 @@ const (
 func Owned(alias string) bool { return strings.HasPrefix(alias, aliasPrefix) }
 
 func portAlias(p Port) string { return aliasPort + p.Label }
+
+// PortName is the user's name of the workload port whose link carries
+// alias: web.0 for NIC 0 of workload web (label "ct/web/0" or
+// "vm/web/0"); "" for other links.
+func PortName(alias string) string {
+	label, ok := strings.CutPrefix(alias, aliasPort)
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(label, "/")
+	if len(parts) != 3 {
+		return label
+	}
+	return parts[1] + "." + parts[2]
+}

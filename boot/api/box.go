@@ -283,7 +283,10 @@ type Status struct {
 	ServedLeases []ServedLease `json:"served_leases,omitempty"`
 	Links        []Link        `json:"links"`
 	LinkError    string        `json:"link_error,omitempty"`
-	Workloads    []Workload    `json:"workloads"`
+	// Switch is the bridges' MAC tables and the port policies' counters.
+	Switch      *SwitchState `json:"switch,omitempty"`
+	SwitchError string       `json:"switch_error,omitempty"`
+	Workloads   []Workload   `json:"workloads"`
 }
 
 // ConfigRef names the running config without its text.

@@ -16,7 +16,10 @@ type Link struct {
 	Addresses []string `json:"addresses,omitempty"`
 	// VLANs is the port's row of its bridge's VLAN table.
 	VLANs []PortVLAN `json:"vlans,omitempty"`
-	Stats LinkStats  `json:"stats"`
+	// Port names the workload port a bridge port is (web.0), from the
+	// link's alias.
+	Port  string    `json:"port,omitempty"`
+	Stats LinkStats `json:"stats"`
 }
 
 // PortVLAN is one VLAN on a bridge port.
@@ -34,6 +37,8 @@ type LinkStats struct {
 	TxPackets uint64 `json:"tx_packets"`
 	RxErrors  uint64 `json:"rx_errors"`
 	TxErrors  uint64 `json:"tx_errors"`
+	RxDropped uint64 `json:"rx_dropped"`
+	TxDropped uint64 `json:"tx_dropped"`
 }
 
 // netlinkLinks reads the links of the box's network namespace, through
@@ -59,8 +64,10 @@ func netlinkLinks() ([]Link, error) {
 			k.MAC = l.MAC.String()
 		}
 		if s := l.Stats; s != nil {
-			k.Stats = LinkStats{RxBytes: s.RxBytes, TxBytes: s.TxBytes, RxPackets: s.RxPackets, TxPackets: s.TxPackets, RxErrors: s.RxErrors, TxErrors: s.TxErrors}
+			k.Stats = LinkStats{RxBytes: s.RxBytes, TxBytes: s.TxBytes, RxPackets: s.RxPackets, TxPackets: s.TxPackets, RxErrors: s.RxErrors, TxErrors: s.TxErrors,
+				RxDropped: s.RxDropped, TxDropped: s.TxDropped}
 		}
+		k.Port = vswitch.PortName(l.Alias)
 		for _, p := range l.Addresses {
 			k.Addresses = append(k.Addresses, p.String())
 		}

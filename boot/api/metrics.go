@@ -40,6 +40,10 @@ var (
 	descTxBytes   = prometheus.NewDesc("nucbox_link_transmit_bytes_total", "Bytes sent on a link.", []string{"link"}, nil)
 	descRxPackets = prometheus.NewDesc("nucbox_link_receive_packets_total", "Packets received on a link.", []string{"link"}, nil)
 	descTxPackets = prometheus.NewDesc("nucbox_link_transmit_packets_total", "Packets sent on a link.", []string{"link"}, nil)
+	descRxDropped = prometheus.NewDesc("nucbox_link_receive_dropped_total", "Packets dropped on receive on a link (for a bridge port: frames the workload sent that the kernel dropped).", []string{"link", "port"}, nil)
+	descTxDropped = prometheus.NewDesc("nucbox_link_transmit_dropped_total", "Packets dropped on transmit on a link (for a bridge port: over its rate, or no room in the guest's queue).", []string{"link", "port"}, nil)
+	descFDB       = prometheus.NewDesc("nucbox_bridge_fdb_entries", "MAC addresses a bridge has learnt on a port (its own addresses not counted).", []string{"bridge", "port"}, nil)
+	descPolicy    = prometheus.NewDesc("nucbox_port_policy_packets_total", "Packets a port policy rule matched (drop=1 for rules that drop).", []string{"chain", "rule", "drop"}, nil)
 	descData      = prometheus.NewDesc("nucbox_data_partition_state", "The data partition's state: 1 for the current one (not mounted: it exists but was left as it is, and the workloads that need it are held).", []string{"state", "device"}, nil)
 	descDataSize  = prometheus.NewDesc("nucbox_data_partition_size_bytes", "Size of the mounted data partition's filesystem.", []string{"device"}, nil)
 	descLogConn   = prometheus.NewDesc("nucbox_log_shipping_connected", "1 while the connection to the syslog server is up.", []string{"remote"}, nil)
@@ -60,7 +64,7 @@ var dataStates = []string{DataMounted, DataNone, DataNotMounted}
 type boxCollector struct{ s *Server }
 
 func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue, descServed} {
+	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descRxDropped, descTxDropped, descFDB, descPolicy, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue, descServed} {
 		ch <- d
 	}
 }
@@ -175,6 +179,31 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descTxBytes, prometheus.CounterValue, float64(l.Stats.TxBytes), l.Name)
 		ch <- prometheus.MustNewConstMetric(descRxPackets, prometheus.CounterValue, float64(l.Stats.RxPackets), l.Name)
 		ch <- prometheus.MustNewConstMetric(descTxPackets, prometheus.CounterValue, float64(l.Stats.TxPackets), l.Name)
+		ch <- prometheus.MustNewConstMetric(descRxDropped, prometheus.CounterValue, float64(l.Stats.RxDropped), l.Name, l.Port)
+		ch <- prometheus.MustNewConstMetric(descTxDropped, prometheus.CounterValue, float64(l.Stats.TxDropped), l.Name, l.Port)
+	}
+	if c.s.bridges != nil {
+		sw, _ := c.s.bridges()
+		if sw != nil {
+			learnt := map[[2]string]int{}
+			for _, e := range sw.FDB {
+				if !e.Local {
+					learnt[[2]string{e.Bridge, e.Port}]++
+				}
+			}
+			for k, n := range learnt {
+				ch <- prometheus.MustNewConstMetric(descFDB, prometheus.GaugeValue, float64(n), k[0], k[1])
+			}
+			seen := map[[2]string]bool{}
+			for _, p := range sw.Policy {
+				// Two rules with one comment in one chain would make
+				// the registry reject the scrape.
+				if k := [2]string{p.Chain, p.Rule}; !seen[k] {
+					seen[k] = true
+					ch <- prometheus.MustNewConstMetric(descPolicy, prometheus.CounterValue, float64(p.Packets), p.Chain, p.Rule, map[bool]string{true: "1", false: "0"}[p.Drop])
+				}
+			}
+		}
 	}
 }
 

@@ -29,6 +29,9 @@ type Options struct {
 	PublicStatus bool
 	// Links lists the network links; nil reads them with netlink.
 	Links func() ([]Link, error)
+	// Switch reads the MAC tables and policy counters; nil reads them
+	// with netlink when Links is nil too.
+	Switch func() (*SwitchState, error)
 	// Logf reports server problems; nil discards them.
 	Logf func(format string, args ...any)
 	// Limits bound the TCP clients; zero fields take DefaultLimits.
@@ -42,9 +45,12 @@ type Options struct {
 
 // Server is the API's HTTP handler and its listeners.
 type Server struct {
-	box     Box
-	auth    atomic.Pointer[Auth] // replaced whole by SetAuth
-	links   func() ([]Link, error)
+	box   Box
+	auth  atomic.Pointer[Auth] // replaced whole by SetAuth
+	links func() ([]Link, error)
+	// bridges reads the MAC tables and policy counters (switch.go); nil
+	// when the links are a test's.
+	bridges func() (*SwitchState, error)
 	logf    func(string, ...any)
 	limits  Limits
 	mux     *http.ServeMux
@@ -71,8 +77,12 @@ type Server struct {
 func New(o Options) *Server {
 	s := &Server{box: o.Box, links: o.Links, logf: o.Logf, limits: o.Limits.withDefaults(), now: time.Now, webAssets: o.WebAssets}
 	s.auth.Store(&Auth{Token: o.Token, PublicStatus: o.PublicStatus, SessionLifetime: o.SessionLifetime, SessionIdle: o.SessionIdle})
+	s.bridges = o.Switch
 	if s.links == nil {
 		s.links = netlinkLinks
+		if s.bridges == nil {
+			s.bridges = netlinkSwitch
+		}
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}

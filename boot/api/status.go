@@ -23,6 +23,13 @@ func (s *Server) status() Status {
 	} else if links != nil {
 		st.Links = links
 	}
+	if s.bridges != nil {
+		sw, err := s.bridges()
+		st.Switch = sw
+		if err != nil {
+			st.SwitchError = err.Error()
+		}
+	}
 	if ws := s.box.Workloads(); ws != nil {
 		st.Workloads = ws
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nucbox/nucbox/containers"
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vswitch"
+	"github.com/nucbox/nucbox/vswitch/policy"
 )
 
 // networkStage is the box's network: netcfg selects the uplink, gets its
@@ -49,6 +50,9 @@ type networkStage struct {
 	// bondWatch names the bond whose watcher runs; stopWatch ends it.
 	bondWatch string
 	stopWatch context.CancelFunc
+	// policy is the port policies last applied, applied again when a
+	// container's veth is made anew (its qdiscs go with the old one).
+	policy policy.Spec
 	// applying quiets netcfg's own progress lines while Apply runs, since
 	// the stage sums them up in plain words; between applies they are the
 	// only news of DHCP renewals and so are shown.
@@ -84,6 +88,8 @@ type NetworkSummary struct {
 	NAT []string `json:"nat,omitempty"`
 	// FirewallRules counts the rules of the box's own nftables table.
 	FirewallRules int `json:"firewall_rules"`
+	// PolicyRules counts the rules of the port policies' bridge table.
+	PolicyRules int `json:"policy_rules"`
 	// NetworkMS is the stage's time without the DHCP wait, DHCPWaitMS the
 	// wait for the first lease, DoneMS the kernel uptime at the stage's
 	// end (same clock as init_ms and ready_ms).
@@ -161,6 +167,10 @@ func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 	}
 	sum.FirewallRules = len(fst.Rules)
 	n.log.Printf("firewall inet %s: %d rule(s), %d change(s)", netcfg.FirewallTable, len(fst.Rules), fst.Changes)
+	if err := n.applyPolicy(d.Policy, sum); err != nil {
+		return err
+	}
+
 	nats := d.Firewall.NATs()
 	for _, nt := range nats {
 		sum.NAT = append(sum.NAT, nt.String())
@@ -241,7 +251,7 @@ func (n *networkStage) containerNetwork(d *plan.Desired, log logger) *containers
 	if sw == nil || ns == nil {
 		return nil
 	}
-	return &containers.Network{Switch: sw, Host: ns, Bridge: d.Switch.Bridge, Logger: log.Slog(nil)}
+	return &containers.Network{Switch: policySwitch{n, sw}, Host: ns, Bridge: d.Switch.Bridge, Logger: log.Slog(nil)}
 }
 
 // leaseNTP are the NTP servers of the uplink's DHCP lease.

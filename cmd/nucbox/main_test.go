@@ -93,7 +93,7 @@ func runGolden(t *testing.T, prefix string, tests []goldenCase, in, out *strings
 // ends.
 func serveBox(t *testing.T, box api.Box) *httptest.Server {
 	t.Helper()
-	ts := httptest.NewTLSServer(api.New(api.Options{Box: box, Token: cliToken, Links: testLinks}))
+	ts := httptest.NewTLSServer(api.New(api.Options{Box: box, Token: cliToken, Links: testLinks, Switch: testSwitch}))
 	t.Cleanup(ts.Close)
 	return ts
 }

@@ -126,6 +126,22 @@ func testLinks() ([]api.Link, error) {
 		{Name: "lo", Index: 1, Type: "device", MTU: 65536, State: "unknown", Addresses: []string{"127.0.0.1/8", "::1/128"}},
 		{Name: "eth0", Index: 2, Type: "device", MAC: "52:54:00:12:34:56", State: "up", Master: "br0", VLANs: []api.PortVLAN{{ID: 1, PVID: true, Untagged: true}, {ID: 20}}},
 		{Name: "br0", Index: 3, Type: "bridge", MAC: "52:54:00:12:34:56", State: "up", Addresses: []string{"10.0.2.15/24"}},
+		{Name: "v-web-0", Index: 4, Type: "veth", MAC: "fe:bd:0f:a5:64:a2", State: "up", Master: "br0", Port: "web.0",
+			VLANs: []api.PortVLAN{{ID: 20, PVID: true, Untagged: true}},
+			Stats: api.LinkStats{RxBytes: 1200, RxPackets: 12, TxBytes: 3400, TxPackets: 30, TxDropped: 2}},
+	}, nil
+}
+
+func testSwitch() (*api.SwitchState, error) {
+	return &api.SwitchState{
+		FDB: []api.FDBEntry{
+			{Bridge: "br0", MAC: "52:54:00:12:34:56", Port: "eth0", VLAN: 1, Local: true},
+			{Bridge: "br0", MAC: "8e:bd:0f:a5:64:a2", Port: "v-web-0", VLAN: 20},
+		},
+		Policy: []api.PolicyCounter{
+			{Chain: "out-v-web-0", Rule: "spoof-guard: ether saddr != 8e:bd:0f:a5:64:a2 drop", Packets: 5, Bytes: 300, Drop: true},
+			{Chain: "out-v-web-0", Rule: "out: meta l4proto tcp th dport 25 drop", Packets: 1, Bytes: 60, Drop: true},
+		},
 	}, nil
 }
 

@@ -155,6 +155,7 @@ func writeStatus(w io.Writer, st api.Status) error {
 		}
 		tw.Flush()
 	}
+	writePorts(&b, st)
 	writeLimits(&b, st)
 	writeScreens(&b, st)
 	writeLeases(&b, st)

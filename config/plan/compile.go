@@ -15,6 +15,7 @@ import (
 	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
+	"github.com/nucbox/nucbox/vswitch/policy"
 )
 
 // Stage names, as PID 1's supervisor knows its stages.
@@ -69,6 +70,9 @@ type Desired struct {
 	// uplink port is a template the network stage names once it has
 	// selected the link (vswitch.Desired.WithUplink).
 	Switch vswitch.Desired `json:"switch"`
+	// Policy is every workload port's ACL, guards and rate, and the port
+	// mirrors; the network stage applies it after the switch.
+	Policy policy.Spec `json:"policy"`
 	// DHCP and DNS are the box's servers on its VLANs.
 	DHCP       dhcpd.Spec        `json:"dhcp"`
 	DNS        dnsd.Spec         `json:"dns"`
@@ -141,6 +145,9 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.NetModules = OverlayModules(c)
 	d.Network, d.Switch = b.network()
 	d.Firewall = b.firewall()
+	var perrs []error
+	d.Policy, perrs = portPolicies(c)
+	b.errs = append(b.errs, perrs...)
 	d.DHCP, d.DNS = b.serve()
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
@@ -170,7 +177,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	if err := errors.Join(b.errs...); err != nil {
 		return p, err
 	}
-	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate(), d.DHCP.Validate(), d.DNS.Validate())
+	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate(), d.Policy.Validate(), d.DHCP.Validate(), d.DNS.Validate())
 }
 
 // compiler collects every problem of one Compile.

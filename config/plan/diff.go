@@ -111,6 +111,7 @@ func Diff(old, new *config.Config) *Delta {
 	}
 
 	diffValue("uplink", reflect.ValueOf(old.Uplink), reflect.ValueOf(new.Uplink), &d.Network)
+	diffValue("switch", reflect.ValueOf(old.Switch), reflect.ValueOf(new.Switch), &d.Network)
 	ov, nv := reflect.ValueOf(*old), reflect.ValueOf(*new)
 	for _, f := range []string{"Hostname", "Modules", "StateDir", "Registries", "API", "Reserve", "Time", "Logging", "DNS"} {
 		sf, _ := ov.Type().FieldByName(f)

@@ -13,6 +13,7 @@ import (
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/vmm"
+	"github.com/nucbox/nucbox/vswitch/policy"
 )
 
 // Step kinds, in the order they appear in a plan.
@@ -25,6 +26,7 @@ const (
 	KindOverlay     = "overlay"
 	KindVLANAddress = "vlan-address"
 	KindFirewall    = "firewall"
+	KindPolicy      = "policy"
 	KindTime        = "time"
 	KindLogging     = "logging"
 	KindDHCP        = "dhcp"
@@ -171,6 +173,9 @@ func Build(c *config.Config) *Plan {
 	}
 
 	b.firewall()
+	if s, _ := portPolicies(c); len(s.Ports) > 0 {
+		b.step(KindPolicy, "bridge "+policy.Table, "", policyDetails(s)...)
+	}
 	b.serve()
 	if len(c.Time.Servers) > 0 {
 		b.step(KindTime, "ntp", "", b.d("servers", strings.Join(c.Time.Servers, ", "), "time.servers"))

@@ -111,6 +111,7 @@ containers:
 		"takeover br0",
 		"vlan-address vlan10",
 		"firewall inet nucbox",
+		"policy bridge nucbox",
 		"time ntp",
 		"reserve nucbox.workloads",
 		"disk /var/lib/nucbox/a.qcow2",

@@ -5,7 +5,11 @@ package kmod
 // VLANs, TAPs and veths, overlay rootfs for containers, the netlink families
 // libcontainer uses, nftables with connection tracking and masquerading for
 // VLANs the box routes to the uplink, and the ACPI power button with its
-// input events so that a powerdown request reaches PID 1.
+// input events so that a powerdown request reaches PID 1, and the port
+// policies: nftables' bridge-family meta (where it is a module the
+// kernel refuses meta matches in bridge tables without it) and traffic
+// control for rates and mirrors (TBF, clsact, u32, mirred, IFB and dummy
+// links).
 func BaseModules() []string {
 	return []string{
 		"button", "evdev",
@@ -13,8 +17,13 @@ func BaseModules() []string {
 		"overlay", "xfrm_user", "nfnetlink",
 		"nf_conntrack", "nf_nat", "nf_tables", "nft_ct", "nft_chain_nat", "nft_masq",
 		"af_packet",
+		"nft_meta_bridge", "sch_tbf", "sch_ingress", "cls_u32", "act_mirred", "ifb", "dummy",
 	}
 }
+
+// moduleParams are the parameters a module is loaded with: IFB and dummy
+// make no links of their own (ifb0, dummy0) that nobody asked for.
+var moduleParams = map[string]string{"ifb": "numifbs=0", "dummy": "numdummies=0"}
 
 // HardwareModules are drivers that coldplug may need for the devices of a
 // NUC, a rack server or a QEMU guest. The image carries them (with their

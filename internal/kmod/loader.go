@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -111,6 +112,9 @@ func (l *Loader) Load(names []string) ([]string, []error) {
 			params := ""
 			if aerr == nil && aliases.bindsNoDevices(e.Name) {
 				params = "async_probe"
+			}
+			if p := moduleParams[e.Name]; p != "" {
+				params = strings.TrimSpace(params + " " + p)
 			}
 			slots <- struct{}{}
 			err := l.insert(filepath.Join(l.db.dir, e.Path), params)

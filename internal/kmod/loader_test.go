@@ -278,6 +278,20 @@ func TestLoaderAsyncProbeOnlyWithoutDevices(t *testing.T) {
 	}
 }
 
+// IFB and dummy are loaded without the links they would otherwise make
+// at once.
+func TestLoaderModuleParams(t *testing.T) {
+	l, f := newFakeLoader(t, 2)
+	if _, errs := l.Load([]string{"ifb", "dummy", "sch_tbf"}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for name, want := range map[string]string{"ifb": "async_probe numifbs=0", "dummy": "async_probe numdummies=0", "sch_tbf": "async_probe"} {
+		if got := f.params[name]; got != want {
+			t.Errorf("%s loaded with %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestLoaderFailures(t *testing.T) {
 	l, f := newFakeLoader(t, 2)
 	f.fail["stp"] = unix.ENOEXEC

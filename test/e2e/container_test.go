@@ -51,6 +51,19 @@ containers:
     nics: [{ipv4: dhcp}]
     restart: never
     stop-timeout: 1s
+  - name: policed
+    image: oci-layout:images/busybox
+    command: [sh, -c, "` + policedScript + `"]
+    nics:
+      - vlan: 10
+        ipv4: {address: 10.0.10.6/24, gateway: 10.0.10.1}
+        policy:
+          rate: 8Mbit
+          rules: [{action: deny, proto: tcp, port: 8081}]
+    restart: never
+    stop-timeout: 1s
+switch:
+  mirrors: [{from: [pinger.0], to: capture0}]
 api:
   listen: ":8443"
 `
@@ -75,6 +88,8 @@ const forkScript = `i=0; while [ $i -lt 40 ]; do sleep 300 & i=$((i+1)); read c 
 // CAP_SYS_CHROOT), pings the box's VLAN 10 address and then stays up.
 // One line of YAML string: no double quotes or backslashes in it.
 const ctScript = `echo CT-START; ` +
+	`w=/tmp/www; mkdir -p $w 2>/dev/null || w=/dev/shm/www; mkdir -p $w; echo ok > $w/ok; ` +
+	`dd if=/dev/zero of=$w/blob bs=64k count=32 2>/dev/null; httpd -p 8080 -h $w; httpd -p 8081 -h $w; ` +
 	`grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | sed 's/^/CT-/; s/:[[:space:]]*/=/'; ` +
 	`e=$(busybox unshare -U true 2>&1); echo CT-UNSHARE=$?; echo CT-UNSHARE-SAYS: $e; ` +
 	`busybox chroot / true; echo CT-CHROOT=$?; ` +
@@ -83,6 +98,16 @@ const ctScript = `echo CT-START; ` +
 	`if [ $n -lt 30 ]; then echo CT-PING-OK; else echo CT-PING-FAILED; fi; ` +
 	`timeout 4 nc -w 2 10.0.10.1 8443 </dev/null; echo CT-API=$?; ` +
 	`exec sleep 100000`
+
+// policedScript runs behind a port policy on VLAN 10: it fetches from
+// pinger's web servers on 8080 and 8081 (the same files), the second
+// port denied by the policy, and then times a 2 MiB download from 8080
+// through its port's 8 Mbit/s limit by the kernel's uptime.
+const policedScript = `n=0; until timeout 3 wget -q -O /dev/null http://10.0.10.5:8080/ok; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; sleep 1; done; echo POL-SERVER=$n; ` +
+	`timeout 4 wget -q -O /dev/null http://10.0.10.5:8081/ok; echo POL-DENIED=$?; ` +
+	`timeout 4 wget -q -O /dev/null http://10.0.10.5:8080/ok; echo POL-ALLOWED=$?; ` +
+	`read a x < /proc/uptime; timeout 60 wget -q -O /dev/null http://10.0.10.5:8080/blob; r=$?; read b x < /proc/uptime; ` +
+	`echo POL-RATE rc=$r start=$a end=$b; exec sleep 100000`
 
 // Docker's default capability set as a mask: CHOWN DAC_OVERRIDE FOWNER
 // FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT
@@ -118,8 +143,8 @@ func TestContainerOnVLAN(t *testing.T) {
 	m := img.Boot(t, harness.Options{NICs: uplink(), MemoryMiB: 1024})
 	ri := m.ExpectReady(readyTimeout)
 	t.Logf("appliance ready after %.1fs: %s", time.Since(start).Seconds(), ri.Line)
-	if ri.Containers != 4 {
-		t.Errorf("ready summary containers = %d, want 4", ri.Containers)
+	if ri.Containers != 5 {
+		t.Errorf("ready summary containers = %d, want 5", ri.Containers)
 	}
 	out := m.Output()
 	started := regexp.MustCompile(`containers: pinger: running pid (\d+) \(.*\) (\d+) ms after its start`).FindStringSubmatch(out)
@@ -198,6 +223,8 @@ func TestContainerOnVLAN(t *testing.T) {
 		!strings.Contains(ll, "LAN-resolv nameserver 10.0.2.3") || !strings.Contains(ll, "LAN-PING-OK") {
 		t.Errorf("lan on the native VLAN: want a 10.0.2.x/24 lease, default route and DNS from QEMU's DHCP, and the gateway answering")
 	}
+
+	checkPortPolicy(t, m, out)
 
 	// The box's view of the same cgroup, and of the container's address.
 	pid := started[1]

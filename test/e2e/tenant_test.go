@@ -75,7 +75,9 @@ containers:
   - name: t10
     image: oci-layout:images/tools
     command: [sh, -c, "` + tenantScript + `"]
-    nics: [{vlan: 10, ipv4: {address: 10.0.10.5/24, gateway: 10.0.10.1}}]
+    # The port's own guards are off: this tenant tests the box's
+    # defences behind them (forward filter, ignored adverts).
+    nics: [{vlan: 10, ipv4: {address: 10.0.10.5/24, gateway: 10.0.10.1}, policy: {spoof-guard: false, ra-guard: false}}]
     restart: never
     stop-timeout: 1s
   - name: n10

@@ -1,0 +1,378 @@
+package policy
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"reflect"
+	"strconv"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"golang.org/x/sys/unix"
+)
+
+// Table is the name of nucbox's nftables table of the bridge family. The
+// inet table of the same name (netcfg's firewall) is another table.
+const Table = "nucbox"
+
+// bridgeFilterPriority is the bridge family's "filter" priority
+// (NF_BR_PRI_FILTER_BRIDGED).
+const bridgeFilterPriority = -200
+
+// rule is one nftables rule with the comment that says what it does; the
+// comment is stored with the rule, so `nft list table bridge nucbox` on
+// the box explains each one.
+type rule struct {
+	comment string
+	exprs   []expr.Any
+}
+
+type chain struct {
+	chain *nftables.Chain
+	rules []rule
+}
+
+// table is the desired table, built without a connection so that it can
+// be shown by plan, tested, and compared with the kernel's.
+type table struct {
+	table  *nftables.Table
+	chains []*chain
+}
+
+// Rules lists the table's rules as "CHAIN: COMMENT", in order.
+func (t *table) Rules() []string {
+	var out []string
+	for _, c := range t.chains {
+		for _, r := range c.rules {
+			out = append(out, c.chain.Name+": "+r.comment)
+		}
+	}
+	return out
+}
+
+// RuleLines is the rules Build makes of s, one line each as plan shows
+// them; nil when s needs no table.
+func RuleLines(s Spec) []string { return build(s).Rules() }
+
+// build makes the table for s; a spec without ports makes a table with no
+// chains, which Apply deletes.
+func build(s Spec) *table {
+	t := &nftables.Table{Name: Table, Family: nftables.TableFamilyBridge}
+	tb := &table{table: t}
+	if len(s.Ports) == 0 {
+		return tb
+	}
+	prio := nftables.ChainPriorityRef(bridgeFilterPriority)
+	accept := nftables.ChainPolicyAccept
+	pre := &chain{chain: &nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: prio, Policy: &accept}}
+	post := &chain{chain: &nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPostrouting, Priority: prio, Policy: &accept}}
+	var ports []*chain
+	q := strconv.Quote
+	for _, p := range s.Ports {
+		out := &chain{chain: &nftables.Chain{Name: "out-" + p.Link, Table: t}}
+		in := &chain{chain: &nftables.Chain{Name: "in-" + p.Link, Table: t}}
+		portRules(p, out, in)
+		if len(out.rules) > 0 {
+			ports = append(ports, out)
+			add(pre, fmt.Sprintf("iifname %s jump %s: sent by %s", q(p.Link), out.chain.Name, p.Name),
+				ifMatch(expr.MetaKeyIIFNAME, p.Link), jump(out.chain.Name))
+		}
+		if len(in.rules) > 0 {
+			ports = append(ports, in)
+			add(post, fmt.Sprintf("oifname %s jump %s: delivered to %s", q(p.Link), in.chain.Name, p.Name),
+				ifMatch(expr.MetaKeyOIFNAME, p.Link), jump(in.chain.Name))
+		}
+	}
+	// Regular chains first: a jump must name a chain that exists.
+	tb.chains = append(ports, pre)
+	if len(post.rules) > 0 {
+		tb.chains = append(tb.chains, post)
+	}
+	return tb
+}
+
+// portRules fills a port's out chain (frames it sends) and in chain
+// (frames delivered to it). The guards come first, so that a spoofed frame
+// neither passes an allow rule nor spends the port's rate.
+func portRules(p Port, out, in *chain) {
+	drop := verdict(expr.VerdictDrop)
+	if p.BPDUGuard {
+		for _, d := range []struct{ mac, what string }{
+			{"01:80:c2:00:00:00", "802.1D/RSTP/MSTP"}, {"01:00:0c:cc:cc:cd", "PVST+"},
+		} {
+			mac, _ := net.ParseMAC(d.mac)
+			add(out, "bpdu-guard: ether daddr "+d.mac+" drop ("+d.what+" BPDUs)", payloadEq(expr.PayloadBaseLLHeader, 0, mac), counter(), drop)
+		}
+	}
+	if p.SpoofGuard {
+		mac, _ := net.ParseMAC(p.MAC)
+		add(out, "spoof-guard: ether saddr != "+mac.String()+" drop", payloadNeq(expr.PayloadBaseLLHeader, 6, mac), counter(), drop)
+		if p.IPv4.Is4() {
+			a, zero := p.IPv4.AsSlice(), make([]byte, 4)
+			add(out, "spoof-guard: ip saddr != { "+p.IPv4.String()+", 0.0.0.0 } drop", protocol(unix.ETH_P_IP),
+				load(expr.PayloadBaseNetworkHeader, 12, 4), neq(a), neq(zero), counter(), drop)
+			// The sender address of an Ethernet/IPv4 ARP packet.
+			add(out, "spoof-guard: arp saddr ip != { "+p.IPv4.String()+", 0.0.0.0 } drop", protocol(unix.ETH_P_ARP),
+				load(expr.PayloadBaseNetworkHeader, 14, 4), neq(a), neq(zero), counter(), drop)
+		}
+	}
+	if p.RAGuard {
+		add(out, "ra-guard: icmpv6 type nd-router-advert drop", protocol(unix.ETH_P_IPV6), l4(unix.IPPROTO_ICMPV6),
+			payloadEq(expr.PayloadBaseTransportHeader, 0, []byte{134}), counter(), drop)
+		add(out, "ra-guard: icmpv6 type nd-redirect drop", protocol(unix.ETH_P_IPV6), l4(unix.IPPROTO_ICMPV6),
+			payloadEq(expr.PayloadBaseTransportHeader, 0, []byte{137}), counter(), drop)
+	}
+	for _, r := range p.Rules {
+		c := out
+		if r.In {
+			c = in
+		}
+		add(c, r.String(), r.match(), counter(), verdictOf(r.Allow))
+	}
+	if p.DefaultDeny {
+		add(out, "default deny: meta protocol ip drop", protocol(unix.ETH_P_IP), counter(), drop)
+		add(out, "default deny: meta protocol ip6 drop", protocol(unix.ETH_P_IPV6), counter(), drop)
+	}
+}
+
+// String is the rule as nft would write it.
+func (r Rule) String() string {
+	s := "out:"
+	if r.In {
+		s = "in:"
+	}
+	switch r.Proto {
+	case "tcp", "udp":
+		s += " meta l4proto " + r.Proto
+		if r.Port != 0 {
+			s += " th dport " + strconv.Itoa(int(r.Port))
+		}
+	case "icmp":
+		s += " meta l4proto icmp"
+	case "icmpv6":
+		s += " meta l4proto icmpv6"
+	}
+	if r.CIDR.IsValid() {
+		fam, dir := "ip", "daddr"
+		if r.CIDR.Addr().Is6() {
+			fam = "ip6"
+		}
+		if r.In {
+			dir = "saddr"
+		}
+		s += " " + fam + " " + dir + " " + r.CIDR.String()
+	}
+	if r.Allow {
+		return s + " accept"
+	}
+	return s + " drop"
+}
+
+func (r Rule) match() []expr.Any {
+	var e []expr.Any
+	switch r.Proto {
+	case "tcp":
+		e = append(e, l4(unix.IPPROTO_TCP)...)
+	case "udp":
+		e = append(e, l4(unix.IPPROTO_UDP)...)
+	case "icmp":
+		e = append(e, protocol(unix.ETH_P_IP)...)
+		e = append(e, l4(unix.IPPROTO_ICMP)...)
+	case "icmpv6":
+		e = append(e, protocol(unix.ETH_P_IPV6)...)
+		e = append(e, l4(unix.IPPROTO_ICMPV6)...)
+	}
+	if r.Port != 0 {
+		// TCP's and UDP's destination ports sit at the same offset.
+		e = append(e, payloadEq(expr.PayloadBaseTransportHeader, 2, binaryutil.BigEndian.PutUint16(r.Port))...)
+	}
+	if r.CIDR.IsValid() {
+		e = append(e, prefixMatch(r.CIDR, !r.In)...)
+	}
+	return e
+}
+
+// prefixMatch matches the IP source (or, with dst, destination) against
+// p; the ether type comes first, as the bridge sees every protocol.
+func prefixMatch(p netip.Prefix, dst bool) []expr.Any {
+	proto, offset := uint16(unix.ETH_P_IP), uint32(12)
+	if p.Addr().Is6() {
+		proto, offset = unix.ETH_P_IPV6, 8
+	}
+	addr := p.Masked().Addr().AsSlice()
+	n := uint32(len(addr))
+	if dst {
+		offset += n
+	}
+	mask := make([]byte, n)
+	for i := range p.Bits() {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	return append(protocol(proto),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: n},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: n, Mask: mask, Xor: make([]byte, n)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr},
+	)
+}
+
+func add(c *chain, comment string, exprs ...[]expr.Any) {
+	r := rule{comment: comment}
+	for _, e := range exprs {
+		r.exprs = append(r.exprs, e...)
+	}
+	c.rules = append(c.rules, r)
+}
+
+func ifMatch(key expr.MetaKey, name string) []expr.Any {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b}}
+}
+
+// protocol matches the frame's ether type (after any VLAN tag the
+// bridge has taken off).
+func protocol(p uint16) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p)}}
+}
+
+func l4(proto byte) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}}}
+}
+
+func load(base expr.PayloadBase, offset, n uint32) []expr.Any {
+	return []expr.Any{&expr.Payload{DestRegister: 1, Base: base, Offset: offset, Len: n}}
+}
+
+func neq(v []byte) []expr.Any {
+	return []expr.Any{&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: v}}
+}
+
+func payloadEq(base expr.PayloadBase, offset uint32, v []byte) []expr.Any {
+	return append(load(base, offset, uint32(len(v))), &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: v})
+}
+
+func payloadNeq(base expr.PayloadBase, offset uint32, v []byte) []expr.Any {
+	return append(load(base, offset, uint32(len(v))), neq(v)...)
+}
+
+func counter() []expr.Any { return []expr.Any{&expr.Counter{}} }
+
+func verdict(k expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: k}} }
+
+func verdictOf(allow bool) []expr.Any {
+	if allow {
+		return verdict(expr.VerdictAccept)
+	}
+	return verdict(expr.VerdictDrop)
+}
+
+func jump(chain string) []expr.Any {
+	return []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: chain}}
+}
+
+// send queues the replacement of the kernel's table by t on c: adding
+// first makes the delete valid whether or not the table exists, and the
+// whole of it is one transaction at c.Flush.
+func (t *table) send(c *nftables.Conn) {
+	c.AddTable(t.table)
+	c.DelTable(t.table)
+	if len(t.chains) == 0 {
+		return
+	}
+	c.AddTable(t.table)
+	for _, ch := range t.chains {
+		c.AddChain(ch.chain)
+	}
+	for _, ch := range t.chains {
+		for _, r := range ch.rules {
+			c.AddRule(&nftables.Rule{Table: t.table, Chain: ch.chain, Exprs: r.exprs,
+				UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment)})
+		}
+	}
+}
+
+// same tells whether the kernel's table is exactly t: the same chains
+// with the same hooks, and rules with the same expressions and comments
+// in order. Counters are compared without their values.
+func (t *table) same(c *nftables.Conn) (bool, error) {
+	exists, err := tableExists(c)
+	if err != nil || !exists {
+		return !exists && len(t.chains) == 0, err
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyBridge)
+	if err != nil {
+		return false, err
+	}
+	have := map[string]*nftables.Chain{}
+	for _, ch := range chains {
+		if ch.Table.Name == Table {
+			have[ch.Name] = ch
+		}
+	}
+	if len(have) != len(t.chains) {
+		return false, nil
+	}
+	for _, w := range t.chains {
+		h := have[w.chain.Name]
+		if h == nil || !sameChain(h, w.chain) {
+			return false, nil
+		}
+		rules, err := c.GetRules(t.table, h)
+		if err != nil {
+			return false, err
+		}
+		if len(rules) != len(w.rules) {
+			return false, nil
+		}
+		for i, r := range rules {
+			comment, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+			if comment != w.rules[i].comment || !reflect.DeepEqual(zeroCounters(r.Exprs), w.rules[i].exprs) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+func tableExists(c *nftables.Conn) (bool, error) {
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyBridge)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range tables {
+		if t.Name == Table {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func zeroCounters(es []expr.Any) []expr.Any {
+	out := make([]expr.Any, len(es))
+	for i, e := range es {
+		if _, ok := e.(*expr.Counter); ok {
+			e = &expr.Counter{}
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func sameChain(a, b *nftables.Chain) bool {
+	return a.Type == b.Type && deref(a.Hooknum) == deref(b.Hooknum) &&
+		deref(a.Priority) == deref(b.Priority) && deref(a.Policy) == deref(b.Policy)
+}
+
+func deref[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return v
+}

@@ -1,0 +1,321 @@
+package policy
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/vishvananda/netlink"
+
+	"github.com/nucbox/nucbox/vswitch"
+	"github.com/nucbox/nucbox/vswitch/netnstest"
+)
+
+// lab is a bridge br0 in box with three workloads on veths: a
+// (10.0.0.2, the port under policy, v-a-0), b (10.0.0.3, serving TCP 22,
+// 80 and a bulk sender on 5001, v-b-0) and m (v-m-0, a mirror's target).
+type lab struct {
+	box, a, b, m *netnstest.NS
+	macA         net.HardwareAddr
+}
+
+func newLab(t *testing.T) *lab {
+	l := &lab{box: netnstest.New(t, "box"), a: netnstest.New(t, "a"), b: netnstest.New(t, "b"), m: netnstest.New(t, "m")}
+	if err := l.box.H.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
+		t.Fatal(err)
+	}
+	br := l.box.Link(t, "br0")
+	for _, w := range []struct {
+		ns   *netnstest.NS
+		port string
+		addr string
+	}{{l.a, "v-a-0", "10.0.0.2/24"}, {l.b, "v-b-0", "10.0.0.3/24"}, {l.m, "v-m-0", ""}} {
+		netnstest.Veth(t, l.box, w.port, w.ns, "eth0", true)
+		if err := l.box.H.LinkSetMaster(l.box.Link(t, w.port), br); err != nil {
+			t.Fatal(err)
+		}
+		l.box.Up(t, w.port)
+		if w.addr != "" {
+			w.ns.AddAddr(t, "eth0", w.addr)
+		}
+	}
+	l.box.Up(t, "br0")
+	l.macA = l.a.Link(t, "eth0").Attrs().HardwareAddr
+	for _, port := range []int{22, 80} {
+		listen(t, l.b, port, func(c net.Conn) {})
+	}
+	// 5001 sends 4 MB to whoever connects; 5002 swallows what comes.
+	listen(t, l.b, 5001, func(c net.Conn) { _, _ = c.Write(make([]byte, 4<<20)) })
+	listen(t, l.b, 5002, func(c net.Conn) {
+		_, _ = io.Copy(io.Discard, c)
+		_, _ = c.Write([]byte{1})
+	})
+	return l
+}
+
+func listen(t *testing.T, n *netnstest.NS, port int, serve func(net.Conn)) {
+	t.Helper()
+	var ln net.Listener
+	if err := n.Namespace().Do(func() (err error) {
+		ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+}
+
+func dial(n *netnstest.NS, from, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := n.Namespace().Do(func() (err error) {
+		d := net.Dialer{Timeout: 500 * time.Millisecond}
+		if from != "" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+		}
+		c, err = d.Dial("tcp4", addr)
+		return err
+	})
+	return c, err
+}
+
+func connects(n *netnstest.NS, from, addr string) bool {
+	c, err := dial(n, from, addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// flushNeigh forgets b's and a's neighbours, so that the next connection
+// resolves the peer again from whatever MAC it now has.
+func flushNeigh(t *testing.T, ns ...*netnstest.NS) {
+	t.Helper()
+	for _, n := range ns {
+		neighs, err := n.H.NeighList(n.Link(t, "eth0").Attrs().Index, netlink.FAMILY_V4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range neighs {
+			_ = n.H.NeighDel(&x)
+		}
+	}
+}
+
+func (l *lab) spec(rate uint64) Spec {
+	return Spec{
+		Ports: []Port{{
+			Link: "v-a-0", Name: "a.0", MAC: l.macA.String(), IPv4: netip.MustParseAddr("10.0.0.2"),
+			SpoofGuard: true, BPDUGuard: true, RAGuard: true, Rate: rate,
+			Rules: []Rule{{Allow: false, Proto: "tcp", Port: 22}},
+		}},
+		Mirrors: []Mirror{{From: []string{"v-b-0"}, To: "v-m-0"}},
+	}
+}
+
+func TestPortPolicyInNamespace(t *testing.T) {
+	l := newLab(t)
+	ns := l.box.Namespace()
+	// Before any policy both ports answer: the negative checks below
+	// fail for the policy, not for the lab.
+	if !connects(l.a, "", "10.0.0.3:22") || !connects(l.a, "", "10.0.0.3:80") {
+		t.Fatal("without a policy a does not reach b's ports 22 and 80")
+	}
+	const rate = 40_000_000
+	st, err := Apply(ns, l.spec(rate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rules:\n%s", strings.Join(st.Rules, "\n"))
+	again, err := Apply(ns, l.spec(rate))
+	if err != nil || again.Changes != 0 {
+		t.Errorf("second apply: %d change(s), %v; want none", again.Changes, err)
+	}
+
+	t.Run("acl", func(t *testing.T) {
+		if connects(l.a, "", "10.0.0.3:22") {
+			t.Error("a reached b's denied port 22")
+		}
+		if !connects(l.a, "", "10.0.0.3:80") {
+			t.Error("a did not reach b's allowed port 80")
+		}
+	})
+
+	t.Run("spoof", func(t *testing.T) {
+		if !connects(l.a, "10.0.0.2", "10.0.0.3:80") {
+			t.Fatal("a's own address does not reach b")
+		}
+		l.a.AddAddr(t, "eth0", "10.0.0.9/24")
+		if connects(l.a, "10.0.0.9", "10.0.0.3:80") {
+			t.Error("a reached b from an address that is not its own")
+		}
+		eth0 := l.a.Link(t, "eth0")
+		fake, _ := net.ParseMAC("02:66:66:66:66:66")
+		setMAC := func(m net.HardwareAddr) {
+			if err := l.a.H.LinkSetHardwareAddr(eth0, m); err != nil {
+				t.Fatal(err)
+			}
+			flushNeigh(t, l.a, l.b)
+		}
+		setMAC(fake)
+		if connects(l.a, "10.0.0.2", "10.0.0.3:80") {
+			t.Error("a reached b from a spoofed MAC")
+		}
+		setMAC(l.macA)
+		if !connects(l.a, "10.0.0.2", "10.0.0.3:80") {
+			t.Error("a's real MAC does not reach b after the spoofed one")
+		}
+		drops := uint64(0)
+		cs, err := Counters(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if strings.HasPrefix(c.Rule, "spoof-guard: ether saddr") {
+				drops = c.Packets
+			}
+		}
+		if drops == 0 {
+			t.Errorf("the spoof guard's counter shows no drops: %+v", cs)
+		}
+	})
+
+	t.Run("rate", func(t *testing.T) {
+		got, err := RateOf(l.box.H, "v-a-0")
+		if err != nil || got != rate {
+			t.Fatalf("tbf on v-a-0: %d bit/s, %v; want %d", got, err, rate)
+		}
+		// To a: shaped by the TBF on v-a-0.
+		c, err := dial(l.a, "", "10.0.0.3:5001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		n, _ := io.Copy(io.Discard, c)
+		c.Close()
+		down := float64(n*8) / time.Since(start).Seconds()
+		// From a: policed by the table's limit.
+		c, err = dial(l.a, "", "10.0.0.3:5002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		_, _ = c.Write(make([]byte, 4<<20))
+		_ = c.(*net.TCPConn).CloseWrite()
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			t.Fatalf("from a: no answer at the end: %v", err)
+		}
+		c.Close()
+		up := float64(4<<20*8) / time.Since(start).Seconds()
+		t.Logf("limit %d Mbit/s: to a %.1f Mbit/s, from a %.1f Mbit/s", rate/1_000_000, down/1e6, up/1e6)
+		if n != 4<<20 || down > rate*1.15 || down < rate*0.5 {
+			t.Errorf("to a: %d bytes at %.1f Mbit/s; want 4 MiB within the limit", n, down/1e6)
+		}
+		if up > rate*1.15 || up < rate*0.5 {
+			t.Errorf("from a: %.1f Mbit/s; want within the %d Mbit/s limit", up/1e6, rate/1_000_000)
+		}
+	})
+
+	t.Run("mirror", func(t *testing.T) {
+		var seen atomic.Int64
+		var h *pcapgo.EthernetHandle
+		if err := l.m.Namespace().Do(func() (err error) {
+			h, err = pcapgo.NewEthernetHandle("eth0")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				data, _, err := h.ReadPacketData()
+				if err != nil {
+					return // closed
+				}
+				if strings.Contains(string(data), "mirror-me") {
+					seen.Add(1)
+				}
+			}
+		}()
+		c, err := dial(l.a, "", "10.0.0.3:5002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("mirror-me"))
+		c.Close()
+		deadline := time.Now().Add(2 * time.Second)
+		for seen.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if seen.Load() == 0 {
+			t.Error("m saw no copy of a's payload to b")
+		}
+		// Without the mirror m sees nothing of a's traffic: the bridge
+		// has learnt b's MAC and does not flood to m.
+		sp := l.spec(rate)
+		sp.Mirrors = nil
+		if _, err := Apply(ns, sp); err != nil {
+			t.Fatal(err)
+		}
+		seen.Store(0)
+		c, err = dial(l.a, "", "10.0.0.3:5002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("mirror-me"))
+		c.Close()
+		time.Sleep(300 * time.Millisecond)
+		if n := seen.Load(); n != 0 {
+			t.Errorf("m saw %d copies after the mirror was removed", n)
+		}
+		h.Close()
+		<-done
+	})
+
+	// The bridge's MAC table has learnt a's MAC on its port.
+	fdb, err := vswitch.ReadFDB(l.box.H, "br0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	learnt := false
+	for _, e := range fdb {
+		learnt = learnt || e.Port == "v-a-0" && e.MAC.String() == l.macA.String() && !e.Local
+	}
+	if !learnt {
+		t.Errorf("MAC table without a's %s on v-a-0: %+v", l.macA, fdb)
+	}
+
+	// Removing every policy leaves no table, qdisc or filter behind.
+	if _, err := Apply(ns, Spec{}); err != nil {
+		t.Fatal(err)
+	}
+	if !connects(l.a, "", "10.0.0.3:22") {
+		t.Error("with the policy removed a still cannot reach port 22")
+	}
+	if r, _ := RateOf(l.box.H, "v-a-0"); r != 0 {
+		t.Errorf("tbf left on v-a-0: %d bit/s", r)
+	}
+	if _, err := l.box.H.LinkByName(IFBName("v-a-0")); err == nil {
+		t.Errorf("%s left behind", IFBName("v-a-0"))
+	}
+}
