@@ -65,18 +65,29 @@ func scanModaliases(roots []string) map[string][]string {
 // (/sys/bus/*/devices, /sys/class/*): every device a module alias can
 // match is on a bus (pci, usb, acpi, platform, virtio, scsi...) or, like
 // the input devices, in a class. Reading their modalias files costs a
-// glob and a link per device, where a walk of root reads thousands of
-// directories (a quarter of a second of CPU under TCG, at the boot's
-// busiest). nil when root has no such indexes beside it.
+// glob and a readlink per device, where a walk of root reads thousands
+// of directories (on a 2-core host, natively, 1 to 5 ms against 8 to 14;
+// ten times that under TCG, at the boot's busiest). nil when root has no
+// such indexes beside it.
 func indexedDevices(root string) []string {
 	sys := filepath.Dir(root)
 	seen := map[string]bool{}
 	var out []string
-	for _, pattern := range []string{"bus/*/devices/*/modalias", "class/*/*/modalias"} {
-		paths, _ := filepath.Glob(filepath.Join(sys, pattern))
-		for _, p := range paths {
-			dir, err := filepath.EvalSymlinks(filepath.Dir(p))
-			if err != nil || seen[dir] || !strings.HasPrefix(dir, root+"/") {
+	for _, pattern := range []string{"bus/*/devices/*", "class/*/*"} {
+		links, _ := filepath.Glob(filepath.Join(sys, pattern))
+		for _, l := range links {
+			// Each entry is a link into the tree, relative in sysfs;
+			// one readlink, where resolving it a component at a time
+			// would cost a stat per component.
+			target, err := os.Readlink(l)
+			if err != nil {
+				continue
+			}
+			dir := target
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(filepath.Dir(l), target)
+			}
+			if seen[dir] || !strings.HasPrefix(dir, root+"/") {
 				continue
 			}
 			seen[dir] = true
