@@ -155,14 +155,21 @@ func (p *pid1) loadModules() (count int, err error) {
 }
 
 // loadNICDrivers loads the drivers of the PCI network controllers (PCI
-// class 02, "bc02" in the modalias, whose IDs are upper-case hex); what
-// they reveal (virtio_pci's virtio NIC) hotplug takes on at once.
+// class 02, "bc02" in the modalias, whose IDs are upper-case hex), then
+// those of what they reveal below them (virtio_pci's virtio NIC wants
+// virtio_net). That second step is not left to hotplug: hotplug takes
+// one device at a time, and virtio_pci reveals every virtio device at
+// once, so virtio_net would wait for virtio_rng and the rest to load,
+// and the NIC's first carrier, which starts the kernel's one-second
+// hold on the next link change (the uplink going up), would come later.
 func loadNICDrivers(l *kmod.Loader) (loaded []string, errs []error) {
-	for _, d := range pciDevices(func(ma string) bool { return strings.Contains(ma, "bc02") }) {
+	nics := pciDevices(func(ma string) bool { return strings.Contains(ma, "bc02") })
+	for _, d := range nics {
 		done, e := l.LoadFor(d.modalias)
 		loaded, errs = append(loaded, done...), append(errs, e...)
 	}
-	return loaded, errs
+	done, e := l.ColdplugUnder(dirs(nics))
+	return append(loaded, done...), append(errs, e...)
 }
 
 // isStorageController matches a PCI mass storage controller (class 01:

@@ -91,7 +91,7 @@ type Box struct {
 }
 
 // New makes the box with its stages, none applied yet: modules,
-// hostname, loopback, network, serve (DHCP and DNS), api, reserve, vms,
+// hostname, loopback, reserve, network, serve (DHCP and DNS), api, vms,
 // containers.
 func New(o Options) *Box {
 	if o.Logf == nil {
@@ -127,11 +127,12 @@ func New(o Options) *Box {
 		vms := newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand)
 		ct.hold, vms.hold = b.dataHold, b.dataHold
 		b.srv = &serveStage{log: b.logger("serve: "), dir: o.DataDir, net: b.net}
-		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{}, b.net,
+		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{},
+			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount, memoryLimit: o.MemoryLimit}, b.net,
 			&lldpStage{log: b.logger(""), net: b.net}, b.srv,
 			&timeStage{log: b.logger("time: "), clock: o.Clock, leaseNTP: b.net.leaseNTP},
 			&loggingStage{log: b.logger(""), uptime: o.Uptime, follow: (&apiBox{b: b}).Log, workloads: (&apiBox{b: b}).Workloads}, b.api,
-			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount, memoryLimit: o.MemoryLimit}, vms, ct}
+			vms, ct}
 	}
 	b.sup = &supervisor{stages: stages, logf: o.Logf}
 	return b

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/containers"
+	"github.com/nucbox/nucbox/internal/safe"
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/vswitch"
 	"github.com/nucbox/nucbox/vswitch/policy"
@@ -125,9 +126,11 @@ func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 	if err := n.open(); err != nil {
 		return err
 	}
+	early := n.earlyFirewall(d)
 	n.applying.Store(true)
 	st, err := n.mgr.Apply(ctx, spec)
 	n.applying.Store(false)
+	fw := <-early
 	rolledBack := errors.Is(err, netcfg.ErrRolledBack)
 	if err != nil && !rolledBack {
 		return err
@@ -160,13 +163,20 @@ func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 
 	// The VLAN interfaces exist now; the rules name them, and the uplink
 	// side is whichever link holds the box's address (the bare uplink
-	// after a rollback).
-	fst, err := netcfg.ApplyFirewall(n.ns, st.Link, d.Firewall)
+	// after a rollback). The early apply stands when it was for that link.
+	fst, err := fw.st, fw.err
+	if fw.link != st.Link || err != nil {
+		fst, err = netcfg.ApplyFirewall(n.ns, st.Link, d.Firewall)
+	}
 	if err != nil {
 		return err
 	}
 	sum.FirewallRules = len(fst.Rules)
-	n.log.Printf("firewall inet %s: %d rule(s), %d change(s)", netcfg.FirewallTable, len(fst.Rules), fst.Changes)
+	when := ""
+	if fw.link == st.Link && fw.err == nil {
+		when = ", applied beside the uplink's setup"
+	}
+	n.log.Printf("firewall inet %s: %d rule(s), %d change(s)%s", netcfg.FirewallTable, len(fst.Rules), fst.Changes, when)
 	if err := n.applyPolicy(d.Policy, sum); err != nil {
 		return err
 	}
@@ -190,6 +200,37 @@ func (n *networkStage) Apply(ctx context.Context, d *plan.Desired) error {
 		n.log.Printf("ready in %d ms", total.Milliseconds())
 	}
 	return nil
+}
+
+// firewallResult is an apply of the firewall for link.
+type firewallResult struct {
+	link string
+	st   netcfg.FirewallStatus
+	err  error
+}
+
+// earlyFirewall applies the firewall beside netcfg's apply when it names
+// no interface but the one that will hold the box's address, the bridge
+// (no segments): at boot netcfg spends most of its time waiting for the
+// kernel to call the uplink up, and the rules are then in place when the
+// takeover is done rather than some 50 ms after it under TCG. The rules
+// match names, which need no link to exist. A rollback leaves the
+// address on the bare uplink; the stage then applies the firewall again
+// for it, as it does when this one failed. The channel yields an empty
+// result at once when there is nothing to do early.
+func (n *networkStage) earlyFirewall(d *plan.Desired) <-chan firewallResult {
+	out := make(chan firewallResult, 1)
+	link := d.Network.Bridge.Name
+	if link == "" || len(d.Firewall.Segments) > 0 {
+		out <- firewallResult{}
+		return out
+	}
+	safe.Go(n.log.Printf, "firewall", func() {
+		r := firewallResult{link: link, err: errors.New("firewall apply panicked")}
+		defer func() { out <- r }()
+		r.st, r.err = netcfg.ApplyFirewall(n.ns, link, d.Firewall)
+	})
+	return out
 }
 
 func (n *networkStage) open() error {

@@ -18,7 +18,7 @@ import (
 // The box's stages run in the order the compiled config carries
 // (plan.Order): the workloads after the network, which gives them the
 // bridge and their ports. New makes them: modules, hostname, loopback,
-// network, serve, time, logging, api, reserve, vms, containers.
+// reserve, network, serve, time, logging, api, vms, containers.
 
 // modulesStage loads the base modules, the config's extra modules and
 // those its workloads need, through PID 1's one module loader.

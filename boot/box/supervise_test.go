@@ -91,7 +91,7 @@ func TestDefaultStages(t *testing.T) {
 	for _, s := range New(Options{}).sup.stages {
 		names = append(names, s.Name())
 	}
-	if !slices.Equal(names, []string{"modules", "hostname", "loopback", "network", "lldp", "serve", "time", "logging", "api", "reserve", "vms", "containers"}) {
+	if !slices.Equal(names, []string{"modules", "hostname", "loopback", "reserve", "network", "lldp", "serve", "time", "logging", "api", "vms", "containers"}) {
 		t.Errorf("stages %v", names)
 	}
 	// PID 1 runs them in the compiled config's order: each is in it.

@@ -44,8 +44,11 @@ const (
 // clients they answer.
 // The API's settings follow the network, whose firewall opens its port,
 // and come before the workloads, so that a new token takes effect without
-// waiting for an image pull.
-var Order = []string{StageModules, StageHostname, StageLoopback, StageNetwork, StageLLDP, StageServe, StageTime, StageLogging, StageAPI, StageReserve, StageVMs, StageContainers}
+// waiting for an image pull. The reserve needs nothing of the network and
+// goes before it: at boot the network stage waits for the kernel to call
+// the uplink up (up to a second after the NIC's driver loaded), and the
+// cgroup is made before that wait rather than after it.
+var Order = []string{StageModules, StageHostname, StageLoopback, StageReserve, StageNetwork, StageLLDP, StageServe, StageTime, StageLogging, StageAPI, StageVMs, StageContainers}
 
 // Desired is the box as a config wants it, compiled into the typed spec
 // of each subsystem: what PID 1 applies, in the order it carries. Every

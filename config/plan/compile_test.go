@@ -68,7 +68,7 @@ func TestCompileExamples(t *testing.T) {
 			Switch:    vswitch.Desired{Bridge: br0, Uplink: vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink", Native: 1}},
 			Workloads: workloads,
 			API:       API{Socket: APISocket, SessionLifetime: config.DefaultSessionLifetime, SessionIdle: config.DefaultSessionIdle},
-			Order:     []string{"modules", "hostname", "loopback", "network", "lldp", "serve", "time", "logging", "api", "reserve", "vms", "containers"},
+			Order:     []string{"modules", "hostname", "loopback", "reserve", "network", "lldp", "serve", "time", "logging", "api", "vms", "containers"},
 		}},
 		{"lab", Desired{
 			Hostname: "nuc1",
@@ -142,7 +142,7 @@ func TestCompileExamples(t *testing.T) {
 			}},
 			Workloads: workloads,
 			API:       API{Socket: APISocket, Listen: ":8443", PublicStatus: true, SessionLifetime: config.DefaultSessionLifetime, SessionIdle: config.DefaultSessionIdle},
-			Order:     []string{"modules", "hostname", "loopback", "network", "lldp", "serve", "time", "logging", "api", "reserve", "vms", "containers"},
+			Order:     []string{"modules", "hostname", "loopback", "reserve", "network", "lldp", "serve", "time", "logging", "api", "vms", "containers"},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

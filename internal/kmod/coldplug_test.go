@@ -284,3 +284,70 @@ func TestColdplugUnder(t *testing.T) {
 		t.Errorf("the whole tree after: %v, want virtio_pci alone", rest)
 	}
 }
+
+// TestColdplugIndexed: with sysfs's bus and class indexes beside the
+// device tree, the first round reads the devices they list and does not
+// walk the tree: a device no index lists (the power button here) is not
+// seen, a class device (input) is, and the later rounds still walk below
+// what loaded (virtio_net on the virtio device that virtio_pci reveals).
+// Without the indexes the walk finds the button.
+func TestColdplugIndexed(t *testing.T) {
+	sys := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(sys, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(rel, target string) {
+		p := filepath.Join(sys, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("devices/pci0000:00/0000:00:03.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n")
+	write("devices/LNXSYSTM:00/LNXPWRBN:00/modalias", "acpi:LNXPWRBN:\n")
+	write("devices/LNXSYSTM:00/LNXPWRBN:00/input/input0/modalias", "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw\n")
+	link("bus/pci/devices/0000:00:03.0", "../../../devices/pci0000:00/0000:00:03.0")
+	link("class/input/input0", "../../devices/LNXSYSTM:00/LNXPWRBN:00/input/input0")
+	coldplug := func() []string {
+		l, f := newFakeLoader(t, 2)
+		l.sysDevices = filepath.Join(sys, "devices")
+		insert := l.insert
+		l.insert = func(path, params string) error {
+			if Name(path) == "virtio_pci" {
+				write("devices/pci0000:00/0000:00:03.0/virtio0/modalias", "virtio:d00000001v00001AF4\n")
+			}
+			return insert(path, params)
+		}
+		loaded, warnings := l.Coldplug()
+		if len(warnings) > 0 || len(f.errs) > 0 {
+			t.Fatalf("warnings %v, order errors %v", warnings, f.errs)
+		}
+		return loaded
+	}
+	loaded := coldplug()
+	for _, m := range []string{"virtio_pci", "virtio_net", "evdev"} {
+		if !slices.Contains(loaded, m) {
+			t.Errorf("with the indexes: %s not loaded: %v", m, loaded)
+		}
+	}
+	if slices.Contains(loaded, "button") {
+		t.Errorf("with the indexes the tree was walked: button, which no index lists, loaded: %v", loaded)
+	}
+	for _, d := range []string{"bus", "class"} {
+		if err := os.RemoveAll(filepath.Join(sys, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.RemoveAll(filepath.Join(sys, "devices/pci0000:00/0000:00:03.0/virtio0"))
+	if loaded := coldplug(); !slices.Contains(loaded, "button") || !slices.Contains(loaded, "virtio_net") {
+		t.Errorf("without the indexes the walk missed the button or virtio_net: %v", loaded)
+	}
+}

@@ -67,6 +67,9 @@ func TestBootReady(t *testing.T) {
 	if ri.Root != "initramfs-bind" {
 		t.Errorf("ready summary root = %q, want initramfs-bind (the initramfs bind-mounted onto /, no copy)", ri.Root)
 	}
+	for _, p := range bootOrderProblems(m.Output()) {
+		t.Errorf("boot order: %s", p)
+	}
 	if st, err := m.Status(); err != nil || st != "running" {
 		t.Errorf("QEMU status after ready = %q, %v; want running", st, err)
 	}
