@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"reflect"
 	"slices"
 	"strconv"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/nucbox/nucbox/internal/nftsame"
 	"golang.org/x/sys/unix"
 
 	"github.com/nucbox/nucbox/vswitch"
@@ -330,81 +330,15 @@ func prefixMatch(p netip.Prefix) []expr.Any {
 // (same chains, hooks, policies, and rules with the same expressions and
 // comments, in order).
 func observeFirewall(c *nftables.Conn, want *fwTable) (bool, error) {
-	tables, err := c.ListTables()
-	if err != nil {
-		return false, err
-	}
-	found := false
-	for _, t := range tables {
-		if t.Name == FirewallTable && t.Family == nftables.TableFamilyINet {
-			found = true
+	chains := make([]nftsame.Chain, 0, len(want.chains))
+	for _, ch := range want.chains {
+		rules := make([]nftsame.Rule, 0, len(ch.rules))
+		for _, r := range ch.rules {
+			rules = append(rules, nftsame.Rule{Comment: r.comment, Exprs: r.exprs})
 		}
+		chains = append(chains, nftsame.Chain{Chain: ch.chain, Rules: rules})
 	}
-	if !found {
-		return false, nil
-	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return false, err
-	}
-	have := map[string]*nftables.Chain{}
-	for _, ch := range chains {
-		if ch.Table.Name == FirewallTable {
-			have[ch.Name] = ch
-		}
-	}
-	if len(have) != len(want.chains) {
-		return false, nil
-	}
-	for _, w := range want.chains {
-		h := have[w.chain.Name]
-		if h == nil || !sameChain(h, w.chain) {
-			return false, nil
-		}
-		rules, err := c.GetRules(want.table, h)
-		if err != nil {
-			return false, err
-		}
-		if len(rules) != len(w.rules) {
-			return false, nil
-		}
-		for i, r := range rules {
-			comment, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-			if comment != w.rules[i].comment || !sameExprs(r.Exprs, w.rules[i].exprs) {
-				return false, nil
-			}
-		}
-	}
-	return true, nil
-}
-
-func sameChain(a, b *nftables.Chain) bool {
-	return a.Type == b.Type && deref(a.Hooknum) == deref(b.Hooknum) &&
-		deref(a.Priority) == deref(b.Priority) && policyOf(a) == policyOf(b)
-}
-
-// deref is a chain attribute's value, its zero value when unset.
-func deref[T any](p *T) T {
-	var v T
-	if p != nil {
-		v = *p
-	}
-	return v
-}
-
-// policyOf is a base chain's policy; the kernel reports accept for a
-// chain created without one.
-func policyOf(c *nftables.Chain) nftables.ChainPolicy {
-	if c.Policy == nil {
-		return nftables.ChainPolicyAccept
-	}
-	return *c.Policy
-}
-
-// sameExprs compares expressions as the kernel hands them back with the
-// ones built here: the kernel returns each field as it was sent.
-func sameExprs(a, b []expr.Any) bool {
-	return reflect.DeepEqual(a, b)
+	return nftsame.Same(c, want.table, chains)
 }
 
 // bridgeHooksOff keeps bridged frames out of the firewall where

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/userdata"
+	"github.com/nucbox/nucbox/internal/nftsame"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
@@ -297,7 +298,7 @@ func fwRules(t *testing.T, n *netnstest.NS) []string {
 			continue
 		}
 		policy := "accept"
-		if policyOf(ch) == nftables.ChainPolicyDrop {
+		if nftsame.Policy(ch) == nftables.ChainPolicyDrop {
 			policy = "drop"
 		}
 		out = append(out, fmt.Sprintf("chain %s policy %s", ch.Name, policy))

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"reflect"
 	"strconv"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/nucbox/nucbox/internal/nftsame"
 	"golang.org/x/sys/unix"
 )
 
@@ -301,78 +301,18 @@ func (t *table) send(c *nftables.Conn) {
 // with the same hooks, and rules with the same expressions and comments
 // in order. Counters are compared without their values.
 func (t *table) same(c *nftables.Conn) (bool, error) {
-	exists, err := tableExists(c)
-	if err != nil || !exists {
-		return !exists && len(t.chains) == 0, err
-	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyBridge)
-	if err != nil {
-		return false, err
-	}
-	have := map[string]*nftables.Chain{}
-	for _, ch := range chains {
-		if ch.Table.Name == Table {
-			have[ch.Name] = ch
+	chains := make([]nftsame.Chain, 0, len(t.chains))
+	for _, ch := range t.chains {
+		rules := make([]nftsame.Rule, 0, len(ch.rules))
+		for _, r := range ch.rules {
+			rules = append(rules, nftsame.Rule{Comment: r.comment, Exprs: r.exprs})
 		}
+		chains = append(chains, nftsame.Chain{Chain: ch.chain, Rules: rules})
 	}
-	if len(have) != len(t.chains) {
-		return false, nil
-	}
-	for _, w := range t.chains {
-		h := have[w.chain.Name]
-		if h == nil || !sameChain(h, w.chain) {
-			return false, nil
-		}
-		rules, err := c.GetRules(t.table, h)
-		if err != nil {
-			return false, err
-		}
-		if len(rules) != len(w.rules) {
-			return false, nil
-		}
-		for i, r := range rules {
-			comment, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-			if comment != w.rules[i].comment || !reflect.DeepEqual(zeroCounters(r.Exprs), w.rules[i].exprs) {
-				return false, nil
-			}
-		}
-	}
-	return true, nil
+	return nftsame.Same(c, t.table, chains)
 }
 
+// tableExists reports whether the kernel has the box's bridge table.
 func tableExists(c *nftables.Conn) (bool, error) {
-	tables, err := c.ListTablesOfFamily(nftables.TableFamilyBridge)
-	if err != nil {
-		return false, err
-	}
-	for _, t := range tables {
-		if t.Name == Table {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func zeroCounters(es []expr.Any) []expr.Any {
-	out := make([]expr.Any, len(es))
-	for i, e := range es {
-		if _, ok := e.(*expr.Counter); ok {
-			e = &expr.Counter{}
-		}
-		out[i] = e
-	}
-	return out
-}
-
-func sameChain(a, b *nftables.Chain) bool {
-	return a.Type == b.Type && deref(a.Hooknum) == deref(b.Hooknum) &&
-		deref(a.Priority) == deref(b.Priority) && deref(a.Policy) == deref(b.Policy)
-}
-
-func deref[T any](p *T) T {
-	var v T
-	if p != nil {
-		v = *p
-	}
-	return v
+	return nftsame.Exists(c, &nftables.Table{Family: nftables.TableFamilyBridge, Name: Table})
 }
