@@ -168,8 +168,33 @@ func loadNICDrivers(l *kmod.Loader) (loaded []string, errs []error) {
 		done, e := l.LoadFor(d.modalias)
 		loaded, errs = append(loaded, done...), append(errs, e...)
 	}
+	// The driver may be loading already, for another device, in the
+	// hotplug goroutine; its probe adds the devices below the NIC before
+	// it binds, so wait for the binding before looking below.
+	for _, d := range nics {
+		waitBound(d.dir, nicBindWait)
+	}
 	done, e := l.ColdplugUnder(dirs(nics))
 	return append(loaded, done...), append(errs, e...)
+}
+
+// nicBindWait bounds the wait for a NIC's driver to bind: a NIC without
+// a driver in the image never binds, and must not hold the boot up.
+const nicBindWait = 500 * time.Millisecond
+
+// waitBound waits until the device at dir has a driver bound (its driver
+// link), or until max has passed.
+func waitBound(dir string, max time.Duration) {
+	if dir == "" {
+		return
+	}
+	deadline := time.Now().Add(max)
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, "driver")); err == nil || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // isStorageController matches a PCI mass storage controller (class 01:
