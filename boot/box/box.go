@@ -129,7 +129,7 @@ func New(o Options) *Box {
 		b.srv = &serveStage{log: b.logger("serve: "), dir: o.DataDir, net: b.net}
 		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{},
 			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount, memoryLimit: o.MemoryLimit}, b.net,
-			&lldpStage{log: b.logger(""), net: b.net}, b.srv,
+			&lldpStage{log: b.logger(""), net: b.net, vlans: vlanChecker{log: b.logger("")}}, b.srv,
 			&timeStage{log: b.logger("time: "), clock: o.Clock, leaseNTP: b.net.leaseNTP},
 			&loggingStage{log: b.logger(""), uptime: o.Uptime, follow: (&apiBox{b: b}).Log, workloads: (&apiBox{b: b}).Workloads}, b.api,
 			vms, ct}
