@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/nucbox/nucbox/internal/safe"
 	"github.com/nucbox/nucbox/netcfg/vlancheck"
@@ -12,10 +13,12 @@ import (
 
 // vlanChecker checks, once per uplink and set of targets, that the
 // switch port carries the uplink's tagged VLANs. It runs in the
-// background: the verdicts come a few seconds after the takeover and
-// never hold up the stages after it.
+// background once the box is ready (or readyWait after the takeover,
+// for a boot that does not get there), so it never holds up the boot.
 type vlanChecker struct {
-	log logger
+	log   logger
+	ready <-chan struct{}                           // nil: do not wait
+	open  func(link string) (vlancheck.Conn, error) // nil: vlancheck.Open
 
 	mu      sync.Mutex
 	key     string
@@ -23,6 +26,10 @@ type vlanChecker struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
+
+// readyWait bounds the wait for ready: a box that fails a later stage
+// still gets its VLANs checked.
+const readyWait = 30 * time.Second
 
 // start checks targets on link unless that check already ran or runs;
 // no targets (or no link) stops any check and clears the verdicts.
@@ -47,7 +54,17 @@ func (v *vlanChecker) start(link string, targets []vlancheck.Target) {
 	targets = slices.Clone(targets)
 	safe.Go(v.log.logf, "vlan check on "+link, func() {
 		defer close(done)
-		res := vlancheck.Run(ctx, link, targets, vlancheck.Options{}, nil, v.log.logf)
+		if v.ready != nil {
+			t := time.NewTimer(readyWait)
+			defer t.Stop()
+			select {
+			case <-v.ready:
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+		res := vlancheck.Run(ctx, link, targets, vlancheck.Options{}, v.open, v.log.logf)
 		if ctx.Err() != nil {
 			return
 		}
