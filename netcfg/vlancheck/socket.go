@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +31,16 @@ func Open(link string) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := c.SyscallConn()
+	// Only tagged frames reach the socket: the rest of a busy uplink's
+	// traffic is dropped in the kernel.
+	filter, err := bpf.Assemble(taggedOnly)
+	if err == nil {
+		err = c.SetBPF(filter)
+	}
+	var rc syscall.RawConn
+	if err == nil {
+		rc, err = c.SyscallConn()
+	}
 	if err == nil {
 		cerr := rc.Control(func(fd uintptr) {
 			err = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
@@ -44,6 +54,13 @@ func Open(link string) (Conn, error) {
 		return nil, err
 	}
 	return &sock{c: c, rc: rc}, nil
+}
+
+var taggedOnly = []bpf.Instruction{
+	bpf.LoadExtension{Num: bpf.ExtVLANTagPresent},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
+	bpf.RetConstant{Val: 0xffff},
+	bpf.RetConstant{Val: 0},
 }
 
 func (s *sock) Close() error { return s.c.Close() }
