@@ -43,6 +43,12 @@ const (
 	LLDPOff       = "off"
 )
 
+// uplink.vlan-check's values.
+const (
+	VLANCheckOn  = "on"
+	VLANCheckOff = "off"
+)
+
 // VMMemoryOverhead is what a VM's QEMU may use besides the guest's
 // memory: its own code and heap, device buffers and, under TCG, the
 // translation cache (at most an eighth of the box's memory). A VM's cgroup
@@ -77,6 +83,7 @@ func (c *Config) ApplyDefaults() {
 	}
 	set("uplink.bridge", u.Bridge == "", func() { u.Bridge = DefaultBridge })
 	set("uplink.lldp", u.LLDP == "", func() { u.LLDP = LLDPAdvertise })
+	set("uplink.vlan-check", u.VLANCheck == "", func() { u.VLANCheck = VLANCheckOn })
 	set("uplink.ipv4", u.IPv4.IsZero(), func() { u.IPv4 = IPv4{DHCP: true} })
 	set("uplink.native-vlan", u.NativeVLAN == 0, func() { u.NativeVLAN = DefaultNativeVLAN })
 	set("uplink.carrier-timeout", u.CarrierTimeout == 0, func() { u.CarrierTimeout = DefaultCarrierTimeout })

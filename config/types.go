@@ -79,6 +79,9 @@ type Uplink struct {
 	// LLDP is what the box does with LLDP on the uplink: advertise
 	// itself and listen, listen only, or neither.
 	LLDP string `yaml:"lldp,omitempty" json:"lldp,omitempty" jsonschema:"enum=advertise,enum=listen,enum=off" jsonschema_description:"LLDP on the uplink: advertise (send the box's name and listen for the switch's), listen, or off (default advertise)"`
+	// VLANCheck is whether the box checks, after the takeover, that the
+	// switch port carries each of VLANs.
+	VLANCheck string `yaml:"vlan-check,omitempty" json:"vlan-check,omitempty" jsonschema:"enum=on,enum=off" jsonschema_description:"After the bridge takeover, check that the switch port carries each tagged VLAN (ARP for the VLAN's gateway, else a DHCP discover): on or off (default on)"`
 }
 
 // IPv4 is either DHCP or a static address. In YAML it is the string
@@ -102,6 +105,9 @@ type VLANAddress struct {
 	NAT bool `yaml:"nat,omitempty" json:"nat,omitempty" jsonschema_description:"Route this VLAN's subnet to the uplink, masqueraded behind the box's uplink address (workloads use this address as their gateway); other VLANs stay unreachable from it"`
 	// DHCP makes the box this VLAN's DHCP and DNS server.
 	DHCP *DHCPServer `yaml:"dhcp,omitempty" json:"dhcp,omitempty" jsonschema_description:"Serve DHCP (and DNS) on this VLAN from this address"`
+	// Gateway is the lab's router on a VLAN of the uplink; the VLAN
+	// check asks it by ARP. The box routes nothing through it.
+	Gateway string `yaml:"gateway,omitempty" json:"gateway,omitempty" jsonschema_description:"The lab's router on this VLAN (one of uplink.vlans), inside the address's subnet: the VLAN check asks it by ARP; the box routes nothing through it"`
 }
 
 // DHCPServer is the box's DHCP server on one VLAN. Workload NICs on the

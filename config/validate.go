@@ -143,6 +143,9 @@ func (ck *checker) uplink() {
 	default:
 		ck.add("uplink.lldp", "unknown LLDP mode %q: use advertise, listen or off", u.LLDP)
 	}
+	if u.VLANCheck != VLANCheckOn && u.VLANCheck != VLANCheckOff {
+		ck.add("uplink.vlan-check", "unknown VLAN check setting %q: use on or off", u.VLANCheck)
+	}
 	if u.Interface.Name != "" && u.MAC != "" {
 		ck.add("uplink.mac", "give either uplink.interface or uplink.mac, not both")
 	}
@@ -193,9 +196,12 @@ func (ck *checker) uplink() {
 		}
 		if a.Address == "" {
 			ck.add(p+".address", "required: an address with prefix length such as 10.0.10.1/24")
-		} else if pfx, ok := ck.cidr(p+".address", a.Address); ok && a.NAT {
-			ck.natSubnet(p, pfx.Masked(), natNets)
-			natNets = append(natNets, natNet{pfx.Masked(), p})
+		} else if pfx, ok := ck.cidr(p+".address", a.Address); ok {
+			if a.NAT {
+				ck.natSubnet(p, pfx.Masked(), natNets)
+				natNets = append(natNets, natNet{pfx.Masked(), p})
+			}
+			ck.vlanGateway(p, a, pfx)
 		}
 	}
 	pr := u.Probe
@@ -209,6 +215,22 @@ func (ck *checker) uplink() {
 	}
 	ck.positive("uplink.carrier-timeout", int64(u.CarrierTimeout))
 	ck.positive("uplink.probe.timeout", int64(pr.Timeout))
+}
+
+// vlanGateway checks the lab router the VLAN check asks on an uplink VLAN.
+func (ck *checker) vlanGateway(p string, a VLANAddress, pfx netip.Prefix) {
+	if a.Gateway == "" {
+		return
+	}
+	gw, err := netip.ParseAddr(a.Gateway)
+	switch {
+	case err != nil || !gw.Is4():
+		ck.add(p+".gateway", "invalid gateway %q: use an IPv4 address", a.Gateway)
+	case !pfx.Masked().Contains(gw) || gw == pfx.Addr():
+		ck.add(p+".gateway", "gateway %s is not another address in %s", gw, pfx.Masked())
+	case !slices.Contains(ck.c.Uplink.VLANs, a.VLAN):
+		ck.add(p+".gateway", "VLAN %d is not one of uplink.vlans: a gateway is the lab's router on a VLAN the switch port carries, for the VLAN check", a.VLAN)
+	}
 }
 
 type natNet struct {

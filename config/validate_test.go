@@ -85,6 +85,25 @@ hostname: b
 containers:
   - name: web
 `, []string{"4:5 containers[0].image: required"}},
+		{"vlan check setting and gateways", `
+hostname: b
+uplink:
+  vlan-check: sometimes
+  vlans: [10, 20]
+  addresses:
+    - {vlan: 10, address: 10.0.10.1/24, gateway: 10.0.11.1}
+    - {vlan: 20, address: 10.0.20.1/24, gateway: router}
+    - {vlan: 30, address: 10.0.30.1/24, gateway: 10.0.30.254}
+    - {vlan: 40, address: 10.0.40.1/24, gateway: 10.0.40.1}
+containers:
+  - {name: c, image: "busybox:1", nics: [{vlan: 30}, {vlan: 40}]}
+`, []string{
+			`4:15 uplink.vlan-check: unknown VLAN check setting "sometimes": use on or off`,
+			"7:50 uplink.addresses[0].gateway: gateway 10.0.11.1 is not another address in 10.0.10.0/24",
+			`8:50 uplink.addresses[1].gateway: invalid gateway "router"`,
+			"9:50 uplink.addresses[2].gateway: VLAN 30 is not one of uplink.vlans",
+			"10:50 uplink.addresses[3].gateway: gateway 10.0.40.1 is not another address in 10.0.40.0/24",
+		}},
 		{"uplink vlan range", `
 hostname: b
 uplink:

@@ -8,6 +8,7 @@ import (
 	"github.com/nucbox/nucbox/boot/logship"
 	"github.com/nucbox/nucbox/internal/cgroup"
 	"github.com/nucbox/nucbox/netcfg/lldp"
+	"github.com/nucbox/nucbox/netcfg/vlancheck"
 	"github.com/nucbox/nucbox/vswitch"
 )
 
@@ -74,6 +75,10 @@ type BoxState struct {
 	// Neighbors are the uplink's LLDP neighbours: the switch port the
 	// box is plugged into.
 	Neighbors []lldp.Neighbor `json:"lldp_neighbors,omitempty"`
+	// VLANCheck is whether the switch port carries each tagged VLAN of
+	// the uplink, a verdict per VLAN; absent when the check is off or
+	// the uplink has no tagged VLANs.
+	VLANCheck []vlancheck.Result `json:"vlan_check,omitempty"`
 	// Overlays are the tunnels carrying VLANs to other boxes, with
 	// their remotes and the MACs learned over them.
 	Overlays []vswitch.TunnelStatus `json:"overlays,omitempty"`

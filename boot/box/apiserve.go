@@ -103,6 +103,7 @@ func (a *apiBox) State() api.BoxState {
 	}
 	if l := stageOf[*lldpStage](a.b); l != nil {
 		s.Neighbors = l.neighbors()
+		s.VLANCheck = l.vlans.status()
 	}
 	if n := stageOf[*networkStage](a.b); n != nil {
 		s.Overlays, s.UplinkBond = n.tunnels(), n.bondState()

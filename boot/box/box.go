@@ -88,6 +88,10 @@ type Box struct {
 	// limits starts the watch of the workloads' limits at the first
 	// apply.
 	limits sync.Once
+	// ready is closed when the box first gets ready: background checks
+	// wait for it rather than compete with the boot.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // New makes the box with its stages, none applied yet: modules,
@@ -116,7 +120,7 @@ func New(o Options) *Box {
 	if o.Reboot == nil {
 		o.Reboot = func(string) {}
 	}
-	b := &Box{o: o, log: logger{logf: o.Logf}, status: Status{Phase: "booting"}}
+	b := &Box{o: o, log: logger{logf: o.Logf}, status: Status{Phase: "booting"}, ready: make(chan struct{})}
 	b.api = &apiStage{b: b}
 	stages := o.Stages
 	if stages == nil {
@@ -129,7 +133,7 @@ func New(o Options) *Box {
 		b.srv = &serveStage{log: b.logger("serve: "), dir: o.DataDir, net: b.net}
 		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{},
 			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount, memoryLimit: o.MemoryLimit}, b.net,
-			&lldpStage{log: b.logger(""), net: b.net}, b.srv,
+			&lldpStage{log: b.logger(""), net: b.net, vlans: vlanChecker{log: b.logger(""), ready: b.ready}}, b.srv,
 			&timeStage{log: b.logger("time: "), clock: o.Clock, leaseNTP: b.net.leaseNTP},
 			&loggingStage{log: b.logger(""), uptime: o.Uptime, follow: (&apiBox{b: b}).Log, workloads: (&apiBox{b: b}).Workloads}, b.api,
 			vms, ct}
@@ -229,6 +233,7 @@ func (b *Box) Ready(rec ConfigRecord, sum Summary) error {
 	b.good = &rec
 	b.mu.Unlock()
 	b.log.Printf("ready %s", sum.JSON())
+	b.readyOnce.Do(func() { close(b.ready) })
 	b.rememberGood(rec)
 	return nil
 }

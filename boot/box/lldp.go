@@ -13,10 +13,12 @@ import (
 
 // lldpStage runs LLDP on the uplink the network stage selected: it shows
 // which switch port the box is plugged into and, unless the config says
-// listen or off, tells the switch who the box is.
+// listen or off, tells the switch who the box is. It also starts the
+// check that the port carries the uplink's tagged VLANs (vlancheck.go).
 type lldpStage struct {
-	log logger
-	net *networkStage
+	log   logger
+	net   *networkStage
+	vlans vlanChecker
 
 	mu     sync.Mutex
 	agent  *lldp.Agent
@@ -32,6 +34,7 @@ func (s *lldpStage) Apply(ctx context.Context, d *plan.Desired) error {
 	if st := s.net.status(); st != nil {
 		link = st.Uplink
 	}
+	s.vlans.start(link, d.VLANCheck)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d.LLDP == config.LLDPOff || d.LLDP == "" || link == "" {
@@ -86,6 +89,7 @@ func (s *lldpStage) stopLocked() {
 }
 
 func (s *lldpStage) Stop(ctx context.Context) error {
+	s.vlans.stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopLocked()

@@ -107,6 +107,9 @@ func writeStatus(w io.Writer, st api.Status) error {
 	for _, n := range st.Neighbors {
 		fmt.Fprintf(tw, "switch\t%s\n", neighborText(n))
 	}
+	for _, r := range st.VLANCheck {
+		fmt.Fprintf(tw, "vlan %d\t%s\n", r.VLAN, r)
+	}
 	if bd := st.UplinkBond; bd != nil {
 		fmt.Fprintf(tw, "bond\t%s\n", bondLine(*bd))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/nucbox/nucbox/boot/api"
 	"github.com/nucbox/nucbox/boot/logship"
 	"github.com/nucbox/nucbox/netcfg/lldp"
+	"github.com/nucbox/nucbox/netcfg/vlancheck"
 )
 
 // The status shows the data partition on one line: where it is mounted
@@ -178,6 +179,30 @@ func TestStatusNeighbors(t *testing.T) {
 	for _, want := range []string{
 		"switch  eno1 is on lab-switch port Gi1/0/7 (rack 3), management 10.0.0.2\n",
 		"switch  eno1 is on SW2 port 7\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in:\n%s", want, b.String())
+		}
+	}
+}
+
+// A line per checked VLAN, with the verdict in words.
+func TestStatusVLANCheck(t *testing.T) {
+	var b strings.Builder
+	st := api.Status{BoxState: api.BoxState{Hostname: "lab1", Phase: "ready", VLANCheck: []vlancheck.Result{
+		{VLAN: 10, Probe: vlancheck.ProbeARP, Gateway: "10.0.10.254", State: vlancheck.Carried, Answer: "00:1b:21:00:00:0a"},
+		{VLAN: 20, Probe: vlancheck.ProbeARP, Gateway: "10.0.20.254", State: vlancheck.NotCarried},
+		{VLAN: 30, Probe: vlancheck.ProbeDHCP, State: vlancheck.NoAnswer},
+		{VLAN: 40, Probe: vlancheck.ProbeDHCP, State: vlancheck.Checking},
+	}}}
+	if err := writeStatus(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"vlan 10  VLAN 10 is carried: the gateway 10.0.10.254 answered ARP from 00:1b:21:00:00:0a\n",
+		"vlan 20  the switch port does not carry VLAN 20: the gateway 10.0.20.254 did not answer ARP\n",
+		"vlan 30  no answer on VLAN 30 (no gateway configured, no DHCP server answered)\n",
+		"vlan 40  checking VLAN 40: DHCP discover\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in:\n%s", want, b.String())

@@ -13,6 +13,7 @@ import (
 	"github.com/nucbox/nucbox/netcfg/dhcpd"
 	"github.com/nucbox/nucbox/netcfg/dnsd"
 	"github.com/nucbox/nucbox/netcfg/timesync"
+	"github.com/nucbox/nucbox/netcfg/vlancheck"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
 	"github.com/nucbox/nucbox/vswitch/policy"
@@ -91,6 +92,9 @@ type Desired struct {
 	// LLDP is what the box does with LLDP on the uplink: advertise,
 	// listen or off.
 	LLDP string `json:"lldp"`
+	// VLANCheck are the uplink's tagged VLANs the box checks the switch
+	// port carries after the takeover; empty with uplink.vlan-check: off.
+	VLANCheck []vlancheck.Target `json:"vlan-check,omitempty"`
 	// Time is where the box's clock comes from.
 	Time timesync.Spec `json:"time"`
 	// Logging is the syslog server the box ships its logs to.
@@ -156,6 +160,7 @@ func Compile(c *config.Config) (*Plan, error) {
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
 	d.LLDP = c.Uplink.LLDP
+	d.VLANCheck = vlanCheck(&c.Uplink)
 	d.Time = timesync.Spec{Servers: slices.Clone(c.Time.Servers)}
 	d.Logging = Logging{Remote: c.Logging.Remote, Buffer: int64(c.Logging.Buffer)}
 	names := make([]string, len(c.VMs))
@@ -217,4 +222,29 @@ func (b *compiler) ipv4(where string, a config.IPv4) (prefix netip.Prefix, gw ne
 		gw = g
 	}
 	return prefix, gw
+}
+
+// vlanCheck is what the VLAN check probes: each tagged VLAN of the
+// uplink, with the gateway and box address the config gives it.
+func vlanCheck(u *config.Uplink) []vlancheck.Target {
+	if u.VLANCheck == config.VLANCheckOff {
+		return nil
+	}
+	var out []vlancheck.Target
+	for _, v := range u.VLANs {
+		t := vlancheck.Target{VLAN: v}
+		for _, a := range u.Addresses {
+			if a.VLAN != v {
+				continue
+			}
+			if p, err := netip.ParsePrefix(a.Address); err == nil {
+				t.Source = p.Addr()
+			}
+			if gw, err := netip.ParseAddr(a.Gateway); err == nil {
+				t.Gateway = gw
+			}
+		}
+		out = append(out, t)
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nucbox/nucbox/containers"
 	"github.com/nucbox/nucbox/internal/floor"
 	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/netcfg/vlancheck"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
 )
@@ -269,6 +270,27 @@ uplink:
 	}
 	if s := compile(t, parse(t, "hostname: nuc1\nuplink: {interface: eno1}\n")).Network; s.Uplink.Name != "eno1" || s.Uplink.Auto() {
 		t.Errorf("named uplink: %+v", s.Uplink)
+	}
+}
+
+// TestCompileVLANCheck: each tagged uplink VLAN is checked, by ARP where
+// its box address names the lab's gateway, with that address as sender;
+// off checks none.
+func TestCompileVLANCheck(t *testing.T) {
+	src := `hostname: nuc1
+uplink:
+  vlans: [10, 20]
+  addresses:
+    - {vlan: 20, address: 10.0.20.5/24, gateway: 10.0.20.1}
+`
+	d := compile(t, parse(t, src))
+	want := []vlancheck.Target{{VLAN: 10},
+		{VLAN: 20, Gateway: netip.MustParseAddr("10.0.20.1"), Source: netip.MustParseAddr("10.0.20.5")}}
+	if !reflect.DeepEqual(d.VLANCheck, want) {
+		t.Errorf("targets %+v, want %+v", d.VLANCheck, want)
+	}
+	if d := compile(t, parse(t, src+"  vlan-check: off\n")); d.VLANCheck != nil {
+		t.Errorf("off: targets %+v", d.VLANCheck)
 	}
 }
 

@@ -142,7 +142,8 @@ func Build(c *config.Config) *Plan {
 		b.d("mac", "the uplink's", ""),
 		b.d("uplink native-vlan", strconv.Itoa(u.NativeVLAN)+" (untagged)", "uplink.native-vlan"),
 		b.d("uplink tagged vlans", tagged, "uplink.vlans"),
-		b.d("lldp", lldpText[u.LLDP], "uplink.lldp"))
+		b.d("lldp", lldpText[u.LLDP], "uplink.lldp"),
+		b.d("vlan-check", vlanCheckText(u), "uplink.vlan-check"))
 
 	tk := []Detail{
 		b.d("enslave", "uplink into "+u.Bridge, ""),
@@ -519,4 +520,23 @@ func (p *Plan) StepsOf(workload string) []Step {
 		}
 	}
 	return out
+}
+
+// vlanCheckText says how each tagged VLAN of the uplink is checked.
+func vlanCheckText(u *config.Uplink) string {
+	if u.VLANCheck == config.VLANCheckOff {
+		return "off"
+	}
+	if len(u.VLANs) == 0 {
+		return "no tagged VLANs to check"
+	}
+	var parts []string
+	for _, t := range vlanCheck(u) {
+		how := "DHCP discover"
+		if t.Gateway.IsValid() {
+			how = "ARP for " + t.Gateway.String()
+		}
+		parts = append(parts, fmt.Sprintf("VLAN %d by %s", t.VLAN, how))
+	}
+	return "after the takeover: " + strings.Join(parts, ", ")
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -182,10 +183,13 @@ const vlanPorts = `vms:
 func TestVLANTagging(t *testing.T) {
 	harness.Require(t)
 	seg := harness.NewSegment(t, "trunk")
+	// A's VLAN check: the lab routers of 10 and 20 are named; the test
+	// plays the one of 10 only, as a switch port that does not carry 20.
 	cfgA := harness.WriteConfig(t, "vlan-a.yaml", vlanBox("vlan-a", 1, []int{10, 20, 30},
-		map[int]string{10: "10.0.10.1/24", 20: "10.0.20.1/24", 30: "10.0.99.1/24"})+vlanPorts)
+		map[int]string{10: "10.0.10.1/24, gateway: 10.0.10.254", 20: "10.0.20.1/24, gateway: 10.0.20.254", 30: "10.0.99.1/24"})+vlanPorts)
 	cfgB := harness.WriteConfig(t, "vlan-b.yaml", vlanBox("vlan-b", 2, []int{10, 20, 40},
 		map[int]string{10: "10.0.10.2/24", 20: "10.0.20.2/24", 40: "10.0.99.2/24"}))
+	routerOnVLAN(t, seg, 10, netip.MustParseAddr("10.0.10.254"))
 	imgA := harness.BuildImage(t, cfgA, withDebianIPTools())
 	imgB := harness.BuildImage(t, cfgB, withDebianIPTools())
 	a := imgA.Boot(t, harness.Options{Name: "a", NICs: []harness.NIC{{Segment: seg, MAC: "52:54:00:00:50:01"}}})
@@ -296,6 +300,36 @@ func TestVLANTagging(t *testing.T) {
 			t.Errorf("%s advertises %+v", m.Name, n)
 		}
 	}
+	// The VLAN check after the takeover: A's gateway on 10 answered (the
+	// positive control), the one on 20 did not although A asked for it
+	// tagged 20, and 30 has no gateway and no DHCP server. B names no
+	// gateways: its VLANs got DHCP discovers that nothing answered.
+	waitStatus(t, a, "the VLAN check's verdicts",
+		`vlan 10 +VLAN 10 is carried: the gateway 10\.0\.10\.254 answered ARP from `+routerMAC.String(),
+		`vlan 20 +the switch port does not carry VLAN 20: the gateway 10\.0\.20\.254 did not answer ARP`,
+		`vlan 30 +no answer on VLAN 30 \(no gateway configured, no DHCP server answered\)`)
+	if _, err := seg.WaitFrame(time.Second, func(f harness.Frame) bool {
+		_, ok := arpRequestFor(f, 20, netip.MustParseAddr("10.0.20.254"))
+		return ok && f.From == "a.nic0"
+	}); err != nil {
+		t.Errorf("a never asked for its VLAN 20 gateway tagged 20: %v", err)
+	}
+	waitStatus(t, b, "the VLAN check's verdicts",
+		`vlan 40 +no answer on VLAN 40 \(no gateway configured, no DHCP server answered\)`)
+	var js struct {
+		VLANCheck []struct {
+			VLAN  int    `json:"vlan"`
+			State string `json:"state"`
+		} `json:"vlan_check"`
+	}
+	// One line on the console: the status JSON's vlan_check, spaces out.
+	out := mustShell(t, a, `nucbox status -o json | tr -d ' \n' | grep -o '"vlan_check":\[[^]]*\]'`)
+	line := regexp.MustCompile(`(?m)^"vlan_check":\[.*\]\s*$`).FindString(out)
+	if err := json.Unmarshal([]byte("{"+strings.TrimSpace(line)+"}"), &js); err != nil || len(js.VLANCheck) != 3 ||
+		js.VLANCheck[0].State != "carried" || js.VLANCheck[1].State != "not-carried" || js.VLANCheck[2].State != "no-answer" {
+		t.Errorf("a: status JSON vlan_check %+v (%v)", js.VLANCheck, err)
+	}
+
 	seg.Inject("switch", lldpSwitchFrame(t, "lab-switch", "Gi1/0/7", "rack 3"))
 	for _, m := range []*harness.Machine{a, b} {
 		other := map[string]string{"a": "vlan-b", "b": "vlan-a"}[m.Name]
