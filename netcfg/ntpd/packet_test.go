@@ -25,9 +25,9 @@ func getTime(b []byte) time.Time {
 }
 
 var (
-	sent = time.Date(2026, 12, 7, 11, 0, 0, 500_000_000, time.UTC)
-	recv = sent.Add(3 * time.Millisecond)
-	xmit = recv.Add(20 * time.Microsecond)
+	sent   = time.Date(2026, 12, 7, 11, 0, 0, 500_000_000, time.UTC)
+	recv   = sent.Add(3 * time.Millisecond)
+	xmit   = recv.Add(20 * time.Microsecond)
 	synced = sent.Add(-10 * time.Minute)
 )
 
@@ -80,7 +80,7 @@ func TestReply(t *testing.T) {
 	// since the sync (9 ms).
 	delay := time.Duration(binary.BigEndian.Uint32(r[4:8])) * time.Second >> 16
 	disp := time.Duration(binary.BigEndian.Uint32(r[8:12])) * time.Second >> 16
-	if (delay - 14*time.Millisecond).Abs() > 100*time.Microsecond || (disp - 16*time.Millisecond).Abs() > 100*time.Microsecond {
+	if (delay-14*time.Millisecond).Abs() > 100*time.Microsecond || (disp-16*time.Millisecond).Abs() > 100*time.Microsecond {
 		t.Errorf("root delay %s dispersion %s, want 14ms and 16ms", delay, disp)
 	}
 	// An IPv6 upstream is hashed, not truncated.
