@@ -17,7 +17,8 @@ import (
 // namespace across a veth, gets an unsynced answer (alarm, stratum 16)
 // before the box's clock is synced and a valid synced one after; a
 // client on another link of the box, routed to the same address through
-// the box, gets no answer, since the socket is bound to the served link.
+// the box, gets no answer: the socket is bound to the served link (and
+// the source is outside the subnet).
 func TestServesItsLink(t *testing.T) {
 	box := netnstest.New(t, "tbox")
 	c10, c20 := netnstest.New(t, "tc10"), netnstest.New(t, "tc20")
