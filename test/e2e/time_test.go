@@ -115,7 +115,7 @@ func TestClockFromNTP(t *testing.T) {
 	for _, ct := range []struct {
 		name, vlan, box string
 		tries           int
-	}{{"ntp10", "10", "10.0.10.1", 10}, {"ntp20", "20", "10.0.20.1", 2}} {
+	}{{"ntp10", "10", "10.0.10.1", 10}, {"ntp20", "20", "10.0.20.1", 1}} {
 		cfg += fmt.Sprintf("  - {name: %s, image: \"oci-layout:images/tools\", command: [sh, -c, %q], nics: [{vlan: %s, ipv4: dhcp}], restart: never, stop-timeout: 1s}\n",
 			ct.name, ntpClientScript(ct.box, ct.tries), ct.vlan)
 	}
