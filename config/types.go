@@ -288,9 +288,10 @@ const (
 
 // Time names the NTP servers the box sets its clock from. Without any, it
 // asks those its uplink's DHCP lease names (option 42), else the public
-// pool.
+// pool. Serve makes the box an NTP server for its internal VLANs.
 type Time struct {
 	Servers []string `yaml:"servers,omitempty" json:"servers,omitempty" jsonschema_description:"NTP servers as host or host:port (default: the DHCP lease's, else pool.ntp.org)"`
+	Serve   bool     `yaml:"serve,omitempty" json:"serve,omitempty" jsonschema_description:"Serve NTP on the box's internal VLAN addresses (never on the uplink) and send it as DHCP option 42 there"`
 }
 
 // Logging sends the box's log and every workload's output to a syslog

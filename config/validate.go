@@ -776,6 +776,7 @@ func (ck *checker) time() {
 		}
 		seen[s] = p
 	}
+	ck.ntpServe()
 }
 
 // logging checks the syslog server's URL and the buffer.

@@ -97,12 +97,18 @@ func openPage(t *testing.T, chromium, url, diag string) (context.Context, func(s
 }
 
 // TestWebPage drives the status page in headless Chromium: log in with
-// the token, see the workloads of the test status, see a state change and
-// a new log line arrive without a reload.
+// the token, see the workloads of the test status and the leases the
+// box's DHCP server gave, see a state change and a new log line arrive
+// without a reload.
 func TestWebPage(t *testing.T) {
 	chromium := chromiumPath(t)
 	box := newFakeBox()
-	s := New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf})
+	served := servedBox{fakeBox: box, leases: []ServedLease{
+		{VLAN: 10, MAC: "02:00:00:00:00:05", Address: "10.0.10.5", Name: "vm1", Fixed: true, Active: true, Expires: time.Now().Add(time.Hour)},
+		{VLAN: 10, MAC: "02:aa:00:00:00:01", Address: "10.0.10.100", Hostname: "laptop", Active: true, Expires: time.Now().Add(time.Hour)},
+		{VLAN: 20, MAC: "02:aa:00:00:00:02", Address: "10.0.20.100", Expires: time.Now().Add(-time.Minute)},
+	}}
+	s := New(Options{Box: served, Token: testToken, Links: fakeLinks, Logf: t.Logf})
 	ts := httptest.NewServer(s)
 	// Closed after the browser (cleanups run last first), which holds
 	// the followed log open.
@@ -135,6 +141,13 @@ func TestWebPage(t *testing.T) {
 	links, _ := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#links tbody")))
 	if !strings.Contains(links, "br0") || !strings.Contains(links, "10.0.2.15/24") {
 		t.Errorf("network table:\n%s", links)
+	}
+	step("served leases listed", chromedp.WaitVisible(chromedp.CSS(`#leases tbody tr[data-mac="02:aa:00:00:00:02"][data-active="false"]`)))
+	leases, _ := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#leases tbody")))
+	for _, want := range []string{"10.0.10.5", "02:00:00:00:00:05", "vm1", "fixed, until", "10.0.10.100", "laptop", "10.0.20.100", "expired"} {
+		if !strings.Contains(leases, want) {
+			t.Errorf("leases table lacks %q:\n%s", want, leases)
+		}
 	}
 	step("backlog in the log", chromedp.Poll[chromedp.Void](`document.getElementById("log").textContent.includes("starting as PID 1")`))
 
@@ -243,6 +256,10 @@ func TestWebPageActions(t *testing.T) {
 		chromedp.Submit(chromedp.ID("token")),
 		chromedp.WaitVisible(chromedp.CSS(web+`[data-state="running"]`)),
 	))
+	// A box that serves no DHCP has no leases section.
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById("leases-section").hidden`)); err != nil || shown {
+		t.Errorf("leases section shown without served leases (%v)", err)
+	}
 	step("stop asks for the token", chromedp.Steps(
 		chromedp.Click(chromedp.CSS(web+` button[data-action="stop"]`)),
 		chromedp.WaitVisible(chromedp.ID("action-form")),

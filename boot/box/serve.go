@@ -13,12 +13,16 @@ import (
 	"github.com/nucbox/nucbox/config/plan"
 	"github.com/nucbox/nucbox/netcfg/dhcpd"
 	"github.com/nucbox/nucbox/netcfg/dnsd"
+	"github.com/nucbox/nucbox/netcfg/ntpd"
+	"github.com/nucbox/nucbox/netcfg/timesync"
 )
 
-// serveStage runs the box's DHCP and DNS servers on its VLANs from
-// d.DHCP and d.DNS. It comes after the network stage, whose VLAN
+// serveStage runs the box's DHCP, DNS and NTP servers on its VLANs from
+// d.DHCP, d.DNS and d.NTP. It comes after the network stage, whose VLAN
 // interfaces the servers bind to and whose status names the uplink's
-// link and resolvers. A server that cannot start is a warning, not a
+// link and resolvers. The NTP server answers from clock, which the time
+// stage syncs after this one: until then it tells its clients the box is
+// not synced. A server that cannot start is a warning, not a
 // failed boot: the box and its workloads run without it, and the log and
 // the status say so.
 type serveStage struct {
@@ -26,10 +30,13 @@ type serveStage struct {
 	// dir keeps the leases: the data partition's, empty without one.
 	dir string
 	net *networkStage
+	// clock is the box's NTP client; nil answers as never synced.
+	clock *timesync.Clock
 
 	mu   sync.Mutex
 	dhcp *dhcpd.Server
 	dns  *dnsd.Server
+	ntp  *ntpd.Server
 	// boxAddrs are the box's VLAN addresses, never used as upstreams.
 	boxAddrs []netip.Addr
 }
@@ -39,7 +46,7 @@ func (*serveStage) Name() string { return plan.StageServe }
 func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(d.DHCP.Scopes) == 0 && len(d.DNS.Listen) == 0 && s.dhcp == nil {
+	if len(d.DHCP.Scopes) == 0 && len(d.DNS.Listen) == 0 && len(d.NTP.Listen) == 0 && s.dhcp == nil {
 		return nil
 	}
 	if s.dhcp == nil {
@@ -53,6 +60,7 @@ func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
 		}
 		s.dhcp = srv
 		s.dns = dnsd.New(dnsd.Options{Logf: s.log.Printf, Lookup: srv.Lookup, Upstreams: s.upstreams})
+		s.ntp = ntpd.New(ntpd.Options{Logf: s.log.Printf, Upstream: s.ntpUpstream})
 	}
 	s.boxAddrs = s.boxAddrs[:0]
 	for _, a := range d.Switch.Addresses {
@@ -66,6 +74,9 @@ func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
 		s.log.Printf("warning: %v", err)
 	}
 	if err := s.dns.Apply(d.DNS); err != nil {
+		s.log.Printf("warning: %v", err)
+	}
+	if err := s.ntp.Apply(d.NTP); err != nil {
 		s.log.Printf("warning: %v", err)
 	}
 	for _, sc := range d.DHCP.Scopes {
@@ -82,7 +93,24 @@ func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
 		}
 		s.log.Printf("dns for .%s on %s", d.DNS.Domain, strings.Join(at, ", "))
 	}
+	if len(d.NTP.Listen) > 0 {
+		var at []string
+		for _, l := range d.NTP.Listen {
+			at = append(at, l.Address.Addr().String())
+		}
+		s.log.Printf("ntp on %s", strings.Join(at, ", "))
+	}
 	return nil
+}
+
+// ntpUpstream is what the box's NTP client knows, for its NTP server.
+func (s *serveStage) ntpUpstream() ntpd.Upstream {
+	if s.clock == nil {
+		return ntpd.Upstream{}
+	}
+	st := s.clock.Status()
+	return ntpd.Upstream{Synced: st.Synced, Stratum: st.Stratum, Addr: st.Addr, At: st.At,
+		RTT: st.RTT, RootDelay: st.RootDelay, RootDispersion: st.RootDispersion}
 }
 
 // upstreams are the uplink's resolvers as the network stage has them
@@ -104,13 +132,14 @@ func (s *serveStage) upstreams() []netip.Addr {
 	return out
 }
 
-// Stop stops both servers; the leases stay saved.
+// Stop stops the servers; the leases stay saved.
 func (s *serveStage) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dhcp != nil {
 		s.dhcp.Close()
 		s.dns.Close()
+		s.ntp.Close()
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package box
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"testing"
@@ -75,5 +76,34 @@ func TestTimeStage(t *testing.T) {
 				t.Errorf("a sane clock held the apply for a sync: %+v", got)
 			}
 		})
+	}
+}
+
+// The serve stage's NTP server answers from the box's clock: as never
+// synced before the first sync (and without a clock), then at the
+// upstream's stratum with its address and the sync's time.
+func TestServeStageNTPUpstream(t *testing.T) {
+	if up := (&serveStage{}).ntpUpstream(); up.Synced {
+		t.Errorf("no clock: %+v", up)
+	}
+	at := time.Date(2026, 12, 7, 11, 0, 0, 0, time.UTC)
+	c := timesync.New(timesync.Options{
+		Query: func(string) (timesync.Sample, error) {
+			return timesync.Sample{Stratum: 2, Addr: netip.MustParseAddr("192.0.2.5"), RTT: time.Millisecond, RootDelay: 3 * time.Millisecond}, nil
+		},
+		Adjust: func(time.Duration) (bool, error) { return false, nil },
+		Now:    func() time.Time { return at },
+	})
+	s := &serveStage{clock: c}
+	if up := s.ntpUpstream(); up.Synced {
+		t.Errorf("before the first sync: %+v", up)
+	}
+	c.SetServers([]string{"ntp1"}, "config")
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	up := s.ntpUpstream()
+	if !up.Synced || up.Stratum != 2 || up.Addr.String() != "192.0.2.5" || !up.At.Equal(at) || up.RTT != time.Millisecond || up.RootDelay != 3*time.Millisecond {
+		t.Errorf("after a sync: %+v", up)
 	}
 }

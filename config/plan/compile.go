@@ -12,6 +12,7 @@ import (
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/netcfg/dhcpd"
 	"github.com/nucbox/nucbox/netcfg/dnsd"
+	"github.com/nucbox/nucbox/netcfg/ntpd"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/netcfg/vlancheck"
 	"github.com/nucbox/nucbox/vmm"
@@ -78,8 +79,10 @@ type Desired struct {
 	// mirrors; the network stage applies it after the switch.
 	Policy policy.Spec `json:"policy"`
 	// DHCP and DNS are the box's servers on its VLANs.
-	DHCP       dhcpd.Spec        `json:"dhcp"`
-	DNS        dnsd.Spec         `json:"dns"`
+	DHCP dhcpd.Spec `json:"dhcp"`
+	DNS  dnsd.Spec  `json:"dns"`
+	// NTP is the box's NTP server on its internal VLANs (time.serve).
+	NTP        ntpd.Spec         `json:"ntp"`
 	VMs        []vmm.Spec        `json:"vms,omitempty"`
 	Containers []containers.Spec `json:"containers,omitempty"`
 	// Workloads is the cgroup every VM and container runs under, with the
@@ -155,7 +158,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	var perrs []error
 	d.Policy, perrs = portPolicies(c)
 	b.errs = append(b.errs, perrs...)
-	d.DHCP, d.DNS = b.serve()
+	d.DHCP, d.DNS, d.NTP = b.serve()
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)

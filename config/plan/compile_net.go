@@ -87,6 +87,7 @@ func (b *compiler) firewall() netcfg.Firewall {
 		}
 		api = uint16(n)
 	}
+	ntp := ntpVLANs(c)
 	var f netcfg.Firewall
 	for _, a := range c.Uplink.Addresses {
 		p, err := netip.ParsePrefix(a.Address)
@@ -101,6 +102,9 @@ func (b *compiler) firewall() netcfg.Firewall {
 			// DNS and DHCP, served on this VLAN.
 			s.TCP = append(s.TCP, 53)
 			s.UDP = []uint16{53, 67}
+		}
+		if ntp[a.VLAN] {
+			s.UDP = append(s.UDP, 123)
 		}
 		f.Segments = append(f.Segments, s)
 	}

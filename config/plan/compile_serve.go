@@ -10,18 +10,30 @@ import (
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/netcfg/dhcpd"
 	"github.com/nucbox/nucbox/netcfg/dnsd"
+	"github.com/nucbox/nucbox/netcfg/ntpd"
 )
 
-// serve compiles the box's DHCP scopes and its DNS server: a scope per
-// box address with dhcp (and the native VLAN's with uplink.dhcp-server),
-// whose known hosts are the workload NICs on its VLAN; DNS on every
-// internal VLAN scope's address, with the workloads' static addresses as
-// names.
-func (b *compiler) serve() (dhcpd.Spec, dnsd.Spec) {
+// serve compiles the box's DHCP scopes, its DNS server and its NTP
+// server: a scope per box address with dhcp (and the native VLAN's with
+// uplink.dhcp-server), whose known hosts are the workload NICs on its
+// VLAN; DNS on every internal VLAN scope's address, with the workloads'
+// static addresses as names; with time.serve, NTP on every internal VLAN
+// address, which that VLAN's scope sends as option 42.
+func (b *compiler) serve() (dhcpd.Spec, dnsd.Spec, ntpd.Spec) {
 	c := b.c
 	u := &c.Uplink
 	var ds dhcpd.Spec
 	dns := dnsd.Spec{Domain: c.DNS.Domain}
+	var ntp ntpd.Spec
+	ntpOn := ntpVLANs(c)
+	for _, a := range u.Addresses {
+		if !ntpOn[a.VLAN] {
+			continue
+		}
+		if box, err := netip.ParsePrefix(a.Address); err == nil {
+			ntp.Listen = append(ntp.Listen, ntpd.Listener{Interface: config.VLANIfName(a.VLAN), Address: box})
+		}
+	}
 	names := map[string][]netip.Addr{}
 	for _, a := range u.Addresses {
 		if a.DHCP == nil {
@@ -38,6 +50,9 @@ func (b *compiler) serve() (dhcpd.Spec, dnsd.Spec) {
 			sc.Router = box.Addr()
 		}
 		sc.DNS = []netip.Addr{box.Addr()}
+		if ntpOn[a.VLAN] {
+			sc.NTP = []netip.Addr{box.Addr()}
+		}
 		ds.Scopes = append(ds.Scopes, sc)
 		dns.Listen = append(dns.Listen, dnsd.Listener{Interface: link, Address: box})
 	}
@@ -71,7 +86,7 @@ func (b *compiler) serve() (dhcpd.Spec, dnsd.Spec) {
 	if len(dns.Listen) == 0 {
 		dns.Hosts = nil
 	}
-	return ds, dns
+	return ds, dns, ntp
 }
 
 // scope is one DHCP scope; the workloads' static addresses inside it are
@@ -128,6 +143,7 @@ func (b *builder) serve() {
 	c := b.c
 	u := &c.Uplink
 	var listen []string
+	ntpOn := ntpVLANs(c)
 	step := func(p, link string, vlan int, d *config.DHCPServer, router, dns string) {
 		ds := []Detail{
 			b.d("vlan", fmt.Sprint(vlan), ""),
@@ -136,6 +152,9 @@ func (b *builder) serve() {
 			b.d("router", router, ""),
 			b.d("dns", dns, ""),
 			b.d("domain", c.DNS.Domain, "dns.domain"),
+		}
+		if ntpOn[vlan] && p != "uplink.dhcp-server" {
+			ds = append(ds, b.d("ntp", dns, "time.serve"))
 		}
 		if d.MTU != 0 {
 			ds = append(ds, b.d("mtu", fmt.Sprint(d.MTU), p+".mtu"))
@@ -180,6 +199,24 @@ func (b *builder) serve() {
 	}
 }
 
+// ntpServer describes the NTP server for people.
+func (b *builder) ntpServer() {
+	ntpOn := ntpVLANs(b.c)
+	var ntp []string
+	for _, a := range b.c.Uplink.Addresses {
+		if ntpOn[a.VLAN] {
+			box, _, _ := strings.Cut(a.Address, "/")
+			ntp = append(ntp, box+" on "+config.VLANIfName(a.VLAN))
+		}
+	}
+	if len(ntp) > 0 {
+		b.step(KindTime, "ntp server", "",
+			b.d("listen", strings.Join(ntp, ", ")+" (udp 123)", "time.serve"),
+			b.d("answers", "stratum 16 (not synced) until the box's clock has synced, then the upstream's stratum + 1", ""),
+			b.d("dropped", "requests from outside the VLAN's subnet", ""))
+	}
+}
+
 // fixed lists the fixed leases on vlan as "NAME MAC -> ADDRESS".
 func (b *builder) fixed(vlan int) []string {
 	var out []string
@@ -202,4 +239,15 @@ func (b *builder) fixed(vlan int) []string {
 		each(ct.Name, ct.NICs)
 	}
 	return out
+}
+
+// ntpVLANs are the VLANs the box serves NTP on (time.serve).
+func ntpVLANs(c *config.Config) map[int]bool {
+	on := map[int]bool{}
+	if c.Time.Serve {
+		for _, v := range config.NTPVLANs(c) {
+			on[v] = true
+		}
+	}
+	return on
 }

@@ -3,6 +3,8 @@ package plan
 import (
 	"bytes"
 	"net/netip"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +67,54 @@ func TestCompileServe(t *testing.T) {
 	for _, want := range []string{"dhcp vlan10", "range:        10.0.10.100-10.0.10.199", "fixed lease:  vm1 " + vmMAC + " -> 10.0.10.5", "dns lab", "router:       10.0.10.1"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("plan text lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+// time.serve: NTP on every internal VLAN address (VLAN 20 has no DHCP
+// scope, VLAN 30 is carried to the lab network and gets nothing), UDP
+// 123 open on those VLANs only, and option 42 in the scope of a served
+// VLAN; without serve (the control) none of it.
+func TestCompileServeNTP(t *testing.T) {
+	base := strings.Replace(serveConfig, "  addresses:\n", "  vlans: [30]\n  addresses:\n    - {vlan: 30, address: 10.0.30.1/24}\n", 1)
+	for _, serve := range []bool{false, true} {
+		cfg := base
+		if serve {
+			cfg += "time: {serve: true}\n"
+		}
+		c, err := config.Parse("box.yaml", []byte(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := p.Desired
+		var listen []string
+		for _, l := range d.NTP.Listen {
+			listen = append(listen, l.Interface+" "+l.Address.String())
+		}
+		want := ""
+		if serve {
+			want = "vlan10 10.0.10.1/24, vlan20 10.0.20.1/24"
+		}
+		if got := strings.Join(listen, ", "); got != want {
+			t.Errorf("serve %v: ntp listens on %q, want %q", serve, got, want)
+		}
+		for _, s := range d.Firewall.Segments {
+			open := slices.Contains(s.UDP, 123)
+			if want := serve && s.Interface != "vlan30"; open != want {
+				t.Errorf("serve %v: firewall segment %s udp %v", serve, s.Interface, s.UDP)
+			}
+		}
+		if sc := d.DHCP.Scopes[0]; serve != (len(sc.NTP) == 1 && sc.NTP[0] == sc.Server.Addr()) || (!serve && len(sc.NTP) > 0) {
+			t.Errorf("serve %v: scope's ntp %v", serve, sc.NTP)
+		}
+		var text bytes.Buffer
+		p.WriteText(&text)
+		if got := regexp.MustCompile(`time ntp server\n +listen: +10\.0\.10\.1 on vlan10, 10\.0\.20\.1 on vlan20 \(udp 123\)`).MatchString(text.String()); got != serve {
+			t.Errorf("serve %v: plan text:\n%s", serve, text.String())
 		}
 	}
 }

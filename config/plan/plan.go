@@ -183,6 +183,7 @@ func Build(c *config.Config) *Plan {
 	} else {
 		b.step(KindTime, "ntp", "", dflt("servers", "the uplink lease's (DHCP option 42), else "+strings.Join(timesync.DefaultServers, ", ")))
 	}
+	b.ntpServer()
 	if l := c.Logging; l.Remote != "" {
 		buf := b.d("buffer", l.Buffer.String(), "logging.buffer")
 		if l.Buffer == 0 {

@@ -107,6 +107,13 @@ func (sc *Scope) reply(req *dhcpv4.DHCPv4, typ dhcpv4.MessageType, addr netip.Ad
 			}
 			mods = append(mods, dhcpv4.WithOption(dhcpv4.OptDNS(ips...)))
 		}
+		if len(sc.NTP) > 0 {
+			ips := make([]net.IP, len(sc.NTP))
+			for i, a := range sc.NTP {
+				ips[i] = net.IP(a.AsSlice())
+			}
+			mods = append(mods, dhcpv4.WithOption(dhcpv4.OptNTPServers(ips...)))
+		}
 		if sc.Domain != "" {
 			mods = append(mods, dhcpv4.WithOption(dhcpv4.OptDomainName(sc.Domain)))
 		}

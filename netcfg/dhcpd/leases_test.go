@@ -20,7 +20,7 @@ func testScope() Scope {
 		First:  netip.MustParseAddr("10.0.10.100"), Last: netip.MustParseAddr("10.0.10.102"),
 		Lease:  time.Hour,
 		Router: netip.MustParseAddr("10.0.10.1"), DNS: []netip.Addr{netip.MustParseAddr("10.0.10.1")},
-		Domain: "lab", MTU: 1450,
+		Domain: "lab", MTU: 1450, NTP: []netip.Addr{netip.MustParseAddr("10.0.10.1")},
 		Hosts: []Host{
 			{MAC: "02:00:00:00:00:05", Name: "vm1", Address: netip.MustParseAddr("10.0.10.5")},
 			{MAC: "02:00:00:00:00:06", Name: "web"},
@@ -159,8 +159,8 @@ func TestAllocation(t *testing.T) {
 	}
 }
 
-// The options of an ACK: every one the scope sets, and the router only
-// when the scope has one.
+// The options of an ACK: every one the scope sets, and the router and
+// the NTP server only when the scope has them.
 func TestReplyOptions(t *testing.T) {
 	sc := testScope()
 	tb := newTable()
@@ -174,16 +174,17 @@ func TestReplyOptions(t *testing.T) {
 		"lease":  ack.IPAddressLeaseTime(0) == time.Hour,
 		"mtu":    string(ack.Options.Get(dhcpv4.OptionInterfaceMTU)) == "\x05\xaa",
 		"server": ack.ServerIdentifier().Equal(net.ParseIP("10.0.10.1")),
+		"ntp":    len(ack.NTPServers()) == 1 && ack.NTPServers()[0].Equal(net.ParseIP("10.0.10.1")),
 	}
 	for k, ok := range checks {
 		if !ok {
 			t.Errorf("option %s wrong in\n%s", k, ack.Summary())
 		}
 	}
-	sc.Router = netip.Addr{}
+	sc.Router, sc.NTP = netip.Addr{}, nil
 	ack, _ = tb.handle(&sc, msg(t, dhcpv4.MessageTypeRequest, "02:00:00:00:00:05", requested("10.0.10.5")), t0)
-	if len(ack.Router()) != 0 {
-		t.Errorf("router sent without nat: %v", ack.Router())
+	if len(ack.Router()) != 0 || ack.Options.Has(dhcpv4.OptionNTPServers) {
+		t.Errorf("router sent without nat, or NTP without serving: %v %v", ack.Router(), ack.NTPServers())
 	}
 }
 

@@ -31,6 +31,9 @@ type Scope struct {
 	// Router is sent as the default gateway when valid.
 	Router netip.Addr   `json:"router,omitzero"`
 	DNS    []netip.Addr `json:"dns,omitempty"`
+	// NTP are sent as the NTP servers (option 42): the box, when it
+	// serves NTP on the VLAN.
+	NTP    []netip.Addr `json:"ntp,omitempty"`
 	Domain string       `json:"domain,omitempty"`
 	MTU    int          `json:"mtu,omitempty"`
 	// Hosts are the clients the config knows, by MAC: workload NICs.

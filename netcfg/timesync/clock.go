@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +38,10 @@ type Sample struct {
 	Offset  time.Duration // add to the local clock to get the server's
 	RTT     time.Duration
 	Stratum int
+	// Addr is the address that answered; RootDelay and RootDispersion
+	// the server's own, which the box's NTP server passes on.
+	Addr                      netip.Addr
+	RootDelay, RootDispersion time.Duration
 }
 
 // Options are a Clock's collaborators; the zero value queries NTP and
@@ -71,6 +76,10 @@ type Status struct {
 	Stratum int           `json:"stratum,omitempty"`
 	Stepped bool          `json:"stepped,omitempty"`
 	At      time.Time     `json:"at,omitzero"`
+	// Addr answered the last sync, with its root delay and dispersion:
+	// what the box's own NTP server tells its clients.
+	Addr                      netip.Addr    `json:"-"`
+	RootDelay, RootDispersion time.Duration `json:"-"`
 	// Error is the last sync's failure, cleared by a success.
 	Error string `json:"error,omitempty"`
 }
@@ -187,6 +196,7 @@ func (c *Clock) sync(ctx context.Context, servers []string) error {
 	first := !c.st.Synced
 	c.st.Synced, c.st.Server, c.st.Offset, c.st.RTT = true, bestFrom, best.Offset, best.RTT
 	c.st.Stratum, c.st.Stepped, c.st.At, c.st.Error = best.Stratum, stepped, c.o.Now(), ""
+	c.st.Addr, c.st.RootDelay, c.st.RootDispersion = best.Addr, best.RootDelay, best.RootDispersion
 	c.mu.Unlock()
 	if first || stepped {
 		how := "slewed"

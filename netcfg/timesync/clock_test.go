@@ -97,8 +97,8 @@ func TestQueryServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := s.Offset - time.Hour; d.Abs() > 100*time.Millisecond || s.Stratum != 1 {
-		t.Errorf("sample %+v, want an offset of 1h (±100ms) at stratum 1", s)
+	if d := s.Offset - time.Hour; d.Abs() > 100*time.Millisecond || s.Stratum != 1 || s.Addr.String() != "127.0.0.1" {
+		t.Errorf("sample %+v, want an offset of 1h (±100ms) at stratum 1 from 127.0.0.1", s)
 	}
 	srv.SetAnswering(false)
 	if s, err := Query(srv.Addr().String()); err == nil {

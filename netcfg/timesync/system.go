@@ -1,6 +1,8 @@
 package timesync
 
 import (
+	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -12,14 +14,27 @@ import (
 // answer can be used (synchronised, not a kiss of death, a sane root
 // distance).
 func Query(server string) (Sample, error) {
-	r, err := ntp.QueryWithOptions(server, ntp.QueryOptions{Timeout: QueryTimeout})
+	// The dialer notes the address a name resolved to: the box's own
+	// NTP server names its upstream by address.
+	var addr netip.Addr
+	dial := func(local, remote string) (net.Conn, error) {
+		c, err := net.Dial("udp", remote)
+		if err == nil {
+			if ua, ok := c.RemoteAddr().(*net.UDPAddr); ok {
+				addr = ua.AddrPort().Addr().Unmap()
+			}
+		}
+		return c, err
+	}
+	r, err := ntp.QueryWithOptions(server, ntp.QueryOptions{Timeout: QueryTimeout, Dialer: dial})
 	if err != nil {
 		return Sample{}, err
 	}
 	if err := r.Validate(); err != nil {
 		return Sample{}, err
 	}
-	return Sample{Offset: r.ClockOffset, RTT: r.RTT, Stratum: int(r.Stratum)}, nil
+	return Sample{Offset: r.ClockOffset, RTT: r.RTT, Stratum: int(r.Stratum), Addr: addr,
+		RootDelay: r.RootDelay, RootDispersion: r.RootDispersion}, nil
 }
 
 // Adjust moves the system clock by offset: a step from StepThreshold on,

@@ -543,22 +543,28 @@ func hasMarker(frames []dumpFrame, marker string) *dumpFrame {
 
 // toolsLayout is the busybox image with rawsend added, written as an OCI
 // layout into the build cache under a name derived from its digest.
-func toolsLayout(t *testing.T) string {
+func toolsLayout(t *testing.T) string { return goToolsLayout(t, "oci-tools", "rawsend") }
+
+// goToolsLayout is the busybox image with the static Go programs
+// testdata/PROG added as /bin/PROG, written as the OCI layout name.
+func goToolsLayout(t *testing.T, name string, progs ...string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "rawsend")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./testdata/rawsend")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building rawsend: %v\n%s", err, out)
-	}
-	body, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
-	tw.WriteHeader(&tar.Header{Name: "bin/rawsend", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body))})
-	tw.Write(body)
+	for _, prog := range progs {
+		bin := filepath.Join(t.TempDir(), prog)
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./testdata/"+prog)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", prog, err, out)
+		}
+		body, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw.WriteHeader(&tar.Header{Name: "bin/" + prog, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body))})
+		tw.Write(body)
+	}
 	tw.Close()
 	data := tb.Bytes()
 	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
@@ -569,7 +575,7 @@ func toolsLayout(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeLayout(t, "oci-tools", img)
+	return writeLayout(t, name, img)
 }
 
 // writeLayout writes img as an OCI layout into the build cache, under

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,13 +58,44 @@ func labPKI(t *testing.T, ip net.IP) (caPEM []byte, server tls.Certificate) {
 		tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// clockedUplink has VLAN 10 inside the box and VLAN 20 carried to the lab
+// network, both with a box address that serves DHCP: time.serve serves
+// NTP on VLAN 10 only.
+const clockedUplink = `uplink:
+  interface: auto
+  bridge: br0
+  ipv4: dhcp
+  vlans: [20]
+  addresses:
+    - {vlan: 10, address: 10.0.10.1/24, dhcp: {range: 10.0.10.100-10.0.10.199}}
+    - {vlan: 20, address: 10.0.20.1/24, dhcp: {range: 10.0.20.100-10.0.20.199, on-uplink: true}}
+api:
+  listen: ":8443"
+  token: ` + apiToken + `
+`
+
+// ntpClientScript runs in a container: it asks the box's DHCP server for
+// a lease with the NTP servers (busybox udhcpc, whose script prints them)
+// and then the box's address on its VLAN for the time, up to tries times.
+func ntpClientScript(box string, tries int) string {
+	return `s=/tmp/lease; mkdir -p /tmp 2>/dev/null || s=/dev/shm/lease; ` +
+		`echo '#!/bin/sh' > $s; echo '[ $1 = bound ] && echo NTP-LEASE ip=$ip ntpsrv=$ntpsrv' >> $s; chmod +x $s; ` +
+		`udhcpc -i eth0 -s $s -q -n -t 5 -T 2 -O ntpsrv 2>/dev/null || echo NTP-LEASE-FAILED; ` +
+		fmt.Sprintf(`n=0; until ntpquery %s; do n=$((n+1)); if [ $n -ge %d ]; then break; fi; sleep 1; done; `, box, tries) +
+		`echo NTP-DONE; exec sleep 100000`
+}
+
 // TestClockFromNTP boots a box whose hardware clock reads 1990 and whose
 // config is at an https URL signed by the lab's CA. While the test's NTP
 // server drops requests the fetch fails on the certificate's dates (the
 // control: the clock is what stands in the way); once it answers, the box
 // steps its clock, fetches the config, and its time stage keeps syncing
 // with the config's server. The status shows the clock right and where
-// it came from.
+// it came from. With time.serve, a container on internal VLAN 10 gets the
+// box as NTP server in its DHCP lease and a valid answer from it, one
+// stratum below the test's server, whose address is the reference id; a
+// container on VLAN 20, which the uplink carries, gets a lease (the
+// control: it reaches the box) without an NTP server, and no answer.
 func TestClockFromNTP(t *testing.T) {
 	harness.Require(t)
 	ntp, err := ntptest.Listen("127.0.0.1:0", 0)
@@ -79,7 +111,15 @@ func TestClockFromNTP(t *testing.T) {
 	if err := os.WriteFile(caFile, caPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := "hostname: clocked\n" + apiUplink + "time:\n  servers: [\"" + ntpAddr + "\"]\n"
+	cfg := "hostname: clocked\n" + clockedUplink + "time:\n  servers: [\"" + ntpAddr + "\"]\n  serve: true\ncontainers:\n"
+	for _, ct := range []struct {
+		name, vlan, box string
+		tries           int
+	}{{"ntp10", "10", "10.0.10.1", 10}, {"ntp20", "20", "10.0.20.1", 1}} {
+		cfg += fmt.Sprintf("  - {name: %s, image: \"oci-layout:images/tools\", command: [sh, -c, %q], nics: [{vlan: %s, ipv4: dhcp}], restart: never, stop-timeout: 1s}\n",
+			ct.name, ntpClientScript(ct.box, ct.tries), ct.vlan)
+	}
+	tools := goToolsLayout(t, "oci-ntp", "ntpquery")
 	var fetched atomic.Int64
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	if err != nil {
@@ -93,7 +133,8 @@ func TestClockFromNTP(t *testing.T) {
 	defer srv.Close()
 	url := fmt.Sprintf("https://10.0.2.2:%d/clocked.yaml", ln.Addr().(*net.TCPAddr).Port)
 
-	img := harness.BuildImage(t, harness.WriteConfig(t, "clocked.yaml", cfg), harness.BuildArgs("--ca-certs", caFile))
+	img := harness.BuildImage(t, harness.WriteConfig(t, "clocked.yaml", cfg), harness.BuildArgs("--ca-certs", caFile,
+		"--add-file", guestState+"/images/tools="+tools))
 	m := img.Boot(t, harness.Options{
 		Append: "nucbox.config=" + url + " nucbox.config.timeout=3m nucbox.ntp=" + ntpAddr,
 		NICs:   []harness.NIC{{User: &harness.UserNet{Forward: []harness.Forward{{GuestPort: 8443}}}}},
@@ -137,5 +178,24 @@ func TestClockFromNTP(t *testing.T) {
 	text, _, _ := cli(t, bin, append([]string{"status"}, remote...)...)
 	if re := `(?m)^time +\S+ \S+ UTC; synced with ` + regexp.QuoteMeta(ntpAddr); !regexp.MustCompile(re).MatchString(text) {
 		t.Errorf("nucbox status has no line matching %s:\n%s", re, text)
+	}
+
+	openShell(t, m)
+	served := time.Now()
+	out := waitLog(t, m, time.Minute, guestState+"/containers/ntp10.log", "NTP-DONE", "NTP-")
+	t.Logf("ntp10 (%.1fs): %q", time.Since(served).Seconds(), out)
+	if !regexp.MustCompile(`NTP-LEASE ip=10\.0\.10\.1\d\d ntpsrv=10\.0\.10\.1\b`).MatchString(out) {
+		t.Errorf("ntp10's lease on VLAN 10 does not name the box as NTP server: %q", out)
+	}
+	if !regexp.MustCompile(`NTP-QUERY 10\.0\.10\.1 leap=0 stratum=2 refid=10\.0\.2\.2 offset=\S+ valid=true`).MatchString(out) {
+		t.Errorf("ntp10 got no valid answer at stratum 2 from the box's NTP server on VLAN 10: %q", out)
+	}
+	out = waitLog(t, m, time.Minute, guestState+"/containers/ntp20.log", "NTP-DONE", "NTP-")
+	t.Logf("ntp20 (%.1fs): %q", time.Since(served).Seconds(), out)
+	if !regexp.MustCompile(`NTP-LEASE ip=10\.0\.20\.1\d\d ntpsrv=\n`).MatchString(out + "\n") {
+		t.Errorf("ntp20 on the carried VLAN 20 got no lease, or one with an NTP server: %q", out)
+	}
+	if strings.Contains(out, "NTP-QUERY ") || !strings.Contains(out, "NTP-QUERY-FAILED") {
+		t.Errorf("the box answered NTP on VLAN 20, which the uplink carries: %q", out)
 	}
 }

@@ -95,6 +95,23 @@ function renderLinks(links) {
   }));
 }
 
+// The leases the box's DHCP server gave on its VLANs; the section shows
+// only on a box that serves DHCP.
+function renderLeases(leases) {
+  document.getElementById("leases-section").hidden = leases.length === 0;
+  document.querySelector("#leases tbody").replaceChildren(...leases.map(l => {
+    // The workload the MAC belongs to, and the name the client gave.
+    let client = l.name || l.hostname || "";
+    if (l.name && l.hostname && l.hostname !== l.name) client += " (" + l.hostname + ")";
+    let lease = l.active ? "until " + new Date(l.expires).toLocaleString() : "expired";
+    if (l.fixed) lease = "fixed, " + lease;
+    const tr = row([l.vlan, l.address, l.mac, client, lease]);
+    tr.dataset.mac = l.mac;
+    tr.dataset.active = l.active ? "true" : "false";
+    return tr;
+  }));
+}
+
 function render(st) {
   document.getElementById("hostname").textContent = st.hostname || "nucbox";
   document.title = (st.hostname || "nucbox") + ": " + st.phase;
@@ -117,6 +134,7 @@ function render(st) {
   renderTry(st.try);
   renderWorkloads(st.workloads || []);
   renderLinks(st.links || []);
+  renderLeases(st.served_leases || []);
 }
 
 // The pending try: which config, the countdown to its rollback and the

@@ -1,0 +1,73 @@
+package ntpd
+
+import (
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/beevik/ntp"
+	"github.com/vishvananda/netlink"
+
+	"github.com/nucbox/nucbox/vswitch/netnstest"
+)
+
+// Real sockets in namespaces: a client on the served link, in another
+// namespace across a veth, gets an unsynced answer (alarm, stratum 16)
+// before the box's clock is synced and a valid synced one after; a
+// client on another link of the box, routed to the same address through
+// the box, gets no answer: the socket is bound to the served link (and
+// the source is outside the subnet).
+func TestServesItsLink(t *testing.T) {
+	box := netnstest.New(t, "tbox")
+	c10, c20 := netnstest.New(t, "tc10"), netnstest.New(t, "tc20")
+	netnstest.Veth(t, c10, "eth0", box, "s10", true)
+	netnstest.Veth(t, c20, "eth0", box, "s20", true)
+	box.AddAddr(t, "s10", "10.0.10.1/24")
+	box.AddAddr(t, "s20", "10.0.20.1/24")
+	c10.Up(t, "eth0")
+	c20.Up(t, "eth0")
+	c10.AddAddr(t, "eth0", "10.0.10.2/24")
+	c20.AddAddr(t, "eth0", "10.0.20.2/24")
+	if err := c20.H.RouteAdd(&netlink.Route{LinkIndex: c20.Link(t, "eth0").Attrs().Index,
+		Dst: &net.IPNet{IP: net.IPv4(10, 0, 10, 0), Mask: net.CIDRMask(24, 32)}, Gw: net.IPv4(10, 0, 20, 1)}); err != nil {
+		t.Fatal(err)
+	}
+
+	var up atomic.Pointer[Upstream]
+	up.Store(&Upstream{})
+	s := New(Options{Upstream: func() Upstream { return *up.Load() }, Logf: t.Logf})
+	defer s.Close()
+	spec := Spec{Listen: []Listener{{Interface: "s10", Address: netip.MustParsePrefix("10.0.10.1/24")}}}
+	if err := box.Namespace().Do(func() error { return s.Apply(spec) }); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(c *netnstest.NS) (r *ntp.Response, err error) {
+		c.Namespace().Do(func() error {
+			r, err = ntp.QueryWithOptions("10.0.10.1", ntp.QueryOptions{Timeout: 2 * time.Second})
+			return nil
+		})
+		return r, err
+	}
+	r, err := ask(c10)
+	if err != nil {
+		t.Fatalf("unsynced box: %v", err)
+	}
+	if r.Leap != ntp.LeapNotInSync || r.Stratum != Unsynced {
+		t.Errorf("unsynced box: leap %d stratum %d, want %d and %d", r.Leap, r.Stratum, LeapAlarm, Unsynced)
+	}
+	at := time.Now().Add(-30 * time.Second)
+	up.Store(&Upstream{Synced: true, Stratum: 2, Addr: netip.MustParseAddr("192.0.2.123"), At: at, RTT: 3 * time.Millisecond})
+	r, err = ask(c10)
+	if err != nil {
+		t.Fatalf("synced box: %v", err)
+	}
+	if err := r.Validate(); err != nil || r.Stratum != 3 || r.ReferenceString() != "192.0.2.123" ||
+		r.ReferenceTime.Sub(at).Abs() > time.Millisecond || r.ClockOffset.Abs() > 100*time.Millisecond {
+		t.Errorf("synced box: %v; stratum %d refid %s reference time %s offset %s", err, r.Stratum, r.ReferenceString(), r.ReferenceTime, r.ClockOffset)
+	}
+	if r, err := ask(c20); err == nil {
+		t.Errorf("client on another link of the box got an answer: stratum %d", r.Stratum)
+	}
+}
