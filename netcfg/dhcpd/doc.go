@@ -24,5 +24,9 @@
 // with internal/safe: server4.Server.Serve starts a goroutine per packet,
 // which neither bounds the work a flood of requests makes nor recovers a
 // panic, so the package uses server4's socket and its own loop. A panic on
-// one packet restarts the loop; PID 1 carries on.
+// one packet restarts the loop; PID 1 carries on. The loop takes what is
+// queued on the socket as one batch (batch.go): the leases are saved once
+// for the batch, before any of its replies leaves, so that a burst of
+// clients costs one sync of the leases file per batch, not one per ACK,
+// and an ACK is still on disk before the client has it.
 package dhcpd

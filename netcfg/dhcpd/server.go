@@ -181,50 +181,73 @@ func (r *runner) stop() {
 
 // serve reads and answers messages until ctx ends or the socket fails.
 func (s *Server) serve(ctx context.Context, vlan int, conn net.PacketConn) error {
-	buf := make([]byte, 1500)
+	bufs := make([][]byte, maxBatch)
+	for i := range bufs {
+		bufs[i] = make([]byte, 1500)
+	}
 	for {
-		n, _, err := conn.ReadFrom(buf)
+		n, _, err := conn.ReadFrom(bufs[0])
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		req, err := dhcpv4.FromBytes(buf[:n])
-		if err != nil {
-			continue
+		msgs := drain(conn, bufs, [][]byte{bufs[0][:n]})
+		reqs := make([]*dhcpv4.DHCPv4, 0, len(msgs))
+		for _, m := range msgs {
+			if req, err := dhcpv4.FromBytes(m); err == nil {
+				reqs = append(reqs, req)
+			}
 		}
-		reply, dst := s.answer(vlan, req)
-		if reply != nil {
-			if _, err := conn.WriteTo(reply.ToBytes(), dst); err != nil {
-				s.o.Logf("dhcp: VLAN %d: reply to %s: %v", vlan, req.ClientHWAddr, err)
+		for _, a := range s.answer(vlan, reqs) {
+			if _, err := conn.WriteTo(a.reply.ToBytes(), a.dst); err != nil {
+				s.o.Logf("dhcp: VLAN %d: reply to %s: %v", vlan, a.reply.ClientHWAddr, err)
 			}
 		}
 	}
 }
 
-// answer handles req on vlan's scope and says where the reply goes: to
-// the client's address when it has one (a renewal), else broadcast, since
-// a client without an address cannot answer ARP for the one offered.
-func (s *Server) answer(vlan int, req *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, *net.UDPAddr) {
+// reply is an answer and where it goes.
+type reply struct {
+	reply *dhcpv4.DHCPv4
+	dst   *net.UDPAddr
+}
+
+// answer handles reqs on vlan's scope, in order, and saves the leases
+// once for all of them before any reply leaves, so that an ACK is on
+// disk when the client has it. A reply goes to the client's address when
+// it has one (a renewal), else broadcast, since a client without an
+// address cannot answer ARP for the one offered.
+func (s *Server) answer(vlan int, reqs []*dhcpv4.DHCPv4) []reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sc := s.scopes[vlan]
 	if sc == nil {
-		return nil, nil
+		return nil
 	}
-	reply, changed := s.t.handle(sc, req, s.o.Now())
-	if changed {
+	now := s.o.Now()
+	var out []reply
+	save := false
+	for _, req := range reqs {
+		r, changed := s.t.handle(sc, req, now)
+		save = save || changed
+		if r == nil {
+			continue
+		}
+		if r.MessageType() == dhcpv4.MessageTypeAck && r.YourIPAddr != nil && !r.YourIPAddr.IsUnspecified() {
+			s.o.Logf("dhcp: VLAN %d: %s %s%s", vlan, req.ClientHWAddr, r.YourIPAddr, nameOf(s.t.leases[key{vlan, req.ClientHWAddr.String()}]))
+		}
+		dst := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ClientPort}
+		if r.MessageType() != dhcpv4.MessageTypeNak && addrOf(req.ClientIPAddr).IsValid() {
+			dst.IP = req.ClientIPAddr
+		}
+		out = append(out, reply{r, dst})
+	}
+	if save {
 		s.saveLocked()
 	}
-	if reply != nil && reply.MessageType() == dhcpv4.MessageTypeAck && reply.YourIPAddr != nil && !reply.YourIPAddr.IsUnspecified() {
-		s.o.Logf("dhcp: VLAN %d: %s %s%s", vlan, req.ClientHWAddr, reply.YourIPAddr, nameOf(s.t.leases[key{vlan, req.ClientHWAddr.String()}]))
-	}
-	dst := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ClientPort}
-	if reply != nil && reply.MessageType() != dhcpv4.MessageTypeNak && addrOf(req.ClientIPAddr).IsValid() {
-		dst.IP = req.ClientIPAddr
-	}
-	return reply, dst
+	return out
 }
 
 func nameOf(l *Lease) string {
