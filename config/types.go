@@ -102,6 +102,9 @@ type VLANAddress struct {
 	NAT bool `yaml:"nat,omitempty" json:"nat,omitempty" jsonschema_description:"Route this VLAN's subnet to the uplink, masqueraded behind the box's uplink address (workloads use this address as their gateway); other VLANs stay unreachable from it"`
 	// DHCP makes the box this VLAN's DHCP and DNS server.
 	DHCP *DHCPServer `yaml:"dhcp,omitempty" json:"dhcp,omitempty" jsonschema_description:"Serve DHCP (and DNS) on this VLAN from this address"`
+	// IPv6 is the box's IPv6 address on the VLAN. On a VLAN that does not
+	// reach the lab network the box advertises its /64 for SLAAC.
+	IPv6 string `yaml:"ipv6,omitempty" json:"ipv6,omitempty" jsonschema_description:"Box IPv6 address with prefix length such as fd00:10::1/64; on a VLAN the uplink does not carry the box sends router advertisements for its /64 (SLAAC), naming itself as DNS server when dhcp is set, and no default route"`
 }
 
 // DHCPServer is the box's DHCP server on one VLAN. Workload NICs on the

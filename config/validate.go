@@ -176,7 +176,7 @@ func (ck *checker) uplink() {
 	ck.vlanID("uplink.native-vlan", u.NativeVLAN)
 	ck.taggedVLANs("uplink.vlans", u.VLANs, u.NativeVLAN, "uplink")
 	addrVLANs := map[int]string{}
-	var natNets []natNet
+	var natNets, v6Nets []natNet
 	for i, a := range u.Addresses {
 		p := fmt.Sprintf("uplink.addresses[%d]", i)
 		switch {
@@ -196,6 +196,9 @@ func (ck *checker) uplink() {
 		} else if pfx, ok := ck.cidr(p+".address", a.Address); ok && a.NAT {
 			ck.natSubnet(p, pfx.Masked(), natNets)
 			natNets = append(natNets, natNet{pfx.Masked(), p})
+		}
+		if a.IPv6 != "" {
+			ck.ipv6(p+".ipv6", a.VLAN, a.IPv6, &v6Nets)
 		}
 	}
 	pr := u.Probe
