@@ -28,12 +28,12 @@ const FirewallTable = "nucbox"
 // The lab network (whatever arrives on the link holding the box's uplink
 // address) reaches every service of the box, as it always did. A segment
 // (a box interface on an internal VLAN) is where workloads live: from
-// there the box accepts answers to its own traffic, pings, IPv6 neighbour
-// discovery and the TCP ports the segment opens, and drops everything
-// else, the API, the status page, metrics and VNC included. The box
-// forwards a segment's traffic only with NAT, only from its own subnet and
-// only to the uplink; IPv6 is never forwarded. Other interfaces reach
-// nothing.
+// there the box accepts answers to its own traffic, pings, IPv6
+// neighbour discovery, router solicitations and the TCP ports the segment
+// opens, and drops everything else, the API, the status page, metrics and
+// VNC included, over IPv4 and IPv6 alike. The box forwards a segment's
+// traffic only with NAT, only from its own subnet and only to the uplink;
+// IPv6 is never forwarded. Other interfaces reach nothing.
 type Firewall struct {
 	Segments []Segment `json:"segments,omitempty"`
 }
@@ -231,11 +231,13 @@ func buildFirewall(uplink string, f Firewall) *fwTable {
 	add(in, "icmp type echo-request accept", l4Match(unix.IPPROTO_ICMP), byteAt(expr.PayloadBaseTransportHeader, 0, 8), accept)
 	add(in, "icmpv6 type echo-request accept", l4Match(unix.IPPROTO_ICMPV6), byteAt(expr.PayloadBaseTransportHeader, 0, 128), accept)
 	// Neighbour discovery only from the link itself: hop limit 255 is
-	// what a router on the way could not have left.
+	// what a router on the way could not have left. Router solicitations
+	// reach the box's router adverts (netcfg/radvd); the box takes no
+	// adverts from a segment (accept_ra is off there), so none pass.
 	for _, nd := range []struct {
 		name string
 		typ  byte
-	}{{"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136}} {
+	}{{"nd-router-solicit", 133}, {"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136}} {
 		add(in, "icmpv6 type "+nd.name+" ip6 hoplimit 255 accept", l4Match(unix.IPPROTO_ICMPV6),
 			byteAt(expr.PayloadBaseTransportHeader, 0, nd.typ), byteAt(expr.PayloadBaseNetworkHeader, 7, 255), accept)
 	}

@@ -413,6 +413,10 @@ func TestFirewallKeepsWorkloadsFromTheBox(t *testing.T) {
 			t.Errorf("%s cannot ping the box at %s", c.from.Name, c.addr)
 		}
 	}
+	// The box's router adverts answer solicitations, which must pass.
+	if !solicitationReaches(t, l.c10, l.box, "vlan10") {
+		t.Error("c10's router solicitation does not reach the box's vlan10 through the firewall")
+	}
 
 	// Frames switched between two ports of the bridge are layer 2, not
 	// the firewall's, even where br_netfilter is loaded (as on the test
