@@ -12,6 +12,7 @@ import (
 	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/netcfg/dhcpd"
 	"github.com/nucbox/nucbox/netcfg/dnsd"
+	"github.com/nucbox/nucbox/netcfg/radvd"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/vmm"
 	"github.com/nucbox/nucbox/vswitch"
@@ -77,8 +78,10 @@ type Desired struct {
 	// mirrors; the network stage applies it after the switch.
 	Policy policy.Spec `json:"policy"`
 	// DHCP and DNS are the box's servers on its VLANs.
-	DHCP       dhcpd.Spec        `json:"dhcp"`
-	DNS        dnsd.Spec         `json:"dns"`
+	DHCP dhcpd.Spec `json:"dhcp"`
+	DNS  dnsd.Spec  `json:"dns"`
+	// RA is the box's IPv6 router adverts on its internal VLANs.
+	RA         radvd.Spec        `json:"ra"`
 	VMs        []vmm.Spec        `json:"vms,omitempty"`
 	Containers []containers.Spec `json:"containers,omitempty"`
 	// Workloads is the cgroup every VM and container runs under, with the
@@ -152,6 +155,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Policy, perrs = portPolicies(c)
 	b.errs = append(b.errs, perrs...)
 	d.DHCP, d.DNS = b.serve()
+	d.RA = b.adverts(&d.DNS)
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
@@ -180,7 +184,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	if err := errors.Join(b.errs...); err != nil {
 		return p, err
 	}
-	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate(), d.Policy.Validate(), d.DHCP.Validate(), d.DNS.Validate())
+	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate(), d.Policy.Validate(), d.DHCP.Validate(), d.DNS.Validate(), d.RA.Validate())
 }
 
 // compiler collects every problem of one Compile.
