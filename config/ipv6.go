@@ -52,3 +52,29 @@ func (ck *checker) ipv6(p string, vlan int, s string, nets *[]natNet) {
 		ck.ips[a] = p
 	}
 }
+
+// nicIPv6 checks a workload NIC's static IPv6 address and claims it.
+func (ck *checker) nicIPv6(p, s string) {
+	pfx, err := netip.ParsePrefix(s)
+	if err != nil {
+		ck.add(p, "invalid address %q: use an IPv6 address with prefix length such as fd00:10::5/64", s)
+		return
+	}
+	a := pfx.Addr()
+	switch {
+	case !a.Is6() || a.Is4In6():
+		ck.add(p, "invalid address %q: use an IPv6 address here (the IPv4 one goes in ipv4)", s)
+		return
+	case a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a.IsLinkLocalUnicast():
+		ck.add(p, "invalid address %q: not a global or unique local unicast address (link-local addresses are made by the kernel)", s)
+		return
+	case pfx.Bits() == 0 || pfx.Bits() == 128:
+		ck.add(p, "invalid address %q: prefix length must be between 1 and 127", s)
+		return
+	}
+	if prev, dup := ck.ips[a]; dup {
+		ck.add(p, "address %s is also used by %s", a, ck.loc.ref(prev))
+	} else {
+		ck.ips[a] = p
+	}
+}

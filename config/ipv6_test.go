@@ -55,3 +55,36 @@ containers:
 			u.AdvertisesIPv6(u.Addresses[0]), u.AdvertisesIPv6(u.Addresses[1]))
 	}
 }
+
+// A workload NIC's static IPv6 address: errors with line and column; a
+// container's and a VM's with cloud-init parse (the positive control).
+func TestNICIPv6Address(t *testing.T) {
+	const head = `
+hostname: b
+uplink:
+  addresses: [{vlan: 10, address: 10.0.10.1/24, ipv6: "fd00:10::1/64"}]
+`
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"container and VM with cloud-init", `containers:
+  - {name: c, image: "oci-layout:/x", nics: [{vlan: 10, ipv6: {address: "fd00:10::5/64"}}]}
+vms:
+  - {name: v, cloud-init: {}, nics: [{vlan: 10, ipv6: {address: "fd00:10::6/64"}}]}
+`, nil},
+		{"IPv4 in ipv6", `containers:
+  - {name: c, image: "oci-layout:/x", nics: [{vlan: 10, ipv6: {address: 10.0.10.5/24}}]}
+`, []string{`6:73 containers[0].nics[0].ipv6.address: invalid address "10.0.10.5/24": use an IPv6 address here`}},
+		{"the box's address", `containers:
+  - {name: c, image: "oci-layout:/x", nics: [{vlan: 10, ipv6: {address: "fd00:10::1/64"}}]}
+`, []string{`6:73 containers[0].nics[0].ipv6.address: address fd00:10::1 is also used by uplink.addresses[0].ipv6 (line 4)`}},
+		{"VM without cloud-init", `vms:
+  - {name: v, nics: [{vlan: 10, ipv6: {address: "fd00:10::6/64"}}]}
+`, []string{`6:39 vms[0].nics[0].ipv6: a VM's static IPv6 address is set through cloud-init`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			matchProblems(t, problems(t, head+tc.body), tc.want)
+		})
+	}
+}

@@ -42,3 +42,15 @@ func (b *compiler) adverts(dns *dnsd.Spec) radvd.Spec {
 	}
 	return s
 }
+
+// ipv6 is a NIC's static IPv6 address, invalid for none.
+func (b *compiler) ipv6(what string, a config.IPv6) netip.Prefix {
+	if a.IsZero() {
+		return netip.Prefix{}
+	}
+	p, err := netip.ParsePrefix(a.Address)
+	if err != nil {
+		b.fail("%s: %w", what, err)
+	}
+	return p
+}
