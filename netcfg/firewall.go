@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -107,8 +109,9 @@ type FirewallStatus struct {
 // ApplyFirewall makes the namespace's firewall f, with uplink the link
 // that holds the box's uplink address (the bridge, or the bare uplink
 // after a rollback): the inet table, IPv4 forwarding on exactly when a
-// segment has NAT, and on each segment's interface strict reverse-path
-// filtering, no router adverts and no redirects accepted.
+// segment has NAT, router adverts (SLAAC) taken on the uplink's link,
+// and on each segment's interface strict reverse-path filtering, no
+// router adverts and no redirects accepted.
 //
 // The table is compared with what the kernel has first and replaced, in
 // one transaction, only when it differs: applying the same firewall twice
@@ -160,6 +163,11 @@ func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallSt
 		}
 	}
 	n, err := bridgeHooksOff(ns)
+	st.Changes += n
+	if err != nil {
+		return st, err
+	}
+	n, err = uplinkSysctls(ns, uplink)
 	st.Changes += n
 	if err != nil {
 		return st, err
@@ -451,6 +459,35 @@ func segmentSysctls(ns *vswitch.Namespace, link string) (int, error) {
 		} {
 			changed, err := writeSysctl(s.file, s.value)
 			if err != nil && !(s.optional && errors.Is(err, errNoSysctl)) {
+				return fmt.Errorf("%s: %w", link, err)
+			}
+			if changed {
+				changes++
+			}
+		}
+		return nil
+	})
+	return changes, err
+}
+
+// uplinkSysctls makes the uplink's link take the lab's router adverts:
+// SLAAC addresses and the default route, as the bridge that took the
+// uplink over is a new link whose settings are the defaults'. A kernel
+// forwarding IPv6 ignores adverts unless accept_ra is 2. A kernel without
+// IPv6 has nothing to set.
+func uplinkSysctls(ns *vswitch.Namespace, link string) (int, error) {
+	changes := 0
+	err := ns.Do(func() error {
+		ra := "1"
+		if b, err := os.ReadFile("/proc/sys/net/ipv6/conf/all/forwarding"); err == nil && strings.TrimSpace(string(b)) == "1" {
+			ra = "2"
+		}
+		for _, s := range []struct{ file, value string }{
+			{"/proc/sys/net/ipv6/conf/" + link + "/accept_ra", ra},
+			{"/proc/sys/net/ipv6/conf/" + link + "/autoconf", "1"},
+		} {
+			changed, err := writeSysctl(s.file, s.value)
+			if err != nil && !errors.Is(err, errNoSysctl) {
 				return fmt.Errorf("%s: %w", link, err)
 			}
 			if changed {
