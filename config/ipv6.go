@@ -53,8 +53,18 @@ func (ck *checker) ipv6(p string, vlan int, s string, nets *[]natNet) {
 	}
 }
 
-// nicIPv6 checks a workload NIC's static IPv6 address and claims it.
-func (ck *checker) nicIPv6(p, s string) {
+const vmIPv6NeedsCloudInit = "a VM's static IPv6 address is set through cloud-init: add cloud-init: {} to the VM, or leave the address to SLAAC from the box's router advertisements"
+
+// nicIPv6 checks the static IPv6 address of the NIC at path np, if any,
+// and claims it.
+func (ck *checker) nicIPv6(np string, n *NIC) {
+	if n.IPv6.IsZero() {
+		return
+	}
+	if len(n.Trunk) > 0 && n.Native == 0 {
+		ck.add(np+".ipv6", "a trunk without a native VLAN carries no untagged traffic for an address: set native")
+	}
+	p, s := np+".ipv6.address", n.IPv6.Address
 	pfx, err := netip.ParsePrefix(s)
 	if err != nil {
 		ck.add(p, "invalid address %q: use an IPv6 address with prefix length such as fd00:10::5/64", s)

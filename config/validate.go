@@ -488,7 +488,7 @@ func (ck *checker) vm(p string, vm *VM) {
 			ck.add(fmt.Sprintf("%s.nics[%d].ipv4", p, i), "a VM's static address is set through cloud-init (add cloud-init: {} to the VM) or by the box's DHCP server on its VLAN (add dhcp to the box's address there)")
 		}
 		if !n.IPv6.IsZero() && vm.CloudInit == nil {
-			ck.add(fmt.Sprintf("%s.nics[%d].ipv6", p, i), "a VM's static IPv6 address is set through cloud-init: add cloud-init: {} to the VM, or leave the address to SLAAC from the box's router advertisements")
+			ck.add(fmt.Sprintf("%s.nics[%d].ipv6", p, i), vmIPv6NeedsCloudInit)
 		}
 	}
 }
@@ -585,12 +585,7 @@ func (ck *checker) nics(p, workload string, nics []NIC, linkName func(string, in
 		}
 		ck.mac(np+".mac", n.MAC)
 		ck.ipv4(np+".ipv4", n.IPv4)
-		if !n.IPv6.IsZero() {
-			ck.nicIPv6(np+".ipv6.address", n.IPv6.Address)
-			if len(n.Trunk) > 0 && n.Native == 0 {
-				ck.add(np+".ipv6", "a trunk without a native VLAN carries no untagged traffic for an address: set native")
-			}
-		}
+		ck.nicIPv6(np, n)
 		ck.policy(np+".policy", n.Policy)
 		if len(n.Trunk) > 0 && n.Native == 0 && !n.IPv4.IsZero() {
 			ck.add(np+".ipv4", "a trunk without a native VLAN carries no untagged traffic for an address: set native")
