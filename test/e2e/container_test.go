@@ -326,11 +326,13 @@ while :; do sleep 3600; done
 `
 
 // labCT10V6 waits for ct10's SLAAC address from the box's router adverts
-// on VLAN 10, then pings the box's IPv6 address there.
+// on VLAN 10, then pings the box's IPv6 address there and asks the box's
+// DNS server at that address (the one the adverts name).
 const labCT10V6 = `n=0; until ip -6 addr show dev eth0 | grep -q 'inet6 fd00:10:'; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; sleep 1; done; ` +
 	`echo LAB-CT10-V6ADDR $(ip -6 addr show dev eth0 | grep -o 'inet6 fd00:10:[0-9a-f:]*/[0-9]*'); ` +
 	`n=0; until ping -c 1 -W 1 fd00:10::1 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 30 ]; then break; fi; done; ` +
-	`if [ $n -lt 30 ]; then echo LAB-CT10-V6-PING-OK; else echo LAB-CT10-V6-PING-FAILED; fi; `
+	`if [ $n -lt 30 ]; then echo LAB-CT10-V6-PING-OK; else echo LAB-CT10-V6-PING-FAILED; fi; ` +
+	`echo LAB-CT10-V6DNS $(nslookup vm10.lab fd00:10::1 2>&1 | tr -s '\t\n' '  '); `
 
 const labCT10Script = labCT10V6 + `n=0; until ping -c 1 -W 1 vm10.lab >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; sleep 1; done; ` +
 	`echo LAB-CT10-RESOLVED $(nslookup vm10.lab 2>&1 | tr -s '\t\n' '  '); ` +

@@ -11,7 +11,8 @@ import (
 
 // checkLabIPv6 checks the IPv6 part of the Box Lab: ct10 on VLAN 10 got
 // an address in the box's prefix from its router adverts and pings the
-// box's IPv6 address there (out holds ct10's LAB-CT10- lines); the box's
+// box's IPv6 address there, whose DNS server answers (out holds ct10's
+// LAB-CT10- lines); the box's
 // bridge has its own SLAAC address from the lab network (QEMU's user
 // network advertises fec0::/64) and status shows it. ct20's side, on
 // VLAN 20, is checked with its other probes.
@@ -22,6 +23,9 @@ func checkLabIPv6(t *testing.T, m *harness.Machine, out string) {
 	}
 	if !strings.Contains(out, "LAB-CT10-V6-PING-OK") {
 		t.Errorf("ct10 on VLAN 10 does not ping the box at fd00:10::1: %q", out)
+	}
+	if !regexp.MustCompile(`LAB-CT10-V6DNS .*Name: ?vm10\.lab Address: ?10\.0\.10\.10\b`).MatchString(out) {
+		t.Errorf("ct10 on VLAN 10 gets no answer for vm10.lab from the box's DNS at fd00:10::1: %q", out)
 	}
 	st, err := m.Shell(time.Minute, "n=0; until /init status | grep -q 'fec0:'; do n=$((n+1)); [ $n -ge 50 ] && break; sleep 1; done; /init status | grep -a 'br0'")
 	if err != nil {
