@@ -57,4 +57,20 @@ containers:
 	if err := d.Switch.Validate(); err != nil {
 		t.Error(err)
 	}
+	// The plan says where the box advertises: VLAN 10 with DNS, VLAN 20
+	// without, VLAN 30 (the uplink's) not at all.
+	adverts := map[string]string{}
+	for _, st := range p.Steps {
+		if st.Kind != KindVLANAddress {
+			continue
+		}
+		for _, dt := range st.Details {
+			if dt.Key == "router adverts" {
+				adverts[st.Name] = dt.Value
+			}
+		}
+	}
+	if fmt.Sprint(adverts) != "map[vlan10:prefix fd00:10::/64 (SLAAC), no default route, DNS at the box vlan20:prefix fd00:20::/64 (SLAAC), no default route]" {
+		t.Errorf("plan's router adverts: %v", adverts)
+	}
 }

@@ -172,7 +172,11 @@ func Build(c *config.Config) *Plan {
 		if a.IPv6 != "" {
 			ds = append(ds, b.d("ipv6", a.IPv6, p+".ipv6"))
 			if u.AdvertisesIPv6(a) {
-				ra := "prefix " + a.IPv6 + " (SLAAC), no default route"
+				pfx := a.IPv6
+				if p, err := netip.ParsePrefix(a.IPv6); err == nil {
+					pfx = p.Masked().String()
+				}
+				ra := "prefix " + pfx + " (SLAAC), no default route"
 				if a.DHCP != nil {
 					ra += ", DNS at the box"
 				}
