@@ -95,6 +95,14 @@ type IPv4 struct {
 // IsZero reports whether nothing was configured.
 func (a IPv4) IsZero() bool { return !a.DHCP && a.Address == "" && a.Gateway == "" }
 
+// IPv6 is a workload NIC's static IPv6 address.
+type IPv6 struct {
+	Address string `yaml:"address" json:"address" jsonschema:"required" jsonschema_description:"Address with prefix length such as fd00:10::5/64"`
+}
+
+// IsZero reports whether nothing was configured.
+func (a IPv6) IsZero() bool { return a.Address == "" }
+
 // VLANAddress is a box address on one VLAN.
 type VLANAddress struct {
 	VLAN    int    `yaml:"vlan" json:"vlan" jsonschema:"required,minimum=1,maximum=4094" jsonschema_description:"VLAN id; must be carried by the uplink or used by a workload"`
@@ -108,6 +116,9 @@ type VLANAddress struct {
 	// Gateway is the lab's router on a VLAN of the uplink; the VLAN
 	// check asks it by ARP. The box routes nothing through it.
 	Gateway string `yaml:"gateway,omitempty" json:"gateway,omitempty" jsonschema_description:"The lab's router on this VLAN (one of uplink.vlans), inside the address's subnet: the VLAN check asks it by ARP; the box routes nothing through it"`
+	// IPv6 is the box's IPv6 address on the VLAN. On a VLAN that does not
+	// reach the lab network the box advertises its /64 for SLAAC.
+	IPv6 string `yaml:"ipv6,omitempty" json:"ipv6,omitempty" jsonschema_description:"Box IPv6 address with prefix length such as fd00:10::1/64; on a VLAN the uplink does not carry the box sends router advertisements for its /64 (SLAAC), naming itself as DNS server when dhcp is set, and no default route"`
 }
 
 // DHCPServer is the box's DHCP server on one VLAN. Workload NICs on the
@@ -156,6 +167,9 @@ type NIC struct {
 	// IPv4 is dhcp or static; for VMs it goes into the cloud-init
 	// network-config.
 	IPv4 IPv4 `yaml:"ipv4,omitempty" json:"ipv4,omitzero" jsonschema_description:"dhcp or a static address (for VMs: written to the cloud-init network-config)"`
+	// IPv6 is a static IPv6 address; without one a NIC on a VLAN where
+	// the box advertises configures its own (SLAAC).
+	IPv6 IPv6 `yaml:"ipv6,omitempty" json:"ipv6,omitzero" jsonschema_description:"A static IPv6 address (for VMs: written to the cloud-init network-config); without it a NIC on a VLAN where the box sends router advertisements configures its own"`
 	// Policy is the port's ACL, rate limit and guards (policy.go).
 	Policy *PortPolicy `yaml:"policy,omitempty" json:"policy,omitempty" jsonschema_description:"Port policy: allow/deny rules, rate limit, spoof, BPDU and RA guards"`
 }

@@ -179,7 +179,7 @@ func (ck *checker) uplink() {
 	ck.vlanID("uplink.native-vlan", u.NativeVLAN)
 	ck.taggedVLANs("uplink.vlans", u.VLANs, u.NativeVLAN, "uplink")
 	addrVLANs := map[int]string{}
-	var natNets []natNet
+	var natNets, v6Nets []natNet
 	for i, a := range u.Addresses {
 		p := fmt.Sprintf("uplink.addresses[%d]", i)
 		switch {
@@ -202,6 +202,9 @@ func (ck *checker) uplink() {
 				natNets = append(natNets, natNet{pfx.Masked(), p})
 			}
 			ck.vlanGateway(p, a, pfx)
+		}
+		if a.IPv6 != "" {
+			ck.ipv6(p+".ipv6", a.VLAN, a.IPv6, &v6Nets)
 		}
 	}
 	pr := u.Probe
@@ -506,6 +509,9 @@ func (ck *checker) vm(p string, vm *VM) {
 		if !n.IPv4.DHCP && n.IPv4.Address != "" && vm.CloudInit == nil && !ck.c.servedStatic(&n) {
 			ck.add(fmt.Sprintf("%s.nics[%d].ipv4", p, i), "a VM's static address is set through cloud-init (add cloud-init: {} to the VM) or by the box's DHCP server on its VLAN (add dhcp to the box's address there)")
 		}
+		if !n.IPv6.IsZero() && vm.CloudInit == nil {
+			ck.add(fmt.Sprintf("%s.nics[%d].ipv6", p, i), vmIPv6NeedsCloudInit)
+		}
 	}
 }
 
@@ -601,6 +607,7 @@ func (ck *checker) nics(p, workload string, nics []NIC, linkName func(string, in
 		}
 		ck.mac(np+".mac", n.MAC)
 		ck.ipv4(np+".ipv4", n.IPv4)
+		ck.nicIPv6(np, n)
 		ck.policy(np+".policy", n.Policy)
 		if len(n.Trunk) > 0 && n.Native == 0 && !n.IPv4.IsZero() {
 			ck.add(np+".ipv4", "a trunk without a native VLAN carries no untagged traffic for an address: set native")

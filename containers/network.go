@@ -148,6 +148,12 @@ func (n *Network) Wire(ctx context.Context, ct Spec, nsPath, netDir string) (_ *
 			}
 			ns.Address = nic.IPv4.Address.String()
 		}
+		if nic.IPv6.IsValid() {
+			a := &netlink.Addr{IPNet: &net.IPNet{IP: nic.IPv6.Addr().AsSlice(), Mask: net.CIDRMask(nic.IPv6.Bits(), 128)}}
+			if err := ch.AddrReplace(l, a); err != nil {
+				return nil, fmt.Errorf("NIC %d: address %s: %w", i, nic.IPv6, err)
+			}
+		}
 		st.nics = append(st.nics, ns)
 	}
 	if len(st.dhcp) == 0 {

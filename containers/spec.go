@@ -106,6 +106,8 @@ type NIC struct {
 	// Name is the NIC's name inside the container: eth0, eth1...
 	Name string `json:"name"`
 	IPv4 IPv4   `json:"ipv4,omitzero"`
+	// IPv6 is a static address; invalid leaves the NIC to SLAAC.
+	IPv6 netip.Prefix `json:"ipv6,omitzero"`
 }
 
 // IPv4 is a NIC's address: DHCP (the box runs the client), a static

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -28,12 +30,12 @@ const FirewallTable = "nucbox"
 // The lab network (whatever arrives on the link holding the box's uplink
 // address) reaches every service of the box, as it always did. A segment
 // (a box interface on an internal VLAN) is where workloads live: from
-// there the box accepts answers to its own traffic, pings, IPv6 neighbour
-// discovery and the TCP ports the segment opens, and drops everything
-// else, the API, the status page, metrics and VNC included. The box
-// forwards a segment's traffic only with NAT, only from its own subnet and
-// only to the uplink; IPv6 is never forwarded. Other interfaces reach
-// nothing.
+// there the box accepts answers to its own traffic, pings, IPv6
+// neighbour discovery, router solicitations and the TCP ports the segment
+// opens, and drops everything else, the API, the status page, metrics and
+// VNC included, over IPv4 and IPv6 alike. The box forwards a segment's
+// traffic only with NAT, only from its own subnet and only to the uplink;
+// IPv6 is never forwarded. Other interfaces reach nothing.
 type Firewall struct {
 	Segments []Segment `json:"segments,omitempty"`
 }
@@ -107,8 +109,9 @@ type FirewallStatus struct {
 // ApplyFirewall makes the namespace's firewall f, with uplink the link
 // that holds the box's uplink address (the bridge, or the bare uplink
 // after a rollback): the inet table, IPv4 forwarding on exactly when a
-// segment has NAT, and on each segment's interface strict reverse-path
-// filtering, no router adverts and no redirects accepted.
+// segment has NAT, router adverts (SLAAC) taken on the uplink's link,
+// and on each segment's interface strict reverse-path filtering, no
+// router adverts and no redirects accepted.
 //
 // The table is compared with what the kernel has first and replaced, in
 // one transaction, only when it differs: applying the same firewall twice
@@ -160,6 +163,11 @@ func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallSt
 		}
 	}
 	n, err := bridgeHooksOff(ns)
+	st.Changes += n
+	if err != nil {
+		return st, err
+	}
+	n, err = uplinkSysctls(ns, uplink)
 	st.Changes += n
 	if err != nil {
 		return st, err
@@ -231,11 +239,13 @@ func buildFirewall(uplink string, f Firewall) *fwTable {
 	add(in, "icmp type echo-request accept", l4Match(unix.IPPROTO_ICMP), byteAt(expr.PayloadBaseTransportHeader, 0, 8), accept)
 	add(in, "icmpv6 type echo-request accept", l4Match(unix.IPPROTO_ICMPV6), byteAt(expr.PayloadBaseTransportHeader, 0, 128), accept)
 	// Neighbour discovery only from the link itself: hop limit 255 is
-	// what a router on the way could not have left.
+	// what a router on the way could not have left. Router solicitations
+	// reach the box's router adverts (netcfg/radvd); the box takes no
+	// adverts from a segment (accept_ra is off there), so none pass.
 	for _, nd := range []struct {
 		name string
 		typ  byte
-	}{{"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136}} {
+	}{{"nd-router-solicit", 133}, {"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136}} {
 		add(in, "icmpv6 type "+nd.name+" ip6 hoplimit 255 accept", l4Match(unix.IPPROTO_ICMPV6),
 			byteAt(expr.PayloadBaseTransportHeader, 0, nd.typ), byteAt(expr.PayloadBaseNetworkHeader, 7, 255), accept)
 	}
@@ -383,6 +393,35 @@ func segmentSysctls(ns *vswitch.Namespace, link string) (int, error) {
 		} {
 			changed, err := writeSysctl(s.file, s.value)
 			if err != nil && !(s.optional && errors.Is(err, errNoSysctl)) {
+				return fmt.Errorf("%s: %w", link, err)
+			}
+			if changed {
+				changes++
+			}
+		}
+		return nil
+	})
+	return changes, err
+}
+
+// uplinkSysctls makes the uplink's link take the lab's router adverts:
+// SLAAC addresses and the default route, as the bridge that took the
+// uplink over is a new link whose settings are the defaults'. A kernel
+// forwarding IPv6 ignores adverts unless accept_ra is 2. A kernel without
+// IPv6 has nothing to set.
+func uplinkSysctls(ns *vswitch.Namespace, link string) (int, error) {
+	changes := 0
+	err := ns.Do(func() error {
+		ra := "1"
+		if b, err := os.ReadFile("/proc/sys/net/ipv6/conf/all/forwarding"); err == nil && strings.TrimSpace(string(b)) == "1" {
+			ra = "2"
+		}
+		for _, s := range []struct{ file, value string }{
+			{"/proc/sys/net/ipv6/conf/" + link + "/accept_ra", ra},
+			{"/proc/sys/net/ipv6/conf/" + link + "/autoconf", "1"},
+		} {
+			changed, err := writeSysctl(s.file, s.value)
+			if err != nil && !errors.Is(err, errNoSysctl) {
 				return fmt.Errorf("%s: %w", link, err)
 			}
 			if changed {

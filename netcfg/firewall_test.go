@@ -368,6 +368,19 @@ func TestFirewallKeepsWorkloadsFromTheBox(t *testing.T) {
 	}
 	flushRARoutes(t, l.box, "vlan10")
 
+	// The bridge holding the uplink address deaf to the lab's adverts,
+	// as the firewall must not leave it.
+	if err := ns.Do(func() error {
+		_, err := writeSysctl("/proc/sys/net/ipv6/conf/br0/accept_ra", "0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sendRA(t, l.lan, "lan0")
+	if rs := waitRARoutes(t, l.box, "br0", time.Second); len(rs) != 0 {
+		t.Fatalf("br0 with accept_ra 0 took the LAN's advert: %v", rs)
+	}
+
 	fw := Firewall{Segments: []Segment{
 		{Interface: "vlan10", Subnet: netip.MustParsePrefix("10.0.10.0/24"), NAT: true},
 		{Interface: "vlan20", Subnet: netip.MustParsePrefix("10.0.20.0/24"), TCP: []uint16{apiPort}},
@@ -413,6 +426,10 @@ func TestFirewallKeepsWorkloadsFromTheBox(t *testing.T) {
 		if !ping(t, c.from, c.addr) {
 			t.Errorf("%s cannot ping the box at %s", c.from.Name, c.addr)
 		}
+	}
+	// The box's router adverts answer solicitations, which must pass.
+	if !solicitationReaches(t, l.c10, l.box, "vlan10") {
+		t.Error("c10's router solicitation does not reach the box's vlan10 through the firewall")
 	}
 
 	// Frames switched between two ports of the bridge are layer 2, not
@@ -468,6 +485,12 @@ func TestFirewallKeepsWorkloadsFromTheBox(t *testing.T) {
 		if v := readSysctl(t, l.box, "/proc/sys/net/ipv6/conf/"+link+"/accept_ra"); v != "0" {
 			t.Errorf("%s accept_ra = %s, want 0", link, v)
 		}
+	}
+	// The lab's adverts give the box its SLAAC address and route on the
+	// uplink's link.
+	sendRA(t, l.lan, "lan0")
+	if rs := waitRARoutes(t, l.box, "br0", 3*time.Second); len(rs) == 0 {
+		t.Error("br0, the uplink's link, ignores the LAN's router advert behind the firewall")
 	}
 	sendRA(t, l.c10, "eth0")
 	if rs := waitRARoutes(t, l.box, "vlan10", time.Second); len(rs) > 0 {

@@ -101,7 +101,8 @@ func networkConfig(s Spec) ([]byte, error) {
 	var b strings.Builder
 	n := 0
 	for i, nic := range s.NICs {
-		if nic.IPv4.IsZero() {
+		v6 := nic.IPv6
+		if nic.IPv4.IsZero() && !v6.IsValid() {
 			continue
 		}
 		if n == 0 {
@@ -109,8 +110,14 @@ func networkConfig(s Spec) ([]byte, error) {
 		}
 		n++
 		fmt.Fprintf(&b, "  nic%d:\n    match:\n      macaddress: %q\n", i, nic.MAC.String())
-		if nic.IPv4.DHCP {
-			b.WriteString("    dhcp4: true\n")
+		if v6.IsValid() && (!v6.Addr().Is6() || v6.Addr().Is4In6()) {
+			return nil, fmt.Errorf("nic %d: address %q is not an IPv6 address with prefix length", i, v6)
+		}
+		if nic.IPv4.IsZero() || nic.IPv4.DHCP {
+			fmt.Fprintf(&b, "    dhcp4: %v\n", nic.IPv4.DHCP)
+			if v6.IsValid() {
+				fmt.Fprintf(&b, "    addresses:\n      - %s\n", v6)
+			}
 			continue
 		}
 		if err := checkIPv4(nic.IPv4); err != nil {
@@ -118,6 +125,9 @@ func networkConfig(s Spec) ([]byte, error) {
 		}
 		b.WriteString("    dhcp4: false\n")
 		fmt.Fprintf(&b, "    addresses:\n      - %s\n", nic.IPv4.Address)
+		if v6.IsValid() {
+			fmt.Fprintf(&b, "      - %s\n", v6)
+		}
 		if gw := nic.IPv4.Gateway; gw.IsValid() {
 			// 0.0.0.0/0 rather than "default": older cloud-init renderers
 			// only know the prefix form.

@@ -122,6 +122,9 @@ type NIC struct {
 	TAP  string           `json:"tap"`
 	MAC  net.HardwareAddr `json:"mac"`
 	IPv4 IPv4             `json:"ipv4,omitzero"`
+	// IPv6 is a static address for the network-config; invalid for
+	// none.
+	IPv6 netip.Prefix `json:"ipv6,omitzero"`
 }
 
 // MarshalJSON writes the MAC as text rather than base64.

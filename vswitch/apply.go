@@ -3,9 +3,11 @@ package vswitch
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoVLANFiltering means the kernel's bridge cannot filter VLANs
@@ -87,7 +89,7 @@ func (s *Switch) exec(a action) error {
 			return h.BridgeVlanDel(l, uint16(a.VLAN.ID), a.VLAN.PVID, a.VLAN.Untagged, a.Self, !a.Self)
 		})
 	case opAddrAdd:
-		return s.mut(func() error { return h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(a.Addr)}) })
+		return s.mut(func() error { return h.AddrAdd(l, boxAddr(a.Addr)) })
 	case opAddrDel:
 		return s.mut(func() error { return h.AddrDel(l, &netlink.Addr{IPNet: ipNet(a.Addr)}) })
 	}
@@ -193,4 +195,16 @@ func (s *Switch) createVLANLink(name, parent string, vid int) error {
 		return err
 	}
 	return s.ensureAlias(name, alias)
+}
+
+// boxAddr is a box address as added to its VLAN interface. An IPv6 one
+// skips duplicate address detection: the address is the config's, and
+// while DAD runs (a second or more) the box could neither bind its DNS
+// server to it nor answer pings on it.
+func boxAddr(p netip.Prefix) *netlink.Addr {
+	a := &netlink.Addr{IPNet: ipNet(p)}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a
 }

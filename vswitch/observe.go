@@ -33,7 +33,8 @@ func (s *Switch) observe(bridge string) (observed, error) {
 		}
 		if Owned(l.Alias) && l.Kind == "vlan" {
 			for _, p := range l.Addresses {
-				if p.Addr().Is4() {
+				// Link-local addresses are the kernel's, not the config's.
+				if p.Addr().Is4() || !p.Addr().IsLinkLocalUnicast() {
 					o.addrs[l.Name] = append(o.addrs[l.Name], p)
 				}
 			}

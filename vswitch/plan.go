@@ -13,7 +13,8 @@ import (
 
 // observed is the part of the kernel's state Reconcile compares against:
 // every link of the namespace by name, the VLAN table of the bridge and
-// its ports, and the IPv4 addresses of nucbox's VLAN interfaces.
+// its ports, and the IPv4 and (not link-local) IPv6 addresses of
+// nucbox's VLAN interfaces.
 type observed struct {
 	links map[string]obsLink
 	// filtering and defaultPVID describe the bridge, when it exists.

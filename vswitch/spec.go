@@ -315,8 +315,8 @@ func (d Desired) Validate() error {
 		if !validID(a.VLAN) {
 			add("address %s: VLAN %d outside 1..4094", a.Prefix, a.VLAN)
 		}
-		if !a.Prefix.IsValid() || !a.Prefix.Addr().Is4() {
-			add("address on VLAN %d: %q is not an IPv4 prefix", a.VLAN, a.Prefix)
+		if !a.Prefix.IsValid() || a.Prefix.Addr().Is4In6() || a.Prefix.Addr().IsLinkLocalUnicast() {
+			add("address on VLAN %d: %q is not an IPv4 or IPv6 (not link-local) prefix", a.VLAN, a.Prefix)
 		}
 		switch l, ok := links[a.VLAN]; {
 		case a.Link == "" || len(a.Link) > 15:

@@ -14,17 +14,18 @@ import (
 	"github.com/nucbox/nucbox/netcfg/dhcpd"
 	"github.com/nucbox/nucbox/netcfg/dnsd"
 	"github.com/nucbox/nucbox/netcfg/ntpd"
+	"github.com/nucbox/nucbox/netcfg/radvd"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 )
 
-// serveStage runs the box's DHCP, DNS and NTP servers on its VLANs from
-// d.DHCP, d.DNS and d.NTP. It comes after the network stage, whose VLAN
-// interfaces the servers bind to and whose status names the uplink's
-// link and resolvers. The NTP server answers from clock, which the time
-// stage syncs after this one: until then it tells its clients the box is
-// not synced. A server that cannot start is a warning, not a
-// failed boot: the box and its workloads run without it, and the log and
-// the status say so.
+// serveStage runs the box's DHCP, DNS and NTP servers and its IPv6 router
+// adverts on its VLANs from d.DHCP, d.DNS, d.NTP and d.RA. It comes after
+// the network stage, whose VLAN interfaces the servers bind to and whose
+// status names the uplink's link and resolvers. The NTP server answers
+// from clock, which the time stage syncs after this one: until then it
+// tells its clients the box is not synced. A server that cannot start is a
+// warning, not a failed boot: the box and its workloads run without it,
+// and the log and the status say so.
 type serveStage struct {
 	log logger
 	// dir keeps the leases: the data partition's, empty without one.
@@ -37,6 +38,7 @@ type serveStage struct {
 	dhcp *dhcpd.Server
 	dns  *dnsd.Server
 	ntp  *ntpd.Server
+	ra   *radvd.Server
 	// boxAddrs are the box's VLAN addresses, never used as upstreams.
 	boxAddrs []netip.Addr
 }
@@ -46,6 +48,17 @@ func (*serveStage) Name() string { return plan.StageServe }
 func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(d.RA.Links) > 0 && s.ra == nil {
+		s.ra = radvd.New(radvd.Options{Logf: s.log.Printf})
+	}
+	if s.ra != nil {
+		if err := s.ra.Apply(d.RA); err != nil {
+			s.log.Printf("warning: %v", err)
+		}
+		for _, l := range d.RA.Links {
+			s.log.Printf("router adverts on %s (VLAN %d): prefix %s%s", l.Interface, l.VLAN, l.Prefix.Masked(), dnsText(l.DNS))
+		}
+	}
 	if len(d.DHCP.Scopes) == 0 && len(d.DNS.Listen) == 0 && len(d.NTP.Listen) == 0 && s.dhcp == nil {
 		return nil
 	}
@@ -141,6 +154,9 @@ func (s *serveStage) Stop(ctx context.Context) error {
 		s.dns.Close()
 		s.ntp.Close()
 	}
+	if s.ra != nil {
+		s.ra.Close()
+	}
 	return nil
 }
 
@@ -159,4 +175,15 @@ func (s *serveStage) leases() []api.ServedLease {
 			Hostname: l.Hostname, Fixed: l.Fixed, Expires: l.Expires, Active: l.Active(now)})
 	}
 	return out
+}
+
+func dnsText(dns []netip.Addr) string {
+	if len(dns) == 0 {
+		return ""
+	}
+	var out []string
+	for _, a := range dns {
+		out = append(out, a.String())
+	}
+	return ", DNS " + strings.Join(out, ", ")
 }

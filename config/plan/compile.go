@@ -13,6 +13,7 @@ import (
 	"github.com/nucbox/nucbox/netcfg/dhcpd"
 	"github.com/nucbox/nucbox/netcfg/dnsd"
 	"github.com/nucbox/nucbox/netcfg/ntpd"
+	"github.com/nucbox/nucbox/netcfg/radvd"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/netcfg/vlancheck"
 	"github.com/nucbox/nucbox/vmm"
@@ -82,7 +83,9 @@ type Desired struct {
 	DHCP dhcpd.Spec `json:"dhcp"`
 	DNS  dnsd.Spec  `json:"dns"`
 	// NTP is the box's NTP server on its internal VLANs (time.serve).
-	NTP        ntpd.Spec         `json:"ntp"`
+	NTP ntpd.Spec `json:"ntp"`
+	// RA is the box's IPv6 router adverts on its internal VLANs.
+	RA         radvd.Spec        `json:"ra"`
 	VMs        []vmm.Spec        `json:"vms,omitempty"`
 	Containers []containers.Spec `json:"containers,omitempty"`
 	// Workloads is the cgroup every VM and container runs under, with the
@@ -159,6 +162,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Policy, perrs = portPolicies(c)
 	b.errs = append(b.errs, perrs...)
 	d.DHCP, d.DNS, d.NTP = b.serve()
+	d.RA = b.adverts(&d.DNS)
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)
@@ -188,7 +192,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	if err := errors.Join(b.errs...); err != nil {
 		return p, err
 	}
-	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate(), d.Policy.Validate(), d.DHCP.Validate(), d.DNS.Validate())
+	return p, errors.Join(d.Network.Validate(), d.Firewall.Validate(), d.Switch.Validate(), d.Policy.Validate(), d.DHCP.Validate(), d.DNS.Validate(), d.RA.Validate())
 }
 
 // compiler collects every problem of one Compile.

@@ -52,6 +52,7 @@ func (b *compiler) container(ct config.Container) containers.Spec {
 		nic := containers.NIC{Port: b.nicPort(vswitch.KindVeth, ct.Name, i, n), Name: config.ContainerIfName(i)}
 		nic.IPv4.DHCP = n.IPv4.DHCP
 		nic.IPv4.Address, nic.IPv4.Gateway = b.ipv4(fmt.Sprintf("%s: NIC %d: ipv4", ct.Name, i), n.IPv4)
+		nic.IPv6 = b.ipv6(fmt.Sprintf("%s: NIC %d: ipv6", ct.Name, i), n.IPv6)
 		s.NICs = append(s.NICs, nic)
 	}
 	return s

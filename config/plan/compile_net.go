@@ -69,6 +69,14 @@ func (b *compiler) network() (netcfg.Spec, vswitch.Desired) {
 			continue
 		}
 		sw.Addresses = append(sw.Addresses, vswitch.VLANAddress{VLAN: a.VLAN, Link: config.VLANIfName(a.VLAN), Prefix: p})
+		if a.IPv6 != "" {
+			p6, err := netip.ParsePrefix(a.IPv6)
+			if err != nil {
+				b.fail("uplink IPv6 address on VLAN %d: %w", a.VLAN, err)
+				continue
+			}
+			sw.Addresses = append(sw.Addresses, vswitch.VLANAddress{VLAN: a.VLAN, Link: config.VLANIfName(a.VLAN), Prefix: p6})
+		}
 	}
 	return s, sw
 }

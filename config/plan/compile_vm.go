@@ -62,6 +62,7 @@ func (b *compiler) vm(vm config.VM, dns []netip.Addr, uid uint32) (vmm.Spec, []v
 		nic := vmm.NIC{TAP: p.Name, MAC: p.MAC}
 		nic.IPv4.DHCP = n.IPv4.DHCP
 		nic.IPv4.Address, nic.IPv4.Gateway = b.ipv4(fmt.Sprintf("%s: NIC %d: ipv4", vm.Name, i), n.IPv4)
+		nic.IPv6 = b.ipv6(fmt.Sprintf("%s: NIC %d: ipv6", vm.Name, i), n.IPv6)
 		s.NICs = append(s.NICs, nic)
 		ports = append(ports, p)
 	}

@@ -167,10 +167,24 @@ func Build(c *config.Config) *Plan {
 
 	for i, a := range u.Addresses {
 		p := fmt.Sprintf("uplink.addresses[%d]", i)
-		b.step(KindVLANAddress, config.VLANIfName(a.VLAN), "",
-			b.d("on", u.Bridge, ""),
+		ds := []Detail{b.d("on", u.Bridge, ""),
 			b.d("vlan", strconv.Itoa(a.VLAN), p+".vlan"),
-			b.d("address", a.Address, p+".address"))
+			b.d("address", a.Address, p+".address")}
+		if a.IPv6 != "" {
+			ds = append(ds, b.d("ipv6", a.IPv6, p+".ipv6"))
+			if u.AdvertisesIPv6(a) {
+				pfx := a.IPv6
+				if p, err := netip.ParsePrefix(a.IPv6); err == nil {
+					pfx = p.Masked().String()
+				}
+				ra := "prefix " + pfx + " (SLAAC), no default route"
+				if a.DHCP != nil {
+					ra += ", DNS at the box"
+				}
+				ds = append(ds, b.d("router adverts", ra, ""))
+			}
+		}
+		b.step(KindVLANAddress, config.VLANIfName(a.VLAN), "", ds...)
 	}
 
 	b.firewall()

@@ -165,14 +165,18 @@ func (s *Server) start(l Listener) (*listener, error) {
 	lc := net.ListenConfig{Control: control(l.Interface)}
 	addr := netip.AddrPortFrom(l.Address.Addr(), uint16(s.o.Port)).String()
 	ctx, cancel := context.WithCancel(context.Background())
-	udp, err := lc.ListenPacket(ctx, "udp4", addr)
+	udpNet, tcpNet := "udp4", "tcp4"
+	if l.Address.Addr().Is6() {
+		udpNet, tcpNet = "udp6", "tcp6"
+	}
+	udp, err := lc.ListenPacket(ctx, udpNet, addr)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	// TCP on the port UDP got (a test's port 0 picks one).
 	addr = udp.LocalAddr().String()
-	tl, err := lc.Listen(ctx, "tcp4", addr)
+	tl, err := lc.Listen(ctx, tcpNet, addr)
 	if err != nil {
 		cancel()
 		udp.Close()

@@ -11,7 +11,9 @@ import (
 type Spec struct {
 	// Domain holds the workloads' names, without a trailing dot (lab).
 	Domain string `json:"domain"`
-	// Listen are the box's addresses served, one per VLAN interface.
+	// Listen are the box's addresses served: an IPv4 one per VLAN
+	// interface, and its IPv6 one where the box advertises it as DNS
+	// server.
 	Listen []Listener `json:"listen,omitempty"`
 	// Hosts are names with fixed addresses from the config.
 	Hosts []Host `json:"hosts,omitempty"`
@@ -40,8 +42,8 @@ func (s Spec) Validate() error {
 	}
 	seen := map[netip.Addr]bool{}
 	for _, l := range s.Listen {
-		if !l.Address.IsValid() || !l.Address.Addr().Is4() {
-			errs = append(errs, fmt.Errorf("dns: listener on %q: no IPv4 address", l.Interface))
+		if !l.Address.IsValid() || l.Address.Addr().Is4In6() || l.Address.Addr().Zone() != "" {
+			errs = append(errs, fmt.Errorf("dns: listener on %q: no IPv4 or IPv6 address", l.Interface))
 		} else if seen[l.Address.Addr()] {
 			errs = append(errs, fmt.Errorf("dns: address %s listed twice", l.Address.Addr()))
 		}

@@ -258,7 +258,7 @@ uplink:
   bridge: br0
   ipv4: dhcp
   addresses:
-    - {vlan: 10, address: 10.0.10.1/24, nat: true, dhcp: {range: 10.0.10.100-10.0.10.199, lease: 10m}}
+    - {vlan: 10, address: 10.0.10.1/24, ipv6: "fd00:10::1/64", nat: true, dhcp: {range: 10.0.10.100-10.0.10.199, lease: 10m}}
 vms:
   - name: vm10
     memory: 160MiB
@@ -279,7 +279,7 @@ containers:
   - name: ct20
     image: oci-layout:images/busybox
     command: [sh, -c, "` + labCT20Script + `"]
-    nics: [{vlan: 20, ipv4: {address: 10.0.10.20/24, gateway: 10.0.10.1}}]
+    nics: [{vlan: 20, ipv4: {address: 10.0.10.20/24, gateway: 10.0.10.1}, ipv6: {address: "fd00:10::20/64"}}]
     restart: never
     stop-timeout: 1s
   - name: ctup
@@ -325,7 +325,16 @@ done
 while :; do sleep 3600; done
 `
 
-const labCT10Script = `n=0; until ping -c 1 -W 1 vm10.lab >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; sleep 1; done; ` +
+// labCT10V6 waits for ct10's SLAAC address from the box's router adverts
+// on VLAN 10, then pings the box's IPv6 address there and asks the box's
+// DNS server at that address (the one the adverts name).
+const labCT10V6 = `n=0; until ip -6 addr show dev eth0 | grep -q 'inet6 fd00:10:'; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; sleep 1; done; ` +
+	`echo LAB-CT10-V6ADDR $(ip -6 addr show dev eth0 | grep -o 'inet6 fd00:10:[0-9a-f:]*/[0-9]*'); ` +
+	`n=0; until ping -c 1 -W 1 fd00:10::1 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 30 ]; then break; fi; done; ` +
+	`if [ $n -lt 30 ]; then echo LAB-CT10-V6-PING-OK; else echo LAB-CT10-V6-PING-FAILED; fi; ` +
+	`echo LAB-CT10-V6DNS $(nslookup vm10.lab fd00:10::1 2>&1 | tr -s '\t\n' '  '); `
+
+const labCT10Script = labCT10V6 + `n=0; until ping -c 1 -W 1 vm10.lab >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; sleep 1; done; ` +
 	`echo LAB-CT10-RESOLVED $(nslookup vm10.lab 2>&1 | tr -s '\t\n' '  '); ` +
 	`if [ $n -lt 600 ]; then echo LAB-CT10-PING-OK; else echo LAB-CT10-PING-FAILED; fi; ` +
 	`n=0; until ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; done; ` +
@@ -335,6 +344,8 @@ const labCT20Script = `while :; do ` +
 	`if ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; then echo LAB-CT20-REACHED-VM; else echo LAB-CT20-PROBE-VM; fi; ` +
 	`if ping -c 1 -W 1 10.0.10.5 >/dev/null 2>&1; then echo LAB-CT20-REACHED-CT; else echo LAB-CT20-PROBE-CT; fi; ` +
 	`if ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; then echo LAB-CT20-REACHED-GW; else echo LAB-CT20-PROBE-GW; fi; ` +
+	`if ping -c 1 -W 1 fd00:10::1 >/dev/null 2>&1; then echo LAB-CT20-REACHED-BOX6; else echo LAB-CT20-PROBE-BOX6; fi; ` +
+	`echo LAB-CT20-V6ADDRS $(ip -6 addr show dev eth0 | grep -c 'inet6 fd00:10:'); ` +
 	`done`
 
 // waitLog waits, in the appliance's console shell, until the file has a
@@ -353,7 +364,9 @@ func waitLog(t *testing.T, m *harness.Machine, timeout time.Duration, file, patt
 // box's VLAN 10 address (nat: true), the uplink's gateway, QEMU's user
 // network at 10.0.2.2; the container on VLAN 20 reaches neither of them
 // nor the gateway, which shows the box routes no VLAN but the one marked
-// nat.
+// nat. Over IPv6, ct10 configures its address from the box's router
+// adverts on VLAN 10 and pings the box there; ct20, with a static address
+// in the same prefix on VLAN 20, gets no advert and never reaches it.
 func TestBoxLabVLANs(t *testing.T) {
 	harness.Require(t)
 	k, err := harness.DebianKernel()
@@ -403,6 +416,7 @@ func TestBoxLabVLANs(t *testing.T) {
 	if !strings.Contains(out, "LAB-CT10-PING-OK") || !regexp.MustCompile(`LAB-CT10-RESOLVED .*Name: ?vm10\.lab Address: ?10\.0\.10\.10\b`).MatchString(out) {
 		t.Fatalf("ct10 on VLAN 10 did not resolve or reach vm10.lab: %q", out)
 	}
+	checkLabIPv6(t, m, out)
 	checkServedDHCP(t, bin, remote, "https://"+m.HostAddr(8443))
 	out = waitLog(t, m, nestedTimeout, guestState+"/vms/vm10/serial.log", "LAB-VM-GW-", "LAB-VM-")
 	t.Logf("vm10 %.1fs after ready: %q", time.Since(ready).Seconds(), out)
@@ -438,8 +452,13 @@ func TestBoxLabVLANs(t *testing.T) {
 		t.Fatalf("probe count %q: %v", out, err)
 	}
 	t.Logf("ct20 (VLAN 20) probing VLAN 10 and the uplink gateway: %d failed probes, %d answered", probes, reached)
-	if reached != 0 || probes < 9 {
-		t.Errorf("ct20 on VLAN 20 reached VLAN 10 or the uplink gateway %d times (%d failed probes): VLANs do not separate workloads", reached, probes)
+	if reached != 0 || probes < 12 {
+		t.Errorf("ct20 on VLAN 20 reached VLAN 10, the box's IPv6 address there or the uplink gateway %d times (%d failed probes): VLANs do not separate workloads", reached, probes)
+	}
+	// Its only address in VLAN 10's prefix is its static one: no advert
+	// of the box's for VLAN 10 reached VLAN 20.
+	if n := shellValue(t, m, "grep -a LAB-CT20-V6ADDRS "+log20+" | tail -n 1"); n != "LAB-CT20-V6ADDRS 1" {
+		t.Errorf("ct20 on VLAN 20: %q, want its one static address in fd00:10::/64", n)
 	}
 }
 

@@ -1,0 +1,37 @@
+package e2e
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nucbox/nucbox/test/harness"
+)
+
+// checkLabIPv6 checks the IPv6 part of the Box Lab: ct10 on VLAN 10 got
+// an address in the box's prefix from its router adverts and pings the
+// box's IPv6 address there, whose DNS server answers (out holds ct10's
+// LAB-CT10- lines); the box's
+// bridge has its own SLAAC address from the lab network (QEMU's user
+// network advertises fec0::/64) and status shows it. ct20's side, on
+// VLAN 20, is checked with its other probes.
+func checkLabIPv6(t *testing.T, m *harness.Machine, out string) {
+	t.Helper()
+	if !regexp.MustCompile(`LAB-CT10-V6ADDR inet6 fd00:10::[0-9a-f:]+/64`).MatchString(out) {
+		t.Errorf("ct10 on VLAN 10 has no SLAAC address in fd00:10::/64 from the box's adverts: %q", out)
+	}
+	if !strings.Contains(out, "LAB-CT10-V6-PING-OK") {
+		t.Errorf("ct10 on VLAN 10 does not ping the box at fd00:10::1: %q", out)
+	}
+	if !regexp.MustCompile(`LAB-CT10-V6DNS .*Name: ?vm10\.lab Address: ?10\.0\.10\.10\b`).MatchString(out) {
+		t.Errorf("ct10 on VLAN 10 gets no answer for vm10.lab from the box's DNS at fd00:10::1: %q", out)
+	}
+	st, err := m.Shell(time.Minute, "n=0; until /init status | grep -q 'fec0:'; do n=$((n+1)); [ $n -ge 50 ] && break; sleep 1; done; /init status | grep -a 'br0'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`br0\s.*fec0::[0-9a-f:]+/64`).MatchString(st) {
+		t.Errorf("status shows no SLAAC address from the lab network on br0:\n%s", st)
+	}
+}
