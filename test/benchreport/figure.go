@@ -7,9 +7,10 @@ import (
 )
 
 // Goal is what a figure must reach. A ratio goal compares the medians of
-// ours and the baseline (ours/baseline ≤ Value); a max goal compares our
-// median with an absolute Value in the figure's unit. The zero Goal is no
-// goal: the figure is informational.
+// ours and the baseline (ours/baseline ≤ Value for times and sizes,
+// ≥ Value for rates such as throughput); a max goal compares our median
+// with an absolute Value in the figure's unit. The zero Goal is no goal:
+// the figure is informational.
 type Goal struct {
 	Kind  GoalKind `json:"kind,omitempty"`
 	Value float64  `json:"value,omitempty"`
@@ -21,11 +22,16 @@ type GoalKind string
 const (
 	NoGoal   GoalKind = ""
 	RatioMax GoalKind = "ratio<="
+	RatioMin GoalKind = "ratio>="
 	AbsMax   GoalKind = "<="
 )
 
 // AtMostRatio is the goal ours/baseline ≤ r, medians.
 func AtMostRatio(r float64) Goal { return Goal{Kind: RatioMax, Value: r} }
+
+// AtLeastRatio is the goal ours/baseline ≥ r, medians: for figures where
+// more is better.
+func AtLeastRatio(r float64) Goal { return Goal{Kind: RatioMin, Value: r} }
 
 // AtMost is the goal median ≤ v in the figure's unit.
 func AtMost(v float64) Goal { return Goal{Kind: AbsMax, Value: v} }
@@ -34,6 +40,8 @@ func (g Goal) String() string {
 	switch g.Kind {
 	case RatioMax:
 		return fmt.Sprintf("≤ %g×", g.Value)
+	case RatioMin:
+		return fmt.Sprintf("≥ %g×", g.Value)
 	case AbsMax:
 		return fmt.Sprintf("≤ %g", g.Value)
 	}
@@ -128,13 +136,15 @@ func (f *Figure) Evaluate() {
 		f.Status = Info
 	case f.OursStats.N == 0:
 		f.Status, f.Why = Missed, "no samples"
-	case f.Goal.Kind == RatioMax && (f.BaseStats == nil || f.BaseStats.N == 0):
+	case (f.Goal.Kind == RatioMax || f.Goal.Kind == RatioMin) && (f.BaseStats == nil || f.BaseStats.N == 0):
 		f.Status, f.Why = Missed, "no baseline samples"
 	case f.Goal.Kind == RatioMax && f.Ratio <= f.Goal.Value:
 		f.Status = Met
+	case f.Goal.Kind == RatioMin && f.Ratio >= f.Goal.Value && f.Ratio != 0:
+		f.Status = Met
 	case f.Goal.Kind == AbsMax && f.OursStats.Median <= f.Goal.Value:
 		f.Status = Met
-	case f.Goal.Kind != RatioMax && f.Goal.Kind != AbsMax:
+	case f.Goal.Kind != RatioMax && f.Goal.Kind != RatioMin && f.Goal.Kind != AbsMax:
 		f.Status, f.Why = Missed, fmt.Sprintf("unknown goal kind %q", f.Goal.Kind)
 	default:
 		f.Status = Missed
