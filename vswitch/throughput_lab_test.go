@@ -276,13 +276,16 @@ func TestThroughputLabPaths(t *testing.T) {
 		}
 		// The sender's segments: at least one per 64 KiB even with GSO.
 		passed := func(d uint64) bool { return d >= n/(64<<10) }
+		// The tunnel also carries what the new links send by themselves
+		// (IPv6 router solicitations, MLD reports): a few hundred bytes.
+		notTunnelled := after.vxlan-before.vxlan < n/16
 		switch p.name {
 		case "veth":
-			if after != before {
+			if after.bridge != before.bridge || after.overlay != before.overlay || !notTunnelled {
 				t.Errorf("veth: the boxes saw the transfer: %+v -> %+v", before, after)
 			}
 		case "bridge":
-			if !passed(after.bridge-before.bridge) || after.overlay != before.overlay {
+			if !passed(after.bridge-before.bridge) || after.overlay != before.overlay || !notTunnelled {
 				t.Errorf("bridge: the allow rule's counters went %+v -> %+v", before, after)
 			}
 		case "vxlan":
