@@ -13,6 +13,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 
+	"github.com/nucbox/nucbox/internal/linksock"
 	"github.com/nucbox/nucbox/internal/safe"
 )
 
@@ -84,7 +85,7 @@ func (s *Server) Apply(spec Spec, uplink string) error {
 	for vlan, r := range s.running {
 		// A link deleted and made again has a new index, and a socket
 		// bound to the old one hears nothing: bind again.
-		if sc := want[vlan]; sc == nil || sc.Interface != r.iface || linkIndex(r.iface) != r.index {
+		if sc := want[vlan]; sc == nil || sc.Interface != r.iface || linksock.Index(r.iface) != r.index {
 			r.stop()
 			delete(s.running, vlan)
 		}
@@ -113,7 +114,7 @@ func (s *Server) start(vlan int, iface string) (*runner, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runner{iface: iface, index: linkIndex(iface), cancel: cancel, conn: conn}
+	r := &runner{iface: iface, index: linksock.Index(iface), cancel: cancel, conn: conn}
 	name := fmt.Sprintf("dhcp server on %s", iface)
 	safe.Loop(ctx, s.o.Logf, name, safe.DefaultBackoff, func(ctx context.Context) error {
 		c, err := r.socket(ctx)
@@ -127,14 +128,6 @@ func (s *Server) start(vlan int, iface string) (*runner, error) {
 		return nil
 	})
 	return r, nil
-}
-
-// linkIndex is the index of the link named name, 0 when there is none.
-func linkIndex(name string) int {
-	if ifc, err := net.InterfaceByName(name); err == nil {
-		return ifc.Index
-	}
-	return 0
 }
 
 // listen opens the server's socket bound to iface, port 67.

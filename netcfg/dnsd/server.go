@@ -8,12 +8,11 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/sys/unix"
 
+	"github.com/nucbox/nucbox/internal/linksock"
 	"github.com/nucbox/nucbox/internal/safe"
 )
 
@@ -105,64 +104,21 @@ func (s *Server) Apply(spec Spec) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	want := map[Listener]bool{}
-	for _, l := range spec.Listen {
-		want[l] = true
-	}
-	for l, ln := range s.listeners {
-		// A link deleted and made again has a new index, and sockets
-		// bound to the old one hear nothing: bind again.
-		if !want[l] || linkIndex(l.Interface) != ln.index {
-			ln.stop()
-			delete(s.listeners, l)
-		}
-	}
-	var errs []error
-	for l := range want {
-		if s.listeners[l] != nil {
-			continue
-		}
-		ln, err := s.start(l)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("dns on %s %s: %w", l.Interface, l.Address.Addr(), err))
-			continue
-		}
-		s.listeners[l] = ln
-	}
+	errs := linksock.Sync(s.listeners, spec.Listen,
+		func(l Listener, ln *listener) bool { return linksock.Index(l.Interface) != ln.index },
+		func(ln *listener) { ln.stop() },
+		func(l Listener) (*listener, error) {
+			ln, err := s.start(l)
+			if err != nil {
+				return nil, fmt.Errorf("dns on %s %s: %w", l.Interface, l.Address.Addr(), err)
+			}
+			return ln, nil
+		})
 	return errors.Join(errs...)
 }
 
-// control binds a socket to iface, so that it sees only what arrives
-// there.
-func control(iface string) func(network, address string, c syscall.RawConn) error {
-	return func(network, address string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			if iface != "" {
-				serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}
-}
-
-// linkIndex is the index of the link named name, 0 when there is none
-// or no name.
-func linkIndex(name string) int {
-	if name == "" {
-		return 0
-	}
-	if ifc, err := net.InterfaceByName(name); err == nil {
-		return ifc.Index
-	}
-	return 0
-}
-
 func (s *Server) start(l Listener) (*listener, error) {
-	lc := net.ListenConfig{Control: control(l.Interface)}
+	lc := net.ListenConfig{Control: linksock.Control(l.Interface)}
 	addr := netip.AddrPortFrom(l.Address.Addr(), uint16(s.o.Port)).String()
 	ctx, cancel := context.WithCancel(context.Background())
 	udpNet, tcpNet := "udp4", "tcp4"
@@ -183,7 +139,7 @@ func (s *Server) start(l Listener) (*listener, error) {
 		return nil, err
 	}
 	sub := l.Address.Masked()
-	ln := &listener{index: linkIndex(l.Interface), cancel: cancel, udp: udp, tl: tl}
+	ln := &listener{index: linksock.Index(l.Interface), cancel: cancel, udp: udp, tl: tl}
 	ln.tcp = &dns.Server{Listener: tl, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 		// miekg/dns runs this in a goroutine of its own, without recover.
 		defer safe.Recover(s.o.Logf, "dns query over tcp")

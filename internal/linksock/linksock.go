@@ -1,0 +1,68 @@
+package linksock
+
+import (
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Control binds a socket to iface, so that it sees only what arrives
+// there; for net.ListenConfig.Control. An empty iface binds to none.
+func Control(iface string) func(network, address string, c syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			if iface != "" {
+				serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+}
+
+// Index is the index of the link named name, 0 when there is none or no
+// name.
+func Index(name string) int {
+	if name == "" {
+		return 0
+	}
+	if ifc, err := net.InterfaceByName(name); err == nil {
+		return ifc.Index
+	}
+	return 0
+}
+
+// Sync makes have hold a listener for every key in want: it stops those
+// no longer wanted or stale (a link deleted and made again has a new
+// index, and a socket bound to the old one hears nothing) and starts the
+// missing ones. A key that fails to start is left out and its error
+// returned with the others'.
+func Sync[K comparable, L any](have map[K]L, want []K, stale func(K, L) bool, stop func(L), start func(K) (L, error)) []error {
+	wanted := map[K]bool{}
+	for _, k := range want {
+		wanted[k] = true
+	}
+	for k, l := range have {
+		if !wanted[k] || stale(k, l) {
+			stop(l)
+			delete(have, k)
+		}
+	}
+	var errs []error
+	for k := range wanted {
+		if _, ok := have[k]; ok {
+			continue
+		}
+		l, err := start(k)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		have[k] = l
+	}
+	return errs
+}
