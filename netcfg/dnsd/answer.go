@@ -46,6 +46,19 @@ type cached struct {
 	expires time.Time
 }
 
+// fromLink tells whether src may ask at an address whose subnet is sub.
+// The socket is bound to the VLAN's link, so an IPv6 link-local source is
+// a client on that link: one whose address in sub is still being checked
+// for duplicates (the first second after SLAAC) sends from its link-local
+// address.
+func fromLink(src netip.Addr, sub netip.Prefix) bool {
+	src = src.Unmap()
+	if sub.Addr().Is6() && src.Is6() && src.IsLinkLocalUnicast() {
+		return true
+	}
+	return sub.Contains(src.WithZone(""))
+}
+
 // answer is the reply to req from src, which arrived at an address
 // whose subnet is sub.
 func (r *resolver) answer(req *dns.Msg, src netip.Addr, sub netip.Prefix) *dns.Msg {
@@ -54,7 +67,7 @@ func (r *resolver) answer(req *dns.Msg, src netip.Addr, sub netip.Prefix) *dns.M
 		m.SetRcode(req, dns.RcodeFormatError)
 		return m
 	}
-	if !sub.Contains(src.Unmap()) {
+	if !fromLink(src, sub) {
 		m.SetRcode(req, dns.RcodeRefused)
 		return m
 	}

@@ -12,8 +12,9 @@
 // The lab network is not the server's client: each socket is bound to
 // its VLAN interface (SO_BINDTODEVICE), so a query from the uplink side
 // never reaches it, and a query whose source is not inside the subnet of
-// the address it arrived at is answered REFUSED. The box is no open
-// resolver for the lab.
+// the address it arrived at (or, at an IPv6 address, a link-local address
+// of that link) is answered REFUSED. The box is no open resolver for the
+// lab.
 //
 // UDP is read by one loop per address, started with internal/safe, which
 // hands each query to a bounded set of workers (also under safe): a slow
