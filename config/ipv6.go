@@ -19,23 +19,11 @@ func (u *Uplink) AdvertisesIPv6(a VLANAddress) bool {
 // ipv6 checks a box IPv6 address on vlan and claims it; nets are the
 // other VLANs' IPv6 subnets, which it must not overlap.
 func (ck *checker) ipv6(p string, vlan int, s string, nets *[]natNet) {
-	pfx, err := netip.ParsePrefix(s)
-	if err != nil {
-		ck.add(p, "invalid address %q: use an IPv6 address with prefix length such as fd00:10::1/64", s)
+	pfx, ok := ck.ipv6Prefix(p, s, "fd00:10::1/64", "address")
+	if !ok {
 		return
 	}
-	a := pfx.Addr()
-	switch {
-	case !a.Is6() || a.Is4In6():
-		ck.add(p, "invalid address %q: use an IPv6 address here (the IPv4 one goes in address)", s)
-		return
-	case a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a.IsLinkLocalUnicast():
-		ck.add(p, "invalid address %q: not a global or unique local unicast address (link-local addresses are made by the kernel)", s)
-		return
-	case pfx.Bits() == 0 || pfx.Bits() == 128:
-		ck.add(p, "invalid address %q: prefix length must be between 1 and 127", s)
-		return
-	case ck.c.Uplink.AdvertisesIPv6(VLANAddress{VLAN: vlan, IPv6: s}) && pfx.Bits() != SLAACBits:
+	if ck.c.Uplink.AdvertisesIPv6(VLANAddress{VLAN: vlan, IPv6: s}) && pfx.Bits() != SLAACBits {
 		ck.add(p, "invalid address %q: the box advertises this VLAN's prefix for address autoconfiguration, which needs a /64", s)
 		return
 	}
@@ -46,11 +34,7 @@ func (ck *checker) ipv6(p string, vlan int, s string, nets *[]natNet) {
 		}
 	}
 	*nets = append(*nets, natNet{pfx.Masked(), p})
-	if prev, dup := ck.ips[a]; dup {
-		ck.add(p, "address %s is also used by %s", a, ck.loc.ref(prev))
-	} else {
-		ck.ips[a] = p
-	}
+	ck.claimIP(p, pfx.Addr())
 }
 
 const vmIPv6NeedsCloudInit = "a VM's static IPv6 address is set through cloud-init: add cloud-init: {} to the VM, or leave the address to SLAAC from the box's router advertisements"
@@ -65,23 +49,36 @@ func (ck *checker) nicIPv6(np string, n *NIC) {
 		ck.add(np+".ipv6", "a trunk without a native VLAN carries no untagged traffic for an address: set native")
 	}
 	p, s := np+".ipv6.address", n.IPv6.Address
+	if pfx, ok := ck.ipv6Prefix(p, s, "fd00:10::5/64", "ipv4"); ok {
+		ck.claimIP(p, pfx.Addr())
+	}
+}
+
+// ipv6Prefix parses s, at path p, as a unicast IPv6 address with a
+// prefix length; example is shown in the error, and ipv4Field names where
+// an IPv4 address given here belongs.
+func (ck *checker) ipv6Prefix(p, s, example, ipv4Field string) (netip.Prefix, bool) {
 	pfx, err := netip.ParsePrefix(s)
 	if err != nil {
-		ck.add(p, "invalid address %q: use an IPv6 address with prefix length such as fd00:10::5/64", s)
-		return
+		ck.add(p, "invalid address %q: use an IPv6 address with prefix length such as %s", s, example)
+		return pfx, false
 	}
 	a := pfx.Addr()
 	switch {
 	case !a.Is6() || a.Is4In6():
-		ck.add(p, "invalid address %q: use an IPv6 address here (the IPv4 one goes in ipv4)", s)
-		return
+		ck.add(p, "invalid address %q: use an IPv6 address here (the IPv4 one goes in %s)", s, ipv4Field)
 	case a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a.IsLinkLocalUnicast():
 		ck.add(p, "invalid address %q: not a global or unique local unicast address (link-local addresses are made by the kernel)", s)
-		return
 	case pfx.Bits() == 0 || pfx.Bits() == 128:
 		ck.add(p, "invalid address %q: prefix length must be between 1 and 127", s)
-		return
+	default:
+		return pfx, true
 	}
+	return pfx, false
+}
+
+// claimIP records that the address at path p is a, or says who has it.
+func (ck *checker) claimIP(p string, a netip.Addr) {
 	if prev, dup := ck.ips[a]; dup {
 		ck.add(p, "address %s is also used by %s", a, ck.loc.ref(prev))
 	} else {

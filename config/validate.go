@@ -367,11 +367,7 @@ func (ck *checker) cidr(p, s string) (netip.Prefix, bool) {
 		ck.add(p, "invalid address %q: that is the broadcast address of the subnet", s)
 		return netip.Prefix{}, false
 	}
-	if prev, dup := ck.ips[a]; dup {
-		ck.add(p, "address %s is also used by %s", a, ck.loc.ref(prev))
-	} else {
-		ck.ips[a] = p
-	}
+	ck.claimIP(p, a)
 	return pfx, true
 }
 
