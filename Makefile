@@ -141,7 +141,7 @@ test-unit: web-assets platform
 		$$(grep -rl --include='*_test.go' '^//go:build panicinject' . | xargs -n1 dirname | sort -u)
 
 # QEMU boots of the real image, one package so boots never compete for the
-# two cores with other tests. About 26 minutes with the 6-minute soak;
+# two cores with other tests. About 32 minutes with the 3-minute soak;
 # the timeout is the suite's budget.
 test-e2e: web-assets platform
 	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 40m -v ./test/e2e
@@ -184,9 +184,9 @@ $(BENCH)/runc: go.mod
 	CGO_ENABLED=1 $(GO) build -trimpath -tags seccomp -ldflags '-X main.version=$(patsubst v%,%,$(RUNC_VERSION))' \
 		-o $(abspath $@) github.com/opencontainers/runc
 
-# `make soak`: the QEMU tier's TestSoak (5 minutes in make test) for SOAK
+# `make soak`: the QEMU tier's TestSoak (3 minutes in make test) for SOAK
 # instead: a box with two containers and a VM under status polling, a
-# restarting container, logs -f and an apply every 30 s, PID 1's RSS,
+# restarting container, logs -f and an apply every 15 s, PID 1's RSS,
 # goroutines and descriptors printed as a table, one row a minute. Not
 # part of make test. SOAK is whole minutes (NUCBOX_SOAK for the test);
 # raise SOAK_TIMEOUT with it. SOAK_WRAP prefixes the run, like

@@ -27,17 +27,21 @@ import (
 
 // soakEnv sets how long TestSoak drives the box: a Go duration in whole
 // minutes, at least 2m. CI runs the default; `make soak` sets an hour.
+// Three minutes give two samples after the warmup, enough for the
+// slack below to catch a leak per apply or per looper run.
 const (
 	soakEnv     = "NUCBOX_SOAK"
-	soakDefault = 5 * time.Minute
+	soakDefault = 3 * time.Minute
 )
 
 // The load: status polled at soakPollRate, an apply every soakApplyEvery
-// alternating soakA and soakB, and PID 1 sampled every second apply, that
-// is each minute.
+// alternating soakA and soakB, and PID 1 sampled every soakAppliesPerMinute
+// applies, that is each minute. An even number of applies a minute ends
+// every run on soakA, the config of the start.
 const (
-	soakPollRate   = 10 // requests per second
-	soakApplyEvery = 30 * time.Second
+	soakPollRate         = 10 // requests per second
+	soakApplyEvery       = 15 * time.Second
+	soakAppliesPerMinute = int(time.Minute / soakApplyEvery)
 )
 
 // The bounds, checked on every sample after the first minute against the
@@ -48,7 +52,7 @@ const (
 //     +soakFDSlack.
 //
 // A sample is the least of each figure over the minute's reads: soakReads
-// reads about 0.3 s apart every 30 s, before each apply. The least, so
+// reads about 0.3 s apart every soakApplyEvery, before each apply. The least, so
 // that a sample counts neither what a container start or stop, an apply
 // or a request holds for a moment nor the heap's peak between two
 // collections; a leak raises the least as much as the rest. The slack
@@ -139,10 +143,10 @@ type soakSample struct {
 }
 
 // TestSoak drives a box with two containers and a tiny VM for
-// soakDuration (5 minutes in CI, which takes about 6; `make soak` an
+// soakDuration (3 minutes in CI, which takes about 4; `make soak` an
 // hour): status polled at 10 requests/s, a container that exits every
 // 2 s under restart: always, its log followed with logs -f, and an apply
-// alternating two configs every 30 s, which replaces that container and
+// alternating two configs every 15 s, which replaces that container and
 // restarts the VM. PID 1's RSS, goroutines and descriptors, sampled each
 // minute, stay within the bounds above after the first minute; the
 // links (TAPs, veths, VLANs), cgroups and mounts after the load are
@@ -225,10 +229,10 @@ func TestSoak(t *testing.T) {
 	defer stopFollow()
 
 	load := time.Now()
-	// Every 30 s: read PID 1 (soakReads reads of each figure), then
-	// apply the next config, B first; every other time, that is each
-	// minute, the reads since the last sample make one. The last tick
-	// only reads: the last apply, A, came 30 s before.
+	// Every soakApplyEvery: read PID 1 (soakReads reads of each
+	// figure), then apply the next config, B first; each minute the
+	// reads since the last sample make one. The last tick only reads:
+	// the last apply, A, came one tick before.
 	var samples []soakSample
 	var pending *soakSample
 	tick := time.NewTicker(soakApplyEvery)
@@ -239,9 +243,9 @@ func TestSoak(t *testing.T) {
 			<-tick.C
 		}
 		pending = soakTake(t, m, hc, host, pending)
-		if n%2 == 0 {
+		if n%soakAppliesPerMinute == 0 {
 			s := *pending
-			s.minute, s.applies = n/2, applies
+			s.minute, s.applies = n/soakAppliesPerMinute, applies
 			s.polls, s.pollErrors, s.runs = poll.counts()
 			s.followRuns = len(liveRun.FindAllString(followed.String(), -1))
 			samples, pending = append(samples, s), nil
@@ -270,7 +274,7 @@ func TestSoak(t *testing.T) {
 	stopFollow()
 	loadFor := time.Since(load)
 	t.Logf("load ended after %s: %d applies; %s", loadFor.Round(time.Second), applies, poll.summary(loadFor))
-	t.Logf("PID 1 during the soak (each figure the least of the minute's reads, %d every 30 s; the most in brackets):\n%s", soakReads, soakTable(samples))
+	t.Logf("PID 1 during the soak (each figure the least of the minute's reads, %d every %s; the most in brackets):\n%s", soakReads, soakApplyEvery, soakTable(samples))
 
 	// Nothing left behind: the same config as at the start (the last
 	// apply was A), looper stopped again.
