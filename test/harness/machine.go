@@ -355,11 +355,13 @@ func (m *Machine) Shell(timeout time.Duration, command string) (string, error) {
 	if err := m.Send(line); err != nil {
 		return "", err
 	}
-	if _, err := m.Expect(time.Until(deadline), fmt.Sprintf(`^nbx-begin-%d$`, n)); err != nil {
+	// The kernel's console messages can land on a marker's line, after
+	// it (the shell's newline comes later): a marker ends at a non-digit.
+	if _, err := m.Expect(time.Until(deadline), fmt.Sprintf(`^nbx-begin-%d(?:\D.*)?$`, n)); err != nil {
 		return "", fmt.Errorf("shell %q: %w", command, err)
 	}
 	from := m.mark()
-	match, err := m.Expect(time.Until(deadline), fmt.Sprintf(`nbx-end-%d-rc-(\d+)$`, n))
+	match, err := m.Expect(time.Until(deadline), fmt.Sprintf(`nbx-end-%d-rc-(\d+)(?:\D.*)?$`, n))
 	if err != nil {
 		return "", fmt.Errorf("shell %q: %w", command, err)
 	}

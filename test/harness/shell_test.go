@@ -23,17 +23,25 @@ func fakeShell(t *testing.T) *Machine {
 			line := sc.Text()
 			io.WriteString(c, line+"\r\n") // the echo
 			rc := "0"
+			// kmsg: the kernel prints on the markers' lines, before
+			// the shell's newline.
+			kmsg := ""
+			if strings.Contains(line, "kmsg") {
+				kmsg = "[    6.147663] Initializing XFRM netlink socket"
+			}
 			for _, part := range strings.Split(line, "; ") {
 				part = arith.ReplaceAllString(part, "$1")
 				switch {
 				case strings.HasPrefix(part, "echo "):
-					io.WriteString(c, strings.ReplaceAll(strings.TrimPrefix(part, "echo "), "$?", rc)+"\r\n")
+					io.WriteString(c, strings.ReplaceAll(strings.TrimPrefix(part, "echo "), "$?", rc)+kmsg+"\r\n")
 				case part == "printf abc":
 					io.WriteString(c, "abc")
 				case part == "false":
 					rc = "1"
 				case part == "cat two":
 					io.WriteString(c, "line 1\r\nline 2\r\n")
+				case part == "kmsg":
+					io.WriteString(c, "out\r\n")
 				}
 			}
 			io.WriteString(c, "(none):/# ")
@@ -53,6 +61,7 @@ func TestShell(t *testing.T) {
 		{cmd: "printf abc", out: "abc"},
 		{cmd: "false", fails: true},
 		{cmd: "cat two", out: "line 1\nline 2\n"},
+		{cmd: "kmsg", out: "out\n"},
 	} {
 		out, err := m.Shell(long, tt.cmd)
 		if (err != nil) != tt.fails {
