@@ -7,8 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/test/ci"
 	"github.com/nucbox/nucbox/test/xfer"
 	"github.com/nucbox/nucbox/vswitch"
@@ -44,6 +49,10 @@ type throughputLab struct {
 	// without it gets flat bridges (ENVIRONMENT.md: the host lacks it).
 	vlanFiltering bool
 	paths         []labPath
+	// receiver is the receiving thread's ID; softirqd the ksoftirqd
+	// threads' schedstat files (throughput_cpu_test.go).
+	receiver atomic.Int64
+	softirqd []string
 }
 
 type labPath struct {
@@ -88,6 +97,7 @@ func newThroughputLab(t testing.TB) *throughputLab {
 	moveWorkload(t, l.box, "p-b-0", l.b, "10.90.2.2/24")
 	applyPolicy(t, l.box, workloadPolicy("v-a-0", "a.0", macBridgeA, "10.90.2.1"),
 		workloadPolicy("v-b-0", "b.0", macBridgeB, "10.90.2.2"))
+	applyFirewall(t, l.box, "br0")
 
 	// The overlay path: two boxes whose underlay carries no VLANs.
 	la, lb := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
@@ -108,8 +118,16 @@ func newThroughputLab(t testing.TB) *throughputLab {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- xfer.Serve(ln) }()
+	served, started := make(chan error, 1), make(chan struct{})
+	go func() {
+		served <- onCPU(transferCPU, func() error {
+			l.receiver.Store(int64(unix.Gettid()))
+			close(started)
+			return xfer.Serve(ln)
+		})
+	}()
+	<-started
+	l.softirqd = ksoftirqds()
 	t.Cleanup(func() {
 		ln.Close()
 		if err := <-served; err != nil {
@@ -154,6 +172,7 @@ func (l *throughputLab) overlayBox(t testing.TB, box *netnstest.NS, local, remot
 	}
 	moveWorkload(t, box, peer, w, addr+"/24")
 	applyPolicy(t, box, workloadPolicy(port, "w.0", mac, addr))
+	applyFirewall(t, box, dev)
 }
 
 func openTB(t testing.TB, ns *netnstest.NS) *vswitch.Switch {
@@ -210,20 +229,70 @@ func applyPolicy(t testing.TB, box *netnstest.NS, ports ...policy.Port) {
 	}
 }
 
-// send moves n bytes from a to b over path p.
-func (l *throughputLab) send(p labPath, n int64) (xfer.Result, error) {
+// applyFirewall gives a box namespace the firewall every box has
+// (netcfg.ApplyFirewall, without segments), uplink the link holding the
+// box's address. Besides its inet table, which bridged frames do not
+// cross, it turns off br_netfilter's calls into the IP hooks for bridged
+// frames where that module is loaded, as it is on this host and not on a
+// box: without it every switched frame here took a trip through the IP
+// hooks that a box's frames never take.
+func applyFirewall(t testing.TB, box *netnstest.NS, uplink string) {
+	t.Helper()
+	if _, err := netcfg.ApplyFirewall(box.Namespace(), uplink, netcfg.Firewall{}); err != nil {
+		t.Fatalf("%s: firewall: %v", box.Name, err)
+	}
+}
+
+// sample is one transfer: its rate and the CPU time it cost.
+type sample struct {
+	xfer.Result
+	CPU time.Duration
+}
+
+// CPUPerGiB is the CPU time the transfer cost per GiB moved.
+func (s sample) CPUPerGiB() time.Duration {
+	return time.Duration(float64(s.CPU) * float64(1<<30) / float64(s.Bytes))
+}
+
+// send moves n bytes from a to b over path p, both ends on transferCPU.
+func (l *throughputLab) send(p labPath, n int64) (sample, error) {
 	var c net.Conn
 	if err := l.a.Namespace().Do(func() (err error) {
-		c, err = net.Dial("tcp4", p.dst)
+		c, err = net.DialTimeout("tcp4", p.dst, 5*time.Second)
 		return err
 	}); err != nil {
-		return xfer.Result{}, fmt.Errorf("%s: %w", p.name, err)
+		return sample{}, fmt.Errorf("%s: %w", p.name, err)
 	}
-	r, err := xfer.Send(c, n)
+	var s sample
+	err := onCPU(transferCPU, func() error {
+		self, recv := unix.Gettid(), int(l.receiver.Load())
+		s0, err := threadCPU(self)
+		if err != nil {
+			return err
+		}
+		r0, err := threadCPU(recv)
+		if err != nil {
+			return err
+		}
+		k0 := softirqCPU(l.softirqd)
+		if s.Result, err = xfer.Send(c, n); err != nil {
+			return err
+		}
+		s1, err := threadCPU(self)
+		if err != nil {
+			return err
+		}
+		r1, err := threadCPU(recv)
+		if err != nil {
+			return err
+		}
+		s.CPU = s1 - s0 + r1 - r0 + softirqCPU(l.softirqd) - k0
+		return nil
+	})
 	if err != nil {
 		err = fmt.Errorf("%s: %w", p.name, err)
 	}
-	return r, err
+	return s, err
 }
 
 // allowed is the packet count of the ACL rule that allows the transfer
