@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -326,6 +327,25 @@ func txBytes(t testing.TB, n *netnstest.NS, link string) uint64 {
 func TestThroughputLabPaths(t *testing.T) {
 	l := newThroughputLab(t)
 	t.Logf("VLAN filtering on the bridges: %v", l.vlanFiltering)
+	// Where br_netfilter is loaded, the boxes keep bridged frames out of
+	// the IP hooks, as a box does; a workload namespace, without the
+	// firewall, has them on: the setting read is each namespace's own.
+	const nfCall = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	sysctl := func(n *netnstest.NS) (v string) {
+		_ = n.Namespace().Do(func() error {
+			b, err := os.ReadFile(nfCall)
+			v = strings.TrimSpace(string(b))
+			return err
+		})
+		return v
+	}
+	if box, w := sysctl(l.box), sysctl(l.a); box != "" || w != "" {
+		if box != "0" || sysctl(l.ovA) != "0" || w != "1" {
+			t.Errorf("%s: %q in the bridge box, %q in overlay box A, %q in a workload; want 0, 0, 1", nfCall, box, sysctl(l.ovA), w)
+		}
+	} else {
+		t.Logf("no br_netfilter here: %s absent", nfCall)
+	}
 	const n = 4 << 20
 	type seen struct{ bridge, overlay, vxlan uint64 }
 	read := func() seen {
