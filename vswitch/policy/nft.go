@@ -82,33 +82,35 @@ func build(s Spec) *table {
 		Hooknum: nftables.ChainHookPrerouting, Priority: prio, Policy: &accept}}
 	post := &chain{chain: &nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPostrouting, Priority: prio, Policy: &accept}}
-	outs, ins := newPortMap(t, outMap), newPortMap(t, inMap)
+	outs := &dispatch{key: expr.MetaKeyIIFNAME, name: outMap, what: "sent by"}
+	ins := &dispatch{key: expr.MetaKeyOIFNAME, name: inMap, what: "delivered to"}
 	var ports []*chain
-	q := strconv.Quote
 	for _, p := range s.Ports {
 		out := &chain{chain: &nftables.Chain{Name: "out-" + p.Link, Table: t}}
 		in := &chain{chain: &nftables.Chain{Name: "in-" + p.Link, Table: t}}
 		portRules(p, out, in)
 		if len(out.rules) > 0 {
 			ports = append(ports, out)
-			outs.add(p.Link, out.chain.Name, fmt.Sprintf("%s : jump %s: sent by %s", q(p.Link), out.chain.Name, p.Name))
+			outs.add(p.Link, out.chain.Name, p.Name)
 		}
 		if len(in.rules) > 0 {
 			ports = append(ports, in)
-			ins.add(p.Link, in.chain.Name, fmt.Sprintf("%s : jump %s: delivered to %s", q(p.Link), in.chain.Name, p.Name))
+			ins.add(p.Link, in.chain.Name, p.Name)
 		}
 	}
 	// Regular chains first: a jump must name a chain that exists.
 	tb.chains = ports
-	if len(outs.elems) > 0 {
-		add(pre, "iifname vmap @"+outMap+": the chain of the port the frame enters by", outs.lookup(expr.MetaKeyIIFNAME))
-		tb.chains = append(tb.chains, pre)
-		tb.maps = append(tb.maps, outs)
-	}
-	if len(ins.elems) > 0 {
-		add(post, "oifname vmap @"+inMap+": the chain of the port the frame leaves by", ins.lookup(expr.MetaKeyOIFNAME))
-		tb.chains = append(tb.chains, post)
-		tb.maps = append(tb.maps, ins)
+	for _, d := range []struct {
+		dispatch *dispatch
+		base     *chain
+	}{{outs, pre}, {ins, post}} {
+		if len(d.dispatch.ports) == 0 {
+			continue
+		}
+		if m := d.dispatch.build(t, d.base); m != nil {
+			tb.maps = append(tb.maps, m)
+		}
+		tb.chains = append(tb.chains, d.base)
 	}
 	return tb
 }

@@ -34,14 +34,25 @@ func TestBuildRules(t *testing.T) {
 		"out-t-vm1-0: default deny: meta protocol ip drop",
 		"out-t-vm1-0: default deny: meta protocol ip6 drop",
 		"in-t-vm1-0: in: meta l4proto udp th dport 53 drop",
-		"prerouting: iifname vmap @out-ports: the chain of the port the frame enters by",
-		"postrouting: oifname vmap @in-ports: the chain of the port the frame leaves by",
-		`out-ports: "t-vm1-0" : jump out-t-vm1-0: sent by vm1.0`,
-		`in-ports: "t-vm1-0" : jump in-t-vm1-0: delivered to vm1.0`,
+		`prerouting: iifname "t-vm1-0" jump out-t-vm1-0: sent by vm1.0`,
+		`postrouting: oifname "t-vm1-0" jump in-t-vm1-0: delivered to vm1.0`,
 	}
 	if got := RuleLines(s); !reflect.DeepEqual(got, want) {
 		t.Errorf("rules:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
+	// From mapFrom ports on, the hooks look the port up in a map.
+	was := mapFrom
+	defer func() { mapFrom = was }()
+	mapFrom = 1
+	want = append(want[:len(want)-2],
+		"prerouting: iifname vmap @out-ports: the chain of the port the frame enters by",
+		"postrouting: oifname vmap @in-ports: the chain of the port the frame leaves by",
+		`out-ports: "t-vm1-0" : jump out-t-vm1-0: sent by vm1.0`,
+		`in-ports: "t-vm1-0" : jump in-t-vm1-0: delivered to vm1.0`)
+	if got := RuleLines(s); !reflect.DeepEqual(got, want) {
+		t.Errorf("rules with a map:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	mapFrom = was
 	// A port without guards or rules has no chain and no element, and
 	// a table of such ports no hook.
 	if got := build(Spec{Ports: s.Ports[1:]}); len(got.chains) != 0 || len(got.maps) != 0 {

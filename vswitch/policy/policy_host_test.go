@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -167,6 +168,36 @@ func TestPortPolicyInNamespace(t *testing.T) {
 		}
 		if !connects(l.b, "", "10.0.0.2:24") {
 			t.Error("b did not reach a's port 24")
+		}
+	})
+
+	// The same rules found by the hooks through verdict maps, as a box
+	// with many policed ports has them: the table changes, and the deny
+	// rules out and in and the spoof guard by address still hold.
+	t.Run("map", func(t *testing.T) {
+		was := mapFrom
+		defer func() { mapFrom = was }()
+		mapFrom = 1
+		st, err := Apply(ns, l.spec(rate))
+		if err != nil || st.Changes != 1 || !slices.Contains(st.Rules, `out-ports: "v-a-0" : jump out-v-a-0: sent by a.0`) {
+			t.Fatalf("apply with maps: %d change(s), %v; rules:\n%s", st.Changes, err, strings.Join(st.Rules, "\n"))
+		}
+		if again, err := Apply(ns, l.spec(rate)); err != nil || again.Changes != 0 {
+			t.Errorf("second apply with maps: %d change(s), %v; want none", again.Changes, err)
+		}
+		if connects(l.a, "", "10.0.0.3:22") || !connects(l.a, "", "10.0.0.3:80") {
+			t.Error("with maps: a reached b's denied port 22, or not its port 80")
+		}
+		if connects(l.b, "", "10.0.0.2:23") || !connects(l.b, "", "10.0.0.2:24") {
+			t.Error("with maps: b reached a's denied port 23, or not its port 24")
+		}
+		l.a.AddAddr(t, "eth0", "10.0.0.8/24")
+		if connects(l.a, "10.0.0.8", "10.0.0.3:80") {
+			t.Error("with maps: a reached b from an address that is not its own")
+		}
+		mapFrom = was
+		if st, err := Apply(ns, l.spec(rate)); err != nil || st.Changes != 1 {
+			t.Errorf("back to rules: %d change(s), %v; want the table replaced", st.Changes, err)
 		}
 	})
 
