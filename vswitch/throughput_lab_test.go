@@ -258,12 +258,15 @@ func (s sample) CPUPerGiB() time.Duration {
 // send moves n bytes from a to b over path p, both ends on transferCPU.
 func (l *throughputLab) send(p labPath, n int64) (sample, error) {
 	var c net.Conn
+	// A path that drops the SYN fails the sample in seconds rather than
+	// after the kernel's two minutes of retries.
 	if err := l.a.Namespace().Do(func() (err error) {
 		c, err = net.DialTimeout("tcp4", p.dst, 5*time.Second)
 		return err
 	}); err != nil {
 		return sample{}, fmt.Errorf("%s: %w", p.name, err)
 	}
+	defer c.Close() // xfer.Send closes it too; this is for the errors before
 	var s sample
 	err := onCPU(transferCPU, func() error {
 		self, recv := unix.Gettid(), int(l.receiver.Load())
@@ -358,10 +361,10 @@ func TestThroughputLabPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 		after := read()
-		t.Logf("%s: %v; rule counters +%d (bridge), +%d (overlay); vxlan10 sent +%d bytes", p.name, r,
+		t.Logf("%s: %v, %v of CPU; rule counters +%d (bridge), +%d (overlay); vxlan10 sent +%d bytes", p.name, r, r.CPU,
 			after.bridge-before.bridge, after.overlay-before.overlay, after.vxlan-before.vxlan)
-		if r.Bytes != n || r.Gbps() <= 0 {
-			t.Errorf("%s: %+v, want %d bytes at a rate", p.name, r, n)
+		if r.Bytes != n || r.Gbps() <= 0 || r.CPU <= 0 {
+			t.Errorf("%s: %+v, want %d bytes at a rate and the CPU time they took", p.name, r, n)
 		}
 		// The sender's segments: at least one per 64 KiB even with GSO.
 		passed := func(d uint64) bool { return d >= n/(64<<10) }
