@@ -13,7 +13,8 @@
 // (iifname), before the bridge learns their source MAC, frames delivered
 // to it at postrouting by the port they leave by (oifname), so switched
 // frames and the box's own are filtered alike. Each hook finds the port's
-// chain by one lookup in a verdict map (dispatch.go).
+// chain by comparing names, or with many ports by one lookup in a verdict
+// map (dispatch.go).
 //
 // Rates and mirrors are traffic control, set through netlink. A TBF
 // qdisc on the port shapes what the port sends to the workload; what the
