@@ -6,9 +6,15 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/nucbox/nucbox/netcfg"
 	"github.com/nucbox/nucbox/test/ci"
 	"github.com/nucbox/nucbox/test/xfer"
 	"github.com/nucbox/nucbox/vswitch"
@@ -44,6 +50,10 @@ type throughputLab struct {
 	// without it gets flat bridges (ENVIRONMENT.md: the host lacks it).
 	vlanFiltering bool
 	paths         []labPath
+	// receiver is the receiving thread's ID; softirqd the ksoftirqd
+	// threads' schedstat files (throughput_cpu_test.go).
+	receiver atomic.Int64
+	softirqd []string
 }
 
 type labPath struct {
@@ -88,6 +98,7 @@ func newThroughputLab(t testing.TB) *throughputLab {
 	moveWorkload(t, l.box, "p-b-0", l.b, "10.90.2.2/24")
 	applyPolicy(t, l.box, workloadPolicy("v-a-0", "a.0", macBridgeA, "10.90.2.1"),
 		workloadPolicy("v-b-0", "b.0", macBridgeB, "10.90.2.2"))
+	applyFirewall(t, l.box, "br0")
 
 	// The overlay path: two boxes whose underlay carries no VLANs.
 	la, lb := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
@@ -108,8 +119,16 @@ func newThroughputLab(t testing.TB) *throughputLab {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- xfer.Serve(ln) }()
+	served, started := make(chan error, 1), make(chan struct{})
+	go func() {
+		served <- onCPU(transferCPU, func() error {
+			l.receiver.Store(int64(unix.Gettid()))
+			close(started)
+			return xfer.Serve(ln)
+		})
+	}()
+	<-started
+	l.softirqd = ksoftirqds()
 	t.Cleanup(func() {
 		ln.Close()
 		if err := <-served; err != nil {
@@ -154,6 +173,7 @@ func (l *throughputLab) overlayBox(t testing.TB, box *netnstest.NS, local, remot
 	}
 	moveWorkload(t, box, peer, w, addr+"/24")
 	applyPolicy(t, box, workloadPolicy(port, "w.0", mac, addr))
+	applyFirewall(t, box, dev)
 }
 
 func openTB(t testing.TB, ns *netnstest.NS) *vswitch.Switch {
@@ -210,20 +230,73 @@ func applyPolicy(t testing.TB, box *netnstest.NS, ports ...policy.Port) {
 	}
 }
 
-// send moves n bytes from a to b over path p.
-func (l *throughputLab) send(p labPath, n int64) (xfer.Result, error) {
+// applyFirewall gives a box namespace the firewall every box has
+// (netcfg.ApplyFirewall, without segments), uplink the link holding the
+// box's address. Besides its inet table, which bridged frames do not
+// cross, it turns off br_netfilter's calls into the IP hooks for bridged
+// frames where that module is loaded, as it is on this host and not on a
+// box: without it every switched frame here took a trip through the IP
+// hooks that a box's frames never take.
+func applyFirewall(t testing.TB, box *netnstest.NS, uplink string) {
+	t.Helper()
+	if _, err := netcfg.ApplyFirewall(box.Namespace(), uplink, netcfg.Firewall{}); err != nil {
+		t.Fatalf("%s: firewall: %v", box.Name, err)
+	}
+}
+
+// sample is one transfer: its rate and the CPU time it cost.
+type sample struct {
+	xfer.Result
+	CPU time.Duration
+}
+
+// CPUPerGiB is the CPU time the transfer cost per GiB moved.
+func (s sample) CPUPerGiB() time.Duration {
+	return time.Duration(float64(s.CPU) * float64(1<<30) / float64(s.Bytes))
+}
+
+// send moves n bytes from a to b over path p, both ends on transferCPU.
+func (l *throughputLab) send(p labPath, n int64) (sample, error) {
 	var c net.Conn
+	// A path that drops the SYN fails the sample in seconds rather than
+	// after the kernel's two minutes of retries.
 	if err := l.a.Namespace().Do(func() (err error) {
-		c, err = net.Dial("tcp4", p.dst)
+		c, err = net.DialTimeout("tcp4", p.dst, 5*time.Second)
 		return err
 	}); err != nil {
-		return xfer.Result{}, fmt.Errorf("%s: %w", p.name, err)
+		return sample{}, fmt.Errorf("%s: %w", p.name, err)
 	}
-	r, err := xfer.Send(c, n)
+	defer c.Close() // xfer.Send closes it too; this is for the errors before
+	var s sample
+	err := onCPU(transferCPU, func() error {
+		self, recv := unix.Gettid(), int(l.receiver.Load())
+		s0, err := threadCPU(self)
+		if err != nil {
+			return err
+		}
+		r0, err := threadCPU(recv)
+		if err != nil {
+			return err
+		}
+		k0 := softirqCPU(l.softirqd)
+		if s.Result, err = xfer.Send(c, n); err != nil {
+			return err
+		}
+		s1, err := threadCPU(self)
+		if err != nil {
+			return err
+		}
+		r1, err := threadCPU(recv)
+		if err != nil {
+			return err
+		}
+		s.CPU = s1 - s0 + r1 - r0 + softirqCPU(l.softirqd) - k0
+		return nil
+	})
 	if err != nil {
 		err = fmt.Errorf("%s: %w", p.name, err)
 	}
-	return r, err
+	return s, err
 }
 
 // allowed is the packet count of the ACL rule that allows the transfer
@@ -257,6 +330,25 @@ func txBytes(t testing.TB, n *netnstest.NS, link string) uint64 {
 func TestThroughputLabPaths(t *testing.T) {
 	l := newThroughputLab(t)
 	t.Logf("VLAN filtering on the bridges: %v", l.vlanFiltering)
+	// Where br_netfilter is loaded, the boxes keep bridged frames out of
+	// the IP hooks, as a box does; a workload namespace, without the
+	// firewall, has them on: the setting read is each namespace's own.
+	const nfCall = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	sysctl := func(n *netnstest.NS) (v string) {
+		_ = n.Namespace().Do(func() error {
+			b, err := os.ReadFile(nfCall)
+			v = strings.TrimSpace(string(b))
+			return err
+		})
+		return v
+	}
+	if box, w := sysctl(l.box), sysctl(l.a); box != "" || w != "" {
+		if box != "0" || sysctl(l.ovA) != "0" || w != "1" {
+			t.Errorf("%s: %q in the bridge box, %q in overlay box A, %q in a workload; want 0, 0, 1", nfCall, box, sysctl(l.ovA), w)
+		}
+	} else {
+		t.Logf("no br_netfilter here: %s absent", nfCall)
+	}
 	const n = 4 << 20
 	type seen struct{ bridge, overlay, vxlan uint64 }
 	read := func() seen {
@@ -269,10 +361,10 @@ func TestThroughputLabPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 		after := read()
-		t.Logf("%s: %v; rule counters +%d (bridge), +%d (overlay); vxlan10 sent +%d bytes", p.name, r,
+		t.Logf("%s: %v, %v of CPU; rule counters +%d (bridge), +%d (overlay); vxlan10 sent +%d bytes", p.name, r, r.CPU,
 			after.bridge-before.bridge, after.overlay-before.overlay, after.vxlan-before.vxlan)
-		if r.Bytes != n || r.Gbps() <= 0 {
-			t.Errorf("%s: %+v, want %d bytes at a rate", p.name, r, n)
+		if r.Bytes != n || r.Gbps() <= 0 || r.CPU <= 0 {
+			t.Errorf("%s: %+v, want %d bytes at a rate and the CPU time they took", p.name, r, n)
 		}
 		// The sender's segments: at least one per 64 KiB even with GSO.
 		passed := func(d uint64) bool { return d >= n/(64<<10) }

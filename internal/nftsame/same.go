@@ -103,12 +103,19 @@ func Policy(c *nftables.Chain) nftables.ChainPolicy {
 }
 
 // zeroCounters drops the values of counters, which the kernel's copy
-// has counted up and the wanted one has not.
+// has counted up and the wanted one has not, and the set IDs of lookups,
+// which only name a set within the transaction that made it (the kernel
+// lists the name).
 func zeroCounters(es []expr.Any) []expr.Any {
 	out := make([]expr.Any, len(es))
 	for i, e := range es {
-		if _, ok := e.(*expr.Counter); ok {
+		switch x := e.(type) {
+		case *expr.Counter:
 			e = &expr.Counter{}
+		case *expr.Lookup:
+			l := *x
+			l.SetID = 0
+			e = &l
 		}
 		out[i] = e
 	}

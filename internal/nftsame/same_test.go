@@ -1,10 +1,12 @@
 package nftsame
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 )
 
 func TestSameChainAndCounters(t *testing.T) {
@@ -33,5 +35,44 @@ func TestSameChainAndCounters(t *testing.T) {
 	}
 	if _, ok := counted[1].(*expr.Verdict); !ok {
 		t.Errorf("a verdict became %T", counted[1])
+	}
+}
+
+// A jump element as the kernel lists it (NFTA_VERDICT_CODE, then
+// NFTA_VERDICT_CHAIN padded to 4 bytes) matches the wanted jump to that
+// chain and no other, and lookups compare without their transaction's
+// set ID.
+func TestSameVerdictElements(t *testing.T) {
+	attr := func(typ uint16, v []byte) []byte {
+		b := binary.NativeEndian.AppendUint16(nil, uint16(4+len(v)))
+		b = binary.NativeEndian.AppendUint16(b, typ)
+		b = append(b, v...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	jumpTo := func(chain string) []byte {
+		return append(attr(unix.NFTA_VERDICT_CODE, binary.BigEndian.AppendUint32(nil, uint32(0xfffffffd))),
+			attr(unix.NFTA_VERDICT_CHAIN, []byte(chain+"\x00"))...)
+	}
+	key := []byte("v-a-0\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	want := []nftables.SetElement{{Key: key, Comment: "a.0", VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: "out-v-a-0"}}}
+	if !sameElems([]nftables.SetElement{{Key: key, Comment: "a.0", Val: jumpTo("out-v-a-0")}}, want) {
+		t.Error("the same jump compares different")
+	}
+	for name, h := range map[string]nftables.SetElement{
+		"other chain":   {Key: key, Comment: "a.0", Val: jumpTo("out-v-b-0")},
+		"other key":     {Key: []byte("v-b-0\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), Comment: "a.0", Val: jumpTo("out-v-a-0")},
+		"other comment": {Key: key, Comment: "b.0", Val: jumpTo("out-v-a-0")},
+		"no verdict":    {Key: key, Comment: "a.0"},
+	} {
+		if sameElems([]nftables.SetElement{h}, want) {
+			t.Errorf("%s compares the same", name)
+		}
+	}
+	l := zeroCounters([]expr.Any{&expr.Lookup{SetName: "out-ports", SetID: 7}})[0].(*expr.Lookup)
+	if l.SetID != 0 || l.SetName != "out-ports" {
+		t.Errorf("lookup compared as %+v", l)
 	}
 }

@@ -52,7 +52,9 @@ func Apply(ns *vswitch.Namespace, s Spec) (Status, error) {
 		return st, fmt.Errorf("nftables table bridge %s: %w", Table, err)
 	}
 	if !same {
-		t.send(c)
+		if err := t.send(c); err != nil {
+			return st, fmt.Errorf("nftables table bridge %s: %w", Table, err)
+		}
 		if err := c.Flush(); err != nil {
 			if what := explain(c, t); what != "" {
 				return st, fmt.Errorf("nftables table bridge %s: %w (the kernel refuses %s)", Table, err, what)
@@ -88,6 +90,16 @@ func explain(c *nftables.Conn, t *table) string {
 			return "chain " + x.Name + ": " + err.Error()
 		}
 		chains[x.Name] = &x
+	}
+	for _, m := range t.maps {
+		x := *m.set
+		x.Table = scratch
+		if err := c.AddSet(&x, m.elems); err != nil {
+			return "map " + x.Name + ": " + err.Error()
+		}
+		if err := c.Flush(); err != nil {
+			return "map " + x.Name + ": " + err.Error()
+		}
 	}
 	for _, ch := range t.chains {
 		for _, r := range ch.rules {

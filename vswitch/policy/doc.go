@@ -10,8 +10,11 @@
 // in one transaction when it differs, so a packet never meets half a rule
 // set and a second Apply changes nothing. Frames a workload sends are
 // checked at the bridge's prerouting hook by the port they enter on
-// (iifname), frames delivered to it at postrouting by the port they leave
-// by (oifname), so switched frames and the box's own are filtered alike.
+// (iifname), before the bridge learns their source MAC, frames delivered
+// to it at postrouting by the port they leave by (oifname), so switched
+// frames and the box's own are filtered alike. Each hook finds the port's
+// chain by comparing names, or with many ports by one lookup in a verdict
+// map (dispatch.go).
 //
 // Rates and mirrors are traffic control, set through netlink. A TBF
 // qdisc on the port shapes what the port sends to the workload; what the

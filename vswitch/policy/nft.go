@@ -40,14 +40,22 @@ type chain struct {
 type table struct {
 	table  *nftables.Table
 	chains []*chain
+	// maps are the port dispatch's verdict maps (dispatch.go).
+	maps []*portMap
 }
 
-// Rules lists the table's rules as "CHAIN: COMMENT", in order.
+// Rules lists the table's rules as "CHAIN: COMMENT", in order, and the
+// maps' elements as "MAP: COMMENT".
 func (t *table) Rules() []string {
 	var out []string
 	for _, c := range t.chains {
 		for _, r := range c.rules {
 			out = append(out, c.chain.Name+": "+r.comment)
+		}
+	}
+	for _, m := range t.maps {
+		for _, e := range m.elems {
+			out = append(out, m.set.Name+": "+e.Comment)
 		}
 	}
 	return out
@@ -58,7 +66,10 @@ func (t *table) Rules() []string {
 func RuleLines(s Spec) []string { return build(s).Rules() }
 
 // build makes the table for s; a spec without ports makes a table with no
-// chains, which Apply deletes.
+// chains, which Apply deletes. Only ports with something to check get a
+// chain and an element in a dispatch map, and a hook is only there when
+// some port needs it, so that frames of ports without policy cross no
+// rule and a box without in rules has no postrouting hook.
 func build(s Spec) *table {
 	t := &nftables.Table{Name: Table, Family: nftables.TableFamilyBridge}
 	tb := &table{table: t}
@@ -71,27 +82,35 @@ func build(s Spec) *table {
 		Hooknum: nftables.ChainHookPrerouting, Priority: prio, Policy: &accept}}
 	post := &chain{chain: &nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPostrouting, Priority: prio, Policy: &accept}}
+	outs := &dispatch{key: expr.MetaKeyIIFNAME, name: outMap, what: "sent by"}
+	ins := &dispatch{key: expr.MetaKeyOIFNAME, name: inMap, what: "delivered to"}
 	var ports []*chain
-	q := strconv.Quote
 	for _, p := range s.Ports {
 		out := &chain{chain: &nftables.Chain{Name: "out-" + p.Link, Table: t}}
 		in := &chain{chain: &nftables.Chain{Name: "in-" + p.Link, Table: t}}
 		portRules(p, out, in)
 		if len(out.rules) > 0 {
 			ports = append(ports, out)
-			add(pre, fmt.Sprintf("iifname %s jump %s: sent by %s", q(p.Link), out.chain.Name, p.Name),
-				ifMatch(expr.MetaKeyIIFNAME, p.Link), jump(out.chain.Name))
+			outs.add(p.Link, out.chain.Name, p.Name)
 		}
 		if len(in.rules) > 0 {
 			ports = append(ports, in)
-			add(post, fmt.Sprintf("oifname %s jump %s: delivered to %s", q(p.Link), in.chain.Name, p.Name),
-				ifMatch(expr.MetaKeyOIFNAME, p.Link), jump(in.chain.Name))
+			ins.add(p.Link, in.chain.Name, p.Name)
 		}
 	}
 	// Regular chains first: a jump must name a chain that exists.
-	tb.chains = append(ports, pre)
-	if len(post.rules) > 0 {
-		tb.chains = append(tb.chains, post)
+	tb.chains = ports
+	for _, d := range []struct {
+		dispatch *dispatch
+		base     *chain
+	}{{outs, pre}, {ins, post}} {
+		if len(d.dispatch.ports) == 0 {
+			continue
+		}
+		if m := d.dispatch.build(t, d.base); m != nil {
+			tb.maps = append(tb.maps, m)
+		}
+		tb.chains = append(tb.chains, d.base)
 	}
 	return tb
 }
@@ -228,12 +247,6 @@ func add(c *chain, comment string, exprs ...[]expr.Any) {
 	c.rules = append(c.rules, r)
 }
 
-func ifMatch(key expr.MetaKey, name string) []expr.Any {
-	b := make([]byte, unix.IFNAMSIZ)
-	copy(b, name)
-	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b}}
-}
-
 // protocol matches the frame's ether type (after any VLAN tag the
 // bridge has taken off).
 func protocol(p uint16) []expr.Any {
@@ -272,22 +285,24 @@ func verdictOf(allow bool) []expr.Any {
 	return verdict(expr.VerdictDrop)
 }
 
-func jump(chain string) []expr.Any {
-	return []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: chain}}
-}
-
 // send queues the replacement of the kernel's table by t on c: adding
 // first makes the delete valid whether or not the table exists, and the
-// whole of it is one transaction at c.Flush.
-func (t *table) send(c *nftables.Conn) {
+// whole of it is one transaction at c.Flush. The maps come after the
+// chains their elements jump to and before the rules that look them up.
+func (t *table) send(c *nftables.Conn) error {
 	c.AddTable(t.table)
 	c.DelTable(t.table)
 	if len(t.chains) == 0 {
-		return
+		return nil
 	}
 	c.AddTable(t.table)
 	for _, ch := range t.chains {
 		c.AddChain(ch.chain)
+	}
+	for _, m := range t.maps {
+		if err := c.AddSet(m.set, m.elems); err != nil {
+			return fmt.Errorf("map %s: %w", m.set.Name, err)
+		}
 	}
 	for _, ch := range t.chains {
 		for _, r := range ch.rules {
@@ -295,11 +310,13 @@ func (t *table) send(c *nftables.Conn) {
 				UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment)})
 		}
 	}
+	return nil
 }
 
 // same tells whether the kernel's table is exactly t: the same chains
-// with the same hooks, and rules with the same expressions and comments
-// in order. Counters are compared without their values.
+// with the same hooks, rules with the same expressions and comments in
+// order, and maps with the same elements. Counters are compared without
+// their values.
 func (t *table) same(c *nftables.Conn) (bool, error) {
 	chains := make([]nftsame.Chain, 0, len(t.chains))
 	for _, ch := range t.chains {
@@ -309,7 +326,15 @@ func (t *table) same(c *nftables.Conn) (bool, error) {
 		}
 		chains = append(chains, nftsame.Chain{Chain: ch.chain, Rules: rules})
 	}
-	return nftsame.Same(c, t.table, chains)
+	maps := make([]nftsame.Map, 0, len(t.maps))
+	for _, m := range t.maps {
+		maps = append(maps, nftsame.Map{Set: m.set, Elems: m.elems})
+	}
+	same, err := nftsame.Same(c, t.table, chains)
+	if err != nil || !same {
+		return same, err
+	}
+	return nftsame.SameMaps(c, t.table, maps)
 }
 
 // tableExists reports whether the kernel has the box's bridge table.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 )
 
@@ -39,9 +40,31 @@ func TestBuildRules(t *testing.T) {
 	if got := RuleLines(s); !reflect.DeepEqual(got, want) {
 		t.Errorf("rules:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	// A port without guards or rules has no chain and no jump.
-	if got := RuleLines(Spec{Ports: s.Ports[1:]}); len(got) != 0 {
-		t.Errorf("a port with nothing to check made rules: %q", got)
+	// From mapFrom ports on, the hooks look the port up in a map.
+	was := mapFrom
+	defer func() { mapFrom = was }()
+	mapFrom = 1
+	want = append(want[:len(want)-2],
+		"prerouting: iifname vmap @out-ports: the chain of the port the frame enters by",
+		"postrouting: oifname vmap @in-ports: the chain of the port the frame leaves by",
+		`out-ports: "t-vm1-0" : jump out-t-vm1-0: sent by vm1.0`,
+		`in-ports: "t-vm1-0" : jump in-t-vm1-0: delivered to vm1.0`)
+	if got := RuleLines(s); !reflect.DeepEqual(got, want) {
+		t.Errorf("rules with a map:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	mapFrom = was
+	// A port without guards or rules has no chain and no element, and
+	// a table of such ports no hook.
+	if got := build(Spec{Ports: s.Ports[1:]}); len(got.chains) != 0 || len(got.maps) != 0 {
+		t.Errorf("a port with nothing to check made chains or maps: %q", got.Rules())
+	}
+	// Without in rules there is no postrouting hook.
+	noIn := s.Ports[0]
+	noIn.Rules = noIn.Rules[:1]
+	for _, c := range build(Spec{Ports: []Port{noIn}}).chains {
+		if c.chain.Hooknum != nil && *c.chain.Hooknum == *nftables.ChainHookPostrouting {
+			t.Errorf("a port without in rules made a postrouting hook")
+		}
 	}
 	if got := RuleLines(Spec{}); len(got) != 0 {
 		t.Errorf("an empty spec made rules: %q", got)

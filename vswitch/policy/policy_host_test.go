@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -49,6 +50,10 @@ func newLab(t *testing.T) *lab {
 	l.macA = l.a.Link(t, "eth0").Attrs().HardwareAddr
 	for _, port := range []int{22, 80} {
 		listen(t, l.b, port, func(c net.Conn) {})
+	}
+	// a serves 23 (denied to it by an in rule) and 24.
+	for _, port := range []int{23, 24} {
+		listen(t, l.a, port, func(c net.Conn) {})
 	}
 	// 5001 sends 4 MB to whoever connects; 5002 swallows what comes.
 	listen(t, l.b, 5001, func(c net.Conn) { _, _ = c.Write(make([]byte, 4<<20)) })
@@ -125,7 +130,7 @@ func (l *lab) spec(rate uint64) Spec {
 		Ports: []Port{{
 			Link: "v-a-0", Name: "a.0", MAC: l.macA.String(), IPv4: netip.MustParseAddr("10.0.0.2"),
 			SpoofGuard: true, BPDUGuard: true, RAGuard: true, Rate: rate,
-			Rules: []Rule{{Allow: false, Proto: "tcp", Port: 22}},
+			Rules: []Rule{{Allow: false, Proto: "tcp", Port: 22}, {Allow: false, In: true, Proto: "tcp", Port: 23}},
 		}},
 		Mirrors: []Mirror{{From: []string{"v-b-0"}, To: "v-m-0"}},
 	}
@@ -136,8 +141,8 @@ func TestPortPolicyInNamespace(t *testing.T) {
 	ns := l.box.Namespace()
 	// Before any policy both ports answer: the negative checks below
 	// fail for the policy, not for the lab.
-	if !connects(l.a, "", "10.0.0.3:22") || !connects(l.a, "", "10.0.0.3:80") {
-		t.Fatal("without a policy a does not reach b's ports 22 and 80")
+	if !connects(l.a, "", "10.0.0.3:22") || !connects(l.a, "", "10.0.0.3:80") || !connects(l.b, "", "10.0.0.2:23") {
+		t.Fatal("without a policy a does not reach b's ports 22 and 80, or b a's 23")
 	}
 	const rate = 40_000_000
 	st, err := Apply(ns, l.spec(rate))
@@ -156,6 +161,43 @@ func TestPortPolicyInNamespace(t *testing.T) {
 		}
 		if !connects(l.a, "", "10.0.0.3:80") {
 			t.Error("a did not reach b's allowed port 80")
+		}
+		// The in rule: what is delivered to a, by the port it leaves by.
+		if connects(l.b, "", "10.0.0.2:23") {
+			t.Error("b reached a's port 23, denied by a's in rule")
+		}
+		if !connects(l.b, "", "10.0.0.2:24") {
+			t.Error("b did not reach a's port 24")
+		}
+	})
+
+	// The same rules found by the hooks through verdict maps, as a box
+	// with many policed ports has them: the table changes, and the deny
+	// rules out and in and the spoof guard by address still hold.
+	t.Run("map", func(t *testing.T) {
+		was := mapFrom
+		defer func() { mapFrom = was }()
+		mapFrom = 1
+		st, err := Apply(ns, l.spec(rate))
+		if err != nil || st.Changes != 1 || !slices.Contains(st.Rules, `out-ports: "v-a-0" : jump out-v-a-0: sent by a.0`) {
+			t.Fatalf("apply with maps: %d change(s), %v; rules:\n%s", st.Changes, err, strings.Join(st.Rules, "\n"))
+		}
+		if again, err := Apply(ns, l.spec(rate)); err != nil || again.Changes != 0 {
+			t.Errorf("second apply with maps: %d change(s), %v; want none", again.Changes, err)
+		}
+		if connects(l.a, "", "10.0.0.3:22") || !connects(l.a, "", "10.0.0.3:80") {
+			t.Error("with maps: a reached b's denied port 22, or not its port 80")
+		}
+		if connects(l.b, "", "10.0.0.2:23") || !connects(l.b, "", "10.0.0.2:24") {
+			t.Error("with maps: b reached a's denied port 23, or not its port 24")
+		}
+		l.a.AddAddr(t, "eth0", "10.0.0.8/24")
+		if connects(l.a, "10.0.0.8", "10.0.0.3:80") {
+			t.Error("with maps: a reached b from an address that is not its own")
+		}
+		mapFrom = was
+		if st, err := Apply(ns, l.spec(rate)); err != nil || st.Changes != 1 {
+			t.Errorf("back to rules: %d change(s), %v; want the table replaced", st.Changes, err)
 		}
 	})
 
