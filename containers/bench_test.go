@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -128,7 +127,7 @@ func BenchmarkContainerStart(b *testing.B) {
 			}
 			for j, side := range sides {
 				time.Sleep(pause)
-				d := msOf(side())
+				d := benchreport.Ms(side())
 				if (i%2 == 0) == (j == 0) {
 					o = append(o, d)
 				} else {
@@ -152,12 +151,12 @@ func BenchmarkContainerStart(b *testing.B) {
 		row("P2b", "container start, back to back", "idle", 0),
 	}
 	figs[0].Note = note
-	stop := burnCPU(b)
+	stop := benchreport.BurnCPU(b, -1)
 	figs = append(figs,
 		row("P2c", "container start, idle (pause between starts)", "1 CPU burner", settle),
 		row("P2d", "container start, back to back", "1 CPU burner", 0))
 	stop()
-	saveFigures(b, "p2-containers", figs...)
+	benchreport.Record(b, "p2-containers", figs...)
 }
 
 // settle is the pause before each start of the idle rows: several RCU
@@ -189,40 +188,4 @@ func runcVersion(b *testing.B, runc string) string {
 	var v string
 	fmt.Sscanf(string(out), "runc version %s", &v)
 	return v
-}
-
-// burnCPU keeps one core busy with a shell loop until stop is called.
-func burnCPU(b *testing.B) (stop func()) {
-	cmd := exec.Command("sh", "-c", "while :; do :; done")
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-		})
-	}
-	// A benchmark that fails midway must not leave the core busy.
-	b.Cleanup(stop)
-	return stop
-}
-
-func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func saveFigures(b *testing.B, name string, figs ...benchreport.Figure) {
-	b.Helper()
-	dir, err := benchreport.Dir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := benchreport.Save(dir, name, figs...); err != nil {
-		b.Fatal(err)
-	}
-	for _, f := range figs {
-		f.Evaluate()
-		b.Logf("%s %s [%s]: ours %s ms, %s %s ms, ratio %.3f, goal %s: %s", f.ID, f.Name, f.Load, f.OursStats,
-			f.Baseline, f.BaseStats, f.Ratio, f.Goal, f.Status)
-	}
 }

@@ -2,13 +2,8 @@ package vswitch_test
 
 import (
 	"fmt"
-	"os/exec"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/nucbox/nucbox/test/benchreport"
 )
@@ -111,7 +106,7 @@ func BenchmarkThroughput(b *testing.B) {
 		"bridges made by vswitch.Reconcile as a box compiles them (workload veths on VLAN 10, an uplink port), each workload port under a vswitch/policy port policy (spoof guard by MAC and IPv4, BPDU and RA guards, three ACL rules, counters on every rule), and each box namespace with the firewall every box applies (netcfg.ApplyFirewall, which also keeps bridged frames out of br_netfilter's IP hooks where that module is loaded, as on this host); "+
 		"the overlay is two box namespaces with a unicast VXLAN (VNI 1010) each, over a veth underlay at MTU 1500, the workloads at the tunnel's MTU 1450 as the box sets it; the veth baseline is at MTU 1500%s; %s",
 		size>>20, rounds, transferCPU, flatNote, figs[0].Note)
-	stop := burnCPU(b, transferCPU)
+	stop := benchreport.BurnCPU(b, transferCPU)
 	burnt := measure("1 CPU burner")
 	figs = append(figs, rows('c', "1 CPU burner", burnt)...)
 	figs[2].Note = fmt.Sprintf("the burner is a shell loop bound to the transfer's CPU %d; %s", transferCPU, figs[2].Note)
@@ -119,45 +114,5 @@ func BenchmarkThroughput(b *testing.B) {
 	figs = append(figs, cpuRows('e', "idle", idle)...)
 	figs = append(figs, cpuRows('g', "1 CPU burner", burnt)...)
 	figs[4].Note = "the CPU time of each transfer of P7a to P7d: what the sending and the receiving thread ran (softirq work run in a thread's context included: this kernel has no separate IRQ time accounting) and what ksoftirqd ran meanwhile, from /proc's schedstat, per GiB moved; a path that costs more CPU per byte than the veth shows a ratio above 1, whatever else the machine ran"
-	saveFigures(b, "p7-throughput", figs...)
-}
-
-// burnCPU keeps CPU cpu busy with a shell loop until stop is called.
-func burnCPU(b *testing.B, cpu int) (stop func()) {
-	cmd := exec.Command("sh", "-c", "while :; do :; done")
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	var one unix.CPUSet
-	one.Set(cpu)
-	if err := unix.SchedSetaffinity(cmd.Process.Pid, &one); err != nil && runtime.NumCPU() > 1 {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		b.Fatalf("binding the CPU burner to CPU %d: %v", cpu, err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
-	}
-	b.Cleanup(stop) // a benchmark that fails midway must not leave the core busy
-	return stop
-}
-
-func saveFigures(b *testing.B, name string, figs ...benchreport.Figure) {
-	b.Helper()
-	dir, err := benchreport.Dir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := benchreport.Save(dir, name, figs...); err != nil {
-		b.Fatal(err)
-	}
-	for _, f := range figs {
-		f.Evaluate()
-		b.Logf("%s %s [%s]: ours %s %s, %s %s %s, ratio %.3f, goal %s: %s", f.ID, f.Name, f.Load, f.OursStats, f.Unit,
-			f.Baseline, f.BaseStats, f.Unit, f.Ratio, f.Goal, f.Status)
-	}
+	benchreport.Record(b, "p7-throughput", figs...)
 }

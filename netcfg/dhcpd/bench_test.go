@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nucbox/nucbox/test/benchreport"
@@ -90,13 +89,13 @@ func BenchmarkLeases(b *testing.B) {
 	}
 	var fail error
 	figs := []benchreport.Figure{row("P8a", "idle", &fail)}
-	stop := burnCPU(b)
+	stop := benchreport.BurnCPU(b, -1)
 	figs = append(figs, row("P8b", "1 CPU burner", &fail))
 	stop()
 	if figs[0].Note == "" {
 		figs[0].Note = note
 	}
-	saveFigures(b, "p8-dhcp", figs...)
+	benchreport.Record(b, "p8-dhcp", figs...)
 	if fail != nil {
 		b.Fatal(fail)
 	}
@@ -113,38 +112,4 @@ func dnsmasqVersion(b *testing.B) string {
 		return f[2]
 	}
 	return "(version unknown)"
-}
-
-// burnCPU keeps one core busy with a shell loop until stop is called.
-func burnCPU(b *testing.B) (stop func()) {
-	cmd := exec.Command("sh", "-c", "while :; do :; done")
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-		})
-	}
-	// A benchmark that fails midway must not leave the core busy.
-	b.Cleanup(stop)
-	return stop
-}
-
-func saveFigures(b *testing.B, name string, figs ...benchreport.Figure) {
-	b.Helper()
-	dir, err := benchreport.Dir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := benchreport.Save(dir, name, figs...); err != nil {
-		b.Fatal(err)
-	}
-	for _, f := range figs {
-		f.Evaluate()
-		b.Logf("%s %s [%s]: ours %s %s, %s %s, ratio %.3f, goal %s: %s", f.ID, f.Name, f.Load, f.OursStats, f.Unit,
-			f.Baseline, f.BaseStats, f.Ratio, f.Goal, f.Status)
-	}
 }

@@ -23,22 +23,11 @@ import (
 // saveFigures hands a benchmark's figures to the report.
 func saveFigures(b *testing.B, name string, figs ...benchreport.Figure) {
 	b.Helper()
-	dir, err := benchreport.Dir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := benchreport.Save(dir, name, figs...); err != nil {
-		b.Fatal(err)
-	}
-	for _, f := range figs {
-		f.Evaluate()
-		b.Logf("%s %s: %s %s, baseline %v, ratio %.3f, goal %s: %s", f.ID, f.Name, f.OursStats, f.Unit,
-			f.BaseStats, f.Ratio, f.Goal, f.Status)
-	}
+	benchreport.Record(b, name, figs...)
 }
 
 // msOf is a duration in milliseconds, as the table shows times.
-func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func msOf(d time.Duration) float64 { return benchreport.Ms(d) }
 
 // BenchmarkSizes (P4) builds the basic image with a UKI, without and with
 // QEMU, and reports kernel, initramfs and UKI sizes in MB (10^6 bytes).
