@@ -111,6 +111,10 @@ type TimeState struct {
 	At      time.Time `json:"at,omitzero"`
 	// Error is the last sync's failure, cleared by a success.
 	Error string `json:"error,omitempty"`
+	// Serving are the box's addresses its NTP server answers on
+	// (time.serve), as "ADDRESS on LINK"; Answered counts its replies.
+	Serving  []string `json:"serving,omitempty"`
+	Answered int64    `json:"answered,omitempty"`
 }
 
 // Data partition states.

@@ -98,6 +98,9 @@ func (a *apiBox) State() api.BoxState {
 	}
 	s.Data = a.b.dataPartition()
 	s.Time = timeState(a.b.o.Clock)
+	if srv := stageOf[*serveStage](a.b); srv != nil && s.Time != nil {
+		s.Time.Serving, s.Time.Answered = srv.ntpServing()
+	}
 	if l := stageOf[*loggingStage](a.b); l != nil {
 		s.Logging = l.status()
 	}

@@ -403,6 +403,9 @@ func timeText(t api.TimeState) string {
 	if t.Error != "" {
 		s += "; last sync: " + t.Error
 	}
+	if len(t.Serving) > 0 {
+		s += fmt.Sprintf("; serving NTP on %s (%d answered)", strings.Join(t.Serving, ", "), t.Answered)
+	}
 	return s
 }
 
