@@ -26,9 +26,11 @@ func (b *compiler) adverts(dns *dnsd.Spec) radvd.Spec {
 		}
 		link := config.VLANIfName(a.VLAN)
 		l := radvd.Link{VLAN: a.VLAN, Interface: link, Prefix: p}
-		if a.DHCP != nil {
+		if servesDNS(u, a) {
 			l.DNS = []netip.Addr{p.Addr()}
 			dns.Listen = append(dns.Listen, dnsd.Listener{Interface: link, Address: p})
+		}
+		if a.DHCP != nil {
 			l.MTU = a.DHCP.MTU
 		}
 		if l.MTU == 0 {
