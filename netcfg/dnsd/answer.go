@@ -26,8 +26,8 @@ type resolver struct {
 	hosts  map[string][]netip.Addr
 	// self is the box's own name (a label, lower case), answered with
 	// own: the box's addresses on the link the query came in on.
-	self string
-	own  map[string][]netip.Addr
+	self   string
+	own    map[string][]netip.Addr
 	lookup func(string) []netip.Addr
 	// upstreams are the resolvers forwarded to, in order.
 	upstreams func() []netip.Addr
