@@ -25,7 +25,9 @@ func (b *compiler) adverts(dns *dnsd.Spec) radvd.Spec {
 			continue
 		}
 		link := config.VLANIfName(a.VLAN)
-		l := radvd.Link{VLAN: a.VLAN, Interface: link, Prefix: p}
+		// With NAT66 the box is the VLAN's router: its adverts say so
+		// (a router lifetime), and workloads route through it.
+		l := radvd.Link{VLAN: a.VLAN, Interface: link, Prefix: p, Router: a.NAT}
 		if servesDNS(u, a) {
 			l.DNS = []netip.Addr{p.Addr()}
 			dns.Listen = append(dns.Listen, dnsd.Listener{Interface: link, Address: p})
