@@ -212,6 +212,13 @@ type LeaseSource interface {
 	UplinkLease() *Lease
 }
 
+// Lease6Source is implemented by a Box that takes its IPv6 address by
+// DHCPv6: the status shows that lease too.
+type Lease6Source interface {
+	// UplinkLease6 is the box's own DHCPv6 lease, nil without one.
+	UplinkLease6() *Lease
+}
+
 // ServedLeaseSource is implemented by a Box that serves DHCP on its
 // VLANs: the status and the metrics list the leases it gave.
 type ServedLeaseSource interface {
@@ -287,6 +294,9 @@ type Status struct {
 	// UplinkLease is the box's own DHCP lease, absent with a static
 	// address.
 	UplinkLease *Lease `json:"uplink_lease,omitempty"`
+	// UplinkLease6 is the box's own DHCPv6 lease, absent unless
+	// uplink.ipv6 is dhcp.
+	UplinkLease6 *Lease `json:"uplink_lease6,omitempty"`
 	// ServedLeases are the leases the box's DHCP server gave on its
 	// VLANs, expired ones included until their address is reused.
 	ServedLeases []ServedLease `json:"served_leases,omitempty"`

@@ -296,6 +296,21 @@ func (a *apiBox) UplinkLease() *api.Lease {
 	return &al
 }
 
+// UplinkLease6 is the network stage's DHCPv6 lease.
+func (a *apiBox) UplinkLease6() *api.Lease {
+	st := a.b.Network()
+	if st == nil || st.Lease6 == nil {
+		return nil
+	}
+	l := st.Lease6
+	al := api.Lease{Link: l.Link, State: l.State, Obtained: l.Acquired, Renew: l.Renew, Expiry: l.Expiry,
+		Renewals: l.Renewals, LastError: l.LastError}
+	if l.Address.IsValid() {
+		al.Address = l.Address.String()
+	}
+	return &al
+}
+
 // ServedLeases are the box's DHCP server's leases.
 func (a *apiBox) ServedLeases() []api.ServedLease {
 	if a.b.srv == nil {

@@ -195,6 +195,9 @@ func writeLeases(b *strings.Builder, st api.Status) {
 	if l := st.UplinkLease; l != nil {
 		rows = append(rows, row{"uplink", *l})
 	}
+	if l := st.UplinkLease6; l != nil {
+		rows = append(rows, row{"uplink (DHCPv6)", *l})
+	}
 	for _, wl := range st.Workloads {
 		for _, l := range wl.Leases {
 			rows = append(rows, row{wl.Kind + " " + wl.Name, l})
