@@ -332,7 +332,11 @@ const labCT10V6 = `n=0; until ip -6 addr show dev eth0 | grep -q 'inet6 fd00:10:
 	`echo LAB-CT10-V6ADDR $(ip -6 addr show dev eth0 | grep -o 'inet6 fd00:10:[0-9a-f:]*/[0-9]*'); ` +
 	`n=0; until ping -c 1 -W 1 fd00:10::1 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 30 ]; then break; fi; done; ` +
 	`if [ $n -lt 30 ]; then echo LAB-CT10-V6-PING-OK; else echo LAB-CT10-V6-PING-FAILED; fi; ` +
-	`echo LAB-CT10-V6DNS $(nslookup vm10.lab fd00:10::1 2>&1 | tr -s '\t\n' '  '); `
+	`echo LAB-CT10-V6DNS $(nslookup vm10.lab fd00:10::1 2>&1 | tr -s '\t\n' '  '); ` +
+	`echo LAB-CT10-BOXNAME $(nslookup lab.lab fd00:10::1 2>&1 | tr -s '\t\n' '  '); ` +
+	`n=0; until ping -c 1 -W 1 fec0::2 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 90 ]; then break; fi; sleep 1; done; ` +
+	`if [ $n -lt 90 ]; then echo LAB-CT10-V6GW-OK; else echo LAB-CT10-V6GW-FAILED; fi; ` +
+	`echo LAB-CT10-V6ROUTE $(ip -6 route show default | head -n 1); `
 
 const labCT10Script = labCT10V6 + `n=0; until ping -c 1 -W 1 vm10.lab >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; sleep 1; done; ` +
 	`echo LAB-CT10-RESOLVED $(nslookup vm10.lab 2>&1 | tr -s '\t\n' '  '); ` +

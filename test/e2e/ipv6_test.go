@@ -14,7 +14,10 @@ import (
 // box's IPv6 address there, whose DNS server answers (out holds ct10's
 // LAB-CT10- lines); the box's
 // bridge has its own SLAAC address from the lab network (QEMU's user
-// network advertises fec0::/64) and status shows it. ct20's side, on
+// network advertises fec0::/64) and status shows it. VLAN 10 has nat, so
+// the box masquerades its IPv6 too (NAT66): its adverts name it default
+// router and ct10 pings QEMU's fec0::2 through it. The box's DNS answers
+// its own name with its IPv6 address there (AAAA) beside the IPv4 one. ct20's side, on
 // VLAN 20, is checked with its other probes.
 func checkLabIPv6(t *testing.T, m *harness.Machine, out string) {
 	t.Helper()
@@ -26,6 +29,18 @@ func checkLabIPv6(t *testing.T, m *harness.Machine, out string) {
 	}
 	if !regexp.MustCompile(`LAB-CT10-V6DNS .*Name: ?vm10\.lab Address: ?10\.0\.10\.10\b`).MatchString(out) {
 		t.Errorf("ct10 on VLAN 10 gets no answer for vm10.lab from the box's DNS at fd00:10::1: %q", out)
+	}
+	if !regexp.MustCompile(`LAB-CT10-BOXNAME .*Address: ?10\.0\.10\.1\b.*Address: ?fd00:10::1\b|LAB-CT10-BOXNAME .*Address: ?fd00:10::1\b.*Address: ?10\.0\.10\.1\b`).MatchString(out) {
+		t.Errorf("ct10 does not get the box's name lab.lab as 10.0.10.1 and fd00:10::1 (A and AAAA) from its DNS: %q", out)
+	}
+	if !regexp.MustCompile(`LAB-CT10-V6ROUTE default via fe80::\S+ dev eth0`).MatchString(out) {
+		t.Errorf("ct10 has no IPv6 default route from the box's adverts (router lifetime with NAT66): %q", out)
+	}
+	if !strings.Contains(out, "LAB-CT10-V6GW-OK") {
+		t.Errorf("ct10 does not reach QEMU's fec0::2 over IPv6 through the box (NAT66): %q", out)
+	}
+	if v := shellValue(t, m, "cat /proc/sys/net/ipv6/conf/all/forwarding"); v != "1" {
+		t.Errorf("IPv6 forwarding on the box = %q, want 1 with NAT66 on VLAN 10", v)
 	}
 	st, err := m.Shell(time.Minute, "n=0; until /init status | grep -q 'fec0:'; do n=$((n+1)); [ $n -ge 50 ] && break; sleep 1; done; /init status | grep -a 'br0'")
 	if err != nil {
