@@ -224,7 +224,9 @@ func (m *Manager) fill6(k kernel, link string, st *Status) error {
 	}
 	st.IPv6 = nil
 	for _, a := range as {
-		if a.Scope == unix.RT_SCOPE_UNIVERSE {
+		// Site-local (fec0::/10, deprecated, but what QEMU's user
+		// network advertises) counts as the lab's address too.
+		if a.Scope != unix.RT_SCOPE_LINK && a.Scope != unix.RT_SCOPE_HOST {
 			st.IPv6 = append(st.IPv6, prefixOf(a.IPNet))
 		}
 	}

@@ -150,6 +150,9 @@ func TestStaticIPv6TakeoverRollsBack(t *testing.T) {
 	if st.Rollback == nil || st.Link != "eth0" {
 		t.Errorf("rollback %+v link %s", st.Rollback, st.Link)
 	}
+	if !slices.Contains(st.IPv6, netip.MustParsePrefix("2001:db8:99::5/64")) {
+		t.Errorf("status IPv6 %v, want 2001:db8:99::5/64 back on eth0", st.IPv6)
+	}
 }
 
 // dhcp6Server answers on lan0 with addr for every client, counting the
