@@ -113,10 +113,15 @@ func (b *compiler) firewall() netcfg.Firewall {
 		if api != 0 && slices.Contains(c.API.VLANs, a.VLAN) {
 			s.TCP = []uint16{api}
 		}
-		if a.DHCP != nil {
+		switch {
+		case a.DHCP != nil:
 			// DNS and DHCP, served on this VLAN.
 			s.TCP = append(s.TCP, 53)
 			s.UDP = []uint16{53, 67}
+		case servesDNS(&c.Uplink, a):
+			// DNS alone, on an IPv6-only VLAN.
+			s.TCP = append(s.TCP, 53)
+			s.UDP = []uint16{53}
 		}
 		if ntp[a.VLAN] {
 			s.UDP = append(s.UDP, 123)

@@ -283,14 +283,17 @@ func (b *builder) firewall() {
 	var nat66 []string
 	for i, a := range u.Addresses {
 		link := config.VLANIfName(a.VLAN)
-		served := ""
-		if a.DHCP != nil {
+		served, why := "", fmt.Sprintf("uplink.addresses[%d].dhcp", i)
+		switch {
+		case a.DHCP != nil:
 			served = ", DHCP and DNS"
+		case servesDNS(u, a):
+			served, why = ", DNS", fmt.Sprintf("uplink.addresses[%d].ipv6", i)
 		}
 		if j := slices.Index(c.API.VLANs, a.VLAN); j >= 0 && c.API.Listen != "" {
 			ds = append(ds, b.d(link+" to the box", "ping"+served+", the API on port "+apiPort, fmt.Sprintf("api.vlans[%d]", j)))
 		} else if served != "" {
-			ds = append(ds, b.d(link+" to the box", "ping"+served, fmt.Sprintf("uplink.addresses[%d].dhcp", i)))
+			ds = append(ds, b.d(link+" to the box", "ping"+served, why))
 		} else {
 			ds = append(ds, b.d(link+" to the box", "ping only", ""))
 		}
