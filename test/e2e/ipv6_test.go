@@ -50,3 +50,26 @@ func checkLabIPv6(t *testing.T, m *harness.Machine, out string) {
 		t.Errorf("status shows no SLAAC address from the lab network on br0:\n%s", st)
 	}
 }
+
+// checkIPv6OnlyVLAN checks VLAN 20, where the box has only an IPv6
+// address: ct20 configured an address from the box's adverts there and the
+// box's DNS, which the adverts name, answers its own name with that
+// address alone (AAAA; no A record, as the VLAN has no IPv4 address of the
+// box's); the box runs a DHCP server on VLAN 10 and none on VLAN 20.
+func checkIPv6OnlyVLAN(t *testing.T, m *harness.Machine) {
+	t.Helper()
+	out := waitLog(t, m, time.Minute, guestState+"/containers/ct20.log", "LAB-CT20-V6ONLY-DNS", "LAB-CT20-V6ONLY")
+	if !regexp.MustCompile(`LAB-CT20-V6ONLY inet6 fd00:20::[0-9a-f:]+/64`).MatchString(out) {
+		t.Errorf("ct20 on the IPv6-only VLAN 20 has no SLAAC address in fd00:20::/64 from the box's adverts: %q", out)
+	}
+	if !regexp.MustCompile(`LAB-CT20-V6ONLY-DNS .*Name: ?lab\.lab Address: ?fd00:20::1\b`).MatchString(out) {
+		t.Errorf("the box's DNS at fd00:20::1 does not answer lab.lab with fd00:20::1 on the IPv6-only VLAN: %q", out)
+	}
+	if regexp.MustCompile(`LAB-CT20-V6ONLY-DNS .*Address: ?10\.`).MatchString(out) {
+		t.Errorf("the box answered an IPv4 address for itself on the IPv6-only VLAN 20: %q", out)
+	}
+	log := m.Output()
+	if !strings.Contains(log, "dhcp on vlan10 (VLAN 10)") || strings.Contains(log, "dhcp on vlan20") {
+		t.Errorf("DHCP servers: want one on vlan10 and none on the IPv6-only vlan20")
+	}
+}
