@@ -347,6 +347,10 @@ const labCT10Script = labCT10V6 + `n=0; until ping -c 1 -W 1 vm10.lab >/dev/null
 
 const labCT20Script = `n=0; until ip -6 addr show dev eth0 | grep -q 'inet6 fd00:20:'; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; sleep 1; done; ` +
 	`echo LAB-CT20-V6ONLY $(ip -6 addr show dev eth0 | grep -o 'inet6 fd00:20:[0-9a-f:]*/[0-9]*'); ` +
+	// The new address is tentative for a second (duplicate address
+	// detection): until then the query leaves from the static fd00:10::20,
+	// which the box drops on VLAN 20 (reverse-path rule).
+	`n=0; until nslookup lab.lab fd00:20::1 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 20 ]; then break; fi; sleep 1; done; ` +
 	`echo LAB-CT20-V6ONLY-DNS $(nslookup lab.lab fd00:20::1 2>&1 | tr -s '\t\n' '  '); ` +
 	`while :; do ` +
 	`if ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; then echo LAB-CT20-REACHED-VM; else echo LAB-CT20-PROBE-VM; fi; ` +
