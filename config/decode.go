@@ -346,6 +346,7 @@ var (
 	sizeType     = reflect.TypeFor[Size]()
 	durationType = reflect.TypeFor[Duration]()
 	ipv4Type     = reflect.TypeFor[IPv4]()
+	ipv6UpType   = reflect.TypeFor[UplinkIPv6]()
 	ifaceType    = reflect.TypeFor[Interface]()
 	rateType     = reflect.TypeFor[Rate]()
 )
@@ -393,6 +394,9 @@ func (d *decoder) value(path string, n ast.Node, v reflect.Value) {
 		return
 	case ipv4Type:
 		d.ipv4(path, p, n, v)
+		return
+	case ipv6UpType:
+		d.uplinkIPv6(path, p, n, v.Addr().Interface().(*UplinkIPv6))
 		return
 	case ifaceType:
 		d.iface(path, p, n, v)

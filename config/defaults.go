@@ -85,6 +85,7 @@ func (c *Config) ApplyDefaults() {
 	set("uplink.lldp", u.LLDP == "", func() { u.LLDP = LLDPAdvertise })
 	set("uplink.vlan-check", u.VLANCheck == "", func() { u.VLANCheck = VLANCheckOn })
 	set("uplink.ipv4", u.IPv4.IsZero(), func() { u.IPv4 = IPv4{DHCP: true} })
+	set("uplink.ipv6", u.IPv6.IsZero(), func() { u.IPv6 = UplinkIPv6{Mode: IPv6SLAAC} })
 	set("uplink.native-vlan", u.NativeVLAN == 0, func() { u.NativeVLAN = DefaultNativeVLAN })
 	set("uplink.carrier-timeout", u.CarrierTimeout == 0, func() { u.CarrierTimeout = DefaultCarrierTimeout })
 	set("uplink.probe.timeout", u.Probe.Timeout == 0, func() { u.Probe.Timeout = DefaultProbeTimeout })

@@ -295,7 +295,7 @@ containers:
 		"dns.domain",
 		"reserve.memory", "reserve.pid1-memory", "reserve.pids",
 		"state-dir",
-		"uplink.bridge", "uplink.carrier-timeout", "uplink.interface", "uplink.ipv4", "uplink.lldp", "uplink.native-vlan", "uplink.probe.timeout", "uplink.vlan-check",
+		"uplink.bridge", "uplink.carrier-timeout", "uplink.interface", "uplink.ipv4", "uplink.ipv6", "uplink.lldp", "uplink.native-vlan", "uplink.probe.timeout", "uplink.vlan-check",
 		"vms[0].accel", "vms[0].cpus", "vms[0].disks[0].format", "vms[0].machine", "vms[0].memory",
 		"vms[0].nics[0].mac", "vms[0].nics[0].vlan", "vms[0].nics[1].mac", "vms[0].nics[2].vlan",
 		"vms[0].restart", "vms[0].shutdown-timeout",

@@ -60,6 +60,8 @@ type Uplink struct {
 	Bridge string `yaml:"bridge,omitempty" json:"bridge,omitempty" jsonschema:"pattern=^[^/:\\s]{1\\,15}$" jsonschema_description:"Bridge that enslaves the uplink and takes its MAC and address (default br0)"`
 	// IPv4 is the box's own address: DHCP or static.
 	IPv4 IPv4 `yaml:"ipv4,omitempty" json:"ipv4,omitzero" jsonschema_description:"dhcp or a static address (default dhcp)"`
+	// IPv6 is the box's own IPv6 address: SLAAC, DHCPv6, off or static.
+	IPv6 UplinkIPv6 `yaml:"ipv6,omitempty" json:"ipv6,omitzero" jsonschema_description:"slaac, dhcp (DHCPv6), off, or a static address {address: 2001:db8::10/64, gateway: fe80::1} (default slaac)"`
 	// DNS servers; with DHCP they are added to the lease's servers.
 	DNS []string `yaml:"dns,omitempty" json:"dns,omitempty" jsonschema_description:"DNS servers written to /etc/resolv.conf (added to the lease's servers with DHCP)"`
 	// VLANs are carried tagged on the uplink (it is a trunk port).
@@ -105,12 +107,15 @@ func (a IPv6) IsZero() bool { return a.Address == "" }
 
 // VLANAddress is a box address on one VLAN.
 type VLANAddress struct {
-	VLAN    int    `yaml:"vlan" json:"vlan" jsonschema:"required,minimum=1,maximum=4094" jsonschema_description:"VLAN id; must be carried by the uplink or used by a workload"`
-	Address string `yaml:"address" json:"address" jsonschema:"required" jsonschema_description:"Address with prefix length such as 10.0.10.1/24"`
+	VLAN int `yaml:"vlan" json:"vlan" jsonschema:"required,minimum=1,maximum=4094" jsonschema_description:"VLAN id; must be carried by the uplink or used by a workload"`
+	// Address is the box's IPv4 address; a VLAN with only IPv6 has none.
+	Address string `yaml:"address,omitempty" json:"address,omitempty" jsonschema_description:"IPv4 address with prefix length such as 10.0.10.1/24 (required unless ipv6 is given: an IPv6-only VLAN)"`
 	// NAT makes the box this VLAN's router to the lab network: its subnet
 	// is forwarded to the uplink and masqueraded behind the box's uplink
 	// address, so workloads on the VLAN need no route on the lab's side.
-	NAT bool `yaml:"nat,omitempty" json:"nat,omitempty" jsonschema_description:"Route this VLAN's subnet to the uplink, masqueraded behind the box's uplink address (workloads use this address as their gateway); other VLANs stay unreachable from it"`
+	// With ipv6 the VLAN's IPv6 prefix is masqueraded the same way
+	// (NAT66), and the box's router adverts name it the default router.
+	NAT bool `yaml:"nat,omitempty" json:"nat,omitempty" jsonschema_description:"Route this VLAN's subnet to the uplink, masqueraded behind the box's uplink address (workloads use this address as their gateway); with ipv6, the IPv6 prefix too (NAT66, the box's router adverts then name it default router); other VLANs stay unreachable from it"`
 	// DHCP makes the box this VLAN's DHCP and DNS server.
 	DHCP *DHCPServer `yaml:"dhcp,omitempty" json:"dhcp,omitempty" jsonschema_description:"Serve DHCP (and DNS) on this VLAN from this address"`
 	// Gateway is the lab's router on a VLAN of the uplink; the VLAN

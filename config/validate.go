@@ -178,35 +178,7 @@ func (ck *checker) uplink() {
 	}
 	ck.vlanID("uplink.native-vlan", u.NativeVLAN)
 	ck.taggedVLANs("uplink.vlans", u.VLANs, u.NativeVLAN, "uplink")
-	addrVLANs := map[int]string{}
-	var natNets, v6Nets []natNet
-	for i, a := range u.Addresses {
-		p := fmt.Sprintf("uplink.addresses[%d]", i)
-		switch {
-		case a.VLAN == 0:
-			ck.add(p+".vlan", "required: the VLAN id of this address, between 1 and 4094")
-		case !ck.vlanID(p+".vlan", a.VLAN):
-		case a.VLAN == u.NativeVLAN:
-			ck.add(p+".vlan", "VLAN %d is the uplink's native VLAN, where the box's address is uplink.ipv4", a.VLAN)
-		case addrVLANs[a.VLAN] != "":
-			ck.add(p+".vlan", "VLAN %d already has a box address at %s", a.VLAN, ck.loc.ref(addrVLANs[a.VLAN]))
-		default:
-			addrVLANs[a.VLAN] = p
-			ck.link(p+".vlan", VLANIfName(a.VLAN))
-		}
-		if a.Address == "" {
-			ck.add(p+".address", "required: an address with prefix length such as 10.0.10.1/24")
-		} else if pfx, ok := ck.cidr(p+".address", a.Address); ok {
-			if a.NAT {
-				ck.natSubnet(p, pfx.Masked(), natNets)
-				natNets = append(natNets, natNet{pfx.Masked(), p})
-			}
-			ck.vlanGateway(p, a, pfx)
-		}
-		if a.IPv6 != "" {
-			ck.ipv6(p+".ipv6", a.VLAN, a.IPv6, &v6Nets)
-		}
-	}
+	ck.vlanAddresses()
 	pr := u.Probe
 	if pr.Target != "" {
 		if a, err := netip.ParseAddr(pr.Target); err != nil || !a.Is4() {
@@ -218,46 +190,6 @@ func (ck *checker) uplink() {
 	}
 	ck.positive("uplink.carrier-timeout", int64(u.CarrierTimeout))
 	ck.positive("uplink.probe.timeout", int64(pr.Timeout))
-}
-
-// vlanGateway checks the lab router the VLAN check asks on an uplink VLAN.
-func (ck *checker) vlanGateway(p string, a VLANAddress, pfx netip.Prefix) {
-	if a.Gateway == "" {
-		return
-	}
-	gw, err := netip.ParseAddr(a.Gateway)
-	switch {
-	case err != nil || !gw.Is4():
-		ck.add(p+".gateway", "invalid gateway %q: use an IPv4 address", a.Gateway)
-	case !pfx.Masked().Contains(gw) || gw == pfx.Addr():
-		ck.add(p+".gateway", "gateway %s is not another address in %s", gw, pfx.Masked())
-	case !slices.Contains(ck.c.Uplink.VLANs, a.VLAN):
-		ck.add(p+".gateway", "VLAN %d is not one of uplink.vlans: a gateway is the lab's router on a VLAN the switch port carries, for the VLAN check", a.VLAN)
-	}
-}
-
-type natNet struct {
-	sub  netip.Prefix
-	path string
-}
-
-// natSubnet rejects a masqueraded subnet that overlaps the uplink's own
-// subnet or another masqueraded one: the box would have two routes for the
-// same destinations, and replies would leave by the wrong interface.
-func (ck *checker) natSubnet(p string, sub netip.Prefix, others []natNet) {
-	u := &ck.c.Uplink
-	if !u.IPv4.DHCP && u.IPv4.Address != "" {
-		if up, err := netip.ParsePrefix(u.IPv4.Address); err == nil && up.Masked().Overlaps(sub) {
-			ck.add(p+".nat", "subnet %s overlaps the uplink's subnet %s: it cannot be routed to the uplink", sub, up.Masked())
-			return
-		}
-	}
-	for _, o := range others {
-		if o.sub.Overlaps(sub) {
-			ck.add(p+".nat", "subnet %s overlaps %s, also masqueraded at %s", sub, o.sub, ck.loc.ref(o.path))
-			return
-		}
-	}
 }
 
 // boxAddressVLANs runs after the workloads are known: a box address on a

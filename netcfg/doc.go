@@ -1,6 +1,7 @@
 // Package netcfg owns the box's own layer-3 networking: uplink selection,
-// IPv4 addresses and routes, DNS, the DHCPv4 client with renewals, and
-// moving the uplink address onto the bridge without stranding the box.
+// IPv4 and IPv6 addresses and routes, DNS, the DHCPv4 and DHCPv6 clients
+// with renewals, and moving the uplink address onto the bridge without
+// stranding the box.
 //
 // A Manager works in one network namespace (the initial one on the
 // appliance, one made by the test in tests). Apply is the supervisor's
@@ -9,7 +10,11 @@
 // address (static, or DHCP through nclient4), then lets the bridge take
 // the uplink over (same MAC, address and routes moved, DHCP client moved
 // with its lease), probes the gateway by ARP with sub-second retries, and
-// restores the previous state when the probe fails. The returned Status
+// restores the previous state when the probe fails. The uplink's IPv6 is
+// SLAAC (the kernel's, from the lab's adverts), DHCPv6 (nclient6) or
+// static: a static or leased address moves with the takeover, and a
+// static IPv6 router is probed by neighbour solicitation from the
+// unspecified address, its failure rolled back like the IPv4 probe's. The returned Status
 // carries the lease, the takeover's outage, the probe and any rollback,
 // and counts the netlink changes made: a repeated Apply makes none.
 //
@@ -20,9 +25,9 @@
 // ApplyFirewall owns the box's packet filter, one nftables table of
 // family inet (FirewallTable): the box's services answer the lab network
 // and, on internal VLANs, only what the compiled Firewall opens; NAT
-// segments are forwarded from their own subnet only; IPv6 is never
-// forwarded; VLAN interfaces filter reverse paths strictly and ignore
-// router adverts and redirects. It compares before it writes, so a
+// segments are forwarded from their own subnets only, masqueraded in both
+// families (NAT66 for IPv6); VLAN interfaces filter reverse paths
+// strictly, IPv4 and IPv6, and ignore router adverts and redirects. It compares before it writes, so a
 // repeated apply changes nothing.
 //
 // The bridge itself and the uplink's VLANs belong to vswitch; netcfg only

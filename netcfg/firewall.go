@@ -34,22 +34,32 @@ const FirewallTable = "nucbox"
 // neighbour discovery, router solicitations and the TCP ports the segment
 // opens, and drops everything else, the API, the status page, metrics and
 // VNC included, over IPv4 and IPv6 alike. The box forwards a segment's
-// traffic only with NAT, only from its own subnet and only to the uplink;
-// IPv6 is never forwarded. Other interfaces reach nothing.
+// traffic only with NAT, only from its own subnets and only to the
+// uplink, masqueraded in both families (NAT66 for IPv6: the lab's
+// prefix, SLAAC or DHCPv6, is not the box's to route without a
+// delegated prefix). IPv6 from a segment whose source does not route
+// back through it is dropped, as the strict reverse-path filter drops
+// IPv4. Other interfaces reach nothing.
 type Firewall struct {
 	Segments []Segment `json:"segments,omitempty"`
+	// UplinkIPv6 is how the uplink's link takes IPv6 (IPv6SLAAC,
+	// IPv6DHCP, IPv6Static, IPv6Off; empty is SLAAC): whether it takes
+	// the lab's router adverts and makes addresses from them.
+	UplinkIPv6 string `json:"uplink-ipv6,omitempty"`
 }
 
 // Segment is the box's interface on one internal VLAN.
 type Segment struct {
 	// Interface is the VLAN interface (vlan10).
 	Interface string `json:"interface"`
-	// Subnet is the segment's prefix: with NAT only sources inside it are
+	// Subnet is the segment's IPv4 prefix, Subnet6 its IPv6 one; a
+	// segment has one or both. With NAT only sources inside them are
 	// forwarded, so a workload cannot send spoofed sources out of the
 	// uplink.
-	Subnet netip.Prefix `json:"subnet"`
+	Subnet  netip.Prefix `json:"subnet,omitzero"`
+	Subnet6 netip.Prefix `json:"subnet6,omitzero"`
 	// NAT makes the box the segment's router to the uplink, masqueraded
-	// behind the box's uplink address.
+	// behind the box's uplink address, in each family it has a subnet of.
 	NAT bool `json:"nat,omitempty"`
 	// TCP are the box's ports the segment may reach (the API, when the
 	// config opens it on the VLAN).
@@ -59,15 +69,31 @@ type Segment struct {
 	UDP []uint16 `json:"udp,omitempty"`
 }
 
-// NATs are the segments the box routes and masquerades.
+// NATs are the subnets the box routes and masquerades, IPv4 and IPv6.
 func (f Firewall) NATs() []NAT {
 	var out []NAT
 	for _, s := range f.Segments {
-		if s.NAT {
-			out = append(out, NAT{Interface: s.Interface, Subnet: s.Subnet})
+		if !s.NAT {
+			continue
+		}
+		for _, p := range []netip.Prefix{s.Subnet, s.Subnet6} {
+			if p.IsValid() {
+				out = append(out, NAT{Interface: s.Interface, Subnet: p})
+			}
 		}
 	}
 	return out
+}
+
+// forwards reports whether the box forwards the family of IPv6 (true)
+// or IPv4 (false).
+func (f Firewall) forwards(v6 bool) bool {
+	for _, n := range f.NATs() {
+		if n.Subnet.Addr().Is6() == v6 {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate reports every inconsistency of f at once.
@@ -83,11 +109,13 @@ func (f Firewall) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: interface listed twice", where))
 		}
 		seen[s.Interface] = true
-		if !s.Subnet.IsValid() || s.Subnet != s.Subnet.Masked() {
-			errs = append(errs, fmt.Errorf("%s: subnet %s is not a network prefix", where, s.Subnet))
-		}
-		if s.NAT && !s.Subnet.Addr().Is4() {
-			errs = append(errs, fmt.Errorf("%s: NAT needs an IPv4 subnet, not %s", where, s.Subnet))
+		switch {
+		case !s.Subnet.IsValid() && !s.Subnet6.IsValid():
+			errs = append(errs, fmt.Errorf("%s: no subnet", where))
+		case s.Subnet.IsValid() && (s.Subnet != s.Subnet.Masked() || !s.Subnet.Addr().Is4()):
+			errs = append(errs, fmt.Errorf("%s: subnet %s is not an IPv4 network prefix", where, s.Subnet))
+		case s.Subnet6.IsValid() && (s.Subnet6 != s.Subnet6.Masked() || !s.Subnet6.Addr().Is6() || s.Subnet6.Addr().Is4In6()):
+			errs = append(errs, fmt.Errorf("%s: subnet %s is not an IPv6 network prefix", where, s.Subnet6))
 		}
 		if slices.Contains(s.TCP, 0) || slices.Contains(s.UDP, 0) {
 			errs = append(errs, fmt.Errorf("%s: port 0", where))
@@ -126,6 +154,11 @@ func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallSt
 	if err := f.Validate(); err != nil {
 		return st, err
 	}
+	switch f.UplinkIPv6 {
+	case "", IPv6SLAAC, IPv6DHCP, IPv6Static, IPv6Off:
+	default:
+		return st, fmt.Errorf("firewall: unknown uplink IPv6 mode %q", f.UplinkIPv6)
+	}
 	c, err := nftables.New(nftables.WithNetNSFd(int(ns.Handle())))
 	if err != nil {
 		return st, fmt.Errorf("nftables: %w", err)
@@ -140,9 +173,9 @@ func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallSt
 	if err != nil {
 		return st, fmt.Errorf("nftables table inet %s: %w", FirewallTable, err)
 	}
-	nat := len(f.NATs()) > 0
-	if !nat {
-		n, err := setForwardingCount(ns, false)
+	nat4, nat6 := f.forwards(false), f.forwards(true)
+	if !nat4 || !nat6 {
+		n, err := setForwardingCount(ns, nat4, nat6, false)
 		st.Changes += n
 		if err != nil {
 			return st, err
@@ -155,8 +188,8 @@ func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallSt
 		}
 		st.Changes++
 	}
-	if nat {
-		n, err := setForwardingCount(ns, true)
+	if nat4 || nat6 {
+		n, err := setForwardingCount(ns, nat4, nat6, true)
 		st.Changes += n
 		if err != nil {
 			return st, err
@@ -167,7 +200,7 @@ func ApplyFirewall(ns *vswitch.Namespace, uplink string, f Firewall) (FirewallSt
 	if err != nil {
 		return st, err
 	}
-	n, err = uplinkSysctls(ns, uplink)
+	n, err = uplinkSysctls(ns, uplink, f.UplinkIPv6)
 	st.Changes += n
 	if err != nil {
 		return st, err
@@ -263,24 +296,55 @@ func buildFirewall(uplink string, f Firewall) *fwTable {
 
 	add(fwd, "ct state established,related accept", establishedMatch(), accept)
 	var post *fwChain
-	for _, s := range f.Segments {
-		if !s.NAT {
-			continue
+	for _, n := range f.NATs() {
+		fam := "ip"
+		if n.Subnet.Addr().Is6() {
+			fam = "ip6"
 		}
-		add(fwd, fmt.Sprintf("iifname %s oifname %s ip saddr %s accept", q(s.Interface), q(uplink), s.Subnet),
-			ifMatch(expr.MetaKeyIIFNAME, s.Interface), ifMatch(expr.MetaKeyOIFNAME, uplink), prefixMatch(s.Subnet), accept)
+		add(fwd, fmt.Sprintf("iifname %s oifname %s %s saddr %s accept", q(n.Interface), q(uplink), fam, n.Subnet),
+			ifMatch(expr.MetaKeyIIFNAME, n.Interface), ifMatch(expr.MetaKeyOIFNAME, uplink), prefixMatch(n.Subnet), accept)
 		if post == nil {
 			post = &fwChain{chain: &nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 				Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource}}
 		}
-		add(post, fmt.Sprintf("oifname %s ip saddr %s masquerade", q(uplink), s.Subnet),
-			ifMatch(expr.MetaKeyOIFNAME, uplink), prefixMatch(s.Subnet), []expr.Any{&expr.Masq{}})
+		add(post, fmt.Sprintf("oifname %s %s saddr %s masquerade", q(uplink), fam, n.Subnet),
+			ifMatch(expr.MetaKeyOIFNAME, uplink), prefixMatch(n.Subnet), []expr.Any{&expr.Masq{}})
 	}
 	ft := &fwTable{table: t, chains: []*fwChain{in, fwd}}
+	if pre := rpFilter6(t, f); pre != nil {
+		ft.chains = append(ft.chains, pre)
+	}
 	if post != nil {
 		ft.chains = append(ft.chains, post)
 	}
 	return ft
+}
+
+// rpFilter6 is IPv6's strict reverse-path filter on the segments, which
+// the kernel has only for IPv4 (rp_filter): a packet from a segment
+// whose source the box would not route back through it is dropped before
+// it reaches the box or the forward chain. The unspecified source of
+// duplicate address detection has no route and is let through.
+func rpFilter6(t *nftables.Table, f Firewall) *fwChain {
+	if len(f.Segments) == 0 {
+		return nil
+	}
+	ch := &fwChain{chain: &nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityFilter}}
+	for _, s := range f.Segments {
+		r := fwRule{comment: fmt.Sprintf("iifname %q ip6 saddr != :: fib saddr . iif oif missing drop", s.Interface)}
+		r.exprs = append(r.exprs, ifMatch(expr.MetaKeyIIFNAME, s.Interface)...)
+		r.exprs = append(r.exprs,
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV6}},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 16},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 16)},
+			&expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
+			&expr.Verdict{Kind: expr.VerdictDrop})
+		ch.rules = append(ch.rules, r)
+	}
+	return ch
 }
 
 func establishedMatch() []expr.Any {
@@ -404,21 +468,29 @@ func segmentSysctls(ns *vswitch.Namespace, link string) (int, error) {
 	return changes, err
 }
 
-// uplinkSysctls makes the uplink's link take the lab's router adverts:
-// SLAAC addresses and the default route, as the bridge that took the
-// uplink over is a new link whose settings are the defaults'. A kernel
-// forwarding IPv6 ignores adverts unless accept_ra is 2. A kernel without
-// IPv6 has nothing to set.
-func uplinkSysctls(ns *vswitch.Namespace, link string) (int, error) {
+// uplinkSysctls makes the uplink's link take the lab's router adverts
+// as mode says: with SLAAC their addresses and default route, with
+// DHCPv6 the routes only (the address is the lease's), with a static
+// address or none neither. The bridge that took the uplink over is a new
+// link whose settings are the defaults'. A kernel forwarding IPv6 ignores
+// adverts unless accept_ra is 2. A kernel without IPv6 has nothing to
+// set.
+func uplinkSysctls(ns *vswitch.Namespace, link, mode string) (int, error) {
 	changes := 0
 	err := ns.Do(func() error {
-		ra := "1"
+		ra, autoconf := "1", "1"
 		if b, err := os.ReadFile("/proc/sys/net/ipv6/conf/all/forwarding"); err == nil && strings.TrimSpace(string(b)) == "1" {
 			ra = "2"
 		}
+		switch mode {
+		case IPv6DHCP:
+			autoconf = "0"
+		case IPv6Static, IPv6Off:
+			ra, autoconf = "0", "0"
+		}
 		for _, s := range []struct{ file, value string }{
 			{"/proc/sys/net/ipv6/conf/" + link + "/accept_ra", ra},
-			{"/proc/sys/net/ipv6/conf/" + link + "/autoconf", "1"},
+			{"/proc/sys/net/ipv6/conf/" + link + "/autoconf", autoconf},
 		} {
 			changed, err := writeSysctl(s.file, s.value)
 			if err != nil && !errors.Is(err, errNoSysctl) {

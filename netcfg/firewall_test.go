@@ -542,7 +542,7 @@ func spoofed(t *testing.T, n *netnstest.NS, src, dst string) bool {
 	t.Helper()
 	var c *net.UDPConn
 	if err := n.Namespace().Do(func() (err error) {
-		c, err = net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP(dst), Port: 7})
+		c, err = net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP(dst), Port: 7})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -575,7 +575,7 @@ func TestFirewallValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("invalid firewall accepted")
 	}
-	for _, want := range []string{"empty", "not a network prefix", "listed twice", "needs an IPv4 subnet", "port 0"} {
+	for _, want := range []string{"empty", "10.0.20.1/24 is not an IPv4 network prefix", "listed twice", "fd00::/64 is not an IPv4 network prefix", "port 0"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

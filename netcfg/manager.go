@@ -80,6 +80,12 @@ type Manager struct {
 	dhcp   *dhcpClient
 	status Status
 
+	// v6mu guards v6, the managed IPv6 address, which the DHCPv6
+	// client changes between Applies; dhcp6 changes under mu and stMu.
+	v6mu  sync.Mutex
+	v6    v6Addr
+	dhcp6 *dhcp6Client
+
 	dnsMu     sync.Mutex // guards the DNS fields and resolv.conf
 	dnsSpec   []netip.Addr
 	dnsLease  []netip.Addr
@@ -145,6 +151,10 @@ func (m *Manager) Close() error {
 		m.dhcp.stop(true)
 		m.setDHCP(nil)
 	}
+	if m.dhcp6 != nil {
+		m.dhcp6.stop(true)
+		m.setDHCP6(nil)
+	}
 	m.h.Close()
 	m.closeNS()
 	return nil
@@ -158,6 +168,9 @@ func (m *Manager) Status() Status {
 	st := m.status.clone()
 	if m.dhcp != nil {
 		st.Lease = m.dhcp.status()
+	}
+	if m.dhcp6 != nil {
+		st.Lease6 = m.dhcp6.status()
 	}
 	return st
 }
@@ -185,7 +198,7 @@ func (m *Manager) Apply(ctx context.Context, spec Spec) (Status, error) {
 		swChanges = m.sw.Changes
 	}
 	swStart := swChanges()
-	st := Status{Takeover: m.status.Takeover, Probe: m.status.Probe}
+	st := Status{Takeover: m.status.Takeover, Probe: m.status.Probe, Probe6: m.status.Probe6}
 	err := m.apply(ctx, k, spec, &st)
 	st.Changes = int(n.Load() + swChanges() - swStart)
 	if ferr := m.fill(k, &st); err == nil {
@@ -197,6 +210,9 @@ func (m *Manager) Apply(ctx context.Context, spec Spec) (Status, error) {
 	out := st.clone()
 	if m.dhcp != nil {
 		out.Lease = m.dhcp.status()
+	}
+	if m.dhcp6 != nil {
+		out.Lease6 = m.dhcp6.status()
 	}
 	return out, err
 }
@@ -239,19 +255,37 @@ func (m *Manager) apply(ctx context.Context, k kernel, spec Spec, st *Status) er
 	}
 	st.Link = holder
 
+	prev6 := m.current6()
 	changed, undo, err := m.applyL3(ctx, k, spec, up, holder, st)
 	if err != nil {
 		return err
 	}
+	changed6, err := m.applyIPv6(k, spec, holder)
+	if err != nil {
+		return err
+	}
 	// A change to a box that was reachable is probed like the takeover;
-	// the first address of a fresh box has nothing to fall back to.
+	// the first address of a fresh box has nothing to fall back to. A
+	// failed probe of either family undoes both.
+	undo6 := func() {
+		if changed6 {
+			if err := m.putV6(k, prev6); err != nil {
+				m.log.Warn("IPv6 address not restored", "err", err)
+			}
+		}
+	}
 	if changed && before.holder() != "" && !spec.Probe.Disabled {
 		if target := m.probeTarget(spec); target.IsValid() {
 			st.Probe = m.probe(ctx, holder, target, spec.Probe.Timeout)
 			if !st.Probe.OK {
+				undo6()
 				return m.rollback(ctx, k, spec, st, before, undo, "", st.Probe.Error)
 			}
 		}
+	}
+	if changed6 && before.holder() != "" && !m.probe6After(ctx, spec, holder, st) {
+		undo6()
+		return m.rollback(ctx, k, spec, st, before, undo, "", st.Probe6.Error)
 	}
 	if spec.Bridge.Name == "" {
 		return m.writeDNS()
@@ -380,6 +414,9 @@ func (m *Manager) rollback(ctx context.Context, k kernel, spec Spec, st *Status,
 		st.Bridge = ""
 	}
 	errs = append(errs, k.reach(state))
+	if rb.Restored != "" {
+		errs = append(errs, m.moveV6(k, rb.Restored))
+	}
 	undo()
 	if c != nil && m.dhcp == c {
 		if err := c.start(rb.Restored); err != nil {
@@ -430,7 +467,7 @@ func (m *Manager) fill(k kernel, st *Status) error {
 		}
 	}
 	st.DNS, _ = m.dnsServers()
-	return nil
+	return m.fill6(k, st.Link, st)
 }
 
 func (m *Manager) dnsServers() ([]netip.Addr, string) {

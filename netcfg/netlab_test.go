@@ -31,7 +31,7 @@ func udpEcho(t *testing.T, n *netnstest.NS) <-chan netip.Addr {
 	t.Helper()
 	var c *net.UDPConn
 	if err := n.Namespace().Do(func() (err error) {
-		c, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 7})
+		c, err = net.ListenUDP("udp", &net.UDPAddr{Port: 7})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func roundTrip(t *testing.T, n *netnstest.NS, dst string) bool {
 	t.Helper()
 	var c *net.UDPConn
 	if err := n.Namespace().Do(func() (err error) {
-		c, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP(dst), Port: 7})
+		c, err = net.DialUDP("udp", nil, &net.UDPAddr{IP: net.ParseIP(dst), Port: 7})
 		return err
 	}); err != nil {
 		t.Fatal(err)

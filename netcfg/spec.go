@@ -27,6 +27,8 @@ type Spec struct {
 	// named here after the link the selector found.
 	UplinkPort vswitch.Port `json:"uplink-port"`
 	IPv4       IPv4         `json:"ipv4"`
+	// IPv6 is the box's IPv6 on the lab network; the zero value is SLAAC.
+	IPv6 IPv6 `json:"ipv6,omitzero"`
 	// DNS servers are written to resolv.conf after the lease's servers.
 	DNS   []netip.Addr `json:"dns,omitempty"`
 	Probe Probe        `json:"probe"`
@@ -107,6 +109,28 @@ type IPv4 struct {
 	Gateway netip.Addr   `json:"gateway,omitzero"`
 }
 
+// IPv6 modes of the uplink.
+const (
+	// IPv6SLAAC takes addresses and routes from the lab's router adverts.
+	IPv6SLAAC = "slaac"
+	// IPv6DHCP takes the address from DHCPv6 (IA_NA), routes from the
+	// router adverts.
+	IPv6DHCP = "dhcp"
+	// IPv6Static is Address with Gateway as default router; adverts are
+	// ignored.
+	IPv6Static = "static"
+	// IPv6Off takes no address and ignores adverts.
+	IPv6Off = "off"
+)
+
+// IPv6 is the box's IPv6 on the lab network.
+type IPv6 struct {
+	// Mode is one of the IPv6 modes; empty is IPv6SLAAC.
+	Mode    string       `json:"mode,omitempty"`
+	Address netip.Prefix `json:"address,omitzero"`
+	Gateway netip.Addr   `json:"gateway,omitzero"`
+}
+
 // Probe is the connectivity check after a change of the box's address or
 // its move onto the bridge.
 type Probe struct {
@@ -154,6 +178,22 @@ func (s Spec) Validate() error {
 		case s.IPv4.Gateway.IsValid() && !a.Masked().Contains(s.IPv4.Gateway):
 			errs = append(errs, fmt.Errorf("ipv4: gateway %s is outside %s", s.IPv4.Gateway, a.Masked()))
 		}
+	}
+	switch v6 := s.IPv6; v6.Mode {
+	case "", IPv6SLAAC, IPv6DHCP, IPv6Off:
+		if v6.Address.IsValid() || v6.Gateway.IsValid() {
+			errs = append(errs, fmt.Errorf("ipv6: %s with a static address or gateway", v6.Mode))
+		}
+	case IPv6Static:
+		a := v6.Address
+		switch gw := v6.Gateway; {
+		case !a.IsValid() || !a.Addr().Is6() || a.Addr().Is4In6():
+			errs = append(errs, fmt.Errorf("ipv6: static address %q is not an IPv6 prefix", a))
+		case gw.IsValid() && (!gw.Is6() || !gw.IsLinkLocalUnicast() && !a.Masked().Contains(gw)):
+			errs = append(errs, fmt.Errorf("ipv6: gateway %s is neither link-local nor inside %s", gw, a.Masked()))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("ipv6: unknown mode %q", v6.Mode))
 	}
 	if len(s.Uplink.MAC) != 0 && len(s.Uplink.MAC) != 6 {
 		errs = append(errs, fmt.Errorf("uplink: MAC %s is not an Ethernet address", s.Uplink.MAC))

@@ -18,7 +18,13 @@ type Status struct {
 	Link      string
 	Addresses []netip.Prefix
 	Gateway   netip.Addr
-	DNS       []netip.Addr
+	// IPv6 are the global IPv6 addresses on Link (SLAAC, DHCPv6 or
+	// static) and Gateway6 the IPv6 default router there.
+	IPv6     []netip.Prefix
+	Gateway6 netip.Addr
+	DNS      []netip.Addr
+	// Lease6 is the DHCPv6 lease; nil unless the uplink takes DHCPv6.
+	Lease6 *Lease6
 	// Lease is the DHCP lease; nil with a static address.
 	Lease *Lease
 	// LeaseWait is how long the last Apply waited for a DHCP lease, so
@@ -26,8 +32,10 @@ type Status struct {
 	LeaseWait time.Duration
 	// Takeover describes the last move onto the bridge.
 	Takeover *Takeover
-	// Probe is the last connectivity check.
-	Probe *ProbeResult
+	// Probe is the last connectivity check; Probe6 the last one of the
+	// static IPv6 router.
+	Probe  *ProbeResult
+	Probe6 *ProbeResult
 	// Rollback is set when the last Apply undid its change.
 	Rollback *Rollback
 	// Changes counts the mutating netlink calls the last Apply made; a
@@ -101,6 +109,15 @@ func (s Status) clone() Status {
 	c := s
 	c.UplinkMAC = slices.Clone(s.UplinkMAC)
 	c.Addresses = slices.Clone(s.Addresses)
+	c.IPv6 = slices.Clone(s.IPv6)
+	if s.Lease6 != nil {
+		l := *s.Lease6
+		c.Lease6 = &l
+	}
+	if s.Probe6 != nil {
+		p := *s.Probe6
+		c.Probe6 = &p
+	}
 	c.DNS = slices.Clone(s.DNS)
 	if s.Lease != nil {
 		l := *s.Lease

@@ -37,21 +37,37 @@ func writeSysctl(file, value string) (bool, error) {
 	return true, nil
 }
 
-// setForwardingCount writes the namespace's IPv4 forwarding switch and
-// counts the write (0 when it was set already).
-func setForwardingCount(ns *vswitch.Namespace, on bool) (int, error) {
-	want := "0"
-	if on {
-		want = "1"
-	}
+// setForwardingCount turns on (on) the forwarding of the families set
+// (IPv4 with v4, IPv6 with v6), or off that of the families not set, and
+// counts the writes (0 when they were so already). A kernel without IPv6
+// has none to turn off.
+func setForwardingCount(ns *vswitch.Namespace, v4, v6, on bool) (int, error) {
 	n := 0
 	err := ns.Do(func() error {
-		changed, err := writeSysctl("/proc/sys/net/ipv4/ip_forward", want)
-		if err != nil {
-			return fmt.Errorf("IPv4 forwarding: %w", err)
-		}
-		if changed {
-			n = 1
+		for _, f := range []struct {
+			set      bool
+			file     string
+			what     string
+			optional bool
+		}{
+			{v4, "/proc/sys/net/ipv4/ip_forward", "IPv4", false},
+			{v6, "/proc/sys/net/ipv6/conf/all/forwarding", "IPv6", true},
+		} {
+			// Turning on sets what forwards; turning off, what does not.
+			if f.set != on {
+				continue
+			}
+			want := "0"
+			if on {
+				want = "1"
+			}
+			changed, err := writeSysctl(f.file, want)
+			if err != nil && !(f.optional && !on && errors.Is(err, errNoSysctl)) {
+				return fmt.Errorf("%s forwarding: %w", f.what, err)
+			}
+			if changed {
+				n++
+			}
 		}
 		return nil
 	})

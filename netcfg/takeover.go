@@ -68,6 +68,9 @@ func (m *Manager) takeover(ctx context.Context, k kernel, spec Spec, up uplink, 
 			err = serr
 		}
 	}
+	if merr := m.moveV6(k, br.Name); err == nil {
+		err = merr
+	}
 	if err != nil {
 		return m.rollback(ctx, k, spec, st, before, func() {}, up.Name, fmt.Sprintf("moving onto %s failed: %v", br.Name, err))
 	}
@@ -77,17 +80,27 @@ func (m *Manager) takeover(ctx context.Context, k kernel, spec Spec, up uplink, 
 		return nil
 	}
 	target4 := m.probeTarget(spec)
-	if !target4.IsValid() {
+	if target4.IsValid() {
+		probeStart := time.Now()
+		st.Probe = m.probe(ctx, br.Name, target4, spec.Probe.Timeout)
+		if !st.Probe.OK {
+			return m.rollback(ctx, k, spec, st, before, func() {}, up.Name, st.Probe.Error)
+		}
+		tk.Outage = probeStart.Sub(t0) + st.Probe.Elapsed
+		m.log.Info("bridge takeover verified", "bridge", br.Name, "outage", tk.Outage,
+			"probe", st.Probe.Method, "target", target4, "attempts", st.Probe.Attempts)
+	}
+	// The IPv6 router answers through the bridge too, or the move is
+	// undone as for IPv4.
+	if target6 := probe6Target(spec); target6.IsValid() {
+		if !m.probe6After(ctx, spec, br.Name, st) {
+			return m.rollback(ctx, k, spec, st, before, func() {}, up.Name, st.Probe6.Error)
+		}
+		m.log.Info("IPv6 router answers through the bridge", "bridge", br.Name, "router", target6,
+			"attempts", st.Probe6.Attempts, "elapsed", st.Probe6.Elapsed)
+	}
+	if !target4.IsValid() && !probe6Target(spec).IsValid() {
 		m.log.Warn("no probe target (no gateway): takeover not verified")
-		return nil
 	}
-	probeStart := time.Now()
-	st.Probe = m.probe(ctx, br.Name, target4, spec.Probe.Timeout)
-	if !st.Probe.OK {
-		return m.rollback(ctx, k, spec, st, before, func() {}, up.Name, st.Probe.Error)
-	}
-	tk.Outage = probeStart.Sub(t0) + st.Probe.Elapsed
-	m.log.Info("bridge takeover verified", "bridge", br.Name, "outage", tk.Outage,
-		"probe", st.Probe.Method, "target", target4, "attempts", st.Probe.Attempts)
 	return nil
 }

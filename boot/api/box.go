@@ -111,6 +111,10 @@ type TimeState struct {
 	At      time.Time `json:"at,omitzero"`
 	// Error is the last sync's failure, cleared by a success.
 	Error string `json:"error,omitempty"`
+	// Serving are the box's addresses its NTP server answers on
+	// (time.serve), as "ADDRESS on LINK"; Answered counts its replies.
+	Serving  []string `json:"serving,omitempty"`
+	Answered int64    `json:"answered,omitempty"`
 }
 
 // Data partition states.
@@ -208,6 +212,13 @@ type LeaseSource interface {
 	UplinkLease() *Lease
 }
 
+// Lease6Source is implemented by a Box that takes its IPv6 address by
+// DHCPv6: the status shows that lease too.
+type Lease6Source interface {
+	// UplinkLease6 is the box's own DHCPv6 lease, nil without one.
+	UplinkLease6() *Lease
+}
+
 // ServedLeaseSource is implemented by a Box that serves DHCP on its
 // VLANs: the status and the metrics list the leases it gave.
 type ServedLeaseSource interface {
@@ -283,6 +294,9 @@ type Status struct {
 	// UplinkLease is the box's own DHCP lease, absent with a static
 	// address.
 	UplinkLease *Lease `json:"uplink_lease,omitempty"`
+	// UplinkLease6 is the box's own DHCPv6 lease, absent unless
+	// uplink.ipv6 is dhcp.
+	UplinkLease6 *Lease `json:"uplink_lease6,omitempty"`
 	// ServedLeases are the leases the box's DHCP server gave on its
 	// VLANs, expired ones included until their address is reused.
 	ServedLeases []ServedLease `json:"served_leases,omitempty"`

@@ -14,6 +14,9 @@ func (s *Server) status() Status {
 	if ls, ok := s.box.(LeaseSource); ok {
 		st.UplinkLease = ls.UplinkLease()
 	}
+	if ls, ok := s.box.(Lease6Source); ok {
+		st.UplinkLease6 = ls.UplinkLease6()
+	}
 	if ss, ok := s.box.(ServedLeaseSource); ok {
 		st.ServedLeases = ss.ServedLeases()
 	}

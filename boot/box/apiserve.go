@@ -98,6 +98,9 @@ func (a *apiBox) State() api.BoxState {
 	}
 	s.Data = a.b.dataPartition()
 	s.Time = timeState(a.b.o.Clock)
+	if srv := stageOf[*serveStage](a.b); srv != nil && s.Time != nil {
+		s.Time.Serving, s.Time.Answered = srv.ntpServing()
+	}
 	if l := stageOf[*loggingStage](a.b); l != nil {
 		s.Logging = l.status()
 	}
@@ -290,6 +293,21 @@ func (a *apiBox) UplinkLease() *api.Lease {
 	}
 	l := st.Lease
 	al := apiLease(l)
+	return &al
+}
+
+// UplinkLease6 is the network stage's DHCPv6 lease.
+func (a *apiBox) UplinkLease6() *api.Lease {
+	st := a.b.Network()
+	if st == nil || st.Lease6 == nil {
+		return nil
+	}
+	l := st.Lease6
+	al := api.Lease{Link: l.Link, State: l.State, Obtained: l.Acquired, Renew: l.Renew, Expiry: l.Expiry,
+		Renewals: l.Renewals, LastError: l.LastError}
+	if l.Address.IsValid() {
+		al.Address = l.Address.String()
+	}
 	return &al
 }
 

@@ -68,8 +68,13 @@ type NetworkSummary struct {
 	Link      string   `json:"link"` // holds the box's address
 	Addresses []string `json:"addresses"`
 	Gateway   string   `json:"gateway,omitempty"`
-	DNS       []string `json:"dns,omitempty"`
-	DHCP      bool     `json:"dhcp"`
+	// IPv6 are the box's global IPv6 addresses on Link, Gateway6 its
+	// IPv6 router there, IPv6Mode how it takes them (uplink.ipv6).
+	IPv6     []string `json:"ipv6,omitempty"`
+	Gateway6 string   `json:"gateway6,omitempty"`
+	IPv6Mode string   `json:"ipv6_mode,omitempty"`
+	DNS      []string `json:"dns,omitempty"`
+	DHCP     bool     `json:"dhcp"`
 	// LeaseServer is the DHCP server that gave the lease.
 	LeaseServer string `json:"lease_server,omitempty"`
 	// MovedMS is how long moving the address onto the bridge took,
@@ -78,6 +83,8 @@ type NetworkSummary struct {
 	MovedMS  float64       `json:"moved_ms"`
 	OutageMS float64       `json:"outage_ms"`
 	Probe    *ProbeSummary `json:"probe,omitempty"`
+	// Probe6 is the neighbour probe of a static IPv6 router.
+	Probe6   *ProbeSummary `json:"probe6,omitempty"`
 	Rollback *RollbackInfo `json:"rollback,omitempty"`
 	// Filtering is the bridge's VLAN filtering as the kernel has it.
 	Filtering bool `json:"vlan_filtering"`
@@ -336,6 +343,14 @@ func summarize(st netcfg.Status, spec netcfg.Spec) *NetworkSummary {
 	if st.Gateway.IsValid() {
 		s.Gateway = st.Gateway.String()
 	}
+	s.IPv6, s.IPv6Mode = strs(st.IPv6), spec.IPv6.Mode
+	if st.Gateway6.IsValid() {
+		s.Gateway6 = st.Gateway6.String()
+	}
+	if p := st.Probe6; p != nil {
+		s.Probe6 = &ProbeSummary{Target: p.Target.String(), Method: p.Method, OK: p.OK,
+			Attempts: p.Attempts, MS: msf(p.Elapsed), Error: p.Error}
+	}
 	if st.Lease != nil && st.Lease.Server.IsValid() {
 		s.LeaseServer = st.Lease.Server.String()
 	}
@@ -390,6 +405,20 @@ func logNetcfg(log logger, st netcfg.Status, spec netcfg.Spec) {
 		how += fmt.Sprintf(", %s reachable", p.Target)
 	}
 	log.Printf("%s%s", addr, how)
+	v6 := "ipv6 " + spec.IPv6.Mode
+	if len(st.IPv6) > 0 {
+		v6 += ": " + strings.Join(strs(st.IPv6), ", ")
+	}
+	if st.Gateway6.IsValid() {
+		v6 += ", router " + st.Gateway6.String()
+	}
+	if p := st.Probe6; p != nil && p.OK {
+		v6 += fmt.Sprintf(" (answers neighbour solicitations, %d attempt(s))", p.Attempts)
+	}
+	if l := st.Lease6; l != nil {
+		v6 += ", DHCPv6 " + l.State
+	}
+	log.Printf("%s", v6)
 }
 
 func vlanText(addrs []string) string {

@@ -126,6 +126,22 @@ func (s *serveStage) ntpUpstream() ntpd.Upstream {
 		RTT: st.RTT, RootDelay: st.RootDelay, RootDispersion: st.RootDispersion}
 }
 
+// ntpServing are the NTP server's bound addresses and its replies so
+// far, for the status; none without time.serve.
+func (s *serveStage) ntpServing() ([]string, int64) {
+	s.mu.Lock()
+	srv := s.ntp
+	s.mu.Unlock()
+	if srv == nil {
+		return nil, 0
+	}
+	var out []string
+	for _, l := range srv.Serving() {
+		out = append(out, l.Address.Addr().String()+" on "+l.Interface)
+	}
+	return out, srv.Answered()
+}
+
 // upstreams are the uplink's resolvers as the network stage has them
 // (the lease's and the config's), without the box's own addresses.
 func (s *serveStage) upstreams() []netip.Addr {

@@ -195,6 +195,9 @@ func writeLeases(b *strings.Builder, st api.Status) {
 	if l := st.UplinkLease; l != nil {
 		rows = append(rows, row{"uplink", *l})
 	}
+	if l := st.UplinkLease6; l != nil {
+		rows = append(rows, row{"uplink (DHCPv6)", *l})
+	}
 	for _, wl := range st.Workloads {
 		for _, l := range wl.Leases {
 			rows = append(rows, row{wl.Kind + " " + wl.Name, l})
@@ -402,6 +405,9 @@ func timeText(t api.TimeState) string {
 	}
 	if t.Error != "" {
 		s += "; last sync: " + t.Error
+	}
+	if len(t.Serving) > 0 {
+		s += fmt.Sprintf("; serving NTP on %s (%d answered)", strings.Join(t.Serving, ", "), t.Answered)
 	}
 	return s
 }

@@ -93,6 +93,8 @@ func TestStatusTime(t *testing.T) {
 			"time    2026-12-07 07:06:00 UTC; synced with ntp1 0s ago (was off by 4ms, slewed)\n"},
 		{"never", &api.TimeState{Now: now, Servers: []string{"pool.ntp.org"}, Error: "no NTP server answered: pool.ntp.org: i/o timeout"},
 			"time    2026-12-07 07:06:00 UTC; NOT SYNCED with pool.ntp.org; last sync: no NTP server answered: pool.ntp.org: i/o timeout\n"},
+		{"serving", &api.TimeState{Now: now, Synced: true, Server: "ntp1", At: now, Serving: []string{"10.0.10.1 on vlan10", "10.0.20.1 on vlan20"}, Answered: 7},
+			"time    2026-12-07 07:06:00 UTC; synced with ntp1 0s ago; serving NTP on 10.0.10.1 on vlan10, 10.0.20.1 on vlan20 (7 answered)\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder

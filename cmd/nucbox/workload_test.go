@@ -65,6 +65,11 @@ func (b *ctlBox) UplinkLease() *api.Lease {
 		Obtained: testStart.Add(-95 * time.Second), Renew: testStart.Add(12 * time.Hour), Rebind: testStart.Add(21 * time.Hour), Expiry: testStart.Add(24 * time.Hour)}
 }
 
+func (b *ctlBox) UplinkLease6() *api.Lease {
+	return &api.Lease{Link: "br0", Address: "2001:db8::100/128", State: "bound",
+		Obtained: testStart.Add(-95 * time.Second), Renew: testStart.Add(30 * time.Minute), Expiry: testStart.Add(2 * time.Hour)}
+}
+
 func (b *ctlBox) Log(ctx context.Context, name string, follow bool) ([]api.LogLine, <-chan api.LogLine, bool) {
 	if name != "web" {
 		return b.testBox.Log(ctx, name, follow)

@@ -163,6 +163,11 @@ func Compile(c *config.Config) (*Plan, error) {
 	b.errs = append(b.errs, perrs...)
 	d.DHCP, d.DNS, d.NTP = b.serve()
 	d.RA = b.adverts(&d.DNS)
+	if len(d.DNS.Listen) == 0 {
+		d.DNS.Hosts = nil
+	} else {
+		d.DNS.Self = c.Hostname
+	}
 	d.Workloads = floor.Parent{Path: config.WorkloadsCgroup,
 		Reserve: floor.Reserve{Memory: int64(c.Reserve.Memory), PIDs: int64(c.Reserve.PIDs)}}
 	d.PID1Memory = int64(c.Reserve.PID1Memory)

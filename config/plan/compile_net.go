@@ -46,6 +46,7 @@ func (b *compiler) network() (netcfg.Spec, vswitch.Desired) {
 	} else {
 		s.IPv4.Address, s.IPv4.Gateway = b.ipv4("uplink.ipv4", u.IPv4)
 	}
+	s.IPv6 = b.uplinkIPv6(u.IPv6)
 	for i, d := range u.DNS {
 		a, err := netip.ParseAddr(d)
 		if err != nil {
@@ -63,12 +64,14 @@ func (b *compiler) network() (netcfg.Spec, vswitch.Desired) {
 
 	sw := vswitch.Desired{Bridge: bridge, Uplink: uplink, Ports: b.tunnels()}
 	for _, a := range u.Addresses {
-		p, err := netip.ParsePrefix(a.Address)
-		if err != nil {
-			b.fail("uplink address on VLAN %d: %w", a.VLAN, err)
-			continue
+		if a.Address != "" {
+			p, err := netip.ParsePrefix(a.Address)
+			if err != nil {
+				b.fail("uplink address on VLAN %d: %w", a.VLAN, err)
+				continue
+			}
+			sw.Addresses = append(sw.Addresses, vswitch.VLANAddress{VLAN: a.VLAN, Link: config.VLANIfName(a.VLAN), Prefix: p})
 		}
-		sw.Addresses = append(sw.Addresses, vswitch.VLANAddress{VLAN: a.VLAN, Link: config.VLANIfName(a.VLAN), Prefix: p})
 		if a.IPv6 != "" {
 			p6, err := netip.ParsePrefix(a.IPv6)
 			if err != nil {
@@ -97,19 +100,28 @@ func (b *compiler) firewall() netcfg.Firewall {
 	}
 	ntp := ntpVLANs(c)
 	var f netcfg.Firewall
+	f.UplinkIPv6 = b.uplinkIPv6(c.Uplink.IPv6).Mode
 	for _, a := range c.Uplink.Addresses {
-		p, err := netip.ParsePrefix(a.Address)
-		if err != nil {
-			continue // reported by network
+		s := netcfg.Segment{Interface: config.VLANIfName(a.VLAN), NAT: a.NAT}
+		// Parse errors are reported by network.
+		if p, err := netip.ParsePrefix(a.Address); err == nil {
+			s.Subnet = p.Masked()
 		}
-		s := netcfg.Segment{Interface: config.VLANIfName(a.VLAN), Subnet: p.Masked(), NAT: a.NAT}
+		if p, err := netip.ParsePrefix(a.IPv6); err == nil {
+			s.Subnet6 = p.Masked()
+		}
 		if api != 0 && slices.Contains(c.API.VLANs, a.VLAN) {
 			s.TCP = []uint16{api}
 		}
-		if a.DHCP != nil {
+		switch {
+		case a.DHCP != nil:
 			// DNS and DHCP, served on this VLAN.
 			s.TCP = append(s.TCP, 53)
 			s.UDP = []uint16{53, 67}
+		case servesDNS(&c.Uplink, a):
+			// DNS alone, on an IPv6-only VLAN.
+			s.TCP = append(s.TCP, 53)
+			s.UDP = []uint16{53}
 		}
 		if ntp[a.VLAN] {
 			s.UDP = append(s.UDP, 123)
@@ -117,6 +129,24 @@ func (b *compiler) firewall() netcfg.Firewall {
 		f.Segments = append(f.Segments, s)
 	}
 	return f
+}
+
+// uplinkIPv6 compiles the box's IPv6 on the lab network.
+func (b *compiler) uplinkIPv6(a config.UplinkIPv6) netcfg.IPv6 {
+	if a.Mode != "" {
+		return netcfg.IPv6{Mode: a.Mode}
+	}
+	s := netcfg.IPv6{Mode: netcfg.IPv6Static}
+	var err error
+	if s.Address, err = netip.ParsePrefix(a.Address); err != nil {
+		b.fail("uplink.ipv6.address: %w", err)
+	}
+	if a.Gateway != "" {
+		if s.Gateway, err = netip.ParseAddr(a.Gateway); err != nil {
+			b.fail("uplink.ipv6.gateway: %w", err)
+		}
+	}
+	return s
 }
 
 // nicPort is the bridge port of NIC i of a workload: a TAP for a VM, a

@@ -22,6 +22,12 @@ func portPolicies(c *config.Config) (policy.Spec, []error) {
 	for i := range c.Switch.VLANs {
 		vlan[c.Switch.VLANs[i].VLAN] = &c.Switch.VLANs[i].Policy
 	}
+	slaac := map[int]netip.Prefix{}
+	for _, a := range c.Uplink.Addresses {
+		if p, err := netip.ParsePrefix(a.IPv6); err == nil && c.Uplink.AdvertisesIPv6(a) {
+			slaac[a.VLAN] = p.Masked()
+		}
+	}
 	links := map[string]string{}
 	add := func(workload string, i int, n config.NIC, link string) {
 		name := workload + "." + strconv.Itoa(i)
@@ -31,6 +37,9 @@ func portPolicies(c *config.Config) (policy.Spec, []error) {
 			v = n.Native
 		}
 		p, err := portPolicy(name, link, n, n.Policy, vlan[v])
+		if p.IPv6.IsValid() {
+			p.SLAAC = slaac[v]
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -70,6 +79,11 @@ func portPolicy(name, link string, n config.NIC, own, vlan *config.PortPolicy) (
 	if n.IPv4.Address != "" {
 		if a, err := netip.ParsePrefix(n.IPv4.Address); err == nil {
 			p.IPv4 = a.Addr()
+		}
+	}
+	if n.IPv6.Address != "" {
+		if a, err := netip.ParsePrefix(n.IPv6.Address); err == nil {
+			p.IPv6 = a.Addr()
 		}
 	}
 	var rate config.Rate
@@ -133,6 +147,12 @@ func policyDetails(s policy.Spec) []Detail {
 			g := "spoof (MAC " + p.MAC
 			if p.IPv4.IsValid() {
 				g += ", IPv4 " + p.IPv4.String()
+			}
+			if p.IPv6.IsValid() {
+				g += ", IPv6 " + p.IPv6.String() + " and its MAC's link-local"
+				if p.SLAAC.IsValid() {
+					g += " and SLAAC"
+				}
 			}
 			guards = append(guards, g+")")
 		}

@@ -25,10 +25,14 @@ func (b *compiler) adverts(dns *dnsd.Spec) radvd.Spec {
 			continue
 		}
 		link := config.VLANIfName(a.VLAN)
-		l := radvd.Link{VLAN: a.VLAN, Interface: link, Prefix: p}
-		if a.DHCP != nil {
+		// With NAT66 the box is the VLAN's router: its adverts say so
+		// (a router lifetime), and workloads route through it.
+		l := radvd.Link{VLAN: a.VLAN, Interface: link, Prefix: p, Router: a.NAT}
+		if servesDNS(u, a) {
 			l.DNS = []netip.Addr{p.Addr()}
 			dns.Listen = append(dns.Listen, dnsd.Listener{Interface: link, Address: p})
+		}
+		if a.DHCP != nil {
 			l.MTU = a.DHCP.MTU
 		}
 		if l.MTU == 0 {

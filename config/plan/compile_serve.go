@@ -75,6 +75,7 @@ func (b *compiler) serve() (dhcpd.Spec, dnsd.Spec, ntpd.Spec) {
 			ds.Scopes = append(ds.Scopes, sc)
 		}
 	}
+	b.ipv6Names(names)
 	keys := make([]string, 0, len(names))
 	for n := range names {
 		keys = append(keys, n)
@@ -83,10 +84,48 @@ func (b *compiler) serve() (dhcpd.Spec, dnsd.Spec, ntpd.Spec) {
 	for _, n := range keys {
 		dns.Hosts = append(dns.Hosts, dnsd.Host{Name: n, Addresses: names[n]})
 	}
-	if len(dns.Listen) == 0 {
-		dns.Hosts = nil
-	}
 	return ds, dns, ntp
+}
+
+// servesDNS reports whether the box's DNS server answers on a's VLAN:
+// where it serves DHCP, and on an IPv6-only VLAN it advertises (its
+// router adverts name the box as resolver, there being no DHCP server to).
+func servesDNS(u *config.Uplink, a config.VLANAddress) bool {
+	return a.DHCP != nil || (a.Address == "" && u.AdvertisesIPv6(a))
+}
+
+// ipv6Names adds the workloads' static IPv6 addresses (AAAA records) on
+// the VLANs whose box DNS serves names, inside the box's IPv6 prefix
+// there.
+func (b *compiler) ipv6Names(names map[string][]netip.Addr) {
+	u := &b.c.Uplink
+	prefixes := map[int]netip.Prefix{}
+	for _, a := range u.Addresses {
+		if p, err := netip.ParsePrefix(a.IPv6); err == nil && servesDNS(u, a) {
+			prefixes[a.VLAN] = p.Masked()
+		}
+	}
+	add := func(workload string, nics []config.NIC) {
+		for _, n := range nics {
+			v := n.VLAN
+			if len(n.Trunk) > 0 {
+				v = n.Native
+			}
+			pfx, ok := prefixes[v]
+			if !ok || n.IPv6.IsZero() {
+				continue
+			}
+			if p, err := netip.ParsePrefix(n.IPv6.Address); err == nil && pfx.Contains(p.Addr()) {
+				names[workload] = append(names[workload], p.Addr())
+			}
+		}
+	}
+	for _, vm := range b.c.VMs {
+		add(vm.Name, vm.NICs)
+	}
+	for _, ct := range b.c.Containers {
+		add(ct.Name, ct.NICs)
+	}
 }
 
 // scope is one DHCP scope; the workloads' static addresses inside it are

@@ -64,9 +64,11 @@ func TestCompileExamples(t *testing.T) {
 				Bridge:     br0,
 				UplinkPort: vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink", Native: 1},
 				IPv4:       netcfg.IPv4{DHCP: true},
+				IPv6:       netcfg.IPv6{Mode: netcfg.IPv6SLAAC},
 				Probe:      netcfg.Probe{Timeout: 10 * time.Second},
 			},
 			Switch:    vswitch.Desired{Bridge: br0, Uplink: vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink", Native: 1}},
+			Firewall:  netcfg.Firewall{UplinkIPv6: netcfg.IPv6SLAAC},
 			Workloads: workloads,
 			API:       API{Socket: APISocket, SessionLifetime: config.DefaultSessionLifetime, SessionIdle: config.DefaultSessionIdle},
 			Order:     []string{"modules", "hostname", "loopback", "reserve", "network", "lldp", "serve", "time", "logging", "api", "vms", "containers"},
@@ -80,6 +82,7 @@ func TestCompileExamples(t *testing.T) {
 				Bridge:     br0,
 				UplinkPort: vswitch.Port{Kind: vswitch.KindExternal, Label: "uplink", Trunk: []int{10, 20}, Native: 1},
 				IPv4:       netcfg.IPv4{DHCP: true},
+				IPv6:       netcfg.IPv6{Mode: netcfg.IPv6SLAAC},
 				DNS:        []netip.Addr{addr("192.168.1.1")},
 				Probe:      netcfg.Probe{Timeout: 15 * time.Second},
 			},
@@ -140,7 +143,7 @@ func TestCompileExamples(t *testing.T) {
 			Firewall: netcfg.Firewall{Segments: []netcfg.Segment{
 				{Interface: "vlan10", Subnet: pfx("10.0.10.0/24")},
 				{Interface: "vlan20", Subnet: pfx("10.0.20.0/24")},
-			}},
+			}, UplinkIPv6: netcfg.IPv6SLAAC},
 			Workloads: workloads,
 			API:       API{Socket: APISocket, Listen: ":8443", PublicStatus: true, SessionLifetime: config.DefaultSessionLifetime, SessionIdle: config.DefaultSessionIdle},
 			Order:     []string{"modules", "hostname", "loopback", "reserve", "network", "lldp", "serve", "time", "logging", "api", "vms", "containers"},
@@ -434,7 +437,7 @@ containers:
 		{Interface: "vlan10", Subnet: netip.MustParsePrefix("10.0.10.0/24"), NAT: true},
 		{Interface: "vlan20", Subnet: netip.MustParsePrefix("10.0.20.0/24"), TCP: []uint16{9443}},
 		{Interface: "vlan30", Subnet: netip.MustParsePrefix("10.0.30.0/24")},
-	}}
+	}, UplinkIPv6: netcfg.IPv6SLAAC}
 	if !reflect.DeepEqual(d.Firewall, want) {
 		t.Errorf("firewall:\n got %+v\nwant %+v", d.Firewall, want)
 	}

@@ -133,7 +133,7 @@ func diffValue(path string, a, b reflect.Value, out *[]Change) {
 	t := a.Type()
 	switch {
 	case t.Implements(stringerType) && t.Kind() != reflect.Struct:
-	case t.Kind() == reflect.Struct && t != reflect.TypeFor[config.IPv4]():
+	case t.Kind() == reflect.Struct && t != reflect.TypeFor[config.IPv4]() && t != reflect.TypeFor[config.UplinkIPv6]():
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			if !sf.IsExported() {

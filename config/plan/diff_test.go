@@ -142,3 +142,13 @@ func TestDiffReserveAndAPIVLANs(t *testing.T) {
 		t.Errorf("box = %+v", d.Box)
 	}
 }
+
+// A change of the uplink's IPv6 is one network change, written as the
+// config writes it.
+func TestDiffUplinkIPv6(t *testing.T) {
+	v6 := strings.Replace(baseConfig, "  vlans: [10, 20]\n", "  vlans: [10, 20]\n  ipv6: {address: \"2001:db8::10/64\", gateway: \"fe80::1\"}\n", 1)
+	d := Diff(parse(t, baseConfig), parse(t, v6))
+	if len(d.Network) != 1 || d.Network[0].Path != "uplink.ipv6" || d.Network[0].Old != "slaac" || d.Network[0].New != "2001:db8::10/64 via fe80::1" {
+		t.Errorf("network changes %+v, want uplink.ipv6: slaac -> 2001:db8::10/64 via fe80::1", d.Network)
+	}
+}

@@ -148,6 +148,7 @@ func Build(c *config.Config) *Plan {
 	tk := []Detail{
 		b.d("enslave", "uplink into "+u.Bridge, ""),
 		b.d("ipv4", u.IPv4.String(), "uplink.ipv4"),
+		b.d("ipv6", uplinkIPv6Text(u.IPv6), "uplink.ipv6"),
 	}
 	if len(u.DNS) > 0 {
 		tk = append(tk, b.d("dns", strings.Join(u.DNS, ", "), "uplink.dns"))
@@ -168,8 +169,12 @@ func Build(c *config.Config) *Plan {
 	for i, a := range u.Addresses {
 		p := fmt.Sprintf("uplink.addresses[%d]", i)
 		ds := []Detail{b.d("on", u.Bridge, ""),
-			b.d("vlan", strconv.Itoa(a.VLAN), p+".vlan"),
-			b.d("address", a.Address, p+".address")}
+			b.d("vlan", strconv.Itoa(a.VLAN), p+".vlan")}
+		if a.Address != "" {
+			ds = append(ds, b.d("address", a.Address, p+".address"))
+		} else {
+			ds = append(ds, b.d("address", "none: IPv6 only (no DHCP server)", p+".ipv6"))
+		}
 		if a.IPv6 != "" {
 			ds = append(ds, b.d("ipv6", a.IPv6, p+".ipv6"))
 			if u.AdvertisesIPv6(a) {
@@ -178,7 +183,10 @@ func Build(c *config.Config) *Plan {
 					pfx = p.Masked().String()
 				}
 				ra := "prefix " + pfx + " (SLAAC), no default route"
-				if a.DHCP != nil {
+				if a.NAT {
+					ra = "prefix " + pfx + " (SLAAC), the box as default router (NAT66)"
+				}
+				if servesDNS(u, a) {
 					ra += ", DNS at the box"
 				}
 				ds = append(ds, b.d("router adverts", ra, ""))
@@ -244,6 +252,23 @@ func Build(c *config.Config) *Plan {
 	return &Plan{Hostname: c.Hostname, Steps: b.steps}
 }
 
+// uplinkIPv6Text says how the box takes its IPv6 on the lab network.
+func uplinkIPv6Text(a config.UplinkIPv6) string {
+	switch a.Mode {
+	case config.IPv6SLAAC:
+		return "slaac (the lab's router adverts)"
+	case config.IPv6DHCP:
+		return "dhcp (DHCPv6; routes from the lab's router adverts)"
+	case config.IPv6Off:
+		return "off"
+	}
+	s := a.String() + " (static; router adverts ignored"
+	if a.Gateway != "" {
+		s += ", gateway probed by neighbour solicitation"
+	}
+	return s + ")"
+}
+
 // firewall describes the box's packet filter as netcfg applies it from
 // the compiled netcfg.Firewall: what the lab network and each VLAN with a
 // box address reach of the box, and what the box forwards.
@@ -255,32 +280,45 @@ func (b *builder) firewall() {
 		ds = append(ds, b.d("vlans", "no box address on a VLAN: workloads there cannot reach the box", ""))
 	}
 	_, apiPort, _ := net.SplitHostPort(c.API.Listen)
+	var nat66 []string
 	for i, a := range u.Addresses {
 		link := config.VLANIfName(a.VLAN)
-		served := ""
-		if a.DHCP != nil {
+		served, why := "", fmt.Sprintf("uplink.addresses[%d].dhcp", i)
+		switch {
+		case a.DHCP != nil:
 			served = ", DHCP and DNS"
+		case servesDNS(u, a):
+			served, why = ", DNS", fmt.Sprintf("uplink.addresses[%d].ipv6", i)
 		}
 		if j := slices.Index(c.API.VLANs, a.VLAN); j >= 0 && c.API.Listen != "" {
 			ds = append(ds, b.d(link+" to the box", "ping"+served+", the API on port "+apiPort, fmt.Sprintf("api.vlans[%d]", j)))
 		} else if served != "" {
-			ds = append(ds, b.d(link+" to the box", "ping"+served, fmt.Sprintf("uplink.addresses[%d].dhcp", i)))
+			ds = append(ds, b.d(link+" to the box", "ping"+served, why))
 		} else {
 			ds = append(ds, b.d(link+" to the box", "ping only", ""))
 		}
 		if a.NAT {
-			subnet := a.Address
-			if p, err := netip.ParsePrefix(a.Address); err == nil {
-				subnet = p.Masked().String()
+			var subnets []string
+			for _, s := range []string{a.Address, a.IPv6} {
+				if p, err := netip.ParsePrefix(s); err == nil {
+					subnets = append(subnets, p.Masked().String())
+				}
 			}
-			ds = append(ds, b.d(link+" forwarded", "from "+subnet+" only, to the uplink, masqueraded",
+			ds = append(ds, b.d(link+" forwarded", "from "+strings.Join(subnets, " and ")+" only, to the uplink, masqueraded",
 				fmt.Sprintf("uplink.addresses[%d].nat", i)))
+			if a.IPv6 != "" {
+				nat66 = append(nat66, link)
+			}
 		}
 	}
 	if len(u.Addresses) > 0 {
-		ds = append(ds, b.d("vlan interfaces", "strict reverse-path filter; router adverts and redirects ignored", ""))
+		ds = append(ds, b.d("vlan interfaces", "strict reverse-path filter (IPv4 and IPv6); router adverts and redirects ignored", ""))
 	}
-	ds = append(ds, b.d("ipv6 forwarding", "none", ""))
+	if len(nat66) > 0 {
+		ds = append(ds, b.d("ipv6 forwarding", "NAT66 from "+strings.Join(nat66, ", ")+" (the lab's prefix is not the box's to route)", ""))
+	} else {
+		ds = append(ds, b.d("ipv6 forwarding", "none", ""))
+	}
 	b.step(KindFirewall, "inet "+netcfg.FirewallTable, "", ds...)
 }
 

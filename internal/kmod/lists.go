@@ -9,13 +9,14 @@ package kmod
 // policies: nftables' bridge-family meta (where it is a module the
 // kernel refuses meta matches in bridge tables without it) and traffic
 // control for rates and mirrors (TBF, clsact, u32, mirred, IFB and dummy
-// links).
+// links); and nftables' fib lookup, the firewall's IPv6 reverse-path
+// filter on VLAN interfaces (IPv4 has the kernel's rp_filter).
 func BaseModules() []string {
 	return []string{
 		"button", "evdev",
 		"bridge", "8021q", "tun", "veth", "vxlan", "macvlan",
 		"overlay", "xfrm_user", "nfnetlink",
-		"nf_conntrack", "nf_nat", "nf_tables", "nft_ct", "nft_chain_nat", "nft_masq",
+		"nf_conntrack", "nf_nat", "nf_tables", "nft_ct", "nft_chain_nat", "nft_masq", "nft_fib_inet",
 		"af_packet",
 		"nft_meta_bridge", "sch_tbf", "sch_ingress", "cls_u32", "act_mirred", "ifb", "dummy",
 	}

@@ -24,6 +24,10 @@ const (
 type resolver struct {
 	domain string // with a trailing dot, lower case
 	hosts  map[string][]netip.Addr
+	// self is the box's own name (a label, lower case), answered with
+	// own: the box's addresses on the link the query came in on.
+	self   string
+	own    map[string][]netip.Addr
 	lookup func(string) []netip.Addr
 	// upstreams are the resolvers forwarded to, in order.
 	upstreams func() []netip.Addr
@@ -59,9 +63,9 @@ func fromLink(src netip.Addr, sub netip.Prefix) bool {
 	return sub.Contains(src.WithZone(""))
 }
 
-// answer is the reply to req from src, which arrived at an address
-// whose subnet is sub.
-func (r *resolver) answer(req *dns.Msg, src netip.Addr, sub netip.Prefix) *dns.Msg {
+// answer is the reply to req from src, which arrived on link at an
+// address whose subnet is sub.
+func (r *resolver) answer(req *dns.Msg, src netip.Addr, sub netip.Prefix, link string) *dns.Msg {
 	m := new(dns.Msg)
 	if req.Response || req.Opcode != dns.OpcodeQuery || len(req.Question) != 1 {
 		m.SetRcode(req, dns.RcodeFormatError)
@@ -75,6 +79,9 @@ func (r *resolver) answer(req *dns.Msg, src netip.Addr, sub netip.Prefix) *dns.M
 	name := strings.ToLower(q.Name)
 	r.mu.Lock()
 	domain, hosts := r.domain, r.hosts
+	if r.self != "" && name == r.self+"."+domain {
+		hosts = map[string][]netip.Addr{r.self: r.own[link]}
+	}
 	r.mu.Unlock()
 	if q.Qclass == dns.ClassINET && (name == domain || strings.HasSuffix(name, "."+domain)) {
 		return r.local(req, name, q.Qtype, domain, hosts)
@@ -82,8 +89,8 @@ func (r *resolver) answer(req *dns.Msg, src netip.Addr, sub netip.Prefix) *dns.M
 	return r.forward(req, cacheKey{name, q.Qtype, q.Qclass})
 }
 
-// local answers a name under the domain: A records for a workload or
-// client, NXDOMAIN for a name nobody has.
+// local answers a name under the domain: A and AAAA records for a
+// workload, a client or the box, NXDOMAIN for a name nobody has.
 func (r *resolver) local(req *dns.Msg, name string, qtype uint16, domain string, hosts map[string][]netip.Addr) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
@@ -104,14 +111,20 @@ func (r *resolver) local(req *dns.Msg, name string, qtype uint16, domain string,
 		m.Rcode = dns.RcodeNameError
 		return m
 	}
-	if qtype != dns.TypeA && qtype != dns.TypeANY {
-		return m // the name exists, with no record of this type
-	}
+	// A name without a record of the type asked exists all the same:
+	// an empty answer, not NXDOMAIN, or a resolver would not ask for
+	// the other family.
 	for _, a := range addrs {
-		m.Answer = append(m.Answer, &dns.A{
-			Hdr: dns.RR_Header{Name: req.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: localTTL},
-			A:   net.IP(a.AsSlice()),
-		})
+		a = a.Unmap()
+		hdr := dns.RR_Header{Name: req.Question[0].Name, Class: dns.ClassINET, Ttl: localTTL}
+		switch {
+		case a.Is4() && (qtype == dns.TypeA || qtype == dns.TypeANY):
+			hdr.Rrtype = dns.TypeA
+			m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: net.IP(a.AsSlice())})
+		case a.Is6() && (qtype == dns.TypeAAAA || qtype == dns.TypeANY):
+			hdr.Rrtype = dns.TypeAAAA
+			m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: net.IP(a.AsSlice())})
+		}
 	}
 	return m
 }

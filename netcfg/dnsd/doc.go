@@ -2,8 +2,10 @@
 //
 // It owns one thing: answering DNS queries that arrive at the box's
 // addresses on the VLANs it serves. NAME.DOMAIN is answered from the
-// names the Spec gives (workloads' static addresses, from the config) and
-// from a lookup the caller supplies (the DHCP server's leases: workload
+// names the Spec gives (workloads' static addresses, from the config: A
+// records for IPv4, AAAA for IPv6; and the box's own name, answered with
+// its addresses on the link the query came in on) and from a lookup the
+// caller supplies (the DHCP server's leases: workload
 // names by MAC, then clients' host names); every other name is forwarded
 // to the uplink's resolvers, which the caller supplies too (they change
 // with the uplink's DHCP lease), and the answers are cached for their

@@ -97,9 +97,14 @@ func (s *Server) Apply(spec Spec) error {
 	for _, h := range spec.Hosts {
 		hosts[strings.ToLower(h.Name)] = append(hosts[strings.ToLower(h.Name)], h.Addresses...)
 	}
+	own := map[string][]netip.Addr{}
+	for _, l := range spec.Listen {
+		own[l.Interface] = append(own[l.Interface], l.Address.Addr())
+	}
 	s.res.mu.Lock()
 	s.res.domain = strings.ToLower(spec.Domain) + "."
 	s.res.hosts = hosts
+	s.res.self, s.res.own = strings.ToLower(spec.Self), own
 	s.res.mu.Unlock()
 
 	s.mu.Lock()
@@ -144,11 +149,11 @@ func (s *Server) start(l Listener) (*listener, error) {
 		// miekg/dns runs this in a goroutine of its own, without recover.
 		defer safe.Recover(s.o.Logf, "dns query over tcp")
 		src, _ := netip.ParseAddrPort(w.RemoteAddr().String())
-		w.WriteMsg(s.res.answer(req, src.Addr(), sub))
+		w.WriteMsg(s.res.answer(req, src.Addr(), sub, l.Interface))
 	}), ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
 	name := "dns server on " + addr
 	safe.Loop(ctx, s.o.Logf, name+" (udp)", safe.DefaultBackoff, func(ctx context.Context) error {
-		return s.serveUDP(ctx, udp, sub)
+		return s.serveUDP(ctx, udp, sub, l.Interface)
 	})
 	safe.Loop(ctx, s.o.Logf, name+" (tcp)", safe.DefaultBackoff, func(ctx context.Context) error {
 		err := ln.tcp.ActivateAndServe()
@@ -162,7 +167,7 @@ func (s *Server) start(l Listener) (*listener, error) {
 
 // serveUDP reads queries and hands each to a worker; with every worker
 // busy the query is dropped and the client retries.
-func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn, sub netip.Prefix) error {
+func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn, sub netip.Prefix, link string) error {
 	for {
 		buf := make([]byte, 4096)
 		n, from, err := conn.ReadFrom(buf)
@@ -184,7 +189,7 @@ func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn, sub netip.Pr
 				return
 			}
 			src, _ := netip.ParseAddrPort(from.String())
-			resp := s.res.answer(req, src.Addr(), sub)
+			resp := s.res.answer(req, src.Addr(), sub, link)
 			size := dns.MinMsgSize
 			if o := req.IsEdns0(); o != nil {
 				size = max(int(o.UDPSize()), dns.MinMsgSize)

@@ -53,8 +53,11 @@ func query(t *testing.T, network, from string, to net.Addr, name string, qtype u
 func summary(r *dns.Msg) string {
 	s := dns.RcodeToString[r.Rcode]
 	for _, rr := range r.Answer {
-		if a, ok := rr.(*dns.A); ok {
+		switch a := rr.(type) {
+		case *dns.A:
 			s += " " + a.A.String()
+		case *dns.AAAA:
+			s += " " + a.AAAA.String()
 		}
 	}
 	return s
@@ -82,7 +85,9 @@ func TestAnswers(t *testing.T) {
 	// Served: 127.0.0.1 with the subnet 127.0.0.0/30 (.1 to .3 are
 	// "the VLAN"); 127.0.0.5 is outside it, like the lab network.
 	err := s.Apply(Spec{Domain: "lab", Listen: []Listener{{Address: netip.MustParsePrefix("127.0.0.1/30")}},
-		Hosts: []Host{{Name: "vm1", Addresses: []netip.Addr{netip.MustParseAddr("10.0.10.5")}}}})
+		Hosts: []Host{{Name: "vm1", Addresses: []netip.Addr{netip.MustParseAddr("10.0.10.5")}},
+			{Name: "vm6", Addresses: []netip.Addr{netip.MustParseAddr("10.0.10.6"), netip.MustParseAddr("fd00:10::6")}}},
+		Self: "nuc1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +104,11 @@ func TestAnswers(t *testing.T) {
 		{"unknown name", "udp", "127.0.0.2", "nobody.lab.", dns.TypeA, "NXDOMAIN"},
 		{"sub-name", "udp", "127.0.0.2", "a.vm1.lab.", dns.TypeA, "NXDOMAIN"},
 		{"no AAAA", "udp", "127.0.0.2", "vm1.lab.", dns.TypeAAAA, "NOERROR"},
+		{"AAAA", "udp", "127.0.0.2", "vm6.lab.", dns.TypeAAAA, "NOERROR fd00:10::6"},
+		{"A beside AAAA", "udp", "127.0.0.2", "vm6.lab.", dns.TypeA, "NOERROR 10.0.10.6"},
+		{"both for ANY", "tcp", "127.0.0.2", "vm6.lab.", dns.TypeANY, "NOERROR 10.0.10.6 fd00:10::6"},
+		{"the box", "udp", "127.0.0.2", "nuc1.lab.", dns.TypeA, "NOERROR 127.0.0.1"},
+		{"the box has no IPv6 here", "udp", "127.0.0.2", "nuc1.lab.", dns.TypeAAAA, "NOERROR"},
 		{"forwarded", "udp", "127.0.0.2", "example.com.", dns.TypeA, "NOERROR 192.0.2.1"},
 		{"forwarded again: cached", "udp", "127.0.0.3", "example.com.", dns.TypeA, "NOERROR 192.0.2.1"},
 		{"from outside the subnet: refused", "udp", "127.0.0.5", "vm1.lab.", dns.TypeA, "REFUSED"},

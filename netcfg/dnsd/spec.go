@@ -15,8 +15,12 @@ type Spec struct {
 	// interface, and its IPv6 one where the box advertises it as DNS
 	// server.
 	Listen []Listener `json:"listen,omitempty"`
-	// Hosts are names with fixed addresses from the config.
+	// Hosts are names with fixed addresses from the config, IPv4 (A)
+	// and IPv6 (AAAA).
 	Hosts []Host `json:"hosts,omitempty"`
+	// Self is the box's own name (its hostname): answered on each link
+	// with the box's listening addresses there, IPv4 and IPv6.
+	Self string `json:"self,omitempty"`
 }
 
 // Listener is one box address to serve on.
@@ -53,6 +57,9 @@ func (s Spec) Validate() error {
 		if h.Name == "" || strings.Contains(h.Name, ".") {
 			errs = append(errs, fmt.Errorf("dns: host name %q is not one label", h.Name))
 		}
+	}
+	if strings.Contains(s.Self, ".") {
+		errs = append(errs, fmt.Errorf("dns: the box's name %q is not one label", s.Self))
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,6 +140,19 @@ func (s *Server) Close() {
 
 // Answered counts the replies sent.
 func (s *Server) Answered() int64 { return s.answered.Load() }
+
+// Serving are the listeners with a bound socket, sorted by address: what
+// the box's status shows as its NTP server.
+func (s *Server) Serving() []Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Listener, 0, len(s.listeners))
+	for l := range s.listeners {
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b Listener) int { return a.Address.Addr().Compare(b.Address.Addr()) })
+	return out
+}
 
 // Addr is where the listener for the box address a serves (tests).
 func (s *Server) Addr(a netip.Addr) net.Addr {

@@ -49,4 +49,13 @@ func TestServeLoopback(t *testing.T) {
 	if n := s.Answered(); n != 2 {
 		t.Errorf("answered %d, want 2", n)
 	}
+	// The status lists what is bound, in address order; after Close,
+	// nothing.
+	if got := s.Serving(); len(got) != 2 || got[0].Address.Addr() != netip.MustParseAddr("127.0.0.1") || got[1].Address.Addr() != netip.MustParseAddr("127.0.0.2") {
+		t.Errorf("serving %v, want 127.0.0.1 and 127.0.0.2", got)
+	}
+	s.Close()
+	if got := s.Serving(); len(got) != 0 {
+		t.Errorf("serving %v after Close", got)
+	}
 }

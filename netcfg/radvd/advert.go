@@ -24,15 +24,22 @@ const (
 	validLifetime     = 3600 * time.Second
 	preferredLifetime = 1800 * time.Second
 	dnsLifetime       = 3 * Interval
+	// routerLifetime is RFC 4861's default (3 x MaxRtrAdvInterval, at
+	// most 9000 s), for a link the box routes (NAT66).
+	routerLifetime = 3 * Interval
 )
 
 // Advert is the router advertisement for l, sent from the link whose
 // hardware address is mac (nil sends no source link-layer option).
 func Advert(l Link, mac net.HardwareAddr) *ndp.RouterAdvertisement {
+	// Not a default router unless the box forwards the link's IPv6.
+	var lifetime time.Duration
+	if l.Router {
+		lifetime = routerLifetime
+	}
 	ra := &ndp.RouterAdvertisement{
 		CurrentHopLimit: 64,
-		// Not a default router: the box does not forward IPv6.
-		RouterLifetime: 0,
+		RouterLifetime:  lifetime,
 		Options: []ndp.Option{&ndp.PrefixInformation{
 			PrefixLength:                   uint8(l.Prefix.Bits()),
 			OnLink:                         true,

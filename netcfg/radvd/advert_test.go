@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mdlayher/ndp"
 )
@@ -30,6 +31,11 @@ func TestAdvert(t *testing.T) {
 	}
 	if ra.RouterLifetime != 0 {
 		t.Errorf("router lifetime %s: the box would become a default router", ra.RouterLifetime)
+	}
+	// Where the box forwards (NAT66) it is the default router.
+	l.Router = true
+	if got := Advert(l, mac).RouterLifetime; got != 600*time.Second {
+		t.Errorf("routed link: router lifetime %s, want 10m0s", got)
 	}
 	var pi *ndp.PrefixInformation
 	var dns *ndp.RecursiveDNSServer

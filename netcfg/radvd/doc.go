@@ -5,7 +5,8 @@
 // VLAN's /64 as an on-link prefix with the autonomous flag, so that
 // workloads configure their own addresses (SLAAC), and the box's address
 // as DNS server (RDNSS) where the box serves DNS. The router lifetime is
-// 0: the box never forwards IPv6, so it must not become anyone's default
+// 0 unless the link's Router is set (the box forwards its IPv6 with
+// NAT66): a box that does not forward must not become anyone's default
 // router.
 //
 // Adverts go to all nodes every Interval (three quicker ones first, so

@@ -24,6 +24,10 @@ type Link struct {
 	DNS []netip.Addr `json:"dns,omitempty"`
 	// MTU is advertised when set (a VLAN carried over a tunnel).
 	MTU int `json:"mtu,omitempty"`
+	// Router makes the box the link's default router (a router
+	// lifetime): set where it forwards the link's IPv6 (NAT66), else
+	// workloads would send off-link traffic to a box that drops it.
+	Router bool `json:"router,omitempty"`
 }
 
 // Validate reports every inconsistency of s at once.

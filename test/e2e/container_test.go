@@ -259,6 +259,7 @@ uplink:
   ipv4: dhcp
   addresses:
     - {vlan: 10, address: 10.0.10.1/24, ipv6: "fd00:10::1/64", nat: true, dhcp: {range: 10.0.10.100-10.0.10.199, lease: 10m}}
+    - {vlan: 20, ipv6: "fd00:20::1/64"}
 vms:
   - name: vm10
     memory: 160MiB
@@ -332,7 +333,11 @@ const labCT10V6 = `n=0; until ip -6 addr show dev eth0 | grep -q 'inet6 fd00:10:
 	`echo LAB-CT10-V6ADDR $(ip -6 addr show dev eth0 | grep -o 'inet6 fd00:10:[0-9a-f:]*/[0-9]*'); ` +
 	`n=0; until ping -c 1 -W 1 fd00:10::1 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 30 ]; then break; fi; done; ` +
 	`if [ $n -lt 30 ]; then echo LAB-CT10-V6-PING-OK; else echo LAB-CT10-V6-PING-FAILED; fi; ` +
-	`echo LAB-CT10-V6DNS $(nslookup vm10.lab fd00:10::1 2>&1 | tr -s '\t\n' '  '); `
+	`echo LAB-CT10-V6DNS $(nslookup vm10.lab fd00:10::1 2>&1 | tr -s '\t\n' '  '); ` +
+	`echo LAB-CT10-BOXNAME $(nslookup lab.lab fd00:10::1 2>&1 | tr -s '\t\n' '  '); ` +
+	`n=0; until ping -c 1 -W 1 fec0::2 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 90 ]; then break; fi; sleep 1; done; ` +
+	`if [ $n -lt 90 ]; then echo LAB-CT10-V6GW-OK; else echo LAB-CT10-V6GW-FAILED; fi; ` +
+	`echo LAB-CT10-V6ROUTE $(ip -6 route show default | head -n 1); `
 
 const labCT10Script = labCT10V6 + `n=0; until ping -c 1 -W 1 vm10.lab >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 600 ]; then break; fi; sleep 1; done; ` +
 	`echo LAB-CT10-RESOLVED $(nslookup vm10.lab 2>&1 | tr -s '\t\n' '  '); ` +
@@ -340,7 +345,14 @@ const labCT10Script = labCT10V6 + `n=0; until ping -c 1 -W 1 vm10.lab >/dev/null
 	`n=0; until ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; done; ` +
 	`if [ $n -lt 60 ]; then echo LAB-CT10-GW-OK; else echo LAB-CT10-GW-FAILED; fi; ` + labVNCChecks + `exec sleep 100000`
 
-const labCT20Script = `while :; do ` +
+const labCT20Script = `n=0; until ip -6 addr show dev eth0 | grep -q 'inet6 fd00:20:'; do n=$((n+1)); if [ $n -ge 60 ]; then break; fi; sleep 1; done; ` +
+	`echo LAB-CT20-V6ONLY $(ip -6 addr show dev eth0 | grep -o 'inet6 fd00:20:[0-9a-f:]*/[0-9]*'); ` +
+	// The new address is tentative for a second (duplicate address
+	// detection): until then the query leaves from the static fd00:10::20,
+	// which the box drops on VLAN 20 (reverse-path rule).
+	`n=0; until nslookup lab.lab fd00:20::1 >/dev/null 2>&1; do n=$((n+1)); if [ $n -ge 20 ]; then break; fi; sleep 1; done; ` +
+	`echo LAB-CT20-V6ONLY-DNS $(nslookup lab.lab fd00:20::1 2>&1 | tr -s '\t\n' '  '); ` +
+	`while :; do ` +
 	`if ping -c 1 -W 1 10.0.10.10 >/dev/null 2>&1; then echo LAB-CT20-REACHED-VM; else echo LAB-CT20-PROBE-VM; fi; ` +
 	`if ping -c 1 -W 1 10.0.10.5 >/dev/null 2>&1; then echo LAB-CT20-REACHED-CT; else echo LAB-CT20-PROBE-CT; fi; ` +
 	`if ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; then echo LAB-CT20-REACHED-GW; else echo LAB-CT20-PROBE-GW; fi; ` +
@@ -366,7 +378,10 @@ func waitLog(t *testing.T, m *harness.Machine, timeout time.Duration, file, patt
 // nor the gateway, which shows the box routes no VLAN but the one marked
 // nat. Over IPv6, ct10 configures its address from the box's router
 // adverts on VLAN 10 and pings the box there; ct20, with a static address
-// in the same prefix on VLAN 20, gets no advert and never reaches it.
+// in the same prefix on VLAN 20, gets no advert for it and never reaches
+// it. VLAN 20 is IPv6-only for the box (fd00:20::1, no IPv4 address): ct20
+// takes an address there from the box's adverts and asks the box's DNS at
+// fd00:20::1, and no DHCP server runs on it.
 func TestBoxLabVLANs(t *testing.T) {
 	harness.Require(t)
 	k, err := harness.DebianKernel()
@@ -455,6 +470,7 @@ func TestBoxLabVLANs(t *testing.T) {
 	if reached != 0 || probes < 12 {
 		t.Errorf("ct20 on VLAN 20 reached VLAN 10, the box's IPv6 address there or the uplink gateway %d times (%d failed probes): VLANs do not separate workloads", reached, probes)
 	}
+	checkIPv6OnlyVLAN(t, m)
 	// Its only address in VLAN 10's prefix is its static one: no advert
 	// of the box's for VLAN 10 reached VLAN 20.
 	if n := shellValue(t, m, "grep -a LAB-CT20-V6ADDRS "+log20+" | tail -n 1"); n != "LAB-CT20-V6ADDRS 1" {

@@ -431,13 +431,15 @@ uplink:
   interface: auto
   bridge: br0
   ipv4: dhcp
+  ipv6: {address: "fec0::77/64", gateway: "fe80::2"}
   probe: {target: 10.0.2.77, timeout: 2s}
 `
 
 // TestProbeRollback: the probe after the takeover fails, so the address
 // goes back onto the uplink, the box says so in its ready summary (a
 // rollback leaves the box reachable, so it is not a failed boot), and the
-// gateway still answers.
+// gateway still answers. The static IPv6 address goes back with it and
+// reaches QEMU's fec0::2 through its router fe80::2.
 func TestProbeRollback(t *testing.T) {
 	harness.Require(t)
 	img := harness.BuildImage(t, harness.WriteConfig(t, "rollback.yaml", rollbackConfig))
@@ -476,6 +478,19 @@ func TestProbeRollback(t *testing.T) {
 	}
 	if _, err := m.Shell(shellTimeout, "ping -c 1 -W 5 10.0.2.2"); err != nil {
 		t.Errorf("ping the gateway after the rollback: %v", err)
+	}
+	if n.IPv6Mode != "static" || !slices.Contains(n.IPv6, "fec0::77/64") {
+		t.Errorf("ready summary IPv6 %s %v; want the static fec0::77/64 back on %s", n.IPv6Mode, n.IPv6, up)
+	}
+	if out := mustShell(t, m, "ip -6 addr show dev "+up); !strings.Contains(out, "fec0::77/64") {
+		t.Errorf("%s has not got its IPv6 address back:\n%s", up, out)
+	}
+	if out := mustShell(t, m, "ip -6 addr show dev br0"); strings.Contains(out, "fec0::77") {
+		t.Errorf("br0 kept the IPv6 address:\n%s", out)
+	}
+	// Duplicate address detection holds the address back for a second.
+	if out, err := m.Shell(shellTimeout, "n=0; until ping -c 1 -W 2 fec0::2; do n=$((n+1)); [ $n -ge 10 ] && exit 1; sleep 1; done"); err != nil {
+		t.Errorf("ping fec0::2 from the restored static IPv6 address: %v\n%s", err, out)
 	}
 }
 

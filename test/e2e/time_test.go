@@ -198,4 +198,10 @@ func TestClockFromNTP(t *testing.T) {
 	if strings.Contains(out, "NTP-QUERY ") || !strings.Contains(out, "NTP-QUERY-FAILED") {
 		t.Errorf("the box answered NTP on VLAN 20, which the uplink carries: %q", out)
 	}
+	// The status names the NTP server's address, on VLAN 10 only, and
+	// counts ntp10's answer.
+	text, _, _ = cli(t, bin, append([]string{"status"}, remote...)...)
+	if re := `(?m)^time +.*; serving NTP on 10\.0\.10\.1 on vlan10 \([1-9]\d* answered\)$`; !regexp.MustCompile(re).MatchString(text) {
+		t.Errorf("nucbox status has no line matching %s:\n%s", re, text)
+	}
 }

@@ -28,6 +28,14 @@
 // differ from the spec, and removes only its own, known by handle,
 // priority and link alias.
 //
+// The spoof guard takes a port's MAC, its static IPv4 and its static
+// IPv6 address: IPv6 may then leave only from that address, the link-local
+// and SLAAC addresses the MAC gives (EUI-64) and ::, and a neighbour
+// advert only for those addresses, so a workload can neither send as
+// another nor take another's traffic. Temporary (privacy) addresses are
+// not allowed: their point is that a source names no one, the guard's
+// that it names the port.
+//
 // The package does not read the config: config/plan compiles a Spec with
 // every link name and address final.
 package policy

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -138,6 +139,22 @@ func portRules(p Port, out, in *chain) {
 			// The sender address of an Ethernet/IPv4 ARP packet.
 			add(out, "spoof-guard: arp saddr ip != { "+p.IPv4.String()+", 0.0.0.0 } drop", protocol(unix.ETH_P_ARP),
 				load(expr.PayloadBaseNetworkHeader, 14, 4), neq(a), neq(zero), counter(), drop)
+		}
+		if srcs := p.IPv6Sources(); len(srcs) > 0 {
+			var names []string
+			var ne []expr.Any
+			for _, a := range srcs {
+				names = append(names, a.String())
+				ne = append(ne, neq(a.AsSlice())...)
+			}
+			set := strings.Join(names, ", ")
+			add(out, "spoof-guard: ip6 saddr != { "+set+", :: } drop", protocol(unix.ETH_P_IPV6),
+				load(expr.PayloadBaseNetworkHeader, 8, 16), ne, neq(make([]byte, 16)), counter(), drop)
+			// A neighbour advert for another's address (sent from the
+			// port's own) would take that address's traffic.
+			add(out, "spoof-guard: icmpv6 type nd-neighbor-advert target != { "+set+" } drop", protocol(unix.ETH_P_IPV6),
+				l4(unix.IPPROTO_ICMPV6), payloadEq(expr.PayloadBaseTransportHeader, 0, []byte{136}),
+				load(expr.PayloadBaseTransportHeader, 8, 16), ne, counter(), drop)
 		}
 	}
 	if p.RAGuard {

@@ -143,3 +143,28 @@ func TestIFBName(t *testing.T) {
 		}
 	}
 }
+
+// With a known IPv6 address the spoof guard allows it, the EUI-64
+// link-local and SLAAC addresses of the MAC and :: as sources, and
+// neighbour adverts for those addresses only; without one, no IPv6 rule.
+func TestSpoofGuardIPv6Rules(t *testing.T) {
+	p := Port{Link: "v-ct-0", Name: "ct.0", MAC: "52:54:00:12:34:56", SpoofGuard: true,
+		IPv6: netip.MustParseAddr("fd00:10::5"), SLAAC: netip.MustParsePrefix("fd00:10::/64")}
+	want := []string{
+		"out-v-ct-0: spoof-guard: ether saddr != 52:54:00:12:34:56 drop",
+		"out-v-ct-0: spoof-guard: ip6 saddr != { fd00:10::5, fe80::5054:ff:fe12:3456, fd00:10::5054:ff:fe12:3456, :: } drop",
+		"out-v-ct-0: spoof-guard: icmpv6 type nd-neighbor-advert target != { fd00:10::5, fe80::5054:ff:fe12:3456, fd00:10::5054:ff:fe12:3456 } drop",
+		`prerouting: iifname "v-ct-0" jump out-v-ct-0: sent by ct.0`,
+	}
+	if got := RuleLines(Spec{Ports: []Port{p}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("rules:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	p.IPv6 = netip.Addr{}
+	if got := RuleLines(Spec{Ports: []Port{p}}); len(got) != 2 {
+		t.Errorf("without an IPv6 address: %q, want the MAC rule and its jump", got)
+	}
+	bad := Spec{Ports: []Port{{Link: "v-x-0", Name: "x.0", MAC: "52:54:00:12:34:56", IPv6: netip.MustParseAddr("10.0.0.1"), SLAAC: netip.MustParsePrefix("fd00::/48")}}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "not an IPv6 address") || !strings.Contains(err.Error(), "not an IPv6 /64") {
+		t.Errorf("bad IPv6 and SLAAC prefix: %v", err)
+	}
+}

@@ -24,6 +24,13 @@ type Port struct {
 	MAC string `json:"mac,omitempty"`
 	// IPv4 is the workload's static address, when the config knows it.
 	IPv4 netip.Addr `json:"ipv4,omitzero"`
+	// IPv6 is the workload's static IPv6 address, when the config knows
+	// it. The spoof guard then lets IPv6 out only from it, from the
+	// link-local and, with SLAAC set, the SLAAC address the MAC gives
+	// (EUI-64), and from :: (duplicate address detection).
+	IPv6 netip.Addr `json:"ipv6,omitzero"`
+	// SLAAC is the /64 the box advertises on the port's VLAN, if any.
+	SLAAC netip.Prefix `json:"slaac,omitzero"`
 	// SpoofGuard, BPDUGuard and RAGuard drop frames from other MACs (and
 	// IPv4 and ARP from other addresses, with IPv4 set), spanning-tree
 	// BPDUs and IPv6 router adverts and redirects.
@@ -81,6 +88,12 @@ func (s Spec) Validate() error {
 		if p.IPv4.IsValid() && !p.IPv4.Is4() {
 			add("policy of %s: %s is not an IPv4 address", p.Name, p.IPv4)
 		}
+		if p.IPv6.IsValid() && (!p.IPv6.Is6() || p.IPv6.Is4In6()) {
+			add("policy of %s: %s is not an IPv6 address", p.Name, p.IPv6)
+		}
+		if p.SLAAC.IsValid() && (!p.SLAAC.Addr().Is6() || p.SLAAC.Bits() != 64) {
+			add("policy of %s: SLAAC prefix %s is not an IPv6 /64", p.Name, p.SLAAC)
+		}
 		if p.Rate != 0 && p.Rate < 8000 {
 			add("policy of %s: rate %d bit/s too low", p.Name, p.Rate)
 		}
@@ -113,6 +126,40 @@ func (s Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// IPv6Sources are the addresses the spoof guard lets p send IPv6 from,
+// besides :: (none without a known IPv6 address): the static one, the
+// link-local and the SLAAC address of its MAC. Temporary (privacy)
+// addresses are not among them: a guarded port's source names the port,
+// which random addresses would undo.
+func (p Port) IPv6Sources() []netip.Addr {
+	if !p.IPv6.Is6() {
+		return nil
+	}
+	out := []netip.Addr{p.IPv6}
+	mac, err := net.ParseMAC(p.MAC)
+	if err != nil || len(mac) != 6 {
+		return out
+	}
+	for _, pfx := range []netip.Prefix{netip.MustParsePrefix("fe80::/64"), p.SLAAC} {
+		if a := EUI64(pfx, mac); a.IsValid() && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// EUI64 is the address in the /64 pfx whose interface identifier the
+// kernel derives from mac (RFC 4291 appendix A: ff:fe in the middle, the
+// universal/local bit flipped); invalid for another prefix length.
+func EUI64(pfx netip.Prefix, mac net.HardwareAddr) netip.Addr {
+	if !pfx.IsValid() || !pfx.Addr().Is6() || pfx.Bits() != 64 || len(mac) != 6 {
+		return netip.Addr{}
+	}
+	b := pfx.Masked().Addr().As16()
+	copy(b[8:], []byte{mac[0] ^ 0x02, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]})
+	return netip.AddrFrom16(b)
 }
 
 // Port is the policy of link, if any.

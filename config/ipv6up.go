@@ -1,0 +1,205 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+	"github.com/invopop/jsonschema"
+)
+
+// UplinkIPv6 is how the box takes its IPv6 address on the lab network:
+// SLAAC from the lab's router adverts (the default), DHCPv6, none, or a
+// static address. In YAML it is "slaac", "dhcp", "off" or a mapping
+// {address: CIDR, gateway: IP}.
+type UplinkIPv6 struct {
+	// Mode is slaac, dhcp or off; empty with a static Address.
+	Mode    string `yaml:"-" json:"-"`
+	Address string `yaml:"address,omitempty" json:"address,omitempty"`
+	Gateway string `yaml:"gateway,omitempty" json:"gateway,omitempty"`
+}
+
+// Uplink IPv6 modes.
+const (
+	IPv6SLAAC = "slaac"
+	IPv6DHCP  = "dhcp"
+	IPv6Off   = "off"
+)
+
+var ipv6Modes = []string{IPv6SLAAC, IPv6DHCP, IPv6Off}
+
+var errIPv6Form = errors.New(`expected "slaac", "dhcp", "off" or a mapping {address: CIDR, gateway: IP}`)
+
+// IsZero reports whether nothing was configured.
+func (a UplinkIPv6) IsZero() bool { return a.Mode == "" && a.Address == "" && a.Gateway == "" }
+
+// String is the mode, "ADDRESS" or "ADDRESS via GATEWAY".
+func (a UplinkIPv6) String() string {
+	switch {
+	case a.Mode != "":
+		return a.Mode
+	case a.Gateway != "":
+		return a.Address + " via " + a.Gateway
+	}
+	return a.Address
+}
+
+// MarshalYAML writes the union the way it is read.
+func (a UplinkIPv6) MarshalYAML() (any, error) {
+	if a.Mode != "" {
+		return a.Mode, nil
+	}
+	return ipv4Static{a.Address, a.Gateway}, nil
+}
+
+// UnmarshalYAML lets the plain YAML decoder read the union too; Parse has
+// its own decoder, which reports positions.
+func (a *UplinkIPv6) UnmarshalYAML(unmarshal func(any) error) error {
+	var s string
+	if err := unmarshal(&s); err == nil {
+		if !slices.Contains(ipv6Modes, s) {
+			return errIPv6Form
+		}
+		*a = UplinkIPv6{Mode: s}
+		return nil
+	}
+	var st ipv4Static
+	if err := unmarshal(&st); err != nil {
+		return errIPv6Form
+	}
+	*a = UplinkIPv6{Address: st.Address, Gateway: st.Gateway}
+	return nil
+}
+
+// MarshalJSON writes the mode, an object, or null when nothing is set.
+func (a UplinkIPv6) MarshalJSON() ([]byte, error) {
+	if a.Mode != "" {
+		return json.Marshal(a.Mode)
+	}
+	if a.IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(ipv4Static{a.Address, a.Gateway})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (a *UplinkIPv6) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*a = UplinkIPv6{}
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if !slices.Contains(ipv6Modes, s) {
+			return fmt.Errorf("ipv6 %q: %w", s, errIPv6Form)
+		}
+		*a = UplinkIPv6{Mode: s}
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var st ipv4Static
+	if err := dec.Decode(&st); err != nil {
+		return fmt.Errorf("ipv6: %w", err)
+	}
+	*a = UplinkIPv6{Address: st.Address, Gateway: st.Gateway}
+	return nil
+}
+
+// JSONSchema describes the union.
+func (UplinkIPv6) JSONSchema() *jsonschema.Schema {
+	props := jsonschema.NewProperties()
+	props.Set("address", &jsonschema.Schema{Type: "string", Description: "IPv6 address with prefix length such as 2001:db8::10/64"})
+	props.Set("gateway", &jsonschema.Schema{Type: "string", Description: "Default router: a link-local address such as fe80::1, or one inside the address's prefix"})
+	return &jsonschema.Schema{
+		OneOf: []*jsonschema.Schema{
+			{Type: "string", Enum: []any{IPv6SLAAC, IPv6DHCP, IPv6Off}, Description: "slaac: from the lab's router adverts; dhcp: DHCPv6 (routes from router adverts); off: no IPv6 address on the lab network"},
+			{
+				Type:                 "object",
+				Properties:           props,
+				Required:             []string{"address"},
+				AdditionalProperties: jsonschema.FalseSchema,
+				Description:          "Static address",
+			},
+		},
+	}
+}
+
+// uplinkIPv6 decodes the union with positions.
+func (d *decoder) uplinkIPv6(path string, p position, n ast.Node, v *UplinkIPv6) {
+	if s, ok := stringValue(n); ok {
+		if slices.Contains(ipv6Modes, s) {
+			*v = UplinkIPv6{Mode: s}
+			return
+		}
+		hint := ""
+		if strings.Contains(s, "/") {
+			hint = fmt.Sprintf("; for a static address write {address: %s}", s)
+		}
+		d.errorAt(p, path, "invalid ipv6 %q: %v%s", s, errIPv6Form, hint)
+		return
+	}
+	es, ok := d.entries(path, n, 0)
+	if !ok {
+		d.errorAt(p, path, "invalid ipv6: %v, got %s", errIPv6Form, describe(n))
+		return
+	}
+	for _, e := range es {
+		if slices.Contains(ipv6Modes, e.key) {
+			d.errorAt(e.pos, joinKey(path, e.key), "%s and a static address exclude each other: write ipv6: %s or ipv6: {address: CIDR, gateway: IP}", e.key, e.key)
+			return
+		}
+	}
+	var st ipv4Static
+	d.structFields(path, es, reflect.ValueOf(&st).Elem())
+	if st.Address == "" && !d.failed[path+".address"] {
+		d.errorAt(p, path+".address", "required: an IPv6 address with prefix length such as 2001:db8::10/64 (or write ipv6: slaac or ipv6: dhcp)")
+	}
+	*v = UplinkIPv6{Address: st.Address, Gateway: st.Gateway}
+}
+
+// uplinkIPv6 checks the box's static IPv6 address on the lab network and
+// its gateway, which may be the router's link-local address (what
+// router adverts name) or one inside the prefix.
+func (ck *checker) uplinkIPv6(nets []natNet) {
+	a := ck.c.Uplink.IPv6
+	if a.Mode != "" || a.Address == "" {
+		return
+	}
+	pfx, ok := ck.ipv6Prefix("uplink.ipv6.address", a.Address, "2001:db8::10/64", "uplink.ipv4")
+	if _, taken := ck.ips[pfx.Addr()]; ok && taken {
+		ck.claimIP("uplink.ipv6.address", pfx.Addr())
+	} else if ok {
+		ck.claimIP("uplink.ipv6.address", pfx.Addr())
+		for _, o := range nets {
+			if o.sub.Overlaps(pfx.Masked()) {
+				ck.add("uplink.ipv6.address", "prefix %s overlaps %s of %s: the box could not tell the lab network from the VLAN", pfx.Masked(), o.sub, ck.loc.ref(o.path))
+			}
+		}
+	}
+	if a.Gateway == "" {
+		return
+	}
+	gw, err := netip.ParseAddr(a.Gateway)
+	switch {
+	case err != nil || !gw.Is6() || gw.Is4In6() || gw.Zone() != "":
+		ck.add("uplink.ipv6.gateway", "invalid gateway %q: use an IPv6 address such as fe80::1", a.Gateway)
+	case gw.IsMulticast() || gw.IsUnspecified() || gw.IsLoopback():
+		ck.add("uplink.ipv6.gateway", "invalid gateway %q: not a unicast address", a.Gateway)
+	case !ok || gw.IsLinkLocalUnicast():
+	case !pfx.Masked().Contains(gw):
+		ck.add("uplink.ipv6.gateway", "gateway %s is outside the prefix %s of the address (a router's link-local address such as fe80::1 is also fine)", gw, pfx.Masked())
+	case gw == pfx.Addr():
+		ck.add("uplink.ipv6.gateway", "gateway %s is the address itself", gw)
+	}
+}
