@@ -98,6 +98,9 @@ func (a *apiBox) State() api.BoxState {
 	}
 	s.Data = a.b.dataPartition()
 	s.Time = timeState(a.b.o.Clock)
+	if a.b.srv != nil {
+		s.PXE = pxeState(a.b.srv.pxeStatus())
+	}
 	if l := stageOf[*loggingStage](a.b); l != nil {
 		s.Logging = l.status()
 	}
