@@ -112,9 +112,17 @@ func TestBundleHandler(t *testing.T) {
 			t.Errorf("%s: %d, want 404", p, code)
 		}
 	}
-	os.Remove(filepath.Join(spec.Bundle, InitrdName))
-	if _, err := s.findBundle(spec); err == nil || !strings.Contains(err.Error(), "no initramfs there") {
-		t.Errorf("half a bundle: %v", err)
+	for _, c := range []struct {
+		what    string
+		breakIt func(string) error
+	}{{"an empty initramfs", func(p string) error { return os.Truncate(p, 0) }}, {"no initramfs", os.Remove}} {
+		what := c.what
+		if err := c.breakIt(filepath.Join(spec.Bundle, InitrdName)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.findBundle(spec); err == nil || !strings.Contains(err.Error(), "no initramfs there") {
+			t.Errorf("%s: %v", what, err)
+		}
 	}
 }
 
