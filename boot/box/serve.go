@@ -79,7 +79,7 @@ func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
 			dir = filepath.Join(s.dir, "dhcpd")
 		}
 		s.pxe = pxed.New(pxed.Options{Logf: s.log.Printf, Bundle: s.bundle, Cmdline: rackCmdline(),
-			Cert: func() (tls.Certificate, error) { return s.certFor(d) }})
+			Cert: s.certFor})
 		srv, err := dhcpd.New(dhcpd.Options{Dir: dir, Logf: s.log.Printf, BootOptions: s.pxe.BootOptions})
 		if err != nil {
 			return err
@@ -178,8 +178,9 @@ func (s *serveStage) Stop(ctx context.Context) error {
 	return nil
 }
 
-// certFor is the API's certificate for the config being applied.
-func (s *serveStage) certFor(*plan.Desired) (tls.Certificate, error) {
+// certFor is the API's certificate for the config being applied; the
+// boot server asks for it from within Apply, under s.mu.
+func (s *serveStage) certFor() (tls.Certificate, error) {
 	if s.cert == nil {
 		return tls.Certificate{}, errors.New("no certificate")
 	}

@@ -29,7 +29,7 @@ func (s *Server) bundleHandler() http.Handler {
 			return
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/")
-		f, size, mod, err := s.open(name)
+		f, _, mod, err := s.open(name)
 		if err != nil {
 			s.o.Logf("pxe: http %s from %s: %v", r.URL.Path, r.RemoteAddr, err)
 			http.NotFound(w, r)
@@ -37,7 +37,6 @@ func (s *Server) bundleHandler() http.Handler {
 		}
 		defer f.Close()
 		s.machines.byAddr(remoteAddr(r.RemoteAddr), "http")
-		_ = size
 		http.ServeContent(w, r, name, mod, f)
 	})
 }

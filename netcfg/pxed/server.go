@@ -265,8 +265,7 @@ func (s *Server) start(spec Spec, link string) (*listeners, error) {
 		if h.tls {
 			ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		}
-		srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
-			ErrorLog: nil}
+		srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 		r.http = append(r.http, srv)
 		safe.Go(s.o.Logf, fmt.Sprintf("pxe http :%d", h.port), func() { srv.Serve(ln) })
 	}
