@@ -73,8 +73,20 @@ func (s *Server) BootOptions(vlan int, req *dhcpv4.DHCPv4) []dhcpv4.Modifier {
 		return nil
 	}
 	s.machines.record(req.ClientHWAddr.String(), netip.Addr{}, "dhcp")
-	return bootModifiers(req, spec.Server.Addr(), s.has)
+	mods := bootModifiers(req, spec.Server.Addr(), s.has)
+	if ipxe(req) {
+		// iPXE waits for ProxyDHCP offers after an offer that says
+		// nothing of them (about 15 s under TCG): tell it there are none.
+		mods = append(mods, dhcpv4.WithGeneric(ipxeEncap, noProxyDHCP))
+	}
+	return mods
 }
+
+// iPXE's encapsulated options (175): no-pxedhcp (176) set to 1.
+var (
+	ipxeEncap   = dhcpv4.GenericOptionCode(175)
+	noProxyDHCP = []byte{176, 1, 1}
+)
 
 // proxyReply answers a PXE client as a proxyDHCP server (PXE 2.1): no
 // address, the boot server and file, and the vendor class that marks

@@ -157,6 +157,9 @@ func TestProxyReply(t *testing.T) {
 		r.TFTPServerName() != "10.0.30.1" {
 		t.Errorf("offer: %s", r.Summary())
 	}
+	if r.Options.Has(ipxeEncap) {
+		t.Errorf("a proxy's offer tells iPXE to ignore proxy offers: %s", r.Summary())
+	}
 	if r := proxyReply(pxeRequest(t, dhcpv4.MessageTypeRequest, pxeClass, ipxeClass), server, none); r == nil || r.MessageType() != dhcpv4.MessageTypeAck {
 		t.Errorf("request on 4011: %v", r)
 	}
@@ -188,8 +191,13 @@ func TestBootOptions(t *testing.T) {
 		r, _ := dhcpv4.NewReplyFromRequest(req, s.BootOptions(vlan, req)...)
 		return r
 	}
-	if r := apply(30, pxeRequest(t, dhcpv4.MessageTypeDiscover, pxeClass, ipxeClass)); r.BootFileNameOption() != ScriptName || !r.ServerIPAddr.Equal(net.ParseIP("10.0.30.1")) {
+	if r := apply(30, pxeRequest(t, dhcpv4.MessageTypeDiscover, pxeClass, ipxeClass)); r.BootFileNameOption() != ScriptName || !r.ServerIPAddr.Equal(net.ParseIP("10.0.30.1")) ||
+		string(r.Options.Get(ipxeEncap)) != string(noProxyDHCP) {
 		t.Errorf("iPXE on VLAN 30: %s", r.Summary())
+	}
+	// A PXE ROM that is not iPXE knows nothing of iPXE's options.
+	if r := apply(30, pxeRequest(t, dhcpv4.MessageTypeDiscover, pxeClass)); r.Options.Has(ipxeEncap) || r.BootFileNameOption() != ScriptName {
+		t.Errorf("PXE ROM on VLAN 30: %s", r.Summary())
 	}
 	if len(s.machines.list()) != 1 {
 		t.Errorf("the client was not recorded: %v", s.machines.list())
