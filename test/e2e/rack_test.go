@@ -67,12 +67,12 @@ func rackBoss(tb testing.TB, quiet bool, hosts map[int]string) (*harness.Machine
 	}
 	boss.ExpectReady(firmwareReadyTimeout)
 	openShell(tb, boss)
-	var script strings.Builder
-	script.WriteString("mkdir -p /var/lib/nucbox/racks && cd /var/lib/nucbox/racks")
+	// One short command per file: the console's line discipline cuts a
+	// long line.
+	mustShell(tb, boss, "mkdir -p /var/lib/nucbox/racks")
 	for i, host := range hosts {
-		fmt.Fprintf(&script, " && printf '%s' > %s.yaml", strings.ReplaceAll(rackMachineConfig(host), "\n", `\n`), rackMAC(i))
+		mustShell(tb, boss, fmt.Sprintf("printf '%s' > /var/lib/nucbox/racks/%s.yaml", strings.ReplaceAll(rackMachineConfig(host), "\n", `\n`), rackMAC(i)))
 	}
-	mustShell(tb, boss, script.String()+" && ls")
 	return boss, seg
 }
 
