@@ -160,7 +160,7 @@ func BenchmarkRack(b *testing.B) {
 	next := 1
 	var figs []benchreport.Figure
 	for k, n := range []int{1, 2, 4} {
-		f := benchreport.Figure{ID: fmt.Sprintf("P9%c", 'a'+k), Name: fmt.Sprintf("rack: power-on to ready, %d PXE machine(s) at once", n), Unit: "s",
+		f := benchreport.Figure{ID: fmt.Sprintf("P9%c", 'a'+k), Name: fmt.Sprintf("rack: power-on to ready, %d PXE machine(s) at once", n), Unit: "s", Load: "idle",
 			Note: "TCG; box A booted from its USB stick serves DHCP, TFTP (boot.ipxe), HTTP (its own kernel and initramfs out of its UKI) and the configs over HTTPS; each machine's time from QEMU's start (SeaBIOS, iPXE) to its ready line"}
 		var ms []*harness.Machine
 		for range n {
