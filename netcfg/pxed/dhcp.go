@@ -72,7 +72,7 @@ func (s *Server) BootOptions(vlan int, req *dhcpv4.DHCPv4) []dhcpv4.Modifier {
 	if !spec.Enabled() || spec.ProxyDHCP || spec.VLAN != vlan || !pxeClient(req) || !s.serving() {
 		return nil
 	}
-	s.machines.record(req.ClientHWAddr.String(), netip.Addr{}, "dhcp")
+	s.machines.bootFrom(req.ClientHWAddr.String(), netip.Addr{})
 	mods := bootModifiers(req, spec.Server.Addr(), s.has)
 	if ipxe(req) {
 		// iPXE waits for ProxyDHCP offers after an offer that says

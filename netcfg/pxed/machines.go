@@ -26,6 +26,9 @@ type Machine struct {
 	LastSeen  time.Time `json:"last_seen"`
 	// Via is what it was last seen by: dhcp, tftp, http or config.
 	Via string `json:"via"`
+
+	// booted is when it was last sent boot options.
+	booted time.Time
 }
 
 // machines is the table of machines seen, by MAC.
@@ -72,6 +75,14 @@ func (t *machines) record(mac string, addr netip.Addr, via string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.seen(mac, addr, via)
+}
+
+// bootFrom notes boot options sent to mac.
+func (t *machines) bootFrom(mac string, addr netip.Addr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.seen(mac, addr, "dhcp")
+	m.booted = t.now()
 }
 
 // asked notes a config request from mac, served or not.

@@ -269,6 +269,9 @@ func (s *Server) start(spec Spec, link string) (*listeners, error) {
 		r.http = append(r.http, srv)
 		safe.Go(s.o.Logf, fmt.Sprintf("pxe http :%d", h.port), func() { srv.Serve(ln) })
 	}
+	safe.Loop(ctx, s.o.Logf, "pxe router adverts on "+link, raBackoff, func(ctx context.Context) error {
+		return s.serveRA(ctx, link)
+	})
 	if spec.ProxyDHCP {
 		for _, port := range []int{dhcpv4.ServerPort, ProxyPort} {
 			c, err := server4.NewIPv4UDPConn(link, &net.UDPAddr{Port: port})
@@ -283,6 +286,10 @@ func (s *Server) start(spec Spec, link string) (*listeners, error) {
 	}
 	return r, nil
 }
+
+// raBackoff spaces the tries of a link without IPv6: iPXE boots without
+// the advert, only later.
+var raBackoff = safe.Backoff{Min: 10 * time.Second, Max: 10 * time.Minute, Healthy: time.Minute}
 
 // serveProxy answers PXE clients on c until ctx ends or c fails.
 func (s *Server) serveProxy(ctx context.Context, c net.PacketConn) error {
@@ -307,7 +314,7 @@ func (s *Server) serveProxy(ctx context.Context, c net.PacketConn) error {
 		if r == nil {
 			continue
 		}
-		s.machines.record(req.ClientHWAddr.String(), addrOf(req.ClientIPAddr), "dhcp")
+		s.machines.bootFrom(req.ClientHWAddr.String(), addrOf(req.ClientIPAddr))
 		dst := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ClientPort}
 		if ua, ok := from.(*net.UDPAddr); ok && r.MessageType() == dhcpv4.MessageTypeAck && !ua.IP.IsUnspecified() {
 			dst = ua // a request to 4011 comes from an address, answered there
