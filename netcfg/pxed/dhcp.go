@@ -73,6 +73,7 @@ func (s *Server) BootOptions(vlan int, req *dhcpv4.DHCPv4) []dhcpv4.Modifier {
 		return nil
 	}
 	s.machines.bootFrom(req.ClientHWAddr.String(), netip.Addr{})
+	s.advertiseTo(req.ClientHWAddr.String())
 	mods := bootModifiers(req, spec.Server.Addr(), s.has)
 	if ipxe(req) {
 		// iPXE waits for ProxyDHCP offers after an offer that says

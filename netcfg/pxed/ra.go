@@ -47,6 +47,20 @@ func (s *Server) serveRA(ctx context.Context, link string) error {
 		return fmt.Errorf("join all-routers: %w", err)
 	}
 	ra := nothingAdvert(ifi.HardwareAddr)
+	// iPXE solicits at once, when it has not asked for boot options yet:
+	// the advert goes out with the boot options too, unasked.
+	s.mu.Lock()
+	s.advertise = func(mac string) {
+		if dst := linkLocalOf(mac); dst.IsValid() {
+			c.WriteTo(ra, nil, dst)
+		}
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.advertise = nil
+		s.mu.Unlock()
+	}()
 	for {
 		m, _, src, err := c.ReadFrom()
 		switch {
@@ -89,6 +103,25 @@ func solicitorMAC(rs *ndp.RouterSolicitation, src netip.Addr) string {
 		return ""
 	}
 	return net.HardwareAddr{b[8] ^ 2, b[9], b[10], b[13], b[14], b[15]}.String()
+}
+
+// linkLocalOf is the EUI-64 link-local address of mac, as iPXE forms it.
+func linkLocalOf(mac string) netip.Addr {
+	hw, err := net.ParseMAC(mac)
+	if err != nil || len(hw) != 6 {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom16([16]byte{0: 0xfe, 1: 0x80, 8: hw[0] ^ 2, 9: hw[1], 10: hw[2], 11: 0xff, 12: 0xfe, 13: hw[3], 14: hw[4], 15: hw[5]}).WithZone("")
+}
+
+// advertiseTo sends the advert to mac unasked, when the loop runs.
+func (s *Server) advertiseTo(mac string) {
+	s.mu.Lock()
+	send := s.advertise
+	s.mu.Unlock()
+	if send != nil {
+		send(mac)
+	}
 }
 
 // booting reports whether mac was sent boot options a moment ago.

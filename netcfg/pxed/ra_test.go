@@ -45,6 +45,9 @@ func TestAdvertOnlyToBootingMachines(t *testing.T) {
 	if s.booting("52:54:00:00:70:01") {
 		t.Error("still booting long after its boot options")
 	}
+	if got := linkLocalOf("52:54:00:00:70:01"); got != eui {
+		t.Errorf("link-local of the MAC: %s, want %s", got, eui)
+	}
 	ra := nothingAdvert(net.HardwareAddr{2, 0, 0, 0, 0, 1})
 	if ra.RouterLifetime != 0 || ra.ManagedConfiguration || ra.OtherConfiguration || len(ra.Options) != 1 {
 		t.Errorf("the advert configures something: %+v", ra)

@@ -58,6 +58,8 @@ type Server struct {
 	pin       string
 	err       error // why the server does not run, nil when it does
 	run       *listeners
+	// advertise sends the router advert to a MAC, while its loop runs.
+	advertise func(mac string)
 }
 
 // New makes a server that serves nothing until Apply.
@@ -315,6 +317,7 @@ func (s *Server) serveProxy(ctx context.Context, c net.PacketConn) error {
 			continue
 		}
 		s.machines.bootFrom(req.ClientHWAddr.String(), addrOf(req.ClientIPAddr))
+		s.advertiseTo(req.ClientHWAddr.String())
 		dst := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ClientPort}
 		if ua, ok := from.(*net.UDPAddr); ok && r.MessageType() == dhcpv4.MessageTypeAck && !ua.IP.IsUnspecified() {
 			dst = ua // a request to 4011 comes from an address, answered there
