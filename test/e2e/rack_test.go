@@ -66,6 +66,10 @@ func rackBoss(tb testing.TB, quiet bool, hosts map[int]string) (*harness.Machine
 		tb.Fatalf("box A does not serve its own image: %s", m[1])
 	}
 	boss.ExpectReady(firmwareReadyTimeout)
+	// The modules loaded after ready make the kernel print on the console,
+	// into the shell's lines: wait for them (a box with nothing left to
+	// load says nothing, hence no failure here).
+	boss.Expect(time.Minute, `nucbox: modules: after ready: loaded`)
 	openShell(tb, boss)
 	// One short command per file: the console's line discipline cuts a
 	// long line.
