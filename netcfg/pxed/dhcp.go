@@ -76,8 +76,8 @@ func (s *Server) BootOptions(vlan int, req *dhcpv4.DHCPv4) []dhcpv4.Modifier {
 	s.advertiseTo(req.ClientHWAddr.String())
 	mods := bootModifiers(req, spec.Server.Addr(), s.has)
 	if ipxe(req) {
-		// iPXE waits for ProxyDHCP offers after an offer that says
-		// nothing of them (about 15 s under TCG): tell it there are none.
+		// iPXE may hold its discovery open for ProxyDHCP offers after
+		// an offer that says nothing of them: tell it there are none.
 		mods = append(mods, dhcpv4.WithGeneric(ipxeEncap, noProxyDHCP))
 	}
 	return mods
