@@ -68,9 +68,13 @@ func rackBoss(tb testing.TB, quiet bool, hosts map[int]string) (*harness.Machine
 	boss.ExpectReady(firmwareReadyTimeout)
 	// The modules loaded after ready make the kernel print on the console,
 	// into the shell's lines: wait for them (a box with nothing left to
-	// load says nothing, hence no failure here).
+	// load says nothing, hence no failure here) before the shell.
+	// "press Enter for a shell" comes before them: no openShell.
+	boss.MustExpect(time.Minute, `press Enter for a shell`)
 	boss.Expect(time.Minute, `nucbox: modules: after ready: loaded`)
-	openShell(tb, boss)
+	if err := boss.Send("\n"); err != nil {
+		tb.Fatal(err)
+	}
 	// One short command per file: the console's line discipline cuts a
 	// long line.
 	mustShell(tb, boss, "mkdir -p /var/lib/nucbox/racks")
