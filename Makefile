@@ -154,7 +154,7 @@ test-e2e: web-assets platform
 # the version go.mod pins (the libcontainer nucbox embeds), in a module of
 # its own so that runc's CLI dependencies stay out of nucbox's go.mod.
 BENCH        := $(BUILD)/bench
-BENCH_GROUPS := p1-network,p2-containers,p3-vm,p4-sizes,p5-boot,p6-scale,p7-throughput,p8-dhcp
+BENCH_GROUPS := p1-network,p2-containers,p3-vm,p4-sizes,p5-boot,p6-scale,p7-throughput,p8-dhcp,p9-rack
 BENCH_TEST    = $(GO) test -tags $(TAGS) -count=1 -run '^$$' -benchtime 1x
 # Prefixes for the host-tier and the QEMU steps, for machines where
 # benchmarks take turns through a lock, e.g. BENCH_QEMU_WRAP='flock /x/qemu.lock'.
@@ -170,7 +170,7 @@ bench: deps $(BENCH)/runc ## one table of every figure with its baseline (build/
 	run $(BENCH_HOST_WRAP) $(BENCH_TEST) -timeout 5m -bench '^BenchmarkVMStart$$' ./vmm; \
 	run $(BENCH_HOST_WRAP) $(BENCH_TEST) -timeout 5m -bench '^BenchmarkThroughput$$' ./vswitch; \
 	run $(BENCH_HOST_WRAP) $(BENCH_TEST) -timeout 5m -bench '^BenchmarkLeases$$' ./netcfg/dhcpd; \
-	run $(BENCH_QEMU_WRAP) $(BENCH_TEST) -timeout 16m -bench '^Benchmark(Sizes|Boot|NetworkReady|Scale)$$' ./test/e2e; \
+	run $(BENCH_QEMU_WRAP) $(BENCH_TEST) -timeout 22m -bench '^Benchmark(Sizes|Boot|NetworkReady|Scale|Rack)$$' ./test/e2e; \
 	$(GO) run ./test/benchreport/cmd/report -expect $(BENCH_GROUPS) || failed="$$failed report"; \
 	echo "bench: $$(( $$(date +%s) - start )) s"; \
 	if [ -n "$$failed" ]; then echo "bench: failed:$$failed" >&2; exit 1; fi

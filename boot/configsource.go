@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -130,6 +131,10 @@ func cmdlineSourceWithKey(c Cmdline, spec string, key ed25519.PublicKey) (config
 		if err := checkTemplate(spec); err != nil {
 			return nil, fmt.Errorf("nucbox.config=%s: %w", spec, err)
 		}
+		certPin, err := configCertPin(c, scheme)
+		if err != nil {
+			return nil, err
+		}
 		timeout := defaultFetchTimeout
 		if v, ok := c.Get("nucbox.config.timeout"); ok {
 			d, err := time.ParseDuration(v)
@@ -154,7 +159,11 @@ func cmdlineSourceWithKey(c Cmdline, spec string, key ed25519.PublicKey) (config
 		if v, ok := c.Get("nucbox.ntp"); ok {
 			ntp = strings.FieldsFunc(v, func(r rune) bool { return r == ',' })
 		}
-		return &urlSource{template: spec, timeout: timeout, bootif: bootif, pin: pin, key: key, clock: clock, ntp: ntp}, nil
+		u := &urlSource{template: spec, timeout: timeout, bootif: bootif, pin: pin, key: key, clock: clock, ntp: ntp}
+		if certPin != "" {
+			u.get = pinnedGet(certPin)
+		}
+		return u, nil
 	default:
 		return nil, fmt.Errorf("nucbox.config=%s: unsupported source %q (use a path or an http(s) URL)", spec, scheme)
 	}
@@ -284,6 +293,13 @@ func (u *urlSource) Fetch(ctx context.Context) (string, []byte, error) {
 				return target, nil, err
 			}
 		}
+		// The server answered that it has no config for this machine: it
+		// will not have one in a few seconds either. The box goes on to
+		// maintenance mode at once, where the URL is tried again.
+		var se *httpStatusError
+		if errors.As(err, &se) && (se.code == http.StatusNotFound || se.code == http.StatusGone) {
+			return target, nil, fmt.Errorf("%s: %w: the server has no config for this machine", target, err)
+		}
 		last = err
 		Logf("config: %s: attempt %d: %v; retrying in %s", target, attempt, err, wait)
 		select {
@@ -355,6 +371,10 @@ func (u *urlSource) checkSignature(ctx context.Context, get func(context.Context
 
 // httpGet fetches one URL with a bounded time and size.
 func httpGet(ctx context.Context, target string) ([]byte, error) {
+	return getWith(ctx, configClient, target)
+}
+
+func getWith(ctx context.Context, client *http.Client, target string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchAttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
@@ -362,7 +382,7 @@ func httpGet(ctx context.Context, target string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("User-Agent", "nucbox/"+versionString())
-	resp, err := configClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -405,6 +425,59 @@ func noDowngrade(req *http.Request, via []*http.Request) error {
 		}
 	}
 	return nil
+}
+
+// certPinParam pins the certificate of an https config server: the
+// SHA-256 of its DER, as a box serving a rack (netcfg/pxed) writes it
+// into the script its machines boot. The certificate is then checked
+// against the pin alone: a rack machine's clock may be anywhere, and the
+// box's certificate is its own, signed by nobody.
+const certPinParam = "nucbox.config.cert-sha256"
+
+// configCertPin returns nucbox.config.cert-sha256= in lower case, "" if
+// unset; it needs an https URL, which is what it pins.
+func configCertPin(c Cmdline, scheme string) (string, error) {
+	v, ok := c.Get(certPinParam)
+	if !ok || v == "" {
+		return "", nil
+	}
+	v = strings.ToLower(v)
+	if b, err := hex.DecodeString(v); err != nil || len(b) != sha256.Size {
+		return "", fmt.Errorf("%s=%s: want the 64 hex digits of the server certificate's SHA-256", certPinParam, v)
+	}
+	if scheme != "https" {
+		return "", fmt.Errorf("%s=%s pins the certificate of an https config server, and nucbox.config= is not https", certPinParam, v)
+	}
+	return v, nil
+}
+
+// pinnedGet fetches over https from a server whose certificate hashes to
+// pin, whoever signed it, and from no other; redirects are not followed,
+// since they would lead to servers the pin does not cover.
+func pinnedGet(pin string) func(context.Context, string) ([]byte, error) {
+	tr := &http.Transport{
+		Proxy:               nil,
+		TLSHandshakeTimeout: fetchAttemptTimeout,
+		TLSClientConfig: &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// The pin replaces the chain and name checks.
+			InsecureSkipVerify: true,
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return errors.New("the config server sent no certificate")
+				}
+				sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+				if got := hex.EncodeToString(sum[:]); got != pin {
+					return fmt.Errorf("the config server's certificate has SHA-256 %s, but %s=%s: not using it", got, certPinParam, pin)
+				}
+				return nil
+			},
+		},
+	}
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return errors.New("not following a redirect away from the pinned config server")
+	}}
+	return func(ctx context.Context, target string) ([]byte, error) { return getWith(ctx, client, target) }
 }
 
 // pinParam pins the config named on the kernel command line.

@@ -39,6 +39,8 @@ type Config struct {
 	Overlays []Overlay `yaml:"overlays,omitempty" json:"overlays,omitempty" jsonschema_description:"VLANs carried to other boxes over VXLAN or GRE tunnels (for a lab switch that cannot carry them)"`
 	// Switch holds VLAN-wide port policies and port mirrors (policy.go).
 	Switch Switch `yaml:"switch,omitempty" json:"switch,omitzero" jsonschema_description:"Port policies per VLAN and port mirrors"`
+	// PXEServer makes the box the boot server of a rack (pxe.go).
+	PXEServer *PXEServer `yaml:"pxe-server,omitempty" json:"pxe-server,omitempty" jsonschema_description:"Boot other machines over the network from this box: proxyDHCP or DHCP boot options, TFTP and HTTP serving the box's own kernel and initramfs, and per-MAC configs from a directory on the data partition"`
 
 	// defaulted records the paths ApplyDefaults filled in, so that plan can
 	// tell the user which values they did not write.

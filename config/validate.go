@@ -93,6 +93,7 @@ func (c *Config) validate(l locator) ErrorList {
 	ck.boxAddressVLANs()
 	ck.switchPolicies()
 	ck.dhcp()
+	ck.pxeServer()
 	ck.registries()
 	ck.api()
 	ck.reserve()

@@ -72,6 +72,8 @@ type BoxState struct {
 	Data *DataPartition `json:"data_partition,omitempty"`
 	// Time is the box's clock and where it was set from.
 	Time *TimeState `json:"time,omitempty"`
+	// PXE is the box as its rack's boot server, absent when it is none.
+	PXE *PXEState `json:"pxe,omitempty"`
 	// Neighbors are the uplink's LLDP neighbours: the switch port the
 	// box is plugged into.
 	Neighbors []lldp.Neighbor `json:"lldp_neighbors,omitempty"`
@@ -237,6 +239,32 @@ type ServedLease struct {
 	Fixed    bool      `json:"fixed,omitempty"`
 	Expires  time.Time `json:"expires"`
 	Active   bool      `json:"active"`
+}
+
+// PXEState is the box as its rack's boot server (pxe-server).
+type PXEState struct {
+	VLAN      int    `json:"vlan"`
+	Interface string `json:"interface,omitempty"`
+	Address   string `json:"address"`
+	// Mode is dhcp (boot options in the box's leases) or proxyDHCP.
+	Mode    string `json:"mode"`
+	Bundle  string `json:"bundle,omitempty"`
+	Configs string `json:"configs"`
+	// Error says why no machine is sent to boot from the box.
+	Error    string       `json:"error,omitempty"`
+	Machines []PXEMachine `json:"machines,omitempty"`
+}
+
+// PXEMachine is a machine the boot server heard from. One that asked for
+// its config and had none runs in maintenance mode, waiting for one.
+type PXEMachine struct {
+	MAC       string    `json:"mac"`
+	Address   string    `json:"address,omitempty"`
+	Config    bool      `json:"config"`
+	Asked     bool      `json:"asked,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Via       string    `json:"via"`
 }
 
 // Usage is a workload's resource use.

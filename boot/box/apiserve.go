@@ -98,8 +98,11 @@ func (a *apiBox) State() api.BoxState {
 	}
 	s.Data = a.b.dataPartition()
 	s.Time = timeState(a.b.o.Clock)
-	if srv := stageOf[*serveStage](a.b); srv != nil && s.Time != nil {
-		s.Time.Serving, s.Time.Answered = srv.ntpServing()
+	if a.b.srv != nil && s.Time != nil {
+		s.Time.Serving, s.Time.Answered = a.b.srv.ntpServing()
+	}
+	if a.b.srv != nil {
+		s.PXE = pxeState(a.b.srv.pxeStatus())
 	}
 	if l := stageOf[*loggingStage](a.b); l != nil {
 		s.Logging = l.status()

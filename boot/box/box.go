@@ -130,7 +130,8 @@ func New(o Options) *Box {
 		ct.network = func(d *plan.Desired) *containers.Network { return b.net.containerNetwork(d, ctLog) }
 		vms := newVMsStage(b.logger("vms: "), o.Uptime, o.StartCommand)
 		ct.hold, vms.hold = b.dataHold, b.dataHold
-		b.srv = &serveStage{log: b.logger("serve: "), dir: o.DataDir, net: b.net, clock: o.Clock}
+		b.srv = &serveStage{log: b.logger("serve: "), dir: o.DataDir, net: b.net, clock: o.Clock,
+			bundle: (&ownBundle{b: b}).get, cert: b.pxeCert}
 		stages = []Stage{&modulesStage{load: o.LoadModules}, hostnameStage{}, loopbackStage{},
 			&reserveStage{log: b.logger("reserve: "), root: cgroup.Mount, memoryLimit: o.MemoryLimit}, b.net,
 			&lldpStage{log: b.logger(""), net: b.net, vlans: vlanChecker{log: b.logger(""), ready: b.ready}}, b.srv,

@@ -2,6 +2,8 @@ package box
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"github.com/nucbox/nucbox/netcfg/dhcpd"
 	"github.com/nucbox/nucbox/netcfg/dnsd"
 	"github.com/nucbox/nucbox/netcfg/ntpd"
+	"github.com/nucbox/nucbox/netcfg/pxed"
 	"github.com/nucbox/nucbox/netcfg/radvd"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 )
@@ -33,14 +36,22 @@ type serveStage struct {
 	net *networkStage
 	// clock is the box's NTP client; nil answers as never synced.
 	clock *timesync.Clock
+	// bundle finds the box's own kernel and initramfs for the boot
+	// server, cert the certificate its configs are served with.
+	bundle func() (pxed.Bundle, error)
+	cert   func(stateDir, hostname string) (tls.Certificate, error)
 
 	mu   sync.Mutex
 	dhcp *dhcpd.Server
 	dns  *dnsd.Server
 	ntp  *ntpd.Server
 	ra   *radvd.Server
+	pxe  *pxed.Server
 	// boxAddrs are the box's VLAN addresses, never used as upstreams.
 	boxAddrs []netip.Addr
+	// hostname and stateDir are the applied config's, for the
+	// certificate of the boot server.
+	hostname, stateDir string
 }
 
 func (*serveStage) Name() string { return plan.StageServe }
@@ -59,7 +70,7 @@ func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
 			s.log.Printf("router adverts on %s (VLAN %d): prefix %s%s", l.Interface, l.VLAN, l.Prefix.Masked(), dnsText(l.DNS))
 		}
 	}
-	if len(d.DHCP.Scopes) == 0 && len(d.DNS.Listen) == 0 && len(d.NTP.Listen) == 0 && s.dhcp == nil {
+	if len(d.DHCP.Scopes) == 0 && len(d.DNS.Listen) == 0 && len(d.NTP.Listen) == 0 && !d.PXE.Enabled() && s.dhcp == nil {
 		return nil
 	}
 	if s.dhcp == nil {
@@ -67,7 +78,9 @@ func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
 		if s.dir != "" {
 			dir = filepath.Join(s.dir, "dhcpd")
 		}
-		srv, err := dhcpd.New(dhcpd.Options{Dir: dir, Logf: s.log.Printf})
+		s.pxe = pxed.New(pxed.Options{Logf: s.log.Printf, Bundle: s.bundle, Cmdline: rackCmdline(),
+			Cert: s.certFor})
+		srv, err := dhcpd.New(dhcpd.Options{Dir: dir, Logf: s.log.Printf, BootOptions: s.pxe.BootOptions})
 		if err != nil {
 			return err
 		}
@@ -90,6 +103,10 @@ func (s *serveStage) Apply(ctx context.Context, d *plan.Desired) error {
 		s.log.Printf("warning: %v", err)
 	}
 	if err := s.ntp.Apply(d.NTP); err != nil {
+		s.log.Printf("warning: %v", err)
+	}
+	s.hostname, s.stateDir = d.Hostname, d.StateDir
+	if err := s.pxe.Apply(d.PXE, link); err != nil {
 		s.log.Printf("warning: %v", err)
 	}
 	for _, sc := range d.DHCP.Scopes {
@@ -169,11 +186,32 @@ func (s *serveStage) Stop(ctx context.Context) error {
 		s.dhcp.Close()
 		s.dns.Close()
 		s.ntp.Close()
+		s.pxe.Close()
 	}
 	if s.ra != nil {
 		s.ra.Close()
 	}
 	return nil
+}
+
+// certFor is the API's certificate for the config being applied; the
+// boot server asks for it from within Apply, under s.mu.
+func (s *serveStage) certFor() (tls.Certificate, error) {
+	if s.cert == nil {
+		return tls.Certificate{}, errors.New("no certificate")
+	}
+	return s.cert(s.stateDir, s.hostname)
+}
+
+// pxeStatus is the boot server's status, nil when the box is none.
+func (s *serveStage) pxeStatus() *pxed.Status {
+	s.mu.Lock()
+	p := s.pxe
+	s.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return p.Status()
 }
 
 // leases are the DHCP server's leases for the API.

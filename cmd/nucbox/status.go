@@ -163,6 +163,7 @@ func writeStatus(w io.Writer, st api.Status) error {
 	writeScreens(&b, st)
 	writeLeases(&b, st)
 	writeServed(&b, st)
+	writePXE(&b, st)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

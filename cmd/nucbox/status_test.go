@@ -211,3 +211,25 @@ func TestStatusVLANCheck(t *testing.T) {
 		}
 	}
 }
+
+// The boot server and its machines: the one without a config is said to
+// wait in maintenance mode; nothing when the box serves no boots.
+func TestStatusPXE(t *testing.T) {
+	var b strings.Builder
+	writePXE(&b, api.Status{})
+	if b.Len() != 0 {
+		t.Errorf("a box that is no boot server shows:\n%s", b.String())
+	}
+	seen := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
+	writePXE(&b, api.Status{BoxState: api.BoxState{PXE: &api.PXEState{VLAN: 1, Address: "192.168.60.1", Mode: "dhcp", Configs: "/var/lib/nucbox/racks",
+		Bundle: "the unified kernel image /EFI/Linux/nucbox-a.efi (slot a)", Machines: []api.PXEMachine{
+			{MAC: "52:54:00:00:70:01", Address: "192.168.60.100", Asked: true, Config: true, FirstSeen: seen, LastSeen: seen, Via: "config"},
+			{MAC: "52:54:00:00:70:09", Address: "192.168.60.102", Asked: true, FirstSeen: seen, LastSeen: seen, Via: "config"}}}}})
+	out := b.String()
+	for _, want := range []string{"PXE server on the uplink (VLAN 1, 192.168.60.1, dhcp): configs in /var/lib/nucbox/racks",
+		"52:54:00:00:70:01  192.168.60.100  served", "52:54:00:00:70:09  192.168.60.102  none: in maintenance mode  14:00:00 UTC"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+}

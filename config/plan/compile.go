@@ -13,6 +13,7 @@ import (
 	"github.com/nucbox/nucbox/netcfg/dhcpd"
 	"github.com/nucbox/nucbox/netcfg/dnsd"
 	"github.com/nucbox/nucbox/netcfg/ntpd"
+	"github.com/nucbox/nucbox/netcfg/pxed"
 	"github.com/nucbox/nucbox/netcfg/radvd"
 	"github.com/nucbox/nucbox/netcfg/timesync"
 	"github.com/nucbox/nucbox/netcfg/vlancheck"
@@ -85,7 +86,9 @@ type Desired struct {
 	// NTP is the box's NTP server on its internal VLANs (time.serve).
 	NTP ntpd.Spec `json:"ntp"`
 	// RA is the box's IPv6 router adverts on its internal VLANs.
-	RA         radvd.Spec        `json:"ra"`
+	RA radvd.Spec `json:"ra"`
+	// PXE is the box as its rack's boot server (pxe-server).
+	PXE        pxed.Spec         `json:"pxe,omitzero"`
 	VMs        []vmm.Spec        `json:"vms,omitempty"`
 	Containers []containers.Spec `json:"containers,omitempty"`
 	// Workloads is the cgroup every VM and container runs under, with the
@@ -162,6 +165,7 @@ func Compile(c *config.Config) (*Plan, error) {
 	d.Policy, perrs = portPolicies(c)
 	b.errs = append(b.errs, perrs...)
 	d.DHCP, d.DNS, d.NTP = b.serve()
+	d.PXE = b.pxe()
 	d.RA = b.adverts(&d.DNS)
 	if len(d.DNS.Listen) == 0 {
 		d.DNS.Hosts = nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nucbox/nucbox/config"
 	"github.com/nucbox/nucbox/netcfg"
+	"github.com/nucbox/nucbox/netcfg/pxed"
 	"github.com/nucbox/nucbox/vswitch"
 )
 
@@ -125,6 +126,15 @@ func (b *compiler) firewall() netcfg.Firewall {
 		}
 		if ntp[a.VLAN] {
 			s.UDP = append(s.UDP, 123)
+		}
+		if seg, ok := config.PXESegmentOf(c); ok && seg.VLAN == a.VLAN && seg.Interface != "" {
+			// The boot server: TFTP, the bundle over HTTP, the configs
+			// over HTTPS, and proxyDHCP where the box leases nothing.
+			s.TCP = append(s.TCP, pxed.HTTPPort, pxed.ConfigPort)
+			s.UDP = append(s.UDP, pxed.TFTPPort)
+			if !seg.DHCP {
+				s.UDP = append(s.UDP, 67, pxed.ProxyPort)
+			}
 		}
 		f.Segments = append(f.Segments, s)
 	}

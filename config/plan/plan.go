@@ -31,6 +31,7 @@ const (
 	KindLogging     = "logging"
 	KindDHCP        = "dhcp"
 	KindDNS         = "dns"
+	KindPXE         = "pxe"
 	KindReserve     = "reserve"
 	KindDisk        = "disk"
 	KindCloudInit   = "cloud-init"
@@ -200,6 +201,7 @@ func Build(c *config.Config) *Plan {
 		b.step(KindPolicy, "bridge "+policy.Table, "", policyDetails(s)...)
 	}
 	b.serve()
+	b.pxe()
 	if len(c.Time.Servers) > 0 {
 		b.step(KindTime, "ntp", "", b.d("servers", strings.Join(c.Time.Servers, ", "), "time.servers"))
 	} else {

@@ -54,7 +54,7 @@ func golden(t *testing.T, name string, got []byte) {
 
 // The text and JSON plans of each example, as the CLI prints them.
 func TestPlanGolden(t *testing.T) {
-	for _, name := range []string{"basic", "lab", "static"} {
+	for _, name := range []string{"basic", "lab", "rack", "static"} {
 		t.Run(name, func(t *testing.T) {
 			c := load(t, "../../examples/"+name+".yaml")
 			p, err := Compile(c)

@@ -28,6 +28,10 @@ type Script struct {
 	// ConfigURL is passed as nucbox.config=; empty leaves it out (the
 	// box then boots the config baked into its initramfs).
 	ConfigURL string
+	// Base is the URL the kernel and initramfs are fetched from
+	// (http://10.0.30.1/); empty names them relative to the script, on
+	// the server and protocol it came from.
+	Base string
 }
 
 // ConfigURL turns --pxe-server HOST[:PORT] into the default config URL
@@ -74,6 +78,9 @@ func (s Script) Validate() error {
 			return errors.New("kernel command line already sets nucbox.config=; give the URL in one place")
 		}
 	}
+	if s.Base != "" && (!strings.HasPrefix(s.Base, "http://") || !strings.HasSuffix(s.Base, "/") || strings.ContainsAny(s.Base, " \t\n\r\"$")) {
+		return fmt.Errorf("base URL %q: want http://HOST[:PORT]/ ending in a slash, without spaces", s.Base)
+	}
 	if s.ConfigURL != "" {
 		if strings.ContainsAny(s.ConfigURL, " \t\n\r\"") {
 			return fmt.Errorf("config URL %q contains spaces or quotes", s.ConfigURL)
@@ -108,8 +115,8 @@ func (s Script) Bytes() ([]byte, error) {
 	// A chain-loaded script inherits the PXE ROM's DHCP lease; only an
 	// iPXE started some other way (USB, built-in) needs its own.
 	b.WriteString("isset ${ip} || dhcp\n")
-	fmt.Fprintf(&b, "kernel %s %s\n", KernelName, strings.Join(args, " "))
-	fmt.Fprintf(&b, "initrd %s\n", InitrdName)
+	fmt.Fprintf(&b, "kernel %s%s %s\n", s.Base, KernelName, strings.Join(args, " "))
+	fmt.Fprintf(&b, "initrd %s%s\n", s.Base, InitrdName)
 	b.WriteString("boot\n")
 	return b.Bytes(), nil
 }

@@ -62,6 +62,17 @@ func TestScript(t *testing.T) {
 				"initrd initramfs\n" +
 				"boot\n",
 		},
+		{
+			name: "from a boot server over HTTP",
+			s:    Script{Cmdline: "console=ttyS0", ConfigURL: "https://10.0.30.1:8444/configs/${mac}.yaml", Base: "http://10.0.30.1/"},
+			want: "#!ipxe\n" +
+				"# nucbox network boot. iPXE fills in ${...} before running each line.\n" +
+				"isset ${ip} || dhcp\n" +
+				"kernel http://10.0.30.1/vmlinuz console=ttyS0 nucbox.config=https://10.0.30.1:8444/configs/${mac}.yaml initrd=initramfs\n" +
+				"initrd http://10.0.30.1/initramfs\n" +
+				"boot\n",
+		},
+		{name: "base without slash", s: Script{Base: "http://10.0.30.1"}, err: "ending in a slash"},
 		{name: "two lines", s: Script{Cmdline: "a\nboot"}, err: "spans lines"},
 		{name: "operator", s: Script{Cmdline: "a || b"}, err: "operator"},
 		{name: "config twice", s: Script{Cmdline: "nucbox.config=/x", ConfigURL: "http://h/c"}, err: "one place"},

@@ -26,3 +26,22 @@ func ReadSection(r io.ReaderAt, name string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// CopySection writes one payload section of an image to w without
+// holding it in memory: a box serving its own kernel and initramfs to a
+// rack copies them out of its image.
+func CopySection(r io.ReaderAt, name string, w io.Writer) (int64, error) {
+	f, err := pe.NewFile(r)
+	if err != nil {
+		return 0, fmt.Errorf("uki: %w", err)
+	}
+	s := f.Section(name)
+	if s == nil {
+		return 0, fmt.Errorf("uki: no %s section", name)
+	}
+	n, err := io.Copy(w, io.NewSectionReader(s, 0, int64(min(s.VirtualSize, s.Size))))
+	if err != nil {
+		return n, fmt.Errorf("uki: section %s: %w", name, err)
+	}
+	return n, nil
+}

@@ -26,6 +26,10 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Now is the clock (tests).
 	Now func() time.Time
+	// BootOptions are options added to an OFFER or ACK on vlan's scope
+	// for req: where boot firmware boots from, when the box serves
+	// network boots there (netcfg/pxed); nil adds none.
+	BootOptions func(vlan int, req *dhcpv4.DHCPv4) []dhcpv4.Modifier
 }
 
 // Server is every DHCP scope of the box, with one lease table.
@@ -227,6 +231,11 @@ func (s *Server) answer(vlan int, reqs []*dhcpv4.DHCPv4) []reply {
 		save = save || changed
 		if r == nil {
 			continue
+		}
+		if t := r.MessageType(); s.o.BootOptions != nil && (t == dhcpv4.MessageTypeOffer || t == dhcpv4.MessageTypeAck) {
+			for _, m := range s.o.BootOptions(vlan, req) {
+				m(r)
+			}
 		}
 		if r.MessageType() == dhcpv4.MessageTypeAck && r.YourIPAddr != nil && !r.YourIPAddr.IsUnspecified() {
 			s.o.Logf("dhcp: VLAN %d: %s %s%s", vlan, req.ClientHWAddr, r.YourIPAddr, nameOf(s.t.leases[key{vlan, req.ClientHWAddr.String()}]))

@@ -112,6 +112,21 @@ function renderLeases(leases) {
   }));
 }
 
+// The box as its rack's boot server: a machine that asked for its config
+// and had none waits in maintenance mode for nucbox apply --host.
+function renderPXE(p) {
+  document.getElementById("pxe-section").hidden = !p;
+  if (!p) return;
+  document.getElementById("pxe-server").textContent = (p.interface || "the uplink") + ", " + p.address + " (" + p.mode + "): " +
+    (p.error ? "not serving: " + p.error : p.bundle) + "; configs in " + p.configs;
+  document.querySelector("#pxe tbody").replaceChildren(...(p.machines || []).map(m => {
+    const cfg = !m.asked ? "booting" : m.config ? "served" : "none: maintenance mode";
+    const tr = row([m.mac, m.address || "-", cfg, new Date(m.first_seen).toLocaleString(), new Date(m.last_seen).toLocaleString()]);
+    tr.dataset.mac = m.mac;
+    return tr;
+  }));
+}
+
 function render(st) {
   document.getElementById("hostname").textContent = st.hostname || "nucbox";
   document.title = (st.hostname || "nucbox") + ": " + st.phase;
@@ -135,6 +150,7 @@ function render(st) {
   renderWorkloads(st.workloads || []);
   renderLinks(st.links || []);
   renderLeases(st.served_leases || []);
+  renderPXE(st.pxe);
 }
 
 // The pending try: which config, the countdown to its rollback and the
