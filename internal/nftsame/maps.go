@@ -22,6 +22,12 @@ type Map struct {
 // library reads a verdict map's data type into its key type; the
 // elements' keys and verdicts say the same.
 func SameMaps(c *nftables.Conn, t *nftables.Table, maps []Map) (bool, error) {
+	// The kernel answers a list of an absent table's sets with ENOENT;
+	// an absent table has exactly no maps.
+	exists, err := Exists(c, t)
+	if err != nil || !exists {
+		return !exists && len(maps) == 0, err
+	}
 	sets, err := c.GetSets(t)
 	if err != nil {
 		return false, err
