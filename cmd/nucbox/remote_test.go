@@ -165,6 +165,8 @@ func TestRemoteGolden(t *testing.T) {
 	os.WriteFile(added, []byte(strings.Replace(testRunning, "containers:\n", "vms:\n  - name: ubuntu1\n    memory: 1GiB\n    disks: [{path: u.qcow2, size: 2GiB}]\n    nics: [{vlan: 20}]\ncontainers:\n", 1)), 0o644)
 	same := filepath.Join(dir, "same.yaml")
 	os.WriteFile(same, []byte(testRunning), 0o644)
+	policyOnly := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(policyOnly, []byte(strings.Replace(testRunning, "ipv4: dhcp}]", "ipv4: dhcp, policy: {rules: [{action: deny, proto: tcp, port: 22}]}}]", 1)), 0o644)
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("hostname: Bad_Name\nuplink:\n  colour: blue\n"), 0o644)
 
@@ -186,6 +188,7 @@ func TestRemoteGolden(t *testing.T) {
 		{"logs-follow", []string{"logs", "-f", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
 		{"logs-unknown", []string{"logs", "nosuch", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
 		{"apply-dry-run", []string{"apply", added, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
+		{"apply-policy-dry-run", []string{"apply", policyOnly, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"apply-same", []string{"apply", same, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"apply-basic", []string{"apply", "../../examples/basic.yaml", "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"apply-invalid", []string{"apply", bad, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
