@@ -88,6 +88,10 @@ func build(s Spec) *table {
 	for _, p := range s.Ports {
 		out := &chain{chain: &nftables.Chain{Name: "out-" + p.Link, Table: t}}
 		in := &chain{chain: &nftables.Chain{Name: "in-" + p.Link, Table: t}}
+		if p.BPDUGuard {
+			tb.maps = append(tb.maps, &portMap{dynamic: true, set: &nftables.Set{Table: t, Name: bpduSet(p.Link),
+				KeyType: nftables.TypeEtherAddr, Dynamic: true, Size: bpduSources}})
+		}
 		portRules(p, out, in)
 		if len(out.rules) > 0 {
 			ports = append(ports, out)
@@ -120,11 +124,22 @@ func build(s Spec) *table {
 // neither passes an allow rule nor spends the port's rate.
 func portRules(p Port, out, in *chain) {
 	drop := verdict(expr.VerdictDrop)
+	if p.ErrDisabled {
+		add(out, "err-disabled: drop every frame the port sends", counter(), drop)
+		add(in, "err-disabled: drop every frame delivered to the port", counter(), drop)
+		return
+	}
 	if p.BPDUGuard {
 		for _, d := range []struct{ mac, what string }{
 			{"01:80:c2:00:00:00", "802.1D/RSTP/MSTP"}, {"01:00:0c:cc:cc:cd", "PVST+"},
 		} {
 			mac, _ := net.ParseMAC(d.mac)
+			// The source goes into the port's set, where the box finds
+			// it and err-disables the port; a rule of its own, since an
+			// add to a full set ends its rule before the drop.
+			add(out, "bpdu-guard: ether daddr "+d.mac+" add @"+bpduSet(p.Link)+" { ether saddr } ("+d.what+" BPDU seen)",
+				payloadEq(expr.PayloadBaseLLHeader, 0, mac), load(expr.PayloadBaseLLHeader, 6, 6),
+				[]expr.Any{&expr.Dynset{SrcRegKey: 1, SetName: bpduSet(p.Link), Operation: unix.NFT_DYNSET_OP_ADD}})
 			add(out, "bpdu-guard: ether daddr "+d.mac+" drop ("+d.what+" BPDUs)", payloadEq(expr.PayloadBaseLLHeader, 0, mac), counter(), drop)
 		}
 	}
@@ -328,7 +343,7 @@ func (t *table) same(c *nftables.Conn) (bool, error) {
 	}
 	maps := make([]nftsame.Map, 0, len(t.maps))
 	for _, m := range t.maps {
-		maps = append(maps, nftsame.Map{Set: m.set, Elems: m.elems})
+		maps = append(maps, nftsame.Map{Set: m.set, Elems: m.elems, Dynamic: m.dynamic})
 	}
 	same, err := nftsame.Same(c, t.table, chains)
 	if err != nil || !same {
