@@ -110,6 +110,14 @@ func (b *testBox) Apply(name string, data []byte, try time.Duration) (api.ApplyR
 	return res, nil
 }
 
+// EnablePort enables web.0, err-disabled by a BPDU.
+func (b *testBox) EnablePort(name string) (*api.ErrDisabledPort, error) {
+	if name != "web.0" {
+		return nil, api.ErrNoPort
+	}
+	return &api.ErrDisabledPort{Port: "web.0", Link: "v-web-0", Reason: "BPDU", Source: "02:00:00:00:00:01", Since: testStart}, nil
+}
+
 func (b *testBox) Confirm() (api.TryState, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -204,6 +212,8 @@ func TestRemoteGolden(t *testing.T) {
 		{"apply-confirm-file", []string{"apply", same, "--confirm"}, 2},
 		{"apply-dry-run-try", []string{"apply", same, "--dry-run", "--try", "1m"}, 2},
 		{"apply-no-file", []string{"apply", "--host", "HOST", "--token", cliToken, "--insecure"}, 2},
+		{"port-enable", []string{"port", "enable", "web.0", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
+		{"port-enable-unknown", []string{"port", "enable", "db.3", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
 		{"reboot", []string{"reboot", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"poweroff-json", []string{"poweroff", "--host", "HOST", "--token", cliToken, "--insecure", "-o", "json"}, 0},
 	}
