@@ -157,6 +157,8 @@ containers:
 vms:
   - name: vm1
     nics: [{vlan: 10}]
+switch:
+  mirrors: [{from: [web.0], to: capture0}]
 `
 	for _, tc := range []struct {
 		name, from, to  string
@@ -176,6 +178,8 @@ vms:
 		{name: "policy and VLAN", from: "port: 22}]}}\n      - {vlan: 20}", to: "port: 23}]}}\n      - {vlan: 30}", changed: "web",
 			text: "  ~ container web\n      nics[0].policy.rules[0].port: 22 -> 23\n      nics[1].vlan: 20 -> 30\n"},
 		{name: "image", from: "nginx:1.27", to: "nginx:1.28", changed: "web"},
+		// A mirror is the switch's: no workload changes.
+		{name: "mirror", from: "to: capture0", to: "to: capture1", text: "network:\n  ~ switch.mirrors[0].to: capture0 -> capture1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			to := strings.Replace(base, tc.from, tc.to, 1)
