@@ -22,10 +22,10 @@ func TestBuildRules(t *testing.T) {
 		{Link: "v-ct-0", Name: "ct.0", MAC: "02:00:00:00:00:02"},
 	}}
 	want := []string{
-		"out-t-vm1-0: bpdu-guard: ether daddr 01:80:c2:00:00:00 add @bpdu-t-vm1-0 { ether saddr } (802.1D/RSTP/MSTP BPDU seen)",
-		"out-t-vm1-0: bpdu-guard: ether daddr 01:80:c2:00:00:00 drop (802.1D/RSTP/MSTP BPDUs)",
-		"out-t-vm1-0: bpdu-guard: ether daddr 01:00:0c:cc:cc:cd add @bpdu-t-vm1-0 { ether saddr } (PVST+ BPDU seen)",
-		"out-t-vm1-0: bpdu-guard: ether daddr 01:00:0c:cc:cc:cd drop (PVST+ BPDUs)",
+		"bpdu-t-vm1-0: bpdu-guard: add @bpdu-t-vm1-0 { ether saddr } (the source, for the err-disable)",
+		"bpdu-t-vm1-0: bpdu-guard: drop (BPDUs of vm1.0)",
+		"out-t-vm1-0: bpdu-guard: ether daddr 01:80:c2:00:00:00 jump bpdu-t-vm1-0 (802.1D/RSTP/MSTP BPDUs)",
+		"out-t-vm1-0: bpdu-guard: ether daddr 01:00:0c:cc:cc:cd jump bpdu-t-vm1-0 (PVST+ BPDUs)",
 		"out-t-vm1-0: spoof-guard: ether saddr != 02:00:00:00:00:01 drop",
 		"out-t-vm1-0: spoof-guard: ip saddr != { 10.0.10.5, 0.0.0.0 } drop",
 		"out-t-vm1-0: spoof-guard: arp saddr ip != { 10.0.10.5, 0.0.0.0 } drop",

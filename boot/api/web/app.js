@@ -85,12 +85,12 @@ function renderWorkloads(ws) {
 }
 
 // policyDrops sums, per port link, the packets its policy rules dropped
-// (chains out-LINK and in-LINK).
+// (chains out-LINK, in-LINK and bpdu-LINK).
 function policyDrops(sw) {
   const drops = {};
   for (const p of (sw && sw.policy) || []) {
     if (!p.drop) continue;
-    const link = p.chain.replace(/^(out|in)-/, "");
+    const link = p.chain.replace(/^[a-z]+-/, "");
     drops[link] = (drops[link] || 0) + p.packets;
   }
   return drops;
