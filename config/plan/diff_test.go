@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -203,6 +204,34 @@ switch:
 			}
 			if d.Empty() {
 				t.Error("Empty")
+			}
+			// What the pools compare: the compiled spec of a workload
+			// listed for its policy is the same, so it keeps running; a
+			// changed one's differs, so it is replaced.
+			specs := func(src string) map[string]any {
+				p, err := Compile(parse(t, src))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := map[string]any{}
+				for _, v := range p.Desired.VMs {
+					m[v.Name] = v
+				}
+				for _, c := range p.Desired.Containers {
+					m[c.Name] = c
+				}
+				return m
+			}
+			before, after := specs(base), specs(to)
+			for _, w := range d.Policy {
+				if !reflect.DeepEqual(before[w.Name], after[w.Name]) {
+					t.Errorf("%s: listed as a policy change, but its compiled spec changes (the pool would restart it)", w.Name)
+				}
+			}
+			for _, w := range d.Changed {
+				if reflect.DeepEqual(before[w.Name], after[w.Name]) {
+					t.Errorf("%s: listed as changed, but its compiled spec is the same", w.Name)
+				}
 			}
 			var text strings.Builder
 			if err := d.WriteText(&text); err != nil {
