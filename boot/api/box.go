@@ -90,6 +90,9 @@ type BoxState struct {
 	// Logging is the shipping of logs to a syslog server, absent
 	// without one.
 	Logging *logship.Status `json:"logging,omitempty"`
+	// ErrDisabled are the workload ports a guard took out of
+	// forwarding (ports.go).
+	ErrDisabled []ErrDisabledPort `json:"err_disabled,omitempty"`
 }
 
 // TimeState is the box's clock: what it reads and its last NTP sync.

@@ -32,7 +32,8 @@ type CaptureResult struct {
 	Reason  string
 }
 
-// ErrNoPort is a capture of a port the box does not have.
+// ErrNoPort is a port the box does not have, to capture or to enable;
+// the API answers it with 404.
 var ErrNoPort = errors.New("no such port")
 
 // Capturer records a port's frames as pcap (nucbox capture).

@@ -100,6 +100,14 @@ func (c *Client) Control(ctx context.Context, name string, action WorkloadAction
 	return wr, body, err
 }
 
+// EnablePort is POST /v1/ports/{name}/enable: the box puts an
+// err-disabled port back into forwarding.
+func (c *Client) EnablePort(ctx context.Context, name string) (PortResponse, []byte, error) {
+	var pr PortResponse
+	body, err := c.call(ctx, c.stream, "POST", "/v1/ports/"+url.PathEscape(name)+"/enable", "", nil, &pr, "the answer")
+	return pr, body, err
+}
+
 // Upgrade is POST /v1/upgrade: the box writes the unified kernel image
 // into its other boot slot, on trial for tries boots, and reboots into it
 // when reboot is set. Sending tens of MiB and writing them to a USB stick

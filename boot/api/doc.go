@@ -26,6 +26,10 @@
 //	POST /v1/workloads/{name}/{start|stop|restart}
 //	                           start, stop (and keep stopped) or restart a VM or
 //	                           container; 404 for a name the box does not run
+//	POST /v1/ports/{name}/enable
+//	                           put a workload port (web.0) that its BPDU guard
+//	                           err-disabled back into forwarding; 404 for a port
+//	                           the box does not have
 //	GET  /v1/config            the running config's text, source and SHA-256
 //	POST /v1/plan              a config in the body: validation errors, or the diff
 //	                           against the running config (JSON and text)
@@ -121,6 +125,8 @@
 // container's from its cgroup: cpu.stat usage_usec and memory.current); per link nucbox_link_up and the
 // nucbox_link_{receive,transmit}_{bytes,packets}_total counters; PID 1's own
 // process_* and go_* metrics (process_resident_memory_bytes is its RSS).
+// nucbox_port_err_disabled{port,link,reason} is 1 for each err-disabled
+// port.
 // Limits, over all of a workload's runs: nucbox_workload_memory_limit_hits_total
 // (memory.events max), nucbox_workload_oom_kills_total (oom_kill),
 // nucbox_workload_pids_limit_hits_total (pids.events max) with the limits

@@ -43,6 +43,7 @@ var (
 	descRxDropped = prometheus.NewDesc("nucbox_link_receive_dropped_total", "Packets dropped on receive on a link (for a bridge port: frames the workload sent that the kernel dropped).", []string{"link", "port"}, nil)
 	descTxDropped = prometheus.NewDesc("nucbox_link_transmit_dropped_total", "Packets dropped on transmit on a link (for a bridge port: over its rate, or no room in the guest's queue).", []string{"link", "port"}, nil)
 	descFDB       = prometheus.NewDesc("nucbox_bridge_fdb_entries", "MAC addresses a bridge has learnt on a port (its own addresses not counted).", []string{"bridge", "port"}, nil)
+	descErrDis    = prometheus.NewDesc("nucbox_port_err_disabled", "1 for a workload port a guard took out of forwarding (reason: the guard).", []string{"port", "link", "reason"}, nil)
 	descPolicy    = prometheus.NewDesc("nucbox_port_policy_packets_total", "Packets a port policy rule matched (drop=1 for rules that drop).", []string{"chain", "rule", "drop"}, nil)
 	descData      = prometheus.NewDesc("nucbox_data_partition_state", "The data partition's state: 1 for the current one (not mounted: it exists but was left as it is, and the workloads that need it are held).", []string{"state", "device"}, nil)
 	descDataSize  = prometheus.NewDesc("nucbox_data_partition_size_bytes", "Size of the mounted data partition's filesystem.", []string{"device"}, nil)
@@ -64,7 +65,7 @@ var dataStates = []string{DataMounted, DataNone, DataNotMounted}
 type boxCollector struct{ s *Server }
 
 func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descRxDropped, descTxDropped, descFDB, descPolicy, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue, descServed} {
+	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descRxDropped, descTxDropped, descFDB, descPolicy, descErrDis, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue, descServed} {
 		ch <- d
 	}
 }
@@ -107,6 +108,9 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 		if t.Synced {
 			ch <- prometheus.MustNewConstMetric(descTimeOff, prometheus.GaugeValue, time.Duration(t.Offset).Seconds())
 		}
+	}
+	for _, p := range st.ErrDisabled {
+		ch <- prometheus.MustNewConstMetric(descErrDis, prometheus.GaugeValue, 1, p.Port, p.Link, p.Reason)
 	}
 	if l := st.Logging; l != nil {
 		ch <- prometheus.MustNewConstMetric(descLogConn, prometheus.GaugeValue, b2f(l.Connected), l.Remote)

@@ -115,6 +115,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST /v1/apply/confirm", accessAdmin, false, bodyShort, s.handleConfirm},
 		{"POST /v1/power", accessAdmin, false, bodyShort, s.handlePower},
 		{"POST /v1/workloads/{name}/{action}", accessAdmin, false, bodyShort, s.handleWorkload},
+		{"POST /v1/ports/{name}/enable", accessAdmin, false, bodyShort, s.handlePortEnable},
 		{"GET /v1/console/{name}", accessAdmin, false, bodyStream, s.handleConsole},
 		{"GET /v1/vms/{name}/vnc", accessAdmin, false, bodyStream, s.handleVNC},
 		{"GET /v1/capture/{port}", accessAdmin, false, bodyStream, s.handleCapture},

@@ -113,6 +113,7 @@ func (a *apiBox) State() api.BoxState {
 	}
 	if n := stageOf[*networkStage](a.b); n != nil {
 		s.Overlays, s.UplinkBond = n.tunnels(), n.bondState()
+		s.ErrDisabled = n.errDisabledPorts()
 	}
 	return s
 }

@@ -88,6 +88,8 @@ type Box struct {
 	// limits starts the watch of the workloads' limits at the first
 	// apply.
 	limits sync.Once
+	// guards starts the watch of the ports' guards likewise.
+	guards sync.Once
 	// ready is closed when the box first gets ready: background checks
 	// wait for it rather than compete with the boot.
 	ready     chan struct{}
@@ -246,6 +248,7 @@ func (b *Box) applyConfig(ctx context.Context, cfg *config.Config, sum *Summary)
 		return &StageError{"compile", err}
 	}
 	b.limits.Do(b.watchLimits)
+	b.guards.Do(b.watchGuards)
 	return b.sup.apply(ctx, &p.Desired, sum)
 }
 

@@ -54,6 +54,10 @@ type networkStage struct {
 	// policy is the port policies last applied, applied again when a
 	// container's veth is made anew (its qdiscs go with the old one).
 	policy policy.Spec
+	// disabled are the err-disabled ports by link (errdisable.go),
+	// under dmu: the status reads them while an apply holds mu.
+	dmu      sync.Mutex
+	disabled map[string]errDisabled
 	// applying quiets netcfg's own progress lines while Apply runs, since
 	// the stage sums them up in plain words; between applies they are the
 	// only news of DHCP renewals and so are shown.

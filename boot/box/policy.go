@@ -12,7 +12,7 @@ import (
 // applyPolicy applies the port policies after the switch made the ports
 // and records them for the ports made later. Called with n.mu held.
 func (n *networkStage) applyPolicy(spec policy.Spec, sum *NetworkSummary) error {
-	pst, err := policy.Apply(n.ns, spec)
+	pst, err := policy.Apply(n.ns, n.withDisabled(spec))
 	if err != nil {
 		return fmt.Errorf("port policies: %w", err)
 	}
@@ -38,7 +38,7 @@ func (n *networkStage) reapplyPolicy() error {
 	if n.ns == nil || len(n.policy.Ports) == 0 && len(n.policy.Mirrors) == 0 {
 		return nil
 	}
-	_, err := policy.Apply(n.ns, n.policy)
+	_, err := policy.Apply(n.ns, n.withDisabled(n.policy))
 	return err
 }
 
@@ -54,6 +54,9 @@ func (p policySwitch) EnsurePort(ctx context.Context, b vswitch.Bridge, port vsw
 	if err != nil {
 		return done, err
 	}
+	// A veth made anew is a container's new start, which enables its
+	// port as a switch does when the device behind it is replaced.
+	p.n.forget(port.Name)
 	if err := p.n.reapplyPolicy(); err != nil {
 		return done, fmt.Errorf("port policies for %s: %w", port.Name, err)
 	}

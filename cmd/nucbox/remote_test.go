@@ -110,6 +110,14 @@ func (b *testBox) Apply(name string, data []byte, try time.Duration) (api.ApplyR
 	return res, nil
 }
 
+// EnablePort enables web.0, err-disabled by a BPDU.
+func (b *testBox) EnablePort(name string) (*api.ErrDisabledPort, error) {
+	if name != "web.0" {
+		return nil, api.ErrNoPort
+	}
+	return &api.ErrDisabledPort{Port: "web.0", Link: "v-web-0", Reason: "BPDU", Source: "02:00:00:00:00:01", Since: testStart}, nil
+}
+
 func (b *testBox) Confirm() (api.TryState, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -165,6 +173,8 @@ func TestRemoteGolden(t *testing.T) {
 	os.WriteFile(added, []byte(strings.Replace(testRunning, "containers:\n", "vms:\n  - name: ubuntu1\n    memory: 1GiB\n    disks: [{path: u.qcow2, size: 2GiB}]\n    nics: [{vlan: 20}]\ncontainers:\n", 1)), 0o644)
 	same := filepath.Join(dir, "same.yaml")
 	os.WriteFile(same, []byte(testRunning), 0o644)
+	policyOnly := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(policyOnly, []byte(strings.Replace(testRunning, "ipv4: dhcp}]", "ipv4: dhcp, policy: {rules: [{action: deny, proto: tcp, port: 22}]}}]", 1)), 0o644)
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("hostname: Bad_Name\nuplink:\n  colour: blue\n"), 0o644)
 
@@ -186,6 +196,7 @@ func TestRemoteGolden(t *testing.T) {
 		{"logs-follow", []string{"logs", "-f", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
 		{"logs-unknown", []string{"logs", "nosuch", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
 		{"apply-dry-run", []string{"apply", added, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
+		{"apply-policy-dry-run", []string{"apply", policyOnly, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"apply-same", []string{"apply", same, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"apply-basic", []string{"apply", "../../examples/basic.yaml", "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"apply-invalid", []string{"apply", bad, "--dry-run", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
@@ -201,6 +212,8 @@ func TestRemoteGolden(t *testing.T) {
 		{"apply-confirm-file", []string{"apply", same, "--confirm"}, 2},
 		{"apply-dry-run-try", []string{"apply", same, "--dry-run", "--try", "1m"}, 2},
 		{"apply-no-file", []string{"apply", "--host", "HOST", "--token", cliToken, "--insecure"}, 2},
+		{"port-enable", []string{"port", "enable", "web.0", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
+		{"port-enable-unknown", []string{"port", "enable", "db.3", "--host", "HOST", "--token", cliToken, "--insecure"}, 1},
 		{"reboot", []string{"reboot", "--host", "HOST", "--token", cliToken, "--insecure"}, 0},
 		{"poweroff-json", []string{"poweroff", "--host", "HOST", "--token", cliToken, "--insecure", "-o", "json"}, 0},
 	}

@@ -48,7 +48,7 @@ shows what the box would create (plan), prints the config's JSON Schema
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(newValidateCmd(), newPlanCmd(), newSchemaCmd(), newImageCmd(), newVersionCmd(), newInitCmd(), newStatusCmd(), newLogsCmd(), newPowerOffCmd(), newRebootCmd(), newApplyCmd(),
-		newStartCmd(), newStopCmd(), newRestartCmd(), newConsoleCmd(), newVNCCmd(), newCaptureCmd(), newFlashCmd(), newUpgradeCmd(), newConfigCmd(), newSecureBootCmd(),
+		newStartCmd(), newStopCmd(), newRestartCmd(), newPortCmd(), newConsoleCmd(), newVNCCmd(), newCaptureCmd(), newFlashCmd(), newUpgradeCmd(), newConfigCmd(), newSecureBootCmd(),
 		newRunCmd(), newTestCmd(), newBenchNetworkCmd(), newDebugCmd())
 	return root
 }

@@ -110,6 +110,9 @@ func writeStatus(w io.Writer, st api.Status) error {
 	for _, r := range st.VLANCheck {
 		fmt.Fprintf(tw, "vlan %d\t%s\n", r.VLAN, r)
 	}
+	for _, p := range st.ErrDisabled {
+		fmt.Fprintf(tw, "port %s\terr-disabled since %s: %s from %s (nucbox port enable %s)\n", p.Port, p.Since.UTC().Format(time.RFC3339), p.Reason, dash(p.Source), p.Port)
+	}
 	if bd := st.UplinkBond; bd != nil {
 		fmt.Fprintf(tw, "bond\t%s\n", bondLine(*bd))
 	}

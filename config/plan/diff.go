@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,10 @@ type Delta struct {
 	Removed   []Workload `json:"removed"`
 	Changed   []Workload `json:"changed"`
 	Unchanged []Workload `json:"unchanged"`
+	// Policy are the workloads whose changes are all in their NICs' port
+	// policies: the bridge's rules and qdiscs change in place and the
+	// workload keeps running. Ports names their ports (WORKLOAD.N).
+	Policy []Workload `json:"policy"`
 	// Network lists changed uplink and bridge settings (uplink.*).
 	Network []Change `json:"network"`
 	// Box lists other changed box settings: hostname, modules, state-dir,
@@ -40,6 +45,8 @@ type Workload struct {
 	Kind    string   `json:"kind"`
 	Name    string   `json:"name"`
 	Changes []Change `json:"changes,omitempty"`
+	// Ports are the ports whose policy changes, in Delta.Policy.
+	Ports []string `json:"ports,omitempty"`
 }
 
 // Change is one changed value. Path is the config path relative to the
@@ -53,7 +60,7 @@ type Change struct {
 
 // Empty reports whether applying the new config would change nothing.
 func (d *Delta) Empty() bool {
-	return len(d.Added) == 0 && len(d.Removed) == 0 && len(d.Changed) == 0 && len(d.Network) == 0 && len(d.Box) == 0
+	return len(d.Added) == 0 && len(d.Removed) == 0 && len(d.Changed) == 0 && len(d.Policy) == 0 && len(d.Network) == 0 && len(d.Box) == 0
 }
 
 // Diff computes the difference between the config that runs (old,
@@ -67,7 +74,7 @@ func Diff(old, new *config.Config) *Delta {
 	if new == nil {
 		new = &config.Config{}
 	}
-	d := &Delta{Added: []Workload{}, Removed: []Workload{}, Changed: []Workload{}, Unchanged: []Workload{}, Network: []Change{}, Box: []Change{}}
+	d := &Delta{Added: []Workload{}, Removed: []Workload{}, Changed: []Workload{}, Unchanged: []Workload{}, Policy: []Workload{}, Network: []Change{}, Box: []Change{}}
 
 	type key struct{ kind, name string }
 	oldW := map[key]reflect.Value{}
@@ -89,6 +96,10 @@ func Diff(old, new *config.Config) *Delta {
 		diffValue("", ov, nv, &ch)
 		if len(ch) == 0 {
 			d.Unchanged = append(d.Unchanged, Workload{Kind: k.kind, Name: k.name})
+			return
+		}
+		if ports := policyPorts(k.name, ch); ports != nil {
+			d.Policy = append(d.Policy, Workload{Kind: k.kind, Name: k.name, Changes: ch, Ports: ports})
 			return
 		}
 		d.Changed = append(d.Changed, Workload{Kind: k.kind, Name: k.name, Changes: ch})
@@ -121,6 +132,29 @@ func Diff(old, new *config.Config) *Delta {
 }
 
 var stringerType = reflect.TypeFor[fmt.Stringer]()
+
+// policyPath is a change inside a NIC's port policy; its group is the
+// NIC's index.
+var policyPath = regexp.MustCompile(`^nics\[(\d+)\]\.policy($|\.)`)
+
+// policyPorts names the ports of workload whose policy ch changes, or is
+// nil when ch changes anything else: only then is the change live. The
+// workload's spec (vmm.Spec, containers.Spec) carries no policy, so the
+// pool keeps it running; the network stage rewrites the bridge table and
+// qdiscs.
+func policyPorts(workload string, ch []Change) []string {
+	var ports []string
+	for _, c := range ch {
+		m := policyPath.FindStringSubmatch(c.Path)
+		if m == nil {
+			return nil
+		}
+		if p := workload + "." + m[1]; !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
+	}
+	return ports
+}
 
 // diffValue appends the leaf differences between a and b under path.
 // Lists of scalars (VLAN lists, DNS servers, commands) are compared as one
@@ -231,7 +265,8 @@ func join(path, key string) string {
 }
 
 // WriteText prints the diff for people, one line per workload or setting:
-// "+" added, "-" removed, "~" changed, "=" unchanged.
+// "+" added, "-" removed, "~" changed (restarted, or for a port policy
+// only, changed in place), "=" unchanged.
 func (d *Delta) WriteText(w io.Writer) error {
 	var sb strings.Builder
 	if d.Empty() {
@@ -248,7 +283,7 @@ func (d *Delta) WriteText(w io.Writer) error {
 	}
 	writeChanges("box", d.Box)
 	writeChanges("network", d.Network)
-	if n := len(d.Added) + len(d.Removed) + len(d.Changed) + len(d.Unchanged); n > 0 {
+	if n := len(d.Added) + len(d.Removed) + len(d.Changed) + len(d.Policy) + len(d.Unchanged); n > 0 {
 		sb.WriteString("workloads:\n")
 		for _, x := range d.Added {
 			fmt.Fprintf(&sb, "  + %s %s\n", x.Kind, x.Name)
@@ -262,6 +297,17 @@ func (d *Delta) WriteText(w io.Writer) error {
 				fmt.Fprintf(&sb, "      %s: %s -> %s\n", c.Path, orNone(c.Old), orNone(c.New))
 			}
 		}
+		for _, x := range d.Policy {
+			noun := "port"
+			if len(x.Ports) > 1 {
+				noun = "ports"
+			}
+			fmt.Fprintf(&sb, "  ~ %s %s: policy of %s %s changes (in place, the %s keeps running)\n",
+				x.Kind, x.Name, noun, strings.Join(x.Ports, ", "), workloadNoun[x.Kind])
+			for _, c := range x.Changes {
+				fmt.Fprintf(&sb, "      %s: %s -> %s\n", c.Path, orNone(c.Old), orNone(c.New))
+			}
+		}
 		for _, x := range d.Unchanged {
 			fmt.Fprintf(&sb, "  = %s %s\n", x.Kind, x.Name)
 		}
@@ -269,6 +315,8 @@ func (d *Delta) WriteText(w io.Writer) error {
 	_, err := io.WriteString(w, sb.String())
 	return err
 }
+
+var workloadNoun = map[string]string{WorkloadVM: "VM", WorkloadContainer: "container"}
 
 func orNone(s string) string {
 	if s == "" {

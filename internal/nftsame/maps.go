@@ -13,6 +13,9 @@ import (
 type Map struct {
 	Set   *nftables.Set
 	Elems []nftables.SetElement
+	// Dynamic is a set the rules fill: its elements are state, not
+	// config, and are not compared.
+	Dynamic bool
 }
 
 // SameMaps reports whether the kernel's table t holds exactly maps among
@@ -45,6 +48,9 @@ func SameMaps(c *nftables.Conn, t *nftables.Table, maps []Map) (bool, error) {
 		h := have[w.Set.Name]
 		if h == nil || h.IsMap != w.Set.IsMap {
 			return false, nil
+		}
+		if w.Dynamic {
+			continue
 		}
 		elems, err := c.GetSetElements(h)
 		if err != nil {

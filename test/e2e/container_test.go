@@ -225,6 +225,7 @@ func TestContainerOnVLAN(t *testing.T) {
 	}
 
 	checkPortPolicy(t, m, out)
+	checkPolicyLive(t, m, out)
 
 	// The box's view of the same cgroup, and of the container's address.
 	pid := started[1]

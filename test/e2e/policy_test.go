@@ -103,3 +103,72 @@ func checkPortPolicy(t *testing.T, m *harness.Machine, out string) {
 
 	t.Logf("port policy checks took %s (from waiting for policed's log on)", time.Since(start).Round(100*time.Millisecond))
 }
+
+// checkPolicyLive changes policed's deny rule by an apply, from 8081 to
+// 8080, and checks the change is made in place: the apply says the
+// policy of policed.0 changes, policed keeps its process, and from its
+// namespace 8080 is now refused and 8081 reached. Then a frame to the
+// spanning-tree group address from policed err-disables its port: the
+// box's pings to policed stop while pinger still answers, status shows
+// the port with the frame's source and the box logs it once; nucbox port
+// enable brings the pings back. out is the console output so far.
+func checkPolicyLive(t *testing.T, m *harness.Machine, out string) {
+	t.Helper()
+	start := time.Now()
+	pid := regexp.MustCompile(`containers: policed: running pid (\d+)`).FindStringSubmatch(out)
+	if pid == nil {
+		t.Fatal("no running line for policed on the console")
+	}
+	const denied = "rules: [{action: deny, proto: tcp, port: 8081}]"
+	if !strings.Contains(ctConfig, denied) {
+		t.Fatal("ctConfig has no deny rule for 8081")
+	}
+	next := strings.Replace(ctConfig, denied, "rules: [{action: deny, proto: tcp, port: 8080}]", 1)
+	mustShell(t, m, "cat > /tmp/policy.yaml <<'NBX_EOF'\n"+next+"NBX_EOF\ntrue")
+	applied := mustShell(t, m, "/init apply /tmp/policy.yaml 2>&1; echo APPLY-RC=$?")
+	if !strings.Contains(applied, "APPLY-RC=0") || !strings.Contains(applied, "~ container policed: policy of port policed.0 changes (in place, the container keeps running)") {
+		t.Errorf("apply of policed's new deny rule:\n%s", applied)
+	}
+	st := mustShell(t, m, "/init status")
+	if now := regexp.MustCompile(`container\s+policed\s+running\s+(\d+)`).FindStringSubmatch(st); now == nil || now[1] != pid[1] {
+		t.Errorf("policed after the apply: %q, want running with pid %s:\n%s", now, pid[1], st)
+	}
+	in := "nsenter -t " + pid[1] + " -n "
+	fetch := func(port string) string {
+		return shellValue(t, m, in+"timeout 5 wget -q -O - http://10.0.10.5:"+port+"/ok 2>/dev/null")
+	}
+	if got8081, got8080 := fetch("8081"), fetch("8080"); got8081 != "ok" || got8080 == "ok" {
+		t.Errorf("from policed after the apply: 8081 %q (want ok, no longer denied), 8080 %q (want refused, denied now)", got8081, got8080)
+	}
+	t.Logf("live policy apply checks took %s", time.Since(start).Round(100*time.Millisecond))
+
+	start = time.Now()
+	ping := func(addr string) string {
+		return shellValue(t, m, "ping -c 2 -W 1 "+addr+" >/dev/null 2>&1; echo $?")
+	}
+	if p6, p5 := ping("10.0.10.6"), ping("10.0.10.5"); p6 != "0" || p5 != "0" {
+		t.Fatalf("the box pinging policed: exit %s, pinger: exit %s; want both 0 before the BPDU", p6, p5)
+	}
+	// An IPv4 packet to a neighbour whose address is the STP group
+	// address: a frame the BPDU guard matches (by its destination).
+	mustShell(t, m, in+"arp -i eth0 -s 10.0.10.99 01:80:c2:00:00:00; "+in+"ping -c 1 -W 1 10.0.10.99 >/dev/null 2>&1; true")
+	st = mustShell(t, m, "i=0; until /init status | grep -q err-disabled; do i=$((i+1)); [ $i -ge 50 ] && break; sleep 0.2; done; /init status")
+	own := config.DeriveMAC("ctbox", "policed", 0).String()
+	if !regexp.MustCompile(`port policed\.0\s+err-disabled since \S+: BPDU from ` + regexp.QuoteMeta(own)).MatchString(st) {
+		t.Errorf("nucbox status does not show policed.0 err-disabled by a BPDU from %s:\n%s", own, st)
+	}
+	if p6, p5 := ping("10.0.10.6"), ping("10.0.10.5"); p6 == "0" || p5 != "0" {
+		t.Errorf("err-disabled: the box pinging policed: exit %s (want a failure), pinger: exit %s (want 0)", p6, p5)
+	}
+	if n := shellValue(t, m, "/init logs 2>/dev/null | grep -c 'port policed.0 .* err-disabled: a BPDU from "+own+"'"); n != "1" {
+		t.Errorf("the err-disable was logged %s times, want once", n)
+	}
+	en := mustShell(t, m, "/init port enable policed.0 2>&1")
+	if !strings.Contains(en, "port policed.0: forwarding again") {
+		t.Errorf("nucbox port enable policed.0:\n%s", en)
+	}
+	if p6 := ping("10.0.10.6"); p6 != "0" {
+		t.Errorf("the box pinging policed after nucbox port enable: exit %s, want 0", p6)
+	}
+	t.Logf("err-disable checks took %s", time.Since(start).Round(100*time.Millisecond))
+}

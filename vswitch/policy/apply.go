@@ -45,6 +45,9 @@ func Apply(ns *vswitch.Namespace, s Spec) (Status, error) {
 	if err != nil {
 		return st, fmt.Errorf("nftables: %w", err)
 	}
+	if err := checkOwnLinks(h, s); err != nil {
+		return st, err
+	}
 	t := build(s)
 	st.Rules = t.Rules()
 	same, err := t.same(c)
@@ -66,6 +69,29 @@ func Apply(ns *vswitch.Namespace, s Spec) (Status, error) {
 	n, err := applyTC(h, s, &st)
 	st.Changes += n
 	return st, err
+}
+
+// checkOwnLinks refuses a spec whose mirror targets or IFBs would take
+// a link nucbox did not make, before the table is written: the previous
+// policy then stays whole.
+func checkOwnLinks(h *netlink.Handle, s Spec) error {
+	var errs []error
+	check := func(name, alias string) {
+		if l, err := h.LinkByName(name); err == nil && l.Attrs().Alias != alias {
+			errs = append(errs, fmt.Errorf("link %s exists and was not created by nucbox", name))
+		}
+	}
+	for _, m := range s.Mirrors {
+		if m.Create {
+			check(m.To, aliasMirror)
+		}
+	}
+	for _, p := range s.Ports {
+		if p.Rate != 0 {
+			check(IFBName(p.Link), aliasIFB)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // explain finds the first part of t the kernel refuses, building it piece

@@ -80,10 +80,12 @@ func (d *dispatch) build(t *nftables.Table, base *chain) *portMap {
 	return m
 }
 
-// portMap is one verdict map from port names to their chains.
+// portMap is one verdict map from port names to their chains, or a
+// dynamic set the rules fill (a BPDU guard's sources).
 type portMap struct {
-	set   *nftables.Set
-	elems []nftables.SetElement
+	set     *nftables.Set
+	elems   []nftables.SetElement
+	dynamic bool
 }
 
 // ifname is a link name as the kernel keys and compares it: IFNAMSIZ

@@ -89,6 +89,11 @@ func build(s Spec) *table {
 	for _, p := range s.Ports {
 		out := &chain{chain: &nftables.Chain{Name: "out-" + p.Link, Table: t}}
 		in := &chain{chain: &nftables.Chain{Name: "in-" + p.Link, Table: t}}
+		if p.BPDUGuard && !p.ErrDisabled {
+			ports = append(ports, bpduChain(t, p))
+			tb.maps = append(tb.maps, &portMap{dynamic: true, set: &nftables.Set{Table: t, Name: bpduSet(p.Link),
+				KeyType: nftables.TypeEtherAddr, Dynamic: true, Size: bpduSources}})
+		}
 		portRules(p, out, in)
 		if len(out.rules) > 0 {
 			ports = append(ports, out)
@@ -121,12 +126,18 @@ func build(s Spec) *table {
 // neither passes an allow rule nor spends the port's rate.
 func portRules(p Port, out, in *chain) {
 	drop := verdict(expr.VerdictDrop)
+	if p.ErrDisabled {
+		add(out, "err-disabled: drop every frame the port sends", counter(), drop)
+		add(in, "err-disabled: drop every frame delivered to the port", counter(), drop)
+		return
+	}
 	if p.BPDUGuard {
 		for _, d := range []struct{ mac, what string }{
 			{"01:80:c2:00:00:00", "802.1D/RSTP/MSTP"}, {"01:00:0c:cc:cc:cd", "PVST+"},
 		} {
 			mac, _ := net.ParseMAC(d.mac)
-			add(out, "bpdu-guard: ether daddr "+d.mac+" drop ("+d.what+" BPDUs)", payloadEq(expr.PayloadBaseLLHeader, 0, mac), counter(), drop)
+			add(out, "bpdu-guard: ether daddr "+d.mac+" jump bpdu-"+p.Link+" ("+d.what+" BPDUs)", payloadEq(expr.PayloadBaseLLHeader, 0, mac),
+				[]expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: "bpdu-" + p.Link}})
 		}
 	}
 	if p.SpoofGuard {
@@ -174,6 +185,19 @@ func portRules(p Port, out, in *chain) {
 		add(out, "default deny: meta protocol ip drop", protocol(unix.ETH_P_IP), counter(), drop)
 		add(out, "default deny: meta protocol ip6 drop", protocol(unix.ETH_P_IPV6), counter(), drop)
 	}
+}
+
+// bpduChain is where a port's BPDUs go: their source into the port's
+// set, where the box finds it and err-disables the port (errdisable.go),
+// then the drop. The drop is a rule of its own, since an add to a full
+// set ends its rule; the frames of the port that are no BPDUs meet only
+// the port chain's compares.
+func bpduChain(t *nftables.Table, p Port) *chain {
+	c := &chain{chain: &nftables.Chain{Name: "bpdu-" + p.Link, Table: t}}
+	add(c, "bpdu-guard: add @"+bpduSet(p.Link)+" { ether saddr } (the source, for the err-disable)",
+		load(expr.PayloadBaseLLHeader, 6, 6), []expr.Any{&expr.Dynset{SrcRegKey: 1, SetName: bpduSet(p.Link), Operation: unix.NFT_DYNSET_OP_ADD}})
+	add(c, "bpdu-guard: drop (BPDUs of "+p.Name+")", counter(), verdict(expr.VerdictDrop))
+	return c
 }
 
 // String is the rule as nft would write it.
@@ -345,7 +369,7 @@ func (t *table) same(c *nftables.Conn) (bool, error) {
 	}
 	maps := make([]nftsame.Map, 0, len(t.maps))
 	for _, m := range t.maps {
-		maps = append(maps, nftsame.Map{Set: m.set, Elems: m.elems})
+		maps = append(maps, nftsame.Map{Set: m.set, Elems: m.elems, Dynamic: m.dynamic})
 	}
 	same, err := nftsame.Same(c, t.table, chains)
 	if err != nil || !same {

@@ -22,8 +22,10 @@ func TestBuildRules(t *testing.T) {
 		{Link: "v-ct-0", Name: "ct.0", MAC: "02:00:00:00:00:02"},
 	}}
 	want := []string{
-		"out-t-vm1-0: bpdu-guard: ether daddr 01:80:c2:00:00:00 drop (802.1D/RSTP/MSTP BPDUs)",
-		"out-t-vm1-0: bpdu-guard: ether daddr 01:00:0c:cc:cc:cd drop (PVST+ BPDUs)",
+		"bpdu-t-vm1-0: bpdu-guard: add @bpdu-t-vm1-0 { ether saddr } (the source, for the err-disable)",
+		"bpdu-t-vm1-0: bpdu-guard: drop (BPDUs of vm1.0)",
+		"out-t-vm1-0: bpdu-guard: ether daddr 01:80:c2:00:00:00 jump bpdu-t-vm1-0 (802.1D/RSTP/MSTP BPDUs)",
+		"out-t-vm1-0: bpdu-guard: ether daddr 01:00:0c:cc:cc:cd jump bpdu-t-vm1-0 (PVST+ BPDUs)",
 		"out-t-vm1-0: spoof-guard: ether saddr != 02:00:00:00:00:01 drop",
 		"out-t-vm1-0: spoof-guard: ip saddr != { 10.0.10.5, 0.0.0.0 } drop",
 		"out-t-vm1-0: spoof-guard: arp saddr ip != { 10.0.10.5, 0.0.0.0 } drop",
@@ -65,6 +67,19 @@ func TestBuildRules(t *testing.T) {
 		if c.chain.Hooknum != nil && *c.chain.Hooknum == *nftables.ChainHookPostrouting {
 			t.Errorf("a port without in rules made a postrouting hook")
 		}
+	}
+	// An err-disabled port drops everything both ways, before its
+	// guards and rules, and gets both hooks without in rules of its own.
+	off := noIn
+	off.ErrDisabled = true
+	want = []string{
+		"out-t-vm1-0: err-disabled: drop every frame the port sends",
+		"in-t-vm1-0: err-disabled: drop every frame delivered to the port",
+		`prerouting: iifname "t-vm1-0" jump out-t-vm1-0: sent by vm1.0`,
+		`postrouting: oifname "t-vm1-0" jump in-t-vm1-0: delivered to vm1.0`,
+	}
+	if got := RuleLines(Spec{Ports: []Port{off}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("err-disabled port:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	if got := RuleLines(Spec{}); len(got) != 0 {
 		t.Errorf("an empty spec made rules: %q", got)

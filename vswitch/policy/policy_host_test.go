@@ -13,6 +13,7 @@ import (
 
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/nucbox/nucbox/vswitch"
 	"github.com/nucbox/nucbox/vswitch/netnstest"
@@ -240,6 +241,93 @@ func TestPortPolicyInNamespace(t *testing.T) {
 		}
 	})
 
+	// A change of rules is made in place: the port's link stays (the
+	// workload keeps running), a connection open through it carries on,
+	// and the new rule holds for new ones.
+	t.Run("live", func(t *testing.T) {
+		before := l.box.Link(t, "v-a-0").Attrs().Index
+		open, err := dial(l.a, "", "10.0.0.3:5002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer open.Close()
+		if !connects(l.a, "", "10.0.0.3:80") {
+			t.Fatal("a does not reach b's port 80 before the change")
+		}
+		sp := l.spec(rate)
+		sp.Ports[0].Rules = append(sp.Ports[0].Rules, Rule{Proto: "tcp", Port: 80})
+		st, err := Apply(ns, sp)
+		if err != nil || st.Changes == 0 {
+			t.Fatalf("apply of a new deny rule: %d change(s), %v", st.Changes, err)
+		}
+		if connects(l.a, "", "10.0.0.3:80") {
+			t.Error("a reached b's port 80 after a deny rule for it was applied")
+		}
+		if _, err := open.Write([]byte("still here")); err != nil {
+			t.Errorf("the open connection broke: %v", err)
+		}
+		if after := l.box.Link(t, "v-a-0").Attrs().Index; after != before {
+			t.Errorf("v-a-0 was made anew (index %d, was %d)", after, before)
+		}
+		// A spec that fails changes nothing: a mirror onto a link
+		// nucbox did not make is refused before the table is written.
+		bad := l.spec(rate)
+		bad.Mirrors = append(bad.Mirrors, Mirror{From: []string{"v-a-0"}, To: "br0", Create: true})
+		if _, err := Apply(ns, bad); err == nil || !strings.Contains(err.Error(), "not created by nucbox") {
+			t.Errorf("apply onto a foreign link: %v", err)
+		}
+		if connects(l.a, "", "10.0.0.3:80") {
+			t.Error("the failed apply took the deny rule for port 80 away")
+		}
+		if _, err := Apply(ns, l.spec(rate)); err != nil {
+			t.Fatal(err)
+		}
+		if !connects(l.a, "", "10.0.0.3:80") {
+			t.Error("a does not reach b's port 80 after the rule was removed")
+		}
+	})
+
+	// A BPDU from a is dropped and its source recorded in the port's
+	// set; the port err-disabled passes nothing either way, and
+	// enabled again passes what its rules allow.
+	t.Run("bpdu", func(t *testing.T) {
+		if src, err := BPDUSources(ns); err != nil || len(src) != 0 {
+			t.Fatalf("BPDU sources before any BPDU: %v, %v", src, err)
+		}
+		// An 802.3 frame with the STP LLC header and a config BPDU's
+		// first bytes.
+		frame := append([]byte{0x01, 0x80, 0xc2, 0, 0, 0}, l.macA...)
+		frame = append(frame, 0, 38, 0x42, 0x42, 0x03, 0, 0, 0, 0)
+		frame = append(frame, make([]byte, 60-len(frame))...)
+		sendFrame(t, l.a, "eth0", frame)
+		var src map[string][]net.HardwareAddr
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if src, err = BPDUSources(ns); err != nil || len(src) > 0 {
+				break
+			}
+		}
+		if len(src["v-a-0"]) != 1 || src["v-a-0"][0].String() != l.macA.String() {
+			t.Fatalf("BPDU sources %v, %v; want v-a-0 from %s", src, err, l.macA)
+		}
+		sp := l.spec(rate)
+		sp.Ports[0].ErrDisabled = true
+		if _, err := Apply(ns, sp); err != nil {
+			t.Fatal(err)
+		}
+		if connects(l.a, "", "10.0.0.3:80") || connects(l.b, "", "10.0.0.2:24") {
+			t.Error("the err-disabled port passed a connection")
+		}
+		if src, err := BPDUSources(ns); err != nil || len(src) != 0 {
+			t.Errorf("BPDU sources after the table was replaced: %v, %v", src, err)
+		}
+		if _, err := Apply(ns, l.spec(rate)); err != nil {
+			t.Fatal(err)
+		}
+		if !connects(l.a, "", "10.0.0.3:80") || !connects(l.b, "", "10.0.0.2:24") {
+			t.Error("the port enabled again does not pass a connection")
+		}
+	})
+
 	t.Run("rate", func(t *testing.T) {
 		got, err := RateOf(l.box.H, "v-a-0")
 		if err != nil || got != rate {
@@ -359,5 +447,21 @@ func TestPortPolicyInNamespace(t *testing.T) {
 	}
 	if _, err := l.box.H.LinkByName(IFBName("v-a-0")); err == nil {
 		t.Errorf("%s left behind", IFBName("v-a-0"))
+	}
+}
+
+// sendFrame sends a raw Ethernet frame out of link in n.
+func sendFrame(t *testing.T, n *netnstest.NS, link string, frame []byte) {
+	t.Helper()
+	idx := n.Link(t, link).Attrs().Index
+	if err := n.Namespace().Do(func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Sendto(fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: idx, Halen: 6})
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -44,6 +44,10 @@ type Port struct {
 	DefaultDeny bool `json:"default-deny,omitempty"`
 	// Rate is the limit in bits per second in each direction; 0: none.
 	Rate uint64 `json:"rate,omitempty"`
+	// ErrDisabled takes the port out of forwarding, as a switch does
+	// with a port whose guard tripped: every frame it sends or is
+	// delivered is dropped, until the box enables it again.
+	ErrDisabled bool `json:"err-disabled,omitempty"`
 }
 
 // Rule is one allow or deny rule.

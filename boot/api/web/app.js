@@ -84,15 +84,72 @@ function renderWorkloads(ws) {
   document.getElementById("no-workloads").hidden = ws.length > 0;
 }
 
-function renderLinks(links) {
+// policyDrops sums, per port link, the packets its policy rules dropped
+// (chains out-LINK, in-LINK and bpdu-LINK).
+function policyDrops(sw) {
+  const drops = {};
+  for (const p of (sw && sw.policy) || []) {
+    if (!p.drop) continue;
+    const link = p.chain.replace(/^[a-z]+-/, "");
+    drops[link] = (drops[link] || 0) + p.packets;
+  }
+  return drops;
+}
+
+// The links with their counters and drops: the kernel's and, for a
+// workload port, its policy's; an err-disabled port says so in its state.
+function renderLinks(links, sw, errDisabled) {
   const body = document.querySelector("#links tbody");
+  const drops = policyDrops(sw);
+  const off = {};
+  for (const d of errDisabled) off[d.link] = d;
   body.replaceChildren(...links.map(l => {
     const vlans = (l.vlans || []).map(v => v.id + (v.pvid ? " pvid" : "") + (v.untagged ? " untagged" : "")).join(", ");
-    const tr = row([l.name, l.type, stateBadge(l.state), l.master || "", vlans, l.mac || "", (l.addresses || []).join(", "),
-      bytes(l.stats.rx_bytes) + " / " + l.stats.rx_packets + " pkts", bytes(l.stats.tx_bytes) + " / " + l.stats.tx_packets + " pkts"]);
+    const state = off[l.name] ? stateBadge("err-disabled") : stateBadge(l.state);
+    if (off[l.name]) state.title = off[l.name].reason + " from " + off[l.name].source + "; nucbox port enable " + off[l.name].port + " enables it";
+    let dropped = "kernel " + ((l.stats.rx_dropped || 0) + (l.stats.tx_dropped || 0));
+    if (l.name in drops) dropped += ", policy " + drops[l.name];
+    const tr = row([l.name, l.port || "", l.type, state, l.master || "", vlans, l.mac || "", (l.addresses || []).join(", "),
+      bytes(l.stats.rx_bytes) + " / " + l.stats.rx_packets + " pkts", bytes(l.stats.tx_bytes) + " / " + l.stats.tx_packets + " pkts", dropped]);
     tr.dataset.name = l.name;
+    if (off[l.name]) tr.dataset.errDisabled = "true";
     return tr;
   }));
+}
+
+// vlanVerdict is a VLAN check's verdict in the words nucbox status uses.
+function vlanVerdict(r) {
+  const arp = r.probe === "arp";
+  switch (r.state) {
+  case "checking": return arp ? "checking VLAN " + r.vlan + ": ARP for the gateway " + r.gateway : "checking VLAN " + r.vlan + ": DHCP discover";
+  case "carried": return arp ? "VLAN " + r.vlan + " is carried: the gateway " + r.gateway + " answered ARP from " + r.answer : "VLAN " + r.vlan + " is carried: a DHCP server answered (" + r.answer + ")";
+  case "not-carried": return "the switch port does not carry VLAN " + r.vlan + ": the gateway " + r.gateway + " did not answer ARP";
+  case "no-answer": return "no answer on VLAN " + r.vlan + " (no gateway configured, no DHCP server answered)";
+  default: return "VLAN " + r.vlan + " not checked: " + (r.error || "");
+  }
+}
+
+// The switch the uplink is plugged into (LLDP), whether its port carries
+// each tagged VLAN, and the err-disabled workload ports.
+function renderSwitch(st) {
+  const items = [];
+  for (const n of st.lldp_neighbors || []) {
+    items.push(el("li", "switch " + (n.system_name || n.chassis_id) + ", port " + (n.port_description || n.port_id) + " (on " + n.link + ")"));
+  }
+  for (const r of st.vlan_check || []) {
+    const li = el("li", vlanVerdict(r), "vlan-" + r.state);
+    li.dataset.vlan = r.vlan;
+    li.dataset.state = r.state;
+    items.push(li);
+  }
+  for (const d of st.err_disabled || []) {
+    const li = el("li", "port " + d.port + " (" + d.link + ") err-disabled since " + new Date(d.since).toLocaleString() + ": " + d.reason +
+      " from " + (d.source || "?") + "; nucbox port enable " + d.port + " enables it", "err-disabled");
+    li.dataset.port = d.port;
+    items.push(li);
+  }
+  document.getElementById("switch-section").hidden = items.length === 0;
+  document.getElementById("switch").replaceChildren(...items);
 }
 
 // The leases the box's DHCP server gave on its VLANs; the section shows
@@ -148,7 +205,8 @@ function render(st) {
   document.getElementById("errors").replaceChildren(...errs.map(e => el("li", e)));
   renderTry(st.try);
   renderWorkloads(st.workloads || []);
-  renderLinks(st.links || []);
+  renderLinks(st.links || [], st.switch, st.err_disabled || []);
+  renderSwitch(st);
   renderLeases(st.served_leases || []);
   renderPXE(st.pxe);
 }
