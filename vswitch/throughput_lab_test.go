@@ -366,22 +366,26 @@ func TestThroughputLabPaths(t *testing.T) {
 		if r.Bytes != n || r.Gbps() <= 0 || r.CPU <= 0 {
 			t.Errorf("%s: %+v, want %d bytes at a rate and the CPU time they took", p.name, r, n)
 		}
-		// The sender's segments: at least one per 64 KiB even with GSO.
+		// A rule carried the transfer when it counted at least one of
+		// the sender's segments per 64 KiB (GSO's most); the path not
+		// taken may still count a straggler of the transfer before (its
+		// last ACK or FIN).
 		passed := func(d uint64) bool { return d >= n/(64<<10) }
 		// The tunnel also carries what the new links send by themselves
 		// (IPv6 router solicitations, MLD reports): a few hundred bytes.
 		notTunnelled := after.vxlan-before.vxlan < n/16
+		bridged, overlaid := passed(after.bridge-before.bridge), passed(after.overlay-before.overlay)
 		switch p.name {
 		case "veth":
-			if after.bridge != before.bridge || after.overlay != before.overlay || !notTunnelled {
+			if bridged || overlaid || !notTunnelled {
 				t.Errorf("veth: the boxes saw the transfer: %+v -> %+v", before, after)
 			}
 		case "bridge":
-			if !passed(after.bridge-before.bridge) || after.overlay != before.overlay || !notTunnelled {
+			if !bridged || overlaid || !notTunnelled {
 				t.Errorf("bridge: the allow rule's counters went %+v -> %+v", before, after)
 			}
 		case "vxlan":
-			if !passed(after.overlay-before.overlay) || after.bridge != before.bridge || after.vxlan-before.vxlan < n {
+			if !overlaid || bridged || after.vxlan-before.vxlan < n {
 				t.Errorf("vxlan: counters %+v -> %+v; want the overlay rule and vxlan10 to carry %d bytes", before, after, n)
 			}
 		}

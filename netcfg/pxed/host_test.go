@@ -12,7 +12,6 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
-	"github.com/vishvananda/netlink"
 
 	"github.com/nucbox/nucbox/vswitch/netnstest"
 )
@@ -31,12 +30,7 @@ func TestProxyDHCPOverVeth(t *testing.T) {
 	box.AddAddr(t, "s40", "10.0.40.1/24")
 	for _, c := range []*netnstest.NS{c30, c40} {
 		c.Up(t, "eth0")
-		// A frame sent before the veth has carrier is lost: wait for it,
-		// so that no answer means no answer.
-		deadline := time.Now().Add(10 * time.Second)
-		for c.Link(t, "eth0").Attrs().OperState != netlink.OperUp && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
+		c.WaitOperUp(t, "eth0")
 	}
 	dir := t.TempDir()
 	for _, n := range []string{KernelName, InitrdName} {

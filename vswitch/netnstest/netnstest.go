@@ -154,6 +154,23 @@ func (n *NS) Up(t testing.TB, name string) {
 	}
 }
 
+// WaitOperUp waits until each named link is operationally up. The kernel
+// takes a carrier change in batches up to a second apart (linkwatch), and
+// a bridge enables its port only then: a frame sent before that is lost,
+// and a test that expects no answer would count the loss as its verdict.
+func (n *NS) WaitOperUp(t testing.TB, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, name := range names {
+		for n.Link(t, name).Attrs().OperState != netlink.OperUp {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: link %s not up after 10s (operstate %s)", n.Name, name, n.Link(t, name).Attrs().OperState)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
 // Down sets a link down.
 func (n *NS) Down(t testing.TB, name string) {
 	t.Helper()

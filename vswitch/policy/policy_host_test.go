@@ -48,6 +48,7 @@ func newLab(t *testing.T) *lab {
 		}
 	}
 	l.box.Up(t, "br0")
+	l.box.WaitOperUp(t, "v-a-0", "v-b-0", "v-m-0")
 	l.macA = l.a.Link(t, "eth0").Attrs().HardwareAddr
 	for _, port := range []int{22, 80} {
 		listen(t, l.b, port, func(c net.Conn) {})
