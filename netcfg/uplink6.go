@@ -93,7 +93,9 @@ func (k kernel) ensureAddr6(l netlink.Link, a v6Addr) error {
 		if !sameAddr(h, want) {
 			continue
 		}
-		if want.ValidLft == 0 || h.ValidLft+5 >= want.ValidLft {
+		// A tenth's slack spares the kernel a write per renewal of a
+		// long lease; a short one is refreshed each time.
+		if want.ValidLft == 0 || h.ValidLft >= want.ValidLft-want.ValidLft/10 {
 			return nil
 		}
 		return k.mut(func() error { return k.h.AddrReplace(l, &want) })
@@ -129,14 +131,17 @@ func (k kernel) ensureDefault6(l netlink.Link, gw netip.Addr) error {
 func (m *Manager) applyIPv6(k kernel, spec Spec, link string) (bool, error) {
 	before := k.n.Load()
 	mode := spec.IPv6.Mode
+	stopped := false
 	if mode != IPv6DHCP && m.dhcp6 != nil {
-		m.dhcp6.stop(false)
+		// The box stops using its lease: the server gets it back.
+		m.dhcp6.stop(true)
 		m.setDHCP6(nil)
+		stopped = true
 	}
 	switch mode {
 	case IPv6Static:
 		err := m.putV6(k, v6Addr{link: link, addr: spec.IPv6.Address, gw: spec.IPv6.Gateway})
-		return k.n.Load() != before, err
+		return stopped || k.n.Load() != before, err
 	case IPv6DHCP:
 		c := m.dhcp6
 		if c == nil {
@@ -167,7 +172,7 @@ func (m *Manager) applyIPv6(k kernel, spec Spec, link string) (bool, error) {
 			err := m.putV6(k, v6Addr{})
 			return true, err
 		}
-		return false, nil
+		return stopped, nil
 	}
 }
 
