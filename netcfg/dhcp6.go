@@ -122,7 +122,7 @@ func (c *dhcp6Client) start(link string) {
 // its server and removes it.
 func (c *dhcp6Client) stop(release bool) {
 	c.mu.Lock()
-	cancel, done, link := c.cancel, c.done, c.link
+	cancel, done := c.cancel, c.done
 	c.cancel = nil
 	c.mu.Unlock()
 	if cancel == nil {
@@ -134,19 +134,28 @@ func (c *dhcp6Client) stop(release bool) {
 	c.st.State = "stopped"
 	c.mu.Unlock()
 	if release {
-		if b := c.cur; b != nil && time.Now().Before(b.expiry()) {
-			if err := c.release(link, b); err != nil {
-				c.log.Warn("DHCPv6 release not answered", "address", b.a.addr, "err", err)
-			}
-		}
-		c.cur = nil
+		c.giveBack()
 		if err := c.m.putV6(c.k, v6Addr{}); err != nil {
 			c.log.Warn("DHCPv6 address not removed", "err", err)
 		}
-		c.mu.Lock()
-		c.st.Address = netip.Prefix{}
-		c.mu.Unlock()
 	}
+}
+
+// giveBack releases the binding of a stopped client to its server, if
+// it is still valid; the caller removes the address.
+func (c *dhcp6Client) giveBack() {
+	c.mu.Lock()
+	link := c.link
+	c.mu.Unlock()
+	if b := c.cur; b != nil && time.Now().Before(b.expiry()) {
+		if err := c.release(link, b); err != nil {
+			c.log.Warn("DHCPv6 release not answered", "address", b.a.addr, "err", err)
+		}
+	}
+	c.cur = nil
+	c.mu.Lock()
+	c.st.Address = netip.Prefix{}
+	c.mu.Unlock()
 }
 
 func (c *dhcp6Client) status() *Lease6 {

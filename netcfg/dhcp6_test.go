@@ -234,21 +234,37 @@ func TestDHCPv6LeaseLife(t *testing.T) {
 		t.Errorf("no Solicit after the lease expired")
 	}
 
-	// A server again; closing the manager releases the binding to it.
+	// A server again; an Apply that turns DHCPv6 off releases the
+	// binding to it, and so does closing the manager.
 	srv.answering.Store("a")
-	if l6 := waitLease6(m, 15*time.Second); l6 == nil || l6.State != "bound" {
-		t.Fatalf("no new binding: %+v", l6)
-	}
-	mark = len(srv.messages())
-	m.Close()
-	release, ok := srv.waitFor(mark, time.Second, func(m seen6) bool { return m.typ == dhcpv6.MessageTypeRelease })
-	if !ok {
-		t.Fatalf("no Release at close; the server saw %+v", srv.messages()[mark:])
-	}
-	if release.server != "a" || release.iaid != iaid || release.addr != want {
-		t.Errorf("Release %+v, want server a, IAID %x and %s", release, iaid, want)
-	}
-	if got := addrs6(t, l.box, "br0"); slices.Contains(got, "2001:db8:99::100/128") {
-		t.Errorf("closing the manager left %v", got)
+	for _, step := range []string{"apply slaac", "close"} {
+		if l6 := waitLease6(m, 15*time.Second); l6 == nil || l6.State != "bound" {
+			t.Fatalf("%s: no binding: %+v", step, l6)
+		}
+		mark = len(srv.messages())
+		if step == "close" {
+			m.Close()
+		} else {
+			slaac := spec
+			slaac.IPv6 = IPv6{Mode: IPv6SLAAC}
+			if st, err := m.Apply(context.Background(), slaac); err != nil || st.Changes == 0 || st.Lease6 != nil {
+				t.Fatalf("Apply turning DHCPv6 off: %v, %d changes, lease %+v", err, st.Changes, st.Lease6)
+			}
+		}
+		release, ok := srv.waitFor(mark, time.Second, func(m seen6) bool { return m.typ == dhcpv6.MessageTypeRelease })
+		if !ok {
+			t.Fatalf("%s: no Release; the server saw %+v", step, srv.messages()[mark:])
+		}
+		if release.server != "a" || release.iaid != iaid || release.addr != want {
+			t.Errorf("%s: Release %+v, want server a, IAID %x and %s", step, release, iaid, want)
+		}
+		if got := addrs6(t, l.box, "br0"); slices.Contains(got, "2001:db8:99::100/128") {
+			t.Errorf("%s left %v", step, got)
+		}
+		if step != "close" {
+			if _, err := m.Apply(context.Background(), spec); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

@@ -131,17 +131,17 @@ func (k kernel) ensureDefault6(l netlink.Link, gw netip.Addr) error {
 func (m *Manager) applyIPv6(k kernel, spec Spec, link string) (bool, error) {
 	before := k.n.Load()
 	mode := spec.IPv6.Mode
-	stopped := false
 	if mode != IPv6DHCP && m.dhcp6 != nil {
-		// The box stops using its lease: the server gets it back.
-		m.dhcp6.stop(true)
+		// The box stops using its lease: the server gets it back, and
+		// the address goes below.
+		m.dhcp6.stop(false)
+		m.dhcp6.giveBack()
 		m.setDHCP6(nil)
-		stopped = true
 	}
 	switch mode {
 	case IPv6Static:
 		err := m.putV6(k, v6Addr{link: link, addr: spec.IPv6.Address, gw: spec.IPv6.Gateway})
-		return stopped || k.n.Load() != before, err
+		return k.n.Load() != before, err
 	case IPv6DHCP:
 		c := m.dhcp6
 		if c == nil {
@@ -172,7 +172,7 @@ func (m *Manager) applyIPv6(k kernel, spec Spec, link string) (bool, error) {
 			err := m.putV6(k, v6Addr{})
 			return true, err
 		}
-		return stopped, nil
+		return false, nil
 	}
 }
 
