@@ -67,7 +67,11 @@ var dataStates = []string{DataMounted, DataNone, DataNotMounted}
 type boxCollector struct{ s *Server }
 
 func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descRxDropped, descTxDropped, descFDB, descPolicy, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue, descServed, descUpLease, descUpExpiry, descUpRenews} {
+	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descRxDropped, descTxDropped, descFDB, descPolicy, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue, descServed} {
+		ch <- d
+	}
+	// The box's own leases on the lab network.
+	for _, d := range []*prometheus.Desc{descUpLease, descUpExpiry, descUpRenews} {
 		ch <- d
 	}
 }
