@@ -142,17 +142,17 @@ func (ck *checker) dhcpServer(p string, vlan int, box netip.Prefix, d *DHCPServe
 // ntpServe checks that time.serve has somewhere to serve.
 func (ck *checker) ntpServe() {
 	if ck.c.Time.Serve && len(NTPVLANs(ck.c)) == 0 {
-		ck.add("time.serve", "the box serves NTP on its internal VLAN IPv4 addresses, and has none: add one to uplink.addresses (on a VLAN the uplink does not carry)")
+		ck.add("time.serve", "the box serves NTP on its internal VLAN addresses, and has none: add one to uplink.addresses (on a VLAN the uplink does not carry)")
 	}
 }
 
 // NTPVLANs are the VLANs of the box addresses that time.serve serves:
-// every one of uplink.addresses with an IPv4 address (the server's) whose
-// VLAN the uplink does not carry to the lab network.
+// every one of uplink.addresses with an IPv4 or IPv6 address (the
+// server's) whose VLAN the uplink does not carry to the lab network.
 func NTPVLANs(c *Config) []int {
 	var out []int
 	for _, a := range c.Uplink.Addresses {
-		if a.Address != "" && !carriedTagged(c.Uplink.VLANs, a.VLAN) {
+		if (a.Address != "" || a.IPv6 != "") && !carriedTagged(c.Uplink.VLANs, a.VLAN) {
 			out = append(out, a.VLAN)
 		}
 	}

@@ -89,8 +89,11 @@ uplink:
 		{"IPv6 only with NAT66", `    - {vlan: 10, ipv6: "fd00:10::1/64", nat: true}`, nil},
 		{"neither", `    - {vlan: 10}`, []string{`5:7 uplink.addresses[0].address: required: an address with prefix length such as 10.0.10.1/24 (or only ipv6 for an IPv6-only VLAN)`}},
 		{"DHCP without IPv4", `    - {vlan: 10, ipv6: "fd00:10::1/64", dhcp: {range: 10.0.10.100-10.0.10.199}}`, []string{`5:47 uplink.addresses[0].dhcp: the DHCP server hands out IPv4 addresses and this VLAN has none`}},
-		{"time.serve without IPv4", `    - {vlan: 10, ipv6: "fd00:10::1/64"}
-time: {serve: true}`, []string{`6:15 time.serve: the box serves NTP on its internal VLAN IPv4 addresses, and has none`}},
+		{"time.serve on IPv6 only", `    - {vlan: 10, ipv6: "fd00:10::1/64"}
+time: {serve: true}`, nil},
+		{"time.serve on a carried VLAN only", `    - {vlan: 10, ipv6: "fd00:10::1/64"}
+  vlans: [10]
+time: {serve: true}`, []string{`7:15 time.serve: the box serves NTP on its internal VLAN addresses, and has none`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			matchProblems(t, problems(t, head+tc.addr+"\n"+ct), tc.want)

@@ -18,8 +18,9 @@ import (
 //  4. addresses and routes move (add on the bridge, replace routes,
 //     remove from the uplink);
 //  5. the DHCP client carries on on the bridge with the same lease;
-//  6. the probe runs with sub-second retries; on failure everything is
-//     put back as it was before step 3.
+//  6. the probe runs with sub-second retries, of the IPv4 gateway and of
+//     the IPv6 router (the static one, or the one the uplink learnt from
+//     adverts); on failure everything is put back as it was before step 3.
 //
 // The outage runs from step 3 to the probe's first answer.
 func (m *Manager) takeover(ctx context.Context, k kernel, spec Spec, up uplink, st *Status) error {
@@ -47,6 +48,12 @@ func (m *Manager) takeover(ctx context.Context, k kernel, spec Spec, up uplink, 
 		return err
 	}
 	target := before.moved(bl.Attrs().Index)
+	// The router the uplink learnt from adverts is read before the move:
+	// the bridge learns it only with the next advert.
+	target6 := probe6Target(spec)
+	if !target6.IsValid() && !spec.Probe.Disabled {
+		target6 = k.raRouter6(up.Name, spec.IPv6.Mode)
+	}
 	c := m.dhcp
 	if c != nil {
 		c.stop(false)
@@ -92,14 +99,15 @@ func (m *Manager) takeover(ctx context.Context, k kernel, spec Spec, up uplink, 
 	}
 	// The IPv6 router answers through the bridge too, or the move is
 	// undone as for IPv4.
-	if target6 := probe6Target(spec); target6.IsValid() {
-		if !m.probe6After(ctx, spec, br.Name, st) {
+	if target6.IsValid() {
+		st.Probe6 = m.probe6(ctx, br.Name, target6, spec.Probe.Timeout)
+		if !st.Probe6.OK {
 			return m.rollback(ctx, k, spec, st, before, func() {}, up.Name, st.Probe6.Error)
 		}
 		m.log.Info("IPv6 router answers through the bridge", "bridge", br.Name, "router", target6,
 			"attempts", st.Probe6.Attempts, "elapsed", st.Probe6.Elapsed)
 	}
-	if !target4.IsValid() && !probe6Target(spec).IsValid() {
+	if !target4.IsValid() && !target6.IsValid() {
 		m.log.Warn("no probe target (no gateway): takeover not verified")
 	}
 	return nil

@@ -93,7 +93,9 @@ func (k kernel) ensureAddr6(l netlink.Link, a v6Addr) error {
 		if !sameAddr(h, want) {
 			continue
 		}
-		if want.ValidLft == 0 || h.ValidLft+5 >= want.ValidLft {
+		// A tenth's slack spares the kernel a write per renewal of a
+		// long lease; a short one is refreshed each time.
+		if want.ValidLft == 0 || h.ValidLft >= want.ValidLft-want.ValidLft/10 {
 			return nil
 		}
 		return k.mut(func() error { return k.h.AddrReplace(l, &want) })
@@ -130,7 +132,10 @@ func (m *Manager) applyIPv6(k kernel, spec Spec, link string) (bool, error) {
 	before := k.n.Load()
 	mode := spec.IPv6.Mode
 	if mode != IPv6DHCP && m.dhcp6 != nil {
+		// The box stops using its lease: the server gets it back, and
+		// the address goes below.
 		m.dhcp6.stop(false)
+		m.dhcp6.giveBack()
 		m.setDHCP6(nil)
 	}
 	switch mode {
@@ -201,13 +206,37 @@ func (m *Manager) moveV6(k kernel, link string) error {
 	return err
 }
 
-// probe6Target is the IPv6 router the takeover and a change are checked
-// against: the static one. A router learnt from adverts is learnt again
-// on the bridge only with its next advert; the IPv4 probe checks the
-// same layer 2 path meanwhile.
+// probe6Target is the IPv6 router a change is checked against: the
+// static one. The takeover also checks the router the uplink learnt from
+// adverts (raRouter6); after it, that router is learnt again on the
+// bridge only with its next advert.
 func probe6Target(spec Spec) netip.Addr {
 	if spec.IPv6.Mode == IPv6Static && !spec.Probe.Disabled {
 		return spec.IPv6.Gateway
+	}
+	return netip.Addr{}
+}
+
+// raRouter6 is the IPv6 router the uplink learnt from router adverts, if
+// the box takes its IPv6 routes from them (SLAAC, DHCPv6): the gateway of
+// link's default route of protocol ra. Probing it from the bridge checks
+// the IPv6 path through the bridge as the IPv4 probe checks IPv4's.
+func (k kernel) raRouter6(link, mode string) netip.Addr {
+	if mode != IPv6SLAAC && mode != "" && mode != IPv6DHCP {
+		return netip.Addr{}
+	}
+	l, err := k.h.LinkByName(link)
+	if err != nil {
+		return netip.Addr{}
+	}
+	rs, err := k.h.RouteList(l, netlink.FAMILY_V6)
+	if err != nil {
+		return netip.Addr{}
+	}
+	for _, r := range rs {
+		if isDefault(r) && r.Gw != nil && r.Table == unix.RT_TABLE_MAIN && r.Protocol == unix.RTPROT_RA {
+			return addrOf(r.Gw)
+		}
 	}
 	return netip.Addr{}
 }

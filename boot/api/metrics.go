@@ -55,6 +55,9 @@ var (
 	descTimeOff   = prometheus.NewDesc("nucbox_time_offset_seconds", "How far off the clock was at the last NTP sync that worked (server minus box).", nil, nil)
 	descServed    = prometheus.NewDesc("nucbox_dhcp_leases", "Active leases of the box's DHCP server on a VLAN.", []string{"vlan"}, nil)
 	descDataFree  = prometheus.NewDesc("nucbox_data_partition_free_bytes", "Space left for files on the mounted data partition.", []string{"device"}, nil)
+	descUpLease   = prometheus.NewDesc("nucbox_uplink_lease", "The box's own lease on the lab network, DHCP (ipv4) or DHCPv6 (ipv6): 1, with its address and the client's state.", []string{"family", "link", "address", "state"}, nil)
+	descUpExpiry  = prometheus.NewDesc("nucbox_uplink_lease_expiry_timestamp_seconds", "When the box's own lease on the lab network ends unless renewed (absent for an infinite lease).", []string{"family"}, nil)
+	descUpRenews  = prometheus.NewDesc("nucbox_uplink_lease_renewals_total", "Times the box's own lease on the lab network was extended.", []string{"family"}, nil)
 )
 
 // dataStates are the data partition's states, one series each.
@@ -66,6 +69,10 @@ type boxCollector struct{ s *Server }
 
 func (c boxCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPhase, descReady, descUptime, descState, descRestarts, descCPU, descRSS, descMemHits, descOOMKills, descPIDsHits, descMemLimit, descPIDsLimit, descAllMem, descAllOOM, descAllPIDs, descLinkUp, descRxBytes, descTxBytes, descRxPackets, descTxPackets, descRxDropped, descTxDropped, descFDB, descPolicy, descErrDis, descData, descDataSize, descDataFree, descTimeSync, descTimeOff, descLogConn, descLogSent, descLogDrop, descLogQueue, descServed} {
+		ch <- d
+	}
+	// The box's own leases on the lab network.
+	for _, d := range []*prometheus.Desc{descUpLease, descUpExpiry, descUpRenews} {
 		ch <- d
 	}
 }
@@ -161,6 +168,23 @@ func (c boxCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descRSS, prometheus.GaugeValue, float64(rss), w.Kind, w.Name)
 			}
 		}
+	}
+	own := map[string]*Lease{}
+	if ls, ok := c.s.box.(LeaseSource); ok {
+		own["ipv4"] = ls.UplinkLease()
+	}
+	if ls, ok := c.s.box.(Lease6Source); ok {
+		own["ipv6"] = ls.UplinkLease6()
+	}
+	for family, l := range own {
+		if l == nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(descUpLease, prometheus.GaugeValue, 1, family, l.Link, l.Address, l.State)
+		if !l.Expiry.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descUpExpiry, prometheus.GaugeValue, float64(l.Expiry.UnixMilli())/1000, family)
+		}
+		ch <- prometheus.MustNewConstMetric(descUpRenews, prometheus.CounterValue, float64(l.Renewals), family)
 	}
 	if ss, ok := c.s.box.(ServedLeaseSource); ok {
 		active := map[int]int{}

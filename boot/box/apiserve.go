@@ -307,8 +307,8 @@ func (a *apiBox) UplinkLease6() *api.Lease {
 		return nil
 	}
 	l := st.Lease6
-	al := api.Lease{Link: l.Link, State: l.State, Obtained: l.Acquired, Renew: l.Renew, Expiry: l.Expiry,
-		Renewals: l.Renewals, LastError: l.LastError}
+	al := api.Lease{Link: l.Link, State: l.State, Obtained: l.Acquired, Renew: l.Renew, Rebind: l.Rebind,
+		Expiry: l.Expiry, Server: l.Server, Renewals: l.Renewals, LastError: l.LastError}
 	if l.Address.IsValid() {
 		al.Address = l.Address.String()
 	}

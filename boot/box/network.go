@@ -87,7 +87,8 @@ type NetworkSummary struct {
 	MovedMS  float64       `json:"moved_ms"`
 	OutageMS float64       `json:"outage_ms"`
 	Probe    *ProbeSummary `json:"probe,omitempty"`
-	// Probe6 is the neighbour probe of a static IPv6 router.
+	// Probe6 is the neighbour probe of the IPv6 router: the static one, or
+	// the one the uplink learnt from adverts before the takeover.
 	Probe6   *ProbeSummary `json:"probe6,omitempty"`
 	Rollback *RollbackInfo `json:"rollback,omitempty"`
 	// Filtering is the bridge's VLAN filtering as the kernel has it.

@@ -18,7 +18,8 @@ import (
 // uplink.dhcp-server), whose known hosts are the workload NICs on its
 // VLAN; DNS on every internal VLAN scope's address, with the workloads'
 // static addresses as names; with time.serve, NTP on every internal VLAN
-// address, which that VLAN's scope sends as option 42.
+// address, IPv4 and IPv6, which that VLAN's scope sends as option 42
+// (IPv6 clients are told nothing: the box serves no DHCPv6 option 56).
 func (b *compiler) serve() (dhcpd.Spec, dnsd.Spec, ntpd.Spec) {
 	c := b.c
 	u := &c.Uplink
@@ -30,8 +31,10 @@ func (b *compiler) serve() (dhcpd.Spec, dnsd.Spec, ntpd.Spec) {
 		if !ntpOn[a.VLAN] {
 			continue
 		}
-		if box, err := netip.ParsePrefix(a.Address); err == nil {
-			ntp.Listen = append(ntp.Listen, ntpd.Listener{Interface: config.VLANIfName(a.VLAN), Address: box})
+		for _, s := range []string{a.Address, a.IPv6} {
+			if box, err := netip.ParsePrefix(s); err == nil {
+				ntp.Listen = append(ntp.Listen, ntpd.Listener{Interface: config.VLANIfName(a.VLAN), Address: box})
+			}
 		}
 	}
 	names := map[string][]netip.Addr{}
@@ -243,9 +246,13 @@ func (b *builder) ntpServer() {
 	ntpOn := ntpVLANs(b.c)
 	var ntp []string
 	for _, a := range b.c.Uplink.Addresses {
-		if ntpOn[a.VLAN] {
-			box, _, _ := strings.Cut(a.Address, "/")
-			ntp = append(ntp, box+" on "+config.VLANIfName(a.VLAN))
+		if !ntpOn[a.VLAN] {
+			continue
+		}
+		for _, s := range []string{a.Address, a.IPv6} {
+			if box, _, _ := strings.Cut(s, "/"); box != "" {
+				ntp = append(ntp, box+" on "+config.VLANIfName(a.VLAN))
+			}
 		}
 	}
 	if len(ntp) > 0 {

@@ -84,7 +84,11 @@ func (s *Server) start(l Listener) (*listener, error) {
 	lc := net.ListenConfig{Control: linksock.Control(l.Interface)}
 	addr := netip.AddrPortFrom(l.Address.Addr(), uint16(s.o.Port)).String()
 	ctx, cancel := context.WithCancel(context.Background())
-	conn, err := lc.ListenPacket(ctx, "udp4", addr)
+	network := "udp4"
+	if l.Address.Addr().Is6() {
+		network = "udp6"
+	}
+	conn, err := lc.ListenPacket(ctx, network, addr)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -110,7 +114,7 @@ func (s *Server) serve(ctx context.Context, conn net.PacketConn, sub netip.Prefi
 		}
 		recv := s.o.Now()
 		src, ok := from.(*net.UDPAddr)
-		if !ok || !sub.Contains(src.AddrPort().Addr().Unmap()) {
+		if !ok || !fromLink(src.AddrPort().Addr(), sub) {
 			continue
 		}
 		r := Reply(buf[:n], s.o.Upstream(), recv, s.o.Now())
@@ -164,4 +168,16 @@ func (s *Server) Addr(a netip.Addr) net.Addr {
 		}
 	}
 	return nil
+}
+
+// fromLink tells whether src may ask at an address whose subnet is sub.
+// The socket is bound to the VLAN's link, so an IPv6 link-local source is
+// a client on that link (one whose global address is still being checked
+// for duplicates sends from it).
+func fromLink(src netip.Addr, sub netip.Prefix) bool {
+	src = src.Unmap()
+	if sub.Addr().Is6() && src.Is6() && src.IsLinkLocalUnicast() {
+		return true
+	}
+	return sub.Contains(src.WithZone(""))
 }

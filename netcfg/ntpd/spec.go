@@ -28,8 +28,8 @@ func (s Spec) Validate() error {
 	seen := map[netip.Addr]bool{}
 	for _, l := range s.Listen {
 		switch {
-		case !l.Address.IsValid() || !l.Address.Addr().Is4():
-			errs = append(errs, fmt.Errorf("ntp: listener on %q: no IPv4 address", l.Interface))
+		case !l.Address.IsValid() || l.Address.Addr().Is4In6() || l.Address.Addr().Zone() != "":
+			errs = append(errs, fmt.Errorf("ntp: listener on %q: no IPv4 or IPv6 address", l.Interface))
 		case seen[l.Address.Addr()]:
 			errs = append(errs, fmt.Errorf("ntp: address %s listed twice", l.Address.Addr()))
 		}
