@@ -17,20 +17,11 @@ import (
 // client cabled to another link of the box, with an address in another
 // subnet, gets no answer, since the server's socket is bound to its link.
 func TestServesOnlyItsLink(t *testing.T) {
-	box := netnstest.New(t, "dbox")
-	c10, c20 := netnstest.New(t, "dc10"), netnstest.New(t, "dc20")
-	netnstest.Veth(t, c10, "eth0", box, "s10", true)
-	netnstest.Veth(t, c20, "eth0", box, "s20", true)
-	box.AddAddr(t, "s10", "10.0.10.1/24")
-	box.AddAddr(t, "s20", "10.0.20.1/24")
 	// The server knows hosts by the client's hardware address.
-	for c, mac := range map[*netnstest.NS]string{c10: "02:00:00:00:00:05", c20: "02:aa:00:00:00:20"} {
-		hw, _ := net.ParseMAC(mac)
-		if err := c.H.LinkSetHardwareAddr(c.Link(t, "eth0"), hw); err != nil {
-			t.Fatal(err)
-		}
-		c.Up(t, "eth0")
-	}
+	box, cs := netnstest.Star(t, "d",
+		netnstest.Spoke{Link: "s10", BoxAddr: "10.0.10.1/24", MAC: "02:00:00:00:00:05"},
+		netnstest.Spoke{Link: "s20", BoxAddr: "10.0.20.1/24", MAC: "02:aa:00:00:00:20"})
+	c10, c20 := cs[0], cs[1]
 
 	sc := testScope()
 	sc.Interface = "s10"

@@ -1,13 +1,11 @@
 package dnsd
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/vishvananda/netlink"
 
 	"github.com/nucbox/nucbox/vswitch/netnstest"
 )
@@ -18,20 +16,10 @@ import (
 // box, gets no answer at all (not even REFUSED), since the sockets are
 // bound to the served link.
 func TestServesOnlyItsLink(t *testing.T) {
-	box := netnstest.New(t, "nbox")
-	c10, c20 := netnstest.New(t, "nc10"), netnstest.New(t, "nc20")
-	netnstest.Veth(t, c10, "eth0", box, "s10", true)
-	netnstest.Veth(t, c20, "eth0", box, "s20", true)
-	box.AddAddr(t, "s10", "10.0.10.1/24")
-	box.AddAddr(t, "s20", "10.0.20.1/24")
-	c10.Up(t, "eth0")
-	c20.Up(t, "eth0")
-	c10.AddAddr(t, "eth0", "10.0.10.2/24")
-	c20.AddAddr(t, "eth0", "10.0.20.2/24")
-	if err := c20.H.RouteAdd(&netlink.Route{LinkIndex: c20.Link(t, "eth0").Attrs().Index,
-		Dst: &net.IPNet{IP: net.IPv4(10, 0, 10, 0), Mask: net.CIDRMask(24, 32)}, Gw: net.IPv4(10, 0, 20, 1)}); err != nil {
-		t.Fatal(err)
-	}
+	box, cs := netnstest.Star(t, "n",
+		netnstest.Spoke{Link: "s10", BoxAddr: "10.0.10.1/24", Addr: "10.0.10.2/24"},
+		netnstest.Spoke{Link: "s20", BoxAddr: "10.0.20.1/24", Addr: "10.0.20.2/24", Route: "10.0.10.0/24"})
+	c10, c20 := cs[0], cs[1]
 
 	s := New(Options{Timeout: 500 * time.Millisecond})
 	defer s.Close()

@@ -21,20 +21,10 @@ import (
 // the box, gets no answer: the socket is bound to the served link (and
 // the source is outside the subnet).
 func TestServesItsLink(t *testing.T) {
-	box := netnstest.New(t, "tbox")
-	c10, c20 := netnstest.New(t, "tc10"), netnstest.New(t, "tc20")
-	netnstest.Veth(t, c10, "eth0", box, "s10", true)
-	netnstest.Veth(t, c20, "eth0", box, "s20", true)
-	box.AddAddr(t, "s10", "10.0.10.1/24")
-	box.AddAddr(t, "s20", "10.0.20.1/24")
-	c10.Up(t, "eth0")
-	c20.Up(t, "eth0")
-	c10.AddAddr(t, "eth0", "10.0.10.2/24")
-	c20.AddAddr(t, "eth0", "10.0.20.2/24")
-	if err := c20.H.RouteAdd(&netlink.Route{LinkIndex: c20.Link(t, "eth0").Attrs().Index,
-		Dst: &net.IPNet{IP: net.IPv4(10, 0, 10, 0), Mask: net.CIDRMask(24, 32)}, Gw: net.IPv4(10, 0, 20, 1)}); err != nil {
-		t.Fatal(err)
-	}
+	box, cs := netnstest.Star(t, "t",
+		netnstest.Spoke{Link: "s10", BoxAddr: "10.0.10.1/24", Addr: "10.0.10.2/24"},
+		netnstest.Spoke{Link: "s20", BoxAddr: "10.0.20.1/24", Addr: "10.0.20.2/24", Route: "10.0.10.0/24"})
+	c10, c20 := cs[0], cs[1]
 
 	var up atomic.Pointer[Upstream]
 	up.Store(&Upstream{})

@@ -22,16 +22,10 @@ import (
 // firmware is the positive control), nor does boot firmware on another
 // link of the box.
 func TestProxyDHCPOverVeth(t *testing.T) {
-	box := netnstest.New(t, "pbox")
-	c30, c40 := netnstest.New(t, "pc30"), netnstest.New(t, "pc40")
-	netnstest.Veth(t, c30, "eth0", box, "s30", true)
-	netnstest.Veth(t, c40, "eth0", box, "s40", true)
-	box.AddAddr(t, "s30", "10.0.30.1/24")
-	box.AddAddr(t, "s40", "10.0.40.1/24")
-	for _, c := range []*netnstest.NS{c30, c40} {
-		c.Up(t, "eth0")
-		c.WaitOperUp(t, "eth0")
-	}
+	box, cs := netnstest.Star(t, "p",
+		netnstest.Spoke{Link: "s30", BoxAddr: "10.0.30.1/24"},
+		netnstest.Spoke{Link: "s40", BoxAddr: "10.0.40.1/24"})
+	c30, c40 := cs[0], cs[1]
 	dir := t.TempDir()
 	for _, n := range []string{KernelName, InitrdName} {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644); err != nil {

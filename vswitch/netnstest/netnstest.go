@@ -254,3 +254,50 @@ func (n *NS) Start(t testing.TB, name string, args ...string) *Proc {
 	})
 	return p
 }
+
+// Spoke is one client of Star: a namespace cabled by a veth to the box's
+// link Link, which has BoxAddr. The client's eth0 gets MAC and Addr when
+// set, and a route to Route through the box when set.
+type Spoke struct {
+	Link, BoxAddr string
+	MAC, Addr     string
+	Route         string
+}
+
+// Star is a box namespace with one client namespace per spoke, each
+// client's eth0 up and operationally up (so that a lost first frame is
+// not taken for a server's silence): the setup of a server that must
+// answer on one of the box's links and not on another.
+func Star(t testing.TB, tag string, spokes ...Spoke) (box *NS, clients []*NS) {
+	t.Helper()
+	box = New(t, tag+"box")
+	for _, s := range spokes {
+		c := New(t, tag+s.Link)
+		Veth(t, c, "eth0", box, s.Link, true)
+		box.AddAddr(t, s.Link, s.BoxAddr)
+		if s.MAC != "" {
+			hw, err := net.ParseMAC(s.MAC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.H.LinkSetHardwareAddr(c.Link(t, "eth0"), hw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Up(t, "eth0")
+		c.WaitOperUp(t, "eth0")
+		if s.Addr != "" {
+			c.AddAddr(t, "eth0", s.Addr)
+		}
+		if s.Route != "" {
+			dst := netip.MustParsePrefix(s.Route)
+			gw := netip.MustParsePrefix(s.BoxAddr).Addr()
+			if err := c.H.RouteAdd(&netlink.Route{LinkIndex: c.Link(t, "eth0").Attrs().Index,
+				Dst: &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), dst.Addr().BitLen())}, Gw: gw.AsSlice()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clients = append(clients, c)
+	}
+	return box, clients
+}
