@@ -1,10 +1,7 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 )
 
 // ipv4Static is IPv4's mapping form without IPv4's methods, so that
@@ -38,60 +35,38 @@ func (a IPv4) MarshalYAML() (any, error) {
 	return ipv4Static{a.Address, a.Gateway}, nil
 }
 
-// UnmarshalYAML lets the plain YAML decoder read the union too; Parse has
-// its own decoder, which reports positions.
+// UnmarshalYAML lets the plain YAML decoder read the union too.
 func (a *IPv4) UnmarshalYAML(unmarshal func(any) error) error {
-	var s string
-	if err := unmarshal(&s); err == nil {
-		if s != ipv4DHCP {
-			return errIPv4Form
-		}
-		*a = IPv4{DHCP: true}
-		return nil
+	u, err := unmarshalAddrUnionYAML(unmarshal, []string{ipv4DHCP}, errIPv4Form)
+	if err != nil {
+		return err
 	}
-	var st ipv4Static
-	if err := unmarshal(&st); err != nil {
-		return errIPv4Form
-	}
-	*a = IPv4{Address: st.Address, Gateway: st.Gateway}
+	*a = ipv4Of(u)
 	return nil
 }
 
 // MarshalJSON writes "dhcp", an object, or null when nothing is set.
 func (a IPv4) MarshalJSON() ([]byte, error) {
+	u := addrUnion{Static: ipv4Static{a.Address, a.Gateway}}
 	if a.DHCP {
-		return json.Marshal(ipv4DHCP)
+		u = addrUnion{Mode: ipv4DHCP}
 	}
-	if a.IsZero() {
-		return []byte("null"), nil
-	}
-	return json.Marshal(ipv4Static{a.Address, a.Gateway})
+	return u.marshalJSON()
 }
 
 // UnmarshalJSON reads "dhcp" or {"address": ..., "gateway": ...}.
 func (a *IPv4) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if bytes.Equal(b, []byte("null")) {
-		*a = IPv4{}
-		return nil
+	u, err := unmarshalAddrUnion(b, "ipv4", []string{ipv4DHCP}, errIPv4Form)
+	if err != nil {
+		return err
 	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		if s != ipv4DHCP {
-			return fmt.Errorf("ipv4 %q: %w", s, errIPv4Form)
-		}
-		*a = IPv4{DHCP: true}
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var st ipv4Static
-	if err := dec.Decode(&st); err != nil {
-		return fmt.Errorf("ipv4: %w", err)
-	}
-	*a = IPv4{Address: st.Address, Gateway: st.Gateway}
+	*a = ipv4Of(u)
 	return nil
+}
+
+func ipv4Of(u addrUnion) IPv4 {
+	if u.Mode == ipv4DHCP {
+		return IPv4{DHCP: true}
+	}
+	return IPv4{Address: u.Static.Address, Gateway: u.Static.Gateway}
 }

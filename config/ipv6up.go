@@ -1,8 +1,6 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -58,61 +56,28 @@ func (a UplinkIPv6) MarshalYAML() (any, error) {
 	return ipv4Static{a.Address, a.Gateway}, nil
 }
 
-// UnmarshalYAML lets the plain YAML decoder read the union too; Parse has
-// its own decoder, which reports positions.
+// UnmarshalYAML lets the plain YAML decoder read the union too.
 func (a *UplinkIPv6) UnmarshalYAML(unmarshal func(any) error) error {
-	var s string
-	if err := unmarshal(&s); err == nil {
-		if !slices.Contains(ipv6Modes, s) {
-			return errIPv6Form
-		}
-		*a = UplinkIPv6{Mode: s}
-		return nil
+	u, err := unmarshalAddrUnionYAML(unmarshal, ipv6Modes, errIPv6Form)
+	if err != nil {
+		return err
 	}
-	var st ipv4Static
-	if err := unmarshal(&st); err != nil {
-		return errIPv6Form
-	}
-	*a = UplinkIPv6{Address: st.Address, Gateway: st.Gateway}
+	*a = UplinkIPv6{Mode: u.Mode, Address: u.Static.Address, Gateway: u.Static.Gateway}
 	return nil
 }
 
 // MarshalJSON writes the mode, an object, or null when nothing is set.
 func (a UplinkIPv6) MarshalJSON() ([]byte, error) {
-	if a.Mode != "" {
-		return json.Marshal(a.Mode)
-	}
-	if a.IsZero() {
-		return []byte("null"), nil
-	}
-	return json.Marshal(ipv4Static{a.Address, a.Gateway})
+	return addrUnion{Mode: a.Mode, Static: ipv4Static{a.Address, a.Gateway}}.marshalJSON()
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (a *UplinkIPv6) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if bytes.Equal(b, []byte("null")) {
-		*a = UplinkIPv6{}
-		return nil
+	u, err := unmarshalAddrUnion(b, "ipv6", ipv6Modes, errIPv6Form)
+	if err != nil {
+		return err
 	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		if !slices.Contains(ipv6Modes, s) {
-			return fmt.Errorf("ipv6 %q: %w", s, errIPv6Form)
-		}
-		*a = UplinkIPv6{Mode: s}
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var st ipv4Static
-	if err := dec.Decode(&st); err != nil {
-		return fmt.Errorf("ipv6: %w", err)
-	}
-	*a = UplinkIPv6{Address: st.Address, Gateway: st.Gateway}
+	*a = UplinkIPv6{Mode: u.Mode, Address: u.Static.Address, Gateway: u.Static.Gateway}
 	return nil
 }
 
