@@ -1,7 +1,10 @@
 package linksock
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"net/netip"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -65,4 +68,35 @@ func Sync[K comparable, L any](have map[K]L, want []K, stale func(K, L) bool, st
 		have[k] = l
 	}
 	return errs
+}
+
+// Listener is where a box's server listens: the box's address with its
+// subnet on one link (vlan10), whose name binds the sockets (empty binds
+// none, for tests).
+type Listener struct {
+	Interface string       `json:"interface,omitempty"`
+	Address   netip.Prefix `json:"address"`
+}
+
+// Bound is a listener's running sockets.
+type Bound interface {
+	// LinkIndex is the index of the link the sockets were bound to.
+	LinkIndex() int
+	Stop()
+}
+
+// SyncListeners is Sync for a server's listeners: one is stale when its
+// link now has another index. what names the service in errors.
+func SyncListeners[L Bound](have map[Listener]L, want []Listener, what string, start func(Listener) (L, error)) error {
+	errs := Sync(have, want,
+		func(l Listener, b L) bool { return Index(l.Interface) != b.LinkIndex() },
+		func(b L) { b.Stop() },
+		func(l Listener) (L, error) {
+			b, err := start(l)
+			if err != nil {
+				return b, fmt.Errorf("%s on %s %s: %w", what, l.Interface, l.Address.Addr(), err)
+			}
+			return b, nil
+		})
+	return errors.Join(errs...)
 }

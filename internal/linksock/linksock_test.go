@@ -2,6 +2,7 @@ package linksock
 
 import (
 	"errors"
+	"net/netip"
 	"sort"
 	"testing"
 )
@@ -45,5 +46,40 @@ func TestIndex(t *testing.T) {
 	}
 	if Index("lo") == 0 {
 		t.Error("lo has no index")
+	}
+}
+
+type fakeBound struct {
+	index   int
+	stopped bool
+}
+
+func (b *fakeBound) LinkIndex() int { return b.index }
+func (b *fakeBound) Stop()          { b.stopped = true }
+
+// A listener bound to an index its link no longer has is started again;
+// one whose link kept its index is kept (the control); a start that fails
+// names the service, the link and the address.
+func TestSyncListeners(t *testing.T) {
+	kept := Listener{Address: netip.MustParsePrefix("10.0.10.1/24")}
+	stale := Listener{Address: netip.MustParsePrefix("10.0.20.1/24")}
+	bad := Listener{Interface: "nolink0", Address: netip.MustParsePrefix("10.0.30.1/24")}
+	old := &fakeBound{index: 0}
+	gone := &fakeBound{index: 7} // no link named "" has index 7
+	have := map[Listener]*fakeBound{kept: old, stale: gone}
+	err := SyncListeners(have, []Listener{kept, stale, bad}, "ntp", func(l Listener) (*fakeBound, error) {
+		if l == bad {
+			return nil, errors.New("no such device")
+		}
+		return &fakeBound{}, nil
+	})
+	if have[kept] != old || old.stopped {
+		t.Error("a listener whose link kept its index was restarted")
+	}
+	if !gone.stopped || have[stale] == gone || have[stale] == nil {
+		t.Error("a listener bound to an old link index was not started again")
+	}
+	if _, ok := have[bad]; ok || err == nil || err.Error() != "ntp on nolink0 10.0.30.1: no such device" {
+		t.Errorf("failed start: in map %v, error %v", ok, err)
 	}
 }

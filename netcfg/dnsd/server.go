@@ -2,8 +2,6 @@ package dnsd
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -109,17 +107,7 @@ func (s *Server) Apply(spec Spec) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	errs := linksock.Sync(s.listeners, spec.Listen,
-		func(l Listener, ln *listener) bool { return linksock.Index(l.Interface) != ln.index },
-		func(ln *listener) { ln.stop() },
-		func(l Listener) (*listener, error) {
-			ln, err := s.start(l)
-			if err != nil {
-				return nil, fmt.Errorf("dns on %s %s: %w", l.Interface, l.Address.Addr(), err)
-			}
-			return ln, nil
-		})
-	return errors.Join(errs...)
+	return linksock.SyncListeners(s.listeners, spec.Listen, "dns", s.start)
 }
 
 func (s *Server) start(l Listener) (*listener, error) {
@@ -202,7 +190,11 @@ func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn, sub netip.Pr
 	}
 }
 
-func (ln *listener) stop() {
+// LinkIndex is the index of the link the sockets were bound to.
+func (ln *listener) LinkIndex() int { return ln.index }
+
+// Stop closes the sockets.
+func (ln *listener) Stop() {
 	ln.cancel()
 	ln.udp.Close()
 	ln.tl.Close()
@@ -213,7 +205,7 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l, ln := range s.listeners {
-		ln.stop()
+		ln.Stop()
 		delete(s.listeners, l)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/nucbox/nucbox/internal/linksock"
 )
 
 // Spec is the DNS server as the config wants it.
@@ -21,15 +23,6 @@ type Spec struct {
 	// Self is the box's own name (its hostname): answered on each link
 	// with the box's listening addresses there, IPv4 and IPv6.
 	Self string `json:"self,omitempty"`
-}
-
-// Listener is one box address to serve on.
-type Listener struct {
-	// Interface binds the sockets (vlan10); empty binds none (tests).
-	Interface string `json:"interface,omitempty"`
-	// Address is the box's address with its subnet: queries from outside
-	// the subnet are refused.
-	Address netip.Prefix `json:"address"`
 }
 
 // Host is one name under the domain.
@@ -63,3 +56,7 @@ func (s Spec) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Listener is a box address DNS is served on (vlan10 and its subnet):
+// queries from outside the subnet are refused.
+type Listener = linksock.Listener

@@ -2,8 +2,6 @@ package ntpd
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -67,17 +65,7 @@ func (s *Server) Apply(spec Spec) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	errs := linksock.Sync(s.listeners, spec.Listen,
-		func(l Listener, ln *listener) bool { return linksock.Index(l.Interface) != ln.index },
-		func(ln *listener) { ln.stop() },
-		func(l Listener) (*listener, error) {
-			ln, err := s.start(l)
-			if err != nil {
-				return nil, fmt.Errorf("ntp on %s %s: %w", l.Interface, l.Address.Addr(), err)
-			}
-			return ln, nil
-		})
-	return errors.Join(errs...)
+	return linksock.SyncListeners(s.listeners, spec.Listen, "ntp", s.start)
 }
 
 func (s *Server) start(l Listener) (*listener, error) {
@@ -127,7 +115,11 @@ func (s *Server) serve(ctx context.Context, conn net.PacketConn, sub netip.Prefi
 	}
 }
 
-func (ln *listener) stop() {
+// LinkIndex is the index of the link the sockets were bound to.
+func (ln *listener) LinkIndex() int { return ln.index }
+
+// Stop closes the sockets.
+func (ln *listener) Stop() {
 	ln.cancel()
 	ln.conn.Close()
 }
@@ -137,7 +129,7 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l, ln := range s.listeners {
-		ln.stop()
+		ln.Stop()
 		delete(s.listeners, l)
 	}
 }

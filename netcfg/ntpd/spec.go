@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/nucbox/nucbox/internal/linksock"
 )
 
 // Spec is the NTP server as the config wants it.
@@ -11,15 +13,6 @@ type Spec struct {
 	// Listen are the box's addresses served, one per VLAN interface;
 	// none serves nothing.
 	Listen []Listener `json:"listen,omitempty"`
-}
-
-// Listener is one box address to serve on.
-type Listener struct {
-	// Interface binds the socket (vlan10); empty binds none (tests).
-	Interface string `json:"interface,omitempty"`
-	// Address is the box's address with its subnet: requests from
-	// outside the subnet are dropped.
-	Address netip.Prefix `json:"address"`
 }
 
 // Validate reports every inconsistency of s at once.
@@ -40,3 +33,7 @@ func (s Spec) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Listener is a box address NTP is served on (vlan10 and its subnet):
+// requests from outside the subnet are dropped.
+type Listener = linksock.Listener
