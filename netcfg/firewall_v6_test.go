@@ -12,6 +12,7 @@ import (
 	"github.com/mdlayher/ndp"
 	"golang.org/x/net/ipv6"
 
+	"github.com/nucbox/nucbox/internal/linksock"
 	"github.com/nucbox/nucbox/vswitch/netnstest"
 )
 
@@ -29,6 +30,7 @@ func solicitationReaches(t *testing.T, from, box *netnstest.NS, link string) boo
 				if err != nil {
 					return err
 				}
+				linksock.RefreshZones()
 				c, _, err = ndp.Listen(ifi, ndp.LinkLocal)
 				return err
 			})
@@ -58,7 +60,10 @@ func solicitationReaches(t *testing.T, from, box *netnstest.NS, link string) boo
 	for range 3 {
 		// The destination's zone is a link name, resolved where the
 		// write runs.
+		// The zone cache is the process's: another namespace's
+		// eth0 may be in it.
 		err := from.Namespace().Do(func() error {
+			linksock.RefreshZones()
 			return sc.WriteTo(&ndp.RouterSolicitation{}, nil, netip.IPv6LinkLocalAllRouters())
 		})
 		if err != nil {

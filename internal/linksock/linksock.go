@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"syscall"
 
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -100,3 +101,32 @@ func SyncListeners[L Bound](have map[Listener]L, want []Listener, what string, s
 		})
 	return errors.Join(errs...)
 }
+
+// RefreshZones makes the net package, and golang.org/x/net's copy of its
+// code, read the links' indexes again. Each turns an IPv6 zone (a link
+// name) into an index through a process-wide cache that it rereads at
+// most once a minute, or when asked for a name it does not know: a link
+// deleted and made again under its old name (a VLAN one config removed
+// and the next brought back), or the same name in another network
+// namespace, keeps the old index there until then, and a socket bound or
+// written with that zone fails (a bind resolves through the net
+// package's cache, an ipv6.PacketConn write with a control message,
+// as ndp's are, through x/net's). ndp names the zone by the link's
+// name, so the box's users of it refresh, in the link's namespace,
+// before they listen. No link can have a name as long as neverALink
+// (IFNAMSIZ): asking for it always rereads, and the bind and the write
+// made for that fail without sending anything.
+func RefreshZones() {
+	if c, err := net.ListenPacket("udp6", "[fe80::1%"+neverALink+"]:0"); err == nil {
+		c.Close()
+	}
+	c, err := net.ListenPacket("udp6", "[::]:0")
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_, _ = ipv6.NewPacketConn(c).WriteTo([]byte{0}, &ipv6.ControlMessage{},
+		&net.UDPAddr{IP: net.ParseIP("fe80::1"), Port: 9, Zone: neverALink})
+}
+
+const neverALink = "no-link-is-named-this"

@@ -11,6 +11,8 @@ import (
 
 	"github.com/mdlayher/ndp"
 	"golang.org/x/net/ipv6"
+
+	"github.com/nucbox/nucbox/internal/linksock"
 )
 
 // bootingFor is how long after its boot options a machine counts as
@@ -29,6 +31,7 @@ func (s *Server) serveRA(ctx context.Context, link string) error {
 	if err != nil {
 		return err
 	}
+	linksock.RefreshZones() // ndp binds and writes with the link's name as the zone
 	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
 	if err != nil {
 		// No IPv6 on the link: iPXE waits, and boots all the same.

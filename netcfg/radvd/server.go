@@ -14,6 +14,7 @@ import (
 	"github.com/mdlayher/ndp"
 	"golang.org/x/net/ipv6"
 
+	"github.com/nucbox/nucbox/internal/linksock"
 	"github.com/nucbox/nucbox/internal/safe"
 )
 
@@ -132,6 +133,7 @@ func (s *Server) open(ctx context.Context, r *runner) (*ndp.Conn, net.HardwareAd
 				return err
 			}
 			mac = ifi.HardwareAddr
+			linksock.RefreshZones() // ndp binds and writes with the link's name as the zone
 			c, _, err = ndp.Listen(ifi, ndp.LinkLocal)
 			return err
 		})
