@@ -16,6 +16,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv6/nclient6"
 	"github.com/insomniacslk/dhcp/iana"
 
+	"github.com/nucbox/nucbox/internal/linksock"
 	"github.com/nucbox/nucbox/internal/safe"
 )
 
@@ -269,6 +270,7 @@ func (c *dhcp6Client) setState(s string) {
 func (c *dhcp6Client) client(link string, timeout time.Duration, tries int) (*nclient6.Client, error) {
 	var nc *nclient6.Client
 	err := c.m.ns.Do(func() (err error) {
+		linksock.RefreshZones() // nclient6 binds with the link's name as the zone
 		nc, err = nclient6.New(link, nclient6.WithTimeout(timeout), nclient6.WithRetry(tries))
 		return err
 	})
