@@ -614,31 +614,16 @@ func (d *decoder) duration(path string, p position, n ast.Node, v reflect.Value)
 }
 
 func (d *decoder) ipv4(path string, p position, n ast.Node, v reflect.Value) {
-	if s, ok := stringValue(n); ok {
-		if s == ipv4DHCP {
-			v.Set(reflect.ValueOf(IPv4{DHCP: true}))
-			return
-		}
-		hint := ""
-		if strings.Contains(s, "/") {
-			hint = fmt.Sprintf("; for a static address write {address: %s}", s)
-		}
-		d.errorAt(p, path, "invalid ipv4 %q: %v%s", s, errIPv4Form, hint)
-		return
-	}
-	es, ok := d.entries(path, n, 0)
+	u, ok := d.addrUnion(path, p, n, "ipv4", []string{ipv4DHCP}, errIPv4Form,
+		"an address with prefix length such as 192.168.1.10/24 (or write ipv4: dhcp)")
 	if !ok {
-		d.errorAt(p, path, "invalid ipv4: %v, got %s", errIPv4Form, describe(n))
 		return
 	}
-	var st ipv4Static
-	d.structFields(path, es, reflect.ValueOf(&st).Elem())
-	// An empty mapping would otherwise read as "not set" and, on the
-	// uplink, quietly become DHCP.
-	if st.Address == "" && !d.failed[path+".address"] {
-		d.errorAt(p, path+".address", "required: an address with prefix length such as 192.168.1.10/24 (or write ipv4: dhcp)")
+	if u.Mode != "" {
+		v.Set(reflect.ValueOf(IPv4{DHCP: true}))
+		return
 	}
-	v.Set(reflect.ValueOf(IPv4{Address: st.Address, Gateway: st.Gateway}))
+	v.Set(reflect.ValueOf(IPv4{Address: u.Static.Address, Gateway: u.Static.Gateway}))
 }
 
 // stringValue accepts only what YAML itself reads as a string, so that

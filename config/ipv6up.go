@@ -2,11 +2,7 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
-	"reflect"
-	"slices"
-	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/invopop/jsonschema"
@@ -102,35 +98,11 @@ func (UplinkIPv6) JSONSchema() *jsonschema.Schema {
 
 // uplinkIPv6 decodes the union with positions.
 func (d *decoder) uplinkIPv6(path string, p position, n ast.Node, v *UplinkIPv6) {
-	if s, ok := stringValue(n); ok {
-		if slices.Contains(ipv6Modes, s) {
-			*v = UplinkIPv6{Mode: s}
-			return
-		}
-		hint := ""
-		if strings.Contains(s, "/") {
-			hint = fmt.Sprintf("; for a static address write {address: %s}", s)
-		}
-		d.errorAt(p, path, "invalid ipv6 %q: %v%s", s, errIPv6Form, hint)
-		return
+	u, ok := d.addrUnion(path, p, n, "ipv6", ipv6Modes, errIPv6Form,
+		"an IPv6 address with prefix length such as 2001:db8::10/64 (or write ipv6: slaac or ipv6: dhcp)")
+	if ok {
+		*v = UplinkIPv6{Mode: u.Mode, Address: u.Static.Address, Gateway: u.Static.Gateway}
 	}
-	es, ok := d.entries(path, n, 0)
-	if !ok {
-		d.errorAt(p, path, "invalid ipv6: %v, got %s", errIPv6Form, describe(n))
-		return
-	}
-	for _, e := range es {
-		if slices.Contains(ipv6Modes, e.key) {
-			d.errorAt(e.pos, joinKey(path, e.key), "%s and a static address exclude each other: write ipv6: %s or ipv6: {address: CIDR, gateway: IP}", e.key, e.key)
-			return
-		}
-	}
-	var st ipv4Static
-	d.structFields(path, es, reflect.ValueOf(&st).Elem())
-	if st.Address == "" && !d.failed[path+".address"] {
-		d.errorAt(p, path+".address", "required: an IPv6 address with prefix length such as 2001:db8::10/64 (or write ipv6: slaac or ipv6: dhcp)")
-	}
-	*v = UplinkIPv6{Address: st.Address, Gateway: st.Gateway}
 }
 
 // uplinkIPv6 checks the box's static IPv6 address on the lab network and

@@ -187,6 +187,7 @@ x-base: &base {cpus: 2, memory: 2GiB}
 		{"duplicate key", "hostname: a\nhostname: b\n", []string{`2:1 : YAML syntax: mapping key "hostname" already defined at [1:1]`}},
 		{"ipv4 empty mapping", "hostname: b\nuplink:\n  ipv4: {}\n", []string{"3:9 uplink.ipv4.address: required"}},
 		{"ipv4 unknown field", "hostname: b\nuplink:\n  ipv4: {address: 10.0.0.2/24, gateway: 10.0.0.1, gw: 10.0.0.1}\n", []string{`3:51 uplink.ipv4.gw: unknown field "gw"`}},
+		{"ipv4 dhcp with a static address", "hostname: b\nuplink:\n  ipv4: {dhcp: true, address: 10.0.0.2/24}\n", []string{`3:10 uplink.ipv4.dhcp: dhcp and a static address exclude each other: write ipv4: dhcp or ipv4: {address: CIDR, gateway: IP}`}},
 		{"ipv4 wrong type", "hostname: b\nuplink:\n  ipv4: [dhcp]\n", []string{`3:9 uplink.ipv4: invalid ipv4: expected "dhcp" or a mapping {address: CIDR, gateway: IP}, got a list`}},
 		{"duration as a number", "hostname: b\nvms: [{name: a, shutdown-timeout: 5}]\n", []string{`2:35 vms[0].shutdown-timeout: invalid duration "5": add a unit, like 5s`}},
 		{"invalid utf-8", "hostname: b\nmodules: [\xff]\n", []string{"2:11 : the config is not valid UTF-8 text"}},
