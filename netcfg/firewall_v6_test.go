@@ -10,9 +10,9 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/ndp"
-	"golang.org/x/net/ipv6"
 
 	"github.com/nucbox/nucbox/internal/linksock"
+	"github.com/nucbox/nucbox/netcfg/radvd"
 	"github.com/nucbox/nucbox/vswitch/netnstest"
 )
 
@@ -21,7 +21,9 @@ import (
 // link, as the box's router adverts do.
 func solicitationReaches(t *testing.T, from, box *netnstest.NS, link string) bool {
 	t.Helper()
-	listen := func(n *netnstest.NS, name string) *ndp.Conn {
+	// listen opens what open returns in n on link name, retrying while
+	// the link-local address is still tentative.
+	listen := func(n *netnstest.NS, name string, open func(*net.Interface) (*ndp.Conn, error)) *ndp.Conn {
 		var c *ndp.Conn
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -30,8 +32,7 @@ func solicitationReaches(t *testing.T, from, box *netnstest.NS, link string) boo
 				if err != nil {
 					return err
 				}
-				linksock.RefreshZones()
-				c, _, err = ndp.Listen(ifi, ndp.LinkLocal)
+				c, err = open(ifi)
 				return err
 			})
 			if err == nil {
@@ -43,18 +44,13 @@ func solicitationReaches(t *testing.T, from, box *netnstest.NS, link string) boo
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	rc := listen(box, link)
+	rc := listen(box, link, radvd.ListenSolicitations)
 	defer rc.Close()
-	var f ipv6.ICMPFilter
-	f.SetAll(true)
-	f.Accept(ipv6.ICMPTypeRouterSolicitation)
-	if err := rc.SetICMPFilter(&f); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.JoinGroup(netip.IPv6LinkLocalAllRouters()); err != nil {
-		t.Fatal(err)
-	}
-	sc := listen(from, "eth0")
+	sc := listen(from, "eth0", func(ifi *net.Interface) (*ndp.Conn, error) {
+		linksock.RefreshZones()
+		c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+		return c, err
+	})
 	defer sc.Close()
 	buf := make([]byte, 1500)
 	for range 3 {

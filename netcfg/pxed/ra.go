@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/mdlayher/ndp"
-	"golang.org/x/net/ipv6"
 
-	"github.com/nucbox/nucbox/internal/linksock"
+	"github.com/nucbox/nucbox/netcfg/radvd"
 )
 
 // bootingFor is how long after its boot options a machine counts as
@@ -31,8 +30,7 @@ func (s *Server) serveRA(ctx context.Context, link string) error {
 	if err != nil {
 		return err
 	}
-	linksock.RefreshZones() // ndp binds and writes with the link's name as the zone
-	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+	c, err := radvd.ListenSolicitations(ifi)
 	if err != nil {
 		// No IPv6 on the link: iPXE waits, and boots all the same.
 		return fmt.Errorf("router solicitations on %s: %w", link, err)
@@ -40,15 +38,6 @@ func (s *Server) serveRA(ctx context.Context, link string) error {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	defer c.Close()
-	var f ipv6.ICMPFilter
-	f.SetAll(true)
-	f.Accept(ipv6.ICMPTypeRouterSolicitation)
-	if err := c.SetICMPFilter(&f); err != nil {
-		return fmt.Errorf("icmp filter: %w", err)
-	}
-	if err := c.JoinGroup(netip.IPv6LinkLocalAllRouters()); err != nil {
-		return fmt.Errorf("join all-routers: %w", err)
-	}
 	ra := nothingAdvert(ifi.HardwareAddr)
 	// iPXE solicits at once, when it has not asked for boot options yet:
 	// the advert goes out with the boot options too, unasked.

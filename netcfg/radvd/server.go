@@ -133,8 +133,7 @@ func (s *Server) open(ctx context.Context, r *runner) (*ndp.Conn, net.HardwareAd
 				return err
 			}
 			mac = ifi.HardwareAddr
-			linksock.RefreshZones() // ndp binds and writes with the link's name as the zone
-			c, _, err = ndp.Listen(ifi, ndp.LinkLocal)
+			c, err = ListenSolicitations(ifi)
 			return err
 		})
 		if err == nil {
@@ -149,6 +148,31 @@ func (s *Server) open(ctx context.Context, r *runner) (*ndp.Conn, net.HardwareAd
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// ListenSolicitations opens an NDP socket on ifi, from its link-local
+// address, that hears router solicitations only: they go to all routers,
+// a group only forwarding links join by themselves. It runs in ifi's
+// network namespace. ndp binds and writes with the link's name as the
+// zone, so the zone caches are refreshed first (linksock.RefreshZones).
+func ListenSolicitations(ifi *net.Interface) (*ndp.Conn, error) {
+	linksock.RefreshZones()
+	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+	if err != nil {
+		return nil, err
+	}
+	var f ipv6.ICMPFilter
+	f.SetAll(true)
+	f.Accept(ipv6.ICMPTypeRouterSolicitation)
+	if err := c.SetICMPFilter(&f); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("icmp filter: %w", err)
+	}
+	if err := c.JoinGroup(netip.IPv6LinkLocalAllRouters()); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("join all-routers: %w", err)
+	}
+	return c, nil
 }
 
 // run advertises until ctx ends or the socket fails.
@@ -167,17 +191,6 @@ func (s *Server) run(ctx context.Context, r *runner) error {
 	r.mu.Unlock()
 	defer r.drop(c)
 
-	// Hear router solicitations only: they go to all routers, a group
-	// only forwarding links join by themselves.
-	var f ipv6.ICMPFilter
-	f.SetAll(true)
-	f.Accept(ipv6.ICMPTypeRouterSolicitation)
-	if err := c.SetICMPFilter(&f); err != nil {
-		return fmt.Errorf("icmp filter: %w", err)
-	}
-	if err := c.JoinGroup(netip.IPv6LinkLocalAllRouters()); err != nil {
-		return fmt.Errorf("join all-routers: %w", err)
-	}
 	ra := Advert(r.link, mac)
 	send := func() error {
 		if err := c.WriteTo(ra, nil, netip.IPv6LinkLocalAllNodes()); err != nil {
