@@ -143,8 +143,18 @@ test-unit: web-assets platform
 # QEMU boots of the real image, one package so boots never compete for the
 # two cores with other tests. About 32 minutes with the 3-minute soak;
 # the timeout is the suite's budget.
+# The log is kept in build/test-e2e.log and a failed run ends with the
+# list of failed tests, since the verbose log of 30 minutes of boots is
+# too long to scroll for them.
 test-e2e: web-assets platform
-	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 40m -v ./test/e2e
+	@mkdir -p $(BUILD); set -o pipefail; \
+	$(TEST_ENV) $(GO) test -tags $(TAGS) -count=1 -timeout 40m -v ./test/e2e 2>&1 | tee $(BUILD)/test-e2e.log; \
+	rc=$$?; if [ $$rc -ne 0 ]; then echo "test-e2e: failed (exit $$rc); the failed tests:"; \
+	awk '/^=== RUN/ { n = 0 } !/machine\.go:[0-9]+: [^ ]+ [0-9.]+s\|/ { buf[n++ % 12] = $$0 } \
+	/^--- FAIL|^panic:/ { failed = 1; print "  " $$0; for (i = n > 12 ? n - 12 : 0; i < n - 1; i++) print "    | " buf[i % 12] } \
+	END { if (!failed) print "  none reported: a build error, a timeout or a crash" }' $(BUILD)/test-e2e.log; \
+	echo "  (the whole log with the consoles: $(BUILD)/test-e2e.log)"; fi; \
+	exit $$rc
 
 # `make bench`: one table of every figure with its baseline from the same
 # run (build/bench/report.md and report.json, printed at the end). Each
