@@ -107,6 +107,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 			return nil, err
 		}
 		tr.TLSClientConfig = cfg
+		tr.DialTLSContext = dialTLS(cfg, []string{"h2", "http/1.1"})
 	}
 	c.http = &http.Client{Transport: tr, Timeout: callTimeout}
 	c.stream = &http.Client{Transport: tr}
@@ -115,8 +116,73 @@ func NewClient(o ClientOptions) (*Client, error) {
 	up := tr.Clone()
 	up.ForceAttemptHTTP2 = false
 	up.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	if tr.TLSClientConfig != nil {
+		up.DialTLSContext = dialTLS(tr.TLSClientConfig, []string{"http/1.1"})
+	}
 	c.upgrade = &http.Client{Transport: up}
 	return c, nil
+}
+
+// handshakeTimeout bounds one TLS handshake with the box, and
+// handshakeAttempts is how many connections a request tries while the
+// handshakes time out. A stalled handshake has sent no request yet, so
+// a new connection is safe for every method, an apply or a restart
+// included: a box whose single CPU a guest's boot keeps busy, or a lost
+// segment on a busy lab link, then costs seconds instead of the command.
+var (
+	handshakeTimeout  = 10 * time.Second
+	handshakeAttempts = 3
+)
+
+// HandshakeError is a box that accepted connections but finished no TLS
+// handshake on any of them in time.
+type HandshakeError struct {
+	Attempts int
+	Each     time.Duration
+	Last     error
+}
+
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("the TLS handshake timed out %d times (%v each): %v", e.Attempts, e.Each, e.Last)
+}
+
+func (e *HandshakeError) Unwrap() error { return e.Last }
+
+// dialTLS connects and shakes hands offering protos, trying new
+// connections while handshakes time out. Any other failure (refused,
+// the wrong certificate) ends it at once.
+func dialTLS(cfg *tls.Config, protos []string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		tc := cfg.Clone()
+		tc.NextProtos = protos
+		if tc.ServerName == "" {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				tc.ServerName = host
+			}
+		}
+		var d net.Dialer
+		var last error
+		for range handshakeAttempts {
+			raw, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			conn := tls.Client(raw, tc)
+			hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+			err = conn.HandshakeContext(hctx)
+			timedOut := hctx.Err() != nil
+			cancel()
+			if err == nil {
+				return conn, nil
+			}
+			raw.Close()
+			if ctx.Err() != nil || !timedOut {
+				return nil, err
+			}
+			last = err
+		}
+		return nil, &HandshakeError{Attempts: handshakeAttempts, Each: handshakeTimeout, Last: last}
+	}
 }
 
 // hostURL turns a Host into the API's base URL. Only https is accepted:

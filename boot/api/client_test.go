@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -334,5 +336,106 @@ func TestClientApplyOutlivesCallTimeout(t *testing.T) {
 	defer cancel()
 	if _, _, err := c.Apply(ctx, "big.yaml", []byte("hostname: x\n"), 0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Apply past its context's deadline: %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// stallingListener holds the first stall connections it accepts without
+// ever answering them, as a box does whose handshake never comes, and
+// hands the rest to the server.
+type stallingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	stall int
+	held  []net.Conn
+}
+
+func (l *stallingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		if len(l.held) < l.stall {
+			l.held = append(l.held, c)
+			l.mu.Unlock()
+			continue
+		}
+		l.mu.Unlock()
+		return c, nil
+	}
+}
+
+func (l *stallingListener) Close() error {
+	l.mu.Lock()
+	for _, c := range l.held {
+		c.Close()
+	}
+	l.mu.Unlock()
+	return l.Listener.Close()
+}
+
+// TestClientRetriesStalledHandshake: a handshake the box does not answer
+// costs a new connection, for a request that changes things too; a
+// certificate that does not match is not tried again; and a box that
+// stalls every handshake gives up after handshakeAttempts, naming it.
+func TestClientRetriesStalledHandshake(t *testing.T) {
+	defer func(d time.Duration, n int) { handshakeTimeout, handshakeAttempts = d, n }(handshakeTimeout, handshakeAttempts)
+	handshakeTimeout, handshakeAttempts = 200*time.Millisecond, 3
+	serve := func(stall int) (*httptest.Server, *stallingListener) {
+		ts := httptest.NewUnstartedServer(New(Options{Box: newFakeBox(), Token: testToken, Links: fakeLinks, Logf: t.Logf}))
+		sl := &stallingListener{Listener: ts.Listener, stall: stall}
+		ts.Listener = sl
+		ts.StartTLS()
+		t.Cleanup(ts.Close)
+		return ts, sl
+	}
+	held := func(sl *stallingListener) int {
+		sl.mu.Lock()
+		defer sl.mu.Unlock()
+		return len(sl.held)
+	}
+
+	// Control: every handshake stalls, and the client gives up saying so.
+	ts, sl := serve(1 << 20)
+	_, _, err := newTestClient(t, ClientOptions{Host: ts.URL, Token: testToken, Insecure: true}).Status(context.Background())
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.Attempts != 3 || !strings.Contains(err.Error(), "timed out 3 times") {
+		t.Errorf("every handshake stalled: %v, want a HandshakeError after 3 attempts", err)
+	}
+	if n := held(sl); n != 3 {
+		t.Errorf("every handshake stalled: the box saw %d connections, want 3", n)
+	}
+
+	// Two stalls, then a box that answers: the stop goes through.
+	ts, sl = serve(2)
+	c := newTestClient(t, ClientOptions{Host: ts.URL, Token: testToken, Fingerprint: Fingerprint(ts.Certificate().Raw)})
+	if _, _, err := c.Control(context.Background(), "web", WorkloadStop); err != nil {
+		t.Errorf("stop after two stalled handshakes: %v", err)
+	}
+	if n := held(sl); n != 2 {
+		t.Errorf("the box held %d connections, want the 2 stalled ones", n)
+	}
+	// The console's HTTP/1.1 connection gets the same retries.
+	ts, _ = serve(1)
+	box := newFakeBox()
+	box.setWorkloadState("ubuntu1", "running")
+	ts.Config.Handler = New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf})
+	conn, err := newTestClient(t, ClientOptions{Host: ts.URL, Token: testToken, Insecure: true}).Console(context.Background(), "ubuntu1")
+	if err != nil {
+		t.Errorf("console after a stalled handshake: %v", err)
+	} else {
+		conn.Close()
+	}
+
+	// A wrong certificate is refused at once, not tried again.
+	ts, sl = serve(0)
+	start := time.Now()
+	_, _, err = newTestClient(t, ClientOptions{Host: ts.URL, Token: testToken, Fingerprint: strings.Repeat("ab", 32)}).Status(context.Background())
+	if err == nil || errors.As(err, &he) || !strings.Contains(err.Error(), "not the one given with --fingerprint") {
+		t.Errorf("wrong fingerprint: %v, want the mismatch without retries", err)
+	}
+	if d := time.Since(start); d > handshakeTimeout {
+		t.Errorf("wrong fingerprint took %v, as long as a stalled handshake", d)
 	}
 }

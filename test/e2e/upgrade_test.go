@@ -75,8 +75,8 @@ func TestUpgradeRollback(t *testing.T) {
 	m.MustExpect(firmwareReadyTimeout, `nucbox: upgrade: trial boot of slot b \(.*nucbox-b\+0-1\.efi\)`)
 	m.MustExpect(time.Minute, `nucbox: upgrade: hardware watchdog watchdog\d \(i6300ESB timer\) armed until ready: it resets the machine 30 s after PID 1 stops feeding it`)
 	m.MustExpect(firmwareReadyTimeout, `nucbox: injected hang at stage\.reserve: blocking for good`)
-	m.MustExpect(2*time.Minute, `nucbox: upgrade: trial boot of slot b not ready after 30s, stuck in phase apply, stage reserve; rebooting`)
-	rolledBack(`not ready after 30s, stuck in phase apply, stage reserve`)
+	m.MustExpect(2*time.Minute, `nucbox: upgrade: trial boot of slot b not ready after 15s, stuck in phase apply, stage reserve; rebooting`)
+	rolledBack(`not ready after 15s, stuck in phase apply, stage reserve`)
 	if ev := watchdogEvents(m); len(ev) > 0 {
 		t.Errorf("the watchdog fired during a trial boot that fed it: %v", ev)
 	}
@@ -129,7 +129,7 @@ func hangingUKIs(t *testing.T) (hang, wedge string) {
 		path *string
 		args string
 	}{
-		{&hang, "NUCBOX_HANG=stage.reserve nucbox.trial-timeout=30s"},
+		{&hang, "NUCBOX_HANG=stage.reserve nucbox.trial-timeout=15s"},
 		{&wedge, "NUCBOX_HANG=stage.reserve,watchdog.ping nucbox.trial-timeout=30m"},
 	} {
 		b, err := uki.Rewrite(data, map[string][]byte{uki.Cmdline: []byte(image.DefaultCmdline + " " + u.args)})
