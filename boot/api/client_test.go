@@ -382,8 +382,8 @@ func (l *stallingListener) Close() error {
 func TestClientRetriesStalledHandshake(t *testing.T) {
 	defer func(d time.Duration, n int) { handshakeTimeout, handshakeAttempts = d, n }(handshakeTimeout, handshakeAttempts)
 	handshakeTimeout, handshakeAttempts = 200*time.Millisecond, 3
-	serve := func(stall int) (*httptest.Server, *stallingListener) {
-		ts := httptest.NewUnstartedServer(New(Options{Box: newFakeBox(), Token: testToken, Links: fakeLinks, Logf: t.Logf}))
+	serve := func(stall int, box *fakeBox) (*httptest.Server, *stallingListener) {
+		ts := httptest.NewUnstartedServer(New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf}))
 		sl := &stallingListener{Listener: ts.Listener, stall: stall}
 		ts.Listener = sl
 		ts.StartTLS()
@@ -397,7 +397,7 @@ func TestClientRetriesStalledHandshake(t *testing.T) {
 	}
 
 	// Control: every handshake stalls, and the client gives up saying so.
-	ts, sl := serve(1 << 20)
+	ts, sl := serve(1<<20, newFakeBox())
 	_, _, err := newTestClient(t, ClientOptions{Host: ts.URL, Token: testToken, Insecure: true}).Status(context.Background())
 	var he *HandshakeError
 	if !errors.As(err, &he) || he.Attempts != 3 || !strings.Contains(err.Error(), "timed out 3 times") {
@@ -408,7 +408,7 @@ func TestClientRetriesStalledHandshake(t *testing.T) {
 	}
 
 	// Two stalls, then a box that answers: the stop goes through.
-	ts, sl = serve(2)
+	ts, sl = serve(2, newFakeBox())
 	c := newTestClient(t, ClientOptions{Host: ts.URL, Token: testToken, Fingerprint: Fingerprint(ts.Certificate().Raw)})
 	if _, _, err := c.Control(context.Background(), "web", WorkloadStop); err != nil {
 		t.Errorf("stop after two stalled handshakes: %v", err)
@@ -417,10 +417,9 @@ func TestClientRetriesStalledHandshake(t *testing.T) {
 		t.Errorf("the box held %d connections, want the 2 stalled ones", n)
 	}
 	// The console's HTTP/1.1 connection gets the same retries.
-	ts, _ = serve(1)
 	box := newFakeBox()
 	box.setWorkloadState("ubuntu1", "running")
-	ts.Config.Handler = New(Options{Box: box, Token: testToken, Links: fakeLinks, Logf: t.Logf})
+	ts, _ = serve(1, box)
 	conn, err := newTestClient(t, ClientOptions{Host: ts.URL, Token: testToken, Insecure: true}).Console(context.Background(), "ubuntu1")
 	if err != nil {
 		t.Errorf("console after a stalled handshake: %v", err)
@@ -429,7 +428,7 @@ func TestClientRetriesStalledHandshake(t *testing.T) {
 	}
 
 	// A wrong certificate is refused at once, not tried again.
-	ts, sl = serve(0)
+	ts, _ = serve(0, newFakeBox())
 	start := time.Now()
 	_, _, err = newTestClient(t, ClientOptions{Host: ts.URL, Token: testToken, Fingerprint: strings.Repeat("ab", 32)}).Status(context.Background())
 	if err == nil || errors.As(err, &he) || !strings.Contains(err.Error(), "not the one given with --fingerprint") {
